@@ -1,0 +1,81 @@
+"""Settings shared by every singlepot process, read from the environment by pydantic-settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_DATABASE_NAME = "singlepot"
+
+
+class RuntimeSettings(BaseSettings):
+    """Every setting has a default that runs the whole system locally with no setup.
+
+    Each field is read from `SINGLEPOT_<FIELD NAME>`; the two that production sets most often
+    also answer to their conventional names, `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SINGLEPOT_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "SINGLEPOT_DATABASE_URL"),
+        description="PostgreSQL to use instead of the embedded one.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SINGLEPOT_KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka cluster to use instead of the bundled Tansu broker.",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="Where local data lives.")
+    postgres_port: int = Field(default=54329, ge=1, le=65535)
+    broker_port: int = Field(default=19092, ge=1, le=65535)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=1, le=65535)
+    ledger_health_port: int = Field(default=8001, ge=1, le=65535)
+    allocations_health_port: int = Field(default=8002, ge=1, le=65535)
+    outcomes_health_port: int = Field(default=8003, ge=1, le=65535)
+
+    topic_prefix: str = Field(default="", description="Prepended to every topic name.")
+    topic_partitions: int = Field(default=3, ge=1, le=1024)
+    topic_replication_factor: int = Field(default=1, ge=1, le=16)
+
+    consumer_session_timeout_ms: int = Field(default=6000, ge=1000)
+    consumer_heartbeat_interval_ms: int = Field(default=1500, ge=100)
+    consumer_fetch_max_wait_ms: int = Field(default=50, ge=1)
+    handler_attempts_max: int = Field(default=3, ge=1, le=100)
+    handler_retry_backoff_s: float = Field(default=0.05, ge=0)
+    infrastructure_retry_backoff_s: float = Field(default=1.0, ge=0)
+
+    outbox_batch_size_max: int = Field(default=500, ge=1, le=100_000)
+    outbox_poll_interval_s: float = Field(default=0.02, gt=0)
+    database_pool_size_max: int = Field(default=10, ge=1, le=200)
+    startup_timeout_s: float = Field(default=60.0, gt=0)
+
+    log_level: str = "INFO"
+
+    def effective_database_url(self) -> str:
+        """The configured PostgreSQL, or the embedded one `singlepot up` starts."""
+        if self.database_url:
+            return self.database_url
+        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{LOCAL_DATABASE_NAME}"
+
+    def effective_bootstrap_servers(self) -> str:
+        """The configured Kafka cluster, or the bundled broker `singlepot up` starts."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.broker_port}"
+
+    def topic(self, logical_name: str) -> str:
+        """The real topic name for a logical one from `contracts.topics`."""
+        return f"{self.topic_prefix}{logical_name}"
+
+    def health_port(self, service_name: str) -> int:
+        """The HTTP port a service listens on for health checks (the gateway's API port)."""
+        ports = {
+            "gateway": self.gateway_port,
+            "ledger": self.ledger_health_port,
+            "allocations": self.allocations_health_port,
+            "outcomes": self.outcomes_health_port,
+        }
+        return ports[service_name]

@@ -1,0 +1,51 @@
+"""The whole system as one unit: its services by name, their migrations and the topics."""
+
+from __future__ import annotations
+
+import importlib
+
+from contracts import topics
+from services.runtime.db import connect, ensure_database, migrate_schema, migrations_for
+from services.runtime.host import ServiceDefinition
+from services.runtime.settings import RuntimeSettings
+from singlepot.local.stack import create_topics
+
+SERVICE_NAMES = ("ledger",)  # TEMP
+
+
+def service_definition(name: str) -> ServiceDefinition:
+    """The definition exported by `services/<name>/app.py`."""
+    if name not in SERVICE_NAMES:
+        raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICE_NAMES)}")
+    module = importlib.import_module(f"services.{name}.app")
+    definition: ServiceDefinition = module.DEFINITION
+    return definition
+
+
+async def migrate_all(database_url: str, *, create_database: bool) -> dict[str, list[str]]:
+    """Apply every service's migrations to its own schema; return what each applied now."""
+    if create_database:
+        await ensure_database(database_url)
+    connection = await connect(database_url)
+    try:
+        applied = {}
+        for name in SERVICE_NAMES:
+            definition = service_definition(name)
+            applied[name] = await migrate_schema(
+                connection, name, migrations_for(definition.migrations)
+            )
+        return applied
+    finally:
+        await connection.close()
+
+
+async def create_all_topics(settings: RuntimeSettings) -> list[str]:
+    """Create every topic (with the configured prefix) before any consumer starts."""
+    names = [settings.topic(topic) for topic in topics.ALL_TOPICS]
+    await create_topics(
+        settings.effective_bootstrap_servers(),
+        names,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+    )
+    return names

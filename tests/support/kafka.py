@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from contracts import Event
+from contracts import ContractError, Event
 from contracts.envelope import Envelope, decode, encode, unwrap, wrap
 from services.runtime.host import ServiceDefinition, ServiceHost
 from services.runtime.settings import RuntimeSettings
@@ -66,7 +66,14 @@ class TopicReader:
             self.records.append(record)
 
     def envelopes(self) -> list[Envelope]:
-        return [decode(record.value) for record in self.records]
+        """Every record that holds an envelope (a dead-letter topic may hold anything)."""
+        found = []
+        for record in self.records:
+            try:
+                found.append(decode(record.value))
+            except ContractError:
+                continue
+        return found
 
     def events(self, event_type: type[T]) -> list[T]:
         found = [unwrap(envelope) for envelope in self.envelopes()]

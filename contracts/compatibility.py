@@ -1,0 +1,156 @@
+"""Compare two schema snapshots and list the changes that would break a producer or consumer."""
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from contracts.upcasting import UPCASTERS
+
+Schema = dict[str, Any]
+Snapshot = dict[str, Any]
+
+# Keys that describe a schema for people but do not change what validates.
+_ANNOTATION_KEYS = frozenset({"title", "description", "default", "examples"})
+_VALUE_KEYS = frozenset({"enum", "const"})
+
+
+def breaking_changes(
+    old: Snapshot,
+    new: Snapshot,
+    *,
+    upcasters: Mapping[tuple[str, int], Callable[..., Any]] | None = None,
+) -> list[str]:
+    """List every breaking change from old to new; an empty list means new is compatible.
+
+    A schema_version bump is allowed when upcasters bridge every version in between
+    (the live UPCASTERS registry unless another is given).
+    """
+    bridges = UPCASTERS if upcasters is None else upcasters
+    old_envelope, new_envelope = old["envelope"]["schema"], new["envelope"]["schema"]
+    problems = _compare("Envelope", _root(old_envelope), _root(new_envelope))
+    for event_type, old_entry in sorted(old["events"].items()):
+        new_entry = new["events"].get(event_type)
+        if new_entry is None:
+            problems.append(f"{event_type}: event type removed")
+        else:
+            problems += _compare_event(event_type, old_entry, new_entry, bridges)
+    return problems
+
+
+def _compare_event(
+    event_type: str, old: Snapshot, new: Snapshot, bridges: Mapping[tuple[str, int], Any]
+) -> list[str]:
+    problems = []
+    if old["topic"] != new["topic"]:
+        problems.append(f"{event_type}: topic changed from {old['topic']} to {new['topic']}")
+    old_version, new_version = old["schema_version"], new["schema_version"]
+    if new_version < old_version:
+        problems.append(
+            f"{event_type}: schema_version went down from {old_version} to {new_version}"
+        )
+    elif new_version > old_version:
+        problems += _missing_upcasters(event_type, old_version, new_version, bridges)
+    else:
+        problems += _compare(event_type, _root(old["schema"]), _root(new["schema"]))
+    return problems
+
+
+def _missing_upcasters(
+    event_type: str, old_version: int, new_version: int, bridges: Mapping[tuple[str, int], Any]
+) -> list[str]:
+    return [
+        f"{event_type}: schema_version bumped from {old_version} to {new_version} "
+        f"without an upcaster from {version} to {version + 1}"
+        for version in range(old_version, new_version)
+        if (event_type, version) not in bridges
+    ]
+
+
+def _root(schema: Schema) -> Schema:
+    """Inline every $ref, so a change inside a nested model is compared where it is used."""
+    inlined: Schema = _inline(schema, schema.get("$defs", {}))
+    return inlined
+
+
+def _inline(node: Any, defs: Schema) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    return {key: _inline(value, defs) for key, value in node.items() if key != "$defs"}
+
+
+def _compare(where: str, old: Schema, new: Schema) -> list[str]:
+    if "properties" in old or "properties" in new:
+        return _compare_objects(where, old, new)
+    old_variants, new_variants = old.get("anyOf"), new.get("anyOf")
+    if old_variants and new_variants and len(old_variants) == len(new_variants):
+        pairs = zip(old_variants, new_variants, strict=True)
+        return [problem for o, n in pairs for problem in _compare(where, o, n)]
+    if "items" in old and "items" in new:
+        problems = _compare(f"{where}[]", old["items"], new["items"])
+        return problems + _compare_leaf(where, _without(old, {"items"}), _without(new, {"items"}))
+    return _compare_leaf(where, old, new)
+
+
+def _compare_objects(where: str, old: Schema, new: Schema) -> list[str]:
+    if "properties" not in old or "properties" not in new:
+        return [_type_changed(where, old, new)]
+    old_fields, new_fields = old["properties"], new["properties"]
+    old_required, new_required = set(old.get("required", ())), set(new.get("required", ()))
+    problems = []
+    for name, old_field in old_fields.items():
+        if name not in new_fields:
+            problems.append(f"{where}.{name}: field removed")
+            continue
+        if name in new_required and name not in old_required:
+            problems.append(f"{where}.{name}: field became required")
+        problems += _compare(f"{where}.{name}", old_field, new_fields[name])
+    for name in sorted(new_fields.keys() - old_fields.keys()):
+        if name in new_required:
+            problems.append(f"{where}.{name}: new required field without a default")
+    return problems
+
+
+def _compare_leaf(where: str, old: Schema, new: Schema) -> list[str]:
+    problems = []
+    old_values, new_values = _allowed_values(old), _allowed_values(new)
+    if old_values is not None and new_values is not None and old_values - new_values:
+        removed = ", ".join(sorted(old_values - new_values))
+        problems.append(f"{where}: allowed value(s) removed: {removed}")
+    if old_values is None and new_values is not None:
+        problems.append(f"{where}: now restricted to the values {', '.join(sorted(new_values))}")
+    if _signature(old) != _signature(new):
+        problems.append(_type_changed(where, old, new))
+    return problems
+
+
+def _allowed_values(schema: Schema) -> set[str] | None:
+    """The literal values a schema allows, as JSON text, or None when it does not list them."""
+    if "enum" in schema:
+        return {json.dumps(value) for value in schema["enum"]}
+    if "const" in schema:
+        return {json.dumps(schema["const"])}
+    return None
+
+
+def _type_changed(where: str, old: Schema, new: Schema) -> str:
+    return f"{where}: type changed from {_signature(old)} to {_signature(new)}"
+
+
+def _signature(schema: Schema) -> str:
+    return json.dumps(_strip(_without(schema, _VALUE_KEYS)), sort_keys=True)
+
+
+def _strip(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strip(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _strip(value) for key, value in node.items() if key not in _ANNOTATION_KEYS}
+    return node
+
+
+def _without(schema: Schema, keys: frozenset[str] | set[str]) -> Schema:
+    return {key: value for key, value in schema.items() if key not in keys}

@@ -1,0 +1,80 @@
+"""The envelope every message travels in, and the functions that wrap, encode and read it."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from contracts.base import Event, event_class
+from contracts.errors import InvalidEnvelope, InvalidPayload
+from contracts.upcasting import upcast
+
+TRACEPARENT_PATTERN = r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+
+Traceparent = Annotated[str, Field(pattern=TRACEPARENT_PATTERN)]
+"""A W3C Trace Context traceparent header value, version 00."""
+
+
+class Envelope(BaseModel):
+    """One message: the event's payload plus what is needed to route, deduplicate and trace it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The idempotency key end to end: consumers skip ids they have already processed.
+    event_id: UUID
+    event_type: str = Field(min_length=1)
+    schema_version: int = Field(ge=1)
+    occurred_at: AwareDatetime
+    producer: str = Field(min_length=1)
+    causation_id: UUID | None
+    correlation_id: UUID
+    traceparent: Traceparent | None
+    payload: dict[str, Any]
+
+
+def wrap(
+    event: Event,
+    *,
+    producer: str,
+    event_id: UUID | None = None,
+    causation: Envelope | None = None,
+    traceparent: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Put an event in an envelope; pass the message that caused it to carry the trace along."""
+    event_id = event_id or uuid4()
+    return Envelope(
+        event_id=event_id,
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        occurred_at=occurred_at or datetime.now(UTC),
+        producer=producer,
+        causation_id=causation.event_id if causation else None,
+        correlation_id=causation.correlation_id if causation else event_id,
+        traceparent=traceparent or (causation.traceparent if causation else None),
+        payload=event.model_dump(mode="json"),
+    )
+
+
+def unwrap(envelope: Envelope) -> Event:
+    """Return the event inside an envelope, upcast to the version this code knows."""
+    cls = event_class(envelope.event_type)
+    payload = upcast(envelope.event_type, envelope.schema_version, envelope.payload)
+    try:
+        return cls.model_validate(payload)
+    except ValidationError as error:
+        raise InvalidPayload(f"invalid {envelope.event_type} payload: {error}") from error
+
+
+def encode(envelope: Envelope) -> bytes:
+    """Serialise an envelope as compact UTF-8 JSON, ready to publish."""
+    return envelope.model_dump_json().encode("utf-8")
+
+
+def decode(raw: bytes) -> Envelope:
+    """Parse a published message back into an envelope, or raise InvalidEnvelope."""
+    try:
+        return Envelope.model_validate_json(raw)
+    except ValidationError as error:
+        raise InvalidEnvelope(f"not a valid envelope: {error}") from error

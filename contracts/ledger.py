@@ -1,0 +1,335 @@
+"""Events on the ledger's topics: requests to it, its results, posted transfers, public spend."""
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from contracts.base import Event
+from contracts.money import Pence, PositivePence, SignedPence
+from contracts.topics import LEDGER_REQUESTS, LEDGER_RESULTS, LEDGER_SPEND, LEDGER_TRANSFERS
+from contracts.values import (
+    Attribution,
+    FinancialYear,
+    Identifier,
+    Profile,
+    Text,
+    TransferLeg,
+    check_attribution_adds_up,
+)
+
+PaymentKind = Literal["grant_instalment", "outcome_payment"]
+ReleaseReason = Literal["cancelled", "varied_down", "expired"]
+IatiTransactionType = Literal[1, 2, 3, 4, 11]
+"""IATI codes: 1 incoming funds, 2 outgoing commitment, 3 disbursement, 4 expenditure,
+11 incoming commitment."""
+
+
+# --- Requests to the ledger (LEDGER_REQUESTS) -------------------------------------------------
+
+
+class RecordSettlement(Event):
+    """Record a department's multi-year settlement of one funding stream into a place's pot."""
+
+    topic = LEDGER_REQUESTS
+    # Version 2 replaced v1's single amount_pence and financial_year with a per-year profile.
+    schema_version = 2
+
+    settlement_id: Identifier
+    department_code: Identifier
+    funding_stream_code: Identifier
+    spending_review_period: Identifier
+    profile: Profile
+
+    @property
+    def total_pence(self) -> int:
+        """The settlement's total over every year of its profile."""
+        return sum(entry.amount_pence for entry in self.profile)
+
+
+class RecordReceipt(Event):
+    """Record money a department has paid in against a settlement."""
+
+    topic = LEDGER_REQUESTS
+
+    receipt_id: Identifier
+    settlement_id: Identifier
+    department_code: Identifier
+    funding_stream_code: Identifier
+    financial_year: FinancialYear
+    amount_pence: PositivePence
+
+
+class ReservationRequested(Event):
+    """Ask the ledger to reserve part of the pot for an approved allocation."""
+
+    topic = LEDGER_REQUESTS
+
+    allocation_id: Identifier
+    financial_year: FinancialYear
+    amount_pence: PositivePence
+    purpose: Text
+
+
+class ReservationReleaseRequested(Event):
+    """Ask the ledger to release unspent reserved money back to the pot."""
+
+    topic = LEDGER_REQUESTS
+
+    allocation_id: Identifier
+    amount_pence: PositivePence
+    reason: ReleaseReason
+
+
+class PaymentRequested(Event):
+    """Ask the ledger to pay a provider from an allocation's reservation."""
+
+    topic = LEDGER_REQUESTS
+
+    payment_id: Identifier
+    allocation_id: Identifier
+    provider_id: Identifier
+    amount_pence: PositivePence
+    payment_kind: PaymentKind
+    contract_id: Identifier | None = None
+    claim_batch_id: Identifier | None = None
+    purpose: Text
+
+    @model_validator(mode="after")
+    def _outcome_payments_name_their_evidence(self) -> "PaymentRequested":
+        # An outcome payment is only ever released on a verified evidence batch of a contract.
+        names_evidence = bool(self.contract_id and self.claim_batch_id)
+        if self.payment_kind == "outcome_payment" and not names_evidence:
+            raise ValueError("an outcome_payment needs both contract_id and claim_batch_id")
+        return self
+
+
+class RecoveryRaised(Event):
+    """Claw back (part of) a payment whose evidence was later found invalid."""
+
+    topic = LEDGER_REQUESTS
+
+    recovery_id: Identifier
+    payment_id: Identifier
+    allocation_id: Identifier
+    provider_id: Identifier
+    amount_pence: PositivePence
+    reason: Text
+
+
+class ClosePeriod(Event):
+    """Close a financial year: nothing may be posted into it afterwards."""
+
+    topic = LEDGER_REQUESTS
+
+    financial_year: FinancialYear
+
+
+class VirementRequested(Event):
+    """Move money between funding streams of the pot, with the approval that allows it."""
+
+    topic = LEDGER_REQUESTS
+
+    virement_id: Identifier
+    financial_year: FinancialYear
+    from_funding_stream_code: Identifier
+    to_funding_stream_code: Identifier
+    amount_pence: PositivePence
+    approval_reference: Identifier
+
+    @model_validator(mode="after")
+    def _streams_differ(self) -> "VirementRequested":
+        if self.from_funding_stream_code == self.to_funding_stream_code:
+            raise ValueError("a virement must move money between two different funding streams")
+        return self
+
+
+# --- The ledger's results (LEDGER_RESULTS) ----------------------------------------------------
+
+
+class SettlementRecorded(Event):
+    """The ledger recorded a settlement as an incoming commitment to the pot."""
+
+    topic = LEDGER_RESULTS
+
+    settlement_id: Identifier
+    department_code: Identifier
+    funding_stream_code: Identifier
+    spending_review_period: Identifier
+    profile: Profile
+    transfer_id: Identifier
+
+    @property
+    def total_pence(self) -> int:
+        """The settlement's total over every year of its profile."""
+        return sum(entry.amount_pence for entry in self.profile)
+
+
+class ReceiptRecorded(Event):
+    """The ledger recorded money paid in by a department."""
+
+    topic = LEDGER_RESULTS
+
+    receipt_id: Identifier
+    settlement_id: Identifier
+    department_code: Identifier
+    funding_stream_code: Identifier
+    financial_year: FinancialYear
+    amount_pence: Pence
+    transfer_id: Identifier
+
+
+class ReservationMade(Event):
+    """The ledger reserved money for an allocation, recording the pot's stream mix."""
+
+    topic = LEDGER_RESULTS
+
+    allocation_id: Identifier
+    financial_year: FinancialYear
+    amount_pence: Pence
+    attribution: Attribution
+    transfer_id: Identifier
+
+    @model_validator(mode="after")
+    def _attribution_adds_up(self) -> "ReservationMade":
+        check_attribution_adds_up(self.attribution, self.amount_pence)
+        return self
+
+
+class ReservationRejected(Event):
+    """The ledger refused a reservation, usually because the pot's unreserved money is short."""
+
+    topic = LEDGER_RESULTS
+
+    allocation_id: Identifier
+    amount_pence: Pence
+    reason: Text
+    unreserved_pence: SignedPence
+
+
+class ReservationReleased(Event):
+    """The ledger released reserved money back to the pot."""
+
+    topic = LEDGER_RESULTS
+
+    allocation_id: Identifier
+    amount_pence: Pence
+    reason: ReleaseReason
+    transfer_id: Identifier
+
+
+class PaymentMade(Event):
+    """The ledger paid a provider from an allocation's reservation."""
+
+    topic = LEDGER_RESULTS
+
+    payment_id: Identifier
+    allocation_id: Identifier
+    provider_id: Identifier
+    amount_pence: Pence
+    payment_kind: PaymentKind
+    contract_id: Identifier | None
+    claim_batch_id: Identifier | None
+    attribution: Attribution
+    transfer_id: Identifier
+
+    @model_validator(mode="after")
+    def _attribution_adds_up(self) -> "PaymentMade":
+        check_attribution_adds_up(self.attribution, self.amount_pence)
+        return self
+
+
+class PaymentRejected(Event):
+    """The ledger refused a payment (for example, more than is left in the reservation)."""
+
+    topic = LEDGER_RESULTS
+
+    payment_id: Identifier
+    allocation_id: Identifier
+    amount_pence: Pence
+    reason: Text
+
+
+class RecoveryRecorded(Event):
+    """The ledger recorded a clawback as a reversing entry."""
+
+    topic = LEDGER_RESULTS
+
+    recovery_id: Identifier
+    payment_id: Identifier
+    amount_pence: Pence
+    transfer_id: Identifier
+
+
+class PeriodClosed(Event):
+    """The ledger closed a financial year."""
+
+    topic = LEDGER_RESULTS
+
+    financial_year: FinancialYear
+
+
+class RequestRejected(Event):
+    """The ledger refused a request for a generic reason (closed period, id reused, ...)."""
+
+    topic = LEDGER_RESULTS
+
+    request_event_type: Identifier
+    request_id: Identifier
+    reason: Text
+
+
+# --- Posted transfers (LEDGER_TRANSFERS) ------------------------------------------------------
+
+
+class TransferPosted(Event):
+    """A balanced double-entry transfer the ledger posted, linked into the place's hash chain."""
+
+    topic = LEDGER_TRANSFERS
+
+    transfer_id: Identifier
+    financial_year: FinancialYear
+    legs: tuple[TransferLeg, ...] = Field(min_length=2)
+    iati_transaction_type: IatiTransactionType
+    department_code: Identifier | None
+    funding_stream_code: Identifier | None
+    allocation_id: Identifier | None
+    contract_id: Identifier | None
+    claim_id: Identifier | None
+    description: Text
+    sequence: int = Field(ge=1, strict=True)
+    previous_hash: str
+    chain_hash: str
+
+    @model_validator(mode="after")
+    def _legs_balance(self) -> "TransferPosted":
+        debits = sum(leg.amount_pence for leg in self.legs if leg.direction == "debit")
+        credits = sum(leg.amount_pence for leg in self.legs if leg.direction == "credit")
+        if debits != credits:
+            raise ValueError(f"debits ({debits} pence) must equal credits ({credits} pence)")
+        return self
+
+
+# --- Public spend (LEDGER_SPEND) --------------------------------------------------------------
+
+
+class SpendRecorded(Event):
+    """Public money was spent; each department sees its share, to the penny."""
+
+    topic = LEDGER_SPEND
+
+    spend_id: Identifier
+    payment_id: Identifier
+    allocation_id: Identifier
+    provider_id: Identifier
+    contract_id: Identifier | None
+    amount_pence: Pence
+    payment_kind: PaymentKind
+    purpose: Text
+    financial_year: FinancialYear
+    attribution: Attribution
+    transfer_id: Identifier
+
+    @model_validator(mode="after")
+    def _attribution_adds_up(self) -> "SpendRecorded":
+        check_attribution_adds_up(self.attribution, self.amount_pence)
+        return self

@@ -1,0 +1,91 @@
+"""Value objects and constrained strings shared by the event models."""
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from contracts.money import Pence, PositivePence
+
+IDENTIFIER_LENGTH_MAX = 128
+TEXT_LENGTH_MAX = 4000
+
+Identifier = Annotated[str, Field(min_length=1, max_length=IDENTIFIER_LENGTH_MAX)]
+"""A human-readable id such as "GM" or "A-17": never empty."""
+
+Text = Annotated[str, Field(min_length=1, max_length=TEXT_LENGTH_MAX)]
+"""Free text a person reads (a purpose, a reason): never empty, bounded."""
+
+
+def _check_financial_year(value: str) -> str:
+    first, second = value.split("-")
+    expected = (int(first) + 1) % 100
+    if int(second) != expected:
+        raise ValueError(
+            f"financial year {value!r} must end with the next year: "
+            f"{first}-{expected:02d}"
+        )
+    return value
+
+
+FinancialYear = Annotated[
+    str, Field(pattern=r"^\d{4}-\d{2}$"), AfterValidator(_check_financial_year)
+]
+"""A UK financial year, April to March, written "2026-27"."""
+
+
+class ValueObject(BaseModel):
+    """Base for small immutable values nested inside events."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FinancialYearAmount(ValueObject):
+    """An amount of money for one financial year, e.g. one year of a settlement's profile."""
+
+    financial_year: FinancialYear
+    amount_pence: Pence
+
+
+def _check_years_unique(
+    profile: tuple[FinancialYearAmount, ...],
+) -> tuple[FinancialYearAmount, ...]:
+    years = [entry.financial_year for entry in profile]
+    repeated = sorted({year for year in years if years.count(year) > 1})
+    if repeated:
+        raise ValueError(f"profile lists a financial year more than once: {', '.join(repeated)}")
+    return profile
+
+
+Profile = Annotated[
+    tuple[FinancialYearAmount, ...], Field(min_length=1), AfterValidator(_check_years_unique)
+]
+"""Money per financial year: at least one year, each year once."""
+
+
+class AttributionShare(ValueObject):
+    """The part of an amount that came from one department's funding stream."""
+
+    department_code: Identifier
+    funding_stream_code: Identifier
+    amount_pence: Pence
+
+
+Attribution = tuple[AttributionShare, ...]
+
+
+def check_attribution_adds_up(attribution: Attribution, amount_pence: int) -> None:
+    """Raise ValueError unless the shares add up to the amount exactly, to the penny."""
+    shares_pence = sum(share.amount_pence for share in attribution)
+    if shares_pence != amount_pence:
+        raise ValueError(
+            f"attribution shares add up to {shares_pence} pence "
+            f"but amount_pence is {amount_pence}"
+        )
+
+
+class TransferLeg(ValueObject):
+    """One side of a double-entry transfer: an account debited or credited."""
+
+    account: Identifier
+    direction: Literal["debit", "credit"]
+    amount_pence: PositivePence

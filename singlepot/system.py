@@ -10,7 +10,7 @@ from services.runtime.host import ServiceDefinition
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.stack import create_topics
 
-SERVICE_NAMES = ("ledger",)  # TEMP
+SERVICE_NAMES = ("ledger", "allocations", "outcomes", "gateway")
 
 
 def service_definition(name: str) -> ServiceDefinition:

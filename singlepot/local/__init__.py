@@ -1,0 +1,1 @@
+"""Launchers for the real local parts: embedded PostgreSQL 18 and the Tansu Kafka broker."""

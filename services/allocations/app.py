@@ -1,0 +1,14 @@
+"""The allocations service: consumes board commands and ledger results, tracks each allocation."""
+
+from pathlib import Path
+
+from contracts import topics
+from services.allocations.handlers import HANDLERS
+from services.runtime.host import ServiceDefinition
+
+DEFINITION = ServiceDefinition(
+    name="allocations",
+    migrations=Path(__file__).parent / "migrations",
+    subscriptions=(topics.ALLOCATIONS_COMMANDS, topics.LEDGER_RESULTS),
+    handlers=HANDLERS,
+)

@@ -1,0 +1,12 @@
+"""Errors of the allocations service."""
+
+
+class AllocationsError(Exception):
+    """The allocations service could not do what was asked."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.__doc__)
+
+
+class IllegalTransition(AllocationsError):
+    """An allocation cannot move from its current status to the one asked for."""

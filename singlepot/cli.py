@@ -1,0 +1,202 @@
+"""The `singlepot` command line: run the whole system, one service, or its housekeeping steps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from contracts.money import format_pounds
+from services.runtime.errors import RuntimeFailure
+from services.runtime.settings import RuntimeSettings
+from singlepot import asyncapi
+from singlepot.demo import load_demo
+from singlepot.local.errors import LocalStackError
+from singlepot.local.ports import accepts_connections
+from singlepot.supervisor import LocalSystem, gateway_url
+from singlepot.system import SERVICE_NAMES, create_all_topics, migrate_all, service_definition
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console()
+T = TypeVar("T")
+
+# Errors of the world (bad configuration, a port in use) get one sentence, not a traceback.
+EXPECTED_FAILURES = (LocalStackError, RuntimeFailure)
+
+
+@contextmanager
+def one_sentence_errors() -> Iterator[None]:
+    try:
+        yield
+    except EXPECTED_FAILURES as error:
+        console.print(f"[bold red]singlepot:[/] {error}")
+        raise typer.Exit(1) from None
+
+
+def settings() -> RuntimeSettings:
+    try:
+        return RuntimeSettings()
+    except ValueError as error:
+        console.print(f"[bold red]singlepot:[/] a setting is invalid: {error}")
+        raise typer.Exit(2) from None
+
+
+def step(progress: Progress, description: str, action: Callable[[], T]) -> T:
+    """Run one long step with a spinner, then leave a tick and its duration behind."""
+    task = progress.add_task(description, total=1)
+    result = action()
+    progress.update(task, completed=1, description=f"[green]✓[/] {description}")
+    return result
+
+
+@app.command()
+def up(demo: bool = typer.Option(True, help="Load the demo place once the system is up.")) -> None:
+    """Start PostgreSQL, the broker, topics, migrations, the four services and demo data;
+    Ctrl-C stops everything it started."""
+    config = settings()
+    system = LocalSystem(config)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with one_sentence_errors():
+        try:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                          TimeElapsedColumn(), console=console) as progress:
+                where = step(progress, "Starting PostgreSQL and the broker",
+                             system.start_infrastructure)
+                step(progress, "Applying migrations and creating topics", system.prepare)
+                step(progress, f"Starting the services ({', '.join(SERVICE_NAMES)})",
+                     system.start_all_services)
+                pot = step(progress, "Loading the demo place (GM)",
+                           lambda: load_demo(gateway_url(config))) if demo else None
+            console.print(f"Running: {where}.")
+            if pot is not None:
+                _print_pot(pot)
+            url = gateway_url(config)
+            console.print(f"\n[bold]singlepot is up.[/] Gateway: [link={url}]{url}[/link]  "
+                          f"(API docs at {url}/docs). Press Ctrl-C to stop.")
+            _watch(system)
+        except KeyboardInterrupt:
+            console.print("\nStopping…")
+        finally:
+            system.stop()
+            console.print("Stopped every process singlepot started.")
+
+
+def _watch(system: LocalSystem) -> None:
+    """Wait for Ctrl-C; report a service that dies meanwhile."""
+    while True:
+        for name, process in system.services.items():
+            if process.poll() is not None:
+                raise LocalStackError(
+                    f"The {name} service stopped with code {process.returncode}; "
+                    f"see {system.log_dir / (name + '.log')}."
+                )
+        time.sleep(0.5)
+
+
+def _print_pot(pot: dict[str, Any]) -> None:
+    table = Table(title=f"Demo place {pot['place_id']}: the single pot")
+    for column in ("year", "department", "stream", "settled", "reserved", "paid", "available"):
+        table.add_column(column, justify="right" if column[0] in "srpa" else "left")
+    for row in pot["streams"]:
+        table.add_row(row["financial_year"], row["department_code"], row["funding_stream_code"],
+                      *(format_pounds(row[f"{k}_pence"])
+                        for k in ("settled", "reserved", "paid", "available")))
+    console.print(table)
+
+
+@app.command()
+def serve(service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICE_NAMES)}")) -> None:
+    """Run one service in the foreground (what a Kubernetes Deployment runs)."""
+    import uvicorn
+
+    from services.runtime.host import build_http_app
+
+    config = settings()
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(name)s %(message)s")
+    with one_sentence_errors():
+        try:
+            definition = service_definition(service)
+        except ValueError as error:
+            raise LocalStackError(str(error)) from None
+        host = config.gateway_host if service == "gateway" else "0.0.0.0"  # noqa: S104
+        uvicorn.run(build_http_app(definition, config), host=host,
+                    port=config.health_port(service), log_level=config.log_level.lower())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every service's migrations to its own schema."""
+    config = settings()
+    with one_sentence_errors():
+        applied = asyncio.run(migrate_all(config.effective_database_url(),
+                                          create_database=config.database_url is None))
+    for name, migrations in applied.items():
+        console.print(f"{name}: {', '.join(migrations) if migrations else 'up to date'}")
+
+
+@app.command()
+def topics() -> None:
+    """Create every topic (partitions from SINGLEPOT_TOPIC_PARTITIONS); existing ones are kept."""
+    config = settings()
+    with one_sentence_errors():
+        names = asyncio.run(create_all_topics(config))
+    console.print("\n".join(names))
+
+
+@app.command()
+def status() -> None:
+    """Show what is running, where, and whether it is healthy."""
+    config = settings()
+    table = Table(title="singlepot")
+    for column in ("part", "where", "state"):
+        table.add_column(column)
+    database = config.effective_database_url().split("@")[-1]
+    host, _, port = database.split("/")[0].partition(":")
+    table.add_row("postgresql", database, _up(accepts_connections(host, int(port or 5432))))
+    bootstrap = config.effective_bootstrap_servers().split(",")[0]
+    broker_host, _, broker_port = bootstrap.partition(":")
+    table.add_row("broker", bootstrap, _up(accepts_connections(broker_host, int(broker_port))))
+    for name in SERVICE_NAMES:
+        url = f"http://127.0.0.1:{config.health_port(name)}/readyz"
+        table.add_row(name, url, _readiness(url))
+    console.print(table)
+
+
+def _up(accepting: bool) -> str:
+    return "[green]accepting connections[/]" if accepting else "[red]not running[/]"
+
+
+def _readiness(url: str) -> str:
+    try:
+        response = httpx.get(url, timeout=2.0)
+    except httpx.HTTPError:
+        return "[red]not running[/]"
+    if response.status_code == 200:
+        return "[green]ready[/]"
+    return f"[yellow]not ready[/] {json.dumps(response.json())}"
+
+
+@app.command(name="asyncapi")
+def write_asyncapi(
+    output: Path = typer.Option(Path("asyncapi.json"), help="Where to write the document."),
+) -> None:
+    """Write the AsyncAPI document of every topic and event."""
+    output.write_text(json.dumps(asyncapi.document(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"Wrote {output}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,112 @@
+"""Loads a small demo place through the gateway's API, as finance staff and a provider would.
+
+Every request carries a fixed Idempotency-Key, so loading the demo twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+PLACE_ID = "GM"
+FINANCIAL_YEAR = "2026-27"
+DEMO_PSEUDONYM_KEY = b"demo-only-pseudonymisation-key"
+
+SETTLEMENTS = (
+    # department, funding stream, 2026-27 pence, 2027-28 pence
+    ("DWP", "WORK-AND-HEALTH", 12_000_000_00, 12_500_000_00),
+    ("DHSC", "PUBLIC-HEALTH", 8_000_000_00, 8_200_000_00),
+    ("MHCLG", "HOMELESSNESS", 5_000_000_00, 5_000_000_00),
+)
+
+
+def participant_hash(reference: str) -> str:
+    """A keyed hash of a provider's participant reference: names never leave the provider."""
+    return hmac.new(DEMO_PSEUDONYM_KEY, reference.encode(), hashlib.sha256).hexdigest()
+
+
+def demo_requests() -> list[tuple[str, dict[str, Any]]]:
+    """(path, body) of every demo command, in the order they must happen."""
+    requests: list[tuple[str, dict[str, Any]]] = []
+    for department, stream, first_year, second_year in SETTLEMENTS:
+        requests.append((f"/api/v1/places/{PLACE_ID}/settlements", {
+            "settlement_id": f"SR25-{department}-{stream}", "department_code": department,
+            "funding_stream_code": stream, "spending_review_period": "SR2025",
+            "profile": [{"financial_year": "2026-27", "amount_pence": first_year},
+                        {"financial_year": "2027-28", "amount_pence": second_year}],
+        }))
+    requests.append((f"/api/v1/places/{PLACE_ID}/allocations", {
+        "allocation_id": "A-1", "allocation_type": "outcomes_contract",
+        "recipient_id": "PROV-WORKWELL", "purpose": "Supported employment for people out of work "
+        "with a health condition", "mission_id": "M-GOOD-JOBS", "start_date": "2026-05-01",
+        "end_date": "2028-03-31", "value_pence": 1_500_000_00, "financial_year": FINANCIAL_YEAR,
+        "proposed_by": "finance-officer",
+    }))
+    requests.append((f"/api/v1/places/{PLACE_ID}/allocations/A-1/decision", {
+        "decision": "approved", "decided_by": "reform-board", "reason": "meets the plan",
+    }))
+    requests.append((f"/api/v1/places/{PLACE_ID}/outcomes-contracts", {
+        "contract_id": "C-1", "allocation_id": "A-1", "provider_id": "PROV-WORKWELL",
+        "prices": [{"metric_id": "JOB-START", "price_pence": 1_200_00},
+                   {"metric_id": "SUSTAINED-26-WEEKS", "price_pence": 3_500_00}],
+        "cap_pence": 1_500_000_00,
+    }))
+    claims = [
+        {"participant_hash": participant_hash(f"participant-{number}"), "metric_id": metric,
+         "achieved_on": "2026-09-15", "evidence_reference": f"payroll-{number}-{metric}"}
+        for number, metric in [(1, "JOB-START"), (2, "JOB-START"), (3, "SUSTAINED-26-WEEKS")]
+    ]
+    requests.append((f"/api/v1/places/{PLACE_ID}/outcomes-contracts/C-1/evidence", {
+        "batch_id": "B-2026-09", "provider_id": "PROV-WORKWELL", "claims": claims,
+    }))
+    return requests
+
+
+def load_demo(
+    gateway_url: str,
+    *,
+    wait_s: float = 60.0,
+    on_step: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Send the demo commands, each once the one before has taken effect; return the pot."""
+    with httpx.Client(base_url=gateway_url, timeout=10.0) as client:
+        for number, (path, body) in enumerate(demo_requests(), start=1):
+            response = client.post(path, json=body, headers={"Idempotency-Key": f"demo-{number}"})
+            response.raise_for_status()
+            on_step(path)
+            # The saga is asynchronous: give each step time to reach the ledger before the next.
+            _wait_for_step(client, number, wait_s)
+        return dict(client.get(f"/api/v1/places/{PLACE_ID}/pot").json())
+
+
+def _wait_for_step(client: httpx.Client, number: int, wait_s: float) -> None:
+    settlements = len(SETTLEMENTS)
+    if number == settlements:
+        expected = sum(first + second for _, _, first, second in SETTLEMENTS)
+        _until(lambda: _pot(client)["totals"]["settled_pence"] >= expected, wait_s,
+               "the settlements")
+    elif number == settlements + 2:
+        _until(lambda: _pot(client)["totals"]["reserved_pence"] > 0, wait_s, "the reservation")
+    elif number == settlements + 4:
+        _until(lambda: bool(_spend(client)), wait_s, "the outcome payment")
+
+
+def _pot(client: httpx.Client) -> dict[str, Any]:
+    return dict(client.get(f"/api/v1/places/{PLACE_ID}/pot").json())
+
+
+def _spend(client: httpx.Client) -> list[Any]:
+    return list(client.get(f"/api/v1/places/{PLACE_ID}/spend").json()["spend"])
+
+
+def _until(condition: Callable[[], bool], wait_s: float, what: str) -> None:
+    deadline = time.monotonic() + wait_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the demo waited {wait_s:.0f} s for {what} to take effect")
+        time.sleep(0.1)

@@ -53,6 +53,5 @@ def _upcaster(event_type: str, from_version: int) -> Callable[[Payload], Payload
         return UPCASTERS[(event_type, from_version)]
     except KeyError:
         raise UnsupportedSchemaVersion(
-            f"no upcaster for {event_type} from schema_version {from_version} "
-            f"to {from_version + 1}"
+            f"no upcaster for {event_type} from schema_version {from_version} to {from_version + 1}"
         ) from None

@@ -21,8 +21,7 @@ def _check_financial_year(value: str) -> str:
     expected = (int(first) + 1) % 100
     if int(second) != expected:
         raise ValueError(
-            f"financial year {value!r} must end with the next year: "
-            f"{first}-{expected:02d}"
+            f"financial year {value!r} must end with the next year: {first}-{expected:02d}"
         )
     return value
 
@@ -78,8 +77,7 @@ def check_attribution_adds_up(attribution: Attribution, amount_pence: int) -> No
     shares_pence = sum(share.amount_pence for share in attribution)
     if shares_pence != amount_pence:
         raise ValueError(
-            f"attribution shares add up to {shares_pence} pence "
-            f"but amount_pence is {amount_pence}"
+            f"attribution shares add up to {shares_pence} pence but amount_pence is {amount_pence}"
         )
 
 

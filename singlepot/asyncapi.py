@@ -33,22 +33,35 @@ def document() -> dict[str, Any]:
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {"Envelope": Envelope.model_json_schema()}
     for event_type, event_class in sorted(EVENT_TYPES.items()):
-        schemas[event_type] = event_class.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas[event_type] = event_class.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
         schemas.update(schemas[event_type].pop("$defs", {}))
         messages[event_type] = {
             "name": event_type,
             "title": event_type,
             "summary": (event_class.__doc__ or "").strip(),
             "contentType": "application/json",
-            "headers": {"type": "object", "properties": {
-                "event_id": {"type": "string", "format": "uuid"},
-                "event_type": {"type": "string", "const": event_type},
-                "traceparent": {"type": "string"}}},
-            "payload": {"allOf": [
-                {"$ref": "#/components/schemas/Envelope"},
-                {"type": "object", "properties": {
-                    "schema_version": {"const": event_class.schema_version},
-                    "payload": {"$ref": f"#/components/schemas/{event_type}"}}}]},
+            "headers": {
+                "type": "object",
+                "properties": {
+                    "event_id": {"type": "string", "format": "uuid"},
+                    "event_type": {"type": "string", "const": event_type},
+                    "traceparent": {"type": "string"},
+                },
+            },
+            "payload": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Envelope"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "schema_version": {"const": event_class.schema_version},
+                            "payload": {"$ref": f"#/components/schemas/{event_type}"},
+                        },
+                    },
+                ]
+            },
         }
     consumers = _consumers()
     for topic in ALL_TOPICS:
@@ -56,20 +69,28 @@ def document() -> dict[str, Any]:
         channel_id = topic.replace(".", "_")
         channels[channel_id] = {
             "address": topic,
-            "description": "Kafka key: " + ("contract_id" if topic.startswith("outcomes.")
-                                            else "place_id") + ".",
+            "description": "Kafka key: "
+            + ("contract_id" if topic.startswith("outcomes.") else "place_id")
+            + ".",
             "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in on_topic},
         }
         for service in PRODUCERS[topic]:
             operations[f"{service}_sends_{channel_id}"] = {
-                "action": "send", "channel": {"$ref": f"#/channels/{channel_id}"}}
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+            }
         for service in consumers.get(topic, []):
             operations[f"{service}_receives_{channel_id}"] = {
-                "action": "receive", "channel": {"$ref": f"#/channels/{channel_id}"}}
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+            }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "singlepot events", "version": "1.0.0",
-                 "description": "Every topic and event exchanged by the singlepot services."},
+        "info": {
+            "title": "singlepot events",
+            "version": "1.0.0",
+            "description": "Every topic and event exchanged by the singlepot services.",
+        },
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,

@@ -71,21 +71,38 @@ def up(demo: bool = typer.Option(True, help="Load the demo place once the system
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with one_sentence_errors():
         try:
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                          TimeElapsedColumn(), console=console) as progress:
-                where = step(progress, "Starting PostgreSQL and the broker",
-                             system.start_infrastructure)
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                where = step(
+                    progress, "Starting PostgreSQL and the broker", system.start_infrastructure
+                )
                 step(progress, "Applying migrations and creating topics", system.prepare)
-                step(progress, f"Starting the services ({', '.join(SERVICE_NAMES)})",
-                     system.start_all_services)
-                pot = step(progress, "Loading the demo place (GM)",
-                           lambda: load_demo(gateway_url(config))) if demo else None
+                step(
+                    progress,
+                    f"Starting the services ({', '.join(SERVICE_NAMES)})",
+                    system.start_all_services,
+                )
+                pot = (
+                    step(
+                        progress,
+                        "Loading the demo place (GM)",
+                        lambda: load_demo(gateway_url(config)),
+                    )
+                    if demo
+                    else None
+                )
             console.print(f"Running: {where}.")
             if pot is not None:
                 _print_pot(pot)
             url = gateway_url(config)
-            console.print(f"\n[bold]singlepot is up.[/] Gateway: [link={url}]{url}[/link]  "
-                          f"(API docs at {url}/docs). Press Ctrl-C to stop.")
+            console.print(
+                f"\n[bold]singlepot is up.[/] Gateway: [link={url}]{url}[/link]  "
+                f"(API docs at {url}/docs). Press Ctrl-C to stop."
+            )
             _watch(system)
         except KeyboardInterrupt:
             console.print("\nStopping…")
@@ -111,9 +128,15 @@ def _print_pot(pot: dict[str, Any]) -> None:
     for column in ("year", "department", "stream", "settled", "reserved", "paid", "available"):
         table.add_column(column, justify="right" if column[0] in "srpa" else "left")
     for row in pot["streams"]:
-        table.add_row(row["financial_year"], row["department_code"], row["funding_stream_code"],
-                      *(format_pounds(row[f"{k}_pence"])
-                        for k in ("settled", "reserved", "paid", "available")))
+        table.add_row(
+            row["financial_year"],
+            row["department_code"],
+            row["funding_stream_code"],
+            *(
+                format_pounds(row[f"{k}_pence"])
+                for k in ("settled", "reserved", "paid", "available")
+            ),
+        )
     console.print(table)
 
 
@@ -132,8 +155,12 @@ def serve(service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICE_N
         except ValueError as error:
             raise LocalStackError(str(error)) from None
         host = config.gateway_host if service == "gateway" else "0.0.0.0"  # noqa: S104
-        uvicorn.run(build_http_app(definition, config), host=host,
-                    port=config.health_port(service), log_level=config.log_level.lower())
+        uvicorn.run(
+            build_http_app(definition, config),
+            host=host,
+            port=config.health_port(service),
+            log_level=config.log_level.lower(),
+        )
 
 
 @app.command()
@@ -141,8 +168,11 @@ def migrate() -> None:
     """Apply every service's migrations to its own schema."""
     config = settings()
     with one_sentence_errors():
-        applied = asyncio.run(migrate_all(config.effective_database_url(),
-                                          create_database=config.database_url is None))
+        applied = asyncio.run(
+            migrate_all(
+                config.effective_database_url(), create_database=config.database_url is None
+            )
+        )
     for name, migrations in applied.items():
         console.print(f"{name}: {', '.join(migrations) if migrations else 'up to date'}")
 

@@ -34,36 +34,82 @@ def demo_requests() -> list[tuple[str, dict[str, Any]]]:
     """(path, body) of every demo command, in the order they must happen."""
     requests: list[tuple[str, dict[str, Any]]] = []
     for department, stream, first_year, second_year in SETTLEMENTS:
-        requests.append((f"/api/v1/places/{PLACE_ID}/settlements", {
-            "settlement_id": f"SR25-{department}-{stream}", "department_code": department,
-            "funding_stream_code": stream, "spending_review_period": "SR2025",
-            "profile": [{"financial_year": "2026-27", "amount_pence": first_year},
-                        {"financial_year": "2027-28", "amount_pence": second_year}],
-        }))
-    requests.append((f"/api/v1/places/{PLACE_ID}/allocations", {
-        "allocation_id": "A-1", "allocation_type": "outcomes_contract",
-        "recipient_id": "PROV-WORKWELL", "purpose": "Supported employment for people out of work "
-        "with a health condition", "mission_id": "M-GOOD-JOBS", "start_date": "2026-05-01",
-        "end_date": "2028-03-31", "value_pence": 1_500_000_00, "financial_year": FINANCIAL_YEAR,
-        "proposed_by": "finance-officer",
-    }))
-    requests.append((f"/api/v1/places/{PLACE_ID}/allocations/A-1/decision", {
-        "decision": "approved", "decided_by": "reform-board", "reason": "meets the plan",
-    }))
-    requests.append((f"/api/v1/places/{PLACE_ID}/outcomes-contracts", {
-        "contract_id": "C-1", "allocation_id": "A-1", "provider_id": "PROV-WORKWELL",
-        "prices": [{"metric_id": "JOB-START", "price_pence": 1_200_00},
-                   {"metric_id": "SUSTAINED-26-WEEKS", "price_pence": 3_500_00}],
-        "cap_pence": 1_500_000_00,
-    }))
+        requests.append(
+            (
+                f"/api/v1/places/{PLACE_ID}/settlements",
+                {
+                    "settlement_id": f"SR25-{department}-{stream}",
+                    "department_code": department,
+                    "funding_stream_code": stream,
+                    "spending_review_period": "SR2025",
+                    "profile": [
+                        {"financial_year": "2026-27", "amount_pence": first_year},
+                        {"financial_year": "2027-28", "amount_pence": second_year},
+                    ],
+                },
+            )
+        )
+    requests.append(
+        (
+            f"/api/v1/places/{PLACE_ID}/allocations",
+            {
+                "allocation_id": "A-1",
+                "allocation_type": "outcomes_contract",
+                "recipient_id": "PROV-WORKWELL",
+                "purpose": "Supported employment for people out of work with a health condition",
+                "mission_id": "M-GOOD-JOBS",
+                "start_date": "2026-05-01",
+                "end_date": "2028-03-31",
+                "value_pence": 1_500_000_00,
+                "financial_year": FINANCIAL_YEAR,
+                "proposed_by": "finance-officer",
+            },
+        )
+    )
+    requests.append(
+        (
+            f"/api/v1/places/{PLACE_ID}/allocations/A-1/decision",
+            {
+                "decision": "approved",
+                "decided_by": "reform-board",
+                "reason": "meets the plan",
+            },
+        )
+    )
+    requests.append(
+        (
+            f"/api/v1/places/{PLACE_ID}/outcomes-contracts",
+            {
+                "contract_id": "C-1",
+                "allocation_id": "A-1",
+                "provider_id": "PROV-WORKWELL",
+                "prices": [
+                    {"metric_id": "JOB-START", "price_pence": 1_200_00},
+                    {"metric_id": "SUSTAINED-26-WEEKS", "price_pence": 3_500_00},
+                ],
+                "cap_pence": 1_500_000_00,
+            },
+        )
+    )
     claims = [
-        {"participant_hash": participant_hash(f"participant-{number}"), "metric_id": metric,
-         "achieved_on": "2026-09-15", "evidence_reference": f"payroll-{number}-{metric}"}
+        {
+            "participant_hash": participant_hash(f"participant-{number}"),
+            "metric_id": metric,
+            "achieved_on": "2026-09-15",
+            "evidence_reference": f"payroll-{number}-{metric}",
+        }
         for number, metric in [(1, "JOB-START"), (2, "JOB-START"), (3, "SUSTAINED-26-WEEKS")]
     ]
-    requests.append((f"/api/v1/places/{PLACE_ID}/outcomes-contracts/C-1/evidence", {
-        "batch_id": "B-2026-09", "provider_id": "PROV-WORKWELL", "claims": claims,
-    }))
+    requests.append(
+        (
+            f"/api/v1/places/{PLACE_ID}/outcomes-contracts/C-1/evidence",
+            {
+                "batch_id": "B-2026-09",
+                "provider_id": "PROV-WORKWELL",
+                "claims": claims,
+            },
+        )
+    )
     return requests
 
 
@@ -88,8 +134,9 @@ def _wait_for_step(client: httpx.Client, number: int, wait_s: float) -> None:
     settlements = len(SETTLEMENTS)
     if number == settlements:
         expected = sum(first + second for _, _, first, second in SETTLEMENTS)
-        _until(lambda: _pot(client)["totals"]["settled_pence"] >= expected, wait_s,
-               "the settlements")
+        _until(
+            lambda: _pot(client)["totals"]["settled_pence"] >= expected, wait_s, "the settlements"
+        )
     elif number == settlements + 2:
         _until(lambda: _pot(client)["totals"]["reserved_pence"] > 0, wait_s, "the reservation")
     elif number == settlements + 4:

@@ -51,8 +51,10 @@ class LocalSystem:
                 data_dir=self.settings.data_dir / "postgres", port=self.settings.postgres_port
             )
             self.postgres.start()
-            notes.append(f"PostgreSQL 18 on 127.0.0.1:{self.settings.postgres_port} "
-                         f"(run as {self.postgres.run_as})")
+            notes.append(
+                f"PostgreSQL 18 on 127.0.0.1:{self.settings.postgres_port} "
+                f"(run as {self.postgres.run_as})"
+            )
         else:
             notes.append("PostgreSQL from DATABASE_URL")
         if self.settings.kafka_bootstrap_servers is None:
@@ -67,8 +69,12 @@ class LocalSystem:
 
     def prepare(self) -> None:
         """Create the database, apply migrations and create topics."""
-        asyncio.run(migrate_all(self.settings.effective_database_url(),
-                                create_database=self.settings.database_url is None))
+        asyncio.run(
+            migrate_all(
+                self.settings.effective_database_url(),
+                create_database=self.settings.database_url is None,
+            )
+        )
         asyncio.run(create_all_topics(self.settings))
 
     def start_service(self, name: str) -> None:
@@ -81,7 +87,9 @@ class LocalSystem:
         log = (self.log_dir / f"{name}.log").open("ab")
         self.services[name] = subprocess.Popen(
             [sys.executable, "-m", "singlepot", "serve", name],
-            stdout=log, stderr=subprocess.STDOUT, env=self._child_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self._child_environment(),
             start_new_session=True,  # Ctrl-C reaches us, and we stop the children in order
         )
 
@@ -143,4 +151,3 @@ class LocalSystem:
 
 def gateway_url(settings: RuntimeSettings) -> str:
     return f"http://{settings.gateway_host}:{settings.gateway_port}"
-

@@ -25,15 +25,27 @@ async def insert_allocation(
 ) -> None:
     await connection.execute(
         QUERIES.insert_allocation,
-        place_id, proposal.allocation_id, proposal.allocation_type, proposal.recipient_id,
-        proposal.purpose, proposal.mission_id, proposal.start_date, proposal.end_date,
-        proposal.value_pence, proposal.financial_year, proposal.proposed_by,
+        place_id,
+        proposal.allocation_id,
+        proposal.allocation_type,
+        proposal.recipient_id,
+        proposal.purpose,
+        proposal.mission_id,
+        proposal.start_date,
+        proposal.end_date,
+        proposal.value_pence,
+        proposal.financial_year,
+        proposal.proposed_by,
     )
 
 
 async def record_decision(
-    connection: asyncpg.Connection, place_id: str, allocation_id: str, status: str,
-    decided_by: str, reason: str | None,
+    connection: asyncpg.Connection,
+    place_id: str,
+    allocation_id: str,
+    status: str,
+    decided_by: str,
+    reason: str | None,
 ) -> None:
     await connection.execute(
         QUERIES.record_decision, place_id, allocation_id, status, decided_by, reason
@@ -41,15 +53,21 @@ async def record_decision(
 
 
 async def set_status(
-    connection: asyncpg.Connection, place_id: str, allocation_id: str, status: str,
+    connection: asyncpg.Connection,
+    place_id: str,
+    allocation_id: str,
+    status: str,
     reason: str | None,
 ) -> None:
     await connection.execute(QUERIES.set_status, place_id, allocation_id, status, reason)
 
 
 async def add_settled(
-    connection: asyncpg.Connection, place_id: str, department_code: str,
-    funding_stream_code: str, amount_pence: int,
+    connection: asyncpg.Connection,
+    place_id: str,
+    department_code: str,
+    funding_stream_code: str,
+    amount_pence: int,
 ) -> None:
     await connection.execute(
         QUERIES.add_settled, place_id, department_code, funding_stream_code, amount_pence
@@ -62,9 +80,15 @@ async def streams_for_place(connection: asyncpg.Connection, place_id: str) -> li
 
 def _allocation(row: asyncpg.Record) -> Allocation:
     proposal = Proposal(
-        allocation_id=row["allocation_id"], allocation_type=row["allocation_type"],
-        recipient_id=row["recipient_id"], purpose=row["purpose"], mission_id=row["mission_id"],
-        start_date=row["start_date"], end_date=row["end_date"], value_pence=row["value_pence"],
-        financial_year=row["financial_year"], proposed_by=row["proposed_by"],
+        allocation_id=row["allocation_id"],
+        allocation_type=row["allocation_type"],
+        recipient_id=row["recipient_id"],
+        purpose=row["purpose"],
+        mission_id=row["mission_id"],
+        start_date=row["start_date"],
+        end_date=row["end_date"],
+        value_pence=row["value_pence"],
+        financial_year=row["financial_year"],
+        proposed_by=row["proposed_by"],
     )
     return Allocation(place_id=row["place_id"], proposal=proposal, status=row["status"])

@@ -15,9 +15,14 @@ QUERIES = load_queries(Path(__file__).parent / "queries.sql")
 
 async def add_to_pot_stream(connection: asyncpg.Connection, change: PotStreamChange) -> None:
     await connection.execute(
-        QUERIES.add_to_pot_stream, change.place_id, change.financial_year,
-        change.department_code, change.funding_stream_code, change.settled_pence,
-        change.reserved_pence, change.paid_pence,
+        QUERIES.add_to_pot_stream,
+        change.place_id,
+        change.financial_year,
+        change.department_code,
+        change.funding_stream_code,
+        change.settled_pence,
+        change.reserved_pence,
+        change.paid_pence,
     )
 
 
@@ -33,8 +38,6 @@ async def insert_spend(
     )
 
 
-async def spend_for_place(
-    connection: asyncpg.Connection, place_id: str, limit: int
-) -> list[dict]:
+async def spend_for_place(connection: asyncpg.Connection, place_id: str, limit: int) -> list[dict]:
     rows = await connection.fetch(QUERIES.spend_for_place, place_id, limit)
     return [json.loads(row["record"]) for row in rows]

@@ -34,20 +34,28 @@ def command_event_id(idempotency_key: str | None) -> uuid.UUID:
 
 def settled(event: SettlementRecorded) -> list[PotStreamChange]:
     return [
-        PotStreamChange(event.place_id, year.financial_year, event.department_code,
-                        event.funding_stream_code, settled_pence=year.amount_pence)
+        PotStreamChange(
+            event.place_id,
+            year.financial_year,
+            event.department_code,
+            event.funding_stream_code,
+            settled_pence=year.amount_pence,
+        )
         for year in event.profile
     ]
 
 
 def reserved(event: ReservationMade) -> list[PotStreamChange]:
     return [
-        PotStreamChange(event.place_id, event.financial_year, share.department_code,
-                        share.funding_stream_code, reserved_pence=share.amount_pence)
+        PotStreamChange(
+            event.place_id,
+            event.financial_year,
+            share.department_code,
+            share.funding_stream_code,
+            reserved_pence=share.amount_pence,
+        )
         for share in event.attribution
     ]
-
-
 
 
 def pot_overview(rows: list[dict]) -> dict:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from contracts import ReservationMade, SettlementRecorded, SpendRecorded
+from contracts import Event, ReservationMade, SettlementRecorded, SpendRecorded
 from services.gateway import db, domain
-from services.runtime.consumer import HandlerContext
+from services.runtime.consumer import Handler, HandlerContext
 
 
 async def on_settlement_recorded(context: HandlerContext, event: SettlementRecorded) -> None:
@@ -22,16 +22,24 @@ async def on_spend_recorded(context: HandlerContext, event: SpendRecorded) -> No
     for share in event.attribution:
         await db.add_to_pot_stream(
             context.connection,
-            domain.PotStreamChange(event.place_id, event.financial_year, share.department_code,
-                                   share.funding_stream_code, paid_pence=share.amount_pence),
+            domain.PotStreamChange(
+                event.place_id,
+                event.financial_year,
+                share.department_code,
+                share.funding_stream_code,
+                paid_pence=share.amount_pence,
+            ),
         )
     await db.insert_spend(
-        context.connection, event.spend_id, event.place_id, event.amount_pence,
+        context.connection,
+        event.spend_id,
+        event.place_id,
+        event.amount_pence,
         event.model_dump(mode="json"),
     )
 
 
-HANDLERS = {
+HANDLERS: dict[type[Event], Handler] = {
     SettlementRecorded: on_settlement_recorded,
     ReservationMade: on_reservation_made,
     SpendRecorded: on_spend_recorded,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 
+from contracts.ledger import IatiTransactionType
 from services.ledger.domain import GENESIS_HASH, Leg, StreamShare
 from services.runtime.sql import load_queries
 
@@ -23,7 +24,7 @@ class StoredTransfer:
     transfer_id: str
     request_event_id: object
     financial_year: str
-    iati_transaction_type: int
+    iati_transaction_type: IatiTransactionType
     department_code: str | None
     funding_stream_code: str | None
     allocation_id: str | None
@@ -47,10 +48,20 @@ async def insert_transfer(connection: asyncpg.Connection, transfer: StoredTransf
     legs_json = json.dumps([leg.__dict__ for leg in transfer.legs])
     await connection.execute(
         QUERIES.insert_transfer,
-        transfer.place_id, transfer.sequence, transfer.transfer_id, transfer.request_event_id,
-        transfer.financial_year, transfer.iati_transaction_type, transfer.department_code,
-        transfer.funding_stream_code, transfer.allocation_id, transfer.contract_id,
-        transfer.claim_id, transfer.description, legs_json, transfer.previous_hash,
+        transfer.place_id,
+        transfer.sequence,
+        transfer.transfer_id,
+        transfer.request_event_id,
+        transfer.financial_year,
+        transfer.iati_transaction_type,
+        transfer.department_code,
+        transfer.funding_stream_code,
+        transfer.allocation_id,
+        transfer.contract_id,
+        transfer.claim_id,
+        transfer.description,
+        legs_json,
+        transfer.previous_hash,
         transfer.chain_hash,
     )
     await connection.execute(
@@ -74,8 +85,14 @@ async def apply_leg(
     )
     if status == "UPDATE 0":
         await connection.execute(
-            QUERIES.open_balance, place_id, financial_year, leg.account, department_code,
-            funding_stream_code, must_not_go_negative, leg.signed_pence,
+            QUERIES.open_balance,
+            place_id,
+            financial_year,
+            leg.account,
+            department_code,
+            funding_stream_code,
+            must_not_go_negative,
+            leg.signed_pence,
         )
 
 
@@ -96,7 +113,10 @@ async def lock_commitment_mix(
 
 
 async def insert_reservation(
-    connection: asyncpg.Connection, place_id: str, allocation_id: str, financial_year: str,
+    connection: asyncpg.Connection,
+    place_id: str,
+    allocation_id: str,
+    financial_year: str,
     reserved_pence: int,
 ) -> None:
     await connection.execute(

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from contracts.money import format_pounds
 from services.ledger.errors import LedgerRejection
@@ -51,7 +52,7 @@ class Leg:
     """One side of a transfer."""
 
     account: str
-    direction: str  # "debit" or "credit"
+    direction: Literal["debit", "credit"]
     amount_pence: int
 
     @property
@@ -127,13 +128,18 @@ def reservation_legs(
     legs: list[Leg] = []
     for share in shares:
         legs.append(
-            Leg(pot_account(share.department_code, share.funding_stream_code), "debit",
-                share.amount_pence)
+            Leg(
+                pot_account(share.department_code, share.funding_stream_code),
+                "debit",
+                share.amount_pence,
+            )
         )
         legs.append(
-            Leg(commitment_account(allocation_id, share.department_code, share.funding_stream_code),
+            Leg(
+                commitment_account(allocation_id, share.department_code, share.funding_stream_code),
                 "credit",
-                share.amount_pence)
+                share.amount_pence,
+            )
         )
     return legs, shares
 
@@ -159,9 +165,11 @@ def payment_legs(
     legs: list[Leg] = []
     for share in shares:
         legs.append(
-            Leg(commitment_account(allocation_id, share.department_code, share.funding_stream_code),
+            Leg(
+                commitment_account(allocation_id, share.department_code, share.funding_stream_code),
                 "debit",
-                share.amount_pence)
+                share.amount_pence,
+            )
         )
     legs.append(Leg(provider_paid_account(provider_id), "credit", amount_pence))
     return legs, shares

@@ -17,18 +17,22 @@ async def contract_exists(connection: asyncpg.Connection, contract_id: str) -> b
     return bool(await connection.fetchval(QUERIES.contract_exists, contract_id))
 
 
-async def insert_contract(
-    connection: asyncpg.Connection, contract: Contract
-) -> None:
+async def insert_contract(connection: asyncpg.Connection, contract: Contract) -> None:
     """Store a new contract and its price for each metric."""
     await connection.execute(
-        QUERIES.insert_contract, contract.contract_id, contract.place_id, contract.allocation_id,
-        contract.provider_id, contract.cap_pence,
+        QUERIES.insert_contract,
+        contract.contract_id,
+        contract.place_id,
+        contract.allocation_id,
+        contract.provider_id,
+        contract.cap_pence,
     )
     await connection.executemany(
         QUERIES.insert_metric_price,
-        [(contract.contract_id, metric_id, price_pence)
-         for metric_id, price_pence in contract.prices_pence.items()],
+        [
+            (contract.contract_id, metric_id, price_pence)
+            for metric_id, price_pence in contract.prices_pence.items()
+        ],
     )
 
 
@@ -39,8 +43,10 @@ async def lock_contract(connection: asyncpg.Connection, contract_id: str) -> Con
         return None
     prices = await connection.fetch(QUERIES.metric_prices, contract_id)
     return Contract(
-        contract_id=row["contract_id"], place_id=row["place_id"],
-        allocation_id=row["allocation_id"], provider_id=row["provider_id"],
+        contract_id=row["contract_id"],
+        place_id=row["place_id"],
+        allocation_id=row["allocation_id"],
+        provider_id=row["provider_id"],
         cap_pence=row["cap_pence"],
         requested_pence=await connection.fetchval(QUERIES.requested_pence, contract_id),
         prices_pence={price["metric_id"]: price["price_pence"] for price in prices},
@@ -56,28 +62,48 @@ async def claimed_pairs(
 ) -> set[ParticipantMetric]:
     """Which of the claims' participant-metric pairs are already claimed in the place."""
     rows = await connection.fetch(
-        QUERIES.claimed_pairs, place_id,
-        [claim.participant_hash for claim in claims], [claim.metric_id for claim in claims],
+        QUERIES.claimed_pairs,
+        place_id,
+        [claim.participant_hash for claim in claims],
+        [claim.metric_id for claim in claims],
     )
     return {(row["participant_hash"], row["metric_id"]) for row in rows}
 
 
 async def insert_claims(
-    connection: asyncpg.Connection, place_id: str, contract_id: str, batch_id: str,
+    connection: asyncpg.Connection,
+    place_id: str,
+    contract_id: str,
+    batch_id: str,
     accepted: Sequence[PricedClaim],
 ) -> None:
     await connection.executemany(
         QUERIES.insert_claim,
-        [(place_id, priced.claim.participant_hash, priced.claim.metric_id, contract_id,
-          batch_id, priced.claim.achieved_on, priced.claim.evidence_reference,
-          priced.price_pence)
-         for priced in accepted],
+        [
+            (
+                place_id,
+                priced.claim.participant_hash,
+                priced.claim.metric_id,
+                contract_id,
+                batch_id,
+                priced.claim.achieved_on,
+                priced.claim.evidence_reference,
+                priced.price_pence,
+            )
+            for priced in accepted
+        ],
     )
 
 
 async def insert_batch(
-    connection: asyncpg.Connection, contract_id: str, batch_id: str, status: str,
-    amount_pence: int, *, reason: str | None = None, payment_id: str | None = None,
+    connection: asyncpg.Connection,
+    contract_id: str,
+    batch_id: str,
+    status: str,
+    amount_pence: int,
+    *,
+    reason: str | None = None,
+    payment_id: str | None = None,
 ) -> None:
     await connection.execute(
         QUERIES.insert_batch, contract_id, batch_id, status, amount_pence, reason, payment_id

@@ -86,8 +86,9 @@ def batch_problems(
     if contract.place_id != place_id:
         problems.append(f"contract {contract_id} belongs to {contract.place_id}, not {place_id}")
     if contract.provider_id != provider_id:
-        problems.append(f"contract {contract_id} is held by {contract.provider_id}, "
-                        f"not {provider_id}")
+        problems.append(
+            f"contract {contract_id} is held by {contract.provider_id}, not {provider_id}"
+        )
     return tuple(problems)
 
 
@@ -129,9 +130,13 @@ def _claim_problem(
     if claim.metric_id not in contract.prices_pence:
         return f"metric {claim.metric_id} has no price in contract {contract.contract_id}"
     if claim.key in claimed:
-        return (f"participant {claim.participant_hash} already has metric {claim.metric_id} "
-                f"claimed in {contract.place_id}")
+        return (
+            f"participant {claim.participant_hash} already has metric {claim.metric_id} "
+            f"claimed in {contract.place_id}"
+        )
     if headroom_pence == 0:
-        return (f"contract {contract.contract_id} has reached its cap of "
-                f"{format_pounds(contract.cap_pence)}")
+        return (
+            f"contract {contract.contract_id} has reached its cap of "
+            f"{format_pounds(contract.cap_pence)}"
+        )
     return None

@@ -35,8 +35,11 @@ async def register_contract(context: HandlerContext, command: RegisterOutcomesCo
     """Store a new contract with its prices; a repeated contract id is never stored twice."""
     if await db.contract_exists(context.connection, command.contract_id):
         # No rejection event exists for this yet, so the repeat is skipped with a warning.
-        log.warning("contract %s is already registered; message %s ignored",
-                    command.contract_id, context.envelope.event_id)
+        log.warning(
+            "contract %s is already registered; message %s ignored",
+            command.contract_id,
+            context.envelope.event_id,
+        )
         return
     await db.insert_contract(context.connection, _contract_of(command))
     await context.outbox.add(OutcomesContractRegistered(**command.model_dump()))
@@ -49,21 +52,34 @@ async def submit_evidence(context: HandlerContext, command: SubmitEvidence) -> N
         contract, command.contract_id, command.place_id, command.provider_id
     )
     if problems:
-        await context.outbox.add(EvidenceRejected(
-            place_id=command.place_id, contract_id=command.contract_id,
-            batch_id=command.batch_id, reasons=problems,
-        ))
+        await context.outbox.add(
+            EvidenceRejected(
+                place_id=command.place_id,
+                contract_id=command.contract_id,
+                batch_id=command.batch_id,
+                reasons=problems,
+            )
+        )
         return
     assert contract is not None, "batch_problems reports a missing contract"
     if await db.batch_exists(context.connection, contract.contract_id, command.batch_id):
-        log.warning("batch %s of contract %s was already submitted; message %s ignored",
-                    command.batch_id, contract.contract_id, context.envelope.event_id)
+        log.warning(
+            "batch %s of contract %s was already submitted; message %s ignored",
+            command.batch_id,
+            contract.contract_id,
+            context.envelope.event_id,
+        )
         return
     assessment = await _assess(context, contract, command)
     if assessment.amount_pence == 0:
-        await db.insert_batch(context.connection, contract.contract_id, command.batch_id,
-                              "rejected", 0,
-                              reason=domain.reasons_summary(assessment.rejected))
+        await db.insert_batch(
+            context.connection,
+            contract.contract_id,
+            command.batch_id,
+            "rejected",
+            0,
+            reason=domain.reasons_summary(assessment.rejected),
+        )
         return
     await _request_payment(context, contract, command.batch_id, assessment)
 
@@ -73,8 +89,9 @@ async def record_payment(context: HandlerContext, result: PaymentMade) -> None:
     if result.payment_kind != OUTCOME_PAYMENT or result.contract_id is None:
         return  # a grant instalment, not ours
     assert result.claim_batch_id is not None, "an outcome payment names its batch"
-    marked = await db.mark_batch_paid(context.connection, result.contract_id,
-                                      result.claim_batch_id, result.amount_pence)
+    marked = await db.mark_batch_paid(
+        context.connection, result.contract_id, result.claim_batch_id, result.amount_pence
+    )
     if not marked:
         log.warning("payment %s names no batch waiting for payment", result.payment_id)
 
@@ -94,21 +111,34 @@ async def _assess(
     # finds the pair claimed.
     already_claimed = await db.claimed_pairs(context.connection, command.place_id, claims)
     assessment = domain.assess(contract, claims, already_claimed)
-    await db.insert_claims(context.connection, command.place_id, contract.contract_id,
-                           command.batch_id, assessment.accepted)
+    await db.insert_claims(
+        context.connection,
+        command.place_id,
+        contract.contract_id,
+        command.batch_id,
+        assessment.accepted,
+    )
     for rejection in assessment.rejected:
         # EvidenceSubmitted carries counts only, so the reasons are logged for now.
         log.info("batch %s: claim rejected: %s", command.batch_id, rejection.reason)
-    await context.outbox.add(EvidenceSubmitted(
-        place_id=command.place_id, contract_id=contract.contract_id, batch_id=command.batch_id,
-        provider_id=command.provider_id, claim_count=len(claims),
-        accepted_count=len(assessment.accepted), rejected_count=len(assessment.rejected),
-    ))
+    await context.outbox.add(
+        EvidenceSubmitted(
+            place_id=command.place_id,
+            contract_id=contract.contract_id,
+            batch_id=command.batch_id,
+            provider_id=command.provider_id,
+            claim_count=len(claims),
+            accepted_count=len(assessment.accepted),
+            rejected_count=len(assessment.rejected),
+        )
+    )
     return assessment
 
 
 async def _request_payment(
-    context: HandlerContext, contract: domain.Contract, batch_id: str,
+    context: HandlerContext,
+    contract: domain.Contract,
+    batch_id: str,
     assessment: domain.Assessment,
 ) -> None:
     """Verify the batch and ask the ledger to pay it.
@@ -117,34 +147,56 @@ async def _request_payment(
     (DOMAIN.md §4) comes later and will sit between submission and this request.
     """
     payment_id = f"{contract.contract_id}/{batch_id}"
-    await db.insert_batch(context.connection, contract.contract_id, batch_id,
-                          "payment_requested", assessment.amount_pence, payment_id=payment_id)
-    await context.outbox.add(EvidenceVerified(
-        place_id=contract.place_id, contract_id=contract.contract_id, batch_id=batch_id,
-        verified_count=len(assessment.accepted), amount_pence=assessment.amount_pence,
-    ))
-    await context.outbox.add(PaymentRequested(
-        place_id=contract.place_id, payment_id=payment_id, allocation_id=contract.allocation_id,
-        provider_id=contract.provider_id, amount_pence=assessment.amount_pence,
-        payment_kind=OUTCOME_PAYMENT, contract_id=contract.contract_id,
-        claim_batch_id=batch_id,
-        purpose=f"outcome payment for contract {contract.contract_id}, batch {batch_id}",
-    ))
+    await db.insert_batch(
+        context.connection,
+        contract.contract_id,
+        batch_id,
+        "payment_requested",
+        assessment.amount_pence,
+        payment_id=payment_id,
+    )
+    await context.outbox.add(
+        EvidenceVerified(
+            place_id=contract.place_id,
+            contract_id=contract.contract_id,
+            batch_id=batch_id,
+            verified_count=len(assessment.accepted),
+            amount_pence=assessment.amount_pence,
+        )
+    )
+    await context.outbox.add(
+        PaymentRequested(
+            place_id=contract.place_id,
+            payment_id=payment_id,
+            allocation_id=contract.allocation_id,
+            provider_id=contract.provider_id,
+            amount_pence=assessment.amount_pence,
+            payment_kind=OUTCOME_PAYMENT,
+            contract_id=contract.contract_id,
+            claim_batch_id=batch_id,
+            purpose=f"outcome payment for contract {contract.contract_id}, batch {batch_id}",
+        )
+    )
 
 
 def _contract_of(command: RegisterOutcomesContract) -> domain.Contract:
     return domain.Contract(
-        contract_id=command.contract_id, place_id=command.place_id,
-        allocation_id=command.allocation_id, provider_id=command.provider_id,
-        cap_pence=command.cap_pence, requested_pence=0,
+        contract_id=command.contract_id,
+        place_id=command.place_id,
+        allocation_id=command.allocation_id,
+        provider_id=command.provider_id,
+        cap_pence=command.cap_pence,
+        requested_pence=0,
         prices_pence={price.metric_id: price.price_pence for price in command.prices},
     )
 
 
 def _claim_of(claim: EvidenceClaim) -> domain.Claim:
     return domain.Claim(
-        participant_hash=claim.participant_hash, metric_id=claim.metric_id,
-        achieved_on=claim.achieved_on, evidence_reference=claim.evidence_reference,
+        participant_hash=claim.participant_hash,
+        metric_id=claim.metric_id,
+        achieved_on=claim.achieved_on,
+        evidence_reference=claim.evidence_reference,
     )
 
 

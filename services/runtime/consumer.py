@@ -18,9 +18,8 @@ from typing import Any
 
 import asyncpg
 
-from contracts import topics
+from contracts import ContractError, Event, topics
 from contracts.envelope import Envelope, decode, unwrap
-from contracts import ContractError, Event
 from services.runtime.db import QUERIES
 from services.runtime.outbox import (
     EVENT_ID_HEADER,
@@ -124,8 +123,12 @@ class EventConsumer:
                 self.stats.retries += 1
                 log.warning(
                     "%s failed on %s %s (attempt %d of %d): %r",
-                    self.name, envelope.event_type, envelope.event_id, attempt,
-                    self.attempts_max, error,
+                    self.name,
+                    envelope.event_type,
+                    envelope.event_id,
+                    attempt,
+                    self.attempts_max,
+                    error,
                 )
                 await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
         assert last_error is not None
@@ -133,7 +136,9 @@ class EventConsumer:
 
     async def _apply(self, envelope: Envelope, event: Event, handler: Handler) -> None:
         async with self.pool.acquire() as connection, connection.transaction():
-            if not await self._claim(connection, envelope.event_id, envelope.event_type, "processed"):
+            if not await self._claim(
+                connection, envelope.event_id, envelope.event_type, "processed"
+            ):
                 self.stats.duplicates += 1
                 return
             outbox = Outbox(connection, self.name, causation=envelope)
@@ -165,8 +170,10 @@ class EventConsumer:
             if not await self._claim(connection, event_id, event_type, "dead_lettered"):
                 self.stats.duplicates += 1
                 return
-            await add_row(connection, _dead_letter_row(self.name, message, event_id, event_type,
-                                                       error, attempts))
+            await add_row(
+                connection,
+                _dead_letter_row(self.name, message, event_id, event_type, error, attempts),
+            )
         self.stats.dead_lettered += 1
         log.error("%s dead-lettered %s %s: %r", self.name, event_type, event_id, error)
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
@@ -87,7 +88,9 @@ class ServiceHost:
                 retry_backoff_s=self.settings.handler_retry_backoff_s,
                 infrastructure_retry_backoff_s=self.settings.infrastructure_retry_backoff_s,
             )
-            self.broker = _subscribed_broker(self.settings, self.name, self.definition, self.consumer)
+            self.broker = _subscribed_broker(
+                self.settings, self.name, self.definition, self.consumer
+            )
             await self.broker.start()
 
     async def stop(self) -> None:
@@ -121,7 +124,9 @@ class ServiceHost:
         if self.consumer is not None:
             checks["consumer"] = self.broker is not None and self.broker.running
             checks["consumed"] = vars(self.consumer.stats)
-        checks["ready"] = bool(checks["database"] and checks["relay"] and checks.get("consumer", True))
+        checks["ready"] = bool(
+            checks["database"] and checks["relay"] and checks.get("consumer", True)
+        )
         return checks
 
     async def _check_migrated(self) -> None:
@@ -184,6 +189,7 @@ def _subscribed_broker(
     @subscriber
     async def on_message(body: bytes, message: KafkaMessage) -> None:
         record = message.raw_message
+        assert isinstance(record, ConsumerRecord), "a single-message subscriber gets one record"
         await consumer.handle(
             IncomingMessage(
                 value=body,

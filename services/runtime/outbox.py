@@ -18,8 +18,8 @@ from uuid import UUID
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from contracts.envelope import Envelope, encode, wrap
 from contracts import Event
+from contracts.envelope import Envelope, encode, wrap
 from services.runtime.db import QUERIES
 
 log = logging.getLogger(__name__)

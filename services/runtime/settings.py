@@ -26,7 +26,9 @@ class RuntimeSettings(BaseSettings):
     )
     kafka_bootstrap_servers: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SINGLEPOT_KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "SINGLEPOT_KAFKA_BOOTSTRAP_SERVERS"
+        ),
         description="Kafka cluster to use instead of the bundled Tansu broker.",
     )
     data_dir: Path = Field(default=Path(".data"), description="Where local data lives.")

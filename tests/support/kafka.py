@@ -81,7 +81,9 @@ class TopicReader:
 
 
 @asynccontextmanager
-async def running(definition: ServiceDefinition, settings: RuntimeSettings) -> AsyncIterator[ServiceHost]:
+async def running(
+    definition: ServiceDefinition, settings: RuntimeSettings
+) -> AsyncIterator[ServiceHost]:
     """A service host started in this event loop, stopped on exit."""
     host = ServiceHost(definition, settings)
     await host.start()
@@ -91,7 +93,9 @@ async def running(definition: ServiceDefinition, settings: RuntimeSettings) -> A
         await host.stop()
 
 
-async def publish(settings: RuntimeSettings, *events: Event, producer_name: str = "test") -> list[Envelope]:
+async def publish(
+    settings: RuntimeSettings, *events: Event, producer_name: str = "test"
+) -> list[Envelope]:
     """Publish events straight to their topics, as another service's relay would."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.effective_bootstrap_servers(), enable_idempotence=False

@@ -23,8 +23,11 @@ pytestmark = pytest.mark.integration
 
 def settlement(number: int, amount_pence: int = 1_000_00) -> RecordSettlement:
     return RecordSettlement(
-        place_id="GM", settlement_id=f"S-{number}", department_code="DWP",
-        funding_stream_code="WORK", spending_review_period="SR2025",
+        place_id="GM",
+        settlement_id=f"S-{number}",
+        department_code="DWP",
+        funding_stream_code="WORK",
+        spending_review_period="SR2025",
         profile=(FinancialYearAmount(financial_year="2026-27", amount_pence=amount_pence),),
     )
 
@@ -59,8 +62,13 @@ class StallsAfterSending:
 
 
 def relay_for(pool: asyncpg.Pool, producer: object, settings) -> OutboxRelay:
-    return OutboxRelay(pool, producer, topic_prefix=settings.topic_prefix,  # type: ignore[arg-type]
-                       batch_size_max=100, poll_interval_s=0.01)
+    return OutboxRelay(
+        pool,
+        producer,
+        topic_prefix=settings.topic_prefix,  # type: ignore[arg-type]
+        batch_size_max=100,
+        poll_interval_s=0.01,
+    )
 
 
 async def test_outbox_rows_committed_while_no_relay_runs_are_delivered_when_one_starts(
@@ -76,7 +84,10 @@ async def test_outbox_rows_committed_while_no_relay_runs_are_delivered_when_one_
             await eventually(lambda: _at_least(reader, RecordSettlement, 3))
             relay_task.cancel()
         assert sorted(e.settlement_id for e in reader.events(RecordSettlement)) == [
-            "S-1", "S-2", "S-3"]
+            "S-1",
+            "S-2",
+            "S-3",
+        ]
         assert await unpublished_count(pool) == 0
     finally:
         await producer.stop()
@@ -138,12 +149,17 @@ async def test_a_duplicate_delivery_changes_state_once(settings) -> None:
 async def always_fails_on_s_poison(context: HandlerContext, command: RecordSettlement) -> None:
     if command.settlement_id == "S-POISON":
         raise RuntimeError("this message can never be processed")
-    await context.outbox.add(SettlementRecorded(
-        place_id=command.place_id, settlement_id=command.settlement_id,
-        department_code=command.department_code, funding_stream_code=command.funding_stream_code,
-        spending_review_period=command.spending_review_period, profile=command.profile,
-        transfer_id="T-1",
-    ))
+    await context.outbox.add(
+        SettlementRecorded(
+            place_id=command.place_id,
+            settlement_id=command.settlement_id,
+            department_code=command.department_code,
+            funding_stream_code=command.funding_stream_code,
+            spending_review_period=command.spending_review_period,
+            profile=command.profile,
+            transfer_id="T-1",
+        )
+    )
 
 
 async def test_a_message_that_always_fails_is_dead_lettered_and_its_partition_flows_on(
@@ -161,9 +177,11 @@ async def test_a_message_that_always_fails_is_dead_lettered_and_its_partition_fl
             # Same key, so the same partition: the good message must get past the poison.
             await producer.send_and_wait(request_topic, b"{not an envelope", key=b"GM")
             await producer.send_and_wait(
-                request_topic, encode(wrap(poison, producer="test")), key=b"GM")
+                request_topic, encode(wrap(poison, producer="test")), key=b"GM"
+            )
             await producer.send_and_wait(
-                request_topic, encode(wrap(settlement(1), producer="test")), key=b"GM")
+                request_topic, encode(wrap(settlement(1), producer="test")), key=b"GM"
+            )
             await eventually(lambda: _at_least(reader, SettlementRecorded, 1))
             await eventually(lambda: _dead_letters(reader, 2))
             assert host.consumer is not None
@@ -195,5 +213,8 @@ async def _stat(host, name: str, value: int) -> bool:
 
 async def _pot_balance(pool: asyncpg.Pool) -> int:
     async with pool.acquire() as connection:
-        return int(await connection.fetchval(
-            "SELECT coalesce(sum(balance_pence), 0) FROM balances WHERE account LIKE 'pot:%'"))
+        return int(
+            await connection.fetchval(
+                "SELECT coalesce(sum(balance_pence), 0) FROM balances WHERE account LIKE 'pot:%'"
+            )
+        )

@@ -24,29 +24,53 @@ pytestmark = pytest.mark.integration
 
 def settlement(department: str, stream: str, amount_pence: int) -> RecordSettlement:
     return RecordSettlement(
-        place_id="GM", settlement_id=f"S-{department}-{stream}", department_code=department,
-        funding_stream_code=stream, spending_review_period="SR2025",
+        place_id="GM",
+        settlement_id=f"S-{department}-{stream}",
+        department_code=department,
+        funding_stream_code=stream,
+        spending_review_period="SR2025",
         profile=(FinancialYearAmount(financial_year="2026-27", amount_pence=amount_pence),),
     )
 
 
 async def test_a_payment_is_spent_with_attribution_that_adds_up_to_the_penny(settings) -> None:
     async with (
-        TopicReader(settings, topics.LEDGER_RESULTS, topics.LEDGER_SPEND,
-                    topics.LEDGER_TRANSFERS) as reader,
+        TopicReader(
+            settings, topics.LEDGER_RESULTS, topics.LEDGER_SPEND, topics.LEDGER_TRANSFERS
+        ) as reader,
         running(LEDGER, settings),
     ):
-        await publish(settings, settlement("DWP", "WORK", 200_000_00),
-                      settlement("DHSC", "HEALTH", 100_000_00))
+        await publish(
+            settings,
+            settlement("DWP", "WORK", 200_000_00),
+            settlement("DHSC", "HEALTH", 100_000_00),
+        )
         await eventually(lambda: _count(reader, SettlementRecorded, 2))
-        await publish(settings, ReservationRequested(
-            place_id="GM", allocation_id="A-1", financial_year="2026-27",
-            amount_pence=30_000_01, purpose="employment support"))
+        await publish(
+            settings,
+            ReservationRequested(
+                place_id="GM",
+                allocation_id="A-1",
+                financial_year="2026-27",
+                amount_pence=30_000_01,
+                purpose="employment support",
+            ),
+        )
         made = (await eventually(lambda: _found(reader, ReservationMade)))[0]
-        await publish(settings, PaymentRequested(
-            place_id="GM", payment_id="P-1", allocation_id="A-1", provider_id="PROV-1",
-            amount_pence=10_000_00, payment_kind="outcome_payment", contract_id="C-1",
-            claim_batch_id="B-1", purpose="job outcomes"))
+        await publish(
+            settings,
+            PaymentRequested(
+                place_id="GM",
+                payment_id="P-1",
+                allocation_id="A-1",
+                provider_id="PROV-1",
+                amount_pence=10_000_00,
+                payment_kind="outcome_payment",
+                contract_id="C-1",
+                claim_batch_id="B-1",
+                purpose="job outcomes",
+            ),
+        )
         spend = (await eventually(lambda: _found(reader, SpendRecorded)))[0]
 
     assert sum(share.amount_pence for share in made.attribution) == 30_000_01
@@ -55,7 +79,9 @@ async def test_a_payment_is_spent_with_attribution_that_adds_up_to_the_penny(set
     assert by_department == {"DWP": 6_666_67, "DHSC": 3_333_33}
     transfers = reader.events(TransferPosted)
     assert [t.sequence for t in transfers] == [1, 2, 3, 4]
-    assert all(t.previous_hash == p.chain_hash for p, t in zip(transfers, transfers[1:]))
+    assert all(
+        t.previous_hash == p.chain_hash for p, t in zip(transfers, transfers[1:], strict=False)
+    )
 
 
 async def test_a_reservation_larger_than_the_unreserved_pot_is_rejected_with_the_numbers(
@@ -64,9 +90,16 @@ async def test_a_reservation_larger_than_the_unreserved_pot_is_rejected_with_the
     async with TopicReader(settings, topics.LEDGER_RESULTS) as reader, running(LEDGER, settings):
         await publish(settings, settlement("DWP", "WORK", 120_000_00))
         await eventually(lambda: _count(reader, SettlementRecorded, 1))
-        await publish(settings, ReservationRequested(
-            place_id="GM", allocation_id="A-17", financial_year="2026-27",
-            amount_pence=250_000_00, purpose="family hubs"))
+        await publish(
+            settings,
+            ReservationRequested(
+                place_id="GM",
+                allocation_id="A-17",
+                financial_year="2026-27",
+                amount_pence=250_000_00,
+                purpose="family hubs",
+            ),
+        )
         rejected = (await eventually(lambda: _found(reader, ReservationRejected)))[0]
 
     assert rejected.reason == (

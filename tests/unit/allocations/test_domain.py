@@ -10,9 +10,15 @@ from services.allocations.errors import IllegalTransition
 
 def a_proposal(**changes: object) -> domain.Proposal:
     fields: dict[str, object] = {
-        "allocation_id": "A-1", "allocation_type": "grant", "recipient_id": "P-1",
-        "purpose": "early help", "mission_id": "M-1", "start_date": date(2026, 4, 1),
-        "end_date": date(2027, 3, 31), "value_pence": 25_000_00, "financial_year": "2026-27",
+        "allocation_id": "A-1",
+        "allocation_type": "grant",
+        "recipient_id": "P-1",
+        "purpose": "early help",
+        "mission_id": "M-1",
+        "start_date": date(2026, 4, 1),
+        "end_date": date(2027, 3, 31),
+        "value_pence": 25_000_00,
+        "financial_year": "2026-27",
         "proposed_by": "officer-1",
     }
     fields.update(changes)

@@ -7,9 +7,7 @@ from hypothesis import strategies as st
 
 from contracts import AttributionShare, SpendRecorded, decode, encode, unwrap, wrap
 
-identifiers = st.text(
-    alphabet=st.characters(codec="utf-8"), min_size=1, max_size=20
-)
+identifiers = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=20)
 texts = st.text(min_size=1, max_size=200)
 years = st.integers(min_value=2000, max_value=2098).map(lambda y: f"{y}-{(y + 1) % 100:02d}")
 

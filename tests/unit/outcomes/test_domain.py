@@ -11,8 +11,12 @@ CAROL = "c" * 64
 
 def a_contract(cap_pence: int = 1_000_00, requested_pence: int = 0) -> domain.Contract:
     return domain.Contract(
-        contract_id="C-1", place_id="GM", allocation_id="A-1", provider_id="P-1",
-        cap_pence=cap_pence, requested_pence=requested_pence,
+        contract_id="C-1",
+        place_id="GM",
+        allocation_id="A-1",
+        provider_id="P-1",
+        cap_pence=cap_pence,
+        requested_pence=requested_pence,
         prices_pence={"employed": 100_00, "housed": 40_00},
     )
 

@@ -1,0 +1,122 @@
+"""The whole system started as a user starts it (`singlepot up`), driven over HTTP, then stopped
+with Ctrl-C; and the one-sentence errors for bad configuration."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from singlepot.local.ports import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PYTHON = sys.executable
+
+
+def environment(data_dir: Path, **extra: str) -> dict[str, str]:
+    """A clean environment on free ports, so the test never meets a developer's running system."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("SINGLEPOT_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    ports = {
+        "SINGLEPOT_POSTGRES_PORT": free_port(), "SINGLEPOT_BROKER_PORT": free_port(),
+        "SINGLEPOT_GATEWAY_PORT": free_port(), "SINGLEPOT_LEDGER_HEALTH_PORT": free_port(),
+        "SINGLEPOT_ALLOCATIONS_HEALTH_PORT": free_port(),
+        "SINGLEPOT_OUTCOMES_HEALTH_PORT": free_port(),
+    }
+    return {**clean, **{k: str(v) for k, v in ports.items()},
+            "SINGLEPOT_DATA_DIR": str(data_dir), "COLUMNS": "200", **extra}
+
+
+def start_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([PYTHON, "-m", "singlepot", "up"], env=env,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def wait_for_text(log: Path, text: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in log.read_text(errors="replace"):
+        assert process.poll() is None, f"singlepot up exited early:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no {text!r} within {timeout_s} s:\n{log.read_text()}"
+        time.sleep(0.2)
+
+
+def stop_with_ctrl_c(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=30)
+
+
+def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuses_the_data(
+    tmp_path: Path,
+) -> None:
+    env = environment(tmp_path / "data")
+    gateway = f"http://127.0.0.1:{env['SINGLEPOT_GATEWAY_PORT']}"
+    log = tmp_path / "up.log"
+    first = start_up(env, log)
+    try:
+        wait_for_text(log, "singlepot is up", first, timeout_s=120)
+        assert gateway in log.read_text()
+        pot = httpx.get(f"{gateway}/api/v1/places/GM/pot").json()
+        spend = httpx.get(f"{gateway}/api/v1/places/GM/spend").json()["spend"]
+    finally:
+        exit_code = stop_with_ctrl_c(first)
+    assert exit_code == 0
+    assert "Stopped every process singlepot started." in log.read_text()
+    # Settled 2026-27 + 2027-28 across three departments; one outcome payment of £5,900.
+    assert pot["totals"]["settled_pence"] == 50_700_000_00
+    assert pot["totals"]["reserved_pence"] == 1_500_000_00
+    assert pot["totals"]["paid_pence"] == 5_900_00
+    assert len(spend) == 1
+    assert sum(s["amount_pence"] for s in spend[0]["attribution"]) == 5_900_00
+    for port_name in ("SINGLEPOT_POSTGRES_PORT", "SINGLEPOT_BROKER_PORT", "SINGLEPOT_GATEWAY_PORT"):
+        assert _port_closed(int(env[port_name])), f"{port_name} still open after Ctrl-C"
+
+    second_log = tmp_path / "up-again.log"
+    second = start_up(env, second_log)
+    try:
+        wait_for_text(second_log, "singlepot is up", second, timeout_s=120)
+        # The same data is still there, and reloading the demo changed nothing.
+        assert httpx.get(f"{gateway}/api/v1/places/GM/pot").json()["totals"] == pot["totals"]
+        assert len(httpx.get(f"{gateway}/api/v1/places/GM/spend").json()["spend"]) == 1
+    finally:
+        assert stop_with_ctrl_c(second) == 0
+
+
+def test_an_unreachable_database_url_is_one_clear_sentence(tmp_path: Path) -> None:
+    env = environment(tmp_path, DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+    result = subprocess.run([PYTHON, "-m", "singlepot", "migrate"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Cannot reach PostgreSQL at postgresql://postgres@127.0.0.1:" in result.stdout
+    assert "check DATABASE_URL" in result.stdout
+
+
+def test_a_port_in_use_is_one_clear_sentence_naming_the_setting(tmp_path: Path) -> None:
+    import socket
+
+    env = environment(tmp_path / "data")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", int(env["SINGLEPOT_BROKER_PORT"])))
+        squatter.listen()
+        result = subprocess.run([PYTHON, "-m", "singlepot", "up"], env=env,
+                                capture_output=True, text=True, timeout=60)
+    output = " ".join(result.stdout.split())  # rich wraps long lines
+    assert result.returncode == 1
+    assert "Traceback" not in output
+    assert f"Port {env['SINGLEPOT_BROKER_PORT']} on 127.0.0.1 is already in use" in output
+    assert "SINGLEPOT_BROKER_PORT" in output
+
+
+def _port_closed(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) != 0

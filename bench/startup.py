@@ -21,10 +21,19 @@ RUNS = 3
 
 
 def _environment(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SINGLEPOT_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
-    for name in ("POSTGRES_PORT", "BROKER_PORT", "GATEWAY_PORT", "LEDGER_HEALTH_PORT",
-                 "ALLOCATIONS_HEALTH_PORT", "OUTCOMES_HEALTH_PORT"):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SINGLEPOT_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+    }
+    for name in (
+        "POSTGRES_PORT",
+        "BROKER_PORT",
+        "GATEWAY_PORT",
+        "LEDGER_HEALTH_PORT",
+        "ALLOCATIONS_HEALTH_PORT",
+        "OUTCOMES_HEALTH_PORT",
+    ):
         env[f"SINGLEPOT_{name}"] = str(free_port())
     env["SINGLEPOT_DATA_DIR"] = str(data_dir)
     return env
@@ -33,8 +42,12 @@ def _environment(data_dir: Path) -> dict[str, str]:
 def time_to_ready(env: dict[str, str], log: Path) -> float:
     """Seconds from launching `singlepot up` to its "singlepot is up" line; then Ctrl-C."""
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "singlepot", "up"], env=env,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "singlepot", "up"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         while "singlepot is up" not in log.read_text(errors="replace"):
             if process.poll() is not None:
@@ -53,11 +66,15 @@ def main() -> dict[str, float]:
             env = _environment(Path(folder) / "data")
             cold.append(time_to_ready(env, Path(folder) / f"cold-{run}.log"))
             warm.append(time_to_ready(env, Path(folder) / f"warm-{run}.log"))
-    figures = {"cold_up_to_ready_s": statistics.median(cold),
-               "warm_restart_to_ready_s": statistics.median(warm)}
+    figures = {
+        "cold_up_to_ready_s": statistics.median(cold),
+        "warm_restart_to_ready_s": statistics.median(warm),
+    }
     for name, value in figures.items():
-        print(f"{name}: {value:.2f} (median of {RUNS}; all: "
-              f"{', '.join(f'{v:.2f}' for v in (cold if 'cold' in name else warm))})")
+        print(
+            f"{name}: {value:.2f} (median of {RUNS}; all: "
+            f"{', '.join(f'{v:.2f}' for v in (cold if 'cold' in name else warm))})"
+        )
     return figures
 
 

@@ -68,7 +68,10 @@ def up(demo: bool = typer.Option(True, help="Load the demo place once the system
     Ctrl-C stops everything it started."""
     config = settings()
     system = LocalSystem(config)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Installed explicitly: a shell starts background jobs with SIGINT ignored, and Python keeps
+    # that; SIGTERM (from a process manager) should stop everything just as Ctrl-C does.
+    signal.signal(signal.SIGINT, _stop_requested)
+    signal.signal(signal.SIGTERM, _stop_requested)
     with one_sentence_errors():
         try:
             with Progress(
@@ -109,6 +112,10 @@ def up(demo: bool = typer.Option(True, help="Load the demo place once the system
         finally:
             system.stop()
             console.print("Stopped every process singlepot started.")
+
+
+def _stop_requested(signal_number: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _watch(system: LocalSystem) -> None:

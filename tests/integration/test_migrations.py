@@ -21,7 +21,9 @@ async def test_migrations_build_every_schema_from_empty_and_are_idempotent(stack
     try:
         tables = await connection.fetch(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema = ANY($1::text[])", list(SERVICE_NAMES))
+            "WHERE table_schema = ANY($1::text[])",
+            list(SERVICE_NAMES),
+        )
     finally:
         await connection.close()
     by_schema: dict[str, set[str]] = {}
@@ -42,7 +44,8 @@ async def test_ledger_transfers_cannot_be_updated_or_deleted(database_url) -> No
         await connection.execute(
             "INSERT INTO transfers (place_id, sequence, transfer_id, request_event_id, "
             "financial_year, iati_transaction_type, description, legs, previous_hash, chain_hash) "
-            "VALUES ('GM', 1, 'T-1', gen_random_uuid(), '2026-27', 11, 'x', '[]', 'a', 'b')")
+            "VALUES ('GM', 1, 'T-1', gen_random_uuid(), '2026-27', 11, 'x', '[]', 'a', 'b')"
+        )
         with pytest.raises(asyncpg.RaiseError, match="immutable"):
             await connection.execute("UPDATE transfers SET description = 'changed'")
         with pytest.raises(asyncpg.RaiseError, match="immutable"):

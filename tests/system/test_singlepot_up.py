@@ -22,21 +22,32 @@ PYTHON = sys.executable
 
 def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     """A clean environment on free ports, so the test never meets a developer's running system."""
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("SINGLEPOT_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SINGLEPOT_") and k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+    }
     ports = {
-        "SINGLEPOT_POSTGRES_PORT": free_port(), "SINGLEPOT_BROKER_PORT": free_port(),
-        "SINGLEPOT_GATEWAY_PORT": free_port(), "SINGLEPOT_LEDGER_HEALTH_PORT": free_port(),
+        "SINGLEPOT_POSTGRES_PORT": free_port(),
+        "SINGLEPOT_BROKER_PORT": free_port(),
+        "SINGLEPOT_GATEWAY_PORT": free_port(),
+        "SINGLEPOT_LEDGER_HEALTH_PORT": free_port(),
         "SINGLEPOT_ALLOCATIONS_HEALTH_PORT": free_port(),
         "SINGLEPOT_OUTCOMES_HEALTH_PORT": free_port(),
     }
-    return {**clean, **{k: str(v) for k, v in ports.items()},
-            "SINGLEPOT_DATA_DIR": str(data_dir), "COLUMNS": "200", **extra}
+    return {
+        **clean,
+        **{k: str(v) for k, v in ports.items()},
+        "SINGLEPOT_DATA_DIR": str(data_dir),
+        "COLUMNS": "200",
+        **extra,
+    }
 
 
 def start_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([PYTHON, "-m", "singlepot", "up"], env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [PYTHON, "-m", "singlepot", "up"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
 
 
 def wait_for_text(log: Path, text: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -90,8 +101,9 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
 
 def test_an_unreachable_database_url_is_one_clear_sentence(tmp_path: Path) -> None:
     env = environment(tmp_path, DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/x")
-    result = subprocess.run([PYTHON, "-m", "singlepot", "migrate"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [PYTHON, "-m", "singlepot", "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     assert "Cannot reach PostgreSQL at postgresql://postgres@127.0.0.1:" in result.stdout
@@ -105,8 +117,9 @@ def test_a_port_in_use_is_one_clear_sentence_naming_the_setting(tmp_path: Path) 
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", int(env["SINGLEPOT_BROKER_PORT"])))
         squatter.listen()
-        result = subprocess.run([PYTHON, "-m", "singlepot", "up"], env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [PYTHON, "-m", "singlepot", "up"], env=env, capture_output=True, text=True, timeout=60
+        )
     output = " ".join(result.stdout.split())  # rich wraps long lines
     assert result.returncode == 1
     assert "Traceback" not in output

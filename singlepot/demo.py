@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from singlepot.local.errors import LocalStackError
+
 PLACE_ID = "GM"
 FINANCIAL_YEAR = "2026-27"
 DEMO_PSEUDONYM_KEY = b"demo-only-pseudonymisation-key"
@@ -123,7 +125,11 @@ def load_demo(
     with httpx.Client(base_url=gateway_url, timeout=10.0) as client:
         for number, (path, body) in enumerate(demo_requests(), start=1):
             response = client.post(path, json=body, headers={"Idempotency-Key": f"demo-{number}"})
-            response.raise_for_status()
+            if response.status_code >= 400:
+                raise LocalStackError(
+                    f"The gateway refused demo step {path} with {response.status_code}: "
+                    f"{response.text[:300]}"
+                )
             on_step(path)
             # The saga is asynchronous: give each step time to reach the ledger before the next.
             _wait_for_step(client, number, wait_s)
@@ -155,5 +161,8 @@ def _until(condition: Callable[[], bool], wait_s: float, what: str) -> None:
     deadline = time.monotonic() + wait_s
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the demo waited {wait_s:.0f} s for {what} to take effect")
+            raise LocalStackError(
+                f"The demo waited {wait_s:.0f} s for {what} to take effect; see the services' "
+                "logs in .data/logs/."
+            )
         time.sleep(0.1)

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, model_validator
 from contracts.base import Event
 from contracts.money import Pence, PositivePence
 from contracts.topics import OUTCOMES_COMMANDS, OUTCOMES_LIFECYCLE
-from contracts.values import Identifier, Text, ValueObject
+from contracts.values import Identifier, Text, ValueObject, repeated_values
 
 # A Kafka message has a size limit (1 MB by default); about 150 bytes a claim keeps a full
 # batch well inside it. Month-end uploads larger than this are split into several batches.
@@ -35,8 +35,7 @@ class MetricPrice(ValueObject):
 
 
 def _check_metrics_unique(prices: tuple[MetricPrice, ...]) -> tuple[MetricPrice, ...]:
-    metric_ids = [price.metric_id for price in prices]
-    repeated = sorted({metric_id for metric_id in metric_ids if metric_ids.count(metric_id) > 1})
+    repeated = repeated_values([price.metric_id for price in prices])
     if repeated:
         raise ValueError(f"prices list a metric more than once: {', '.join(repeated)}")
     return prices

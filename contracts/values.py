@@ -32,6 +32,11 @@ FinancialYear = Annotated[
 """A UK financial year, April to March, written "2026-27"."""
 
 
+def repeated_values(values: list[str]) -> list[str]:
+    """The values that occur more than once, sorted, for "each ... once" rules."""
+    return sorted({value for value in values if values.count(value) > 1})
+
+
 class ValueObject(BaseModel):
     """Base for small immutable values nested inside events."""
 
@@ -48,8 +53,7 @@ class FinancialYearAmount(ValueObject):
 def _check_years_unique(
     profile: tuple[FinancialYearAmount, ...],
 ) -> tuple[FinancialYearAmount, ...]:
-    years = [entry.financial_year for entry in profile]
-    repeated = sorted({year for year in years if years.count(year) > 1})
+    repeated = repeated_values([entry.financial_year for entry in profile])
     if repeated:
         raise ValueError(f"profile lists a financial year more than once: {', '.join(repeated)}")
     return profile

@@ -247,6 +247,9 @@ class PaymentRejected(Event):
     allocation_id: Identifier
     amount_pence: Pence
     reason: Text
+    # Echoed from the request so the outcomes service can find the batch without a lookup.
+    contract_id: Identifier | None = None
+    claim_batch_id: Identifier | None = None
 
 
 class RecoveryRecorded(Event):

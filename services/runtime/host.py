@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,9 @@ class ServiceDefinition:
     handlers: Mapping[type[Any], Handler]
     # Extra HTTP routes (the gateway's API); every service gets /healthz and /readyz.
     extend_http: Callable[[FastAPI, ServiceHost], None] | None = None
+    # Long-running loops the service needs besides consuming (webhook delivery, clocks).
+    # Each is started after the consumer and cancelled on stop; each must loop until cancelled.
+    background_tasks: tuple[Callable[[ServiceHost], Awaitable[None]], ...] = ()
 
 
 @dataclass
@@ -92,6 +95,9 @@ class ServiceHost:
                 self.settings, self.name, self.definition, self.consumer
             )
             await self.broker.start()
+        for background_task in self.definition.background_tasks:
+            name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
+            self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
 
     async def stop(self) -> None:
         """Stop consuming first, then relaying, then close connections."""
@@ -137,6 +143,10 @@ class ServiceHost:
             raise ConfigurationError(
                 f"The {self.name} schema has no tables yet; run `singlepot migrate` first."
             )
+
+
+async def _as_none(awaitable: Awaitable[None]) -> None:
+    await awaitable
 
 
 async def _start_producer(settings: RuntimeSettings, *, client_id: str) -> AIOKafkaProducer:

@@ -38,6 +38,7 @@ from contracts.ledger import (
     SettlementRecorded,
     SpendRecorded,
     TransferPosted,
+    VirementRecorded,
     VirementRequested,
 )
 from contracts.outcomes import (
@@ -118,6 +119,7 @@ __all__ = [
     "TransferLeg",
     "TransferPosted",
     "VariationKind",
+    "VirementRecorded",
     "VirementRequested",
     "event_class",
 ]

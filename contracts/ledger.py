@@ -271,6 +271,20 @@ class PeriodClosed(Event):
     financial_year: FinancialYear
 
 
+class VirementRecorded(Event):
+    """The ledger moved unreserved money between two funding streams, as approved."""
+
+    topic = LEDGER_RESULTS
+
+    virement_id: Identifier
+    financial_year: FinancialYear
+    from_funding_stream_code: Identifier
+    to_funding_stream_code: Identifier
+    amount_pence: Pence
+    approval_reference: Identifier
+    transfer_id: Identifier
+
+
 class RequestRejected(Event):
     """The ledger refused a request for a generic reason (closed period, id reused, ...)."""
 

@@ -1,9 +1,10 @@
-"""The ledger service: consumes requests to the ledger, answers with results and spend events."""
+"""The ledger service: consumes requests to the ledger in batches, answers with results,
+posted transfers and spend events."""
 
 from pathlib import Path
 
 from contracts import topics
-from services.ledger.handlers import HANDLERS
+from services.ledger.handlers import HANDLERS, handle_batch
 from services.runtime.host import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -11,4 +12,5 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=(topics.LEDGER_REQUESTS,),
     handlers=HANDLERS,
+    batch_handler=handle_batch,
 )

@@ -1,53 +1,299 @@
-"""The ledger's database access: the only ledger module that talks to asyncpg."""
+"""The ledger's database access: the only ledger module that talks to asyncpg.
+
+`load_books` reads, for a batch of requests, exactly the part of each place's book they can
+touch, after locking each place's chain head; `save_books` writes back what changed with COPY
+and multi-row statements. Between the two, `domain.decide` runs in memory.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 
-from contracts.ledger import IatiTransactionType
-from services.ledger.domain import GENESIS_HASH, Leg, StreamShare
+from contracts import (
+    Event,
+    PaymentRequested,
+    RecordReceipt,
+    RecordSettlement,
+    RecoveryRaised,
+    ReservationReleaseRequested,
+    ReservationRequested,
+    VirementRequested,
+)
+from services.ledger import domain
+from services.runtime.outbox import OutboxRow
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
 
-
-@dataclass(frozen=True)
-class StoredTransfer:
-    """A transfer as the ledger writes it."""
-
-    place_id: str
-    sequence: int
-    transfer_id: str
-    request_event_id: object
-    financial_year: str
-    iati_transaction_type: IatiTransactionType
-    department_code: str | None
-    funding_stream_code: str | None
-    allocation_id: str | None
-    contract_id: str | None
-    claim_id: str | None
-    description: str
-    legs: list[Leg]
-    previous_hash: str
-    chain_hash: str
-
-
-async def lock_chain_head(connection: asyncpg.Connection, place_id: str) -> tuple[int, str]:
-    """The place's latest (sequence, hash), locked until commit so posts are serialised."""
-    row = await connection.fetchrow(QUERIES.lock_chain_head, place_id)
-    if row is None:
-        return 0, GENESIS_HASH
-    return row["sequence"], row["chain_hash"]
+TRANSFER_COLUMNS = (
+    "place_id",
+    "sequence",
+    "transfer_id",
+    "request_event_id",
+    "financial_year",
+    "iati_transaction_type",
+    "department_code",
+    "funding_stream_code",
+    "allocation_id",
+    "contract_id",
+    "claim_id",
+    "description",
+    "legs",
+    "previous_hash",
+    "chain_hash",
+)
+OUTBOX_COLUMNS = ("event_id", "topic", "partition_key", "event_type", "value", "headers")
+ANSWER_COLUMNS = ("event_id", "place_id", "request_type", "body_hash", "answer_event_ids")
 
 
-async def insert_transfer(connection: asyncpg.Connection, transfer: StoredTransfer) -> None:
-    legs_json = json.dumps([leg.__dict__ for leg in transfer.legs])
+@dataclass
+class _Needs:
+    """What a batch's requests may read, gathered before loading."""
+
+    places: set[str] = field(default_factory=set)
+    settlements: set[tuple[str, str]] = field(default_factory=set)
+    used_ids: set[tuple[str, str]] = field(default_factory=set)
+    allocations: set[tuple[str, str]] = field(default_factory=set)
+    payments: set[tuple[str, str]] = field(default_factory=set)
+    years: set[tuple[str, str]] = field(default_factory=set)
+    accounts: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, request: Event) -> None:
+        place = request.place_id
+        self.places.add(place)
+        if isinstance(request, RecordSettlement):
+            self.settlements.add((place, request.settlement_id))
+            self.years.update((place, entry.financial_year) for entry in request.profile)
+        elif isinstance(request, RecordReceipt):
+            self.settlements.add((place, request.settlement_id))
+            self.used_ids.add((place, f"receipt:{request.receipt_id}"))
+            self.years.add((place, request.financial_year))
+        elif isinstance(request, ReservationRequested):
+            self.allocations.add((place, request.allocation_id))
+            self.years.add((place, request.financial_year))
+        elif isinstance(request, ReservationReleaseRequested):
+            self.allocations.add((place, request.allocation_id))
+        elif isinstance(request, PaymentRequested):
+            self.allocations.add((place, request.allocation_id))
+            self.payments.add((place, request.payment_id))
+            self.accounts.add((place, domain.provider_account(request.provider_id)))
+        elif isinstance(request, RecoveryRaised):
+            self.payments.add((place, request.payment_id))
+            self.used_ids.add((place, f"recovery:{request.recovery_id}"))
+            self.accounts.add((place, domain.provider_account(request.provider_id)))
+        elif isinstance(request, VirementRequested):
+            self.used_ids.add((place, f"virement:{request.virement_id}"))
+            self.years.add((place, request.financial_year))
+
+
+def _columns(pairs: Iterable[tuple[object, ...]], width: int) -> list[list[object]]:
+    """[(a, b), (c, d)] -> [[a, c], [b, d]]: the arrays an `unnest` query takes."""
+    rows = list(pairs)
+    return [[row[index] for row in rows] for index in range(width)]
+
+
+async def load_books(
+    connection: asyncpg.Connection, requests: Sequence[tuple[UUID, Event]]
+) -> dict[str, domain.PlaceBook]:
+    """Lock the places the requests belong to and load what they may need."""
+    needs = _Needs()
+    for _, request in requests:
+        needs.add(request)
+    places = sorted(needs.places)
+    await connection.execute(QUERIES.open_chain_heads, places, domain.GENESIS_HASH)
+    books = {}
+    for row in await connection.fetch(QUERIES.lock_chain_heads, places):
+        books[row["place_id"]] = domain.PlaceBook(
+            row["place_id"], sequence=row["sequence"], head_hash=row["chain_hash"]
+        )
+    request_ids = [event_id for event_id, _ in requests]
+    for row in await connection.fetch(QUERIES.answered_requests, request_ids):
+        book = books.get(row["place_id"])
+        if book is not None:
+            book.requests[row["event_id"]] = domain.RequestRecord(
+                row["body_hash"], tuple(row["answer_event_ids"])
+            )
+    for row in await connection.fetch(QUERIES.closed_years, places):
+        books[row["place_id"]].closed_years.add(row["financial_year"])
+    await _load_ids_and_records(connection, books, needs)
+    await _load_balances(connection, books, needs)
+    return books
+
+
+async def _load_ids_and_records(
+    connection: asyncpg.Connection, books: dict[str, domain.PlaceBook], needs: _Needs
+) -> None:
+    for row in await connection.fetch(QUERIES.settlements, *_columns(needs.settlements, 2)):
+        books[row["place_id"]].settlements[row["settlement_id"]] = (
+            row["department_code"],
+            row["funding_stream_code"],
+        )
+    for row in await connection.fetch(QUERIES.used_ids, *_columns(needs.used_ids, 2)):
+        books[row["place_id"]].used_ids.add(row["used_id"])
+    for row in await connection.fetch(QUERIES.reservations, *_columns(needs.allocations, 2)):
+        books[row["place_id"]].reservations[row["allocation_id"]] = row["financial_year"]
+        needs.years.add((row["place_id"], row["financial_year"]))
+    for row in await connection.fetch(QUERIES.payments, *_columns(needs.payments, 2)):
+        year = row["financial_year"]
+        books[row["place_id"]].payments[row["payment_id"]] = domain.PaymentRecord(
+            allocation_id=row["allocation_id"],
+            provider_id=row["provider_id"],
+            financial_year=year,
+            amount_pence=row["amount_pence"],
+            attribution=tuple(
+                domain.StreamShare(**share) for share in json.loads(row["attribution"])
+            ),
+            recovered_pence=row["recovered_pence"],
+        )
+        # A recovery credits the pot of the payment's year, or of the next if that is closed.
+        needs.years.add((row["place_id"], year))
+        needs.years.add((row["place_id"], domain.next_financial_year(year)))
+
+
+async def _load_balances(
+    connection: asyncpg.Connection, books: dict[str, domain.PlaceBook], needs: _Needs
+) -> None:
+    rows = [
+        *await connection.fetch(QUERIES.stream_balances, *_columns(needs.years, 2)),
+        *await connection.fetch(QUERIES.commitment_balances, *_columns(needs.allocations, 2)),
+        *await connection.fetch(QUERIES.account_balances, *_columns(needs.accounts, 2)),
+    ]
+    for row in rows:
+        books[row["place_id"]].balances[(row["financial_year"], row["account"])] = row[
+            "balance_pence"
+        ]
+
+
+async def save_books(
+    connection: asyncpg.Connection,
+    books: Iterable[domain.PlaceBook],
+    decisions: Sequence[tuple[domain.Decision, Event]],
+    outbox_rows: Sequence[OutboxRow],
+) -> None:
+    """Write every change of the batch: transfers, balances, records, answers, outbox."""
+    books = list(books)
+    transfers = [transfer for decision, _ in decisions for transfer in decision.transfers]
+    if transfers:
+        await connection.copy_records_to_table(
+            "transfers", records=[_transfer_record(t) for t in transfers], columns=TRANSFER_COLUMNS
+        )
+    await _save_balances(connection, books)
     await connection.execute(
-        QUERIES.insert_transfer,
+        QUERIES.save_chain_heads,
+        *_columns(((book.place_id, book.sequence, book.head_hash) for book in books), 3),
+    )
+    await _save_records(connection, books)
+    answers = [
+        (event_id, book.place_id, request_type, record.body_hash, list(record.answer_event_ids))
+        for book in books
+        for event_id, (record, request_type) in _new_answers(book, decisions).items()
+    ]
+    if answers:
+        await connection.copy_records_to_table(
+            "answered_requests", records=answers, columns=ANSWER_COLUMNS
+        )
+    if outbox_rows:
+        await connection.copy_records_to_table(
+            "outbox",
+            records=[
+                (
+                    row.event_id,
+                    row.topic,
+                    row.partition_key,
+                    row.event_type,
+                    row.value,
+                    json.dumps(dict(row.headers)),
+                )
+                for row in outbox_rows
+            ],
+            columns=OUTBOX_COLUMNS,
+        )
+
+
+def _new_answers(
+    book: domain.PlaceBook, decisions: Sequence[tuple[domain.Decision, Event]]
+) -> dict[UUID, tuple[domain.RequestRecord, str]]:
+    types = {decision.request_event_id: request.event_type for decision, request in decisions}
+    return {event_id: (record, types[event_id]) for event_id, record in book.new_requests.items()}
+
+
+async def _save_balances(connection: asyncpg.Connection, books: Sequence[domain.PlaceBook]) -> None:
+    rows = []
+    for book in books:
+        for year, account in sorted(book.changed_balances):
+            department_code, funding_stream_code = domain.stream_of(account)
+            allocation_id = account.split(":")[1] if account.startswith("commitment:") else None
+            rows.append(
+                (
+                    book.place_id,
+                    year,
+                    account,
+                    department_code,
+                    funding_stream_code,
+                    allocation_id,
+                    domain.must_not_go_negative(account),
+                    book.balances[(year, account)],
+                )
+            )
+    if rows:
+        await connection.execute(QUERIES.save_balances, *_columns(rows, 8))
+
+
+async def _save_records(connection: asyncpg.Connection, books: Sequence[domain.PlaceBook]) -> None:
+    settlements = [
+        (book.place_id, settlement_id, department, stream)
+        for book in books
+        for settlement_id, (department, stream) in book.new_settlements.items()
+    ]
+    reservations = [
+        (book.place_id, allocation_id, year)
+        for book in books
+        for allocation_id, year in book.new_reservations.items()
+    ]
+    used_ids = [(book.place_id, used_id) for book in books for used_id in book.new_used_ids]
+    closed = [(book.place_id, year) for book in books for year in book.new_closed_years]
+    payments = [
+        _payment_record(book.place_id, payment_id, book.payments[payment_id])
+        for book in books
+        for payment_id in book.changed_payments
+    ]
+    for query, rows, width in (
+        (QUERIES.save_settlements, settlements, 4),
+        (QUERIES.save_reservations, reservations, 3),
+        (QUERIES.save_used_ids, used_ids, 2),
+        (QUERIES.save_closed_years, closed, 2),
+        (QUERIES.save_payments, payments, 8),
+    ):
+        if rows:
+            await connection.execute(query, *_columns(rows, width))
+
+
+def _payment_record(
+    place_id: str, payment_id: str, payment: domain.PaymentRecord
+) -> tuple[object, ...]:
+    attribution = json.dumps([share.__dict__ for share in payment.attribution])
+    return (
+        place_id,
+        payment_id,
+        payment.allocation_id,
+        payment.provider_id,
+        payment.financial_year,
+        payment.amount_pence,
+        attribution,
+        payment.recovered_pence,
+    )
+
+
+def _transfer_record(transfer: domain.Transfer) -> tuple[object, ...]:
+    legs = json.dumps([leg.__dict__ for leg in transfer.legs])
+    return (
         transfer.place_id,
         transfer.sequence,
         transfer.transfer_id,
@@ -60,85 +306,84 @@ async def insert_transfer(connection: asyncpg.Connection, transfer: StoredTransf
         transfer.contract_id,
         transfer.claim_id,
         transfer.description,
-        legs_json,
+        legs,
         transfer.previous_hash,
         transfer.chain_hash,
     )
-    await connection.execute(
-        QUERIES.upsert_chain_head, transfer.place_id, transfer.sequence, transfer.chain_hash
-    )
 
 
-async def apply_leg(
-    connection: asyncpg.Connection,
-    place_id: str,
-    financial_year: str,
-    leg: Leg,
-    *,
-    department_code: str | None,
-    funding_stream_code: str | None,
-    must_not_go_negative: bool,
-) -> None:
-    """Add the leg to its account's balance, opening the account on first use."""
-    status = await connection.execute(
-        QUERIES.add_to_balance, place_id, financial_year, leg.account, leg.signed_pence
-    )
-    if status == "UPDATE 0":
-        await connection.execute(
-            QUERIES.open_balance,
-            place_id,
-            financial_year,
-            leg.account,
-            department_code,
-            funding_stream_code,
-            must_not_go_negative,
-            leg.signed_pence,
-        )
-
-
-async def lock_pot_mix(
-    connection: asyncpg.Connection, place_id: str, financial_year: str
-) -> list[StreamShare]:
-    rows = await connection.fetch(QUERIES.lock_pot_mix, place_id, financial_year)
-    return [_share(row) for row in rows]
-
-
-async def lock_commitment_mix(
-    connection: asyncpg.Connection, place_id: str, financial_year: str, allocation_id: str
-) -> list[StreamShare]:
-    rows = await connection.fetch(
-        QUERIES.lock_commitment_mix, place_id, financial_year, allocation_id
-    )
-    return [_share(row) for row in rows]
-
-
-async def insert_reservation(
-    connection: asyncpg.Connection,
-    place_id: str,
-    allocation_id: str,
-    financial_year: str,
-    reserved_pence: int,
+async def save_conflict(
+    connection: asyncpg.Connection, event_id: UUID, body_hash: str, request: Event
 ) -> None:
     await connection.execute(
-        QUERIES.insert_reservation, place_id, allocation_id, financial_year, reserved_pence
+        QUERIES.save_conflict, event_id, body_hash, request.place_id, request.event_type
     )
 
 
-async def find_reservation_year(
-    connection: asyncpg.Connection, place_id: str, allocation_id: str
-) -> str | None:
-    row = await connection.fetchrow(QUERIES.find_reservation, place_id, allocation_id)
-    return None if row is None else str(row["financial_year"])
+async def republish(connection: asyncpg.Connection, event_ids: Sequence[UUID]) -> None:
+    await connection.execute(QUERIES.republish_answer, list(event_ids))
+
+
+# --- Reading, for verification, queries and tests --------------------------------------------
+
+
+async def places(connection: asyncpg.Connection) -> list[str]:
+    return [row["place_id"] for row in await connection.fetch(QUERIES.places)]
+
+
+async def transfers_for_place(
+    connection: asyncpg.Connection, place_id: str
+) -> list[domain.Transfer]:
+    """The place's transfers as stored, in sequence order."""
+    return [_transfer(row) for row in await connection.fetch(QUERIES.transfers_for_place, place_id)]
 
 
 async def balances_for_place(connection: asyncpg.Connection, place_id: str) -> list[dict]:
     return [dict(row) for row in await connection.fetch(QUERIES.balances_for_place, place_id)]
 
 
-async def transfers_for_place(connection: asyncpg.Connection, place_id: str) -> list[dict]:
-    rows = await connection.fetch(QUERIES.transfers_for_place, place_id)
+async def trial_balance(
+    connection: asyncpg.Connection, place_id: str, financial_year: str
+) -> list[dict]:
+    return [
+        dict(row) for row in await connection.fetch(QUERIES.trial_balance, place_id, financial_year)
+    ]
+
+
+async def stream_summary(connection: asyncpg.Connection, place_id: str) -> list[dict]:
+    return [dict(row) for row in await connection.fetch(QUERIES.stream_summary, place_id)]
+
+
+async def statement(connection: asyncpg.Connection, place_id: str, pattern: str) -> list[dict]:
+    rows = await connection.fetch(QUERIES.transfers_touching, place_id, pattern)
     return [{**dict(row), "legs": json.loads(row["legs"])} for row in rows]
 
 
-def _share(row: asyncpg.Record) -> StreamShare:
-    return StreamShare(row["department_code"], row["funding_stream_code"], row["balance_pence"])
+def _transfer(row: asyncpg.Record) -> domain.Transfer:
+    legs = tuple(domain.Leg(**leg) for leg in json.loads(row["legs"]))
+    return domain.Transfer(
+        place_id=row["place_id"],
+        sequence=row["sequence"],
+        transfer_id=row["transfer_id"],
+        request_event_id=row["request_event_id"],
+        financial_year=row["financial_year"],
+        iati_transaction_type=row["iati_transaction_type"],
+        department_code=row["department_code"],
+        funding_stream_code=row["funding_stream_code"],
+        allocation_id=row["allocation_id"],
+        contract_id=row["contract_id"],
+        claim_id=row["claim_id"],
+        description=row["description"],
+        legs=legs,
+        previous_hash=row["previous_hash"],
+        chain_hash=row["chain_hash"],
+    )
+
+
+def group_by_place(
+    requests: Sequence[tuple[UUID, Event]],
+) -> dict[str, list[tuple[UUID, Event]]]:
+    grouped: dict[str, list[tuple[UUID, Event]]] = defaultdict(list)
+    for event_id, request in requests:
+        grouped[request.place_id].append((event_id, request))
+    return grouped

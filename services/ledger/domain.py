@@ -1,24 +1,68 @@
-"""The ledger's pure rules: accounts, double-entry transfers, reservations, payments, attribution.
+"""The ledger's pure rules: accounts, double-entry transfers, and the book of one place.
 
-No I/O here. Functions take the balances they need and return the transfer to post, or raise a
-`LedgerRejection` whose message a person can act on.
+No I/O here. A `PlaceBook` holds what the ledger knows of one place (balances, closed years,
+reservations, payments, used ids, the hash chain's head). `decide` applies one request to a
+book and returns a `Decision`: the transfers posted and the events to answer with. A rejection
+is a decision too: no transfers, and an event whose reason a person can act on.
+
+The database layer loads into a book only what a batch of requests needs; the tests load a
+whole book in memory. The same `decide` runs in both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
+from uuid import UUID, uuid5
 
+from contracts import (
+    AttributionShare,
+    ClosePeriod,
+    Event,
+    PaymentMade,
+    PaymentRejected,
+    PaymentRequested,
+    PeriodClosed,
+    ReceiptRecorded,
+    RecordReceipt,
+    RecordSettlement,
+    RecoveryRaised,
+    RecoveryRecorded,
+    RequestRejected,
+    ReservationMade,
+    ReservationRejected,
+    ReservationReleased,
+    ReservationReleaseRequested,
+    ReservationRequested,
+    SettlementRecorded,
+    SpendRecorded,
+    TransferLeg,
+    TransferPosted,
+    VirementRecorded,
+    VirementRequested,
+)
+from contracts.ledger import IatiTransactionType
 from contracts.money import format_pounds
 from services.ledger.errors import LedgerRejection
 
 GENESIS_HASH = "0" * 64
+TRANSFER_NAMESPACE = UUID("5b0f2a4e-7d1c-4c55-9a57-1e0f3d6c2b81")
+
+# IATI transaction types (DOMAIN.md §3). A release is a negative outgoing commitment, a
+# recovery is money coming back in, a virement re-commits money to another stream.
+IATI_INCOMING_FUNDS: IatiTransactionType = 1
+IATI_OUTGOING_COMMITMENT: IatiTransactionType = 2
+IATI_DISBURSEMENT: IatiTransactionType = 3
+IATI_INCOMING_COMMITMENT: IatiTransactionType = 11
 
 
-# Account names. Balances are kept credit-positive: credits minus debits.
+# --- Accounts ---------------------------------------------------------------------------------
+# Balances are credit-positive (credits minus debits), per place, financial year and account.
+
+
 def pot_account(department_code: str, funding_stream_code: str) -> str:
     """The unreserved money of one department's funding stream in the place's pot."""
     return f"pot:{department_code}:{funding_stream_code}"
@@ -29,22 +73,41 @@ def settlement_account(department_code: str, funding_stream_code: str) -> str:
     return f"settlement:{department_code}:{funding_stream_code}"
 
 
+def received_account(department_code: str, funding_stream_code: str) -> str:
+    """Money a department has actually paid in (debit-positive: the place's cash)."""
+    return f"received:{department_code}:{funding_stream_code}"
+
+
 def commitment_account(allocation_id: str, department_code: str, funding_stream_code: str) -> str:
     """Money reserved for one allocation, per department stream it came from."""
     return f"commitment:{allocation_id}:{department_code}:{funding_stream_code}"
 
 
+def provider_account(provider_id: str) -> str:
+    """What has been paid to a provider, less what was recovered from it."""
+    return f"provider:{provider_id}"
+
+
 def stream_of(account: str) -> tuple[str | None, str | None]:
     """(department_code, funding_stream_code) of a stream-specific account, else (None, None)."""
     parts = account.split(":")
-    if parts[0] in ("pot", "settlement", "commitment"):
+    if parts[0] in ("pot", "settlement", "received", "commitment"):
         return parts[-2], parts[-1]
     return None, None
 
 
-def provider_paid_account(provider_id: str) -> str:
-    """What has been paid out to a provider."""
-    return f"provider-paid:{provider_id}"
+def must_not_go_negative(account: str) -> bool:
+    """The pot and every commitment can never be overdrawn (ARCHITECTURE.md §4, invariant 2)."""
+    return account.startswith(("pot:", "commitment:"))
+
+
+def next_financial_year(financial_year: str) -> str:
+    """'2026-27' -> '2027-28'."""
+    start = int(financial_year[:4]) + 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+# --- Values -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -70,12 +133,122 @@ class StreamShare:
     amount_pence: int
 
 
-def settlement_legs(department_code: str, funding_stream_code: str, amount_pence: int) -> list[Leg]:
-    """A settlement credits the stream's pot and debits the department's receivable."""
-    return [
-        Leg(settlement_account(department_code, funding_stream_code), "debit", amount_pence),
-        Leg(pot_account(department_code, funding_stream_code), "credit", amount_pence),
-    ]
+@dataclass(frozen=True)
+class Transfer:
+    """A posted, balanced transfer, linked into its place's hash chain."""
+
+    place_id: str
+    sequence: int
+    transfer_id: str
+    request_event_id: UUID
+    financial_year: str
+    iati_transaction_type: IatiTransactionType
+    department_code: str | None
+    funding_stream_code: str | None
+    allocation_id: str | None
+    contract_id: str | None
+    claim_id: str | None
+    description: str
+    legs: tuple[Leg, ...]
+    previous_hash: str
+    chain_hash: str
+
+
+@dataclass(frozen=True)
+class Tags:
+    """What a transfer is about, besides its legs."""
+
+    description: str
+    department_code: str | None = None
+    funding_stream_code: str | None = None
+    allocation_id: str | None = None
+    contract_id: str | None = None
+    claim_id: str | None = None
+
+
+@dataclass
+class PaymentRecord:
+    """A payment the ledger made, kept so that it can be recovered from (and only once)."""
+
+    allocation_id: str
+    provider_id: str
+    financial_year: str
+    amount_pence: int
+    attribution: tuple[StreamShare, ...]
+    recovered_pence: int = 0
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What the ledger answered to one request id, to answer a repeat the same way."""
+
+    body_hash: str
+    answer_event_ids: tuple[UUID, ...]
+
+
+@dataclass
+class Decision:
+    """The outcome of one request: transfers posted and events to answer with, in order."""
+
+    request_event_id: UUID
+    transfers: list[Transfer] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    # Set when the request id was seen before: the ids of the original answer to resend.
+    replay_of: RequestRecord | None = None
+    conflict: bool = False
+
+    def answer_ids(self) -> list[UUID]:
+        """Deterministic ids of this decision's events: a resend has the same ids."""
+        count = len(self.events)
+        return [uuid5(self.request_event_id, f"answer/{index}") for index in range(count)]
+
+
+@dataclass
+class PlaceBook:
+    """Everything the ledger knows of one place that a request may need.
+
+    `changed_balances`, `new_payments` and the like record what changed since the book was
+    loaded, so the database layer writes only that.
+    """
+
+    place_id: str
+    sequence: int = 0
+    head_hash: str = GENESIS_HASH
+    balances: dict[tuple[str, str], int] = field(default_factory=dict)
+    closed_years: set[str] = field(default_factory=set)
+    reservations: dict[str, str] = field(default_factory=dict)  # allocation_id -> year
+    payments: dict[str, PaymentRecord] = field(default_factory=dict)
+    settlements: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> dept, stream
+    used_ids: set[str] = field(default_factory=set)  # "receipt:R1", "virement:V1", ...
+    requests: dict[UUID, RequestRecord] = field(default_factory=dict)
+    changed_balances: set[tuple[str, str]] = field(default_factory=set)
+    new_reservations: dict[str, str] = field(default_factory=dict)
+    new_settlements: dict[str, tuple[str, str]] = field(default_factory=dict)
+    changed_payments: set[str] = field(default_factory=set)
+    new_used_ids: set[str] = field(default_factory=set)
+    new_closed_years: set[str] = field(default_factory=set)
+    new_requests: dict[UUID, RequestRecord] = field(default_factory=dict)
+
+    def balance(self, financial_year: str, account: str) -> int:
+        return self.balances.get((financial_year, account), 0)
+
+    def shares(self, financial_year: str, prefix: str) -> list[StreamShare]:
+        """The positive balances of the accounts starting with `prefix`, as stream shares,
+        in (department, stream) order so that attribution is deterministic."""
+        found = []
+        for (year, account), balance in self.balances.items():
+            if year == financial_year and account.startswith(prefix) and balance > 0:
+                department_code, funding_stream_code = stream_of(account)
+                assert department_code is not None and funding_stream_code is not None
+                found.append(StreamShare(department_code, funding_stream_code, balance))
+        return sorted(found, key=lambda share: (share.department_code, share.funding_stream_code))
+
+    def use_id(self, used_id: str) -> None:
+        self.used_ids.add(used_id)
+        self.new_used_ids.add(used_id)
+
+
+# --- Attribution ------------------------------------------------------------------------------
 
 
 def attribute(amount_pence: int, mix: Sequence[StreamShare]) -> list[StreamShare]:
@@ -84,7 +257,7 @@ def attribute(amount_pence: int, mix: Sequence[StreamShare]) -> list[StreamShare
     Rounding rule (largest remainder): each share first gets the floor of its exact pro-rata
     amount; the pennies left over go one each to the shares with the largest remainders, ties
     broken by (department_code, funding_stream_code) ascending. The result always adds up to
-    `amount_pence` and is the same on every run.
+    `amount_pence` and is the same on every run. Shares that round to zero are left out.
     """
     basis = sum(share.amount_pence for share in mix)
     if amount_pence == 0 or basis <= 0:
@@ -105,84 +278,625 @@ def attribute(amount_pence: int, mix: Sequence[StreamShare]) -> list[StreamShare
     ]
 
 
-def reservation_legs(
-    place_id: str,
-    allocation_id: str,
-    amount_pence: int,
+def attribution_of(shares: Iterable[StreamShare]) -> tuple[AttributionShare, ...]:
+    return tuple(
+        AttributionShare(
+            department_code=share.department_code,
+            funding_stream_code=share.funding_stream_code,
+            amount_pence=share.amount_pence,
+        )
+        for share in shares
+    )
+
+
+# --- The hash chain ---------------------------------------------------------------------------
+
+
+def transfer_body(transfer: Transfer) -> dict[str, object]:
+    """Every stored field of a transfer except its own hash: what the chain covers."""
+    return {
+        "place_id": transfer.place_id,
+        "sequence": transfer.sequence,
+        "transfer_id": transfer.transfer_id,
+        "request_event_id": str(transfer.request_event_id),
+        "financial_year": transfer.financial_year,
+        "iati_transaction_type": transfer.iati_transaction_type,
+        "department_code": transfer.department_code,
+        "funding_stream_code": transfer.funding_stream_code,
+        "allocation_id": transfer.allocation_id,
+        "contract_id": transfer.contract_id,
+        "claim_id": transfer.claim_id,
+        "description": transfer.description,
+        "legs": [
+            {"account": leg.account, "direction": leg.direction, "amount_pence": leg.amount_pence}
+            for leg in transfer.legs
+        ],
+        "previous_hash": transfer.previous_hash,
+    }
+
+
+def chain_hash(body: dict[str, object]) -> str:
+    """SHA-256 of the transfer body's canonical JSON (sorted keys, no spaces, UTF-8).
+
+    The body includes the previous link's hash, so changing any stored transfer changes every
+    later hash. docs in README.md show an auditor how to recompute it independently.
+    """
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def request_body_hash(event: Event) -> str:
+    """A fingerprint of a request's content, to tell a resend from a reused id."""
+    canonical = json.dumps(event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- Posting ----------------------------------------------------------------------------------
+
+
+def post(
+    book: PlaceBook,
+    decision: Decision,
     financial_year: str,
-    pot_mix: Sequence[StreamShare],
-) -> tuple[list[Leg], list[StreamShare]]:
-    """Reserve `amount_pence` from the pot in proportion to each stream's unreserved balance.
-
-    Raises `LedgerRejection` when the unreserved pot is too small.
-    """
-    unreserved_pence = sum(share.amount_pence for share in pot_mix)
-    if amount_pence > unreserved_pence:
-        raise LedgerRejection(
-            f"reservation of {format_pounds(amount_pence)} for allocation {allocation_id} "
-            f"exceeds the unreserved pot of {format_pounds(unreserved_pence)} for "
-            f"{place_id} {financial_year}",
-            unreserved_pence=unreserved_pence,
-        )
-    shares = attribute(amount_pence, pot_mix)
-    legs: list[Leg] = []
-    for share in shares:
-        legs.append(
-            Leg(
-                pot_account(share.department_code, share.funding_stream_code),
-                "debit",
-                share.amount_pence,
-            )
-        )
-        legs.append(
-            Leg(
-                commitment_account(allocation_id, share.department_code, share.funding_stream_code),
-                "credit",
-                share.amount_pence,
-            )
-        )
-    return legs, shares
-
-
-def payment_legs(
-    allocation_id: str,
-    provider_id: str,
-    amount_pence: int,
-    commitment_mix: Sequence[StreamShare],
-) -> tuple[list[Leg], list[StreamShare]]:
-    """Pay from an allocation's reservation, attributed pro rata to what remains reserved.
-
-    Raises `LedgerRejection` when the payment is larger than what is still reserved.
-    """
-    reserved_pence = sum(share.amount_pence for share in commitment_mix)
-    if amount_pence > reserved_pence:
-        raise LedgerRejection(
-            f"payment of {format_pounds(amount_pence)} for allocation {allocation_id} exceeds "
-            f"its remaining reservation of {format_pounds(reserved_pence)}",
-            unreserved_pence=reserved_pence,
-        )
-    shares = attribute(amount_pence, commitment_mix)
-    legs: list[Leg] = []
-    for share in shares:
-        legs.append(
-            Leg(
-                commitment_account(allocation_id, share.department_code, share.funding_stream_code),
-                "debit",
-                share.amount_pence,
-            )
-        )
-    legs.append(Leg(provider_paid_account(provider_id), "credit", amount_pence))
-    return legs, shares
-
-
-def check_balanced(legs: Sequence[Leg]) -> None:
-    """Every transfer balances: a programmer error if not, so an assertion."""
+    legs: Sequence[Leg],
+    iati_transaction_type: IatiTransactionType,
+    tags: Tags,
+) -> Transfer:
+    """Link one balanced transfer into the book's chain and apply its legs to the balances."""
     assert len(legs) >= 2, "a transfer has at least two legs"
     assert sum(leg.signed_pence for leg in legs) == 0, f"unbalanced transfer: {legs}"
+    assert financial_year not in book.closed_years, "closed years are checked before posting"
+    sequence = book.sequence + 1
+    unhashed = Transfer(
+        place_id=book.place_id,
+        sequence=sequence,
+        transfer_id=str(uuid5(TRANSFER_NAMESPACE, f"{decision.request_event_id}/{sequence}")),
+        request_event_id=decision.request_event_id,
+        financial_year=financial_year,
+        iati_transaction_type=iati_transaction_type,
+        department_code=tags.department_code,
+        funding_stream_code=tags.funding_stream_code,
+        allocation_id=tags.allocation_id,
+        contract_id=tags.contract_id,
+        claim_id=tags.claim_id,
+        description=tags.description,
+        legs=tuple(legs),
+        previous_hash=book.head_hash,
+        chain_hash="",
+    )
+    transfer = _with_hash(unhashed)
+    for leg in legs:
+        key = (financial_year, leg.account)
+        book.balances[key] = book.balance(*key) + leg.signed_pence
+        assert not must_not_go_negative(leg.account) or book.balances[key] >= 0, (
+            f"{leg.account} would go negative; rules are checked before posting"
+        )
+        book.changed_balances.add(key)
+    book.sequence, book.head_hash = sequence, transfer.chain_hash
+    decision.transfers.append(transfer)
+    decision.events.append(transfer_posted(transfer))
+    return transfer
 
 
-def chain_hash(previous_hash: str, transfer: Mapping[str, object]) -> str:
-    """The next link of the place's hash chain: SHA-256 over the previous hash and the
-    transfer's canonical JSON (sorted keys, no spaces)."""
-    canonical = json.dumps(transfer, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{previous_hash}|{canonical}".encode()).hexdigest()
+def _with_hash(transfer: Transfer) -> Transfer:
+    return replace(transfer, chain_hash=chain_hash(transfer_body(transfer)))
+
+
+def transfer_posted(transfer: Transfer) -> TransferPosted:
+    return TransferPosted(
+        place_id=transfer.place_id,
+        transfer_id=transfer.transfer_id,
+        financial_year=transfer.financial_year,
+        legs=tuple(
+            TransferLeg(account=leg.account, direction=leg.direction, amount_pence=leg.amount_pence)
+            for leg in transfer.legs
+        ),
+        iati_transaction_type=transfer.iati_transaction_type,
+        department_code=transfer.department_code,
+        funding_stream_code=transfer.funding_stream_code,
+        allocation_id=transfer.allocation_id,
+        contract_id=transfer.contract_id,
+        claim_id=transfer.claim_id,
+        description=transfer.description,
+        sequence=transfer.sequence,
+        previous_hash=transfer.previous_hash,
+        chain_hash=transfer.chain_hash,
+    )
+
+
+def _open_year(book: PlaceBook, financial_year: str) -> None:
+    if financial_year in book.closed_years:
+        raise LedgerRejection(
+            f"financial year {financial_year} is closed for {book.place_id}: nothing may be "
+            "posted into it; post corrections into an open year"
+        )
+
+
+def _moves(
+    shares: Sequence[StreamShare], debit: str, credit: str, allocation_id: str = ""
+) -> list[Leg]:
+    """Legs moving each share from one kind of stream account to another."""
+    accounts = {
+        "pot": lambda s: pot_account(s.department_code, s.funding_stream_code),
+        "commitment": lambda s: commitment_account(
+            allocation_id, s.department_code, s.funding_stream_code
+        ),
+    }
+    legs = []
+    for share in shares:
+        legs.append(Leg(accounts[debit](share), "debit", share.amount_pence))
+        legs.append(Leg(accounts[credit](share), "credit", share.amount_pence))
+    return legs
+
+
+# --- The operations ---------------------------------------------------------------------------
+
+
+def record_settlement(book: PlaceBook, decision: Decision, command: RecordSettlement) -> None:
+    """One linked transfer per financial year of the profile: all post, or none."""
+    if command.settlement_id in book.settlements:
+        raise LedgerRejection(
+            f"settlement {command.settlement_id} is already recorded for {book.place_id}"
+        )
+    for year in command.profile:
+        _open_year(book, year.financial_year)
+    department, stream = command.department_code, command.funding_stream_code
+    transfer_ids = []
+    for year in command.profile:
+        legs = [
+            Leg(settlement_account(department, stream), "debit", year.amount_pence),
+            Leg(pot_account(department, stream), "credit", year.amount_pence),
+        ]
+        tags = Tags(
+            f"settlement {command.settlement_id} ({command.spending_review_period})",
+            department_code=department,
+            funding_stream_code=stream,
+        )
+        transfer = post(book, decision, year.financial_year, legs, IATI_INCOMING_COMMITMENT, tags)
+        transfer_ids.append(transfer.transfer_id)
+    book.settlements[command.settlement_id] = book.new_settlements[command.settlement_id] = (
+        department,
+        stream,
+    )
+    decision.events.append(
+        SettlementRecorded(
+            place_id=book.place_id,
+            settlement_id=command.settlement_id,
+            department_code=department,
+            funding_stream_code=stream,
+            spending_review_period=command.spending_review_period,
+            profile=command.profile,
+            transfer_id=transfer_ids[0],
+        )
+    )
+
+
+def record_receipt(book: PlaceBook, decision: Decision, command: RecordReceipt) -> None:
+    """Money paid in against a settlement; never more than is still owed for that year."""
+    _unused(book, f"receipt:{command.receipt_id}", f"receipt {command.receipt_id}")
+    department, stream = command.department_code, command.funding_stream_code
+    if book.settlements.get(command.settlement_id) != (department, stream):
+        raise LedgerRejection(
+            f"receipt {command.receipt_id} names settlement {command.settlement_id}, which "
+            f"{book.place_id}'s ledger has not recorded for {department} {stream}"
+        )
+    _open_year(book, command.financial_year)
+    owed_pence = -book.balance(command.financial_year, settlement_account(department, stream))
+    if command.amount_pence > owed_pence:
+        raise LedgerRejection(
+            f"receipt of {format_pounds(command.amount_pence)} for {department} {stream} "
+            f"exceeds the {format_pounds(owed_pence)} still owed for {command.financial_year}"
+        )
+    legs = [
+        Leg(received_account(department, stream), "debit", command.amount_pence),
+        Leg(settlement_account(department, stream), "credit", command.amount_pence),
+    ]
+    tags = Tags(
+        f"receipt {command.receipt_id} against settlement {command.settlement_id}",
+        department_code=department,
+        funding_stream_code=stream,
+    )
+    transfer = post(book, decision, command.financial_year, legs, IATI_INCOMING_FUNDS, tags)
+    book.use_id(f"receipt:{command.receipt_id}")
+    decision.events.append(
+        ReceiptRecorded(
+            place_id=book.place_id,
+            receipt_id=command.receipt_id,
+            settlement_id=command.settlement_id,
+            department_code=department,
+            funding_stream_code=stream,
+            financial_year=command.financial_year,
+            amount_pence=command.amount_pence,
+            transfer_id=transfer.transfer_id,
+        )
+    )
+
+
+def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) -> None:
+    """Reserve from the pot in proportion to each stream's unreserved balance, or reject."""
+    year = book.reservations.get(request.allocation_id, request.financial_year)
+    if year != request.financial_year:
+        raise LedgerRejection(
+            f"allocation {request.allocation_id} is reserved in {year}, not "
+            f"{request.financial_year}; one allocation draws on one financial year"
+        )
+    _open_year(book, year)
+    pot_mix = book.shares(year, "pot:")
+    unreserved_pence = sum(share.amount_pence for share in pot_mix)
+    if request.amount_pence > unreserved_pence:
+        raise LedgerRejection(
+            f"reservation of {format_pounds(request.amount_pence)} for allocation "
+            f"{request.allocation_id} exceeds the unreserved pot of "
+            f"{format_pounds(unreserved_pence)} for {book.place_id} {year}",
+            unreserved_pence=unreserved_pence,
+        )
+    shares = attribute(request.amount_pence, pot_mix)
+    legs = _moves(shares, "pot", "commitment", request.allocation_id)
+    tags = Tags(
+        f"reservation for allocation {request.allocation_id}: {request.purpose}",
+        allocation_id=request.allocation_id,
+    )
+    transfer = post(book, decision, year, legs, IATI_OUTGOING_COMMITMENT, tags)
+    if request.allocation_id not in book.reservations:
+        book.reservations[request.allocation_id] = year
+        book.new_reservations[request.allocation_id] = year
+    decision.events.append(
+        ReservationMade(
+            place_id=book.place_id,
+            allocation_id=request.allocation_id,
+            financial_year=year,
+            amount_pence=request.amount_pence,
+            attribution=attribution_of(shares),
+            transfer_id=transfer.transfer_id,
+        )
+    )
+
+
+def _reserved_mix(book: PlaceBook, allocation_id: str) -> tuple[str, list[StreamShare]]:
+    year = book.reservations.get(allocation_id)
+    if year is None:
+        raise LedgerRejection(
+            f"allocation {allocation_id} has no reservation in {book.place_id}'s ledger"
+        )
+    _open_year(book, year)
+    return year, book.shares(year, f"commitment:{allocation_id}:")
+
+
+def release(book: PlaceBook, decision: Decision, request: ReservationReleaseRequested) -> None:
+    """Give unspent reserved money back to the pot, pro rata to what remains reserved."""
+    year, commitment_mix = _reserved_mix(book, request.allocation_id)
+    reserved_pence = sum(share.amount_pence for share in commitment_mix)
+    if request.amount_pence > reserved_pence:
+        raise LedgerRejection(
+            f"release of {format_pounds(request.amount_pence)} for allocation "
+            f"{request.allocation_id} exceeds its remaining reservation of "
+            f"{format_pounds(reserved_pence)}"
+        )
+    shares = attribute(request.amount_pence, commitment_mix)
+    legs = _moves(shares, "commitment", "pot", request.allocation_id)
+    tags = Tags(
+        f"release ({request.reason}) of allocation {request.allocation_id}",
+        allocation_id=request.allocation_id,
+    )
+    transfer = post(book, decision, year, legs, IATI_OUTGOING_COMMITMENT, tags)
+    decision.events.append(
+        ReservationReleased(
+            place_id=book.place_id,
+            allocation_id=request.allocation_id,
+            amount_pence=request.amount_pence,
+            reason=request.reason,
+            transfer_id=transfer.transfer_id,
+        )
+    )
+
+
+def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
+    """Pay a provider from a reservation; the spend inherits the reservation's stream mix."""
+    if request.payment_id in book.payments:
+        raise LedgerRejection(f"payment {request.payment_id} was already made; it pays once")
+    year, commitment_mix = _reserved_mix(book, request.allocation_id)
+    reserved_pence = sum(share.amount_pence for share in commitment_mix)
+    if request.amount_pence > reserved_pence:
+        raise LedgerRejection(
+            f"payment of {format_pounds(request.amount_pence)} for allocation "
+            f"{request.allocation_id} exceeds its remaining reservation of "
+            f"{format_pounds(reserved_pence)}"
+        )
+    shares = attribute(request.amount_pence, commitment_mix)
+    legs = [
+        Leg(
+            commitment_account(request.allocation_id, s.department_code, s.funding_stream_code),
+            "debit",
+            s.amount_pence,
+        )
+        for s in shares
+    ]
+    legs.append(Leg(provider_account(request.provider_id), "credit", request.amount_pence))
+    tags = Tags(
+        f"{request.payment_kind} {request.payment_id}: {request.purpose}",
+        allocation_id=request.allocation_id,
+        contract_id=request.contract_id,
+        claim_id=request.claim_batch_id,
+    )
+    transfer = post(book, decision, year, legs, IATI_DISBURSEMENT, tags)
+    book.payments[request.payment_id] = PaymentRecord(
+        request.allocation_id, request.provider_id, year, request.amount_pence, tuple(shares)
+    )
+    book.changed_payments.add(request.payment_id)
+    attribution = attribution_of(shares)
+    decision.events.append(
+        PaymentMade(
+            place_id=book.place_id,
+            payment_id=request.payment_id,
+            allocation_id=request.allocation_id,
+            provider_id=request.provider_id,
+            amount_pence=request.amount_pence,
+            payment_kind=request.payment_kind,
+            contract_id=request.contract_id,
+            claim_batch_id=request.claim_batch_id,
+            attribution=attribution,
+            transfer_id=transfer.transfer_id,
+        )
+    )
+    decision.events.append(
+        SpendRecorded(
+            place_id=book.place_id,
+            spend_id=f"spend/{transfer.transfer_id}",
+            payment_id=request.payment_id,
+            allocation_id=request.allocation_id,
+            provider_id=request.provider_id,
+            contract_id=request.contract_id,
+            amount_pence=request.amount_pence,
+            payment_kind=request.payment_kind,
+            purpose=request.purpose,
+            financial_year=year,
+            attribution=attribution,
+            transfer_id=transfer.transfer_id,
+        )
+    )
+
+
+def recover(book: PlaceBook, decision: Decision, request: RecoveryRaised) -> None:
+    """Claw back (part of) a payment as a reversing transfer: the provider owes it back and
+    the money returns to the pot of the streams that paid it, pro rata.
+
+    A payment made in a year now closed is recovered into the next financial year (public
+    sector practice: corrections are new entries in an open period)."""
+    _unused(book, f"recovery:{request.recovery_id}", f"recovery {request.recovery_id}")
+    payment = book.payments.get(request.payment_id)
+    if payment is None:
+        raise LedgerRejection(f"payment {request.payment_id} is not in {book.place_id}'s ledger")
+    if (payment.allocation_id, payment.provider_id) != (request.allocation_id, request.provider_id):
+        raise LedgerRejection(
+            f"payment {request.payment_id} was made to {payment.provider_id} for allocation "
+            f"{payment.allocation_id}, not to {request.provider_id} for {request.allocation_id}"
+        )
+    recoverable_pence = payment.amount_pence - payment.recovered_pence
+    if request.amount_pence > recoverable_pence:
+        raise LedgerRejection(
+            f"recovery of {format_pounds(request.amount_pence)} from payment "
+            f"{request.payment_id} exceeds the {format_pounds(recoverable_pence)} not yet "
+            "recovered"
+        )
+    year = payment.financial_year
+    if year in book.closed_years:
+        year = next_financial_year(year)
+    _open_year(book, year)
+    shares = attribute(request.amount_pence, payment.attribution)
+    legs = [Leg(provider_account(request.provider_id), "debit", request.amount_pence)]
+    legs += [
+        Leg(pot_account(s.department_code, s.funding_stream_code), "credit", s.amount_pence)
+        for s in shares
+    ]
+    tags = Tags(
+        f"recovery {request.recovery_id} of payment {request.payment_id}: {request.reason}",
+        allocation_id=request.allocation_id,
+    )
+    transfer = post(book, decision, year, legs, IATI_INCOMING_FUNDS, tags)
+    payment.recovered_pence += request.amount_pence
+    book.changed_payments.add(request.payment_id)
+    book.use_id(f"recovery:{request.recovery_id}")
+    decision.events.append(
+        RecoveryRecorded(
+            place_id=book.place_id,
+            recovery_id=request.recovery_id,
+            payment_id=request.payment_id,
+            amount_pence=request.amount_pence,
+            transfer_id=transfer.transfer_id,
+        )
+    )
+
+
+def vire(book: PlaceBook, decision: Decision, request: VirementRequested) -> None:
+    """Move unreserved money from one stream to another, keeping its originating department
+    so that departments still see what their money bought."""
+    _unused(book, f"virement:{request.virement_id}", f"virement {request.virement_id}")
+    _open_year(book, request.financial_year)
+    source_mix = [
+        share
+        for share in book.shares(request.financial_year, "pot:")
+        if share.funding_stream_code == request.from_funding_stream_code
+    ]
+    available_pence = sum(share.amount_pence for share in source_mix)
+    if request.amount_pence > available_pence:
+        raise LedgerRejection(
+            f"virement of {format_pounds(request.amount_pence)} from stream "
+            f"{request.from_funding_stream_code} exceeds its unreserved "
+            f"{format_pounds(available_pence)} in {book.place_id} {request.financial_year}"
+        )
+    legs = []
+    for share in attribute(request.amount_pence, source_mix):
+        department, amount_pence = share.department_code, share.amount_pence
+        from_account = pot_account(department, request.from_funding_stream_code)
+        to_account = pot_account(department, request.to_funding_stream_code)
+        legs += [Leg(from_account, "debit", amount_pence), Leg(to_account, "credit", amount_pence)]
+    tags = Tags(
+        f"virement {request.virement_id} from {request.from_funding_stream_code} to "
+        f"{request.to_funding_stream_code}, approved by {request.approval_reference}",
+        funding_stream_code=request.to_funding_stream_code,
+    )
+    transfer = post(book, decision, request.financial_year, legs, IATI_INCOMING_COMMITMENT, tags)
+    book.use_id(f"virement:{request.virement_id}")
+    decision.events.append(
+        VirementRecorded(
+            place_id=book.place_id,
+            virement_id=request.virement_id,
+            financial_year=request.financial_year,
+            from_funding_stream_code=request.from_funding_stream_code,
+            to_funding_stream_code=request.to_funding_stream_code,
+            amount_pence=request.amount_pence,
+            approval_reference=request.approval_reference,
+            transfer_id=transfer.transfer_id,
+        )
+    )
+
+
+def close_period(book: PlaceBook, decision: Decision, command: ClosePeriod) -> None:
+    """After this, nothing may post into the year (ARCHITECTURE.md §4, invariant 5)."""
+    if command.financial_year in book.closed_years:
+        raise LedgerRejection(
+            f"financial year {command.financial_year} is already closed for {book.place_id}"
+        )
+    book.closed_years.add(command.financial_year)
+    book.new_closed_years.add(command.financial_year)
+    decision.events.append(
+        PeriodClosed(place_id=book.place_id, financial_year=command.financial_year)
+    )
+
+
+def _unused(book: PlaceBook, used_id: str, what: str) -> None:
+    if used_id in book.used_ids:
+        raise LedgerRejection(f"{what} is already recorded for {book.place_id}; it posts once")
+
+
+OPERATIONS: dict[type[Event], Callable[..., None]] = {
+    RecordSettlement: record_settlement,
+    RecordReceipt: record_receipt,
+    ReservationRequested: reserve,
+    ReservationReleaseRequested: release,
+    PaymentRequested: pay,
+    RecoveryRaised: recover,
+    VirementRequested: vire,
+    ClosePeriod: close_period,
+}
+"""Every request type the ledger accepts, and the operation that decides it."""
+
+
+# --- Deciding a request -----------------------------------------------------------------------
+
+
+def decide(book: PlaceBook, request_event_id: UUID, request: Event) -> Decision:
+    """Apply one request to the book: post it, reject it, or recognise it as a repeat."""
+    assert request.place_id == book.place_id, "requests are routed to their place's book"
+    decision = Decision(request_event_id)
+    body_hash = request_body_hash(request)
+    seen = book.requests.get(request_event_id)
+    if seen is not None:
+        if seen.body_hash == body_hash:
+            decision.replay_of = seen
+        else:
+            decision.conflict = True
+            decision.events.append(_conflict(book, request_event_id, request))
+        return decision
+    operation = OPERATIONS[type(request)]
+    try:
+        operation(book, decision, request)
+    except LedgerRejection as rejection:
+        # Operations check every rule before posting anything, so a rejection leaves the book
+        # as it was (a multi-year settlement checks all its years first).
+        assert not decision.transfers, "a rejection must come before any posting"
+        decision.events = [rejection_event(book.place_id, request_event_id, request, rejection)]
+    record = RequestRecord(body_hash, tuple(decision.answer_ids()))
+    book.requests[request_event_id] = book.new_requests[request_event_id] = record
+    return decision
+
+
+def _conflict(book: PlaceBook, request_event_id: UUID, request: Event) -> RequestRejected:
+    return RequestRejected(
+        place_id=book.place_id,
+        request_event_type=request.event_type,
+        request_id=str(request_event_id),
+        reason=(
+            f"event id {request_event_id} was already used for a different request; "
+            "this one was not posted: send it again with a new event id"
+        ),
+    )
+
+
+def rejection_event(
+    place_id: str, request_event_id: UUID, request: Event, rejection: LedgerRejection
+) -> Event:
+    """The refusal a requester listens for: the specific event where one exists."""
+    reason = str(rejection)
+    if isinstance(request, ReservationRequested):
+        return ReservationRejected(
+            place_id=place_id,
+            allocation_id=request.allocation_id,
+            amount_pence=request.amount_pence,
+            reason=reason,
+            unreserved_pence=rejection.unreserved_pence,
+        )
+    if isinstance(request, PaymentRequested):
+        return PaymentRejected(
+            place_id=place_id,
+            payment_id=request.payment_id,
+            allocation_id=request.allocation_id,
+            amount_pence=request.amount_pence,
+            reason=reason,
+            contract_id=request.contract_id,
+            claim_batch_id=request.claim_batch_id,
+        )
+    return RequestRejected(
+        place_id=place_id,
+        request_event_type=request.event_type,
+        request_id=str(request_event_id),
+        reason=reason,
+    )
+
+
+# --- Verification -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """The first transfer whose stored hash does not match what its content gives."""
+
+    sequence: int
+    transfer_id: str
+    problem: str
+
+
+def first_broken_link(transfers: Iterable[Transfer]) -> BrokenLink | None:
+    """Recompute a place's chain from the genesis hash, in sequence order; None if intact."""
+    previous_hash, expected_sequence = GENESIS_HASH, 1
+    for transfer in transfers:
+        if transfer.sequence != expected_sequence:
+            return BrokenLink(
+                transfer.sequence,
+                transfer.transfer_id,
+                f"sequence {expected_sequence} is missing (found {transfer.sequence})",
+            )
+        if transfer.previous_hash != previous_hash:
+            return BrokenLink(
+                transfer.sequence, transfer.transfer_id, "previous_hash does not match the link"
+            )
+        if chain_hash(transfer_body(transfer)) != transfer.chain_hash:
+            return BrokenLink(
+                transfer.sequence,
+                transfer.transfer_id,
+                "content does not match its chain_hash (the row was changed)",
+            )
+        if sum(leg.signed_pence for leg in transfer.legs) != 0:
+            return BrokenLink(transfer.sequence, transfer.transfer_id, "legs do not balance")
+        previous_hash, expected_sequence = transfer.chain_hash, expected_sequence + 1
+    return None
+
+
+def derive_balances(transfers: Iterable[Transfer]) -> dict[tuple[str, str], int]:
+    """Balances recomputed from the transfers alone, to compare with the stored ones."""
+    balances: dict[tuple[str, str], int] = {}
+    for transfer in transfers:
+        for leg in transfer.legs:
+            key = (transfer.financial_year, leg.account)
+            balances[key] = balances.get(key, 0) + leg.signed_pence
+    return {key: balance for key, balance in balances.items() if balance != 0}

@@ -1,59 +1,138 @@
--- Named queries of the ledger service.
+-- Named queries of the ledger service. Loads take arrays so that a whole batch is read with a
+-- handful of statements; writes are COPY or one multi-row statement per table.
 
--- name: lock_chain_head
-SELECT sequence, chain_hash FROM chain_heads WHERE place_id = $1 FOR UPDATE;
+-- name: open_chain_heads
+INSERT INTO chain_heads (place_id, sequence, chain_hash)
+SELECT place_id, 0, $2 FROM unnest($1::text[]) AS place_id
+ON CONFLICT (place_id) DO NOTHING;
 
--- name: upsert_chain_head
-INSERT INTO chain_heads (place_id, sequence, chain_hash) VALUES ($1, $2, $3)
-ON CONFLICT (place_id) DO UPDATE SET sequence = EXCLUDED.sequence, chain_hash = EXCLUDED.chain_hash;
+-- name: lock_chain_heads
+-- Every post to a place extends its chain, so this lock serialises each place's posts (taken
+-- in place order, so two batches never deadlock).
+SELECT place_id, sequence, chain_hash FROM chain_heads
+WHERE place_id = ANY($1::text[]) ORDER BY place_id FOR UPDATE;
 
--- name: insert_transfer
-INSERT INTO transfers (
-    place_id, sequence, transfer_id, request_event_id, financial_year, iati_transaction_type,
-    department_code, funding_stream_code, allocation_id, contract_id, claim_id, description,
-    legs, previous_hash, chain_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15);
+-- name: answered_requests
+SELECT event_id, place_id, body_hash, answer_event_ids FROM answered_requests
+WHERE event_id = ANY($1::uuid[]);
 
--- name: add_to_balance
--- An UPDATE, not an upsert: PostgreSQL checks CHECK constraints on the row an INSERT proposes
--- before ON CONFLICT applies, so a debit upsert would trip the never-negative check.
-UPDATE balances SET balance_pence = balance_pence + $4
-WHERE place_id = $1 AND financial_year = $2 AND account = $3;
+-- name: closed_years
+SELECT place_id, financial_year FROM closed_years WHERE place_id = ANY($1::text[]);
 
--- name: open_balance
+-- name: settlements
+SELECT place_id, settlement_id, department_code, funding_stream_code FROM settlements
+WHERE (place_id, settlement_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
+
+-- name: used_ids
+SELECT place_id, used_id FROM used_ids
+WHERE (place_id, used_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
+
+-- name: reservations
+SELECT place_id, allocation_id, financial_year FROM reservations
+WHERE (place_id, allocation_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
+
+-- name: payments
+SELECT place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
+       attribution::text AS attribution, recovered_pence
+FROM payments
+WHERE (place_id, payment_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
+
+-- name: stream_balances
+-- The pot, settlement and received accounts of the given place-years: few, and all of them
+-- are needed to know the pot's stream mix.
+SELECT place_id, financial_year, account, balance_pence FROM balances
+WHERE (place_id, financial_year) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  AND split_part(account, ':', 1) IN ('pot', 'settlement', 'received');
+
+-- name: commitment_balances
+SELECT place_id, financial_year, account, balance_pence FROM balances
+WHERE (place_id, allocation_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
+
+-- name: account_balances
+SELECT place_id, financial_year, account, balance_pence FROM balances
+WHERE (place_id, account) IN (SELECT * FROM unnest($1::text[], $2::text[]));
+
+-- name: save_balances
 INSERT INTO balances (place_id, financial_year, account, department_code, funding_stream_code,
-                      must_not_go_negative, balance_pence)
-VALUES ($1, $2, $3, $4, $5, $6, $7);
+                      allocation_id, must_not_go_negative, balance_pence)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::boolean[], $8::bigint[])
+ON CONFLICT (place_id, financial_year, account)
+DO UPDATE SET balance_pence = EXCLUDED.balance_pence;
 
--- name: lock_pot_mix
-SELECT department_code, funding_stream_code, balance_pence
-FROM balances
-WHERE place_id = $1 AND financial_year = $2 AND starts_with(account, 'pot:') AND balance_pence > 0
-ORDER BY department_code, funding_stream_code
-FOR UPDATE;
+-- name: save_chain_heads
+UPDATE chain_heads SET sequence = new.sequence, chain_hash = new.chain_hash
+FROM unnest($1::text[], $2::bigint[], $3::text[]) AS new(place_id, sequence, chain_hash)
+WHERE chain_heads.place_id = new.place_id;
 
--- name: lock_commitment_mix
-SELECT department_code, funding_stream_code, balance_pence
-FROM balances
-WHERE place_id = $1 AND financial_year = $2 AND starts_with(account, 'commitment:' || $3 || ':')
-  AND balance_pence > 0
-ORDER BY department_code, funding_stream_code
-FOR UPDATE;
+-- name: save_settlements
+INSERT INTO settlements (place_id, settlement_id, department_code, funding_stream_code)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]);
 
+-- name: save_reservations
+INSERT INTO reservations (place_id, allocation_id, financial_year)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[]);
 
--- name: insert_reservation
-INSERT INTO reservations (place_id, allocation_id, financial_year, reserved_pence)
-VALUES ($1, $2, $3, $4);
+-- name: save_used_ids
+INSERT INTO used_ids (place_id, used_id) SELECT * FROM unnest($1::text[], $2::text[]);
 
--- name: find_reservation
-SELECT financial_year, reserved_pence FROM reservations WHERE place_id = $1 AND allocation_id = $2;
+-- name: save_closed_years
+INSERT INTO closed_years (place_id, financial_year) SELECT * FROM unnest($1::text[], $2::text[]);
+
+-- name: save_payments
+INSERT INTO payments (place_id, payment_id, allocation_id, provider_id, financial_year,
+                      amount_pence, attribution, recovered_pence)
+SELECT place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
+       attribution::jsonb, recovered_pence
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+            $7::text[], $8::bigint[])
+     AS new(place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
+            attribution, recovered_pence)
+ON CONFLICT (place_id, payment_id) DO UPDATE SET recovered_pence = EXCLUDED.recovered_pence;
+
+-- name: save_conflict
+INSERT INTO conflicting_requests (event_id, body_hash, place_id, request_type)
+VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING;
+
+-- name: republish_answer
+-- A repeated request gets its original answer: the same outbox rows, sent again.
+UPDATE outbox SET published_at = NULL WHERE event_id = ANY($1::uuid[]);
 
 -- name: balances_for_place
-SELECT financial_year, account, department_code, funding_stream_code, balance_pence
+SELECT financial_year, account, department_code, funding_stream_code, allocation_id,
+       balance_pence
 FROM balances WHERE place_id = $1 ORDER BY financial_year, account;
 
 -- name: transfers_for_place
-SELECT sequence, transfer_id, financial_year, iati_transaction_type, department_code,
-       funding_stream_code, allocation_id, contract_id, claim_id, description,
-       legs::text AS legs, previous_hash, chain_hash
+SELECT place_id, sequence, transfer_id, request_event_id, financial_year,
+       iati_transaction_type, department_code, funding_stream_code, allocation_id, contract_id,
+       claim_id, description, legs::text AS legs, previous_hash, chain_hash
 FROM transfers WHERE place_id = $1 ORDER BY sequence;
+
+-- name: places
+SELECT place_id FROM chain_heads ORDER BY place_id;
+
+-- name: trial_balance
+SELECT account, sum(balance_pence)::bigint AS balance_pence
+FROM balances WHERE place_id = $1 AND financial_year = $2 AND balance_pence <> 0
+GROUP BY account ORDER BY account;
+
+-- name: stream_summary
+-- By department stream and year: settled, received, unreserved (pot) and reserved.
+SELECT financial_year, department_code, funding_stream_code,
+       sum(balance_pence) FILTER (WHERE account LIKE 'pot:%')::bigint AS unreserved_pence,
+       sum(balance_pence) FILTER (WHERE account LIKE 'commitment:%')::bigint AS reserved_pence,
+       (-sum(balance_pence) FILTER (WHERE account LIKE 'received:%'))::bigint AS received_pence
+FROM balances
+WHERE place_id = $1 AND department_code IS NOT NULL
+GROUP BY financial_year, department_code, funding_stream_code
+ORDER BY financial_year, department_code, funding_stream_code;
+
+-- name: transfers_touching
+-- A statement: every transfer with a leg on an account matching the pattern, in order.
+SELECT sequence, transfer_id, financial_year, iati_transaction_type, description,
+       legs::text AS legs, posted_at
+FROM transfers
+WHERE place_id = $1 AND jsonb_path_exists(legs, '$[*] ? (@.account like_regex $pattern)',
+                                          jsonb_build_object('pattern', $2::text))
+ORDER BY sequence;

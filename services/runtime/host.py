@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
@@ -25,6 +25,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from services.runtime.batch_consumer import BatchConsumer, BatchHandler
 from services.runtime.consumer import EventConsumer, Handler, IncomingMessage
 from services.runtime.db import QUERIES, create_pool
 from services.runtime.errors import ConfigurationError
@@ -48,6 +49,10 @@ class ServiceDefinition:
     # Long-running loops the service needs besides consuming (webhook delivery, clocks).
     # Each is started after the consumer and cancelled on stop; each must loop until cancelled.
     background_tasks: tuple[Callable[[ServiceHost], Awaitable[None]], ...] = ()
+    # When set, the service consumes in batches (one transaction per partition fetch) through
+    # this handler; `handlers` then name the event types it takes and serve the one-by-one
+    # fallback for a batch that fails.
+    batch_handler: BatchHandler | None = None
 
 
 @dataclass
@@ -60,6 +65,7 @@ class ServiceHost:
     producer: AIOKafkaProducer | None = None
     broker: KafkaBroker | None = None
     consumer: EventConsumer | None = None
+    batch_consumer: BatchConsumer | None = None
     relay: OutboxRelay | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -91,10 +97,18 @@ class ServiceHost:
                 retry_backoff_s=self.settings.handler_retry_backoff_s,
                 infrastructure_retry_backoff_s=self.settings.infrastructure_retry_backoff_s,
             )
-            self.broker = _subscribed_broker(
-                self.settings, self.name, self.definition, self.consumer
-            )
-            await self.broker.start()
+            if self.definition.batch_handler is not None:
+                self.batch_consumer = _batch_consumer(
+                    self.settings, self.definition, self.pool, self.consumer
+                )
+                self._tasks.append(
+                    asyncio.create_task(self.batch_consumer.run(), name=f"{self.name}-batches")
+                )
+            else:
+                self.broker = _subscribed_broker(
+                    self.settings, self.name, self.definition, self.consumer
+                )
+                await self.broker.start()
         for background_task in self.definition.background_tasks:
             name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
             self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
@@ -128,7 +142,9 @@ class ServiceHost:
             checks["database_error"] = str(error)
         checks["relay"] = bool(self._tasks) and not self._tasks[0].done()
         if self.consumer is not None:
-            checks["consumer"] = self.broker is not None and self.broker.running
+            checks["consumer"] = (self.broker is not None and self.broker.running) or (
+                self.batch_consumer is not None and self.batch_consumer.running
+            )
             checks["consumed"] = vars(self.consumer.stats)
         checks["ready"] = bool(
             checks["database"] and checks["relay"] and checks.get("consumer", True)
@@ -168,6 +184,39 @@ async def _start_producer(settings: RuntimeSettings, *, client_id: str) -> AIOKa
             "KAFKA_BOOTSTRAP_SERVERS, or unset it to use the bundled broker."
         ) from None
     return producer
+
+
+def _batch_consumer(
+    settings: RuntimeSettings,
+    definition: ServiceDefinition,
+    pool: asyncpg.Pool,
+    fallback: EventConsumer,
+) -> BatchConsumer:
+    assert definition.batch_handler is not None
+    # Manual commits after each batch's transaction: at-least-once delivery, made effectively
+    # once by the handler's own record of the event ids it has answered.
+    consumer = AIOKafkaConsumer(
+        *[settings.topic(topic) for topic in definition.subscriptions],
+        bootstrap_servers=settings.effective_bootstrap_servers(),
+        group_id=definition.name,
+        client_id=f"{definition.name}-batches",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        max_poll_records=settings.consumer_batch_size_max,
+    )
+    return BatchConsumer(
+        name=definition.name,
+        pool=pool,
+        handler=definition.batch_handler,
+        event_types=frozenset(definition.handlers),
+        fallback=fallback,
+        consumer=consumer,
+        batch_size_max=settings.consumer_batch_size_max,
+        infrastructure_retry_backoff_s=settings.infrastructure_retry_backoff_s,
+    )
 
 
 def _subscribed_broker(

@@ -47,6 +47,7 @@ class RuntimeSettings(BaseSettings):
     consumer_session_timeout_ms: int = Field(default=6000, ge=1000)
     consumer_heartbeat_interval_ms: int = Field(default=1500, ge=100)
     consumer_fetch_max_wait_ms: int = Field(default=50, ge=1)
+    consumer_batch_size_max: int = Field(default=1000, ge=1, le=100_000)
     handler_attempts_max: int = Field(default=3, ge=1, le=100)
     handler_retry_backoff_s: float = Field(default=0.05, ge=0)
     infrastructure_retry_backoff_s: float = Field(default=1.0, ge=0)

@@ -1,0 +1,133 @@
+"""Consumes a partition's messages in batches: one transaction per batch, offsets committed after.
+
+For a service whose throughput matters (the ledger), handling message by message costs one
+transaction and several round trips each. A batch handler gets every decodable message of one
+partition's fetch at once and does its work set-wise inside one transaction. If the batch fails
+for a reason other than the infrastructure (a bug, a poison message), the batch is replayed
+message by message through the ordinary `EventConsumer`, so one bad message is dead-lettered
+and the rest flow on.
+
+The handler must itself be idempotent on event ids (the ledger keeps a table of the requests it
+has answered): after a crash or a rebalance the uncommitted part of a batch comes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from contracts import ContractError, Event
+from contracts.envelope import Envelope, decode, unwrap
+from services.runtime.consumer import (
+    INFRASTRUCTURE_ERRORS,
+    EventConsumer,
+    HandlerContext,
+    IncomingMessage,
+)
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[asyncpg.Connection, Sequence[tuple[Envelope, Event]]], Awaitable[None]]
+
+
+@dataclass
+class BatchConsumer:
+    """Runs one consumer-group member over `topics`, feeding each fetched batch to `handler`."""
+
+    name: str
+    pool: asyncpg.Pool
+    handler: BatchHandler
+    event_types: frozenset[type[Event]]
+    fallback: EventConsumer
+    consumer: AIOKafkaConsumer
+    batch_size_max: int
+    infrastructure_retry_backoff_s: float
+    running: bool = False
+
+    @classmethod
+    def single_message_adapter(cls, handler: BatchHandler) -> Callable[..., Awaitable[None]]:
+        """The batch handler as an ordinary one-message handler, for the fallback path."""
+
+        async def handle_one(context: HandlerContext, event: Event) -> None:
+            await handler(context.connection, [(context.envelope, event)])
+
+        return handle_one
+
+    async def run(self) -> None:
+        """Fetch, process and commit until cancelled."""
+        await self.consumer.start()
+        self.running = True
+        try:
+            while True:
+                fetched = await self.consumer.getmany(
+                    timeout_ms=1000, max_records=self.batch_size_max
+                )
+                for partition, records in fetched.items():
+                    await self._process_partition_batch(partition, records)
+        finally:
+            self.running = False
+            with contextlib.suppress(KafkaError):
+                await self.consumer.stop()
+
+    async def _process_partition_batch(
+        self, partition: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        try:
+            await self.process([_incoming(record) for record in records])
+        except INFRASTRUCTURE_ERRORS:
+            # The database is away: nothing was committed, so fetch this batch again later.
+            log.exception("%s: batch failed on infrastructure; it will be retried", self.name)
+            self.consumer.seek(partition, records[0].offset)
+            await asyncio.sleep(self.infrastructure_retry_backoff_s)
+            return
+        try:
+            await self.consumer.commit({partition: records[-1].offset + 1})
+        except CommitFailedError:
+            # The partition moved to another member in a rebalance; it will see these messages
+            # again and recognise them by their event ids.
+            log.warning("%s: commit for %s failed after a rebalance", self.name, partition)
+
+    async def process(self, messages: Sequence[IncomingMessage]) -> None:
+        """Handle one partition's batch; raises only for infrastructure failures."""
+        wanted: list[tuple[Envelope, Event]] = []
+        for message in messages:
+            try:
+                envelope = decode(message.value)
+                event = unwrap(envelope)
+            except ContractError:
+                await self.fallback.handle(message)  # dead-letters the undecodable message
+                continue
+            if type(event) in self.event_types:
+                wanted.append((envelope, event))
+            else:
+                self.fallback.stats.ignored += 1
+        if not wanted:
+            return
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                await self.handler(connection, wanted)
+            self.fallback.stats.processed += len(wanted)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception:
+            log.exception("%s: batch of %d failed; replaying one by one", self.name, len(wanted))
+            for message in messages:
+                await self.fallback.handle(message)
+
+
+def _incoming(record: ConsumerRecord) -> IncomingMessage:
+    return IncomingMessage(
+        value=record.value or b"",
+        key=record.key,
+        headers={name: value.decode(errors="replace") for name, value in record.headers},
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )

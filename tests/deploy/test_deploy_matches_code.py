@@ -1,0 +1,448 @@
+"""The manifests and the Dockerfile agree with the code: images, ports, settings, topics."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from typing import Any
+
+import pytest
+from pydantic import AliasChoices
+
+from contracts import topics
+from services.runtime.host import build_http_app
+from services.runtime.settings import RuntimeSettings
+from singlepot.system import SERVICE_NAMES, service_definition
+from tests.deploy.conftest import REPOSITORY
+
+Manifest = dict[str, Any]
+DOCKERFILE = (REPOSITORY / "Dockerfile").read_text(encoding="utf-8")
+PYPROJECT = tomllib.loads((REPOSITORY / "pyproject.toml").read_text(encoding="utf-8"))
+# Connections kept free for the migrations Job, the operator and a superuser session.
+RESERVED_DATABASE_CONNECTIONS = 10
+HTTPS_PORT = 443
+
+
+def settings_environment_names() -> set[str]:
+    """Every environment variable RuntimeSettings reads, derived from the class itself."""
+    prefix = RuntimeSettings.model_config.get("env_prefix", "")
+    names: set[str] = set()
+    for field_name, field in RuntimeSettings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(choice for choice in alias.choices if isinstance(choice, str))
+        elif isinstance(alias, str):
+            names.add(alias)
+        else:
+            names.add(f"{prefix}{field_name}".upper())
+    return names
+
+
+def dockerfile_labels() -> dict[str, str]:
+    return dict(re.findall(r'(org\.opencontainers\.image\.[a-z.]+)="([^"]*)"', DOCKERFILE))
+
+
+def intended_image() -> str:
+    labels = dockerfile_labels()
+    repository = labels["org.opencontainers.image.ref.name"]
+    return f"{repository}:{labels['org.opencontainers.image.version']}"
+
+
+def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:
+    return [manifest for manifest in objects if manifest["kind"] == kind]
+
+
+def named(objects: list[Manifest], kind: str, name: str) -> Manifest:
+    (match,) = [item for item in of_kind(objects, kind) if item["metadata"]["name"] == name]
+    return match
+
+
+def workloads(objects: list[Manifest]) -> list[Manifest]:
+    """Everything that runs the singlepot image: the Deployments and the migrations Job."""
+    return of_kind(objects, "Deployment") + of_kind(objects, "Job")
+
+
+def containers(workload: Manifest) -> list[Manifest]:
+    pod = workload["spec"]["template"]["spec"]
+    return list(pod.get("initContainers", [])) + list(pod["containers"])
+
+
+def deployment_for(objects: list[Manifest], service: str) -> Manifest:
+    return named(objects, "Deployment", f"singlepot-{service}")
+
+
+def config_map(objects: list[Manifest]) -> dict[str, str]:
+    data: dict[str, str] = named(objects, "ConfigMap", "singlepot-config")["data"]
+    return data
+
+
+def settings_from_config(objects: list[Manifest], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """RuntimeSettings as a pod of this overlay would read them (DATABASE_URL from the Secret)."""
+    for name in settings_environment_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in config_map(objects).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://from-the-secret")
+    return RuntimeSettings()
+
+
+def port_number(container: Manifest, port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    (number,) = [item["containerPort"] for item in container["ports"] if item["name"] == port]
+    return int(number)
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def quantity(value: str | int) -> float:
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "": 1}
+    number, unit = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(value)).groups()  # type: ignore[union-attr]
+    return float(number) * units[unit]
+
+
+# --- the image ---------------------------------------------------------------------------------
+
+
+def test_the_dockerfile_builds_one_non_root_python_slim_image_entering_at_singlepot() -> None:
+    assert re.findall(r"^FROM (\S+)", DOCKERFILE, flags=re.MULTILINE) == [
+        "python:3.11-slim",
+        "python:3.11-slim",
+    ]
+    assert re.search(r"pip install \.$", DOCKERFILE, flags=re.MULTILINE)
+    (entrypoint,) = re.findall(r"^ENTRYPOINT (.+)$", DOCKERFILE, flags=re.MULTILINE)
+    assert json.loads(entrypoint) == ["singlepot"]
+    assert "singlepot" in PYPROJECT["project"]["scripts"]
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", DOCKERFILE, flags=re.MULTILINE)
+    assert int(user[0]) != 0 and int(user[1]) != 0
+
+
+def test_the_image_tag_the_dockerfile_names_is_the_project_version() -> None:
+    assert (
+        dockerfile_labels()["org.opencontainers.image.version"] == PYPROJECT["project"]["version"]
+    )
+
+
+def test_the_docker_build_context_leaves_out_local_data_and_the_virtualenv() -> None:
+    ignored = (REPOSITORY / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".venv", ".data", ".git", "tests"} <= set(ignored)
+
+
+def test_every_deployment_and_the_job_run_the_image_the_dockerfile_names(
+    objects: list[Manifest],
+) -> None:
+    images = {
+        container["image"] for workload in workloads(objects) for container in containers(workload)
+    }
+    assert images == {intended_image()}
+
+
+def test_every_pod_runs_as_the_dockerfile_user(objects: list[Manifest]) -> None:
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", DOCKERFILE, flags=re.MULTILINE)
+    for workload in workloads(objects):
+        security = workload["spec"]["template"]["spec"]["securityContext"]
+        assert (security["runAsUser"], security["runAsGroup"]) == (int(user[0]), int(user[1]))
+
+
+# --- services, ports and probes ----------------------------------------------------------------
+
+
+def test_there_is_one_deployment_per_service_running_singlepot_serve(
+    objects: list[Manifest],
+) -> None:
+    deployments = of_kind(objects, "Deployment")
+    assert sorted(item["metadata"]["name"] for item in deployments) == sorted(
+        f"singlepot-{name}" for name in SERVICE_NAMES
+    )
+    for service in SERVICE_NAMES:
+        (container,) = containers(deployment_for(objects, service))
+        assert container["args"] == ["serve", service]
+        assert "command" not in container  # the image's entrypoint is `singlepot`
+
+
+def test_the_migrations_job_runs_singlepot_migrate(objects: list[Manifest]) -> None:
+    (job,) = of_kind(objects, "Job")
+    assert [container["args"] for container in containers(job)] == [["migrate"]]
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_container_service_probe_and_policy_ports_are_the_port_the_service_listens_on(
+    objects: list[Manifest], service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listens_on = settings_from_config(objects, monkeypatch).health_port(service)
+    assert listens_on == RuntimeSettings().health_port(service)  # the overlay keeps the default
+    (container,) = containers(deployment_for(objects, service))
+    assert [port["containerPort"] for port in container["ports"]] == [listens_on]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert port_number(container, container[probe]["httpGet"]["port"]) == listens_on
+    (service_port,) = named(objects, "Service", f"singlepot-{service}")["spec"]["ports"]
+    assert port_number(container, service_port["targetPort"]) == listens_on
+    for rule in named(objects, "NetworkPolicy", f"singlepot-{service}")["spec"].get("ingress", []):
+        assert [port["port"] for port in rule["ports"]] == [listens_on]
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_probes_use_the_health_routes_the_service_really_serves(
+    objects: list[Manifest], service: str
+) -> None:
+    routes = {
+        getattr(route, "path", None)
+        for route in build_http_app(service_definition(service), RuntimeSettings()).routes
+    }
+    (container,) = containers(deployment_for(objects, service))
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {"/readyz", "/healthz"} <= routes
+
+
+def test_the_gateway_listens_on_every_interface_in_the_cluster(
+    objects: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert settings_from_config(objects, monkeypatch).gateway_host == "0.0.0.0"
+
+
+# --- settings and secrets ----------------------------------------------------------------------
+
+
+def test_every_environment_variable_in_the_manifests_is_one_runtime_settings_reads(
+    objects: list[Manifest],
+) -> None:
+    known = settings_environment_names()
+    used = set(config_map(objects))
+    for workload in workloads(objects):
+        for container in containers(workload):
+            used.update(variable["name"] for variable in container.get("env", []))
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    used.update(named(objects, "ConfigMap", source["configMapRef"]["name"])["data"])
+    assert used - known == set()
+    assert {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"} <= used
+
+
+def test_the_config_map_holds_valid_settings_for_the_cluster(
+    objects: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_from_config(objects, monkeypatch)
+    (kafka,) = of_kind(objects, "Kafka")
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
+    assert settings.kafka_bootstrap_servers == (
+        f"{kafka['metadata']['name']}-kafka-bootstrap:{listener['port']}"
+    )
+    assert settings.topic_replication_factor == 3
+    assert settings.consumer_heartbeat_interval_ms * 3 <= settings.consumer_session_timeout_ms
+
+
+def test_the_database_url_comes_from_the_cloudnativepg_app_secret_uri(
+    objects: list[Manifest],
+) -> None:
+    (cluster,) = of_kind(objects, "Cluster")
+    for workload in workloads(objects):
+        for container in containers(workload):
+            (database_url,) = [item for item in container["env"] if item["name"] == "DATABASE_URL"]
+            assert database_url == {
+                "name": "DATABASE_URL",
+                "valueFrom": {
+                    "secretKeyRef": {"name": f"{cluster['metadata']['name']}-app", "key": "uri"}
+                },
+            }
+
+
+def test_secrets_are_only_referenced_never_defined_or_inlined(objects: list[Manifest]) -> None:
+    assert of_kind(objects, "Secret") == []
+    (cluster,) = of_kind(objects, "Cluster")
+    allowed = {f"{cluster['metadata']['name']}-app", "singlepot-secrets"}
+    referenced = set()
+    for workload in workloads(objects):
+        for container in containers(workload):
+            for variable in container.get("env", []):
+                if "secretKeyRef" in variable.get("valueFrom", {}):
+                    referenced.add(variable["valueFrom"]["secretKeyRef"]["name"])
+                assert "value" not in variable or not re.search(
+                    "PASSWORD|TOKEN|SECRET|DATABASE_URL", variable["name"]
+                )
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    referenced.add(source["secretRef"]["name"])
+    assert referenced == allowed
+    assert not [key for key in config_map(objects) if re.search("PASSWORD|TOKEN|SECRET|URL", key)]
+
+
+# --- security ----------------------------------------------------------------------------------
+
+
+def test_every_workload_is_non_root_read_only_unprivileged_and_bounded(
+    objects: list[Manifest],
+) -> None:
+    for workload in workloads(objects):
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["automountServiceAccountToken"] is False
+        tmp_volumes = {volume["name"] for volume in pod["volumes"] if "emptyDir" in volume}
+        for container in containers(workload):
+            security = container["securityContext"]
+            assert security["runAsNonRoot"] is True
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+            assert any(
+                mount["mountPath"] == "/tmp" and mount["name"] in tmp_volumes
+                for mount in container["volumeMounts"]
+            )
+            resources = container["resources"]
+            for resource in ("cpu", "memory"):
+                assert quantity(resources["requests"][resource]) <= quantity(
+                    resources["limits"][resource]
+                )
+
+
+def test_every_deployment_has_startup_liveness_and_readiness_probes(
+    objects: list[Manifest],
+) -> None:
+    for deployment in of_kind(objects, "Deployment"):
+        for container in containers(deployment):
+            assert {"startupProbe", "livenessProbe", "readinessProbe"} <= set(container)
+
+
+# --- scaling, disruption and the database budget -----------------------------------------------
+
+
+def test_every_deployment_has_its_service_autoscaler_and_disruption_budget(
+    objects: list[Manifest],
+) -> None:
+    for deployment in of_kind(objects, "Deployment"):
+        name = deployment["metadata"]["name"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert "replicas" not in deployment["spec"]  # the autoscaler owns the count
+        assert selects(named(objects, "Service", name)["spec"]["selector"], labels)
+        assert selects(
+            named(objects, "PodDisruptionBudget", name)["spec"]["selector"]["matchLabels"], labels
+        )
+        autoscaler = named(objects, "HorizontalPodAutoscaler", name)
+        assert autoscaler["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
+        assert 1 <= autoscaler["spec"]["minReplicas"] <= autoscaler["spec"]["maxReplicas"]
+
+
+def test_no_service_scales_past_the_partitions_its_consumers_can_use(
+    objects: list[Manifest],
+) -> None:
+    partitions = min(topic["spec"]["partitions"] for topic in of_kind(objects, "KafkaTopic"))
+    for autoscaler in of_kind(objects, "HorizontalPodAutoscaler"):
+        assert autoscaler["spec"]["maxReplicas"] <= partitions
+
+
+def test_postgresql_accepts_every_connection_the_services_can_open_at_full_scale(
+    objects: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_size = settings_from_config(objects, monkeypatch).database_pool_size_max
+    pods = sum(item["spec"]["maxReplicas"] for item in of_kind(objects, "HorizontalPodAutoscaler"))
+    (cluster,) = of_kind(objects, "Cluster")
+    max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    assert pods * pool_size + RESERVED_DATABASE_CONNECTIONS <= max_connections
+
+
+# --- Kafka and topics --------------------------------------------------------------------------
+
+
+def test_there_is_one_kafka_topic_per_contract_topic_with_three_replicas_and_two_in_sync(
+    objects: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kafka_topics = of_kind(objects, "KafkaTopic")
+    (kafka,) = of_kind(objects, "Kafka")
+    settings = settings_from_config(objects, monkeypatch)
+    assert sorted(topic["spec"]["topicName"] for topic in kafka_topics) == sorted(topics.ALL_TOPICS)
+    assert topics.DEAD_LETTER in {topic["spec"]["topicName"] for topic in kafka_topics}
+    for topic in kafka_topics:
+        assert topic["metadata"]["name"] == topic["spec"]["topicName"]
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+        assert topic["spec"]["replicas"] == 3
+        assert topic["spec"]["config"]["min.insync.replicas"] == 2
+        assert topic["spec"]["partitions"] == settings.topic_partitions
+
+
+def test_kafka_runs_in_kraft_mode_with_enough_nodes_for_three_replicas(
+    objects: list[Manifest],
+) -> None:
+    (kafka,) = of_kind(objects, "Kafka")
+    pools = of_kind(objects, "KafkaNodePool")
+    assert all(
+        pool["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+        for pool in pools
+    )
+    brokers = sum(pool["spec"]["replicas"] for pool in pools if "broker" in pool["spec"]["roles"])
+    controllers = [pool for pool in pools if "controller" in pool["spec"]["roles"]]
+    assert brokers >= 3 and controllers
+    config = kafka["spec"]["kafka"]["config"]
+    assert config["min.insync.replicas"] == 2
+    assert config["auto.create.topics.enable"] is False
+
+
+# --- network policies --------------------------------------------------------------------------
+
+
+def test_a_default_deny_policy_covers_every_singlepot_pod(objects: list[Manifest]) -> None:
+    deny = named(objects, "NetworkPolicy", "singlepot-default-deny")["spec"]
+    assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
+    assert "ingress" not in deny and "egress" not in deny
+    for workload in workloads(objects):
+        assert selects(
+            deny["podSelector"]["matchLabels"], workload["spec"]["template"]["metadata"]["labels"]
+        )
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_each_service_may_reach_only_kafka_postgresql_and_dns_and_only_the_gateway_is_reachable(
+    objects: list[Manifest], service: str
+) -> None:
+    policy = named(objects, "NetworkPolicy", f"singlepot-{service}")["spec"]
+    labels = deployment_for(objects, service)["spec"]["template"]["metadata"]["labels"]
+    assert selects(policy["podSelector"]["matchLabels"], labels)
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    egress_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
+    assert all(rule.get("to") for rule in policy["egress"])  # never "to anywhere"
+    if service == "gateway":
+        (rule,) = policy["ingress"]
+        assert "from" not in rule  # the public API: from anywhere, on its port only
+        assert egress_ports == {9092, 5432, 53, HTTPS_PORT}  # webhooks to departments
+    else:
+        assert policy.get("ingress", []) == []
+        assert egress_ports == {9092, 5432, 53}
+
+
+def test_webhook_egress_reaches_public_https_receivers_but_not_private_or_metadata_addresses(
+    objects: list[Manifest],
+) -> None:
+    policy = named(objects, "NetworkPolicy", "singlepot-gateway")["spec"]
+    (rule,) = [
+        rule for rule in policy["egress"] if HTTPS_PORT in {port["port"] for port in rule["ports"]}
+    ]
+    ((peer,),) = [rule["to"]]
+    assert peer["ipBlock"]["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(
+        peer["ipBlock"]["except"]
+    )
+
+
+def test_the_migrations_job_may_reach_only_postgresql_and_dns(objects: list[Manifest]) -> None:
+    policy = named(objects, "NetworkPolicy", "singlepot-migrate")["spec"]
+    egress_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
+    assert egress_ports == {5432, 53}
+
+
+# --- the overlay as a whole --------------------------------------------------------------------
+
+
+def test_everything_in_an_overlay_lives_in_the_namespace_it_creates(
+    objects: list[Manifest],
+) -> None:
+    (namespace,) = of_kind(objects, "Namespace")
+    name = namespace["metadata"]["name"]
+    assert {
+        manifest["metadata"].get("namespace") for manifest in objects if manifest is not namespace
+    } == {name}

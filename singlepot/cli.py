@@ -22,7 +22,7 @@ from rich.table import Table
 from contracts.money import format_pounds
 from services.runtime.errors import RuntimeFailure
 from services.runtime.settings import RuntimeSettings
-from singlepot import asyncapi
+from singlepot import asyncapi, ledger_cli
 from singlepot.demo import load_demo
 from singlepot.local.errors import LocalStackError
 from singlepot.local.ports import accepts_connections
@@ -30,6 +30,7 @@ from singlepot.supervisor import LocalSystem, gateway_url
 from singlepot.system import SERVICE_NAMES, create_all_topics, migrate_all, service_definition
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app.add_typer(ledger_cli.app, name="ledger")
 console = Console()
 T = TypeVar("T")
 

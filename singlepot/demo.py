@@ -62,7 +62,7 @@ def demo_requests() -> list[tuple[str, dict[str, Any]]]:
                 "mission_id": "M-GOOD-JOBS",
                 "start_date": "2026-05-01",
                 "end_date": "2028-03-31",
-                "value_pence": 1_500_000_00,
+                "value_pence": 90_000_00,
                 "financial_year": FINANCIAL_YEAR,
                 "proposed_by": "finance-officer",
             },
@@ -89,7 +89,7 @@ def demo_requests() -> list[tuple[str, dict[str, Any]]]:
                     {"metric_id": "JOB-START", "price_pence": 1_200_00},
                     {"metric_id": "SUSTAINED-26-WEEKS", "price_pence": 3_500_00},
                 ],
-                "cap_pence": 1_500_000_00,
+                "cap_pence": 90_000_00,
             },
         )
     )

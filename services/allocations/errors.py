@@ -10,3 +10,12 @@ class AllocationsError(Exception):
 
 class IllegalTransition(AllocationsError):
     """An allocation cannot move from its current status to the one asked for."""
+
+
+class Refused(AllocationsError):
+    """A command breaks one of the place's rules; `rule` names it and the message gives the
+    numbers. Handlers publish it as a CommandRefused event; nothing else is written."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule

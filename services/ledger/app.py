@@ -5,6 +5,7 @@ from pathlib import Path
 
 from contracts import topics
 from services.ledger.handlers import HANDLERS, handle_batch
+from services.ledger.reports import add_report_routes
 from services.runtime.host import ServiceDefinition
 
 DEFINITION = ServiceDefinition(
@@ -13,4 +14,5 @@ DEFINITION = ServiceDefinition(
     subscriptions=(topics.LEDGER_REQUESTS,),
     handlers=HANDLERS,
     batch_handler=handle_batch,
+    extend_http=add_report_routes,
 )

@@ -62,9 +62,11 @@ class BatchConsumer:
 
     async def run(self) -> None:
         """Fetch, process and commit until cancelled."""
-        await self.consumer.start()
-        self.running = True
         try:
+            # Inside the try: a task cancelled while still joining the group must leave it too,
+            # or its heartbeats would hold partitions that nobody consumes.
+            await self.consumer.start()
+            self.running = True
             while True:
                 fetched = await self.consumer.getmany(
                     timeout_ms=1000, max_records=self.batch_size_max

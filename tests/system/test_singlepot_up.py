@@ -81,7 +81,7 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
     assert "Stopped every process singlepot started." in log.read_text()
     # Settled 2026-27 + 2027-28 across three departments; one outcome payment of £5,900.
     assert pot["totals"]["settled_pence"] == 50_700_000_00
-    assert pot["totals"]["reserved_pence"] == 1_500_000_00
+    assert pot["totals"]["reserved_pence"] == 90_000_00
     assert pot["totals"]["paid_pence"] == 5_900_00
     assert len(spend) == 1
     assert sum(s["amount_pence"] for s in spend[0]["attribution"]) == 5_900_00

@@ -182,7 +182,9 @@ class LedgerMachine(RuleBasedStateMachine):
             self.model.reserved[allocation] -= amount
             self.model.unreserved[year] += amount
 
-    @rule(allocation=st.sampled_from(ALLOCATIONS), provider=st.sampled_from(PROVIDERS), amount=pence)
+    @rule(
+        allocation=st.sampled_from(ALLOCATIONS), provider=st.sampled_from(PROVIDERS), amount=pence
+    )
     def pay(self, allocation: str, provider: str, amount: int) -> None:
         payment_id = self.next_id("PAY")
         decision = self.send(_payment(payment_id, allocation, provider, amount))

@@ -1,0 +1,76 @@
+"""The ledger's read-only HTTP queries, on its internal port, for the gateway and auditors:
+balances by stream and department, trial balance per year, statements, verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Path
+
+from services.ledger import db
+from services.ledger.verification import verify_place
+from services.runtime.host import ServiceHost
+
+PLACE = Path(..., min_length=1, max_length=128)
+YEAR = Path(..., pattern=r"^\d{4}-\d{2}$")
+REGEX_SPECIAL = frozenset(".^$*+?()[]{}|\\")
+IDENTIFIER = Path(..., min_length=1, max_length=128, pattern=r"^[^:]+$")
+
+
+def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
+    """Mount the queries under /ledger/v1; each runs on the service's own pool."""
+
+    async def fetch(query: Any, *arguments: Any) -> Any:
+        assert host.pool is not None
+        async with host.pool.acquire() as connection:
+            return await query(connection, *arguments)
+
+    @app.get("/ledger/v1/places/{place_id}/streams", tags=["ledger"])
+    async def streams(place_id: str = PLACE) -> list[dict[str, Any]]:
+        """By year, department and stream: received, unreserved and reserved pence."""
+        rows: list[dict[str, Any]] = await fetch(db.stream_summary, place_id)
+        return rows
+
+    @app.get("/ledger/v1/places/{place_id}/trial-balance/{financial_year}", tags=["ledger"])
+    async def trial_balance(place_id: str = PLACE, financial_year: str = YEAR) -> dict[str, Any]:
+        """Every account's balance; the debits and credits are equal by construction."""
+        rows = await fetch(db.trial_balance, place_id, financial_year)
+        debits = -sum(row["balance_pence"] for row in rows if row["balance_pence"] < 0)
+        credits = sum(row["balance_pence"] for row in rows if row["balance_pence"] > 0)
+        return {"accounts": rows, "debits_pence": debits, "credits_pence": credits}
+
+    @app.get("/ledger/v1/places/{place_id}/statements/providers/{provider_id}", tags=["ledger"])
+    async def provider_statement(
+        place_id: str = PLACE, provider_id: str = IDENTIFIER
+    ) -> list[dict[str, Any]]:
+        """Payments to a provider and recoveries from it, in posting order."""
+        pattern = f"^provider:{_escaped(provider_id)}$"
+        rows: list[dict[str, Any]] = await fetch(db.statement, place_id, pattern)
+        return rows
+
+    @app.get(
+        "/ledger/v1/places/{place_id}/statements/departments/{department_code}", tags=["ledger"]
+    )
+    async def department_statement(
+        place_id: str = PLACE, department_code: str = IDENTIFIER
+    ) -> list[dict[str, Any]]:
+        """Every transfer touching one of the department's stream accounts."""
+        pattern = f"^(pot|settlement|received|commitment:[^:]+):{_escaped(department_code)}:"
+        rows: list[dict[str, Any]] = await fetch(db.statement, place_id, pattern)
+        return rows
+
+    @app.get("/ledger/v1/places/{place_id}/verification", tags=["ledger"])
+    async def verification(place_id: str = PLACE) -> dict[str, Any]:
+        """Recompute the place's hash chain and balances now."""
+        result = await fetch(verify_place, place_id)
+        return {
+            "place_id": place_id,
+            "intact": result.intact,
+            "transfers_checked": result.transfers_checked,
+            "summary": result.summary(),
+        }
+
+
+def _escaped(identifier: str) -> str:
+    """An identifier as a literal inside a SQL/JSON path regular expression."""
+    return "".join(f"\\{char}" if char in REGEX_SPECIAL else char for char in identifier)

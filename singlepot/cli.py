@@ -22,7 +22,7 @@ from rich.table import Table
 from contracts.money import format_pounds
 from services.runtime.errors import RuntimeFailure
 from services.runtime.settings import RuntimeSettings
-from singlepot import asyncapi, ledger_cli
+from singlepot import asyncapi, ledger_cli, users_cli
 from singlepot.demo import load_demo
 from singlepot.local.errors import LocalStackError
 from singlepot.local.ports import accepts_connections
@@ -31,6 +31,7 @@ from singlepot.system import SERVICE_NAMES, create_all_topics, migrate_all, serv
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 app.add_typer(ledger_cli.app, name="ledger")
+app.add_typer(users_cli.app, name="users")
 console = Console()
 T = TypeVar("T")
 
@@ -225,6 +226,47 @@ def _readiness(url: str) -> str:
     if response.status_code == 200:
         return "[green]ready[/]"
     return f"[yellow]not ready[/] {json.dumps(response.json())}"
+
+
+gateway_app = typer.Typer(help="Gateway housekeeping.", no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
+
+
+@gateway_app.command(name="rebuild")
+def rebuild_gateway() -> None:
+    """Empty the gateway's read models and rewind its consumer group, so that its next start
+    rebuilds them from the topics. Stop the gateway first."""
+    from services.gateway.rebuild import rebuild_read_models
+
+    config = settings()
+    with one_sentence_errors():
+        rewound = asyncio.run(rebuild_read_models(service_definition("gateway"), config))
+    console.print(f"Read models emptied; {rewound} partition(s) rewound. Start the gateway now.")
+
+
+@app.command()
+def republish() -> None:
+    """Queue every service's outbox for publishing again: after the broker lost its data (the
+    local one keeps nothing across restarts), consumers' inboxes absorb the duplicates."""
+    config = settings()
+    with one_sentence_errors():
+        counts = asyncio.run(_republish_all(config))
+    for name, count in counts.items():
+        console.print(f"{name}: {count} event(s) queued again")
+
+
+async def _republish_all(config: RuntimeSettings) -> dict[str, int]:
+    from services.runtime.db import create_pool
+    from services.runtime.outbox import mark_all_for_republish
+
+    counts = {}
+    for name in SERVICE_NAMES:
+        pool = await create_pool(config.effective_database_url(), name, 1)
+        try:
+            counts[name] = await mark_all_for_republish(pool)
+        finally:
+            await pool.close()
+    return counts
 
 
 @app.command(name="asyncapi")

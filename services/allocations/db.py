@@ -326,3 +326,8 @@ async def find_release_request(
 ) -> tuple[str, int] | None:
     row = await connection.fetchrow(QUERIES.find_release_request, place_id, request_event_id)
     return None if row is None else (row["allocation_id"], row["amount_pence"])
+
+
+async def place_ids(connection: asyncpg.Connection) -> list[str]:
+    """Every place the service has heard of, for the daily due-work command."""
+    return [row["place_id"] for row in await connection.fetch(QUERIES.place_ids)]

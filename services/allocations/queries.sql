@@ -145,3 +145,6 @@ VALUES ($1, $2, $3, $4);
 -- name: find_release_request
 SELECT allocation_id, amount_pence FROM release_requests
 WHERE place_id = $1 AND request_event_id = $2;
+
+-- name: place_ids
+SELECT place_id FROM places ORDER BY place_id;

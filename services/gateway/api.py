@@ -1,131 +1,354 @@
-"""The gateway's HTTP API (`/api/v1`): commands become events through the outbox; queries read
-the gateway's own read models. Identity, permissions and full idempotency come later (issue 6)."""
+"""The gateway's HTTP API under `/api/v1`: one endpoint per row of the command table (commands
+become events through the outbox, idempotently), queries on the read models, and departments'
+spend subscriptions (a feed, Server-Sent Events and webhooks). Every error is problem+json."""
 
 from __future__ import annotations
 
+import inspect
+import uuid
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, FastAPI, Header, HTTPException, Query, Request
-from pydantic import ValidationError
+import asyncpg
+from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from contracts import (
-    DecideAllocation,
-    Event,
-    ProposeAllocation,
-    RecordSettlement,
-    RegisterOutcomesContract,
-    SubmitEvidence,
+from contracts import Event
+from services.gateway import db, domain, intake, problems, subscriptions, uploads
+from services.gateway.auth import (
+    CALLER,
+    Gateway,
+    RateLimiter,
+    require,
+    require_some_subject,
 )
-from services.gateway import db, domain
+from services.gateway.commands import COMMAND_ROUTES, CommandRoute, Subject
+from services.gateway.domain import Permission, Principal, Role
+from services.gateway.idempotency import idempotent
+from services.gateway.intake import identifier_path
+from services.gateway.settings import GatewaySettings
 from services.runtime.host import ServiceHost
 from services.runtime.outbox import Outbox
 
 JsonObject = dict[str, Any]
 
+COMMAND_PROBLEMS = problems.openapi_responses(400, 401, 403, 404, 409, 413, 422, 429)
+QUERY_PROBLEMS = problems.openapi_responses(401, 403, 404, 422, 429)
 
-def build_command(command_type: type[Event], body: JsonObject, **path_fields: str) -> Event:
-    """Validate a command from the request body plus the ids in the path (the path wins)."""
-    for name, value in path_fields.items():
-        if name in body and body[name] != value:
-            raise HTTPException(
-                422, f"{name} in the body ({body[name]!r}) differs from the path ({value!r})"
+
+class Accepted(BaseModel):
+    """A command accepted: it is on its way to the service that owns it."""
+
+    status: str
+    event_id: str
+    event_type: str
+
+
+# --- Commands, one endpoint per table row -----------------------------------------------------
+
+
+async def _contract_provider(gateway: Gateway, path: dict[str, str]) -> str | None:
+    async with gateway.pool.acquire() as connection:
+        return await db.contract_provider(connection, path["place_id"], path["contract_id"])
+
+
+def command_endpoint(gateway: Gateway, route: CommandRoute) -> Callable[..., Any]:
+    """The endpoint of one command route; its signature is built from the route's path ids."""
+
+    async def endpoint(
+        request: Request, principal: Principal, idempotency_key: str, **path: str
+    ) -> JSONResponse:
+        for name, value in path.items():
+            intake.check_storable(value, name)
+        place_id = path["place_id"]
+        subject: str | None = None
+        if route.subject is Subject.CONTRACT_PROVIDER:
+            subject = await _contract_provider(gateway, path)
+            what = f"contract {path['contract_id']}"
+            require(principal, route.permission, place_id, subject, what=what)
+        else:
+            require_some_subject(principal, route.permission, place_id)
+        raw = await intake.read_body(request, gateway.settings.gateway_request_bytes_max)
+        body = intake.parse_json_object(raw)
+        command = intake.build_command(route, body, path, principal.principal_id)
+        if route.subject is Subject.CLAIMANT:
+            claimant = getattr(command, "claimant_id", None)
+            require(principal, route.permission, place_id, claimant, what=f"claimant {claimant}")
+        if subject is not None and getattr(command, "provider_id", subject) != subject:
+            raise problems.invalid(
+                "provider_id", "contract_provider", f"this contract's provider is {subject}"
             )
-    try:
-        return command_type.model_validate({**body, **path_fields})
-    except ValidationError as error:
-        raise HTTPException(422, error.errors(include_url=False, include_context=False)) from None
+        event_id = domain.command_event_id(principal.principal_id, idempotency_key)
+        return await accept(gateway, principal, request, idempotency_key, command, event_id, body)
+
+    key_header = Header(
+        ...,
+        description="Names this request: the same key and body again replays the response.",
+        min_length=1,
+        max_length=gateway.settings.gateway_idempotency_key_length_max,
+    )
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
+        inspect.Parameter(
+            "principal",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Principal,
+            default=CALLER,
+        ),
+        inspect.Parameter(
+            "idempotency_key", inspect.Parameter.KEYWORD_ONLY, annotation=str, default=key_header
+        ),
+        *[
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, annotation=str, default=identifier_path()
+            )
+            for name in route.path_fields
+        ],
+    ]
+    endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    endpoint.__name__ = f"command_{route.command.__name__}"
+    return endpoint
 
 
-async def accept(host: ServiceHost, command: Event, idempotency_key: str | None) -> JsonObject:
-    """Write the command to the outbox; the relay publishes it to the owning service."""
-    assert host.pool is not None
-    event_id = domain.command_event_id(idempotency_key)
-    async with host.pool.acquire() as connection, connection.transaction():
-        envelope = await Outbox(connection, producer="gateway").add(command, event_id=event_id)
-    return {
-        "status": "accepted",
-        "event_id": str(envelope.event_id),
-        "event_type": envelope.event_type,
+async def accept(
+    gateway: Gateway,
+    principal: Principal,
+    request: Request,
+    idempotency_key: str,
+    command: Event,
+    event_id: uuid.UUID,
+    body: JsonObject,
+) -> JSONResponse:
+    """Put the command in the outbox, once per Idempotency-Key, and answer 202."""
+
+    accepted = {"status": "accepted", "event_id": str(event_id), "event_type": command.event_type}
+
+    async def write(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
+        await Outbox(connection, producer="gateway").add(command, event_id=event_id)
+        return 202, accepted
+
+    return await idempotent(
+        gateway,
+        principal,
+        key=idempotency_key,
+        method_path=f"POST {request.url.path}",
+        body=body,
+        place_id=command.place_id,
+        event_type=command.event_type,
+        event_id=event_id,
+        action=write,
+        known_response=(202, accepted),
+    )
+
+
+def body_schema(route: CommandRoute, components: dict[str, Any]) -> dict[str, Any]:
+    """The request body's JSON schema: the command's fields less path ids and actor fields."""
+    schema = route.command.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    hidden = set(route.path_fields) | set(route.actor_fields)
+    schema["properties"] = {
+        name: value for name, value in schema.get("properties", {}).items() if name not in hidden
     }
+    schema["required"] = [name for name in schema.get("required", []) if name not in hidden]
+    schema["title"] = f"{route.command.__name__}Body"
+    return schema
 
 
-def routes(host: ServiceHost) -> APIRouter:
+def command_routes(gateway: Gateway, components: dict[str, Any]) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-
-    async def submit(
-        command_type: type[Event], body: JsonObject, key: str | None, **path_fields: str
-    ) -> JsonObject:
-        return await accept(host, build_command(command_type, body, **path_fields), key)
-
-    @router.post("/places/{place_id}/settlements", status_code=202, tags=["ledger"])
-    async def record_settlement(
-        place_id: str, body: JsonObject = Body(...), idempotency_key: str | None = Header(None)
-    ) -> JsonObject:
-        return await submit(RecordSettlement, body, idempotency_key, place_id=place_id)
-
-    @router.post("/places/{place_id}/allocations", status_code=202, tags=["allocations"])
-    async def propose_allocation(
-        place_id: str, body: JsonObject = Body(...), idempotency_key: str | None = Header(None)
-    ) -> JsonObject:
-        return await submit(ProposeAllocation, body, idempotency_key, place_id=place_id)
-
-    @router.post(
-        "/places/{place_id}/allocations/{allocation_id}/decision",
-        status_code=202,
-        tags=["allocations"],
-    )
-    async def decide_allocation(
-        place_id: str,
-        allocation_id: str,
-        body: JsonObject = Body(...),
-        idempotency_key: str | None = Header(None),
-    ) -> JsonObject:
-        return await submit(
-            DecideAllocation, body, idempotency_key, place_id=place_id, allocation_id=allocation_id
+    for route in COMMAND_ROUTES:
+        router.add_api_route(
+            route.path,
+            command_endpoint(gateway, route),
+            methods=["POST"],
+            status_code=202,
+            response_model=Accepted,
+            responses=COMMAND_PROBLEMS,
+            tags=[route.tag],
+            summary=(route.command.__doc__ or route.command.__name__).split("\n")[0],
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": body_schema(route, components)}},
+                }
+            },
         )
+    return router
 
-    @router.post("/places/{place_id}/outcomes-contracts", status_code=202, tags=["outcomes"])
-    async def register_contract(
-        place_id: str, body: JsonObject = Body(...), idempotency_key: str | None = Header(None)
-    ) -> JsonObject:
-        return await submit(RegisterOutcomesContract, body, idempotency_key, place_id=place_id)
 
-    @router.post(
-        "/places/{place_id}/outcomes-contracts/{contract_id}/evidence",
-        status_code=202,
-        tags=["outcomes"],
-    )
-    async def submit_evidence(
-        place_id: str,
-        contract_id: str,
-        body: JsonObject = Body(...),
-        idempotency_key: str | None = Header(None),
-    ) -> JsonObject:
-        return await submit(
-            SubmitEvidence, body, idempotency_key, place_id=place_id, contract_id=contract_id
-        )
+# --- Queries on the read models ---------------------------------------------------------------
+
+
+def query_routes(gateway: Gateway) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", responses=QUERY_PROBLEMS)
+    place = identifier_path()
+    page_max = gateway.settings.gateway_page_size_max
+
+    def limit_query(default: int = 100) -> Any:
+        from fastapi import Query
+
+        return Query(default, ge=1, le=page_max)
+
+    @router.get("/me", tags=["identity"])
+    async def me(principal: Principal = CALLER) -> JsonObject:
+        """Who the token belongs to and what it may do."""
+        return {
+            "principal_id": principal.principal_id,
+            "grants": [domain.format_grant(grant) for grant in principal.grants],
+        }
 
     @router.get("/places/{place_id}/pot", tags=["ledger"])
-    async def pot(place_id: str) -> JsonObject:
-        assert host.pool is not None
-        async with host.pool.acquire() as connection:
+    async def pot(place_id: str = place, principal: Principal = CALLER) -> JsonObject:
+        """The pot by stream and year: settled, received, reserved, paid and available."""
+        _readable(principal, Permission.READ_POT, place_id)
+        async with gateway.pool.acquire() as connection:
             rows = await db.pot_for_place(connection, place_id)
         return {"place_id": place_id, **domain.pot_overview(rows)}
 
+    @router.get("/places/{place_id}/statements", tags=["ledger"])
+    async def statements(place_id: str = place, principal: Principal = CALLER) -> JsonObject:
+        """One statement per financial year: totals, and whether the year is closed."""
+        _readable(principal, Permission.READ_STATEMENTS, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await db.statements_for_place(connection, place_id)
+        return {"place_id": place_id, "statements": rows}
+
     @router.get("/places/{place_id}/spend", tags=["ledger"])
-    async def spend(place_id: str, limit: int = Query(100, ge=1, le=1000)) -> JsonObject:
-        assert host.pool is not None
-        async with host.pool.acquire() as connection:
+    async def spend(
+        place_id: str = place,
+        limit: int = limit_query(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Every spend event of the place, with every department's share."""
+        _readable(principal, Permission.READ_SPEND, place_id)
+        async with gateway.pool.acquire() as connection:
             records = await db.spend_for_place(connection, place_id, limit)
         return {"place_id": place_id, "spend": records}
+
+    @router.get("/places/{place_id}/payments", tags=["ledger"])
+    async def payments(
+        place_id: str = place,
+        limit: int = limit_query(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Payments made or refused, with recoveries."""
+        _readable(principal, Permission.READ_PAYMENTS, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await db.payments_for_place(connection, place_id, limit)
+        return {"place_id": place_id, "payments": rows}
+
+    @router.get("/places/{place_id}/allocations", tags=["allocations"])
+    async def allocations(
+        place_id: str = place,
+        limit: int = limit_query(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Allocations and where each stands (proposed, approved, funded, ...)."""
+        _readable(principal, Permission.READ_ALLOCATIONS, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await db.allocations_for_place(connection, place_id, limit)
+        return {"place_id": place_id, "allocations": rows}
+
+    @router.get("/places/{place_id}/outcomes-contracts", tags=["outcomes"])
+    async def contracts(
+        place_id: str = place,
+        limit: int = limit_query(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Outcomes contracts; a provider sees its own only."""
+        _readable(principal, Permission.READ_CONTRACTS, place_id)
+        providers = _providers_visible(principal, Permission.READ_CONTRACTS, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await db.contracts_for_place(connection, place_id, providers, limit)
+        return {"place_id": place_id, "contracts": rows}
+
+    @router.get("/places/{place_id}/outcomes-contracts/{contract_id}/evidence", tags=["outcomes"])
+    async def evidence(
+        place_id: str = place,
+        contract_id: str = identifier_path(),
+        limit: int = limit_query(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Evidence batches of a contract and what became of them; a provider's own only."""
+        _check_path(place_id=place_id, contract_id=contract_id)
+        async with gateway.pool.acquire() as connection:
+            provider = await db.contract_provider(connection, place_id, contract_id)
+            require(principal, Permission.READ_EVIDENCE, place_id, provider, what=contract_id)
+            rows = await db.evidence_for_contract(connection, place_id, contract_id, limit)
+        return {"place_id": place_id, "contract_id": contract_id, "batches": rows}
 
     return router
 
 
-def extend_http(app: FastAPI, host: ServiceHost) -> None:
-    """Mount the API on the gateway's HTTP app."""
-    app.include_router(routes(host))
+def _check_path(**values: str) -> None:
+    for name, value in values.items():
+        intake.check_storable(value, name)
+
+
+def _readable(principal: Principal, permission: Permission, place_id: str) -> None:
+    """403 unless some grant lets the principal read this in the place (any subject)."""
+    _check_path(place_id=place_id)
+    if principal.sees_everything(permission, place_id):
+        return
+    if principal.subjects(permission, place_id, Role.PROVIDER):
+        return
+    require(principal, permission, place_id)
+
+
+def _providers_visible(
+    principal: Principal, permission: Permission, place_id: str
+) -> list[str] | None:
+    """None when every provider's rows are visible, else the providers the caller is."""
+    if principal.sees_everything(permission, place_id):
+        return None
+    return sorted(principal.subjects(permission, place_id, Role.PROVIDER))
+
+
+# --- Wiring -----------------------------------------------------------------------------------
+
+
+def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | None = None) -> None:
+    """Mount the API, the problem handlers and the OpenAPI document on the gateway's app."""
+    gateway_settings = settings or GatewaySettings()
+    gateway = Gateway(
+        host,
+        gateway_settings,
+        RateLimiter(
+            gateway_settings.gateway_rate_limit_per_s,
+            gateway_settings.gateway_rate_limit_burst_max,
+        ),
+    )
+    app.state.gateway = gateway
+    problems.install(app)
+    components: dict[str, Any] = {}
+    app.include_router(command_routes(gateway, components))
+    app.include_router(query_routes(gateway))
+    app.include_router(subscriptions.routes(gateway))
+    app.include_router(uploads.routes(gateway))
+    _publish_openapi(app, components)
 
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> JsonObject:
         return {"service": "singlepot gateway", "api": "/api/v1", "docs": str(request.url) + "docs"}
+
+
+def _publish_openapi(app: FastAPI, components: dict[str, Any]) -> None:
+    """The OpenAPI document, with the command bodies' nested models among its components."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title="singlepot gateway",
+                version="1",
+                description=__doc__,
+                routes=app.routes,
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in components.items():
+                schemas.setdefault(name, schema)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,41 +3,494 @@
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import astuple, dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
-from services.gateway.domain import PotStreamChange
+from services.gateway.domain import Grant, PotStreamChange, Role
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
 
+Row = dict[str, Any]
 
-async def add_to_pot_stream(connection: asyncpg.Connection, change: PotStreamChange) -> None:
+
+def _rows(records: list[asyncpg.Record]) -> list[Row]:
+    return [dict(record) for record in records]
+
+
+# --- Identity ---------------------------------------------------------------------------------
+
+
+async def upsert_principal(
+    connection: asyncpg.Connection, principal_id: str, kind: str, display_name: str
+) -> None:
+    await connection.execute(QUERIES.upsert_principal, principal_id, kind, display_name)
+
+
+async def add_grant(connection: asyncpg.Connection, principal_id: str, grant: Grant) -> None:
     await connection.execute(
-        QUERIES.add_to_pot_stream,
-        change.place_id,
-        change.financial_year,
-        change.department_code,
-        change.funding_stream_code,
-        change.settled_pence,
-        change.reserved_pence,
-        change.paid_pence,
+        QUERIES.add_grant, principal_id, grant.role.value, grant.place_id, grant.subject_id
     )
 
 
-async def pot_for_place(connection: asyncpg.Connection, place_id: str) -> list[dict]:
-    return [dict(row) for row in await connection.fetch(QUERIES.pot_for_place, place_id)]
+async def grants_of(connection: asyncpg.Connection, principal_id: str) -> tuple[Grant, ...]:
+    rows = await connection.fetch(QUERIES.grants_of, principal_id)
+    return tuple(Grant(Role(row["role"]), row["place_id"], row["subject_id"]) for row in rows)
 
 
-async def insert_spend(
-    connection: asyncpg.Connection, spend_id: str, place_id: str, amount_pence: int, record: dict
+async def insert_token(
+    connection: asyncpg.Connection,
+    token_id: uuid.UUID,
+    principal_id: str,
+    hashed: bytes,
+    description: str,
+    expires_at: datetime,
 ) -> None:
     await connection.execute(
-        QUERIES.insert_spend, spend_id, place_id, amount_pence, json.dumps(record)
+        QUERIES.insert_token, token_id, principal_id, hashed, description, expires_at
     )
 
 
-async def spend_for_place(connection: asyncpg.Connection, place_id: str, limit: int) -> list[dict]:
+async def token_by_hash(connection: asyncpg.Connection, hashed: bytes) -> Row | None:
+    """The token's row with its principal's grants, or None for an unknown token."""
+    row = await connection.fetchrow(QUERIES.token_by_hash, hashed)
+    if row is None:
+        return None
+    grants = tuple(
+        Grant(Role(role), place_id, subject_id)
+        for role, place_id, subject_id in json.loads(row["grants"])
+    )
+    return {**dict(row), "grants": grants}
+
+
+async def revoke_token(connection: asyncpg.Connection, token_id: uuid.UUID) -> bool:
+    return await connection.fetchval(QUERIES.revoke_token, token_id) is not None
+
+
+async def revoke_tokens_of(connection: asyncpg.Connection, principal_id: str) -> int:
+    return len(await connection.fetch(QUERIES.revoke_tokens_of, principal_id))
+
+
+async def list_principals(connection: asyncpg.Connection) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.list_principals))
+
+
+async def tokens_of(connection: asyncpg.Connection, principal_id: str) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.tokens_of, principal_id))
+
+
+# --- Commands ---------------------------------------------------------------------------------
+
+
+async def claim_command(
+    connection: asyncpg.Connection,
+    *,
+    principal_id: str,
+    idempotency_key: str,
+    token_id: uuid.UUID | None,
+    event_id: uuid.UUID | None,
+    event_type: str,
+    place_id: str,
+    method_path: str,
+    request_hash: str,
+    response_status: int,
+    response_body: Row,
+) -> bool:
+    """Record the request; False when this principal already used the key (nothing written)."""
+    accepted_at = await connection.fetchval(
+        QUERIES.claim_command,
+        principal_id,
+        idempotency_key,
+        token_id,
+        event_id,
+        event_type,
+        place_id,
+        method_path,
+        request_hash,
+        response_status,
+        json.dumps(response_body),
+    )
+    return accepted_at is not None
+
+
+async def command_by_key(
+    connection: asyncpg.Connection, principal_id: str, idempotency_key: str
+) -> Row | None:
+    row = await connection.fetchrow(QUERIES.command_by_key, principal_id, idempotency_key)
+    if row is None:
+        return None
+    return {**dict(row), "response_body": json.loads(row["response_body"])}
+
+
+# --- Pot, statements, spend -------------------------------------------------------------------
+
+
+async def add_to_pot_streams(
+    connection: asyncpg.Connection, changes: list[PotStreamChange]
+) -> None:
+    """Apply increments to the pot overview in one statement (one change per stream row)."""
+    if not changes:
+        return
+    columns = list(zip(*[astuple(change) for change in changes], strict=True))
+    await connection.execute(QUERIES.add_to_pot_streams, *[list(column) for column in columns])
+
+
+async def pot_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.pot_for_place, place_id))
+
+
+async def statements_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.statements_for_place, place_id))
+
+
+async def close_period(connection: asyncpg.Connection, place_id: str, year: str) -> None:
+    await connection.execute(QUERIES.close_period, place_id, year)
+
+
+@dataclass(frozen=True)
+class SpendView:
+    """One department's view of one spend event, as the feed keeps it."""
+
+    department_code: str
+    amount_pence: int
+    record: Row
+    place_id: str
+    spend_id: str
+    event_id: uuid.UUID
+
+
+async def insert_spends(
+    connection: asyncpg.Connection, spends: list[tuple[str, str, int, Row]]
+) -> None:
+    """Keep (spend id, place, amount, record) of each spend; one already kept is left as it is."""
+    await connection.execute(
+        QUERIES.insert_spends,
+        [spend_id for spend_id, _, _, _ in spends],
+        [place_id for _, place_id, _, _ in spends],
+        [amount for _, _, amount, _ in spends],
+        [json.dumps(record) for _, _, _, record in spends],
+    )
+
+
+async def spend_for_place(connection: asyncpg.Connection, place_id: str, limit: int) -> list[Row]:
     rows = await connection.fetch(QUERIES.spend_for_place, place_id, limit)
     return [json.loads(row["record"]) for row in rows]
+
+
+# --- Allocations and reservations -------------------------------------------------------------
+
+
+async def insert_allocation(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.insert_allocation,
+        values["place_id"],
+        values["allocation_id"],
+        values["allocation_type"],
+        values["recipient_id"],
+        values["purpose"],
+        values["mission_id"],
+        values["start_date"],
+        values["end_date"],
+        values["value_pence"],
+        values["financial_year"],
+        values["proposed_by"],
+    )
+
+
+async def set_allocation_status(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str, status: str, reason: str
+) -> None:
+    await connection.execute(QUERIES.set_allocation_status, place_id, allocation_id, status, reason)
+
+
+async def set_allocation_decided(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str, decided_by: str
+) -> None:
+    await connection.execute(QUERIES.set_allocation_decided, place_id, allocation_id, decided_by)
+
+
+async def set_allocation_funded(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str, amount_pence: int
+) -> None:
+    await connection.execute(QUERIES.set_allocation_funded, place_id, allocation_id, amount_pence)
+
+
+async def set_allocation_varied(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.set_allocation_varied,
+        values["place_id"],
+        values["allocation_id"],
+        values["new_value_pence"],
+        values["new_end_date"],
+        values["new_purpose"],
+        values["reason"],
+    )
+
+
+async def allocations_for_place(
+    connection: asyncpg.Connection, place_id: str, limit: int
+) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.allocations_for_place, place_id, limit))
+
+
+async def insert_reservation(
+    connection: asyncpg.Connection,
+    place_id: str,
+    allocation_id: str,
+    financial_year: str,
+    amount_pence: int,
+    attribution: list[Row],
+) -> None:
+    await connection.execute(
+        QUERIES.insert_reservation,
+        place_id,
+        allocation_id,
+        financial_year,
+        amount_pence,
+        json.dumps(attribution),
+    )
+
+
+async def release_reservation(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str, amount_pence: int
+) -> tuple[str, list[Row]] | None:
+    """Add a release; return the reservation's year and stream mix, or None if unknown."""
+    row = await connection.fetchrow(
+        QUERIES.release_reservation, place_id, allocation_id, amount_pence
+    )
+    if row is None:
+        return None
+    return row["financial_year"], json.loads(row["attribution"])
+
+
+# --- Contracts, evidence, payments ------------------------------------------------------------
+
+
+async def insert_contract(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.insert_contract,
+        values["place_id"],
+        values["contract_id"],
+        values["allocation_id"],
+        values["provider_id"],
+        json.dumps(values["prices"]),
+        values["cap_pence"],
+    )
+
+
+async def contract_provider(
+    connection: asyncpg.Connection, place_id: str, contract_id: str
+) -> str | None:
+    provider: str | None = await connection.fetchval(
+        QUERIES.contract_provider, place_id, contract_id
+    )
+    return provider
+
+
+async def contracts_for_place(
+    connection: asyncpg.Connection, place_id: str, providers: list[str] | None, limit: int
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.contracts_for_place, place_id, providers, limit)
+    return [{**dict(row), "prices": json.loads(row["prices"])} for row in rows]
+
+
+async def upsert_evidence_batch(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.upsert_evidence_batch,
+        values["place_id"],
+        values["contract_id"],
+        values["batch_id"],
+        values.get("provider_id", ""),
+        values["status"],
+        values.get("claim_count", 0),
+        values.get("accepted_count", 0),
+        values.get("rejected_count", 0),
+        values.get("verified_count", 0),
+        values.get("amount_pence", 0),
+        json.dumps(values.get("reasons", [])),
+    )
+
+
+async def evidence_for_contract(
+    connection: asyncpg.Connection, place_id: str, contract_id: str, limit: int
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.evidence_for_contract, place_id, contract_id, limit)
+    return [
+        {**dict(row), "reasons": json.loads(row["reasons"]), "sample": json.loads(row["sample"])}
+        for row in rows
+    ]
+
+
+async def add_evidence_sample(
+    connection: asyncpg.Connection,
+    place_id: str,
+    contract_id: str,
+    batch_id: str,
+    sample_size: int,
+    claims: list[Row],
+) -> None:
+    await connection.execute(
+        QUERIES.add_evidence_sample,
+        place_id,
+        contract_id,
+        batch_id,
+        sample_size,
+        json.dumps(claims),
+    )
+
+
+async def insert_payment(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.insert_payment,
+        values["place_id"],
+        values["payment_id"],
+        values["allocation_id"],
+        values.get("provider_id", ""),
+        values.get("contract_id"),
+        values.get("claim_batch_id"),
+        values["amount_pence"],
+        values.get("payment_kind", ""),
+        values["status"],
+        values.get("reason", ""),
+        json.dumps(values.get("attribution", [])),
+    )
+
+
+async def add_recovery(
+    connection: asyncpg.Connection, place_id: str, payment_id: str, amount_pence: int
+) -> None:
+    await connection.execute(QUERIES.add_recovery, place_id, payment_id, amount_pence)
+
+
+async def payments_for_place(
+    connection: asyncpg.Connection, place_id: str, limit: int
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.payments_for_place, place_id, limit)
+    return [{**dict(row), "attribution": json.loads(row["attribution"])} for row in rows]
+
+
+# --- Department spend feed --------------------------------------------------------------------
+
+
+async def append_department_spend(connection: asyncpg.Connection, views: list[SpendView]) -> None:
+    """Append departments' views to the feed in order, numbered in commit order under the feed
+    lock, and queue a webhook delivery per active subscription of each department."""
+    await connection.execute(QUERIES.lock_spend_feed)
+    await connection.execute(
+        QUERIES.append_department_spend,
+        [view.department_code for view in views],
+        [view.amount_pence for view in views],
+        [json.dumps(view.record) for view in views],
+        [view.place_id for view in views],
+        [view.spend_id for view in views],
+        [view.event_id for view in views],
+    )
+
+
+async def department_spend_after(
+    connection: asyncpg.Connection, department_code: str, after: int, limit: int
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.department_spend_after, department_code, after, limit)
+    return [{**dict(row), "record": json.loads(row["record"])} for row in rows]
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+
+
+async def insert_subscription(
+    connection: asyncpg.Connection,
+    subscription_id: uuid.UUID,
+    department_code: str,
+    url: str,
+    secret: str,
+    created_by: str,
+) -> datetime:
+    created_at: datetime = await connection.fetchval(
+        QUERIES.insert_subscription, subscription_id, department_code, url, secret, created_by
+    )
+    return created_at
+
+
+async def subscriptions_of(connection: asyncpg.Connection, department_code: str) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.subscriptions_of, department_code))
+
+
+async def subscription(
+    connection: asyncpg.Connection, department_code: str, subscription_id: uuid.UUID
+) -> Row | None:
+    row = await connection.fetchrow(QUERIES.subscription, department_code, subscription_id)
+    return dict(row) if row else None
+
+
+async def deactivate_subscription(
+    connection: asyncpg.Connection, department_code: str, subscription_id: uuid.UUID
+) -> bool:
+    found = await connection.fetchval(
+        QUERIES.deactivate_subscription, department_code, subscription_id
+    )
+    return found is not None
+
+
+async def replay_since(
+    connection: asyncpg.Connection,
+    subscription_id: uuid.UUID,
+    department_code: str,
+    since: datetime,
+) -> int:
+    status = await connection.execute(QUERIES.replay_since, subscription_id, department_code, since)
+    return int(status.split()[-1])
+
+
+async def lock_due_deliveries(connection: asyncpg.Connection, limit: int) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.lock_due_deliveries, limit))
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one attempt at a delivery came to, and what the delivery becomes."""
+
+    delivery_id: int
+    status: str
+    retry_in_s: float
+    error: str
+    attempt: int
+    status_code: int | None
+    duration_ms: int
+
+
+async def record_delivery_outcomes(
+    connection: asyncpg.Connection, outcomes: list[DeliveryOutcome]
+) -> None:
+    columns = list(zip(*[astuple(outcome) for outcome in outcomes], strict=True))
+    await connection.execute(QUERIES.record_delivery_outcomes, *[list(c) for c in columns])
+
+
+async def deliveries_of(
+    connection: asyncpg.Connection, subscription_id: uuid.UUID, status: str | None, limit: int
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.deliveries_of, subscription_id, status, limit)
+    return [{**dict(row), "attempt_log": json.loads(row["attempt_log"])} for row in rows]
+
+
+async def claim_inbox_batch(
+    connection: asyncpg.Connection,
+    consumer: str,
+    event_ids: list[uuid.UUID],
+    event_types: list[str],
+) -> set[uuid.UUID]:
+    """Record a batch of messages in the inbox; return the ids not seen before."""
+    rows = await connection.fetch(QUERIES.claim_inbox_batch, consumer, event_ids, event_types)
+    return {row["event_id"] for row in rows}
+
+
+# --- Rebuild ----------------------------------------------------------------------------------
+
+
+async def clear_read_models(connection: asyncpg.Connection, consumer: str) -> None:
+    await connection.execute(QUERIES.truncate_read_models)
+    await connection.execute(QUERIES.forget_inbox, consumer)

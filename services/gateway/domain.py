@@ -1,14 +1,265 @@
-"""The gateway's pure rules: how ledger events change the pot overview, and command ids."""
+"""The gateway's pure rules: who may do what, command ids and request fingerprints, webhook
+signatures and back-off, and how public events change the read models. No I/O here."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
-from contracts import ReservationMade, SettlementRecorded
+from contracts import (
+    AttributionShare,
+    ReceiptRecorded,
+    ReservationMade,
+    SettlementRecorded,
+    SpendRecorded,
+)
 
-# Fixed, so the same Idempotency-Key always names the same command event.
+# Fixed, so the same principal and Idempotency-Key always name the same command event.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0f7d1c52-5a8e-4d0e-9a3c-6b1f9f2d4e21")
+EVERY_PLACE = "*"
+TOKEN_PREFIX = "sp_"
+TOKEN_BYTES = 32
+
+
+# --- Who may do what ------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    """The roles of DOMAIN.md §2, as the gateway knows them."""
+
+    FINANCE = "finance"
+    BOARD_MEMBER = "board_member"
+    CHAIR = "chair"
+    ACCOUNTING_OFFICER = "accounting_officer"
+    PROVIDER = "provider"
+    VERIFIER = "verifier"
+    DEPARTMENT = "department"
+    AUDITOR = "auditor"
+    PUBLIC = "public"
+
+
+class Permission(StrEnum):
+    """What an endpoint needs; each endpoint names exactly one."""
+
+    RECORD_SETTLEMENT = "ledger.record_settlement"
+    RECORD_RECEIPT = "ledger.record_receipt"
+    CLOSE_PERIOD = "ledger.close_period"
+    REQUEST_VIREMENT = "ledger.request_virement"
+    MANAGE_BOARD = "allocations.manage_board"
+    PROPOSE_ALLOCATION = "allocations.propose"
+    DECLARE_INTEREST = "allocations.declare_interest"
+    VOTE = "allocations.vote"
+    CLOSE_VOTE = "allocations.close_vote"
+    DECIDE_ALLOCATION = "allocations.decide"
+    SIGN_OFF_ALLOCATION = "allocations.sign_off"
+    CANCEL_ALLOCATION = "allocations.cancel"
+    LODGE_CLAIM = "allocations.lodge_claim"
+    RESPOND_TO_CLAIM = "allocations.respond_to_claim"
+    RUN_DUE_WORK = "allocations.run_due_work"
+    REGISTER_CONTRACT = "outcomes.register_contract"
+    AMEND_METRIC = "outcomes.amend_metric"
+    SUBMIT_EVIDENCE = "outcomes.submit_evidence"
+    REPORT_DELIVERY = "outcomes.report_delivery"
+    VERIFY_EVIDENCE = "outcomes.verify"
+    CLAW_BACK = "outcomes.claw_back"
+    RECORD_INVESTOR_FLOW = "outcomes.record_investor_flow"
+    READ_POT = "read.pot"
+    READ_ALLOCATIONS = "read.allocations"
+    READ_CONTRACTS = "read.contracts"
+    READ_EVIDENCE = "read.evidence"
+    READ_PAYMENTS = "read.payments"
+    READ_STATEMENTS = "read.statements"
+    READ_SPEND = "read.spend"
+    READ_DEPARTMENT_SPEND = "read.department_spend"
+    MANAGE_WEBHOOKS = "webhooks.manage"
+
+
+P = Permission
+_PLACE_READS = frozenset(
+    {P.READ_POT, P.READ_ALLOCATIONS, P.READ_CONTRACTS, P.READ_PAYMENTS, P.READ_STATEMENTS}
+)
+_BOARD = _PLACE_READS | {P.READ_SPEND, P.PROPOSE_ALLOCATION, P.VOTE, P.DECLARE_INTEREST}
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.FINANCE: _PLACE_READS
+    | {
+        P.READ_SPEND,
+        P.READ_EVIDENCE,
+        P.RECORD_SETTLEMENT,
+        P.RECORD_RECEIPT,
+        P.CLOSE_PERIOD,
+        P.REQUEST_VIREMENT,
+        P.PROPOSE_ALLOCATION,
+        P.MANAGE_BOARD,
+        P.LODGE_CLAIM,
+        P.RUN_DUE_WORK,
+        P.REGISTER_CONTRACT,
+        P.AMEND_METRIC,
+        P.CLAW_BACK,
+        P.RECORD_INVESTOR_FLOW,
+    },
+    Role.BOARD_MEMBER: _BOARD,
+    Role.CHAIR: _BOARD
+    | {
+        P.MANAGE_BOARD,
+        P.CLOSE_VOTE,
+        P.DECIDE_ALLOCATION,
+        P.CANCEL_ALLOCATION,
+        P.RESPOND_TO_CLAIM,
+    },
+    Role.ACCOUNTING_OFFICER: _PLACE_READS
+    | {P.READ_SPEND, P.DECIDE_ALLOCATION, P.SIGN_OFF_ALLOCATION, P.CANCEL_ALLOCATION},
+    # A provider sees and acts on its own contracts only: see SUBJECT_ROLES below.
+    Role.PROVIDER: frozenset(
+        {P.READ_CONTRACTS, P.READ_EVIDENCE, P.SUBMIT_EVIDENCE, P.REPORT_DELIVERY, P.LODGE_CLAIM}
+    ),
+    Role.VERIFIER: frozenset({P.READ_CONTRACTS, P.READ_EVIDENCE, P.VERIFY_EVIDENCE, P.CLAW_BACK}),
+    Role.DEPARTMENT: frozenset({P.READ_DEPARTMENT_SPEND, P.MANAGE_WEBHOOKS}),
+    Role.AUDITOR: _PLACE_READS | {P.READ_SPEND, P.READ_EVIDENCE, P.READ_DEPARTMENT_SPEND},
+    Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS}),
+}
+
+# Roles whose grant names a subject (a provider id, a department code): they may act only on
+# things belonging to that subject. Other roles' grants have the subject "".
+SUBJECT_ROLES = frozenset({Role.PROVIDER, Role.DEPARTMENT})
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One role of a principal, in a place (or every place), for a subject where it needs one."""
+
+    role: Role
+    place_id: str = EVERY_PLACE
+    subject_id: str = ""
+
+    def covers(self, place_id: str | None, subject_id: str | None) -> bool:
+        """True when this grant reaches the place and, for subject roles, the subject."""
+        if place_id is not None and self.place_id not in (EVERY_PLACE, place_id):
+            return False
+        if self.role in SUBJECT_ROLES:
+            return subject_id is not None and subject_id == self.subject_id
+        return True
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whoever a token belongs to, with every grant they hold."""
+
+    principal_id: str
+    grants: tuple[Grant, ...] = ()
+    token_id: uuid.UUID | None = None
+
+    def may(self, permission: Permission, place_id: str | None, subject_id: str | None) -> bool:
+        """Whether any grant allows `permission` in the place, for the subject."""
+        return any(
+            permission in ROLE_PERMISSIONS[grant.role] and grant.covers(place_id, subject_id)
+            for grant in self.grants
+        )
+
+    def may_for_some_subject(self, permission: Permission, place_id: str | None) -> bool:
+        """Whether some grant allows `permission` in the place, whatever its subject."""
+        return any(
+            permission in ROLE_PERMISSIONS[grant.role] and grant.place_id in (EVERY_PLACE, place_id)
+            for grant in self.grants
+        )
+
+    def subjects(self, permission: Permission, place_id: str | None, role: Role) -> set[str]:
+        """The subjects a subject-bound role may see for `permission` (e.g. provider ids)."""
+        return {
+            grant.subject_id
+            for grant in self.grants
+            if grant.role == role
+            and permission in ROLE_PERMISSIONS[grant.role]
+            and grant.place_id in (EVERY_PLACE, place_id)
+        }
+
+    def sees_everything(self, permission: Permission, place_id: str | None) -> bool:
+        """True when a grant that is not subject-bound allows `permission` in the place."""
+        return any(
+            grant.role not in SUBJECT_ROLES
+            and permission in ROLE_PERMISSIONS[grant.role]
+            and grant.covers(place_id, None)
+            for grant in self.grants
+        )
+
+
+def parse_grant(text: str) -> Grant:
+    """Read a grant written `role[@place][:subject]`, e.g. `finance@GM`, `provider:PROV-1`."""
+    role_and_place, _, subject = text.partition(":")
+    role_name, _, place = role_and_place.partition("@")
+    try:
+        role = Role(role_name)
+    except ValueError:
+        known = ", ".join(role.value for role in Role)
+        raise ValueError(f"unknown role {role_name!r}; choose one of {known}") from None
+    if role in SUBJECT_ROLES and not subject:
+        raise ValueError(f"a {role} grant needs a subject: write {role}[@PLACE]:ID")
+    if role not in SUBJECT_ROLES and subject:
+        raise ValueError(f"a {role} grant takes no subject (only provider and department do)")
+    return Grant(role, place or EVERY_PLACE, subject)
+
+
+def format_grant(grant: Grant) -> str:
+    place = "" if grant.place_id == EVERY_PLACE else f"@{grant.place_id}"
+    subject = f":{grant.subject_id}" if grant.subject_id else ""
+    return f"{grant.role}{place}{subject}"
+
+
+# --- Tokens, command ids and request fingerprints -------------------------------------------
+
+
+def new_token() -> str:
+    """A random bearer token; only its hash is ever stored."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def command_event_id(principal_id: str, idempotency_key: str) -> uuid.UUID:
+    """The command's event id: the same principal and key always name the same event, so a
+    retried request is applied once downstream; keys of different principals never collide."""
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal_id}\n{idempotency_key}")
+
+
+def request_fingerprint(method_path: str, body: Any) -> str:
+    """A hash of what was asked: the same request always hashes the same, whatever the key order
+    or white space of its JSON."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method_path}\n{canonical}".encode()).hexdigest()
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+
+SIGNATURE_VERSION = "v1"
+
+
+def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """HMAC-SHA256 over "<timestamp>.<body>", so a receiver can refuse replays of old bodies."""
+    message = str(timestamp).encode() + b"." + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_VERSION}={digest}"
+
+
+def signature_is_valid(secret: str, timestamp: int, body: bytes, signature: str) -> bool:
+    """What a receiver runs: constant-time comparison of the expected and given signatures."""
+    return hmac.compare_digest(webhook_signature(secret, timestamp, body), signature)
+
+
+def retry_delay_s(attempts_made: int, backoff_s: float, backoff_max_s: float) -> float:
+    """Exponential back-off: backoff_s after the first failure, doubling, at most backoff_max_s."""
+    return float(min(backoff_max_s, backoff_s * 2 ** max(attempts_made - 1, 0)))
+
+
+# --- Read models ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -20,16 +271,28 @@ class PotStreamChange:
     department_code: str
     funding_stream_code: str
     settled_pence: int = 0
+    received_pence: int = 0
     reserved_pence: int = 0
     paid_pence: int = 0
 
 
-def command_event_id(idempotency_key: str | None) -> uuid.UUID:
-    """The command's event id: derived from the caller's Idempotency-Key when there is one, so
-    a retried request names the same event and is applied once downstream."""
-    if idempotency_key is None:
-        return uuid.uuid4()
-    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key)
+def combined(changes: Iterable[PotStreamChange]) -> list[PotStreamChange]:
+    """One change per stream row, summing changes to the same row (so that one statement can
+    apply them all)."""
+    rows: dict[tuple[str, str, str, str], list[int]] = {}
+    for change in changes:
+        key = (
+            change.place_id,
+            change.financial_year,
+            change.department_code,
+            change.funding_stream_code,
+        )
+        totals = rows.setdefault(key, [0, 0, 0, 0])
+        for index, amount in enumerate(
+            (change.settled_pence, change.received_pence, change.reserved_pence, change.paid_pence)
+        ):
+            totals[index] += amount
+    return [PotStreamChange(*key, *totals) for key, totals in rows.items()]
 
 
 def settled(event: SettlementRecorded) -> list[PotStreamChange]:
@@ -42,6 +305,18 @@ def settled(event: SettlementRecorded) -> list[PotStreamChange]:
             settled_pence=year.amount_pence,
         )
         for year in event.profile
+    ]
+
+
+def received(event: ReceiptRecorded) -> list[PotStreamChange]:
+    return [
+        PotStreamChange(
+            event.place_id,
+            event.financial_year,
+            event.department_code,
+            event.funding_stream_code,
+            received_pence=event.amount_pence,
+        )
     ]
 
 
@@ -58,14 +333,83 @@ def reserved(event: ReservationMade) -> list[PotStreamChange]:
     ]
 
 
-def pot_overview(rows: list[dict]) -> dict:
-    """Per stream: settled, reserved, paid and available (settled less reserved), plus totals."""
-    streams = []
-    for row in rows:
-        available = row["settled_pence"] - row["reserved_pence"]
-        streams.append({**row, "available_pence": available})
-    totals = {
-        field: sum(stream[field] for stream in streams)
-        for field in ("settled_pence", "reserved_pence", "paid_pence", "available_pence")
-    }
+def released(
+    place_id: str, financial_year: str, attribution: Sequence[AttributionShare], amount_pence: int
+) -> list[PotStreamChange]:
+    """A release goes back to the streams in the reservation's own mix, to the penny."""
+    shares = split_pro_rata(amount_pence, [share.amount_pence for share in attribution])
+    return [
+        PotStreamChange(
+            place_id,
+            financial_year,
+            share.department_code,
+            share.funding_stream_code,
+            reserved_pence=-part,
+        )
+        for share, part in zip(attribution, shares, strict=True)
+        if part
+    ]
+
+
+def spent(event: SpendRecorded) -> list[PotStreamChange]:
+    return [
+        PotStreamChange(
+            event.place_id,
+            event.financial_year,
+            share.department_code,
+            share.funding_stream_code,
+            paid_pence=share.amount_pence,
+        )
+        for share in event.attribution
+    ]
+
+
+def split_pro_rata(amount: int, weights: Sequence[int]) -> list[int]:
+    """Split `amount` in proportion to `weights` with the largest-remainder method: the parts
+    always add up to `amount` exactly."""
+    total = sum(weights)
+    if total <= 0:
+        return [amount] + [0] * (len(weights) - 1) if weights else []
+    floors = [amount * weight // total for weight in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    for index in remainders[: amount - sum(floors)]:
+        floors[index] += 1
+    return floors
+
+
+POT_FIELDS = ("settled_pence", "received_pence", "reserved_pence", "paid_pence", "available_pence")
+
+
+def pot_overview(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per stream: settled, received, reserved, paid and available (settled less reserved)."""
+    streams = [
+        {**row, "available_pence": row["settled_pence"] - row["reserved_pence"]} for row in rows
+    ]
+    totals = {name: sum(stream[name] for stream in streams) for name in POT_FIELDS}
     return {"streams": streams, "totals": totals}
+
+
+@dataclass(frozen=True)
+class DepartmentSpend:
+    """What one department sees of a spend event: its own shares only."""
+
+    department_code: str
+    amount_pence: int
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def department_views(event: SpendRecorded) -> list[DepartmentSpend]:
+    """One view per department with a share in the spend, carrying only that department's
+    shares, so no department learns another's figures."""
+    views = []
+    for department in sorted({share.department_code for share in event.attribution}):
+        shares = [share for share in event.attribution if share.department_code == department]
+        own_pence = sum(share.amount_pence for share in shares)
+        record = event.model_dump(mode="json", exclude={"attribution"})
+        record.update(
+            department_code=department,
+            department_amount_pence=own_pence,
+            attribution=[share.model_dump(mode="json") for share in shares],
+        )
+        views.append(DepartmentSpend(department, own_pence, record))
+    return views

@@ -1,46 +1,320 @@
-"""The gateway's message handlers: they keep the read models up to date from ledger events."""
+"""The gateway's message handlers: they keep the read models (pot, allocations, contracts,
+evidence, payments, statements, the department spend feed) up to date from public events, and
+queue a webhook delivery per subscription for every spend event. The registry is at the bottom.
+"""
 
 from __future__ import annotations
 
-from contracts import Event, ReservationMade, SettlementRecorded, SpendRecorded
+from collections.abc import Sequence
+
+import asyncpg
+
+from contracts import (
+    AllocationApproved,
+    AllocationCancelled,
+    AllocationExpired,
+    AllocationFunded,
+    AllocationProposed,
+    AllocationRejected,
+    AllocationUnfunded,
+    AllocationVaried,
+    AttributionShare,
+    Event,
+    EvidenceRejected,
+    EvidenceSubmitted,
+    EvidenceVerified,
+    OutcomesContractRegistered,
+    PaymentMade,
+    PaymentRejected,
+    PeriodClosed,
+    ReceiptRecorded,
+    RecoveryRecorded,
+    ReservationMade,
+    ReservationRejected,
+    ReservationReleased,
+    SettlementRecorded,
+    SpendRecorded,
+)
+from contracts.allocations import AllocationSignedOff, AllocationSignOffRefused
+from contracts.envelope import Envelope
+from contracts.outcomes import EvidenceHeld, EvidenceSampled
 from services.gateway import db, domain
 from services.runtime.consumer import Handler, HandlerContext
+from services.runtime.outbox import Outbox
+
+CONSUMER = "gateway"
+
+
+async def _apply(context: HandlerContext, changes: list[domain.PotStreamChange]) -> None:
+    await db.add_to_pot_streams(context.connection, domain.combined(changes))
+
+
+# --- Ledger results ---------------------------------------------------------------------------
 
 
 async def on_settlement_recorded(context: HandlerContext, event: SettlementRecorded) -> None:
-    for change in domain.settled(event):
-        await db.add_to_pot_stream(context.connection, change)
+    await _apply(context, domain.settled(event))
+
+
+async def on_receipt_recorded(context: HandlerContext, event: ReceiptRecorded) -> None:
+    await _apply(context, domain.received(event))
 
 
 async def on_reservation_made(context: HandlerContext, event: ReservationMade) -> None:
-    for change in domain.reserved(event):
-        await db.add_to_pot_stream(context.connection, change)
+    await _apply(context, domain.reserved(event))
+    attribution = [share.model_dump(mode="json") for share in event.attribution]
+    await db.insert_reservation(
+        context.connection,
+        event.place_id,
+        event.allocation_id,
+        event.financial_year,
+        event.amount_pence,
+        attribution,
+    )
+
+
+async def on_reservation_rejected(context: HandlerContext, event: ReservationRejected) -> None:
+    await db.set_allocation_status(
+        context.connection, event.place_id, event.allocation_id, "unfunded", event.reason
+    )
+
+
+async def on_reservation_released(context: HandlerContext, event: ReservationReleased) -> None:
+    found = await db.release_reservation(
+        context.connection, event.place_id, event.allocation_id, event.amount_pence
+    )
+    if found is None:
+        return
+    year, attribution = found
+    shares = [AttributionShare.model_validate(share) for share in attribution]
+    await _apply(context, domain.released(event.place_id, year, shares, event.amount_pence))
+
+
+async def on_payment_made(context: HandlerContext, event: PaymentMade) -> None:
+    await db.insert_payment(context.connection, {**event.model_dump(mode="json"), "status": "made"})
+
+
+async def on_payment_rejected(context: HandlerContext, event: PaymentRejected) -> None:
+    await db.insert_payment(
+        context.connection, {**event.model_dump(mode="json"), "status": "rejected"}
+    )
+
+
+async def on_recovery_recorded(context: HandlerContext, event: RecoveryRecorded) -> None:
+    await db.add_recovery(context.connection, event.place_id, event.payment_id, event.amount_pence)
+
+
+async def on_period_closed(context: HandlerContext, event: PeriodClosed) -> None:
+    await db.close_period(context.connection, event.place_id, event.financial_year)
+
+
+# --- Public spend -----------------------------------------------------------------------------
 
 
 async def on_spend_recorded(context: HandlerContext, event: SpendRecorded) -> None:
-    # Spend carries its financial year, so the pot's "paid" column is built from it.
-    for share in event.attribution:
-        await db.add_to_pot_stream(
-            context.connection,
-            domain.PotStreamChange(
+    await record_spends(context.connection, [(context.envelope, event)])
+
+
+async def record_spends(
+    connection: asyncpg.Connection, spends: Sequence[tuple[Envelope, SpendRecorded]]
+) -> None:
+    """Spend into the pot, the place's spend list and each department's feed (queuing webhook
+    deliveries), set-wise: four statements however many spends a batch holds."""
+    await db.add_to_pot_streams(
+        connection, domain.combined(change for _, event in spends for change in domain.spent(event))
+    )
+    await db.insert_spends(
+        connection,
+        [
+            (event.spend_id, event.place_id, event.amount_pence, event.model_dump(mode="json"))
+            for _, event in spends
+        ],
+    )
+    await db.append_department_spend(
+        connection,
+        [
+            db.SpendView(
+                view.department_code,
+                view.amount_pence,
+                view.record,
                 event.place_id,
-                event.financial_year,
-                share.department_code,
-                share.funding_stream_code,
-                paid_pence=share.amount_pence,
-            ),
-        )
-    await db.insert_spend(
+                event.spend_id,
+                envelope.event_id,
+            )
+            for envelope, event in spends
+            for view in domain.department_views(event)
+        ],
+    )
+
+
+# --- Allocations ------------------------------------------------------------------------------
+
+
+async def on_allocation_proposed(context: HandlerContext, event: AllocationProposed) -> None:
+    await db.insert_allocation(context.connection, event.model_dump())
+
+
+async def on_allocation_approved(context: HandlerContext, event: AllocationApproved) -> None:
+    await db.set_allocation_decided(
+        context.connection, event.place_id, event.allocation_id, event.decided_by
+    )
+    if event.sign_off_required:
+        reason = "over the sign-off threshold: waits for the accounting officer"
+        await _status(context, event, "awaiting_sign_off", reason)
+
+
+async def on_allocation_rejected(context: HandlerContext, event: AllocationRejected) -> None:
+    await _status(context, event, "rejected", event.reason)
+
+
+async def on_allocation_cancelled(context: HandlerContext, event: AllocationCancelled) -> None:
+    await _status(context, event, "cancelled", event.reason)
+
+
+async def on_allocation_expired(context: HandlerContext, event: AllocationExpired) -> None:
+    await _status(context, event, "expired", f"ended on {event.end_date}")
+
+
+async def on_allocation_unfunded(context: HandlerContext, event: AllocationUnfunded) -> None:
+    await _status(context, event, "unfunded", event.reason)
+
+
+async def on_allocation_signed_off(context: HandlerContext, event: AllocationSignedOff) -> None:
+    if event.variation_id is None:
+        await _status(context, event, "signed_off", f"by {event.accounting_officer_id}")
+
+
+async def on_sign_off_refused(context: HandlerContext, event: AllocationSignOffRefused) -> None:
+    if event.variation_id is None:
+        await _status(context, event, "sign_off_refused", event.reasons)
+
+
+async def on_allocation_funded(context: HandlerContext, event: AllocationFunded) -> None:
+    await db.set_allocation_funded(
+        context.connection, event.place_id, event.allocation_id, event.amount_pence
+    )
+
+
+async def on_allocation_varied(context: HandlerContext, event: AllocationVaried) -> None:
+    await db.set_allocation_varied(context.connection, event.model_dump())
+
+
+async def _status(
+    context: HandlerContext,
+    event: AllocationApproved
+    | AllocationRejected
+    | AllocationCancelled
+    | AllocationExpired
+    | AllocationUnfunded
+    | AllocationSignedOff
+    | AllocationSignOffRefused,
+    status: str,
+    reason: str,
+) -> None:
+    await db.set_allocation_status(
+        context.connection, event.place_id, event.allocation_id, status, reason
+    )
+
+
+# --- Outcomes ---------------------------------------------------------------------------------
+
+
+async def on_contract_registered(
+    context: HandlerContext, event: OutcomesContractRegistered
+) -> None:
+    await db.insert_contract(context.connection, event.model_dump(mode="json"))
+
+
+async def on_evidence_submitted(context: HandlerContext, event: EvidenceSubmitted) -> None:
+    await db.upsert_evidence_batch(
+        context.connection, {**event.model_dump(mode="json"), "status": "submitted"}
+    )
+
+
+async def on_evidence_verified(context: HandlerContext, event: EvidenceVerified) -> None:
+    await db.upsert_evidence_batch(
+        context.connection, {**event.model_dump(mode="json"), "status": "verified"}
+    )
+
+
+async def on_evidence_sampled(context: HandlerContext, event: EvidenceSampled) -> None:
+    await db.add_evidence_sample(
         context.connection,
-        event.spend_id,
         event.place_id,
-        event.amount_pence,
-        event.model_dump(mode="json"),
+        event.contract_id,
+        event.batch_id,
+        event.sample_size,
+        [claim.model_dump(mode="json") for claim in event.claims],
+    )
+
+
+async def on_evidence_held(context: HandlerContext, event: EvidenceHeld) -> None:
+    await db.upsert_evidence_batch(
+        context.connection,
+        {**event.model_dump(mode="json"), "status": "held", "reasons": list(event.reasons)},
+    )
+
+
+async def on_evidence_rejected(context: HandlerContext, event: EvidenceRejected) -> None:
+    await db.upsert_evidence_batch(
+        context.connection,
+        {**event.model_dump(mode="json"), "status": "rejected", "reasons": list(event.reasons)},
     )
 
 
 HANDLERS: dict[type[Event], Handler] = {
     SettlementRecorded: on_settlement_recorded,
+    ReceiptRecorded: on_receipt_recorded,
     ReservationMade: on_reservation_made,
+    ReservationRejected: on_reservation_rejected,
+    ReservationReleased: on_reservation_released,
+    PaymentMade: on_payment_made,
+    PaymentRejected: on_payment_rejected,
+    RecoveryRecorded: on_recovery_recorded,
+    PeriodClosed: on_period_closed,
     SpendRecorded: on_spend_recorded,
+    AllocationProposed: on_allocation_proposed,
+    AllocationApproved: on_allocation_approved,
+    AllocationRejected: on_allocation_rejected,
+    AllocationCancelled: on_allocation_cancelled,
+    AllocationExpired: on_allocation_expired,
+    AllocationUnfunded: on_allocation_unfunded,
+    AllocationFunded: on_allocation_funded,
+    AllocationVaried: on_allocation_varied,
+    OutcomesContractRegistered: on_contract_registered,
+    EvidenceSubmitted: on_evidence_submitted,
+    EvidenceVerified: on_evidence_verified,
+    EvidenceRejected: on_evidence_rejected,
+    EvidenceHeld: on_evidence_held,
+    EvidenceSampled: on_evidence_sampled,
+    AllocationSignedOff: on_allocation_signed_off,
+    AllocationSignOffRefused: on_sign_off_refused,
 }
+
+
+async def handle_batch(
+    connection: asyncpg.Connection, messages: Sequence[tuple[Envelope, Event]]
+) -> None:
+    """A partition's fetch in one transaction: the inbox is claimed for every message in one
+    statement, then each message not seen before goes to its handler. A failing batch is
+    replayed message by message by the runtime, through the handlers above."""
+    claimed = await db.claim_inbox_batch(
+        connection,
+        CONSUMER,
+        [envelope.event_id for envelope, _ in messages],
+        [envelope.event_type for envelope, _ in messages],
+    )
+    fresh = []
+    for envelope, event in messages:
+        if envelope.event_id in claimed:
+            claimed.discard(envelope.event_id)  # the same event twice in one fetch: once
+            fresh.append((envelope, event))
+    spends = [(envelope, event) for envelope, event in fresh if isinstance(event, SpendRecorded)]
+    if len(spends) == len(fresh):
+        # A fetch of the spend topic: the common case under load, handled set-wise.
+        if spends:
+            await record_spends(connection, spends)
+        return
+    for envelope, event in fresh:
+        outbox = Outbox(connection, CONSUMER, causation=envelope)
+        await HANDLERS[type(event)](HandlerContext(connection, outbox, envelope), event)

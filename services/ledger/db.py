@@ -166,9 +166,8 @@ async def _load_balances(
         *await connection.fetch(QUERIES.account_balances, *_columns(needs.accounts, 2)),
     ]
     for row in rows:
-        books[row["place_id"]].balances[(row["financial_year"], row["account"])] = row[
-            "balance_pence"
-        ]
+        book = books[row["place_id"]]
+        book.set_balance(row["financial_year"], row["account"], row["balance_pence"])
 
 
 async def save_books(

@@ -96,6 +96,13 @@ def stream_of(account: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _group_of(account: str) -> str:
+    """The group an account's shares are read by: "pot:", "commitment:{allocation}:", ..."""
+    if account.startswith("commitment:"):
+        return account[: account.index(":", len("commitment:")) + 1]
+    return account[: account.index(":") + 1]
+
+
 def must_not_go_negative(account: str) -> bool:
     """The pot and every commitment can never be overdrawn (ARCHITECTURE.md §4, invariant 2)."""
     return account.startswith(("pot:", "commitment:"))
@@ -196,11 +203,16 @@ class Decision:
     # Set when the request id was seen before: the ids of the original answer to resend.
     replay_of: RequestRecord | None = None
     conflict: bool = False
+    _answer_ids: list[UUID] = field(default_factory=list, repr=False)
 
     def answer_ids(self) -> list[UUID]:
         """Deterministic ids of this decision's events: a resend has the same ids."""
         count = len(self.events)
-        return [uuid5(self.request_event_id, f"answer/{index}") for index in range(count)]
+        if len(self._answer_ids) != count:
+            self._answer_ids = [
+                uuid5(self.request_event_id, f"answer/{index}") for index in range(count)
+            ]
+        return self._answer_ids
 
 
 @dataclass
@@ -228,16 +240,27 @@ class PlaceBook:
     new_used_ids: set[str] = field(default_factory=set)
     new_closed_years: set[str] = field(default_factory=set)
     new_requests: dict[UUID, RequestRecord] = field(default_factory=dict)
+    # (year, group) -> accounts, where a group is "pot:" or "commitment:{allocation}:".
+    _groups: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
 
     def balance(self, financial_year: str, account: str) -> int:
         return self.balances.get((financial_year, account), 0)
 
+    def set_balance(self, financial_year: str, account: str, balance_pence: int) -> None:
+        """Set a balance, keeping the index that `shares` reads."""
+        key = (financial_year, account)
+        if key not in self.balances:
+            self._groups.setdefault((financial_year, _group_of(account)), []).append(account)
+        self.balances[key] = balance_pence
+
     def shares(self, financial_year: str, prefix: str) -> list[StreamShare]:
-        """The positive balances of the accounts starting with `prefix`, as stream shares,
-        in (department, stream) order so that attribution is deterministic."""
+        """The positive balances of a group of stream accounts (`"pot:"` or
+        `"commitment:{allocation}:"`), as stream shares in (department, stream) order so that
+        attribution is deterministic."""
         found = []
-        for (year, account), balance in self.balances.items():
-            if year == financial_year and account.startswith(prefix) and balance > 0:
+        for account in self._groups.get((financial_year, prefix), ()):
+            balance = self.balances[(financial_year, account)]
+            if balance > 0:
                 department_code, funding_stream_code = stream_of(account)
                 assert department_code is not None and funding_stream_code is not None
                 found.append(StreamShare(department_code, funding_stream_code, balance))
@@ -367,7 +390,7 @@ def post(
     transfer = _with_hash(unhashed)
     for leg in legs:
         key = (financial_year, leg.account)
-        book.balances[key] = book.balance(*key) + leg.signed_pence
+        book.set_balance(financial_year, leg.account, book.balance(*key) + leg.signed_pence)
         assert not must_not_go_negative(leg.account) or book.balances[key] >= 0, (
             f"{leg.account} would go negative; rules are checked before posting"
         )

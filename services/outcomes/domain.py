@@ -1,14 +1,16 @@
-"""The outcomes service's pure rules: which claims of a batch are payable, at what price, capped.
-
-No I/O here. Functions take the contract and what is already claimed, and return what to
-accept, what to reject with a reason a provider can act on, and the amount to pay.
+"""The outcomes service's pure rules: which claims are payable, at which metric version's price,
+within which caps; the verification sample; registration, amendment and open-book checks; and
+the gaming monitors. No I/O here: functions take what the database holds and return decisions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 from contracts.money import format_pounds
 
@@ -17,56 +19,150 @@ ParticipantMetric = tuple[str, str]
 
 
 @dataclass(frozen=True)
+class MetricVersion:
+    """One agreed version of a metric: its price for outcomes achieved from effective_from on."""
+
+    version: int
+    effective_from: date | None  # None: from the contract's start
+    price_pence: int
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric of a contract: its versions, its cap, its payer, and what it has committed."""
+
+    metric_id: str
+    versions: tuple[MetricVersion, ...]
+    cap_pence: int | None = None
+    payer_id: str | None = None
+    committed_pence: int = 0
+
+    def version_on(self, day: date) -> MetricVersion | None:
+        """The version in force on a day: the latest that had taken effect by then."""
+        if len(self.versions) == 1 and self.versions[0].effective_from is None:
+            return self.versions[0]  # the usual case: never amended
+        in_force = [v for v in self.versions if v.effective_from is None or v.effective_from <= day]
+        return max(in_force, key=lambda v: v.version, default=None)
+
+    @property
+    def latest(self) -> MetricVersion:
+        return max(self.versions, key=lambda v: v.version)
+
+
+@dataclass(frozen=True)
+class ClaimPeriod:
+    """A period in which outcomes are achieved, its claim deadline and planned payment."""
+
+    claim_period_id: str
+    starts_on: date
+    ends_on: date
+    claim_deadline: date | None = None
+    planned_payment_pence: int = 0
+
+    def contains(self, day: date) -> bool:
+        return self.starts_on <= day <= self.ends_on
+
+
+@dataclass(frozen=True)
 class Contract:
-    """An outcomes contract as pricing needs it: its prices, its cap and what is already asked."""
+    """An outcomes contract as pricing needs it: metrics, caps, periods and commitments."""
 
     contract_id: str
     place_id: str
     allocation_id: str
     provider_id: str
     cap_pence: int
-    requested_pence: int
-    prices_pence: Mapping[str, int]
+    metrics: Mapping[str, Metric]
+    payer_caps_pence: Mapping[str, int | None] = field(default_factory=dict)
+    claim_periods: tuple[ClaimPeriod, ...] = ()
+    start_date: date | None = None
+    end_date: date | None = None
+    difficulty_segments: tuple[str, ...] = ()
+    social_value_kpi_ids: tuple[str, ...] = ()
 
     @property
-    def headroom_pence(self) -> int:
-        """What may still be requested before the cap is reached."""
-        return max(self.cap_pence - self.requested_pence, 0)
+    def committed_pence(self) -> int:
+        """What accepted, paid and pending claims already take from the cap."""
+        return sum(metric.committed_pence for metric in self.metrics.values())
+
+    def payer_committed_pence(self, payer_id: str) -> int:
+        return sum(m.committed_pence for m in self.metrics.values() if m.payer_id == payer_id)
+
+    def claim_period_on(self, day: date) -> ClaimPeriod | None:
+        return next((period for period in self.claim_periods if period.contains(day)), None)
+
+
+class ClaimLike(Protocol):
+    """What the rules read of a claim: a `Claim`, or the contract's EvidenceClaim as it is (a
+    million-row file is not copied into a second kind of object)."""
+
+    @property
+    def participant_hash(self) -> str: ...
+    @property
+    def metric_id(self) -> str: ...
+    @property
+    def achieved_on(self) -> date: ...
+    @property
+    def evidence_reference(self) -> str: ...
+    @property
+    def referral_date(self) -> date | None: ...
+    @property
+    def difficulty_segment(self) -> str | None: ...
+    @property
+    def row_number(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One participant's achievement of one metric."""
+    """One participant's achievement of one metric, as submitted."""
 
     participant_hash: str
     metric_id: str
     achieved_on: date
     evidence_reference: str
+    referral_date: date | None = None
+    difficulty_segment: str | None = None
+    row_number: int | None = None
 
     @property
     def key(self) -> ParticipantMetric:
         return self.participant_hash, self.metric_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class EarlierClaim:
+    """Where a participant-metric outcome was claimed before, to name it in a rejection."""
+
+    contract_id: str
+    batch_id: str
+    row_number: int | None
+
+    def describe(self) -> str:
+        row = f", row {self.row_number}" if self.row_number else ""
+        return f"contract {self.contract_id}, batch {self.batch_id}{row}"
+
+
+@dataclass(frozen=True, slots=True)
 class PricedClaim:
-    """An accepted claim and what it is paid: its metric's price, or less where the cap bites."""
+    """An accepted claim: its metric version, claim period and what it is paid."""
 
-    claim: Claim
+    claim: ClaimLike
     price_pence: int
+    metric_version: int
+    claim_period_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RejectedClaim:
     """A claim that will not be paid, and why."""
 
-    claim: Claim
+    claim: ClaimLike
     reason: str
 
 
 @dataclass(frozen=True)
 class Assessment:
-    """A batch sorted into accepted (priced) and rejected claims."""
+    """A chunk of claims sorted into accepted (priced) and rejected claims."""
 
     accepted: tuple[PricedClaim, ...]
     rejected: tuple[RejectedClaim, ...]
@@ -74,6 +170,13 @@ class Assessment:
     @property
     def amount_pence(self) -> int:
         return sum(priced.price_pence for priced in self.accepted)
+
+    def committed_by_metric(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for priced in self.accepted:
+            metric_id = priced.claim.metric_id
+            totals[metric_id] = totals.get(metric_id, 0) + priced.price_pence
+        return totals
 
 
 def batch_problems(
@@ -92,51 +195,452 @@ def batch_problems(
     return tuple(problems)
 
 
-def assess(
-    contract: Contract, claims: Sequence[Claim], already_claimed: Set[ParticipantMetric]
-) -> Assessment:
-    """Accept, price and cap a batch, claim by claim in the order submitted.
+class _Headroom:
+    """What each cap still allows while a chunk is priced claim by claim."""
 
-    A claim is rejected if its metric has no price in the contract, or if its participant-metric
-    pair is already claimed in the place (earlier, or earlier in this batch). Accepted claims are
-    paid their metric's price until the cap: the claim that crosses it is paid only what is left
-    (payment = price x outcomes, capped), and every later claim is rejected naming the cap.
-    """
-    accepted: list[PricedClaim] = []
-    rejected: list[RejectedClaim] = []
-    claimed = set(already_claimed)
-    headroom_pence = contract.headroom_pence
-    for claim in claims:
-        reason = _claim_problem(contract, claim, claimed, headroom_pence)
-        if reason is not None:
-            rejected.append(RejectedClaim(claim, reason))
-            continue
-        price_pence = min(contract.prices_pence[claim.metric_id], headroom_pence)
-        headroom_pence -= price_pence
-        claimed.add(claim.key)
-        accepted.append(PricedClaim(claim, price_pence))
-    return Assessment(tuple(accepted), tuple(rejected))
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.contract_pence = max(contract.cap_pence - contract.committed_pence, 0)
+        self.metric_pence = {
+            m.metric_id: None if m.cap_pence is None else max(m.cap_pence - m.committed_pence, 0)
+            for m in contract.metrics.values()
+        }
+        self.payer_pence = {
+            payer_id: None
+            if cap is None
+            else max(cap - contract.payer_committed_pence(payer_id), 0)
+            for payer_id, cap in contract.payer_caps_pence.items()
+        }
 
+    def allowed(self, metric: Metric, price_pence: int) -> tuple[int, str | None]:
+        """What may be paid for one outcome, and the cap that stops it when that is nothing."""
+        # Reasons are only formatted for a claim a cap stops: this runs once per claim.
+        if self.contract_pence == 0:
+            return 0, self._contract_cap()
+        allowed_pence = min(price_pence, self.contract_pence)
+        metric_left = self.metric_pence.get(metric.metric_id)
+        if metric_left is not None:
+            if metric_left == 0:
+                return 0, self._metric_cap(metric)
+            allowed_pence = min(allowed_pence, metric_left)
+        payer_left = self.payer_pence.get(metric.payer_id) if metric.payer_id else None
+        if payer_left is not None:
+            if payer_left == 0:
+                return 0, self._payer_cap(metric.payer_id or "")
+            allowed_pence = min(allowed_pence, payer_left)
+        return allowed_pence, None
 
-def reasons_summary(rejected: Iterable[RejectedClaim]) -> str:
-    """One line for a batch whose every claim was rejected."""
-    reasons = sorted({rejection.reason for rejection in rejected})
-    return "no claim was accepted: " + "; ".join(reasons)
+    def take(self, metric: Metric, amount_pence: int) -> None:
+        self.contract_pence -= amount_pence
+        if self.metric_pence.get(metric.metric_id) is not None:
+            self.metric_pence[metric.metric_id] = (self.metric_pence[metric.metric_id] or 0) - (
+                amount_pence
+            )
+        if metric.payer_id and self.payer_pence.get(metric.payer_id) is not None:
+            self.payer_pence[metric.payer_id] = (self.payer_pence[metric.payer_id] or 0) - (
+                amount_pence
+            )
 
-
-def _claim_problem(
-    contract: Contract, claim: Claim, claimed: Set[ParticipantMetric], headroom_pence: int
-) -> str | None:
-    if claim.metric_id not in contract.prices_pence:
-        return f"metric {claim.metric_id} has no price in contract {contract.contract_id}"
-    if claim.key in claimed:
-        return (
-            f"participant {claim.participant_hash} already has metric {claim.metric_id} "
-            f"claimed in {contract.place_id}"
-        )
-    if headroom_pence == 0:
+    def _contract_cap(self) -> str:
+        contract = self.contract
         return (
             f"contract {contract.contract_id} has reached its cap of "
             f"{format_pounds(contract.cap_pence)}"
         )
+
+    def _metric_cap(self, metric: Metric) -> str:
+        return (
+            f"metric {metric.metric_id} has reached its cap of "
+            f"{format_pounds(metric.cap_pence or 0)} in contract {self.contract.contract_id}"
+        )
+
+    def _payer_cap(self, payer_id: str) -> str:
+        cap = self.contract.payer_caps_pence.get(payer_id) or 0
+        return (
+            f"payer {payer_id} has reached its cap of {format_pounds(cap)} in contract "
+            f"{self.contract.contract_id}"
+        )
+
+
+def assess(
+    contract: Contract,
+    claims: Sequence[ClaimLike],
+    earlier: Mapping[ParticipantMetric, EarlierClaim],
+    *,
+    batch_id: str,
+    received_on: date,
+) -> Assessment:
+    """Accept, price and cap claims one by one, in the order submitted.
+
+    A claim is priced by its metric's version in force on the day it was achieved. Accepted
+    claims are paid that price until a cap (of the contract, the metric or its payer) is
+    reached: the claim that crosses it is paid only what is left (payment = price x outcomes,
+    capped), and every later claim the cap stops is rejected naming the cap.
+    """
+    accepted: list[PricedClaim] = []
+    rejected: list[RejectedClaim] = []
+    seen: dict[ParticipantMetric, EarlierClaim] = {}
+    headroom = _Headroom(contract)
+    for claim in claims:
+        key = (claim.participant_hash, claim.metric_id)
+        reason = claim_problem(contract, claim, received_on)
+        if reason is None:
+            reason = _duplicate_problem(contract, claim, earlier.get(key) or seen.get(key))
+        if reason is not None:
+            rejected.append(RejectedClaim(claim, reason))
+            continue
+        metric = contract.metrics[claim.metric_id]
+        version = metric.version_on(claim.achieved_on)
+        assert version is not None, "claim_problem rejects a claim with no version in force"
+        amount_pence, cap_reason = headroom.allowed(metric, version.price_pence)
+        if cap_reason is not None:
+            rejected.append(RejectedClaim(claim, cap_reason))
+            continue
+        headroom.take(metric, amount_pence)
+        seen[key] = EarlierClaim(contract.contract_id, batch_id, claim.row_number)
+        period = contract.claim_period_on(claim.achieved_on)
+        accepted.append(
+            PricedClaim(
+                claim, amount_pence, version.version, period.claim_period_id if period else None
+            )
+        )
+    return Assessment(tuple(accepted), tuple(rejected))
+
+
+def claim_problem(contract: Contract, claim: ClaimLike, received_on: date) -> str | None:
+    """The first automatic check a claim fails, or None; duplicates and caps come after."""
+    metric = contract.metrics.get(claim.metric_id)
+    day = claim.achieved_on
+    if metric is None:
+        return f"metric {claim.metric_id} has no price in contract {contract.contract_id}"
+    if metric.version_on(day) is None:
+        return f"metric {claim.metric_id} has no version in force on {day}"
+    if day > received_on:
+        return f"achieved_on {day} is after the evidence was received ({received_on})"
+    if claim.referral_date is not None and claim.referral_date > day:
+        return f"referral_date {claim.referral_date} is after achieved_on {day}"
+    if (contract.start_date and day < contract.start_date) or (
+        contract.end_date and day > contract.end_date
+    ):
+        return (
+            f"achieved_on {day} is outside the contract's period "
+            f"{contract.start_date or '…'} to {contract.end_date or '…'}"
+        )
+    return _claim_period_problem(contract, day, received_on)
+
+
+def _claim_period_problem(contract: Contract, day: date, received_on: date) -> str | None:
+    if not contract.claim_periods:
+        return None
+    period = contract.claim_period_on(day)
+    if period is None:
+        return f"achieved_on {day} falls in no claim period of contract {contract.contract_id}"
+    if period.claim_deadline is not None and received_on > period.claim_deadline:
+        return f"claim period {period.claim_period_id} closed for claims on {period.claim_deadline}"
     return None
+
+
+def _duplicate_problem(
+    contract: Contract, claim: ClaimLike, earlier: EarlierClaim | None
+) -> str | None:
+    if earlier is None:
+        return None
+    return (
+        f"participant {claim.participant_hash} already has metric {claim.metric_id} claimed in "
+        f"{contract.place_id} ({earlier.describe()})"
+    )
+
+
+def reasons_summary(rejected: Iterable[str]) -> str:
+    """One line for a batch whose every claim was rejected."""
+    reasons = sorted(set(rejected))
+    return "no claim was accepted: " + "; ".join(reasons)
+
+
+# --- Identifiers ------------------------------------------------------------------------------
+
+
+def bounded_id(prefix: str, *parts: str) -> str:
+    """A deterministic id of bounded length (well under the 128-character limit) for parts
+    that may each be up to 128 characters long."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:40]
+    return f"{prefix}-{digest}"
+
+
+def payment_id_for(contract_id: str, batch_id: str) -> str:
+    return bounded_id("OP", contract_id, batch_id)
+
+
+def recovery_id_for(contract_id: str, clawback_id: str) -> str:
+    return bounded_id("RC", contract_id, clawback_id)
+
+
+# --- Verification -----------------------------------------------------------------------------
+
+
+def sample_size(accepted_count: int, share: float, minimum: int) -> int:
+    """How many claims of a batch go to the verifier: the share rounded up, at least minimum,
+    never more than there are. A share of 0 switches sampling off."""
+    if accepted_count == 0 or share <= 0:
+        return 0
+    return min(accepted_count, max(minimum, math.ceil(accepted_count * share)))
+
+
+@dataclass(frozen=True)
+class SampleState:
+    """The latest decision on each sampled claim of a batch."""
+
+    sample_size: int
+    decided: int
+    failures: tuple[str, ...]  # the verifier's reasons, one per failed claim
+
+    @property
+    def outcome(self) -> str:
+        """ "undecided" until every sampled claim has a decision; then "failed" or "passed"."""
+        if self.failures:
+            return "failed"
+        return "passed" if self.decided >= self.sample_size else "undecided"
+
+
+# --- Registration, amendment, open book -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllocationView:
+    """What the outcomes service knows of an allocation from the allocations lifecycle."""
+
+    allocation_id: str
+    allocation_type: str | None
+    recipient_id: str | None
+    value_pence: int | None
+    funded: bool
+
+
+@dataclass(frozen=True)
+class RegistrationTerms:
+    """The parts of a registration the rules look at."""
+
+    contract_id: str
+    provider_id: str
+    cap_pence: int
+    social_value_kpi_count: int
+    social_impact_bond: bool = False
+
+
+def registration_problems(
+    terms: RegistrationTerms,
+    allocation: AllocationView | None,
+    *,
+    kpi_threshold_pence: int,
+    kpi_count_required: int,
+) -> tuple[str, ...]:
+    """Why a contract cannot be registered on its allocation, or ()."""
+    problems = []
+    if allocation is not None and allocation.allocation_type not in (None, "outcomes_contract"):
+        problems.append(
+            f"allocation {allocation.allocation_id} is a {allocation.allocation_type}, "
+            "not an outcomes_contract"
+        )
+    if allocation is not None and allocation.recipient_id not in (None, terms.provider_id):
+        problems.append(
+            f"allocation {allocation.allocation_id} is for {allocation.recipient_id}, "
+            f"not {terms.provider_id}"
+        )
+    if (
+        allocation
+        and allocation.value_pence is not None
+        and terms.cap_pence > allocation.value_pence
+    ):
+        problems.append(
+            f"cap_pence {format_pounds(terms.cap_pence)} exceeds allocation "
+            f"{allocation.allocation_id}'s value of {format_pounds(allocation.value_pence)}"
+        )
+    if terms.cap_pence > kpi_threshold_pence and terms.social_value_kpi_count != kpi_count_required:
+        problems.append(
+            f"a contract over {format_pounds(kpi_threshold_pence)} must carry "
+            f"{kpi_count_required} social-value KPIs; it has {terms.social_value_kpi_count}"
+        )
+    return tuple(problems)
+
+
+def amendment_problems(
+    contract: Contract, metric_id: str, version: int, effective_from: date
+) -> tuple[str, ...]:
+    """Why a metric amendment cannot be agreed, or (). Versions only ever follow each other."""
+    metric = contract.metrics.get(metric_id)
+    if metric is None:
+        return (f"metric {metric_id} is not part of contract {contract.contract_id}",)
+    latest = metric.latest
+    problems = []
+    if version != latest.version + 1:
+        problems.append(
+            f"metric {metric_id} is at version {latest.version}; the next is "
+            f"{latest.version + 1}, not {version}"
+        )
+    if latest.effective_from is not None and effective_from <= latest.effective_from:
+        problems.append(
+            f"effective_from {effective_from} must be after version {latest.version}'s "
+            f"{latest.effective_from}"
+        )
+    return tuple(problems)
+
+
+def open_book_problems(
+    contract: Contract, provider_id: str, period_id: str, reported_kpi_ids: Sequence[str]
+) -> tuple[str, ...]:
+    """Why an open-book return cannot be accepted, or ()."""
+    problems = []
+    if provider_id != contract.provider_id:
+        problems.append(
+            f"contract {contract.contract_id} is held by {contract.provider_id}, not {provider_id}"
+        )
+    periods = {period.claim_period_id for period in contract.claim_periods}
+    if periods and period_id not in periods:
+        problems.append(f"period_id {period_id} is not a claim period of the contract")
+    missing = [kpi for kpi in contract.social_value_kpi_ids if kpi not in reported_kpi_ids]
+    if missing:
+        problems.append(f"kpi_results must report the social-value KPI(s) {', '.join(missing)}")
+    unknown = sorted(set(reported_kpi_ids) - set(contract.social_value_kpi_ids))
+    if unknown:
+        problems.append(
+            f"kpi_results name KPI(s) the contract does not carry: {', '.join(unknown)}"
+        )
+    return tuple(problems)
+
+
+# --- Gaming monitors --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentFunnel:
+    """Participants of one difficulty segment at each step: referred → engaged → achieved → paid."""
+
+    segment: str
+    referred: int
+    engaged: int
+    achieved: int
+    paid: int
+
+    @property
+    def outcome_rate(self) -> float:
+        return self.achieved / self.referred if self.referred else 0.0
+
+    @property
+    def unengaged_share(self) -> float:
+        return (self.referred - self.engaged) / self.referred if self.referred else 0.0
+
+
+@dataclass(frozen=True)
+class GamingThresholds:
+    """When the monitors raise a flag; every number is a setting."""
+
+    creaming_rate_ratio_min: float = 0.5
+    parking_unengaged_share_max: float = 0.5
+    segment_referrals_min: int = 10
+    near_cap_share: float = 0.9
+    deadline_window_days: int = 14
+    deadline_cluster_share_max: float = 0.5
+    deadline_outcomes_min: int = 10
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A pattern worth a person's attention."""
+
+    kind: str
+    subject: str
+    detail: str
+
+
+def funnel_flags(
+    funnels: Sequence[SegmentFunnel], segments: Sequence[str], thresholds: GamingThresholds
+) -> list[Flag]:
+    """Creaming (the hardest segment's outcome rate far below the easiest's) and parking (the
+    hardest segment's referrals left unengaged), judged on the declared segment order."""
+    by_segment = {funnel.segment: funnel for funnel in funnels}
+    if len(segments) < 2 or segments[0] not in by_segment or segments[-1] not in by_segment:
+        return []
+    easiest, hardest = by_segment[segments[0]], by_segment[segments[-1]]
+    enough = thresholds.segment_referrals_min
+    flags = []
+    if easiest.referred >= enough and hardest.referred >= enough and easiest.outcome_rate > 0:
+        ratio = hardest.outcome_rate / easiest.outcome_rate
+        if ratio < thresholds.creaming_rate_ratio_min:
+            flags.append(
+                Flag(
+                    "creaming",
+                    hardest.segment,
+                    (
+                        f"segment {hardest.segment} has an outcome rate of "
+                        f"{hardest.outcome_rate:.0%} against {easiest.outcome_rate:.0%} for "
+                        f"{easiest.segment} (ratio {ratio:.2f}, minimum "
+                        f"{thresholds.creaming_rate_ratio_min:.2f})"
+                    ),
+                )
+            )
+    if (
+        hardest.referred >= enough
+        and hardest.unengaged_share > thresholds.parking_unengaged_share_max
+    ):
+        flags.append(
+            Flag(
+                "parking",
+                hardest.segment,
+                (
+                    f"{hardest.referred - hardest.engaged} of {hardest.referred} referrals in "
+                    f"segment {hardest.segment} are not engaged ({hardest.unengaged_share:.0%}, "
+                    f"maximum {thresholds.parking_unengaged_share_max:.0%})"
+                ),
+            )
+        )
+    return flags
+
+
+def cap_flags(contract: Contract, thresholds: GamingThresholds) -> list[Flag]:
+    """Caps of the contract, its metrics and payers that are near (by share) or reached."""
+    caps: list[tuple[str, int | None, int]] = [
+        (contract.contract_id, contract.cap_pence, contract.committed_pence)
+    ]
+    caps += [
+        (f"metric {m.metric_id}", m.cap_pence, m.committed_pence) for m in contract.metrics.values()
+    ]
+    caps += [
+        (f"payer {payer}", cap, contract.payer_committed_pence(payer))
+        for payer, cap in contract.payer_caps_pence.items()
+    ]
+    flags = []
+    for subject, cap_pence, committed_pence in caps:
+        if not cap_pence:
+            continue
+        detail = (
+            f"{subject}: {format_pounds(committed_pence)} of {format_pounds(cap_pence)} committed"
+        )
+        if committed_pence >= cap_pence:
+            flags.append(Flag("over_cap", subject, detail))
+        elif committed_pence >= cap_pence * thresholds.near_cap_share:
+            flags.append(Flag("near_cap", subject, detail))
+    return flags
+
+
+def deadline_flags(
+    contract: Contract, period_counts: Mapping[str, tuple[int, int]], thresholds: GamingThresholds
+) -> list[Flag]:
+    """Claim periods whose outcomes cluster in the last days before the period ends.
+
+    period_counts maps a claim period to (outcomes achieved in it, of which in its last
+    deadline_window_days days).
+    """
+    flags = []
+    for period in contract.claim_periods:
+        total, late = period_counts.get(period.claim_period_id, (0, 0))
+        if total < thresholds.deadline_outcomes_min:
+            continue
+        share = late / total
+        if share > thresholds.deadline_cluster_share_max:
+            detail = (
+                f"{late} of {total} outcomes in claim period {period.claim_period_id} were "
+                f"achieved in its last {thresholds.deadline_window_days} days ({share:.0%}, "
+                f"maximum {thresholds.deadline_cluster_share_max:.0%})"
+            )
+            flags.append(Flag("deadline_clustering", period.claim_period_id, detail))
+    return flags

@@ -1,53 +1,141 @@
-"""The outcomes service's message handlers: contracts and evidence in, payment requests out, and
-the ledger's answers recorded against each evidence batch.
+"""The outcomes service's message handlers: contracts, evidence, verification and clawback in;
+payment and recovery requests, remittance advice and flags out.
 
 Every handler runs inside the runtime's transaction, together with the inbox row, so a message
-takes effect at most once. The registry `HANDLERS` at the bottom maps event types to handlers.
+takes effect at most once. Handlers that need the service's settings take them first and are
+bound with functools.partial in `handlers()` at the bottom, which builds the registry.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from functools import partial
 from typing import Final, Literal
 
-from contracts import (
-    Event,
-    EvidenceClaim,
-    EvidenceRejected,
-    EvidenceSubmitted,
-    EvidenceVerified,
-    OutcomesContractRegistered,
+from contracts.allocations import AllocationApproved, AllocationFunded
+from contracts.base import Event
+from contracts.ledger import (
     PaymentMade,
     PaymentRejected,
     PaymentRequested,
+    RecoveryRaised,
+    RecoveryRecorded,
+    RequestRejected,
+)
+from contracts.outcomes import (
+    AmendMetric,
+    ClaimRejection,
+    ClawBackClaim,
+    ClawbackRaised,
+    ClawbackRefused,
+    ClawbackSettled,
+    CommandRejected,
+    ContractEvent,
+    EngagementsRecorded,
+    EvidenceHeld,
+    EvidenceRejected,
+    EvidenceSampled,
+    EvidenceSubmitted,
+    EvidenceVerified,
+    GamingFlagRaised,
+    InvestorFlowRecorded,
+    MetricAmended,
+    OpenBookRejected,
+    OpenBookSubmitted,
+    OutcomePaymentRejected,
+    OutcomesContractRegistered,
+    OutcomesContractRejected,
+    RecordEngagements,
+    RecordInvestorFlow,
+    RecordReferrals,
+    RecordVerificationDecision,
+    ReferralsRecorded,
     RegisterOutcomesContract,
+    RemittanceAdvised,
+    RemittanceLine,
+    SampledClaim,
     SubmitEvidence,
+    SubmitOpenBook,
 )
 from services.outcomes import db, domain
+from services.outcomes.settings import OutcomesSettings
 from services.runtime.consumer import Handler, HandlerContext
 
 log = logging.getLogger(__name__)
 
 OUTCOME_PAYMENT: Final[Literal["outcome_payment"]] = "outcome_payment"
+REASONS_LISTED_MAX = 20
 
 
-async def register_contract(context: HandlerContext, command: RegisterOutcomesContract) -> None:
-    """Store a new contract with its prices; a repeated contract id is never stored twice."""
+# --- Contracts --------------------------------------------------------------------------------
+
+
+async def register_contract(
+    settings: OutcomesSettings, context: HandlerContext, command: RegisterOutcomesContract
+) -> None:
+    """Store a new contract on its outcomes_contract allocation, or say why not."""
     if await db.contract_exists(context.connection, command.contract_id):
-        # No rejection event exists for this yet, so the repeat is skipped with a warning.
-        log.warning(
-            "contract %s is already registered; message %s ignored",
+        await _refuse(context, command, f"contract {command.contract_id} is already registered")
+        return
+    allocation = await db.allocation(context.connection, command.place_id, command.allocation_id)
+    problems = domain.registration_problems(
+        domain.RegistrationTerms(
             command.contract_id,
-            context.envelope.event_id,
+            command.provider_id,
+            command.cap_pence,
+            len(command.social_value_kpis),
+            command.social_impact_bond,
+        ),
+        allocation,
+        kpi_threshold_pence=settings.social_value_kpi_threshold_pence,
+        kpi_count_required=settings.social_value_kpi_count,
+    )
+    if problems:
+        await context.outbox.add(
+            OutcomesContractRejected(
+                place_id=command.place_id, contract_id=command.contract_id, reasons=problems
+            )
         )
         return
-    await db.insert_contract(context.connection, _contract_of(command))
+    await db.insert_contract(context.connection, _new_contract(command))
     await context.outbox.add(OutcomesContractRegistered(**command.model_dump()))
 
 
-async def submit_evidence(context: HandlerContext, command: SubmitEvidence) -> None:
-    """Assess a batch of claims and, for what is payable, ask the ledger to pay."""
+async def amend_metric(context: HandlerContext, command: AmendMetric) -> None:
+    """Add a metric's next version, agreed by the parties; earlier versions stay as they were."""
     contract = await db.lock_contract(context.connection, command.contract_id)
+    if contract is None:
+        await _refuse(context, command, f"contract {command.contract_id} is not registered")
+        return
+    problems = domain.amendment_problems(
+        contract, command.metric_id, command.version, command.effective_from
+    )
+    if problems:
+        await _refuse(context, command, *problems)
+        return
+    await db.insert_metric_version(
+        context.connection,
+        contract.contract_id,
+        command.metric_id,
+        domain.MetricVersion(command.version, command.effective_from, command.price_pence),
+        command.definition.model_dump() if command.definition else None,
+        command.agreed_by,
+        command.reason,
+    )
+    await context.outbox.add(MetricAmended(**command.model_dump(exclude={"definition"})))
+
+
+# --- Evidence ---------------------------------------------------------------------------------
+
+
+async def submit_evidence(
+    settings: OutcomesSettings, context: HandlerContext, command: SubmitEvidence
+) -> None:
+    """Check, dedupe and price one chunk of claims; when the batch is complete, draw the
+    verification sample (or, with sampling off, ask the ledger to pay)."""
+    connection = context.connection
+    contract = await db.lock_contract(connection, command.contract_id)
     problems = domain.batch_problems(
         contract, command.contract_id, command.place_id, command.provider_id
     )
@@ -62,107 +150,249 @@ async def submit_evidence(context: HandlerContext, command: SubmitEvidence) -> N
         )
         return
     assert contract is not None, "batch_problems reports a missing contract"
-    if await db.batch_exists(context.connection, contract.contract_id, command.batch_id):
-        log.warning(
-            "batch %s of contract %s was already submitted; message %s ignored",
+    if not await _receive_chunk(context, contract, command):
+        return
+    await _assess_chunk(settings, context, contract, command)
+    if command.chunk_count is not None:
+        await db.set_chunk_count(
+            connection, contract.contract_id, command.batch_id, command.chunk_count
+        )
+    batch = await db.batch(connection, contract.contract_id, command.batch_id)
+    assert batch is not None, "the batch row is created with its first chunk"
+    received = await db.chunks_received(connection, contract.contract_id, command.batch_id)
+    if batch["chunk_count"] is not None and received >= batch["chunk_count"]:
+        await _complete_batch(settings, context, contract, command.batch_id)
+
+
+async def _receive_chunk(
+    context: HandlerContext, contract: domain.Contract, command: SubmitEvidence
+) -> bool:
+    """False (and nothing changes) for a chunk already received or a batch already complete:
+    a resubmitted file or API batch changes nothing."""
+    batch = await db.batch(context.connection, contract.contract_id, command.batch_id)
+    if batch is None:
+        await db.start_batch(
+            context.connection, contract.contract_id, command.batch_id, command.provider_id
+        )
+        return True
+    repeated = batch["status"] != "receiving" or await db.chunk_exists(
+        context.connection, contract.contract_id, command.batch_id, command.chunk_index
+    )
+    if repeated:
+        log.info(
+            "batch %s chunk %d of contract %s was received before; message %s changes nothing",
             command.batch_id,
+            command.chunk_index,
             contract.contract_id,
             context.envelope.event_id,
         )
-        return
-    assessment = await _assess(context, contract, command)
-    if assessment.amount_pence == 0:
-        await db.insert_batch(
-            context.connection,
-            contract.contract_id,
-            command.batch_id,
-            "rejected",
-            0,
-            reason=domain.reasons_summary(assessment.rejected),
-        )
-        return
-    await _request_payment(context, contract, command.batch_id, assessment)
+    return not repeated
 
 
-async def record_payment(context: HandlerContext, result: PaymentMade) -> None:
-    """The ledger paid an evidence batch: the batch is paid and the contract's total grows."""
-    if result.payment_kind != OUTCOME_PAYMENT or result.contract_id is None:
-        return  # a grant instalment, not ours
-    assert result.claim_batch_id is not None, "an outcome payment names its batch"
-    marked = await db.mark_batch_paid(
-        context.connection, result.contract_id, result.claim_batch_id, result.amount_pence
-    )
-    if not marked:
-        log.warning("payment %s names no batch waiting for payment", result.payment_id)
-
-
-async def record_payment_rejection(context: HandlerContext, result: PaymentRejected) -> None:
-    """The ledger refused to pay a batch; its reason is kept. Grant payments match no batch."""
-    await db.mark_payment_rejected(context.connection, result.payment_id, result.reason)
-
-
-async def _assess(
-    context: HandlerContext, contract: domain.Contract, command: SubmitEvidence
+async def _assess_chunk(
+    settings: OutcomesSettings,
+    context: HandlerContext,
+    contract: domain.Contract,
+    command: SubmitEvidence,
 ) -> domain.Assessment:
-    """Assess the claims, store the accepted ones and announce the counts."""
-    claims = [_claim_of(claim) for claim in command.claims]
+    """Assess a chunk set-based: one query for earlier claims, COPY for what is stored."""
+    claims = command.claims  # EvidenceClaim fits domain.ClaimLike: no copy of a big chunk
     # Another contract of the place may claim the same pair concurrently (its evidence is on
     # another partition); the claims table's key then fails one of them, which is retried and
     # finds the pair claimed.
-    already_claimed = await db.claimed_pairs(context.connection, command.place_id, claims)
-    assessment = domain.assess(contract, claims, already_claimed)
-    await db.insert_claims(
-        context.connection,
-        command.place_id,
-        contract.contract_id,
-        command.batch_id,
-        assessment.accepted,
+    earlier = await db.earlier_claims(context.connection, contract.place_id, claims)
+    assessment = domain.assess(
+        contract,
+        claims,
+        earlier,
+        batch_id=command.batch_id,
+        received_on=context.envelope.occurred_at.date(),
     )
-    for rejection in assessment.rejected:
-        # EvidenceSubmitted carries counts only, so the reasons are logged for now.
-        log.info("batch %s: claim rejected: %s", command.batch_id, rejection.reason)
+    await db.store_chunk(
+        context.connection, contract, command.batch_id, command.chunk_index, len(claims), assessment
+    )
     await context.outbox.add(
         EvidenceSubmitted(
-            place_id=command.place_id,
+            place_id=contract.place_id,
             contract_id=contract.contract_id,
             batch_id=command.batch_id,
             provider_id=command.provider_id,
             claim_count=len(claims),
             accepted_count=len(assessment.accepted),
             rejected_count=len(assessment.rejected),
+            chunk_index=command.chunk_index,
+            accepted_pence=assessment.amount_pence,
+            rejections=tuple(
+                ClaimRejection(
+                    row_number=r.claim.row_number,
+                    participant_hash=r.claim.participant_hash,
+                    metric_id=r.claim.metric_id,
+                    reason=r.reason,
+                )
+                for r in assessment.rejected[: settings.event_rejections_max]
+            ),
         )
     )
     return assessment
 
 
-async def _request_payment(
+async def _complete_batch(
+    settings: OutcomesSettings, context: HandlerContext, contract: domain.Contract, batch_id: str
+) -> None:
+    """Every chunk is in: reject an empty batch, or draw the sample for the verifier."""
+    connection = context.connection
+    await db.raise_work_mem(connection, settings.completion_work_mem_mb)
+    accepted_count, amount_pence = await db.batch_totals(connection, contract.contract_id, batch_id)
+    if accepted_count == 0:
+        reasons = await db.batch_rejection_reasons(
+            connection, contract.contract_id, batch_id, REASONS_LISTED_MAX
+        )
+        summary = domain.reasons_summary(reasons)
+        await db.set_batch_status(
+            connection, contract.contract_id, batch_id, "rejected", 0, summary
+        )
+        await context.outbox.add(
+            EvidenceRejected(
+                place_id=contract.place_id,
+                contract_id=contract.contract_id,
+                batch_id=batch_id,
+                reasons=(summary,),
+            )
+        )
+        return
+    size = domain.sample_size(
+        accepted_count, settings.verification_sample_share, settings.verification_sample_size_min
+    )
+    if size == 0:
+        await _pay_batch(context, contract, batch_id)
+    else:
+        await _draw_sample(settings, context, contract, batch_id, accepted_count, size)
+    await _run_monitors(settings, context, contract.contract_id)
+
+
+async def _draw_sample(
+    settings: OutcomesSettings,
     context: HandlerContext,
     contract: domain.Contract,
     batch_id: str,
-    assessment: domain.Assessment,
+    accepted_count: int,
+    size: int,
 ) -> None:
-    """Verify the batch and ask the ledger to pay it.
-
-    The skeleton verifies every accepted claim at once; independent sampled verification
-    (DOMAIN.md §4) comes later and will sit between submission and this request.
-    """
-    payment_id = f"{contract.contract_id}/{batch_id}"
-    await db.insert_batch(
-        context.connection,
-        contract.contract_id,
-        batch_id,
-        "payment_requested",
-        assessment.amount_pence,
-        payment_id=payment_id,
+    """Draw and announce the sample. The seed is the completing message's id: unknown to the
+    provider in advance, recorded with the batch, and the same on a retry of the message."""
+    seed = context.envelope.event_id.hex
+    share = settings.verification_sample_share
+    drawn = await db.draw_sample(
+        context.connection, contract.contract_id, batch_id, seed, share, size
     )
+    part_size = settings.event_sampled_claims_max
+    for part_index, start in enumerate(range(0, len(drawn), part_size)):
+        await context.outbox.add(
+            EvidenceSampled(
+                place_id=contract.place_id,
+                contract_id=contract.contract_id,
+                batch_id=batch_id,
+                sample_seed=seed,
+                sample_share=share,
+                sample_size=size,
+                accepted_count=accepted_count,
+                part_index=part_index,
+                claims=tuple(
+                    SampledClaim(
+                        participant_hash=row["participant_hash"],
+                        metric_id=row["metric_id"],
+                        evidence_reference=row["evidence_reference"],
+                        row_number=row["row_number"],
+                    )
+                    for row in drawn[start : start + part_size]
+                ),
+            )
+        )
+
+
+async def record_verification_decision(
+    context: HandlerContext, command: RecordVerificationDecision
+) -> None:
+    """Record a verifier's decisions; pay the batch when its whole sample passed, hold it with
+    the verifier's reasons when any sampled claim failed."""
+    connection = context.connection
+    contract = await db.lock_contract(connection, command.contract_id)
+    batch = await db.batch(connection, command.contract_id, command.batch_id)
+    if contract is None or batch is None:
+        await _refuse(
+            context,
+            command,
+            f"batch {command.batch_id} of contract {command.contract_id} was not submitted",
+        )
+        return
+    if batch["status"] not in ("awaiting_verification", "held"):
+        await _refuse(
+            context,
+            command,
+            f"batch {command.batch_id} is {batch['status']}, not awaiting verification",
+        )
+        return
+    pairs = [(d.participant_hash, d.metric_id) for d in command.decisions]
+    strangers = await db.unsampled(connection, contract.contract_id, command.batch_id, pairs)
+    if strangers:
+        await _refuse(
+            context,
+            command,
+            *(
+                f"participant {p} metric {m} was not sampled from batch {command.batch_id}"
+                for p, m in strangers[:REASONS_LISTED_MAX]
+            ),
+        )
+        return
+    await db.insert_decisions(
+        connection,
+        contract.contract_id,
+        command.batch_id,
+        command.verifier_id,
+        [(d.participant_hash, d.metric_id, d.passed, d.reason) for d in command.decisions],
+    )
+    state = await db.sample_state(
+        connection, contract.contract_id, command.batch_id, batch["sample_size"]
+    )
+    if state.outcome == "failed":
+        await db.hold_batch(connection, contract.contract_id, command.batch_id, state.failures)
+        await context.outbox.add(
+            EvidenceHeld(
+                place_id=contract.place_id,
+                contract_id=contract.contract_id,
+                batch_id=command.batch_id,
+                verifier_id=command.verifier_id,
+                failed_count=len(state.failures),
+                reasons=state.failures[:2000],
+            )
+        )
+    elif state.outcome == "passed":
+        await _pay_batch(context, contract, command.batch_id)
+
+
+async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_id: str) -> None:
+    """The batch is verified: ask the ledger to pay it, once its allocation is funded."""
+    connection = context.connection
+    count, amount_pence = await db.batch_totals(connection, contract.contract_id, batch_id)
     await context.outbox.add(
         EvidenceVerified(
             place_id=contract.place_id,
             contract_id=contract.contract_id,
             batch_id=batch_id,
-            verified_count=len(assessment.accepted),
-            amount_pence=assessment.amount_pence,
+            verified_count=count,
+            amount_pence=amount_pence,
         )
+    )
+    allocation = await db.allocation(connection, contract.place_id, contract.allocation_id)
+    if allocation is None or not allocation.funded:
+        # Paying before the ledger reserved the money would only be refused: wait for it.
+        await db.set_batch_status(
+            connection, contract.contract_id, batch_id, "awaiting_funding", amount_pence
+        )
+        return
+    payment_id = domain.payment_id_for(contract.contract_id, batch_id)
+    await db.request_batch_payment(
+        connection, contract.contract_id, batch_id, amount_pence, payment_id
     )
     await context.outbox.add(
         PaymentRequested(
@@ -170,7 +400,7 @@ async def _request_payment(
             payment_id=payment_id,
             allocation_id=contract.allocation_id,
             provider_id=contract.provider_id,
-            amount_pence=assessment.amount_pence,
+            amount_pence=amount_pence,
             payment_kind=OUTCOME_PAYMENT,
             contract_id=contract.contract_id,
             claim_batch_id=batch_id,
@@ -179,30 +409,445 @@ async def _request_payment(
     )
 
 
-def _contract_of(command: RegisterOutcomesContract) -> domain.Contract:
-    return domain.Contract(
+# --- Allocations and the ledger's answers -----------------------------------------------------
+
+
+async def record_allocation_approved(context: HandlerContext, event: AllocationApproved) -> None:
+    """Remember an allocation's type, recipient and value, to check contracts against."""
+    await db.record_allocation_approved(
+        context.connection,
+        event.place_id,
+        event.allocation_id,
+        event.allocation_type,
+        event.recipient_id,
+        event.value_pence,
+    )
+
+
+async def record_allocation_funded(context: HandlerContext, event: AllocationFunded) -> None:
+    """The ledger reserved the allocation: verified batches waiting for it are paid now."""
+    connection = context.connection
+    await db.record_allocation_funded(connection, event.place_id, event.allocation_id)
+    for contract_id in await db.contracts_on_allocation(
+        connection, event.place_id, event.allocation_id
+    ):
+        contract = await db.lock_contract(connection, contract_id)
+        assert contract is not None, "the contract was just listed"
+        for batch_id in await db.batches_awaiting_funding(connection, contract_id):
+            await _pay_batch(context, contract, batch_id)
+
+
+async def record_payment(context: HandlerContext, result: PaymentMade) -> None:
+    """The ledger paid a batch: mark it paid and send the provider its remittance advice."""
+    if result.payment_kind != OUTCOME_PAYMENT or result.contract_id is None:
+        return  # a grant instalment, not ours
+    batch = await db.batch_by_payment(context.connection, result.payment_id)
+    if batch is None:
+        log.warning("payment %s names no batch of ours", result.payment_id)
+        return
+    contract_id, batch_id = batch["contract_id"], batch["batch_id"]
+    lines = await db.remittance_lines(context.connection, contract_id, batch_id)
+    amount_pence = await db.mark_batch_paid(
+        context.connection, contract_id, batch_id, result.transfer_id
+    )
+    if amount_pence is None:
+        log.warning("payment %s names no batch waiting for payment", result.payment_id)
+        return
+    await context.outbox.add(
+        RemittanceAdvised(
+            place_id=result.place_id,
+            contract_id=contract_id,
+            batch_id=batch_id,
+            payment_id=result.payment_id,
+            provider_id=result.provider_id,
+            amount_pence=amount_pence,
+            lines=tuple(RemittanceLine(**dict(line)) for line in lines),
+            transfer_id=result.transfer_id,
+        )
+    )
+
+
+async def record_payment_rejection(context: HandlerContext, result: PaymentRejected) -> None:
+    """The ledger refused to pay a batch; its reason is kept. Grant payments match no batch."""
+    marked = await db.mark_payment_rejected(context.connection, result.payment_id, result.reason)
+    if marked is None:
+        return
+    contract_id, batch_id = marked
+    await context.outbox.add(
+        OutcomePaymentRejected(
+            place_id=result.place_id,
+            contract_id=contract_id,
+            batch_id=batch_id,
+            payment_id=result.payment_id,
+            reason=result.reason,
+        )
+    )
+
+
+# --- Clawback ---------------------------------------------------------------------------------
+
+
+async def claw_back(context: HandlerContext, command: ClawBackClaim) -> None:
+    """A paid claim was found invalid: ask the ledger to recover what it was paid."""
+    connection = context.connection
+    contract = await db.lock_contract(connection, command.contract_id)
+    problem = await _clawback_problem(context, contract, command)
+    if problem is not None:
+        await context.outbox.add(
+            ClawbackRefused(
+                place_id=command.place_id,
+                contract_id=command.contract_id,
+                clawback_id=command.clawback_id,
+                reason=problem,
+            )
+        )
+        return
+    assert contract is not None, "_clawback_problem reports a missing contract"
+    claim = await db.claim(
+        connection, contract.place_id, command.participant_hash, command.metric_id
+    )
+    assert claim is not None, "_clawback_problem reports a missing claim"
+    recovery_id = domain.recovery_id_for(contract.contract_id, command.clawback_id)
+    await db.insert_clawback(
+        connection,
+        recovery_id,
+        command.clawback_id,
+        contract.contract_id,
+        contract.place_id,
+        command.participant_hash,
+        command.metric_id,
+        claim["payment_id"],
+        claim["price_pence"],
+        command.reason,
+        command.raised_by,
+    )
+    await db.set_claim_status(
+        connection,
+        contract.place_id,
+        command.participant_hash,
+        command.metric_id,
+        "clawback_requested",
+    )
+    await context.outbox.add(
+        RecoveryRaised(
+            place_id=contract.place_id,
+            recovery_id=recovery_id,
+            payment_id=claim["payment_id"],
+            allocation_id=contract.allocation_id,
+            provider_id=contract.provider_id,
+            amount_pence=claim["price_pence"],
+            reason=command.reason,
+        )
+    )
+    await context.outbox.add(
+        ClawbackRaised(
+            place_id=contract.place_id,
+            contract_id=contract.contract_id,
+            clawback_id=command.clawback_id,
+            recovery_id=recovery_id,
+            payment_id=claim["payment_id"],
+            participant_hash=command.participant_hash,
+            metric_id=command.metric_id,
+            amount_pence=claim["price_pence"],
+            reason=command.reason,
+            claim_period_id=claim["claim_period_id"],
+        )
+    )
+
+
+async def _clawback_problem(
+    context: HandlerContext, contract: domain.Contract | None, command: ClawBackClaim
+) -> str | None:
+    if contract is None:
+        return f"contract {command.contract_id} is not registered"
+    if await db.clawback_exists(context.connection, contract.contract_id, command.clawback_id):
+        return f"clawback {command.clawback_id} was raised before"
+    claim = await db.claim(
+        context.connection, contract.place_id, command.participant_hash, command.metric_id
+    )
+    if claim is None or claim["contract_id"] != contract.contract_id:
+        return (
+            f"contract {contract.contract_id} has no claim of metric {command.metric_id} for "
+            f"participant {command.participant_hash}"
+        )
+    if claim["status"] != "paid":
+        return f"the claim is {claim['status']}, not paid: only a paid claim can be clawed back"
+    return None
+
+
+async def record_recovery(context: HandlerContext, result: RecoveryRecorded) -> None:
+    """The ledger recovered a clawback: the claim is clawed back and the statement shows it."""
+    settled = await db.settle_clawback(context.connection, result.recovery_id, "recovered", None)
+    if settled is None:
+        return  # not a recovery of ours, or already settled
+    await db.set_claim_status(
+        context.connection,
+        settled["place_id"],
+        settled["participant_hash"],
+        settled["metric_id"],
+        "clawed_back",
+    )
+    await db.add_committed(
+        context.connection, settled["contract_id"], {settled["metric_id"]: -settled["amount_pence"]}
+    )
+    await db.add_recovered(context.connection, settled["contract_id"], result.amount_pence)
+    await context.outbox.add(
+        ClawbackSettled(
+            place_id=result.place_id,
+            contract_id=settled["contract_id"],
+            clawback_id=settled["clawback_id"],
+            recovery_id=result.recovery_id,
+            recovered=True,
+            amount_pence=result.amount_pence,
+        )
+    )
+
+
+async def record_request_rejection(context: HandlerContext, result: RequestRejected) -> None:
+    """The ledger refused a recovery: the claim counts as paid again, with the ledger's reason."""
+    if result.request_event_type != RecoveryRaised.event_type:
+        return
+    settled = await db.settle_clawback(
+        context.connection, result.request_id, "refused", result.reason
+    )
+    if settled is None:
+        return
+    await db.set_claim_status(
+        context.connection,
+        settled["place_id"],
+        settled["participant_hash"],
+        settled["metric_id"],
+        "paid",
+    )
+    await context.outbox.add(
+        ClawbackSettled(
+            place_id=result.place_id,
+            contract_id=settled["contract_id"],
+            clawback_id=settled["clawback_id"],
+            recovery_id=result.request_id,
+            recovered=False,
+            amount_pence=0,
+            reason=result.reason,
+        )
+    )
+
+
+# --- Referrals, engagements and the gaming monitors -------------------------------------------
+
+
+async def record_referrals(
+    settings: OutcomesSettings, context: HandlerContext, command: RecordReferrals
+) -> None:
+    """Record referrals (a participant is referred once per contract), then run the monitors."""
+    if not await _provider_holds(context, command, command.provider_id):
+        return
+    recorded = await db.insert_referrals(
+        context.connection,
+        command.contract_id,
+        [(r.participant_hash, r.difficulty_segment, r.referred_on) for r in command.referrals],
+    )
+    await context.outbox.add(
+        ReferralsRecorded(
+            place_id=command.place_id,
+            contract_id=command.contract_id,
+            provider_id=command.provider_id,
+            recorded_count=recorded,
+            repeated_count=len(command.referrals) - recorded,
+        )
+    )
+    await _run_monitors(settings, context, command.contract_id)
+
+
+async def record_engagements(
+    settings: OutcomesSettings, context: HandlerContext, command: RecordEngagements
+) -> None:
+    """Record engagements of referred participants, then run the monitors."""
+    if not await _provider_holds(context, command, command.provider_id):
+        return
+    recorded = await db.insert_engagements(
+        context.connection,
+        command.contract_id,
+        [(e.participant_hash, e.engaged_on) for e in command.engagements],
+    )
+    await context.outbox.add(
+        EngagementsRecorded(
+            place_id=command.place_id,
+            contract_id=command.contract_id,
+            provider_id=command.provider_id,
+            recorded_count=recorded,
+            not_referred_count=len(command.engagements) - recorded,
+        )
+    )
+    await _run_monitors(settings, context, command.contract_id)
+
+
+async def _run_monitors(
+    settings: OutcomesSettings, context: HandlerContext, contract_id: str
+) -> None:
+    """Raise each new flag once: creaming, parking, caps, outcomes clustered at deadlines."""
+    connection = context.connection
+    contract = await db.lock_contract(connection, contract_id)
+    assert contract is not None, "monitors run on a registered contract"
+    thresholds = settings.gaming_thresholds()
+    flags = domain.funnel_flags(
+        await db.funnel(connection, contract_id), contract.difficulty_segments, thresholds
+    )
+    flags += domain.cap_flags(contract, thresholds)
+    if contract.claim_periods:
+        counts = await db.period_achievement_counts(
+            connection, contract_id, thresholds.deadline_window_days
+        )
+        flags += domain.deadline_flags(contract, counts, thresholds)
+    for flag in flags:
+        if await db.insert_flag(connection, contract_id, flag):
+            await context.outbox.add(
+                GamingFlagRaised(
+                    place_id=contract.place_id,
+                    contract_id=contract_id,
+                    flag_kind=flag.kind,  # type: ignore[arg-type]
+                    subject=flag.subject,
+                    detail=flag.detail,
+                )
+            )
+
+
+# --- Open book and investor flows -------------------------------------------------------------
+
+
+async def submit_open_book(context: HandlerContext, command: SubmitOpenBook) -> None:
+    """Record a provider's open-book return beside the outcome payments of its period."""
+    connection = context.connection
+    contract = await db.lock_contract(connection, command.contract_id)
+    if contract is None:
+        await _refuse(context, command, f"contract {command.contract_id} is not registered")
+        return
+    problems = domain.open_book_problems(
+        contract, command.provider_id, command.period_id, [k.kpi_id for k in command.kpi_results]
+    )
+    if await db.open_book_exists(connection, contract.contract_id, command.period_id):
+        problems += (f"an open-book return for period {command.period_id} was submitted before",)
+    if problems:
+        await context.outbox.add(
+            OpenBookRejected(
+                place_id=command.place_id,
+                contract_id=command.contract_id,
+                period_id=command.period_id,
+                reasons=problems,
+            )
+        )
+        return
+    period_id = command.period_id if contract.claim_periods else None
+    paid_pence = await db.paid_in_period(connection, contract.contract_id, period_id)
+    await db.insert_open_book(
+        connection,
+        contract.contract_id,
+        command.period_id,
+        command.cost_pence,
+        command.surplus_or_loss_pence,
+        command.social_value_cost_pence,
+        _json([k.model_dump() for k in command.kpi_results]),
+        paid_pence,
+    )
+    await context.outbox.add(
+        OpenBookSubmitted(**command.model_dump(), outcome_payments_pence=paid_pence)
+    )
+
+
+async def record_investor_flow(context: HandlerContext, command: RecordInvestorFlow) -> None:
+    """Record a social impact bond's investor flow; it never touches outcome payments."""
+    if not await db.is_social_impact_bond(context.connection, command.contract_id):
+        await _refuse(
+            context,
+            command,
+            f"contract {command.contract_id} is not a registered social impact bond",
+        )
+        return
+    recorded = await db.insert_investor_flow(
+        context.connection,
+        command.contract_id,
+        command.flow_id,
+        command.investor_id,
+        command.flow_kind,
+        command.amount_pence,
+        command.occurred_on,
+    )
+    if not recorded:
+        await _refuse(context, command, f"investor flow {command.flow_id} was recorded before")
+        return
+    await context.outbox.add(InvestorFlowRecorded(**command.model_dump()))
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+async def _refuse(context: HandlerContext, command: ContractEvent, *reasons: str) -> None:
+    await context.outbox.add(
+        CommandRejected(
+            place_id=command.place_id,
+            contract_id=command.contract_id,
+            command_type=command.event_type,
+            reasons=reasons,
+        )
+    )
+
+
+async def _provider_holds(
+    context: HandlerContext, command: RecordReferrals | RecordEngagements, provider_id: str
+) -> bool:
+    contract = await db.lock_contract(context.connection, command.contract_id)
+    problems = domain.batch_problems(contract, command.contract_id, command.place_id, provider_id)
+    if problems:
+        await _refuse(context, command, *problems)
+    return not problems
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, default=str)
+
+
+def _new_contract(command: RegisterOutcomesContract) -> db.NewContract:
+    definitions = {metric.metric_id: metric.model_dump() for metric in command.metrics}
+    metrics = [
+        db.NewMetric(
+            p.metric_id, p.price_pence, p.cap_pence, p.payer_id, definitions.get(p.metric_id)
+        )
+        for p in command.prices
+    ]
+    contract = domain.Contract(
         contract_id=command.contract_id,
         place_id=command.place_id,
         allocation_id=command.allocation_id,
         provider_id=command.provider_id,
         cap_pence=command.cap_pence,
-        requested_pence=0,
-        prices_pence={price.metric_id: price.price_pence for price in command.prices},
+        metrics={},
+        payer_caps_pence={payer.payer_id: payer.cap_pence for payer in command.payers},
+        claim_periods=tuple(domain.ClaimPeriod(**p.model_dump()) for p in command.claim_periods),
+        start_date=command.start_date,
+        end_date=command.end_date,
+        difficulty_segments=command.difficulty_segments,
+        social_value_kpi_ids=tuple(kpi.kpi_id for kpi in command.social_value_kpis),
+    )
+    return db.NewContract(
+        contract, metrics, command.social_impact_bond, command.model_dump(mode="json")
     )
 
 
-def _claim_of(claim: EvidenceClaim) -> domain.Claim:
-    return domain.Claim(
-        participant_hash=claim.participant_hash,
-        metric_id=claim.metric_id,
-        achieved_on=claim.achieved_on,
-        evidence_reference=claim.evidence_reference,
-    )
-
-
-HANDLERS: dict[type[Event], Handler] = {
-    RegisterOutcomesContract: register_contract,
-    SubmitEvidence: submit_evidence,
-    PaymentMade: record_payment,
-    PaymentRejected: record_payment_rejection,
-}
+def handlers(settings: OutcomesSettings) -> dict[type[Event], Handler]:
+    """The registry: each message type the service handles, with its handler."""
+    return {
+        RegisterOutcomesContract: partial(register_contract, settings),
+        AmendMetric: amend_metric,
+        SubmitEvidence: partial(submit_evidence, settings),
+        RecordVerificationDecision: record_verification_decision,
+        ClawBackClaim: claw_back,
+        RecordReferrals: partial(record_referrals, settings),
+        RecordEngagements: partial(record_engagements, settings),
+        SubmitOpenBook: submit_open_book,
+        RecordInvestorFlow: record_investor_flow,
+        AllocationApproved: record_allocation_approved,
+        AllocationFunded: record_allocation_funded,
+        PaymentMade: record_payment,
+        PaymentRejected: record_payment_rejection,
+        RecoveryRecorded: record_recovery,
+        RequestRejected: record_request_rejection,
+    }

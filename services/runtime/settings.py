@@ -57,6 +57,8 @@ class RuntimeSettings(BaseSettings):
     database_pool_size_max: int = Field(default=10, ge=1, le=200)
     startup_timeout_s: float = Field(default=60.0, gt=0)
 
+    due_work_interval_s: float = Field(default=3600.0, gt=0)
+
     log_level: str = "INFO"
 
     def effective_database_url(self) -> str:

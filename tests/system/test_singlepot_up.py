@@ -58,6 +58,12 @@ def wait_for_text(log: Path, text: str, process: subprocess.Popen[bytes], timeou
         time.sleep(0.2)
 
 
+def demo_token_header(tmp_path: Path) -> dict[str, str]:
+    """`up` writes the demo user's token to the data folder (and prints it)."""
+    token = (tmp_path / "data" / "demo-token").read_text().strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
 def stop_with_ctrl_c(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGINT)
     return process.wait(timeout=30)
@@ -73,15 +79,16 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
     try:
         wait_for_text(log, "singlepot is up", first, timeout_s=120)
         assert gateway in log.read_text()
-        pot = httpx.get(f"{gateway}/api/v1/places/GM/pot").json()
-        spend = httpx.get(f"{gateway}/api/v1/places/GM/spend").json()["spend"]
+        signed_in = demo_token_header(tmp_path)
+        pot = httpx.get(f"{gateway}/api/v1/places/GM/pot", headers=signed_in).json()
+        spend = httpx.get(f"{gateway}/api/v1/places/GM/spend", headers=signed_in).json()["spend"]
     finally:
         exit_code = stop_with_ctrl_c(first)
     assert exit_code == 0
     assert "Stopped every process singlepot started." in log.read_text()
     # Settled 2026-27 + 2027-28 across three departments; one outcome payment of £5,900.
     assert pot["totals"]["settled_pence"] == 50_700_000_00
-    assert pot["totals"]["reserved_pence"] == 90_000_00
+    assert pot["totals"]["reserved_pence"] == 1_500_000_00
     assert pot["totals"]["paid_pence"] == 5_900_00
     assert len(spend) == 1
     assert sum(s["amount_pence"] for s in spend[0]["attribution"]) == 5_900_00
@@ -92,9 +99,14 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
     second = start_up(env, second_log)
     try:
         wait_for_text(second_log, "singlepot is up", second, timeout_s=120)
-        # The same data is still there, and reloading the demo changed nothing.
-        assert httpx.get(f"{gateway}/api/v1/places/GM/pot").json()["totals"] == pot["totals"]
-        assert len(httpx.get(f"{gateway}/api/v1/places/GM/spend").json()["spend"]) == 1
+        # The same data is still there, and reloading the demo changed nothing. A new run
+        # issues a new demo token.
+        signed_in = demo_token_header(tmp_path)
+        again = httpx.get(f"{gateway}/api/v1/places/GM/pot", headers=signed_in).json()
+        assert again["totals"] == pot["totals"]
+        spend_again = httpx.get(f"{gateway}/api/v1/places/GM/spend", headers=signed_in).json()
+        assert len(spend_again["spend"]) == 1
+        assert httpx.get(f"{gateway}/api/v1/places/GM/pot").status_code == 401
     finally:
         assert stop_with_ctrl_c(second) == 0
 

@@ -1,0 +1,52 @@
+"""Rebuilding the gateway's read models from the topics: empty them, forget which events the
+gateway's consumer has seen, and move its consumer group back to the start of every topic it
+reads. Run it while the gateway is stopped; on its next start the gateway replays everything.
+
+The department spend feed and webhook deliveries are kept: feed numbers are public (SSE event
+ids) and departments must not be sent their spend again.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.gateway import db
+from services.runtime.db import connect
+from services.runtime.host import ServiceDefinition
+from services.runtime.settings import RuntimeSettings
+
+
+async def rebuild_read_models(definition: ServiceDefinition, settings: RuntimeSettings) -> int:
+    """Clear the read models and rewind the consumer group; return the partitions rewound."""
+    connection = await connect(settings.effective_database_url())
+    try:
+        await connection.execute(f"SET search_path TO {definition.name}")
+        async with connection.transaction():
+            await db.clear_read_models(connection, definition.name)
+    finally:
+        await connection.close()
+    return await rewind_consumer_group(definition, settings)
+
+
+async def rewind_consumer_group(definition: ServiceDefinition, settings: RuntimeSettings) -> int:
+    """Commit the earliest offset of every partition the service reads, for its group."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.effective_bootstrap_servers(),
+        group_id=definition.name,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in (settings.topic(name) for name in definition.subscriptions)
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return 0
+        consumer.assign(partitions)
+        earliest = await consumer.beginning_offsets(partitions)
+        await consumer.commit({partition: offset for partition, offset in earliest.items()})
+        return len(partitions)
+    finally:
+        await consumer.stop()

@@ -1,0 +1,182 @@
+"""Evidence file uploads: a provider posts a CSV, JSON Lines or JSON file (multipart, field
+`file`); the shared streaming parser checks every row, hashes participant references at the
+edge, and chunks the good rows into SubmitEvidence commands sharing one batch id. All the
+commands go to the outbox in one transaction, once per Idempotency-Key; bad rows come back
+named by row, field and rule."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import IO, Any
+
+import asyncpg
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+
+from contracts.evidence_file import (
+    EvidenceFileError,
+    FileReport,
+    detect_format,
+    evidence_commands,
+    file_batch_id,
+    parse_rows,
+)
+from contracts.outcomes import SubmitEvidence
+from services.gateway import db, domain, intake, problems
+from services.gateway.auth import CALLER, Gateway, require
+from services.gateway.domain import Permission, Principal
+from services.gateway.idempotency import idempotent
+from services.gateway.intake import identifier_path
+from services.gateway.problems import ProblemError, field_problem
+from services.runtime.outbox import Outbox
+
+JsonObject = dict[str, Any]
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
+
+
+def limited(request: Request, bytes_max: int) -> Request:
+    """The request with a body that stops with a 413 once more than `bytes_max` arrived."""
+    received = 0
+
+    async def receive() -> Any:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > bytes_max:
+            raise intake.too_large(bytes_max)
+        return message
+
+    return Request(request.scope, receive)
+
+
+def routes(gateway: Gateway) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["outcomes"])
+    settings = gateway.settings
+
+    @router.post(
+        "/places/{place_id}/outcomes-contracts/{contract_id}/evidence-files",
+        status_code=202,
+        responses=problems.openapi_responses(400, 401, 403, 409, 413, 422, 429),
+        openapi_extra={"requestBody": UPLOAD_BODY},
+    )
+    async def upload_evidence_file(
+        request: Request,
+        place_id: str = identifier_path(),
+        contract_id: str = identifier_path(),
+        idempotency_key: str = Header(
+            ..., min_length=1, max_length=settings.gateway_idempotency_key_length_max
+        ),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """Upload a provider's evidence file; every good row is submitted, every bad row named."""
+        intake.check_storable(place_id, "place_id")
+        intake.check_storable(contract_id, "contract_id")
+        async with gateway.pool.acquire() as connection:
+            provider = await db.contract_provider(connection, place_id, contract_id)
+        require(
+            principal,
+            Permission.SUBMIT_EVIDENCE,
+            place_id,
+            provider,
+            what=f"contract {contract_id}",
+        )
+        assert provider is not None
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.gateway_upload_bytes_max:
+            raise intake.too_large(settings.gateway_upload_bytes_max)
+        form = await limited(request, settings.gateway_upload_bytes_max).form(
+            max_files=1, max_fields=10
+        )
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise problems.invalid(
+                "file", "required", "send the evidence file as form field 'file'"
+            )
+        key = settings.gateway_pseudonym_key.get_secret_value().encode()
+        report = FileReport()
+        commands, batch_id = await asyncio.to_thread(
+            _commands, upload.file, upload.filename, place_id, contract_id, provider, key, report
+        )
+        errors = [str(error) for error in report.errors[: settings.gateway_upload_errors_max]]
+        if not commands:
+            raise ProblemError(
+                422,
+                "invalid-file",
+                f"no row of {upload.filename} can be submitted ({report.rows_read} rows read)",
+                errors=[
+                    field_problem(f"row {e.row_number}.{e.field}", e.rule, str(e))
+                    for e in report.errors[: settings.gateway_upload_errors_max]
+                ],
+            )
+        base_id = domain.command_event_id(principal.principal_id, idempotency_key)
+
+        async def write(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
+            outbox = Outbox(connection, producer="gateway")
+            for command in commands:
+                await outbox.add(command, event_id=uuid.uuid5(base_id, str(command.chunk_index)))
+            return 202, {
+                "status": "accepted",
+                "batch_id": batch_id,
+                "event_type": "SubmitEvidence",
+                "commands": len(commands),
+                "rows_read": report.rows_read,
+                "rows_accepted": report.rows_accepted,
+                "rows_rejected": report.rows_rejected,
+                "errors": errors,
+            }
+
+        return await idempotent(
+            gateway,
+            principal,
+            key=idempotency_key,
+            method_path=f"POST {request.url.path}",
+            body={"file": batch_id, "filename": upload.filename},
+            place_id=place_id,
+            event_type="SubmitEvidence",
+            event_id=base_id,
+            action=write,
+        )
+
+    return router
+
+
+def _commands(
+    stream: IO[bytes],
+    filename: str,
+    place_id: str,
+    contract_id: str,
+    provider_id: str,
+    pseudonym_key: bytes,
+    report: FileReport,
+) -> tuple[list[SubmitEvidence], str]:
+    """Parse the whole file (in a worker thread: parsing is CPU work) into commands."""
+    try:
+        file_format = detect_format(filename)
+        batch_id = file_batch_id(stream)
+        rows = parse_rows(stream, file_format, pseudonym_key)
+        commands = list(
+            evidence_commands(
+                rows,
+                place_id=place_id,
+                contract_id=contract_id,
+                provider_id=provider_id,
+                batch_id=batch_id,
+                report=report,
+            )
+        )
+    except (EvidenceFileError, UnicodeDecodeError) as error:
+        raise problems.invalid("file", "format", str(error)) from None
+    return commands, batch_id

@@ -1,0 +1,75 @@
+"""Managing who may call the gateway: principals (people and services), their grants, and their
+tokens. Used by `singlepot users ...`, the demo and tests; the token itself is returned once and
+only its hash is stored."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from services.gateway import db, domain
+from services.gateway.domain import Grant
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: the secret to hand over (shown once), its id (to revoke it) and expiry."""
+
+    token: str
+    token_id: uuid.UUID
+    principal_id: str
+    expires_at: datetime
+
+
+async def add_principal(
+    connection: asyncpg.Connection,
+    principal_id: str,
+    grants: Sequence[Grant],
+    *,
+    kind: str = "user",
+    display_name: str = "",
+) -> None:
+    """Create (or update) a principal and add grants to it; adding is idempotent."""
+    if kind not in ("user", "service"):
+        raise ValueError(f"kind must be 'user' or 'service', not {kind!r}")
+    async with connection.transaction():
+        await db.upsert_principal(connection, principal_id, kind, display_name or principal_id)
+        for grant in grants:
+            await db.add_grant(connection, principal_id, grant)
+
+
+async def issue_token(
+    connection: asyncpg.Connection,
+    principal_id: str,
+    *,
+    lifetime: timedelta,
+    description: str = "",
+) -> IssuedToken:
+    """A new random token for an existing principal, valid for `lifetime`."""
+    known = {row["principal_id"] for row in await db.list_principals(connection)}
+    if principal_id not in known:
+        raise LookupError(f"no user or service {principal_id!r}; add it first")
+    token = domain.new_token()
+    token_id = uuid.uuid4()
+    expires_at = datetime.now(UTC) + lifetime
+    await db.insert_token(
+        connection, token_id, principal_id, domain.token_hash(token), description, expires_at
+    )
+    return IssuedToken(token, token_id, principal_id, expires_at)
+
+
+async def revoke(connection: asyncpg.Connection, what: str) -> int:
+    """Revoke one token (by its id) or every token of a principal (by its id); return how many."""
+    try:
+        token_id = uuid.UUID(what)
+    except ValueError:
+        return await db.revoke_tokens_of(connection, what)
+    return 1 if await db.revoke_token(connection, token_id) else 0
+
+
+async def list_principals(connection: asyncpg.Connection) -> list[dict[str, object]]:
+    return await db.list_principals(connection)

@@ -44,6 +44,7 @@ from contracts import (
     topics,
     wrap,
 )
+from services.ledger.db import TRANSFER_COLUMNS
 from services.runtime.db import ensure_database, migrate_schema, migrations_for
 from singlepot.local.ports import free_port
 from singlepot.local.stack import LocalStack, create_topics
@@ -144,7 +145,8 @@ async def prepare_database(admin_url: str, name: str) -> str:
 
 PIPE_TABLES = """
 CREATE TABLE IF NOT EXISTS public.pipe_transfers (LIKE ledger.transfers INCLUDING DEFAULTS);
-CREATE TABLE IF NOT EXISTS public.pipe_outbox (LIKE ledger.outbox INCLUDING DEFAULTS);
+CREATE TABLE IF NOT EXISTS public.pipe_outbox
+    (LIKE ledger.outbox INCLUDING DEFAULTS INCLUDING IDENTITY);
 CREATE TABLE IF NOT EXISTS public.pipe_answers (LIKE ledger.answered_requests INCLUDING DEFAULTS);
 """
 
@@ -338,25 +340,6 @@ async def pipe_worker(url: str, bootstrap: str, prefix: str) -> None:
             await consumer.commit({partition: records[-1].offset + 1})
 
 
-TRANSFER_COLUMNS = (
-    "place_id",
-    "sequence",
-    "transfer_id",
-    "request_event_id",
-    "financial_year",
-    "iati_transaction_type",
-    "department_code",
-    "funding_stream_code",
-    "allocation_id",
-    "contract_id",
-    "claim_id",
-    "description",
-    "legs",
-    "previous_hash",
-    "chain_hash",
-)
-
-
 async def run_latency(stack: LocalStack, log: Path, rate: int, seconds: int) -> list[float]:
     """Offer `rate` requests/s for `seconds`; milliseconds from publish to TransferPosted."""
     run_id = uuid.uuid4().hex[:8]
@@ -426,7 +409,7 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def benchmark(requests: int, places: int) -> list[str]:
+async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int]]) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory(prefix="singlepot-bench-") as folder:
         stack = LocalStack(Path(folder), free_port(), free_port(), throwaway=True)
@@ -435,7 +418,7 @@ async def benchmark(requests: int, places: int) -> list[str]:
         try:
             envelopes = workload(requests, places)
             results = []
-            for partitions, processes in ((1, 1), (4, 1), (4, 2)):
+            for partitions, processes in layouts:
                 figures = await run_ledger(stack, envelopes, partitions, processes, log)
                 results.append(figures)
                 print(f"{figures.label}: {figures.per_second:,.0f} transfers/s", flush=True)
@@ -444,7 +427,7 @@ async def benchmark(requests: int, places: int) -> list[str]:
             latencies = await run_latency(stack, log, rate=1000, seconds=15)
         finally:
             stack.stop()
-    best = max(results, key=lambda figures: figures.per_second)
+    best = max(results, key=lambda figures: figures.per_second, default=Figures("-", 0, 0, 0))
     lines.append(
         f"requests: {requests:,} over {places} places (70% reservations on hot pot "
         "accounts, 30% payments)"
@@ -478,8 +461,19 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--places", type=int, default=10)
+    parser.add_argument(
+        "--layouts",
+        default="1x1,4x1,4x2",
+        help="ledger runs as PARTITIONSxPROCESSES, comma-separated ('' for none)",
+    )
     arguments = parser.parse_args(argv)
-    lines = asyncio.run(benchmark(arguments.requests, arguments.places))
+    layouts = [
+        (int(partitions), int(processes))
+        for partitions, processes in (
+            layout.split("x") for layout in arguments.layouts.split(",") if layout
+        )
+    ]
+    lines = asyncio.run(benchmark(arguments.requests, arguments.places, layouts))
     for line in lines:
         print(line)
     return lines

@@ -1,0 +1,351 @@
+"""Fault drills against a real local stack of their own: the ledger, run as a real process, is
+fed a stream of work through an upstream service's outbox while something fails. Each drill
+ends with the ledger's invariants verified and every spend event delivered exactly once in
+effect (as many distinct spend events as payments, however many copies the broker carried).
+
+Each drill has its own PostgreSQL and broker, because drills restart them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from contracts import (
+    Event,
+    FinancialYearAmount,
+    PaymentRequested,
+    RecordSettlement,
+    ReservationRequested,
+    decode,
+    topics,
+    wrap,
+)
+from services.ledger.verification import verify_all
+from services.runtime.db import create_pool
+from services.runtime.outbox import OutboxRelay, add_row, mark_all_for_republish, row_for
+from services.runtime.settings import RuntimeSettings
+from singlepot.local.ports import free_port
+from singlepot.local.stack import LocalStack
+from singlepot.system import create_all_topics, migrate_all
+from tests.support.kafka import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PLACES = ("GM", "WMCA", "LCR")
+# The upstream service whose outbox feeds the ledger: its schema exists in every database.
+UPSTREAM = "allocations"
+
+
+@pytest.fixture
+def drill_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    stack = LocalStack(tmp_path / "stack", free_port(), free_port(), throwaway=True)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def drill_settings(stack: LocalStack) -> RuntimeSettings:
+    return RuntimeSettings(
+        database_url=stack.database_url,
+        kafka_bootstrap_servers=stack.bootstrap_servers,
+        topic_prefix="drill-",
+        consumer_session_timeout_ms=2000,
+        consumer_heartbeat_interval_ms=500,
+        consumer_fetch_max_wait_ms=20,
+        infrastructure_retry_backoff_s=0.3,
+    )
+
+
+def work(reservations: int) -> list[Event]:
+    """Settlements, then reservations, with a payment after every other reservation."""
+    events: list[Event] = [
+        RecordSettlement(
+            place_id=place,
+            settlement_id="S-1",
+            department_code="DWP",
+            funding_stream_code="WORK",
+            spending_review_period="SR2025",
+            profile=(FinancialYearAmount(financial_year="2026-27", amount_pence=10**12),),
+        )
+        for place in PLACES
+    ]
+    for number in range(reservations):
+        place = PLACES[number % len(PLACES)]
+        events.append(
+            ReservationRequested(
+                place_id=place,
+                allocation_id=f"A-{number}",
+                financial_year="2026-27",
+                amount_pence=1_000_00,
+                purpose="drill",
+            )
+        )
+        if number % 2 == 0:
+            events.append(
+                PaymentRequested(
+                    place_id=place,
+                    payment_id=f"PAY-{number}",
+                    allocation_id=f"A-{number}",
+                    provider_id="PROV-1",
+                    amount_pence=400_00,
+                    payment_kind="grant_instalment",
+                    purpose="drill",
+                )
+            )
+    return events
+
+
+class Drill:
+    """The stack, the ledger process and the upstream outbox with its relay."""
+
+    def __init__(self, stack: LocalStack, tmp_path: Path) -> None:
+        self.stack = stack
+        self.settings = drill_settings(stack)
+        self.log = tmp_path / "ledger.log"
+        self.ledger: subprocess.Popen[bytes] | None = None
+        self.upstream: asyncpg.Pool | None = None
+        self.relay_task: asyncio.Task[None] | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    async def prepare(self) -> None:
+        await migrate_all(self.stack.database_url, create_database=True)
+        await create_all_topics(self.settings)
+        self.upstream = await create_pool(self.stack.database_url, UPSTREAM, 4)
+        await self.start_relay()
+
+    async def start_relay(self) -> None:
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.stack.bootstrap_servers, enable_idempotence=False, acks="all"
+        )
+        await self.producer.start()
+        assert self.upstream is not None
+        relay = OutboxRelay(
+            self.upstream,
+            self.producer,
+            topic_prefix=self.settings.topic_prefix,
+            batch_size_max=200,
+            poll_interval_s=0.02,
+        )
+        self.relay_task = asyncio.create_task(relay.run())
+
+    async def stop_relay(self) -> None:
+        if self.relay_task is not None:
+            self.relay_task.cancel()
+            await asyncio.gather(self.relay_task, return_exceptions=True)
+        if self.producer is not None:
+            await self.producer.stop()
+
+    def start_ledger(self) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.stack.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.stack.bootstrap_servers,
+            "SINGLEPOT_TOPIC_PREFIX": self.settings.topic_prefix,
+            "SINGLEPOT_LEDGER_HEALTH_PORT": str(free_port()),
+            "SINGLEPOT_CONSUMER_SESSION_TIMEOUT_MS": "2000",
+            "SINGLEPOT_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
+            "SINGLEPOT_CONSUMER_FETCH_MAX_WAIT_MS": "20",
+            "SINGLEPOT_INFRASTRUCTURE_RETRY_BACKOFF_S": "0.3",
+            "SINGLEPOT_CONSUMER_BATCH_SIZE_MAX": "50",
+        }
+        command = [str(Path(sys.executable).parent / "singlepot"), "serve", "ledger"]
+        with self.log.open("ab") as log:
+            self.ledger = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def kill_ledger(self) -> None:
+        assert self.ledger is not None
+        self.ledger.send_signal(signal.SIGKILL)
+        self.ledger.wait(10)
+
+    def stop_ledger(self) -> None:
+        if self.ledger is not None and self.ledger.poll() is None:
+            self.ledger.terminate()
+            self.ledger.wait(30)
+
+    async def send(self, events: list[Event]) -> None:
+        """Write requests into the upstream outbox, as the upstream service's handlers would."""
+        assert self.upstream is not None
+        async with self.upstream.acquire() as connection, connection.transaction():
+            for event in events:
+                await add_row(connection, row_for(wrap(event, producer=UPSTREAM), event))
+
+    async def answered(self) -> int:
+        connection = await asyncpg.connect(self.stack.database_url)
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM ledger.answered_requests"))
+        finally:
+            await connection.close()
+
+    async def wait_until_answered(
+        self, expected: int, timeout_s: float = 120, interval_s: float = 0.2
+    ) -> int:
+        async def done() -> int:
+            try:
+                answered = await self.answered()
+            except (OSError, asyncpg.PostgresError):
+                return 0  # PostgreSQL is restarting
+            return answered if answered >= expected else 0
+
+        return await eventually(done, timeout_s=timeout_s, interval_s=interval_s)
+
+    async def check_invariants(self, requests: list[Event]) -> None:
+        payments = sum(isinstance(event, PaymentRequested) for event in requests)
+        connection = await asyncpg.connect(self.stack.database_url)
+        try:
+            await connection.execute("SET search_path TO ledger")
+            per_request = await connection.fetch(
+                "SELECT request_event_id, count(*) AS n FROM transfers GROUP BY 1"
+            )
+            results = await verify_all(connection)
+            conflicts = await connection.fetchval("SELECT count(*) FROM conflicting_requests")
+        finally:
+            await connection.close()
+        # Every request posted exactly one transfer, once; no chain is broken.
+        assert len(per_request) == len(requests)
+        assert all(row["n"] == 1 for row in per_request)
+        assert conflicts == 0
+        assert len(results) == len(PLACES) and all(r.intact for r in results), results
+        # Every payment's spend event is on the public topic; copies share one event id.
+        spend_ids = await eventually(lambda: self._spend_event_ids(payments), timeout_s=60)
+        assert len(spend_ids) == payments
+
+    async def _spend_event_ids(self, expected: int) -> set[uuid.UUID]:
+        consumer = AIOKafkaConsumer(
+            self.settings.topic(topics.LEDGER_SPEND),
+            bootstrap_servers=self.stack.bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            ids: set[uuid.UUID] = set()
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000)
+                if not batch:
+                    break
+                for records in batch.values():
+                    ids.update(decode(record.value or b"").event_id for record in records)
+            return ids if len(ids) >= expected else set()
+        finally:
+            await consumer.stop()
+
+    async def close(self) -> None:
+        self.stop_ledger()
+        await self.stop_relay()
+        if self.upstream is not None:
+            await self.upstream.close()
+
+
+@asynccontextmanager
+async def drill(stack: LocalStack, tmp_path: Path) -> AsyncIterator[Drill]:
+    running = Drill(stack, tmp_path)
+    try:
+        await running.prepare()
+        running.start_ledger()
+        yield running
+    finally:
+        await running.close()
+
+
+async def test_the_ledger_killed_mid_stream_loses_and_duplicates_nothing(
+    drill_stack, tmp_path
+) -> None:
+    requests = work(1200)
+    async with drill(drill_stack, tmp_path) as running:
+        await running.send(requests[:1500])
+        await running.wait_until_answered(100, interval_s=0.01)
+        running.kill_ledger()  # kill -9, in the middle of the stream
+        # It really was in the middle: part of what was sent is not answered yet.
+        assert await running.answered() < 1500
+        await running.send(requests[1500:])
+        running.start_ledger()
+        await running.wait_until_answered(len(requests))
+        await running.check_invariants(requests)
+
+
+async def test_a_broker_that_lost_its_data_is_refilled_from_the_outboxes(
+    drill_stack, tmp_path
+) -> None:
+    requests = work(120)
+    async with drill(drill_stack, tmp_path) as running:
+        await running.send(requests[:90])
+        await running.wait_until_answered(90)
+        # The local broker keeps nothing across a restart: topics, messages, group offsets.
+        drill_stack.broker.stop()
+        drill_stack.broker.start()
+        await create_all_topics(running.settings)
+        # What `singlepot republish` does: every service's outbox is queued again.
+        assert running.upstream is not None
+        await mark_all_for_republish(running.upstream)
+        ledger_pool = await create_pool(drill_stack.database_url, "ledger", 1)
+        try:
+            await mark_all_for_republish(ledger_pool)
+        finally:
+            await ledger_pool.close()
+        await running.send(requests[90:])
+        await running.wait_until_answered(len(requests))
+        await running.check_invariants(requests)
+
+
+async def test_postgresql_restarting_mid_stream_loses_and_duplicates_nothing(
+    drill_stack, tmp_path
+) -> None:
+    requests = work(1200)
+    async with drill(drill_stack, tmp_path) as running:
+        await running.send(requests)
+        answered = await running.wait_until_answered(100, interval_s=0.01)
+        drill_stack.postgres.stop()
+        # It really was in the middle: part of the stream was still to be answered.
+        assert answered < len(requests)
+        await asyncio.sleep(1.0)
+        drill_stack.postgres.start()
+        await running.wait_until_answered(len(requests))
+        await running.check_invariants(requests)
+
+
+async def test_a_poison_message_is_dead_lettered_and_the_rest_flows_on(
+    drill_stack, tmp_path
+) -> None:
+    requests = work(90)
+    async with drill(drill_stack, tmp_path) as running:
+        await running.send(requests[:60])
+        assert running.producer is not None
+        poison_topic = running.settings.topic(topics.LEDGER_REQUESTS)
+        await running.producer.send_and_wait(poison_topic, b"\x00 not an envelope", key=b"GM")
+        await running.send(requests[60:])
+        await running.wait_until_answered(len(requests))
+        dead_letters = await eventually(lambda: _records(running, topics.DEAD_LETTER))
+        await running.check_invariants(requests)
+    [dead_letter] = dead_letters
+    assert dead_letter.value == b"\x00 not an envelope"
+    headers = dict(dead_letter.headers)
+    assert headers["dead_letter_consumer"] == b"ledger"
+
+
+async def _records(running: Drill, topic: str) -> list:
+    consumer = AIOKafkaConsumer(
+        running.settings.topic(topic),
+        bootstrap_servers=running.stack.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=2000)
+        return [record for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()

@@ -16,6 +16,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -23,9 +24,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import (
+    DecideAllocation,
     Event,
     FinancialYearAmount,
     PaymentRequested,
+    ProposeAllocation,
     RecordSettlement,
     ReservationRequested,
     decode,
@@ -44,8 +47,9 @@ from tests.support.kafka import eventually
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PLACES = ("GM", "WMCA", "LCR")
-# The upstream service whose outbox feeds the ledger: its schema exists in every database.
-UPSTREAM = "allocations"
+# The upstream service whose outbox feeds the drilled services (it is not run itself): its
+# schema exists in every database.
+UPSTREAM = "gateway"
 
 
 @pytest.fixture
@@ -116,7 +120,7 @@ class Drill:
         self.stack = stack
         self.settings = drill_settings(stack)
         self.log = tmp_path / "ledger.log"
-        self.ledger: subprocess.Popen[bytes] | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.upstream: asyncpg.Pool | None = None
         self.relay_task: asyncio.Task[None] | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -149,32 +153,35 @@ class Drill:
         if self.producer is not None:
             await self.producer.stop()
 
-    def start_ledger(self) -> None:
+    def start(self, service: str = "ledger") -> None:
         env = {
             **os.environ,
             "DATABASE_URL": self.stack.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.stack.bootstrap_servers,
             "SINGLEPOT_TOPIC_PREFIX": self.settings.topic_prefix,
-            "SINGLEPOT_LEDGER_HEALTH_PORT": str(free_port()),
+            f"SINGLEPOT_{service.upper()}_HEALTH_PORT": str(free_port()),
             "SINGLEPOT_CONSUMER_SESSION_TIMEOUT_MS": "2000",
             "SINGLEPOT_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
             "SINGLEPOT_CONSUMER_FETCH_MAX_WAIT_MS": "20",
             "SINGLEPOT_INFRASTRUCTURE_RETRY_BACKOFF_S": "0.3",
             "SINGLEPOT_CONSUMER_BATCH_SIZE_MAX": "50",
         }
-        command = [str(Path(sys.executable).parent / "singlepot"), "serve", "ledger"]
-        with self.log.open("ab") as log:
-            self.ledger = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        command = [str(Path(sys.executable).parent / "singlepot"), "serve", service]
+        with (self.log.parent / f"{service}.log").open("ab") as log:
+            self.processes[service] = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
 
-    def kill_ledger(self) -> None:
-        assert self.ledger is not None
-        self.ledger.send_signal(signal.SIGKILL)
-        self.ledger.wait(10)
+    def kill(self, service: str = "ledger") -> None:
+        process = self.processes[service]
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
 
-    def stop_ledger(self) -> None:
-        if self.ledger is not None and self.ledger.poll() is None:
-            self.ledger.terminate()
-            self.ledger.wait(30)
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait(30)
 
     async def send(self, events: list[Event]) -> None:
         """Write requests into the upstream outbox, as the upstream service's handlers would."""
@@ -184,25 +191,33 @@ class Drill:
                 await add_row(connection, row_for(wrap(event, producer=UPSTREAM), event))
 
     async def answered(self) -> int:
+        return await self.count("SELECT count(*) FROM ledger.answered_requests")
+
+    async def count(self, query: str) -> int:
         connection = await asyncpg.connect(self.stack.database_url)
         try:
-            return int(await connection.fetchval("SELECT count(*) FROM ledger.answered_requests"))
+            return int(await connection.fetchval(query))
         finally:
             await connection.close()
 
     async def wait_until_answered(
-        self, expected: int, timeout_s: float = 120, interval_s: float = 0.2
+        self,
+        expected: int,
+        timeout_s: float = 120,
+        interval_s: float = 0.2,
+        query: str = "SELECT count(*) FROM ledger.answered_requests",
     ) -> int:
         async def done() -> int:
             try:
-                answered = await self.answered()
+                answered = await self.count(query)
             except (OSError, asyncpg.PostgresError):
                 return 0  # PostgreSQL is restarting
             return answered if answered >= expected else 0
 
         return await eventually(done, timeout_s=timeout_s, interval_s=interval_s)
 
-    async def check_invariants(self, requests: list[Event]) -> None:
+    async def check_invariants(self, requests: list[Event], answered: int | None = None) -> None:
+        """`answered`: how many ledger requests there were, when not all of `requests` are."""
         payments = sum(isinstance(event, PaymentRequested) for event in requests)
         connection = await asyncpg.connect(self.stack.database_url)
         try:
@@ -215,13 +230,14 @@ class Drill:
         finally:
             await connection.close()
         # Every request posted exactly one transfer, once; no chain is broken.
-        assert len(per_request) == len(requests)
+        assert len(per_request) == (len(requests) if answered is None else answered)
         assert all(row["n"] == 1 for row in per_request)
         assert conflicts == 0
         assert len(results) == len(PLACES) and all(r.intact for r in results), results
         # Every payment's spend event is on the public topic; copies share one event id.
-        spend_ids = await eventually(lambda: self._spend_event_ids(payments), timeout_s=60)
-        assert len(spend_ids) == payments
+        if payments:
+            spend_ids = await eventually(lambda: self._spend_event_ids(payments), timeout_s=60)
+            assert len(spend_ids) == payments
 
     async def _spend_event_ids(self, expected: int) -> set[uuid.UUID]:
         consumer = AIOKafkaConsumer(
@@ -244,7 +260,7 @@ class Drill:
             await consumer.stop()
 
     async def close(self) -> None:
-        self.stop_ledger()
+        self.stop_all()
         await self.stop_relay()
         if self.upstream is not None:
             await self.upstream.close()
@@ -255,7 +271,7 @@ async def drill(stack: LocalStack, tmp_path: Path) -> AsyncIterator[Drill]:
     running = Drill(stack, tmp_path)
     try:
         await running.prepare()
-        running.start_ledger()
+        running.start("ledger")
         yield running
     finally:
         await running.close()
@@ -268,11 +284,11 @@ async def test_the_ledger_killed_mid_stream_loses_and_duplicates_nothing(
     async with drill(drill_stack, tmp_path) as running:
         await running.send(requests[:1500])
         await running.wait_until_answered(100, interval_s=0.01)
-        running.kill_ledger()  # kill -9, in the middle of the stream
+        running.kill("ledger")  # kill -9, in the middle of the stream
         # It really was in the middle: part of what was sent is not answered yet.
         assert await running.answered() < 1500
         await running.send(requests[1500:])
-        running.start_ledger()
+        running.start("ledger")
         await running.wait_until_answered(len(requests))
         await running.check_invariants(requests)
 
@@ -349,3 +365,46 @@ async def _records(running: Drill, topic: str) -> list:
         return [record for records in batch.values() for record in records]
     finally:
         await consumer.stop()
+
+
+async def test_the_allocations_service_killed_mid_stream_funds_each_allocation_once(
+    drill_stack, tmp_path
+) -> None:
+    allocations = 300
+    commands: list[Event] = work(0)  # the settlements
+    for number in range(allocations):
+        place = PLACES[number % len(PLACES)]
+        commands.append(
+            ProposeAllocation(
+                place_id=place,
+                allocation_id=f"A-{number}",
+                allocation_type="partnership_agreement",
+                recipient_id=f"R-{number}",
+                purpose="Family hubs",
+                mission_id="M-START-WELL",
+                start_date=date(2026, 5, 1),
+                end_date=date(2027, 3, 31),
+                value_pence=1_000_00,
+                financial_year="2026-27",
+                proposed_by="officer-1",
+            )
+        )
+        commands.append(
+            DecideAllocation(
+                place_id=place, allocation_id=f"A-{number}", decision="approved", decided_by="psrb"
+            )
+        )
+    funded = "SELECT count(*) FROM allocations.allocations WHERE status = 'funded'"
+    async with drill(drill_stack, tmp_path) as running:
+        running.start("allocations")
+        await running.send(commands)
+        so_far = await running.wait_until_answered(30, interval_s=0.01, query=funded)
+        running.kill("allocations")  # kill -9, in the middle of the stream
+        assert so_far < allocations
+        running.start("allocations")
+        await running.wait_until_answered(allocations, query=funded)
+        await running.wait_until_answered(len(PLACES) + allocations)
+        # Each allocation asked the ledger once for its reservation, and it was posted once.
+        reservations = await running.count("SELECT count(*) FROM ledger.reservations")
+        await running.check_invariants(work(0), answered=len(PLACES) + allocations)
+    assert reservations == allocations

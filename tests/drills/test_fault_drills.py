@@ -9,6 +9,8 @@ Each drill has its own PostgreSQL and broker, because drills restart them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import os
 import signal
 import subprocess
@@ -18,9 +20,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import (
@@ -122,6 +127,7 @@ class Drill:
         self.settings = drill_settings(stack)
         self.log = tmp_path / "ledger.log"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.gateway_port = 0
         self.upstream: asyncpg.Pool | None = None
         self.relay_task: asyncio.Task[None] | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -161,13 +167,18 @@ class Drill:
             "DATABASE_URL": self.stack.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.stack.bootstrap_servers,
             "SINGLEPOT_TOPIC_PREFIX": self.settings.topic_prefix,
-            f"SINGLEPOT_{service.upper()}_HEALTH_PORT": str(free_port()),
+            # The gateway's health port is its API port.
+            f"SINGLEPOT_{service.upper()}_{'PORT' if service == 'gateway' else 'HEALTH_PORT'}": str(
+                free_port()
+            ),
             "SINGLEPOT_CONSUMER_SESSION_TIMEOUT_MS": "2000",
             "SINGLEPOT_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
             "SINGLEPOT_CONSUMER_FETCH_MAX_WAIT_MS": "20",
             "SINGLEPOT_INFRASTRUCTURE_RETRY_BACKOFF_S": "0.3",
             "SINGLEPOT_CONSUMER_BATCH_SIZE_MAX": "50",
         }
+        if service == "gateway":
+            self.gateway_port = int(env["SINGLEPOT_GATEWAY_PORT"])
         command = [str(Path(sys.executable).parent / "singlepot"), "serve", service]
         with (self.log.parent / f"{service}.log").open("ab") as log:
             self.processes[service] = subprocess.Popen(
@@ -467,3 +478,110 @@ async def test_the_outcomes_service_killed_mid_stream_pays_each_batch_once(
             answered=2 + batches,
         )
     assert ledger_paid == contract_paid == batches * 2 * 1_000_00
+
+
+class WebhookReceiver:
+    """A department's webhook endpoint: keeps every genuine delivery's event id."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.secret = ""
+        self.event_ids: list[str] = []
+        self.forged = 0
+        self.server: uvicorn.Server | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {name.decode(): value.decode() for name, value in scope["headers"]}
+        signed = f"{headers.get('singlepot-timestamp', '')}.".encode() + body
+        expected = "v1=" + hmac.new(self.secret.encode(), signed, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected, headers.get("singlepot-signature", "")):
+            self.event_ids.append(headers["singlepot-event-id"])
+        else:
+            self.forged += 1
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def start(self) -> None:
+        config = uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.task = asyncio.create_task(self.server.serve())
+        await eventually(lambda: _started(self.server))
+
+    async def stop(self) -> None:
+        if self.server is not None and self.task is not None:
+            self.server.should_exit = True
+            await self.task
+
+
+async def _started(server: uvicorn.Server | None) -> bool:
+    return server is not None and server.started
+
+
+def department_token(database_url: str) -> str:
+    """A department service token, made with the command an administrator uses."""
+    singlepot = str(Path(sys.executable).parent / "singlepot")
+    env = {**os.environ, "DATABASE_URL": database_url}
+    add = [singlepot, "users", "add", "dwp-feed", "--service", "--grant", "department:DWP"]
+    subprocess.run(add, env=env, check=True, capture_output=True, timeout=60)
+    issued = subprocess.run(
+        [singlepot, "users", "token", "dwp-feed"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return issued.stdout.strip().splitlines()[-1]
+
+
+async def test_the_gateway_killed_mid_stream_delivers_every_spend_webhook_once_in_effect(
+    drill_stack, tmp_path
+) -> None:
+    requests = work(120)  # 60 payments, all from DWP's stream
+    payments = sum(isinstance(event, PaymentRequested) for event in requests)
+    receiver = WebhookReceiver()
+    await receiver.start()
+    try:
+        async with drill(drill_stack, tmp_path) as running:
+            running.start("gateway")
+            token = await asyncio.to_thread(department_token, drill_stack.database_url)
+            gateway = f"http://127.0.0.1:{running.gateway_port}"
+            async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+                await eventually(lambda: _ready(client), timeout_s=60)
+                answer = await client.post(
+                    "/api/v1/departments/DWP/webhooks",
+                    json={"url": f"http://127.0.0.1:{receiver.port}/hook"},
+                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "drill-1"},
+                )
+                assert answer.status_code == 201, answer.text
+                receiver.secret = answer.json()["secret"]
+            await running.send(requests)
+            await eventually(lambda: _received(receiver, 5), timeout_s=60, interval_s=0.01)
+            running.kill("gateway")  # kill -9, in the middle of the deliveries
+            assert len(set(receiver.event_ids)) < payments
+            running.start("gateway")
+            await eventually(lambda: _received(receiver, payments), timeout_s=120)
+            await running.check_invariants(requests)
+    finally:
+        await receiver.stop()
+    assert len(set(receiver.event_ids)) == payments and receiver.forged == 0
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def _received(receiver: WebhookReceiver, count: int) -> bool:
+    return len(set(receiver.event_ids)) >= count

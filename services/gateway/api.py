@@ -31,6 +31,7 @@ from services.gateway.intake import identifier_path
 from services.gateway.settings import GatewaySettings
 from services.runtime.host import ServiceHost
 from services.runtime.outbox import Outbox
+from services.runtime.telemetry import ServiceSpanMiddleware
 
 JsonObject = dict[str, Any]
 
@@ -321,6 +322,8 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
         ),
     )
     app.state.gateway = gateway
+    # FastAPI runs each request in a server span; this names the service on it.
+    app.add_middleware(ServiceSpanMiddleware, service=host.name)
     problems.install(app)
     components: dict[str, Any] = {}
     app.include_router(command_routes(gateway, components))

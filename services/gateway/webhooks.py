@@ -17,9 +17,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+from opentelemetry.trace import SpanKind
 
 from services.gateway import db, domain
 from services.gateway.settings import GatewaySettings
+from services.runtime import telemetry
 from services.runtime.host import ServiceHost
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,26 @@ def signed_headers(delivery: dict[str, Any], body: bytes, now_s: int) -> dict[st
 
 
 async def _post(client: httpx.AsyncClient, delivery: dict[str, Any]) -> tuple[int | None, str]:
+    """Post one delivery, in a span of the spend event's trace when this process remembers it."""
+    with telemetry.span(
+        "gateway webhook deliver",
+        "gateway",
+        kind=SpanKind.CLIENT,
+        traceparent=telemetry.remembered_trace(delivery["event_id"]),
+        attributes={
+            telemetry.EVENT_ID_ATTRIBUTE: str(delivery["event_id"]),
+            telemetry.PLACE_ATTRIBUTE: delivery["place_id"],
+            "singlepot.department_code": delivery["department_code"],
+            "singlepot.delivery_attempt": delivery["attempts"] + 1,
+        },
+    ) as span:
+        status_code, error = await _post_once(client, delivery)
+        if span is not None and status_code is not None:
+            span.set_attribute("http.response.status_code", status_code)
+        return status_code, error
+
+
+async def _post_once(client: httpx.AsyncClient, delivery: dict[str, Any]) -> tuple[int | None, str]:
     """Post one delivery: (status code, error) — error is '' when the receiver took it."""
     body = payload(delivery)
     try:

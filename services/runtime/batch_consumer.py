@@ -22,14 +22,17 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from opentelemetry.trace import Link, Span, SpanKind
 
 from contracts import ContractError, Event
 from contracts.envelope import Envelope, decode, unwrap
+from services.runtime import telemetry
 from services.runtime.consumer import (
     INFRASTRUCTURE_ERRORS,
     EventConsumer,
     HandlerContext,
     IncomingMessage,
+    message_attributes,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,7 @@ class BatchConsumer:
                 )
                 for partition, records in fetched.items():
                     await self._process_partition_batch(partition, records)
+                    self._record_lag(partition, records[-1].offset + 1)
         finally:
             self.running = False
             with contextlib.suppress(KafkaError):
@@ -96,6 +100,13 @@ class BatchConsumer:
             # again and recognise them by their event ids.
             log.warning("%s: commit for %s failed after a rebalance", self.name, partition)
 
+    def _record_lag(self, partition: TopicPartition, position: int) -> None:
+        # The fetch response told the client the partition's end; no extra request is made.
+        highwater = self.consumer.highwater(partition)
+        if highwater is not None:
+            key = (self.name, partition.topic, partition.partition)
+            telemetry.instruments().consumer_lag[key] = max(highwater - position, 0)
+
     async def process(self, messages: Sequence[IncomingMessage]) -> None:
         """Handle one partition's batch; raises only for infrastructure failures."""
         wanted: list[tuple[Envelope, Event]] = []
@@ -112,9 +123,17 @@ class BatchConsumer:
                 self.fallback.stats.ignored += 1
         if not wanted:
             return
+        spans = self._message_spans(wanted)
         try:
-            async with self.pool.acquire() as connection, connection.transaction():
-                await self.handler(connection, wanted)
+            with telemetry.span(
+                f"{self.name} batch",
+                self.name,
+                kind=SpanKind.CONSUMER,
+                attributes={"messaging.batch.message_count": len(wanted)},
+                links=[Link(span.get_span_context()) for span in spans],
+            ):
+                async with self.pool.acquire() as connection, connection.transaction():
+                    await self.handler(connection, wanted)
             self.fallback.stats.processed += len(wanted)
         except INFRASTRUCTURE_ERRORS:
             raise
@@ -122,6 +141,28 @@ class BatchConsumer:
             log.exception("%s: batch of %d failed; replaying one by one", self.name, len(wanted))
             for message in messages:
                 await self.fallback.handle(message)
+        finally:
+            for span in spans:
+                span.end()
+
+    def _message_spans(self, wanted: Sequence[tuple[Envelope, Event]]) -> list[Span]:
+        """One span per message, each in its own message's trace, spanning the batch's
+        transaction: the ledger's posting of a request shows in the request's trace."""
+        if not telemetry.tracing():
+            return []
+        spans = []
+        for envelope, event in wanted:
+            telemetry.remember_trace(envelope.event_id, envelope.traceparent)
+            span = telemetry.start_span(
+                f"{self.name} handle {envelope.event_type}",
+                self.name,
+                kind=SpanKind.CONSUMER,
+                traceparent=envelope.traceparent,
+                attributes=message_attributes(envelope, event),
+            )
+            if span is not None:
+                spans.append(span)
+        return spans
 
 
 def _incoming(record: ConsumerRecord) -> IncomingMessage:

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from opentelemetry.trace import SpanKind
 
 from contracts import ContractError, Event, topics
 from contracts.envelope import Envelope, decode, unwrap
+from services.runtime import telemetry
 from services.runtime.db import QUERIES
 from services.runtime.outbox import (
     EVENT_ID_HEADER,
@@ -135,6 +137,24 @@ class EventConsumer:
         await self._dead_letter(message, envelope, last_error, attempts=self.attempts_max)
 
     async def _apply(self, envelope: Envelope, event: Event, handler: Handler) -> None:
+        # The consumer span's parent is the span that emitted the event, so the events this
+        # handler emits (their traceparent is the current span's) stay in the request's trace.
+        if not telemetry.tracing():
+            await self._apply_in_transaction(envelope, event, handler)
+            return
+        with telemetry.span(
+            f"{self.name} handle {envelope.event_type}",
+            self.name,
+            kind=SpanKind.CONSUMER,
+            traceparent=envelope.traceparent,
+            attributes=message_attributes(envelope, event),
+        ):
+            telemetry.remember_trace(envelope.event_id, envelope.traceparent)
+            await self._apply_in_transaction(envelope, event, handler)
+
+    async def _apply_in_transaction(
+        self, envelope: Envelope, event: Event, handler: Handler
+    ) -> None:
         async with self.pool.acquire() as connection, connection.transaction():
             if not await self._claim(
                 connection, envelope.event_id, envelope.event_type, "processed"
@@ -175,7 +195,19 @@ class EventConsumer:
                 _dead_letter_row(self.name, message, event_id, event_type, error, attempts),
             )
         self.stats.dead_lettered += 1
+        telemetry.instruments().dead_letters.add(
+            1, {telemetry.SERVICE_ATTRIBUTE: self.name, telemetry.EVENT_TYPE_ATTRIBUTE: event_type}
+        )
         log.error("%s dead-lettered %s %s: %r", self.name, event_type, event_id, error)
+
+
+def message_attributes(envelope: Envelope, event: Event) -> dict[str, str]:
+    """Span attributes naming the message handled: its type, id and place."""
+    return {
+        telemetry.EVENT_TYPE_ATTRIBUTE: envelope.event_type,
+        telemetry.EVENT_ID_ATTRIBUTE: str(envelope.event_id),
+        telemetry.PLACE_ATTRIBUTE: event.place_id,
+    }
 
 
 def _fingerprint(message: IncomingMessage) -> uuid.UUID:

@@ -25,6 +25,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchConsumer, BatchHandler
 from services.runtime.consumer import EventConsumer, Handler, IncomingMessage
 from services.runtime.db import QUERIES, create_pool
@@ -75,6 +76,7 @@ class ServiceHost:
 
     async def start(self) -> None:
         """Connect to PostgreSQL and Kafka, then start relaying and consuming."""
+        telemetry.configure(self.settings, service_name=f"singlepot-{self.name}")
         self.pool = await create_pool(
             self.settings.effective_database_url(), self.name, self.settings.database_pool_size_max
         )
@@ -86,6 +88,7 @@ class ServiceHost:
             topic_prefix=self.settings.topic_prefix,
             batch_size_max=self.settings.outbox_batch_size_max,
             poll_interval_s=self.settings.outbox_poll_interval_s,
+            service=self.name,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         if self.definition.subscriptions:
@@ -271,6 +274,10 @@ async def _keep_raw_bytes(message: Any) -> bytes:
     return bytes(message.body)
 
 
+def _is_probe(scope: Any) -> bool:
+    return scope.get("path") in {"/healthz", "/readyz"}
+
+
 def build_http_app(definition: ServiceDefinition, settings: RuntimeSettings) -> FastAPI:
     """The service's HTTP app: health endpoints, plus the gateway's API when it has one.
     Its lifespan starts and stops the service host."""
@@ -284,7 +291,12 @@ def build_http_app(definition: ServiceDefinition, settings: RuntimeSettings) -> 
         finally:
             await host.stop()
 
-    app = FastAPI(title=f"singlepot {definition.name}", lifespan=lifespan)
+    # FastAPI traces requests natively when a tracer provider is installed; probes are left out.
+    app = FastAPI(
+        title=f"singlepot {definition.name}",
+        lifespan=lifespan,
+        telemetry={"exclude": _is_probe},
+    )
     app.state.host = host
 
     @app.get("/healthz", tags=["health"])

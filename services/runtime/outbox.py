@@ -17,9 +17,11 @@ from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import Span, SpanKind
 
 from contracts import Event
 from contracts.envelope import Envelope, encode, wrap
+from services.runtime import telemetry
 from services.runtime.db import QUERIES
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,8 @@ class Outbox:
             producer=self.producer,
             event_id=event_id,
             causation=self.causation,
-            traceparent=self.traceparent,
+            # The span running now (the HTTP request, the consumer's handling) is the cause.
+            traceparent=self.traceparent or telemetry.current_traceparent(),
         )
         await add_row(self.connection, row_for(envelope, event))
         self.emitted.append(envelope)
@@ -110,7 +113,9 @@ class OutboxRelay:
         topic_prefix: str,
         batch_size_max: int,
         poll_interval_s: float,
+        service: str = "",
     ) -> None:
+        self.service = service
         self.pool = pool
         self.producer = producer
         self.topic_prefix = topic_prefix
@@ -128,20 +133,49 @@ class OutboxRelay:
         async with self.pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(QUERIES.lock_unpublished_outbox, self.batch_size_max)
             if not rows:
+                self._record_backlog(0)
                 return 0
-            deliveries = [await self._send(row) for row in rows]
+            headers = [json.loads(row["headers"]) for row in rows]
+            spans = [self._producer_span(row, h) for row, h in zip(rows, headers, strict=True)]
+            deliveries = [await self._send(row, h) for row, h in zip(rows, headers, strict=True)]
             await asyncio.gather(*deliveries)
             await connection.execute(QUERIES.mark_outbox_published, [row["id"] for row in rows])
+            # A full batch means more may wait; counting them costs a query only then.
+            backlog = 0
+            if len(rows) >= self.batch_size_max:
+                backlog = int(await connection.fetchval(QUERIES.count_unpublished_outbox))
+        for span in spans:
+            if span is not None:
+                span.end()
+        for row, row_headers in zip(rows, headers, strict=True):
+            event_type = row_headers.get(EVENT_TYPE_HEADER, "")
+            telemetry.count_published(self.service, event_type, row["partition_key"])
+        self._record_backlog(backlog)
         self.published_total += len(rows)
         return len(rows)
 
-    async def _send(self, row: asyncpg.Record) -> asyncio.Future[object]:
-        headers = [(name, value.encode()) for name, value in json.loads(row["headers"]).items()]
+    def _record_backlog(self, rows: int) -> None:
+        telemetry.instruments().outbox_backlog[self.service] = rows
+
+    def _producer_span(self, row: asyncpg.Record, headers: dict[str, str]) -> Span | None:
+        return telemetry.start_span(
+            f"{row['topic']} publish",
+            self.service,
+            kind=SpanKind.PRODUCER,
+            traceparent=headers.get(TRACEPARENT_HEADER),
+            attributes={
+                "messaging.destination.name": f"{self.topic_prefix}{row['topic']}",
+                telemetry.EVENT_TYPE_ATTRIBUTE: headers.get(EVENT_TYPE_HEADER, ""),
+                telemetry.EVENT_ID_ATTRIBUTE: str(row["event_id"]),
+            },
+        )
+
+    async def _send(self, row: asyncpg.Record, headers: dict[str, str]) -> asyncio.Future[object]:
         return await self.producer.send(
             f"{self.topic_prefix}{row['topic']}",
             value=bytes(row["value"]),
             key=row["partition_key"].encode(),
-            headers=headers,
+            headers=[(name, value.encode()) for name, value in headers.items()],
         )
 
     async def run(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,16 @@ class RuntimeSettings(BaseSettings):
     due_work_interval_s: float = Field(default=3600.0, gt=0)
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json` writes one JSON object per log line, with trace ids."
+    )
+    traces_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", description="Where spans go; `otlp` reads the OTEL_EXPORTER_OTLP_* vars."
+    )
+    metrics_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", description="Where metrics go; `otlp` reads the OTEL_EXPORTER_OTLP_* vars."
+    )
+    metrics_interval_s: float = Field(default=15.0, gt=0)
 
     def effective_database_url(self) -> str:
         """The configured PostgreSQL, or the embedded one `singlepot up` starts."""

@@ -17,6 +17,7 @@ import asyncpg
 from contracts import Event
 from contracts.envelope import Envelope, wrap
 from services.ledger import db, domain
+from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchConsumer
 from services.runtime.consumer import Handler
 from services.runtime.outbox import OutboxRow, add_row, row_for
@@ -37,23 +38,41 @@ async def handle_batch(
     outbox_rows: list[OutboxRow] = []
     to_republish: list[UUID] = []
     for envelope, request in messages:
-        decision = domain.decide(books[request.place_id], envelope.event_id, request)
-        if decision.replay_of is not None:
-            to_republish += decision.replay_of.answer_event_ids
-        elif decision.conflict:
-            await _refuse_conflict(connection, envelope, request, decision)
-        else:
-            decided.append((decision, request))
-            outbox_rows += _answer_rows(envelope, decision)
+        attributes = {
+            "singlepot.place_id": request.place_id,
+            "singlepot.request": request.event_type,
+        }
+        with telemetry.span(
+            "ledger decide", SERVICE_NAME, traceparent=envelope.traceparent, attributes=attributes
+        ) as current:
+            decision = domain.decide(books[request.place_id], envelope.event_id, request)
+            if current is not None:
+                current.set_attribute("singlepot.transfers", len(decision.transfers))
+            if decision.replay_of is not None:
+                to_republish += decision.replay_of.answer_event_ids
+            elif decision.conflict:
+                await _refuse_conflict(connection, envelope, request, decision)
+            else:
+                decided.append((decision, request))
+                outbox_rows += _answer_rows(envelope, decision, telemetry.current_traceparent())
     await db.save_books(connection, books.values(), decided, outbox_rows)
     if to_republish:
         await db.republish(connection, to_republish)
 
 
-def _answer_rows(envelope: Envelope, decision: domain.Decision) -> list[OutboxRow]:
+def _answer_rows(
+    envelope: Envelope, decision: domain.Decision, traceparent: str | None
+) -> list[OutboxRow]:
+    """The answer's outbox rows; their trace continues from the span that decided them."""
     rows = []
     for event_id, event in zip(decision.answer_ids(), decision.events, strict=True):
-        answer = wrap(event, producer=SERVICE_NAME, event_id=event_id, causation=envelope)
+        answer = wrap(
+            event,
+            producer=SERVICE_NAME,
+            event_id=event_id,
+            causation=envelope,
+            traceparent=traceparent,
+        )
         rows.append(row_for(answer, event))
     return rows
 

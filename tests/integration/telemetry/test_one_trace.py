@@ -93,6 +93,24 @@ async def test_one_request_is_one_trace_across_gateway_allocations_ledger_and_ou
     assert ledger_postings, "the ledger's handling of the reservation is in the request's trace"
     assert all((s.attributes or {}).get(PLACE_ATTRIBUTE) == "GM" for s in ledger_postings)
     assert any(s.kind is SpanKind.PRODUCER for s in trace_spans), "the relay's publish is traced"
+    [posting] = [s for s in trace_spans if s.name == "ledger decide"]
+    assert (posting.attributes or {}).get("singlepot.transfers") == 1
+    # What the ledger answered continues from its decision: allocations' handling of the
+    # ReservationMade descends from the ledger's decide span.
+    parents = {s.context.span_id: s.parent.span_id for s in trace_spans if s.parent is not None}
+
+    def descends_from_posting(span_id: int) -> bool:
+        while span_id in parents:
+            span_id = parents[span_id]
+            if span_id == posting.context.span_id:
+                return True
+        return False
+
+    assert any(
+        descends_from_posting(s.context.span_id)
+        for s in trace_spans
+        if (s.attributes or {}).get(SERVICE_ATTRIBUTE) == "allocations"
+    ), "allocations handled the ledger's answer inside the ledger's branch of the trace"
     # Every span of the trace hangs from the request: none starts a trace of its own.
     assert [s for s in trace_spans if s.parent is None] == [request]
 

@@ -497,6 +497,8 @@ class WebhookReceiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender died mid-request (the drill kills it): nothing arrived
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break

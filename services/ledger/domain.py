@@ -575,27 +575,33 @@ def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) 
     )
 
 
-def _reserved_mix(book: PlaceBook, allocation_id: str) -> tuple[str, list[StreamShare]]:
+def _draw_on_reservation(
+    book: PlaceBook, allocation_id: str, amount_pence: int, what: str
+) -> tuple[str, list[StreamShare]]:
+    """The year of an allocation's reservation and the shares `amount_pence` takes from it,
+    pro rata to what remains reserved; refused when the reservation is missing, closed or
+    too small for `what` ("payment", "release")."""
     year = book.reservations.get(allocation_id)
     if year is None:
         raise LedgerRejection(
             f"allocation {allocation_id} has no reservation in {book.place_id}'s ledger"
         )
     _open_year(book, year)
-    return year, book.shares(year, f"commitment:{allocation_id}:")
+    commitment_mix = book.shares(year, f"commitment:{allocation_id}:")
+    reserved_pence = sum(share.amount_pence for share in commitment_mix)
+    if amount_pence > reserved_pence:
+        raise LedgerRejection(
+            f"{what} of {format_pounds(amount_pence)} for allocation {allocation_id} exceeds "
+            f"its remaining reservation of {format_pounds(reserved_pence)}"
+        )
+    return year, attribute(amount_pence, commitment_mix)
 
 
 def release(book: PlaceBook, decision: Decision, request: ReservationReleaseRequested) -> None:
     """Give unspent reserved money back to the pot, pro rata to what remains reserved."""
-    year, commitment_mix = _reserved_mix(book, request.allocation_id)
-    reserved_pence = sum(share.amount_pence for share in commitment_mix)
-    if request.amount_pence > reserved_pence:
-        raise LedgerRejection(
-            f"release of {format_pounds(request.amount_pence)} for allocation "
-            f"{request.allocation_id} exceeds its remaining reservation of "
-            f"{format_pounds(reserved_pence)}"
-        )
-    shares = attribute(request.amount_pence, commitment_mix)
+    year, shares = _draw_on_reservation(
+        book, request.allocation_id, request.amount_pence, "release"
+    )
     legs = _moves(shares, "commitment", "pot", request.allocation_id)
     tags = Tags(
         f"release ({request.reason}) of allocation {request.allocation_id}",
@@ -617,15 +623,9 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
     """Pay a provider from a reservation; the spend inherits the reservation's stream mix."""
     if request.payment_id in book.payments:
         raise LedgerRejection(f"payment {request.payment_id} was already made; it pays once")
-    year, commitment_mix = _reserved_mix(book, request.allocation_id)
-    reserved_pence = sum(share.amount_pence for share in commitment_mix)
-    if request.amount_pence > reserved_pence:
-        raise LedgerRejection(
-            f"payment of {format_pounds(request.amount_pence)} for allocation "
-            f"{request.allocation_id} exceeds its remaining reservation of "
-            f"{format_pounds(reserved_pence)}"
-        )
-    shares = attribute(request.amount_pence, commitment_mix)
+    year, shares = _draw_on_reservation(
+        book, request.allocation_id, request.amount_pence, "payment"
+    )
     legs = [
         Leg(
             commitment_account(request.allocation_id, s.department_code, s.funding_stream_code),

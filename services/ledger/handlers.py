@@ -56,6 +56,11 @@ async def handle_batch(
                 decided.append((decision, request))
                 outbox_rows += _answer_rows(envelope, decision, telemetry.current_traceparent())
     await db.save_books(connection, books.values(), decided, outbox_rows)
+    # Counted where the money moves, not where events are published: a republished outbox
+    # would count again.
+    for decision, request in decided:
+        for event in decision.events:
+            telemetry.count_money_moved(request.place_id, event.event_type)
     if to_republish:
         await db.republish(connection, to_republish)
 

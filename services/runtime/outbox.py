@@ -147,9 +147,6 @@ class OutboxRelay:
         for span in spans:
             if span is not None:
                 span.end()
-        for row, row_headers in zip(rows, headers, strict=True):
-            event_type = row_headers.get(EVENT_TYPE_HEADER, "")
-            telemetry.count_published(self.service, event_type, row["partition_key"])
         self._record_backlog(backlog)
         self.published_total += len(rows)
         return len(rows)

@@ -290,21 +290,19 @@ class Metrics:
 # Bound to the global meter provider, which is a no-op until one is installed.
 _metrics = Metrics(metrics.get_meter("singlepot"))
 
-# Ledger events counted as money moved, by place (their Kafka key is the place id).
-_LEDGER_COUNTERS = {"ReservationMade": "reservations", "PaymentMade": "payments"}
-
 
 def instruments() -> Metrics:
     """The instruments in use now."""
     return _metrics
 
 
-def count_published(service: str, event_type: str, partition_key: str) -> None:
-    """Count a published ledger result: reservations and payments by place."""
-    counter_name = _LEDGER_COUNTERS.get(event_type)
-    if service == "ledger" and counter_name is not None:
-        counter: Any = getattr(_metrics, counter_name)
-        counter.add(1, {PLACE_ATTRIBUTE: partition_key})
+def count_money_moved(place_id: str, event_type: str) -> None:
+    """Count a reservation or payment the ledger posted, by place."""
+    counter = {"ReservationMade": _metrics.reservations, "PaymentMade": _metrics.payments}.get(
+        event_type
+    )
+    if counter is not None:
+        counter.add(1, {PLACE_ATTRIBUTE: place_id})
 
 
 # --- Logs -------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.report import Figure, Target, publish
 from contracts import AttributionShare, FinancialYearAmount, SpendRecorded, topics
 from contracts.envelope import encode, wrap
 from services.gateway import users
@@ -47,6 +48,7 @@ from singlepot.local.ports import free_port
 from singlepot.local.postgres import EmbeddedPostgres
 from singlepot.system import create_all_topics, migrate_all
 
+BENCHMARK = "gateway latencies"
 COMMAND_RATE_PER_S = 200
 # The outcomes service names the evidence batch a payment is for in the spend's purpose.
 BATCH_IN_PURPOSE = re.compile(r"batch (\S+)$")
@@ -588,9 +590,36 @@ def main() -> None:
         )
         return
     runner = run_end_to_end if arguments.end_to_end else run
-    figures = asyncio.run(runner(arguments.seconds))
-    for figure in figures:
-        print(json.dumps(figure))
+    measures = asyncio.run(runner(arguments.seconds))
+    for measure in measures:
+        print(json.dumps(measure))
+    publish(figure for measure in measures for figure in as_figures(measure))
+
+
+# Issue 6's targets, by the measure they judge.
+P99_TARGETS_MS = {
+    "GET pot": Target("<=", 20, "issue 6"),
+    "evidence POST 202 -> DWP webhook has the spend": Target("<=", 250, "issue 6"),
+}
+
+
+def as_figures(measure: dict[str, Any]) -> list[Figure]:
+    """A measure's p50 and p99 as figures, the p99 judged against its target where it has one."""
+    if measure["p50_ms"] is None:
+        return []
+    name = measure["measure"].strip().replace("->", "→")
+    detail = f"{measure['completed']:,} of {measure['offered']:,} offered completed"
+    return [
+        Figure(BENCHMARK, f"{name}, p50", measure["p50_ms"], "ms", detail=detail),
+        Figure(
+            BENCHMARK,
+            f"{name}, p99",
+            measure["p99_ms"],
+            "ms",
+            P99_TARGETS_MS.get(measure["measure"]),
+            detail=detail,
+        ),
+    ]
 
 
 if __name__ == "__main__":

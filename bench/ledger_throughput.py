@@ -33,6 +33,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.report import Figure, Target, publish
 from contracts import (
     Envelope,
     FinancialYearAmount,
@@ -50,6 +51,7 @@ from singlepot.local.ports import free_port
 from singlepot.local.stack import LocalStack, create_topics
 from singlepot.system import service_definition
 
+BENCHMARK = "ledger throughput and latency"
 YEAR = "2026-27"
 STREAMS = (("DWP", "WORK"), ("DHSC", "HEALTH"), ("DFE", "SCHOOLS"))
 
@@ -69,12 +71,12 @@ class Figures:
 def workload(requests: int, places: int) -> list[Envelope]:
     """Settlements first, then 70% reservations (hot pot accounts) and 30% payments."""
     envelopes = []
-    for place in range(places):
+    for place_number in range(places):
         for department, stream in STREAMS:
             envelopes.append(
                 wrap(
                     RecordSettlement(
-                        place_id=f"PLACE-{place}",
+                        place_id=f"PLACE-{place_number}",
                         settlement_id=f"S-{department}",
                         department_code=department,
                         funding_stream_code=stream,
@@ -409,8 +411,7 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int]]) -> list[str]:
-    lines = []
+async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int]]) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="singlepot-bench-") as folder:
         stack = LocalStack(Path(folder), free_port(), free_port(), throwaway=True)
         stack.start()
@@ -427,37 +428,67 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
             latencies = await run_latency(stack, log, rate=1000, seconds=15)
         finally:
             stack.stop()
-    best = max(results, key=lambda figures: figures.per_second, default=Figures("-", 0, 0, 0))
-    lines.append(
-        f"requests: {requests:,} over {places} places (70% reservations on hot pot "
-        "accounts, 30% payments)"
+    workload_detail = (
+        f"{requests:,} requests over {places} places: 70% reservations on hot pot accounts, "
+        "30% payments"
     )
-    for figures in results:
-        lines.append(
-            f"{figures.label}: {figures.per_second:,.0f} transfers/s "
-            f"({figures.transfers:,} transfers in {figures.seconds:.1f} s)"
+    figures_out = [
+        Figure(
+            BENCHMARK,
+            figures.label,
+            figures.per_second,
+            "transfers/s",
+            detail=f"{figures.transfers:,} transfers in {figures.seconds:.1f} s",
         )
-    lines.append(f"{pipe.label}: {pipe.per_second:,.0f} requests/s")
-    ratio = best.per_second / pipe.per_second if pipe.per_second else 0.0
-    lines.append(
-        f"ratio best ledger / pipe: {ratio:.2f} (target >= 0.5: "
-        f"{'met' if ratio >= 0.5 else 'missed'})"
+        for figures in results
+    ]
+    best = max(results, key=lambda figures: figures.per_second, default=Figures("-", 0, 0, 0))
+    figures_out.append(
+        Figure(
+            BENCHMARK,
+            "best ledger layout",
+            best.per_second,
+            "transfers/s",
+            Target(">=", 10_000, "issue 3"),
+            detail=f"{best.label}; {workload_detail}",
+        )
     )
-    lines.append(
-        f"best ledger rate: {best.per_second:,.0f} transfers/s (target >= 10,000: "
-        f"{'met' if best.per_second >= 10_000 else 'missed'})"
+    figures_out.append(Figure(BENCHMARK, pipe.label, pipe.per_second, "requests/s"))
+    ratio = best.per_second / pipe.per_second if pipe.per_second else 0.0
+    figures_out.append(
+        Figure(
+            BENCHMARK,
+            "ratio best ledger / no-logic pipe",
+            ratio,
+            "ratio",
+            Target(">=", 0.5, "issue 3"),
+        )
     )
     if latencies:
-        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-        lines.append(
-            f"latency at 1,000 requests/s offered ({len(latencies):,} measured): "
-            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 50 ms: "
-            f"{'met' if p99 <= 50 else 'missed'})"
+        detail = f"{len(latencies):,} requests measured at 1,000 requests/s offered"
+        figures_out.append(
+            Figure(
+                BENCHMARK,
+                "request published → TransferPosted consumed, p50",
+                percentile(latencies, 0.5),
+                "ms",
+                detail=detail,
+            )
         )
-    return lines
+        figures_out.append(
+            Figure(
+                BENCHMARK,
+                "request published → TransferPosted consumed, p99",
+                percentile(latencies, 0.99),
+                "ms",
+                Target("<=", 50, "issue 3"),
+                detail=detail,
+            )
+        )
+    return figures_out
 
 
-def main(argv: Sequence[str] | None = None) -> list[str]:
+def main(argv: Sequence[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--places", type=int, default=10)
@@ -473,10 +504,9 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
             layout.split("x") for layout in arguments.layouts.split(",") if layout
         )
     ]
-    lines = asyncio.run(benchmark(arguments.requests, arguments.places, layouts))
-    for line in lines:
-        print(line)
-    return lines
+    figures = asyncio.run(benchmark(arguments.requests, arguments.places, layouts))
+    publish(figures)
+    return figures
 
 
 if __name__ == "__main__":

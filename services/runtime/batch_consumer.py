@@ -102,10 +102,13 @@ class BatchConsumer:
 
     def _record_lag(self, partition: TopicPartition, position: int) -> None:
         # The fetch response told the client the partition's end; no extra request is made.
-        highwater = self.consumer.highwater(partition)
-        if highwater is not None:
-            key = (self.name, partition.topic, partition.partition)
-            telemetry.instruments().consumer_lag[key] = max(highwater - position, 0)
+        telemetry.instruments().record_lag(
+            self.name,
+            partition.topic,
+            partition.partition,
+            self.consumer.highwater(partition),
+            position,
+        )
 
     async def process(self, messages: Sequence[IncomingMessage]) -> None:
         """Handle one partition's batch; raises only for infrastructure failures."""

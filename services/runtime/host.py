@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
@@ -265,6 +265,16 @@ def _subscribed_broker(
                 offset=record.offset,
             )
         )
+        # The last fetch told the consumer where the partition ends; no extra request is made.
+        if isinstance(message.consumer, AIOKafkaConsumer):
+            partition = TopicPartition(record.topic, record.partition)
+            telemetry.instruments().record_lag(
+                group_id,
+                record.topic,
+                record.partition,
+                message.consumer.highwater(partition),
+                record.offset + 1,
+            )
 
     return broker
 

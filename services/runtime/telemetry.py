@@ -274,6 +274,13 @@ class Metrics:
             description="Messages behind the partition's end, per consumer group and partition",
         )
 
+    def record_lag(
+        self, group: str, topic: str, partition: int, highwater: int | None, position: int
+    ) -> None:
+        """Note how far `group` is behind a partition's end, as the last fetch reported it."""
+        if highwater is not None:
+            self.consumer_lag[(group, topic, partition)] = max(highwater - position, 0)
+
     def _observe_backlog(self, _: CallbackOptions) -> list[Observation]:
         return [
             Observation(rows, {SERVICE_ATTRIBUTE: service})

@@ -98,12 +98,39 @@ async def _count(reader: TopicReader, event_type: type, expected: int) -> bool:
     return len(reader.events(event_type)) >= expected
 
 
-async def _send_garbage(settings: Any) -> None:
+async def test_a_single_message_consumer_reports_its_lag_too(
+    settings, reader: InMemoryMetricReader
+) -> None:
+    # Allocations consumes one message at a time through FastStream, not in batches.
+    async with running(service_definition("allocations"), settings):
+        for number in range(3):
+            await _send_garbage(settings, topics.ALLOCATIONS_COMMANDS, b"not json %d" % number)
+
+        async def caught_up() -> list[tuple[dict[str, Any], float]]:
+            lag = points(reader, "singlepot.consumer.lag")
+            dead = points(reader, "singlepot.consumer.dead_letters")
+            return lag if dead and dead[0][1] == 3 else []
+
+        lag = await eventually(caught_up)
+
+    commands = [
+        (attributes, value)
+        for attributes, value in lag
+        if attributes["topic"] == settings.topic(topics.ALLOCATIONS_COMMANDS)
+    ]
+    assert commands, f"no lag reported for the allocations commands topic: {lag}"
+    assert all(a[telemetry.SERVICE_ATTRIBUTE] == "allocations" for a, _ in commands)
+    assert all(value == 0 for _, value in commands), "after the last message it is caught up"
+
+
+async def _send_garbage(
+    settings: Any, topic: str = topics.LEDGER_REQUESTS, garbage: bytes = b"not json"
+) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.effective_bootstrap_servers(), enable_idempotence=False
     )
     await producer.start()
     try:
-        await producer.send_and_wait(settings.topic(topics.LEDGER_REQUESTS), b"not json", key=b"GM")
+        await producer.send_and_wait(settings.topic(topic), garbage, key=b"GM")
     finally:
         await producer.stop()

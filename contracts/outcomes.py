@@ -546,6 +546,26 @@ class EngagementsRecorded(ContractEvent):
     not_referred_count: Count
 
 
+class SegmentFunnelCounts(ValueObject):
+    """Participants of one difficulty segment at each step: referred → engaged → achieved →
+    paid (counted once each, however many outcomes they achieved)."""
+
+    segment: Identifier
+    referred: Count
+    engaged: Count
+    achieved: Count
+    paid: Count
+
+
+class FunnelMeasured(ContractEvent):
+    """The contract's funnel by segment, measured whole after referrals, engagements, a batch or
+    a payment changed it; each replaces the one before."""
+
+    topic = OUTCOMES_LIFECYCLE
+
+    segments: tuple[SegmentFunnelCounts, ...]
+
+
 class GamingFlagRaised(ContractEvent):
     """A monitor saw a pattern the papers warn about: creaming, parking, caps or deadlines."""
 

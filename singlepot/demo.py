@@ -4,6 +4,9 @@ It signs in as the demo user `demo` (made here, with a fresh token each time), w
 the whole walk: finance staff, chair, accounting officer and verifier of GM, auditor, the
 provider PROV-WORKWELL and the department DWP. Every request carries a fixed Idempotency-Key,
 so loading the demo twice changes nothing. The token is printed and kept in `<data dir>/demo-token`.
+
+For the web pages it also makes one person per role with a fresh random password, written to
+`<data dir>/demo-logins.txt` (the data dir is git-ignored) and printed by `singlepot up`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import httpx
 
 from services.gateway import users
 from services.gateway.domain import parse_grant
+from services.gateway.web.passwords import generate_password
 from services.runtime.db import connect
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.errors import LocalStackError
@@ -38,6 +42,18 @@ DEMO_GRANTS = (
     "auditor",
     "provider@GM:PROV-WORKWELL",
     "department:DWP",
+)
+
+# One web sign-in per role: (user id, display name, grants).
+DEMO_WEB_USERS = (
+    ("finance-demo", "Finance officer", ("finance@GM",)),
+    ("chair-demo", "Board chair", ("chair@GM",)),
+    ("board-demo", "Board member", ("board_member@GM",)),
+    ("officer-demo", "Accounting officer", ("accounting_officer@GM",)),
+    ("provider-demo", "WorkWell provider", ("provider@GM:PROV-WORKWELL",)),
+    ("verifier-demo", "Verifier", ("verifier@GM",)),
+    ("department-demo", "DWP analyst", ("department:DWP",)),
+    ("auditor-demo", "Auditor", ("auditor",)),
 )
 
 SETTLEMENTS = (
@@ -156,11 +172,38 @@ def demo_token(data_dir: Path | None = None) -> str:
         return issued.token
 
     token = asyncio.run(issue())
+    demo_logins(data_dir or settings.data_dir)
     path = (data_dir or settings.data_dir) / "demo-token"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(token + "\n", encoding="utf-8")
     path.chmod(0o600)
     return token
+
+
+def demo_logins(data_dir: Path) -> Path:
+    """Make (or refresh) the demo web users with new random passwords; write them, one
+    `user id  password  roles` line each, to `<data dir>/demo-logins.txt` (mode 600)."""
+    settings = RuntimeSettings()
+    logins = [(user, generate_password(), grants) for user, _, grants in DEMO_WEB_USERS]
+
+    async def make() -> None:
+        connection = await connect(settings.effective_database_url())
+        try:
+            await connection.execute("SET search_path TO gateway")
+            for (user, name, grants), (_, password, _) in zip(DEMO_WEB_USERS, logins, strict=True):
+                parsed = [parse_grant(text) for text in grants]
+                await users.add_principal(connection, user, parsed, display_name=name)
+                await users.set_password(connection, user, password)
+        finally:
+            await connection.close()
+
+    asyncio.run(make())
+    path = data_dir / "demo-logins.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{user}  {password}  {', '.join(grants)}" for user, password, grants in logins]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
 
 
 def load_demo(
@@ -192,7 +235,10 @@ def load_demo(
         print(
             f"Demo user '{DEMO_USER}' ({', '.join(DEMO_GRANTS)}); its token, valid 30 days, is "
             f"also in {RuntimeSettings().data_dir / 'demo-token'}:\n"
-            f"  export SINGLEPOT_TOKEN={token}"
+            f"  export SINGLEPOT_TOKEN={token}\n"
+            f"Web pages at {gateway_url}/ — demo sign-ins (user id, password, roles), also in "
+            f"{RuntimeSettings().data_dir / 'demo-logins.txt'}:\n"
+            + (RuntimeSettings().data_dir / "demo-logins.txt").read_text(encoding="utf-8")
         )
     return {**pot, "demo_token": token}
 

@@ -1,5 +1,6 @@
 """`singlepot users ...`: who may call the gateway. Add people and services with roles, issue
-tokens (shown once; only their hashes are stored), revoke them, and list everyone.
+tokens (shown once; only their hashes are stored), revoke them, set web sign-in passwords, and
+list everyone.
 
 A grant is written `role[@PLACE][:SUBJECT]`: `finance@GM`, `chair@GM`, `auditor`,
 `provider@GM:PROV-1` (a provider acts for its own id only), `department:DWP`.
@@ -8,6 +9,7 @@ A grant is written `role[@PLACE][:SUBJECT]`: `finance@GM`, `chair@GM`, `auditor`
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -20,6 +22,7 @@ from rich.table import Table
 from services.gateway import users
 from services.gateway.domain import Role, parse_grant
 from services.gateway.settings import GatewaySettings
+from services.gateway.web.passwords import PasswordRuleError, check_rules, generate_password
 from services.runtime.db import connect
 from services.runtime.errors import RuntimeFailure
 from services.runtime.settings import RuntimeSettings
@@ -91,6 +94,30 @@ def revoke(
     console.print(f"revoked {count} token(s)")
     if count == 0:
         raise typer.Exit(1)
+
+
+@app.command()
+def password(
+    principal_id: str = typer.Argument(..., help="Whose web sign-in password."),
+    generate: bool = typer.Option(
+        False, "--generate", help="Make a random password and print it once, instead of stdin."
+    ),
+) -> None:
+    """Set a user's password for the web pages, read from stdin (first line), or generated and
+    printed once with --generate. Their open web sessions end."""
+    if generate:
+        secret = generate_password()
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    try:
+        check_rules(secret)
+    except PasswordRuleError as error:
+        console.print(f"[bold red]singlepot:[/] {error}")
+        raise typer.Exit(2) from None
+    _run(lambda c: users.set_password(c, principal_id, secret))
+    console.print(f"password set for {principal_id}; their web sessions have ended")
+    if generate:
+        typer.echo(secret)
 
 
 @app.command(name="list")

@@ -28,7 +28,9 @@ from services.gateway.commands import COMMAND_ROUTES, CommandRoute, Subject
 from services.gateway.domain import Permission, Principal, Role
 from services.gateway.idempotency import idempotent
 from services.gateway.intake import identifier_path
+from services.gateway.opendata import api as opendata_api
 from services.gateway.settings import GatewaySettings
+from services.gateway.web import routes as web_routes
 from services.runtime.host import ServiceHost
 from services.runtime.outbox import Outbox
 from services.runtime.telemetry import ServiceSpanMiddleware
@@ -280,6 +282,138 @@ def query_routes(gateway: Gateway) -> APIRouter:
             rows = await db.evidence_for_contract(connection, place_id, contract_id, limit)
         return {"place_id": place_id, "contract_id": contract_id, "batches": rows}
 
+    # --- The views the web pages show (services/gateway/views.py), as JSON ------------------
+
+    from fastapi import Query
+
+    from services.gateway import views
+
+    year_query = Query(None, pattern=r"^\d{4}-\d{2}$", description='A financial year, "2026-27".')
+    department_query = Query(None, min_length=1, max_length=128)
+
+    @router.get("/places/{place_id}/pot/overview", tags=["ledger"])
+    async def pot_overview(
+        place_id: str = place,
+        financial_year: str | None = year_query,
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """The pot in one financial year (default: the latest) by stream and department."""
+        _readable(principal, Permission.READ_POT, place_id)
+        async with gateway.pool.acquire() as connection:
+            return await views.pot_overview(connection, place_id, financial_year)
+
+    @router.get("/places/{place_id}/spend/monthly", tags=["ledger"])
+    async def spend_over_time(
+        place_id: str = place,
+        department_code: str | None = department_query,
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Spend per month and department, with each department's running total; a department
+        may read its own."""
+        _check_path(place_id=place_id)
+        if department_code is not None:
+            _check_path(department_code=department_code)
+        if department_code is None or not principal.may(
+            Permission.READ_DEPARTMENT_SPEND, place_id, department_code
+        ):
+            require(principal, Permission.READ_SPEND, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await views.spend_over_time(connection, place_id, department_code)
+        return {"place_id": place_id, "months": rows}
+
+    @router.get("/places/{place_id}/board/proposals", tags=["allocations"])
+    async def board_proposals(place_id: str = place, principal: Principal = CALLER) -> JsonObject:
+        """Proposals with votes, recusals, decision, sign-off state, refusals, earmark check."""
+        _check_path(place_id=place_id)
+        require(principal, Permission.READ_BOARD, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await views.board_proposals(connection, place_id)
+        return {"place_id": place_id, "proposals": rows}
+
+    @router.get("/places/{place_id}/decisions", tags=["allocations"])
+    async def public_decisions(place_id: str = place, principal: Principal = CALLER) -> JsonObject:
+        """The place's decisions with their vote tallies, as the public may read them."""
+        _readable(principal, Permission.READ_ALLOCATIONS, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await views.public_decisions(connection, place_id)
+        return {"place_id": place_id, "decisions": rows}
+
+    @router.get("/places/{place_id}/claims", tags=["allocations"])
+    async def claims(place_id: str = place, principal: Principal = CALLER) -> JsonObject:
+        """Right to Serve and Right to Request claims, with deadlines and overdue flags."""
+        _readable(principal, Permission.READ_ALLOCATIONS, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await views.claims(connection, place_id)
+        return {"place_id": place_id, "claims": rows}
+
+    @router.get("/places/{place_id}/providers/{provider_id}/overview", tags=["outcomes"])
+    async def provider_overview(
+        place_id: str = place,
+        provider_id: str = identifier_path(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """A provider's contracts, batches, remittances, payments and statement; its own only."""
+        _check_path(place_id=place_id, provider_id=provider_id)
+        require(principal, Permission.READ_CONTRACTS, place_id, provider_id, what=provider_id)
+        async with gateway.pool.acquire() as connection:
+            return await views.provider_overview(connection, place_id, provider_id)
+
+    @router.get("/places/{place_id}/verification-queue", tags=["outcomes"])
+    async def verifier_queue(place_id: str = place, principal: Principal = CALLER) -> JsonObject:
+        """Batches awaiting a verifier's decision, with the claims drawn (pseudonymous)."""
+        _check_path(place_id=place_id)
+        require(principal, Permission.READ_EVIDENCE, place_id)
+        async with gateway.pool.acquire() as connection:
+            rows = await views.verifier_queue(connection, place_id)
+        return {"place_id": place_id, "batches": rows}
+
+    @router.get("/places/{place_id}/departments/{department_code}/spend", tags=["ledger"])
+    async def department_spend(
+        place_id: str = place,
+        department_code: str = identifier_path(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Spend attributed to one department's streams in the place; its own only."""
+        _check_path(place_id=place_id, department_code=department_code)
+        require(
+            principal,
+            Permission.READ_DEPARTMENT_SPEND,
+            place_id,
+            department_code,
+            what=department_code,
+        )
+        async with gateway.pool.acquire() as connection:
+            rows = await views.department_spend(connection, place_id, department_code)
+        return {"place_id": place_id, "department_code": department_code, "spend": rows}
+
+    @router.get("/places/{place_id}/outcomes-contracts/{contract_id}/targets", tags=["outcomes"])
+    async def outcomes_against_targets(
+        place_id: str = place,
+        contract_id: str = identifier_path(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Per metric: outcomes paid against target and caps; a provider's own contracts only."""
+        _check_path(place_id=place_id, contract_id=contract_id)
+        async with gateway.pool.acquire() as connection:
+            provider = await db.contract_provider(connection, place_id, contract_id)
+            require(principal, Permission.READ_CONTRACTS, place_id, provider, what=contract_id)
+            rows = await views.outcomes_against_targets(connection, place_id, contract_id)
+        return {"place_id": place_id, "contract_id": contract_id, "metrics": rows}
+
+    @router.get("/places/{place_id}/outcomes-contracts/{contract_id}/funnel", tags=["outcomes"])
+    async def funnel_by_segment(
+        place_id: str = place,
+        contract_id: str = identifier_path(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        """Referred, engaged and paid by difficulty segment; a provider's own contracts only."""
+        _check_path(place_id=place_id, contract_id=contract_id)
+        async with gateway.pool.acquire() as connection:
+            provider = await db.contract_provider(connection, place_id, contract_id)
+            require(principal, Permission.READ_CONTRACTS, place_id, provider, what=contract_id)
+            rows = await views.funnel_by_segment(connection, place_id, contract_id)
+        return {"place_id": place_id, "contract_id": contract_id, "segments": rows}
+
     return router
 
 
@@ -330,11 +464,10 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(query_routes(gateway))
     app.include_router(subscriptions.routes(gateway))
     app.include_router(uploads.routes(gateway))
+    app.include_router(opendata_api.routes(gateway))
+    # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
+    web_routes.install(app, gateway)
     _publish_openapi(app, components)
-
-    @app.get("/", include_in_schema=False)
-    async def index(request: Request) -> JsonObject:
-        return {"service": "singlepot gateway", "api": "/api/v1", "docs": str(request.url) + "docs"}
 
 
 def _publish_openapi(app: FastAPI, components: dict[str, Any]) -> None:

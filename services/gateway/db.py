@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import astuple, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,18 +162,22 @@ class SpendView:
     place_id: str
     spend_id: str
     event_id: uuid.UUID
+    # The trace the spend event travelled in, so its webhook deliveries continue it.
+    traceparent: str | None = None
 
 
 async def insert_spends(
-    connection: asyncpg.Connection, spends: list[tuple[str, str, int, Row]]
+    connection: asyncpg.Connection, spends: list[tuple[str, str, int, Row, datetime]]
 ) -> None:
-    """Keep (spend id, place, amount, record) of each spend; one already kept is left as it is."""
+    """Keep (spend id, place, amount, record, when the ledger recorded it) of each spend; one
+    already kept is left as it is."""
     await connection.execute(
         QUERIES.insert_spends,
-        [spend_id for spend_id, _, _, _ in spends],
-        [place_id for _, place_id, _, _ in spends],
-        [amount for _, _, amount, _ in spends],
-        [json.dumps(record) for _, _, _, record in spends],
+        [spend_id for spend_id, _, _, _, _ in spends],
+        [place_id for _, place_id, _, _, _ in spends],
+        [amount for _, _, amount, _, _ in spends],
+        [json.dumps(record) for _, _, _, record, _ in spends],
+        [spent_at for _, _, _, _, spent_at in spends],
     )
 
 
@@ -199,6 +203,8 @@ async def insert_allocation(connection: asyncpg.Connection, values: Row) -> None
         values["value_pence"],
         values["financial_year"],
         values["proposed_by"],
+        json.dumps(list(values.get("purpose_tags", ()))),
+        values.get("proposed_at"),
     )
 
 
@@ -280,6 +286,7 @@ async def insert_contract(connection: asyncpg.Connection, values: Row) -> None:
         values["provider_id"],
         json.dumps(values["prices"]),
         values["cap_pence"],
+        json.dumps(values.get("terms", {})),
     )
 
 
@@ -389,6 +396,7 @@ async def append_department_spend(connection: asyncpg.Connection, views: list[Sp
         [view.place_id for view in views],
         [view.spend_id for view in views],
         [view.event_id for view in views],
+        [view.traceparent for view in views],
     )
 
 
@@ -486,6 +494,454 @@ async def claim_inbox_batch(
     """Record a batch of messages in the inbox; return the ids not seen before."""
     rows = await connection.fetch(QUERIES.claim_inbox_batch, consumer, event_ids, event_types)
     return {row["event_id"] for row in rows}
+
+
+# --- Web read models: recording --------------------------------------------------------------
+
+
+async def set_allocation_approval(
+    connection: asyncpg.Connection,
+    place_id: str,
+    allocation_id: str,
+    rules_version: int | None,
+    sign_off_required: bool | None,
+    decided_at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.set_allocation_approval,
+        place_id,
+        allocation_id,
+        rules_version,
+        sign_off_required,
+        decided_at,
+    )
+
+
+async def set_allocation_rejection(
+    connection: asyncpg.Connection,
+    place_id: str,
+    allocation_id: str,
+    reason: str,
+    rule: str | None,
+    decided_at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.set_allocation_rejection, place_id, allocation_id, reason, decided_at, rule
+    )
+
+
+async def upsert_board(connection: asyncpg.Connection, values: Row) -> None:
+    """Keep the board's latest configuration (an older version arriving late changes nothing)."""
+    await connection.execute(
+        QUERIES.upsert_board,
+        values["place_id"],
+        values["board_version"],
+        values["chair_id"],
+        values["chair_role"],
+        values["accounting_officer_id"],
+        json.dumps(values["members"]),
+    )
+
+
+async def upsert_decision_rules(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.upsert_decision_rules,
+        values["place_id"],
+        values["rules_version"],
+        values["quorum_members"],
+        values["majority"],
+        values["sign_off_threshold_pence"],
+        values["claim_response_days"],
+    )
+
+
+async def insert_interest(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.insert_interest,
+        values["place_id"],
+        values["interest_id"],
+        values["member_id"],
+        values["recipient_id"],
+        values["allocation_id"],
+        values["description"],
+    )
+
+
+async def upsert_vote(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.upsert_vote,
+        values["place_id"],
+        values["allocation_id"],
+        values["variation_id"] or "",
+        values["member_id"],
+        values["vote"],
+        values["rules_version"],
+    )
+
+
+async def insert_board_decision(
+    connection: asyncpg.Connection, values: Row, decided_at: datetime
+) -> None:
+    await connection.execute(
+        QUERIES.insert_board_decision,
+        values["place_id"],
+        values["allocation_id"],
+        values["variation_id"] or "",
+        values["outcome"],
+        values["rules_version"],
+        json.dumps(list(values["votes_for"])),
+        json.dumps(list(values["votes_against"])),
+        json.dumps(list(values["abstentions"])),
+        json.dumps(list(values["recused"])),
+        values["reason"],
+        decided_at,
+    )
+
+
+async def insert_sign_off(
+    connection: asyncpg.Connection,
+    values: Row,
+    state: str,
+    reasons: str | None,
+    decided_at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.insert_sign_off,
+        values["place_id"],
+        values["allocation_id"],
+        values["variation_id"] or "",
+        state,
+        values["accounting_officer_id"],
+        reasons,
+        decided_at,
+    )
+
+
+async def insert_refusal(
+    connection: asyncpg.Connection, event_id: uuid.UUID, values: Row, refused_at: datetime
+) -> None:
+    await connection.execute(
+        QUERIES.insert_refusal,
+        values["place_id"],
+        event_id,
+        values["command_type"],
+        values["subject_id"],
+        values["rule"],
+        values["reason"],
+        refused_at,
+    )
+
+
+async def upsert_earmark(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.upsert_earmark,
+        values["place_id"],
+        values["earmark_id"],
+        values["kind"],
+        values["purpose_tag"],
+        values["minimum_share_basis_points"],
+        values["department_code"],
+        values["funding_stream_code"],
+        values["reason"],
+    )
+
+
+async def upsert_missions(connection: asyncpg.Connection, values: Row) -> None:
+    """Keep every mission of an adopted plan (one statement for the whole plan)."""
+    missions = values["missions"]
+    await connection.execute(
+        QUERIES.upsert_missions,
+        values["place_id"],
+        values["plan_id"],
+        values["title"],
+        values["spending_review_period"],
+        [mission["mission_id"] for mission in missions],
+        [mission["title"] for mission in missions],
+        [mission["metro_mission_id"] for mission in missions],
+        [json.dumps(list(mission["national_mission_metrics"])) for mission in missions],
+    )
+
+
+async def insert_claim(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.insert_claim,
+        values["place_id"],
+        values["claim_id"],
+        values["claim_kind"],
+        values["claimant_id"],
+        values["claimant_kind"],
+        values["service_description"],
+        values["lodged_on"],
+        values["response_due_on"],
+    )
+
+
+async def set_claim_response(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.set_claim_response,
+        values["place_id"],
+        values["claim_id"],
+        values["outcome"],
+        values["reasons"],
+        values["responded_by"],
+        values["responded_on"],
+        values["late"],
+        values["response_due_on"],
+    )
+
+
+async def set_claim_overdue(
+    connection: asyncpg.Connection, place_id: str, claim_id: str, as_of: date
+) -> None:
+    await connection.execute(QUERIES.set_claim_overdue, place_id, claim_id, as_of)
+
+
+async def insert_remittance(
+    connection: asyncpg.Connection, values: Row, advised_at: datetime
+) -> None:
+    await connection.execute(
+        QUERIES.insert_remittance,
+        values["place_id"],
+        values["payment_id"],
+        values["contract_id"],
+        values["batch_id"],
+        values["provider_id"],
+        values["amount_pence"],
+        json.dumps(values["lines"]),
+        values["transfer_id"],
+        advised_at,
+    )
+
+
+async def insert_clawback(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.insert_clawback,
+        values["place_id"],
+        values["contract_id"],
+        values["clawback_id"],
+        values["payment_id"],
+        values["metric_id"],
+        values["claim_period_id"],
+        values["amount_pence"],
+        values["reason"],
+    )
+
+
+async def settle_clawback(connection: asyncpg.Connection, values: Row) -> None:
+    await connection.execute(
+        QUERIES.settle_clawback,
+        values["place_id"],
+        values["contract_id"],
+        values["clawback_id"],
+        values["recovered"],
+        values["amount_pence"],
+        values["reason"],
+    )
+
+
+async def replace_segment_funnel(
+    connection: asyncpg.Connection, place_id: str, contract_id: str, segments: list[Row]
+) -> None:
+    """Put the latest measurement of a contract's funnel in place of the one before."""
+    await connection.execute(QUERIES.forget_segment_funnel, place_id, contract_id)
+    await connection.execute(
+        QUERIES.record_segment_funnel,
+        place_id,
+        contract_id,
+        *[[segment[step] for segment in segments] for step in SEGMENT_FUNNEL_STEPS],
+    )
+
+
+SEGMENT_FUNNEL_STEPS = ("segment", "referred", "engaged", "achieved", "paid")
+
+
+async def add_to_funnel(
+    connection: asyncpg.Connection,
+    place_id: str,
+    contract_id: str,
+    referred_count: int,
+    engaged_count: int,
+) -> None:
+    await connection.execute(
+        QUERIES.add_to_funnel, place_id, contract_id, referred_count, engaged_count
+    )
+
+
+# --- Web read models: views -------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON has it: times and dates as ISO strings, ids as strings."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _view_rows(records: list[asyncpg.Record], json_columns: tuple[str, ...] = ()) -> list[Row]:
+    """Rows as plain JSON-ready dicts, with the named jsonb-as-text columns parsed."""
+    return [
+        {
+            name: json.loads(value) if name in json_columns and value is not None else _plain(value)
+            for name, value in record.items()
+        }
+        for record in records
+    ]
+
+
+async def pot_years(connection: asyncpg.Connection, place_id: str) -> list[str]:
+    return [row["financial_year"] for row in await connection.fetch(QUERIES.pot_years, place_id)]
+
+
+async def pot_streams_in_year(
+    connection: asyncpg.Connection, place_id: str, financial_year: str
+) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.pot_streams_in_year, place_id, financial_year))
+
+
+async def period_is_closed(
+    connection: asyncpg.Connection, place_id: str, financial_year: str
+) -> bool:
+    return bool(await connection.fetchval(QUERIES.period_is_closed, place_id, financial_year))
+
+
+async def spend_by_month(
+    connection: asyncpg.Connection, place_id: str, department_code: str | None
+) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.spend_by_month, place_id, department_code))
+
+
+async def board_allocations(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    records = await connection.fetch(QUERIES.board_allocations, place_id)
+    return _view_rows(records, ("purpose_tags",))
+
+
+async def votes_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    rows = _view_rows(await connection.fetch(QUERIES.votes_for_place, place_id))
+    return [{**row, "reason": None} for row in rows]
+
+
+async def board_decisions(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    records = await connection.fetch(QUERIES.board_decisions, place_id)
+    return _view_rows(records, ("votes_for", "votes_against", "abstentions", "recused"))
+
+
+async def sign_offs(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.sign_offs, place_id))
+
+
+async def refusals_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.refusals_for_place, place_id))
+
+
+async def interests_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.interests_for_place, place_id))
+
+
+async def missions_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.missions_for_place, place_id))
+
+
+async def earmarks_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.earmarks_for_place, place_id))
+
+
+async def public_decisions(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    records = await connection.fetch(QUERIES.public_decisions, place_id)
+    rows = _view_rows(records, ("votes_for", "votes_against", "abstentions", "recused"))
+    for row in rows:
+        del row["decided_at"]
+    return rows
+
+
+async def contracts_of_provider(
+    connection: asyncpg.Connection, place_id: str, provider_id: str
+) -> list[Row]:
+    records = await connection.fetch(QUERIES.contracts_of_provider, place_id, provider_id)
+    return _view_rows(records, ("prices",))
+
+
+async def batches_of_provider(
+    connection: asyncpg.Connection, place_id: str, provider_id: str
+) -> list[Row]:
+    records = await connection.fetch(QUERIES.batches_of_provider, place_id, provider_id)
+    return _view_rows(records, ("reasons",))
+
+
+async def remittances_of_provider(
+    connection: asyncpg.Connection, place_id: str, provider_id: str
+) -> list[Row]:
+    records = await connection.fetch(QUERIES.remittances_of_provider, place_id, provider_id)
+    return _view_rows(records, ("lines",))
+
+
+async def payments_of_provider(
+    connection: asyncpg.Connection, place_id: str, provider_id: str
+) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.payments_of_provider, place_id, provider_id))
+
+
+async def clawbacks_of_provider(
+    connection: asyncpg.Connection, place_id: str, provider_id: str
+) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.clawbacks_of_provider, place_id, provider_id))
+
+
+async def verifier_queue(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.verifier_queue, place_id), ("sample",))
+
+
+async def department_spend_rows(
+    connection: asyncpg.Connection, place_id: str, department_code: str
+) -> list[Row]:
+    """The department's feed rows in the place, each spread out with its spend record."""
+    records = await connection.fetch(QUERIES.department_spend_rows, place_id, department_code)
+    rows = []
+    for row in _view_rows(records, ("record",)):
+        record = row.pop("record")
+        record.pop("place_id", None)
+        record.pop("department_code", None)
+        rows.append({**record, **row})
+    return rows
+
+
+async def contract_terms(
+    connection: asyncpg.Connection, place_id: str, contract_id: str
+) -> Row | None:
+    records = await connection.fetch(QUERIES.contract_terms, place_id, contract_id)
+    rows = _view_rows(records, ("prices", "terms"))
+    return rows[0] if rows else None
+
+
+async def metric_totals(
+    connection: asyncpg.Connection, place_id: str, contract_id: str
+) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.metric_totals, place_id, contract_id))
+
+
+async def metric_recoveries(
+    connection: asyncpg.Connection, place_id: str, contract_id: str
+) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.metric_recoveries, place_id, contract_id))
+
+
+async def contract_funnel(connection: asyncpg.Connection, place_id: str, contract_id: str) -> Row:
+    row = await connection.fetchrow(QUERIES.contract_funnel, place_id, contract_id)
+    assert row is not None, "the funnel query always returns one row"
+    return dict(row)
+
+
+async def segment_funnel(
+    connection: asyncpg.Connection, place_id: str, contract_id: str
+) -> dict[str, Row]:
+    """The contract's last measured funnel, by segment."""
+    rows = await connection.fetch(QUERIES.segment_funnel, place_id, contract_id)
+    return {row["segment"]: dict(row) for row in rows}
+
+
+async def claims_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
+    return _view_rows(await connection.fetch(QUERIES.claims_for_place, place_id))
 
 
 # --- Rebuild ----------------------------------------------------------------------------------

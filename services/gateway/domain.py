@@ -78,12 +78,21 @@ class Permission(StrEnum):
     READ_STATEMENTS = "read.statements"
     READ_SPEND = "read.spend"
     READ_DEPARTMENT_SPEND = "read.department_spend"
+    # The board's working view: proposals with votes, recusals, sign-off and refusals.
+    READ_BOARD = "read.board"
     MANAGE_WEBHOOKS = "webhooks.manage"
 
 
 P = Permission
 _PLACE_READS = frozenset(
-    {P.READ_POT, P.READ_ALLOCATIONS, P.READ_CONTRACTS, P.READ_PAYMENTS, P.READ_STATEMENTS}
+    {
+        P.READ_POT,
+        P.READ_ALLOCATIONS,
+        P.READ_CONTRACTS,
+        P.READ_PAYMENTS,
+        P.READ_STATEMENTS,
+        P.READ_BOARD,
+    }
 )
 _BOARD = _PLACE_READS | {P.READ_SPEND, P.PROPOSE_ALLOCATION, P.VOTE, P.DECLARE_INTEREST}
 
@@ -413,3 +422,57 @@ def department_views(event: SpendRecorded) -> list[DepartmentSpend]:
         )
         views.append(DepartmentSpend(department, own_pence, record))
     return views
+
+
+# --- The board page -----------------------------------------------------------------------------
+
+
+def recused_members(
+    decision: Mapping[str, Any] | None,
+    interests: Iterable[Mapping[str, Any]],
+    allocation: Mapping[str, Any],
+) -> list[str]:
+    """Who is recused from an allocation: as its decision recorded it, else (before the vote
+    closes) whoever declared an interest in the allocation or in its recipient."""
+    if decision is not None:
+        return list(decision["recused"])
+    return sorted(
+        {
+            interest["member_id"]
+            for interest in interests
+            if interest["allocation_id"] == allocation["allocation_id"]
+            or (interest["recipient_id"] and interest["recipient_id"] == allocation["recipient_id"])
+        }
+    )
+
+
+def sign_off_state(needed: bool | None, sign_off: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The accounting officer's part: not known until approval (None), not needed, awaiting,
+    or what they decided (signed_off / refused, with reasons)."""
+    if sign_off is not None:
+        return {
+            "needed": True,
+            "state": sign_off["state"],
+            "accounting_officer_id": sign_off["accounting_officer_id"],
+            "reasons": sign_off["reasons"],
+            "decided_at": sign_off.get("decided_at"),
+        }
+    state = None if needed is None else ("awaiting" if needed else "not_needed")
+    return {
+        "needed": needed,
+        "state": state,
+        "accounting_officer_id": None,
+        "reasons": None,
+        "decided_at": None,
+    }
+
+
+def earmark_check(refusals: Sequence[Mapping[str, Any]], has_earmarks: bool) -> dict[str, Any]:
+    """Failed (with the latest breach's message) when a refusal broke an earmark rule; passed
+    when the place has earmarks and none was broken; else not applicable."""
+    failed = [row for row in refusals if str(row["rule"]).startswith("earmark")]
+    if failed:
+        return {"state": "failed", "message": failed[-1]["message"]}
+    if has_earmarks:
+        return {"state": "passed", "message": None}
+    return {"state": "not_applicable", "message": None}

@@ -1,5 +1,6 @@
-"""The gateway's message handlers: they keep the read models (pot, allocations, contracts,
-evidence, payments, statements, the department spend feed) up to date from public events, and
+"""The gateway's message handlers: they keep the read models (pot, allocations, the board and its
+decisions, claims, contracts, evidence, remittances, payments, statements, the department spend
+feed) up to date from public events, and
 queue a webhook delivery per subscription for every spend event. The registry is at the bottom.
 """
 
@@ -35,9 +36,32 @@ from contracts import (
     SettlementRecorded,
     SpendRecorded,
 )
-from contracts.allocations import AllocationSignedOff, AllocationSignOffRefused
+from contracts.allocations import (
+    AllocationSignedOff,
+    AllocationSignOffRefused,
+    BoardConfigured,
+    BoardDecisionRecorded,
+    ClaimLodged,
+    ClaimOverdue,
+    ClaimResponded,
+    CommandRefused,
+    DecisionRulesSet,
+    EarmarkSet,
+    InterestDeclared,
+    LocalReformPlanAdopted,
+    VoteRecorded,
+)
 from contracts.envelope import Envelope
-from contracts.outcomes import EvidenceHeld, EvidenceSampled
+from contracts.outcomes import (
+    ClawbackRaised,
+    ClawbackSettled,
+    EngagementsRecorded,
+    EvidenceHeld,
+    EvidenceSampled,
+    FunnelMeasured,
+    ReferralsRecorded,
+    RemittanceAdvised,
+)
 from services.gateway import db, domain
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
@@ -126,8 +150,14 @@ async def record_spends(
     await db.insert_spends(
         connection,
         [
-            (event.spend_id, event.place_id, event.amount_pence, event.model_dump(mode="json"))
-            for _, event in spends
+            (
+                event.spend_id,
+                event.place_id,
+                event.amount_pence,
+                event.model_dump(mode="json"),
+                envelope.occurred_at,
+            )
+            for envelope, event in spends
         ],
     )
     await db.append_department_spend(
@@ -140,6 +170,7 @@ async def record_spends(
                 event.place_id,
                 event.spend_id,
                 envelope.event_id,
+                envelope.traceparent,
             )
             for envelope, event in spends
             for view in domain.department_views(event)
@@ -151,12 +182,22 @@ async def record_spends(
 
 
 async def on_allocation_proposed(context: HandlerContext, event: AllocationProposed) -> None:
-    await db.insert_allocation(context.connection, event.model_dump())
+    await db.insert_allocation(
+        context.connection, {**event.model_dump(), "proposed_at": context.envelope.occurred_at}
+    )
 
 
 async def on_allocation_approved(context: HandlerContext, event: AllocationApproved) -> None:
     await db.set_allocation_decided(
         context.connection, event.place_id, event.allocation_id, event.decided_by
+    )
+    await db.set_allocation_approval(
+        context.connection,
+        event.place_id,
+        event.allocation_id,
+        event.rules_version,
+        event.sign_off_required,
+        context.envelope.occurred_at,
     )
     if event.sign_off_required:
         reason = "over the sign-off threshold: waits for the accounting officer"
@@ -165,6 +206,14 @@ async def on_allocation_approved(context: HandlerContext, event: AllocationAppro
 
 async def on_allocation_rejected(context: HandlerContext, event: AllocationRejected) -> None:
     await _status(context, event, "rejected", event.reason)
+    await db.set_allocation_rejection(
+        context.connection,
+        event.place_id,
+        event.allocation_id,
+        event.reason,
+        event.rule,
+        context.envelope.occurred_at,
+    )
 
 
 async def on_allocation_cancelled(context: HandlerContext, event: AllocationCancelled) -> None:
@@ -182,11 +231,21 @@ async def on_allocation_unfunded(context: HandlerContext, event: AllocationUnfun
 async def on_allocation_signed_off(context: HandlerContext, event: AllocationSignedOff) -> None:
     if event.variation_id is None:
         await _status(context, event, "signed_off", f"by {event.accounting_officer_id}")
+    await db.insert_sign_off(
+        context.connection, event.model_dump(), "signed_off", None, context.envelope.occurred_at
+    )
 
 
 async def on_sign_off_refused(context: HandlerContext, event: AllocationSignOffRefused) -> None:
     if event.variation_id is None:
         await _status(context, event, "sign_off_refused", event.reasons)
+    await db.insert_sign_off(
+        context.connection,
+        event.model_dump(),
+        "refused",
+        event.reasons,
+        context.envelope.occurred_at,
+    )
 
 
 async def on_allocation_funded(context: HandlerContext, event: AllocationFunded) -> None:
@@ -216,13 +275,84 @@ async def _status(
     )
 
 
+# --- The board: composition, rules, interests, votes, decisions, refusals -----------------------
+
+
+async def on_board_configured(context: HandlerContext, event: BoardConfigured) -> None:
+    await db.upsert_board(context.connection, event.model_dump(mode="json"))
+
+
+async def on_decision_rules_set(context: HandlerContext, event: DecisionRulesSet) -> None:
+    await db.upsert_decision_rules(context.connection, event.model_dump())
+
+
+async def on_interest_declared(context: HandlerContext, event: InterestDeclared) -> None:
+    await db.insert_interest(context.connection, event.model_dump())
+
+
+async def on_vote_recorded(context: HandlerContext, event: VoteRecorded) -> None:
+    await db.upsert_vote(context.connection, event.model_dump())
+
+
+async def on_board_decision(context: HandlerContext, event: BoardDecisionRecorded) -> None:
+    await db.insert_board_decision(
+        context.connection, event.model_dump(), context.envelope.occurred_at
+    )
+
+
+async def on_command_refused(context: HandlerContext, event: CommandRefused) -> None:
+    await db.insert_refusal(
+        context.connection,
+        context.envelope.event_id,
+        event.model_dump(),
+        context.envelope.occurred_at,
+    )
+
+
+async def on_earmark_set(context: HandlerContext, event: EarmarkSet) -> None:
+    await db.upsert_earmark(context.connection, event.model_dump())
+
+
+async def on_plan_adopted(context: HandlerContext, event: LocalReformPlanAdopted) -> None:
+    await db.upsert_missions(context.connection, event.model_dump())
+
+
+# --- Right to Serve and Right to Request claims -----------------------------------------------
+
+
+async def on_claim_lodged(context: HandlerContext, event: ClaimLodged) -> None:
+    await db.insert_claim(context.connection, event.model_dump())
+
+
+async def on_claim_responded(context: HandlerContext, event: ClaimResponded) -> None:
+    await db.set_claim_response(context.connection, event.model_dump())
+
+
+async def on_claim_overdue(context: HandlerContext, event: ClaimOverdue) -> None:
+    await db.set_claim_overdue(context.connection, event.place_id, event.claim_id, event.as_of)
+
+
 # --- Outcomes ---------------------------------------------------------------------------------
 
 
 async def on_contract_registered(
     context: HandlerContext, event: OutcomesContractRegistered
 ) -> None:
-    await db.insert_contract(context.connection, event.model_dump(mode="json"))
+    values = event.model_dump(mode="json")
+    terms = {
+        name: values[name]
+        for name in (
+            "payers",
+            "metrics",
+            "start_date",
+            "end_date",
+            "claim_periods",
+            "difficulty_segments",
+            "social_value_kpis",
+            "social_impact_bond",
+        )
+    }
+    await db.insert_contract(context.connection, {**values, "terms": terms})
 
 
 async def on_evidence_submitted(context: HandlerContext, event: EvidenceSubmitted) -> None:
@@ -262,6 +392,41 @@ async def on_evidence_rejected(context: HandlerContext, event: EvidenceRejected)
     )
 
 
+async def on_remittance_advised(context: HandlerContext, event: RemittanceAdvised) -> None:
+    await db.insert_remittance(
+        context.connection, event.model_dump(mode="json"), context.envelope.occurred_at
+    )
+
+
+async def on_clawback_raised(context: HandlerContext, event: ClawbackRaised) -> None:
+    await db.insert_clawback(context.connection, event.model_dump())
+
+
+async def on_clawback_settled(context: HandlerContext, event: ClawbackSettled) -> None:
+    await db.settle_clawback(context.connection, event.model_dump())
+
+
+async def on_referrals_recorded(context: HandlerContext, event: ReferralsRecorded) -> None:
+    await db.add_to_funnel(
+        context.connection, event.place_id, event.contract_id, event.recorded_count, 0
+    )
+
+
+async def on_engagements_recorded(context: HandlerContext, event: EngagementsRecorded) -> None:
+    await db.add_to_funnel(
+        context.connection, event.place_id, event.contract_id, 0, event.recorded_count
+    )
+
+
+async def on_funnel_measured(context: HandlerContext, event: FunnelMeasured) -> None:
+    await db.replace_segment_funnel(
+        context.connection,
+        event.place_id,
+        event.contract_id,
+        [segment.model_dump() for segment in event.segments],
+    )
+
+
 HANDLERS: dict[type[Event], Handler] = {
     SettlementRecorded: on_settlement_recorded,
     ReceiptRecorded: on_receipt_recorded,
@@ -289,6 +454,23 @@ HANDLERS: dict[type[Event], Handler] = {
     EvidenceSampled: on_evidence_sampled,
     AllocationSignedOff: on_allocation_signed_off,
     AllocationSignOffRefused: on_sign_off_refused,
+    BoardConfigured: on_board_configured,
+    DecisionRulesSet: on_decision_rules_set,
+    InterestDeclared: on_interest_declared,
+    VoteRecorded: on_vote_recorded,
+    BoardDecisionRecorded: on_board_decision,
+    CommandRefused: on_command_refused,
+    EarmarkSet: on_earmark_set,
+    LocalReformPlanAdopted: on_plan_adopted,
+    ClaimLodged: on_claim_lodged,
+    ClaimResponded: on_claim_responded,
+    ClaimOverdue: on_claim_overdue,
+    RemittanceAdvised: on_remittance_advised,
+    ClawbackRaised: on_clawback_raised,
+    ClawbackSettled: on_clawback_settled,
+    ReferralsRecorded: on_referrals_recorded,
+    FunnelMeasured: on_funnel_measured,
+    EngagementsRecorded: on_engagements_recorded,
 }
 
 

@@ -95,10 +95,10 @@ GROUP BY s.financial_year ORDER BY s.financial_year;
 INSERT INTO closed_periods (place_id, financial_year) VALUES ($1, $2) ON CONFLICT DO NOTHING;
 
 -- name: insert_spends
-INSERT INTO spend_records (spend_id, place_id, amount_pence, record)
-SELECT spend_id, place_id, amount_pence, record::jsonb
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
-    AS s(spend_id, place_id, amount_pence, record)
+INSERT INTO spend_records (spend_id, place_id, amount_pence, record, spent_at)
+SELECT spend_id, place_id, amount_pence, record::jsonb, spent_at
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[])
+    AS s(spend_id, place_id, amount_pence, record, spent_at)
 ON CONFLICT (spend_id) DO NOTHING;
 
 -- name: spend_for_place
@@ -110,8 +110,8 @@ ORDER BY received_at, spend_id LIMIT $2;
 -- name: insert_allocation
 INSERT INTO allocations (place_id, allocation_id, allocation_type, recipient_id, purpose,
                          mission_id, start_date, end_date, value_pence, financial_year,
-                         proposed_by, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'proposed')
+                         proposed_by, status, purpose_tags, proposed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'proposed', $12::jsonb, $13)
 ON CONFLICT (place_id, allocation_id) DO NOTHING;
 
 -- name: set_allocation_status
@@ -150,8 +150,8 @@ RETURNING financial_year, attribution::text AS attribution;
 -- ---- Read models: contracts, evidence, payments -----------------------------------------------
 
 -- name: insert_contract
-INSERT INTO contracts (place_id, contract_id, allocation_id, provider_id, prices, cap_pence)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+INSERT INTO contracts (place_id, contract_id, allocation_id, provider_id, prices, cap_pence, terms)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb)
 ON CONFLICT (place_id, contract_id) DO NOTHING;
 
 -- name: contract_provider
@@ -218,14 +218,15 @@ SELECT pg_advisory_xact_lock(hashtext('gateway.department_spend'));
 -- Each department's view of one spend joins the feed, and a delivery is queued for each of that
 -- department's active webhooks; a view already in the feed (a replayed event) adds nothing.
 WITH views AS (
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::uuid[])
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::uuid[],
+                         $7::text[])
         WITH ORDINALITY AS v(department_code, amount_pence, record, place_id, spend_id, event_id,
-                             position)
+                             traceparent, position)
 ), appended AS (
     INSERT INTO department_spend (sequence, department_code, place_id, spend_id, event_id,
-                                  amount_pence, record)
+                                  amount_pence, record, traceparent)
     SELECT nextval('department_spend_sequence'), v.department_code, v.place_id, v.spend_id,
-           v.event_id, v.amount_pence, v.record::jsonb
+           v.event_id, v.amount_pence, v.record::jsonb, v.traceparent
     FROM (SELECT * FROM views ORDER BY position) v
     ON CONFLICT (event_id, department_code) DO NOTHING
     RETURNING sequence, department_code, event_id
@@ -269,7 +270,7 @@ ON CONFLICT (subscription_id, event_id) DO UPDATE SET
 
 -- name: lock_due_deliveries
 SELECT d.delivery_id, d.subscription_id, d.sequence, d.event_id, d.attempts, s.url, s.secret,
-       f.department_code, f.place_id, f.record::text AS record
+       f.department_code, f.place_id, f.record::text AS record, f.traceparent
 FROM webhook_deliveries d
 JOIN webhook_subscriptions s USING (subscription_id)
 JOIN department_spend f ON f.sequence = d.sequence
@@ -319,7 +320,316 @@ RETURNING event_id;
 -- The department feed and webhook deliveries are kept: their numbers are public (SSE event ids)
 -- and a rebuild must not deliver spend to receivers again.
 TRUNCATE pot_streams, spend_records, allocations, reservations, contracts, evidence_batches,
-         payments, closed_periods;
+         payments, closed_periods, boards, decision_rules, interests, votes, board_decisions,
+         sign_offs, command_refusals, earmarks, missions, claims, remittances, clawbacks,
+         contract_funnel, contract_segment_funnel;
 
 -- name: forget_inbox
 DELETE FROM inbox WHERE consumer = $1;
+
+-- ---- Web read models: recording (handlers) ----------------------------------------------------
+
+-- name: set_allocation_approval
+UPDATE allocations SET decision = 'approved', rules_version = $3, sign_off_required = $4,
+       decided_at = $5
+WHERE place_id = $1 AND allocation_id = $2;
+
+-- name: set_allocation_rejection
+UPDATE allocations SET decision = 'rejected', decision_reason = $3, decided_at = $4,
+       rejection_rule = $5
+WHERE place_id = $1 AND allocation_id = $2;
+
+-- name: upsert_board
+INSERT INTO boards (place_id, board_version, chair_id, chair_role, accounting_officer_id, members)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+ON CONFLICT (place_id) DO UPDATE SET board_version = EXCLUDED.board_version,
+    chair_id = EXCLUDED.chair_id, chair_role = EXCLUDED.chair_role,
+    accounting_officer_id = EXCLUDED.accounting_officer_id, members = EXCLUDED.members
+WHERE boards.board_version <= EXCLUDED.board_version;
+
+-- name: upsert_decision_rules
+INSERT INTO decision_rules (place_id, rules_version, quorum_members, majority,
+                            sign_off_threshold_pence, claim_response_days)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (place_id) DO UPDATE SET rules_version = EXCLUDED.rules_version,
+    quorum_members = EXCLUDED.quorum_members, majority = EXCLUDED.majority,
+    sign_off_threshold_pence = EXCLUDED.sign_off_threshold_pence,
+    claim_response_days = EXCLUDED.claim_response_days
+WHERE decision_rules.rules_version <= EXCLUDED.rules_version;
+
+-- name: insert_interest
+INSERT INTO interests (place_id, interest_id, member_id, recipient_id, allocation_id, description)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (place_id, interest_id) DO NOTHING;
+
+-- name: upsert_vote
+INSERT INTO votes (place_id, allocation_id, variation_id, member_id, vote, rules_version)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (place_id, allocation_id, variation_id, member_id) DO UPDATE SET
+    vote = EXCLUDED.vote, rules_version = EXCLUDED.rules_version;
+
+-- name: insert_board_decision
+INSERT INTO board_decisions (place_id, allocation_id, variation_id, outcome, rules_version,
+                             votes_for, votes_against, abstentions, recused, reason, decided_at)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11)
+ON CONFLICT (place_id, allocation_id, variation_id) DO NOTHING;
+
+-- name: insert_sign_off
+INSERT INTO sign_offs (place_id, allocation_id, variation_id, state, accounting_officer_id,
+                       reasons, decided_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (place_id, allocation_id, variation_id) DO NOTHING;
+
+-- name: insert_refusal
+INSERT INTO command_refusals (place_id, event_id, command_type, subject_id, rule, reason,
+                              refused_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (place_id, event_id) DO NOTHING;
+
+-- name: upsert_earmark
+INSERT INTO earmarks (place_id, earmark_id, kind, purpose_tag, minimum_share_basis_points,
+                      department_code, funding_stream_code, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (place_id, earmark_id) DO UPDATE SET kind = EXCLUDED.kind,
+    purpose_tag = EXCLUDED.purpose_tag,
+    minimum_share_basis_points = EXCLUDED.minimum_share_basis_points,
+    department_code = EXCLUDED.department_code, funding_stream_code = EXCLUDED.funding_stream_code,
+    reason = EXCLUDED.reason;
+
+-- name: upsert_missions
+INSERT INTO missions (place_id, mission_id, plan_id, plan_title, spending_review_period, title,
+                      metro_mission_id, national_mission_metrics)
+SELECT $1, m.mission_id, $2, $3, $4, m.title, m.metro_mission_id, m.metrics::jsonb
+FROM unnest($5::text[], $6::text[], $7::text[], $8::text[])
+    AS m(mission_id, title, metro_mission_id, metrics)
+ON CONFLICT (place_id, mission_id) DO UPDATE SET plan_id = EXCLUDED.plan_id,
+    plan_title = EXCLUDED.plan_title, spending_review_period = EXCLUDED.spending_review_period,
+    title = EXCLUDED.title, metro_mission_id = EXCLUDED.metro_mission_id,
+    national_mission_metrics = EXCLUDED.national_mission_metrics;
+
+-- name: insert_claim
+INSERT INTO claims (place_id, claim_id, claim_kind, claimant_id, claimant_kind,
+                    service_description, lodged_on, response_due_on)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (place_id, claim_id) DO NOTHING;
+
+-- name: set_claim_response
+UPDATE claims SET outcome = $3, reasons = $4, responded_by = $5, responded_on = $6, late = $7,
+       response_due_on = $8
+WHERE place_id = $1 AND claim_id = $2;
+
+-- name: set_claim_overdue
+UPDATE claims SET overdue_as_of = coalesce(overdue_as_of, $3)
+WHERE place_id = $1 AND claim_id = $2;
+
+-- name: insert_remittance
+INSERT INTO remittances (place_id, payment_id, contract_id, batch_id, provider_id, amount_pence,
+                         lines, transfer_id, advised_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+ON CONFLICT (place_id, payment_id) DO NOTHING;
+
+-- name: insert_clawback
+INSERT INTO clawbacks (place_id, contract_id, clawback_id, payment_id, metric_id,
+                       claim_period_id, amount_pence, status, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'raised', $8)
+ON CONFLICT (place_id, contract_id, clawback_id) DO NOTHING;
+
+-- name: settle_clawback
+UPDATE clawbacks SET status = CASE WHEN $4 THEN 'recovered' ELSE 'refused' END,
+       recovered_pence = CASE WHEN $4 THEN $5 ELSE 0 END,
+       reason = coalesce($6, reason)
+WHERE place_id = $1 AND contract_id = $2 AND clawback_id = $3;
+
+-- name: add_to_funnel
+INSERT INTO contract_funnel (place_id, contract_id, referred_count, engaged_count)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (place_id, contract_id) DO UPDATE SET
+    referred_count = contract_funnel.referred_count + EXCLUDED.referred_count,
+    engaged_count = contract_funnel.engaged_count + EXCLUDED.engaged_count;
+
+-- name: forget_segment_funnel
+DELETE FROM contract_segment_funnel WHERE place_id = $1 AND contract_id = $2;
+
+-- name: record_segment_funnel
+INSERT INTO contract_segment_funnel
+    (place_id, contract_id, segment, referred, engaged, achieved, paid)
+SELECT $1, $2, s.segment, s.referred, s.engaged, s.achieved, s.paid
+FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+    AS s(segment, referred, engaged, achieved, paid);
+
+-- ---- Web read models: views (views.py) --------------------------------------------------------
+
+-- name: pot_years
+SELECT DISTINCT financial_year FROM pot_streams WHERE place_id = $1 ORDER BY financial_year;
+
+-- name: pot_streams_in_year
+SELECT department_code, funding_stream_code, settled_pence, received_pence, reserved_pence,
+       paid_pence
+FROM pot_streams WHERE place_id = $1 AND financial_year = $2
+ORDER BY department_code, funding_stream_code;
+
+-- name: period_is_closed
+SELECT EXISTS (SELECT 1 FROM closed_periods WHERE place_id = $1 AND financial_year = $2);
+
+-- name: spend_by_month
+-- Each department's shares of each spend, by the month (UK time) the ledger recorded it.
+WITH shares AS (
+    SELECT to_char(coalesce(s.spent_at, s.received_at) AT TIME ZONE 'Europe/London', 'YYYY-MM')
+               AS month,
+           share->>'department_code' AS department_code,
+           (share->>'amount_pence')::bigint AS amount_pence
+    FROM spend_records s, jsonb_array_elements(s.record->'attribution') AS share
+    WHERE s.place_id = $1
+), monthly AS (
+    SELECT month, department_code, sum(amount_pence)::bigint AS spent_pence
+    FROM shares WHERE $2::text IS NULL OR department_code = $2
+    GROUP BY month, department_code
+)
+SELECT month, department_code, spent_pence,
+       (sum(spent_pence) OVER (PARTITION BY department_code ORDER BY month))::bigint
+           AS cumulative_pence
+FROM monthly ORDER BY department_code, month;
+
+-- name: board_allocations
+SELECT allocation_id, status, status_reason, allocation_type, recipient_id, value_pence, purpose,
+       purpose_tags::text AS purpose_tags, financial_year, start_date::text AS start_date,
+       end_date::text AS end_date, proposed_by, proposed_at, mission_id, sign_off_required,
+       rejection_rule, decision_reason, decided_at
+FROM allocations WHERE place_id = $1 ORDER BY allocation_id;
+
+-- name: votes_for_place
+SELECT allocation_id, member_id, vote, rules_version FROM votes
+WHERE place_id = $1 AND variation_id = '' ORDER BY allocation_id, member_id;
+
+-- name: board_decisions
+SELECT allocation_id, outcome, rules_version, reason, decided_at, votes_for::text AS votes_for,
+       votes_against::text AS votes_against, abstentions::text AS abstentions,
+       recused::text AS recused
+FROM board_decisions WHERE place_id = $1 AND variation_id = '';
+
+-- name: sign_offs
+SELECT allocation_id, state, accounting_officer_id, reasons, decided_at FROM sign_offs
+WHERE place_id = $1 AND variation_id = '';
+
+-- name: refusals_for_place
+SELECT subject_id, command_type, rule, reason AS message, refused_at FROM command_refusals
+WHERE place_id = $1 ORDER BY refused_at, event_id;
+
+-- name: interests_for_place
+SELECT interest_id, member_id, recipient_id, allocation_id, description FROM interests
+WHERE place_id = $1 ORDER BY interest_id;
+
+-- name: missions_for_place
+SELECT mission_id, plan_id, plan_title, title, metro_mission_id FROM missions
+WHERE place_id = $1 ORDER BY mission_id;
+
+-- name: earmarks_for_place
+SELECT earmark_id, kind, purpose_tag, minimum_share_basis_points, department_code,
+       funding_stream_code, reason
+FROM earmarks WHERE place_id = $1 ORDER BY earmark_id;
+
+-- name: public_decisions
+-- Board decisions with votes, and decisions taken without a board (no votes recorded).
+SELECT a.allocation_id, nullif(d.variation_id, '') AS variation_id, a.purpose, a.recipient_id,
+       a.allocation_type, a.value_pence, a.financial_year, a.status,
+       d.outcome AS decision, d.reason, (d.decided_at AT TIME ZONE 'Europe/London')::date::text
+           AS decided_on,
+       d.rules_version, d.votes_for::text AS votes_for, d.votes_against::text AS votes_against,
+       d.abstentions::text AS abstentions, d.recused::text AS recused, d.decided_at
+FROM board_decisions d
+JOIN allocations a ON a.place_id = d.place_id AND a.allocation_id = d.allocation_id
+WHERE d.place_id = $1
+UNION ALL
+SELECT a.allocation_id, NULL, a.purpose, a.recipient_id, a.allocation_type, a.value_pence,
+       a.financial_year, a.status, a.decision, a.decision_reason,
+       (a.decided_at AT TIME ZONE 'Europe/London')::date::text, a.rules_version, '[]', '[]', '[]',
+       '[]', a.decided_at
+FROM allocations a
+WHERE a.place_id = $1 AND a.decision IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM board_decisions d WHERE d.place_id = a.place_id
+                  AND d.allocation_id = a.allocation_id AND d.variation_id = '')
+ORDER BY decided_at DESC NULLS LAST, allocation_id, variation_id NULLS FIRST;
+
+-- name: contracts_of_provider
+SELECT contract_id, allocation_id, cap_pence, prices::text AS prices,
+       terms->>'start_date' AS start_date, terms->>'end_date' AS end_date
+FROM contracts WHERE place_id = $1 AND provider_id = $2 ORDER BY contract_id;
+
+-- name: batches_of_provider
+SELECT b.contract_id, b.batch_id, b.status, b.claim_count, b.accepted_count, b.rejected_count,
+       b.verified_count, b.amount_pence, b.reasons::text AS reasons
+FROM evidence_batches b
+WHERE b.place_id = $1 AND (b.provider_id = $2 OR b.contract_id IN (
+    SELECT c.contract_id FROM contracts c WHERE c.place_id = $1 AND c.provider_id = $2))
+ORDER BY b.contract_id, b.batch_id;
+
+-- name: remittances_of_provider
+SELECT contract_id, batch_id, payment_id, amount_pence, transfer_id, advised_at,
+       lines::text AS lines
+FROM remittances WHERE place_id = $1 AND provider_id = $2 ORDER BY advised_at, payment_id;
+
+-- name: payments_of_provider
+SELECT payment_id, allocation_id, contract_id, claim_batch_id, amount_pence, payment_kind, status,
+       reason, recovered_pence
+FROM payments WHERE place_id = $1 AND provider_id = $2 ORDER BY payment_id;
+
+-- name: clawbacks_of_provider
+SELECT k.contract_id, k.clawback_id, k.payment_id, k.metric_id, k.amount_pence, k.status,
+       k.reason, k.recovered_pence
+FROM clawbacks k JOIN contracts c ON c.place_id = k.place_id AND c.contract_id = k.contract_id
+WHERE k.place_id = $1 AND c.provider_id = $2 ORDER BY k.contract_id, k.clawback_id;
+
+-- name: verifier_queue
+SELECT b.contract_id, b.batch_id, coalesce(nullif(b.provider_id, ''), c.provider_id, '')
+           AS provider_id,
+       b.claim_count, b.accepted_count, b.sample_size, b.sample::text AS sample
+FROM evidence_batches b
+LEFT JOIN contracts c ON c.place_id = b.place_id AND c.contract_id = b.contract_id
+WHERE b.place_id = $1 AND b.status = 'awaiting_verification'
+ORDER BY b.contract_id, b.batch_id;
+
+-- name: department_spend_rows
+SELECT f.sequence, f.event_id, f.spend_id, f.amount_pence AS department_amount_pence,
+       f.record::text AS record, s.spent_at
+FROM department_spend f LEFT JOIN spend_records s ON s.spend_id = f.spend_id
+WHERE f.place_id = $1 AND f.department_code = $2 ORDER BY f.sequence;
+
+-- name: contract_terms
+SELECT contract_id, provider_id, cap_pence, prices::text AS prices, terms::text AS terms
+FROM contracts WHERE place_id = $1 AND contract_id = $2;
+
+-- name: metric_totals
+SELECT line->>'metric_id' AS metric_id, sum((line->>'outcome_count')::bigint)::bigint
+           AS outcome_count,
+       sum((line->>'amount_pence')::bigint)::bigint AS amount_pence
+FROM remittances r, jsonb_array_elements(r.lines) AS line
+WHERE r.place_id = $1 AND r.contract_id = $2
+GROUP BY line->>'metric_id';
+
+-- name: metric_recoveries
+SELECT metric_id, sum(recovered_pence)::bigint AS recovered_pence FROM clawbacks
+WHERE place_id = $1 AND contract_id = $2 GROUP BY metric_id;
+
+-- name: contract_funnel
+SELECT coalesce((SELECT referred_count FROM contract_funnel
+                 WHERE place_id = $1 AND contract_id = $2), 0)::bigint AS referred,
+       coalesce((SELECT engaged_count FROM contract_funnel
+                 WHERE place_id = $1 AND contract_id = $2), 0)::bigint AS engaged,
+       coalesce((SELECT sum((line->>'outcome_count')::bigint)
+                 FROM remittances r, jsonb_array_elements(r.lines) AS line
+                 WHERE r.place_id = $1 AND r.contract_id = $2), 0)::bigint AS paid;
+
+-- name: segment_funnel
+SELECT segment, referred, engaged, achieved, paid
+FROM contract_segment_funnel WHERE place_id = $1 AND contract_id = $2;
+
+-- name: claims_for_place
+SELECT claim_id, claim_kind, claimant_id, claimant_kind, service_description,
+       lodged_on::text AS lodged_on, response_due_on::text AS response_due_on,
+       CASE WHEN outcome IS NOT NULL THEN 'responded'
+            WHEN overdue_as_of IS NOT NULL OR response_due_on < current_date THEN 'overdue'
+            ELSE 'awaiting' END AS status,
+       CASE WHEN outcome IS NOT NULL THEN coalesce(late, false)
+            ELSE overdue_as_of IS NOT NULL OR response_due_on < current_date END AS overdue,
+       outcome, reasons, responded_by, responded_on::text AS responded_on, late
+FROM claims WHERE place_id = $1 ORDER BY lodged_on DESC, claim_id;

@@ -2,8 +2,11 @@
 gateway's consumer has seen, and move its consumer group back to the start of every topic it
 reads. Run it while the gateway is stopped; on its next start the gateway replays everything.
 
-The department spend feed and webhook deliveries are kept: feed numbers are public (SSE event
-ids) and departments must not be sent their spend again.
+Every other read model (the pot, allocations and the board's votes, decisions, sign-offs and
+refusals, claims, contracts, evidence, remittances, clawbacks, payments) is emptied and refilled
+from the topics. The department spend feed (with each spend's stored trace context) and webhook
+deliveries are kept: feed numbers are public (SSE event ids) and departments must not be sent
+their spend again.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ async def rewind_consumer_group(definition: ServiceDefinition, settings: Runtime
     """Commit the earliest offset of every partition the service reads, for its group."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.effective_bootstrap_servers(),
-        group_id=definition.name,
+        group_id=settings.consumer_group(definition.name),
         enable_auto_commit=False,
     )
     await consumer.start()

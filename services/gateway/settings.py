@@ -6,12 +6,19 @@ a default that suits a local run and a name that ends in its unit (`_max`, `_s`,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.settings import RuntimeSettings
 
 __all__ = ["GatewaySettings", "RuntimeSettings"]
+
+# Where `npm ci` (make setup) puts GOV.UK Frontend's compiled assets, relative to the repository.
+DEFAULT_WEB_ASSETS_DIR = (
+    Path(__file__).resolve().parents[2] / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+)
 
 
 class GatewaySettings(BaseSettings):
@@ -84,4 +91,42 @@ class GatewaySettings(BaseSettings):
     )
     webhook_batch_size_max: int = Field(
         default=100, ge=1, description="Most webhook deliveries attempted at once."
+    )
+    # The web pages (services/gateway/web): sign-in sessions and GOV.UK Frontend's assets.
+    web_session_cookie_name: str = Field(
+        default="singlepot_session",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Name of the web pages' session cookie.",
+    )
+    web_session_cookie_secure: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (browsers treat http://localhost as "
+        "secure); turn off only to use the pages over plain HTTP on another host.",
+    )
+    web_session_lifetime_s: float = Field(
+        default=8 * 3600.0,
+        gt=0,
+        description="How long a web sign-in lasts before the person must sign in again.",
+    )
+    web_sign_in_attempts_burst_max: int = Field(
+        default=10,
+        ge=1,
+        description="Sign-in attempts allowed at once for one user id before they are slowed.",
+    )
+    web_sign_in_attempts_per_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="Sign-in attempts per second allowed for one user id once the burst is spent.",
+    )
+    web_assets_dir: Path = Field(
+        default=DEFAULT_WEB_ASSETS_DIR,
+        description="Folder of GOV.UK Frontend's compiled assets (node_modules/govuk-frontend/"
+        "dist/govuk, installed by `npm ci`), served at /assets.",
+    )
+    web_batch_refresh_s: int = Field(
+        default=5,
+        ge=1,
+        le=600,
+        description="How often an evidence batch's status page refreshes itself while it is "
+        "being processed.",
     )

@@ -1,9 +1,10 @@
 """Managing who may call the gateway: principals (people and services), their grants, and their
-tokens. Used by `singlepot users ...`, the demo and tests; the token itself is returned once and
-only its hash is stored."""
+tokens, and their web sign-in passwords. Used by `singlepot users ...`, the demo and tests; the
+token itself is returned once and only its hash is stored, and a password only as a scrypt hash."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import asyncpg
 
 from services.gateway import db, domain
 from services.gateway.domain import Grant
+from services.gateway.web import passwords, store
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,21 @@ async def revoke(connection: asyncpg.Connection, what: str) -> int:
 
 async def list_principals(connection: asyncpg.Connection) -> list[dict[str, object]]:
     return await db.list_principals(connection)
+
+
+async def set_password(connection: asyncpg.Connection, principal_id: str, password: str) -> None:
+    """Set a person's web sign-in password (stored only as a salted scrypt hash); their open
+    web sessions end, so a changed password locks out whoever knew the old one."""
+    if not await store.principal_exists(connection, principal_id):
+        raise LookupError(f"no user or service {principal_id!r}; add it first")
+    hashed = await asyncio.to_thread(passwords.hash_password, password)
+    async with connection.transaction():
+        await store.set_password(connection, principal_id, hashed)
+        await store.end_sessions_of(connection, principal_id)
+
+
+async def check_password(connection: asyncpg.Connection, principal_id: str, password: str) -> bool:
+    """Whether the password is the principal's; an unknown principal takes as long as a wrong
+    password and is simply False, so the answer does not reveal who has an account."""
+    stored = await store.password_hash_of(connection, principal_id)
+    return await asyncio.to_thread(passwords.verify_password, password, stored)

@@ -58,12 +58,14 @@ def signed_headers(delivery: dict[str, Any], body: bytes, now_s: int) -> dict[st
 
 
 async def _post(client: httpx.AsyncClient, delivery: dict[str, Any]) -> tuple[int | None, str]:
-    """Post one delivery, in a span of the spend event's trace when this process remembers it."""
+    """Post one delivery, in a span of the spend event's trace: the trace context stored with
+    the spend, so it survives a restart (rows fed before it was stored fall back to the trace
+    this process remembers, if any)."""
     with telemetry.span(
         "gateway webhook deliver",
         "gateway",
         kind=SpanKind.CLIENT,
-        traceparent=telemetry.remembered_trace(delivery["event_id"]),
+        traceparent=delivery.get("traceparent") or telemetry.remembered_trace(delivery["event_id"]),
         attributes={
             telemetry.EVENT_ID_ATTRIBUTE: str(delivery["event_id"]),
             telemetry.PLACE_ATTRIBUTE: delivery["place_id"],

@@ -3,11 +3,13 @@ balances by stream and department, trial balance per year, statements, verificat
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Path
+from fastapi.responses import Response
 
-from services.ledger import db
+from services.ledger import audit, db
 from services.ledger.verification import verify_place
 from services.runtime.host import ServiceHost
 
@@ -58,6 +60,13 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
         pattern = f"^(pot|settlement|received|commitment:[^:]+):{_escaped(department_code)}:"
         rows: list[dict[str, Any]] = await fetch(db.statement, place_id, pattern)
         return rows
+
+    @app.get("/ledger/v1/places/{place_id}/audit-export", tags=["ledger"])
+    async def audit_export(place_id: str = PLACE) -> Response:
+        """The place's transfer log with its hash chain, as JSON Lines (docs/audit-export.md)."""
+        log = await fetch(audit.load, place_id)
+        body = "".join(f"{text}\n" for text in audit.lines(log, datetime.now(UTC)))
+        return Response(body, media_type="application/x-ndjson")
 
     @app.get("/ledger/v1/places/{place_id}/verification", tags=["ledger"])
     async def verification(place_id: str = PLACE) -> dict[str, Any]:

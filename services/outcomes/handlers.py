@@ -38,6 +38,7 @@ from contracts.outcomes import (
     EvidenceSampled,
     EvidenceSubmitted,
     EvidenceVerified,
+    FunnelMeasured,
     GamingFlagRaised,
     InvestorFlowRecorded,
     MetricAmended,
@@ -55,6 +56,7 @@ from contracts.outcomes import (
     RemittanceAdvised,
     RemittanceLine,
     SampledClaim,
+    SegmentFunnelCounts,
     SubmitEvidence,
     SubmitOpenBook,
 )
@@ -465,6 +467,8 @@ async def record_payment(context: HandlerContext, result: PaymentMade) -> None:
             transfer_id=result.transfer_id,
         )
     )
+    # Participants of this batch are now paid: the funnel's last step moved.
+    await _publish_funnel(context, result.place_id, contract_id)
 
 
 async def record_payment_rejection(context: HandlerContext, result: PaymentRejected) -> None:
@@ -689,9 +693,8 @@ async def _run_monitors(
     contract = await db.lock_contract(connection, contract_id)
     assert contract is not None, "monitors run on a registered contract"
     thresholds = settings.gaming_thresholds()
-    flags = domain.funnel_flags(
-        await db.funnel(connection, contract_id), contract.difficulty_segments, thresholds
-    )
+    funnels = await _publish_funnel(context, contract.place_id, contract_id)
+    flags = domain.funnel_flags(funnels, contract.difficulty_segments, thresholds)
     flags += domain.cap_flags(contract, thresholds)
     if contract.claim_periods:
         counts = await db.period_achievement_counts(
@@ -709,6 +712,30 @@ async def _run_monitors(
                     detail=flag.detail,
                 )
             )
+
+
+async def _publish_funnel(
+    context: HandlerContext, place_id: str, contract_id: str
+) -> list[domain.SegmentFunnel]:
+    """Publish the contract's funnel by segment as it stands now, and return it."""
+    funnels = await db.funnel(context.connection, contract_id)
+    await context.outbox.add(
+        FunnelMeasured(
+            place_id=place_id,
+            contract_id=contract_id,
+            segments=tuple(
+                SegmentFunnelCounts(
+                    segment=funnel.segment,
+                    referred=funnel.referred,
+                    engaged=funnel.engaged,
+                    achieved=funnel.achieved,
+                    paid=funnel.paid,
+                )
+                for funnel in funnels
+            ),
+        )
+    )
+    return funnels
 
 
 # --- Open book and investor flows -------------------------------------------------------------

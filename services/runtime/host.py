@@ -109,7 +109,10 @@ class ServiceHost:
                 )
             else:
                 self.broker = _subscribed_broker(
-                    self.settings, self.name, self.definition, self.consumer
+                    self.settings,
+                    self.settings.consumer_group(self.name),
+                    self.definition,
+                    self.consumer,
                 )
                 await self.broker.start()
         for background_task in self.definition.background_tasks:
@@ -204,7 +207,7 @@ def _batch_consumer(
     consumer = AIOKafkaConsumer(
         *[settings.topic(topic) for topic in definition.subscriptions],
         bootstrap_servers=settings.effective_bootstrap_servers(),
-        group_id=definition.name,
+        group_id=settings.consumer_group(definition.name),
         client_id=f"{definition.name}-batches",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -269,7 +272,7 @@ def _subscribed_broker(
         if isinstance(message.consumer, AIOKafkaConsumer):
             partition = TopicPartition(record.topic, record.partition)
             telemetry.instruments().record_lag(
-                group_id,
+                definition.name,
                 record.topic,
                 record.partition,
                 message.consumer.highwater(partition),

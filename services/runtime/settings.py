@@ -41,7 +41,9 @@ class RuntimeSettings(BaseSettings):
     allocations_health_port: int = Field(default=8002, ge=1, le=65535)
     outcomes_health_port: int = Field(default=8003, ge=1, le=65535)
 
-    topic_prefix: str = Field(default="", description="Prepended to every topic name.")
+    topic_prefix: str = Field(
+        default="", description="Prepended to every topic name and consumer group."
+    )
     topic_partitions: int = Field(default=3, ge=1, le=1024)
     topic_replication_factor: int = Field(default=1, ge=1, le=16)
 
@@ -85,6 +87,11 @@ class RuntimeSettings(BaseSettings):
     def topic(self, logical_name: str) -> str:
         """The real topic name for a logical one from `contracts.topics`."""
         return f"{self.topic_prefix}{logical_name}"
+
+    def consumer_group(self, service_name: str) -> str:
+        """The consumer group a service's replicas share; namespaced like the topics, so that
+        tests (one prefix each) never share a group's state on the broker."""
+        return f"{self.topic_prefix}{service_name}"
 
     def health_port(self, service_name: str) -> int:
         """The HTTP port a service listens on for health checks (the gateway's API port)."""

@@ -108,10 +108,18 @@ def quantity(value: str | int) -> float:
 
 
 def test_the_dockerfile_builds_one_non_root_python_slim_image_entering_at_singlepot() -> None:
+    # A node stage fetches GOV.UK Frontend's assets; the image itself is Python only.
     assert re.findall(r"^FROM (\S+)", DOCKERFILE, flags=re.MULTILINE) == [
+        "node:20-slim",
         "python:3.11-slim",
         "python:3.11-slim",
     ]
+    (assets_dir,) = re.findall(r"SINGLEPOT_WEB_ASSETS_DIR=(\S+)", DOCKERFILE)
+    assert re.search(
+        rf"^COPY --from=assets /src/node_modules/govuk-frontend/dist/govuk {assets_dir}$",
+        DOCKERFILE,
+        flags=re.MULTILINE,
+    ), "the web pages' assets are copied to where the image tells the gateway to find them"
     assert re.search(r"pip install \.$", DOCKERFILE, flags=re.MULTILINE)
     (entrypoint,) = re.findall(r"^ENTRYPOINT (.+)$", DOCKERFILE, flags=re.MULTILINE)
     assert json.loads(entrypoint) == ["singlepot"]
@@ -128,7 +136,7 @@ def test_the_image_tag_the_dockerfile_names_is_the_project_version() -> None:
 
 def test_the_docker_build_context_leaves_out_local_data_and_the_virtualenv() -> None:
     ignored = (REPOSITORY / ".dockerignore").read_text(encoding="utf-8").split()
-    assert {".venv", ".data", ".git", "tests"} <= set(ignored)
+    assert {".venv", ".data", ".git", "tests", "node_modules"} <= set(ignored)
 
 
 def test_every_deployment_and_the_job_run_the_image_the_dockerfile_names(

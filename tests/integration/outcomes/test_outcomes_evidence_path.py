@@ -29,6 +29,7 @@ from contracts.outcomes import (
     EvidenceSampled,
     EvidenceSubmitted,
     EvidenceVerified,
+    FunnelMeasured,
     GamingFlagRaised,
     InvestorFlowRecorded,
     KpiResult,
@@ -485,12 +486,22 @@ async def test_the_monitors_flag_creaming_parking_and_deadline_clustering(databa
         )
         (engagements,) = await outcomes.emitted(EngagementsRecorded)
         flags = {(f.flag_kind, f.subject) for f in await outcomes.emitted(GamingFlagRaised)}
+        before_payment = (await outcomes.emitted(FunnelMeasured))[-1]
+        await outcomes.send(made((await outcomes.emitted(PaymentRequested))[-1]))
+        after_payment = (await outcomes.emitted(FunnelMeasured))[-1]
         await outcomes.send(evidence("B-2", claim(50, achieved_on=date(2026, 6, 26))))
         repeated = await outcomes.emitted(GamingFlagRaised)
 
     assert (engagements.recorded_count, engagements.not_referred_count) == (25, 1)
     assert flags == {("creaming", "hard"), ("parking", "hard"), ("deadline_clustering", "2026-Q1")}
     assert len(repeated) == 3  # a flag is raised once
+
+    def steps(measured: FunnelMeasured) -> dict[str, tuple[int, int, int, int]]:
+        return {s.segment: (s.referred, s.engaged, s.achieved, s.paid) for s in measured.segments}
+
+    # Referred 20 a segment; engaged: all 20 easy (12 of them by their outcome), 5 hard.
+    assert steps(before_payment) == {"easy": (20, 20, 12, 0), "hard": (20, 5, 0, 0)}
+    assert steps(after_payment) == {"easy": (20, 20, 12, 12), "hard": (20, 5, 0, 0)}
 
 
 async def test_open_book_returns_and_investor_flows_are_recorded_apart_from_payments(

@@ -1,0 +1,77 @@
+"""Reads a place's open-data inputs from the gateway's read models: read-only, named queries
+from this package's queries.sql, each bounded by `rows_max`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+
+from services.gateway.opendata.publishing import (
+    Allocation,
+    Contract,
+    EvidenceBatch,
+    MetricPrice,
+    Payment,
+    PlaceData,
+    Reservation,
+    StreamShare,
+)
+from services.runtime.sql import load_queries
+
+QUERIES = load_queries(Path(__file__).parent / "queries.sql")
+
+ROWS_MAX = 100_000
+"""The most rows of any one read model an export reads (DOMAIN.md §6: at most ~1,000
+allocations per place; payments are the largest table)."""
+
+
+async def place_data(
+    connection: asyncpg.Connection, place_id: str, rows_max: int = ROWS_MAX
+) -> PlaceData:
+    """Everything the exports need for one place, read in one repeatable-read snapshot so the
+    tables agree with each other."""
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        allocations = await connection.fetch(QUERIES.allocations, place_id, rows_max)
+        reservations = await connection.fetch(QUERIES.reservations, place_id, rows_max)
+        contracts = await connection.fetch(QUERIES.contracts, place_id, rows_max)
+        evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
+        payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
+    return PlaceData(
+        place_id=place_id,
+        allocations=tuple(Allocation(**dict(row)) for row in allocations),
+        reservations={row["allocation_id"]: _reservation(row) for row in reservations},
+        contracts=tuple(_contract(row) for row in contracts),
+        evidence=tuple(EvidenceBatch(**dict(row)) for row in evidence),
+        payments=tuple(Payment(**dict(row)) for row in payments),
+    )
+
+
+def _reservation(row: asyncpg.Record) -> Reservation:
+    shares = tuple(
+        StreamShare(s["department_code"], s["funding_stream_code"], s["amount_pence"])
+        for s in json.loads(row["attribution"])
+    )
+    return Reservation(
+        row["allocation_id"],
+        row["financial_year"],
+        row["amount_pence"],
+        row["released_pence"],
+        shares,
+    )
+
+
+def _contract(row: asyncpg.Record) -> Contract:
+    prices = tuple(
+        MetricPrice(p["metric_id"], p["price_pence"], p.get("cap_pence"), p.get("payer_id"))
+        for p in json.loads(row["prices"])
+    )
+    return Contract(
+        row["contract_id"],
+        row["allocation_id"],
+        row["provider_id"],
+        prices,
+        row["cap_pence"],
+        row["registered_at"],
+    )

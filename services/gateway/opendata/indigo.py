@@ -1,0 +1,185 @@
+"""A place's outcomes contracts as INDIGO project data (the GO Lab's data standard for impact
+bonds and outcomes-based contracts). Pure: builds from a `PlaceData`.
+
+Each project is `{"id": ..., "data": {...}}`, the shape INDIGO publishes, where `data` follows
+the standard's project schema: every value wrapped as `{"value": ..., "status": "PUBLIC"}`.
+Outcome metrics, prices, payers' maximum potential outcome payments, the service provider and
+the outcome payments made come from the contract and the ledger's payments; participant-level
+evidence never leaves the outcomes service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.gateway.opendata import ocds, threesixtygiving
+from services.gateway.opendata.publishing import (
+    CURRENCY,
+    INDIGO_PREFIX,
+    LICENCE_URL,
+    PUBLISHER_NAME,
+    Allocation,
+    Contract,
+    JsonObject,
+    PlaceData,
+    date_text,
+    datetime_text,
+    funder_id,
+    json_pounds,
+    organisation_id,
+    place_name,
+)
+
+PUBLIC = "PUBLIC"
+PUBLIC_SECTOR = "Government/Public Sector/Public Bank"
+STAGES = {"expired": "Complete", "cancelled": "Complete"}
+
+
+def project_id(place_id: str, contract_id: str) -> str:
+    return f"{INDIGO_PREFIX}-{place_id}-{contract_id}"
+
+
+def projects(data: PlaceData, published_at: datetime) -> JsonObject:
+    allocations = {allocation.allocation_id: allocation for allocation in data.allocations}
+    return {
+        "publisher": {"name": PUBLISHER_NAME},
+        "license": LICENCE_URL,
+        "published": datetime_text(published_at),
+        "projects": [
+            project(data, contract, allocations.get(contract.allocation_id))
+            for contract in data.contracts
+        ],
+        "organisations": _organisations(data),
+    }
+
+
+def _value(value: object) -> JsonObject:
+    return {"value": value, "status": PUBLIC}
+
+
+def _money(pence: int) -> JsonObject:
+    return {"currency": _value(CURRENCY), "amount": _value(json_pounds(pence))}
+
+
+def _commitment_money(pence: int) -> JsonObject:
+    # A commitment's amounts have no status of their own in the standard, unlike the project's.
+    return {"currency": _value(CURRENCY), "amount": {"value": json_pounds(pence)}}
+
+
+def project(data: PlaceData, contract: Contract, allocation: Allocation | None) -> JsonObject:
+    payments = data.payments_for(contract.allocation_id)
+    paid_pence = sum(p.amount_pence - p.recovered_pence for p in payments)
+    body: JsonObject = {
+        "status": PUBLIC,
+        "name": {"value": _name(contract, allocation)},
+        "stage_development": {"value": _stage(allocation, bool(payments)), "status": PUBLIC},
+        "jurisdiction": {"jurisdiction": _value("GB")},
+        "overall_project_finance": {
+            "maximum_potential_outcome_payment_v2": _money(contract.cap_pence),
+            "total_outcome_payments_made": _money(paid_pence),
+        },
+        "service_provisions": [
+            {
+                "id": f"{contract.contract_id}-service",
+                "organisation_id": {"value": organisation_id(contract.provider_id)},
+                "status": PUBLIC,
+            }
+        ],
+        "outcome_payment_commitments": _commitments(data, contract, paid_pence),
+        "outcome_metrics": [
+            {"id": price.metric_id, "definition": {"value": price.metric_id}, "status": PUBLIC}
+            for price in contract.prices
+        ],
+        "outcome_pricings": [
+            {
+                "outcome_metric_id": {"value": price.metric_id},
+                "currency": {"value": CURRENCY},
+                "price_per_unit": {"amount": {"value": json_pounds(price.price_pence)}},
+                "status": PUBLIC,
+            }
+            for price in contract.prices
+        ],
+        "outcome_payments": [
+            {
+                "payer_organisation_id": {"value": funder_id(data.place_id)},
+                "recipient_organisation_id": {"value": organisation_id(contract.provider_id)},
+                "type": {"value": "Actual"},
+                "money": {
+                    "currency": {"value": CURRENCY},
+                    "amount": {"value": json_pounds(p.amount_pence - p.recovered_pence)},
+                },
+                "status": PUBLIC,
+                "notes": f"payment {p.payment_id} on {date_text(p.recorded_at.date())}",
+            }
+            for p in payments
+            if p.contract_id in (None, contract.contract_id)
+        ],
+        "open_contracting_datas": [
+            {"ocid": ocds.ocid(data.place_id, contract.allocation_id), "status": PUBLIC}
+        ],
+        "360giving_datas": [
+            {
+                "grant_id": threesixtygiving.grant_id(data.place_id, contract.allocation_id),
+                "status": PUBLIC,
+            }
+        ],
+    }
+    if allocation is not None:
+        body["purpose_and_classifications"] = {"intervention": _value(allocation.purpose)}
+        body["dates"] = {
+            "start_date_of_service_provision": _value(date_text(allocation.start_date)),
+            "anticipated_end_date_of_service_provision": _value(date_text(allocation.end_date)),
+        }
+    return {"id": project_id(data.place_id, contract.contract_id), "data": body}
+
+
+def _name(contract: Contract, allocation: Allocation | None) -> str:
+    purpose = f": {allocation.purpose}" if allocation else ""
+    return f"Outcomes contract {contract.contract_id}{purpose}"
+
+
+def _stage(allocation: Allocation | None, paid: bool) -> str:
+    if allocation is not None and allocation.status in STAGES:
+        return STAGES[allocation.status]
+    return "Implementation" if paid else "Contracted"
+
+
+def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[JsonObject]:
+    """One commitment per outcome payer named in the prices; the combined authority when the
+    contract names none. A payer's maximum is the sum of its metrics' caps, when all are set."""
+    payers: dict[str, list[int | None]] = {}
+    for price in contract.prices:
+        if price.payer_id:
+            payers.setdefault(price.payer_id, []).append(price.cap_pence)
+    if not payers:
+        return [
+            {
+                "organisation_id": {"value": funder_id(data.place_id)},
+                "organisation_role_category": {"value": PUBLIC_SECTOR},
+                "maximum_potential_outcome_payment": _commitment_money(contract.cap_pence),
+                "total_outcome_payments": _commitment_money(paid_pence),
+                "status": PUBLIC,
+            }
+        ]
+    commitments = []
+    for payer_id, caps in sorted(payers.items()):
+        commitment: JsonObject = {
+            "organisation_id": {"value": f"{funder_id(data.place_id)}-payer-{payer_id}"},
+            "organisation_role_category": {"value": PUBLIC_SECTOR},
+            "status": PUBLIC,
+        }
+        if all(cap is not None for cap in caps):
+            total = sum(cap for cap in caps if cap is not None)
+            commitment["maximum_potential_outcome_payment"] = _commitment_money(total)
+        commitments.append(commitment)
+    return commitments
+
+
+def _organisations(data: PlaceData) -> list[JsonObject]:
+    found = {funder_id(data.place_id): place_name(data.place_id)}
+    for contract in data.contracts:
+        found[organisation_id(contract.provider_id)] = contract.provider_id
+    return [
+        {"id": identifier, "data": {"name": {"value": name}}}
+        for identifier, name in sorted(found.items())
+    ]

@@ -1,0 +1,25 @@
+-- Read-only queries over the gateway's read models, for the open-data exports. Each is bounded
+-- by a row limit ($2) so one request cannot read without end.
+
+-- name: allocations
+SELECT allocation_id, allocation_type, recipient_id, purpose, mission_id, start_date, end_date,
+       value_pence, financial_year, status, funded_pence, updated_at, decided_at
+FROM allocations WHERE place_id = $1 ORDER BY allocation_id LIMIT $2;
+
+-- name: reservations
+SELECT allocation_id, financial_year, amount_pence, released_pence, attribution::text AS attribution
+FROM reservations WHERE place_id = $1 ORDER BY allocation_id LIMIT $2;
+
+-- name: contracts
+SELECT contract_id, allocation_id, provider_id, prices::text AS prices, cap_pence, registered_at
+FROM contracts WHERE place_id = $1 ORDER BY contract_id LIMIT $2;
+
+-- name: evidence_batches
+SELECT contract_id, batch_id, status, claim_count, accepted_count, verified_count, amount_pence,
+       updated_at
+FROM evidence_batches WHERE place_id = $1 ORDER BY contract_id, batch_id LIMIT $2;
+
+-- name: payments
+SELECT payment_id, allocation_id, provider_id, contract_id, claim_batch_id, amount_pence,
+       payment_kind, status, recovered_pence, recorded_at
+FROM payments WHERE place_id = $1 ORDER BY recorded_at, payment_id LIMIT $2;

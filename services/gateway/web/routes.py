@@ -1,0 +1,306 @@
+"""The web pages' routes: the start page, sign-in and sign-out, a person's own pages, and the
+public page of a place; `install` mounts them, each role's pages (web/pages/) and the GOV.UK
+Frontend assets on the gateway's app. Every page answers HTML, errors included."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from services.gateway import uploads, users, views
+from services.gateway.auth import Gateway, RateLimiter, gateway_of
+from services.gateway.domain import EVERY_PLACE, Principal, Role
+from services.gateway.intake import identifier_path
+from services.gateway.problems import ProblemError, field_problem
+from services.gateway.web import csrf, sessions, store
+from services.gateway.web.rendering import Page, error_summary, field_errors, render
+
+log = logging.getLogger(__name__)
+STATIC = __import__("pathlib").Path(__file__).parent / "static"
+FORM_FIELDS_MAX = 50
+USER_ID_LENGTH_MAX = 128
+
+
+class SignInRequired(Exception):
+    """A page that needs a signed-in person was asked for by someone who is not."""
+
+
+class WebRoute(APIRoute):
+    """A page route: refusals become HTML pages (403, 404, 422) or a redirect to sign in."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired:
+                target = request.url.path
+                return RedirectResponse(f"/sign-in?next={target}", status_code=303)
+            except csrf.CsrfRefused as refused:
+                return _error(
+                    request,
+                    403,
+                    "This form has expired",
+                    f"{refused}. Go back, reload the page and send the form again.",
+                )
+            except ProblemError as problem:
+                title = {403: "You cannot see this page", 404: "Page not found"}.get(
+                    problem.status, "There is a problem"
+                )
+                return _error(request, problem.status, title, problem.detail, problem.errors)
+            except RequestValidationError as invalid:
+                detail = "; ".join(str(error.get("msg")) for error in invalid.errors())
+                return _error(request, 404, "Page not found", detail)
+
+        return page_handler
+
+
+def _error(request: Request, status: int, title: str, detail: str, problems: Any = ()) -> Response:
+    page = getattr(request.state, "web_page", None) or Page(request, gateway_of(request), None)
+    return render(page, "error.html", status, title=title, detail=detail, problems=list(problems))
+
+
+async def current_page(request: Request) -> Page:
+    """The request as a page sees it, with the signed-in person (if any)."""
+    gateway = gateway_of(request)
+    async with gateway.pool.acquire() as connection:
+        session = await sessions.current(connection, request, gateway.settings)
+    page = Page(request, gateway, session)
+    request.state.web_page = page
+    return page
+
+
+PAGE = Depends(current_page)
+
+
+def signed_in(page: Page) -> Principal:
+    """The signed-in person, or a redirect to the sign-in page."""
+    if page.principal is None:
+        raise SignInRequired()
+    return page.principal
+
+
+async def read_form(page: Page) -> FormData:
+    """A url-encoded form, at most the gateway's request size, checked for this session's
+    CSRF token before anything in it is used."""
+    limited = uploads.limited(page.request, page.gateway.settings.gateway_request_bytes_max)
+    form = await limited.form(max_files=0, max_fields=FORM_FIELDS_MAX)
+    csrf.check(form.get(csrf.FIELD), page.csrf_secret)
+    return form
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: never another host (an open redirect)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/account"
+
+
+# --- Pages for everyone -----------------------------------------------------------------------
+
+
+def public_router() -> APIRouter:
+    router = APIRouter(route_class=WebRoute, include_in_schema=False)
+    place = identifier_path()
+
+    @router.get("/")
+    async def home(request: Request, page: Page = PAGE) -> Response:
+        """Browsers get the start page; API clients (Accept: application/json) the JSON index."""
+        accept = request.headers.get("accept", "")
+        if "text/html" not in accept or "application/json" in accept.split(",")[0]:
+            from fastapi.responses import JSONResponse
+
+            return JSONResponse(
+                {
+                    "service": "singlepot gateway",
+                    "api": "/api/v1",
+                    "docs": str(request.url) + "docs",
+                }
+            )
+        async with page.gateway.pool.acquire() as connection:
+            places = await store.known_places(connection)
+        notice = "You have signed out." if request.query_params.get("signed_out") else None
+        return render(page, "home.html", title="Pooled place budgets", places=places, notice=notice)
+
+    @router.get("/places/{place_id}")
+    async def public_place(place_id: str = place, page: Page = PAGE) -> Response:
+        """A place's decisions and its open data, for anyone, without signing in."""
+        async with page.gateway.pool.acquire() as connection:
+            decisions = await views.public_decisions(connection, place_id)
+        return render(
+            page,
+            "public_place.html",
+            title=f"Decisions and open data for {place_id}",
+            place_id=place_id,
+            decisions=decisions,
+        )
+
+    return router
+
+
+# --- Signing in and out -----------------------------------------------------------------------
+
+
+def sign_in_router(limiter: RateLimiter) -> APIRouter:
+    router = APIRouter(route_class=WebRoute, include_in_schema=False)
+    fields = {"user_id": "user_id", "password": "password"}
+
+    def sign_in_page(page: Page, status: int = 200, **context: Any) -> Response:
+        settings = page.gateway.settings
+        cookie = sessions.sign_in_cookie_name(settings)
+        page.sign_in_secret = page.request.cookies.get(cookie) or sessions.new_session_id()
+        context.setdefault("next", _safe_next(page.request.query_params.get("next", "/account")))
+        context.setdefault("user_id", "")
+        problems = context.pop("problems", [])
+        response = render(
+            page,
+            "sign_in.html",
+            status,
+            title="Sign in",
+            errors=error_summary(problems, fields),
+            field_errors=field_errors(problems, fields),
+            **context,
+        )
+        sessions.set_cookie(
+            response, settings, cookie, page.sign_in_secret, sessions.SIGN_IN_COOKIE_S
+        )
+        return response
+
+    @router.get("/sign-in")
+    async def sign_in_form(page: Page = PAGE) -> Response:
+        if page.principal is not None:
+            return RedirectResponse("/account", status_code=303)
+        return sign_in_page(page)
+
+    @router.post("/sign-in")
+    async def sign_in(page: Page = PAGE) -> Response:
+        settings = page.gateway.settings
+        page.session = None  # signing in again starts a new session: no session fixation
+        page.sign_in_secret = page.request.cookies.get(sessions.sign_in_cookie_name(settings))
+        form = await read_form(page)
+        user_id, password = text(form, "user_id"), form.get("password")
+        password = password if isinstance(password, str) else ""
+        target = _safe_next(text(form, "next") or "/account")
+        problems = []
+        if not user_id:
+            problems.append(field_problem("user_id", "required", "Enter your user ID"))
+        if not password:
+            problems.append(field_problem("password", "required", "Enter your password"))
+        if problems:
+            return sign_in_page(page, 400, problems=problems, user_id=user_id, next=target)
+        wait_s = limiter.wait_s(("sign-in", user_id[:USER_ID_LENGTH_MAX].lower()))
+        if wait_s > 0:
+            message = (
+                f"Too many sign-in attempts for this user ID. Wait {math.ceil(wait_s)} seconds "
+                "and try again"
+            )
+            problems = [field_problem("user_id", "sign_in_rate_limit", message)]
+            response = sign_in_page(page, 429, problems=problems, user_id=user_id, next=target)
+            response.headers["Retry-After"] = str(math.ceil(wait_s))
+            return response
+        async with page.gateway.pool.acquire() as connection:
+            valid = len(user_id) <= USER_ID_LENGTH_MAX and await users.check_password(
+                connection, user_id, password
+            )
+            if not valid:
+                # The same answer whether the user exists or not.
+                message = "Enter a correct user ID and password"
+                problems = [field_problem("user_id", "correct_credentials", message)]
+                return sign_in_page(page, 400, problems=problems, user_id=user_id, next=target)
+            session_id, _ = await sessions.start(connection, user_id, settings)
+        response = RedirectResponse(target, status_code=303)
+        sessions.set_cookie(
+            response,
+            settings,
+            settings.web_session_cookie_name,
+            session_id,
+            int(settings.web_session_lifetime_s),
+        )
+        sessions.clear_cookie(response, settings, sessions.sign_in_cookie_name(settings))
+        return response
+
+    @router.post("/sign-out")
+    async def sign_out(page: Page = PAGE) -> Response:
+        settings = page.gateway.settings
+        response = RedirectResponse("/?signed_out=1", status_code=303)
+        if page.session is not None:
+            await read_form(page)
+            async with page.gateway.pool.acquire() as connection:
+                await sessions.end(connection, page.session.session_id)
+        sessions.clear_cookie(response, settings, settings.web_session_cookie_name)
+        return response
+
+    @router.get("/account")
+    async def account(page: Page = PAGE) -> Response:
+        """The pages the signed-in person's roles open to them."""
+        principal = signed_in(page)
+        async with page.gateway.pool.acquire() as connection:
+            places = await store.known_places(connection)
+        return render(page, "account.html", title="Your pages", links=links_for(principal, places))
+
+    return router
+
+
+ROLE_PAGES: dict[Role, tuple[str, str]] = {
+    Role.FINANCE: ("The pot, receipts and period close", "/places/{place}/finance"),
+    Role.AUDITOR: ("The pot (read only)", "/places/{place}/finance"),
+    Role.ACCOUNTING_OFFICER: ("Proposals to sign off", "/places/{place}/board"),
+    Role.CHAIR: ("Board proposals and votes", "/places/{place}/board"),
+    Role.BOARD_MEMBER: ("Board proposals and votes", "/places/{place}/board"),
+    Role.PROVIDER: ("Your contracts, evidence and payments", "/places/{place}/providers/{subject}"),
+    Role.VERIFIER: ("Evidence samples to verify", "/places/{place}/verification"),
+    Role.DEPARTMENT: ("Spend attributed to {subject}", "/places/{place}/departments/{subject}"),
+}
+
+
+def links_for(principal: Principal, places: list[str]) -> list[dict[str, str]]:
+    """One link per grant and place: a grant for every place opens every known place."""
+    links: dict[str, dict[str, str]] = {}
+    for grant in principal.grants:
+        if grant.role not in ROLE_PAGES:
+            continue
+        label, pattern = ROLE_PAGES[grant.role]
+        for place in places if grant.place_id == EVERY_PLACE else [grant.place_id]:
+            href = pattern.format(place=place, subject=grant.subject_id)
+            links.setdefault(
+                href, {"href": href, "text": f"{place}: {label.format(subject=grant.subject_id)}"}
+            )
+    return sorted(links.values(), key=lambda link: link["text"])
+
+
+# --- Wiring -----------------------------------------------------------------------------------
+
+
+def install(app: FastAPI, gateway: Gateway) -> None:
+    """Mount the pages and their assets on the gateway's app."""
+    from services.gateway.web.pages import ROUTERS
+
+    settings = gateway.settings
+    limiter = RateLimiter(
+        settings.web_sign_in_attempts_per_s, settings.web_sign_in_attempts_burst_max
+    )
+    app.include_router(public_router())
+    app.include_router(sign_in_router(limiter))
+    for router in ROUTERS:
+        app.include_router(router())
+    assets = settings.web_assets_dir
+    if not (assets / "govuk-frontend.min.css").exists():
+        log.warning("GOV.UK Frontend assets missing at %s: run `make setup` (npm ci)", assets)
+    app.mount("/assets", StaticFiles(directory=assets / "assets", check_dir=False), "assets")
+    app.mount("/govuk-frontend", StaticFiles(directory=assets, check_dir=False), "govuk-frontend")
+    app.mount("/web-static", StaticFiles(directory=STATIC), "web-static")

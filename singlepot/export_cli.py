@@ -1,0 +1,163 @@
+"""`singlepot export ...`: a place's open data (360Giving, OCDS, INDIGO) and the auditor's
+hash-chain export, written to a file or to standard output."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+import asyncpg
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from services.gateway.opendata import db as opendata_db
+from services.gateway.opendata import indigo, ocds, threesixtygiving
+from services.gateway.opendata.publishing import PlaceData
+from services.ledger import audit
+from services.runtime.db import create_pool
+from services.runtime.errors import RuntimeFailure
+from services.runtime.settings import RuntimeSettings
+
+app = typer.Typer(help="Export a place's open data or its audit trail.", no_args_is_help=True)
+# Messages go to stderr, so that an export written to stdout stays clean.
+console = Console(stderr=True)
+
+PLACE = typer.Option(..., "--place", help="The place, e.g. GM.")
+OUT = typer.Option(None, "--out", help="Write to this file (default: standard output).")
+T = TypeVar("T")
+
+
+class GrantFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+@app.command(name="360giving")
+def threesixty_giving(
+    place: str = PLACE,
+    format: GrantFormat = typer.Option(GrantFormat.json, "--format", help="json or csv."),
+    out: Path | None = OUT,
+) -> None:
+    """Awards and payments as 360Giving data: a grants package (JSON) or the flat CSV."""
+    data = asyncio.run(_place_data(place))
+    with _output(out) as stream:
+        if format is GrantFormat.csv:
+            writer = csv.DictWriter(
+                stream, fieldnames=threesixtygiving.CSV_COLUMNS, lineterminator="\r\n"
+            )
+            writer.writeheader()
+            rows = list(threesixtygiving.csv_rows(data))
+            for row in _progress(rows, "grants", out is not None):
+                writer.writerow(row)
+        else:
+            _write_json(stream, threesixtygiving.package(data, _now()))
+    _done(out, f"{len(data.awarded())} grants")
+
+
+@app.command(name="ocds")
+def ocds_release_package(
+    place: str = PLACE,
+    out: Path | None = OUT,
+) -> None:
+    """Contracts, milestones and payments as an OCDS 1.1 release package."""
+    data = asyncio.run(_place_data(place))
+    uri = f"singlepot:open-data/places/{place}/ocds.json"
+    with _output(out) as stream:
+        _write_json(stream, ocds.release_package(data, _now(), uri))
+    _done(out, f"{len(data.awarded())} releases")
+
+
+@app.command(name="indigo")
+def indigo_projects(place: str = PLACE, out: Path | None = OUT) -> None:
+    """Outcomes contracts as INDIGO project data."""
+    data = asyncio.run(_place_data(place))
+    with _output(out) as stream:
+        _write_json(stream, indigo.projects(data, _now()))
+    _done(out, f"{len(data.contracts)} projects")
+
+
+@app.command(name="audit")
+def audit_export(place: str = PLACE, out: Path | None = OUT) -> None:
+    """The place's whole transfer log with its hash chain, as JSON Lines; check it with
+    `python tools/verify_audit.py FILE`."""
+    log = asyncio.run(_audit_log(place))
+    lines = audit.lines(log, _now())
+    with _output(out) as stream:
+        stream.write(next(lines) + "\n")
+        for text in _progress(lines, "transfers", out is not None, len(log.transfers)):
+            stream.write(text + "\n")
+    _done(out, f"{len(log.transfers)} transfers")
+
+
+async def _place_data(place: str) -> PlaceData:
+    async with _connection("gateway") as connection:
+        return await opendata_db.place_data(connection, place)
+
+
+async def _audit_log(place: str) -> audit.AuditLog:
+    async with _connection("ledger") as connection:
+        return await audit.load(connection, place)
+
+
+@asynccontextmanager
+async def _connection(schema: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to one service's schema; a database that cannot be reached is one sentence."""
+    settings = RuntimeSettings()
+    try:
+        pool = await create_pool(settings.effective_database_url(), schema, 2)
+    except RuntimeFailure as error:
+        console.print(f"[bold red]singlepot:[/] {error}")
+        raise typer.Exit(1) from None
+    try:
+        async with pool.acquire() as connection:
+            yield connection
+    finally:
+        await pool.close()
+
+
+@contextmanager
+def _output(out: Path | None) -> Iterator[TextIO]:
+    if out is None:
+        yield sys.stdout
+        return
+    # newline="" keeps the CSV's CRLF line ends as the csv module wrote them.
+    with out.open("w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+def _progress(items: Iterable[T], what: str, shown: bool, total: int | None = None) -> Iterator[T]:
+    """Yield the items, with a progress bar on stderr when writing to a file."""
+    if not shown:
+        yield from items
+        return
+    count = total if total is not None else len(items) if isinstance(items, list) else None
+    with Progress(
+        TextColumn(f"writing {what}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as progress:
+        task = progress.add_task(what, total=count)
+        for item in items:
+            yield item
+            progress.advance(task)
+
+
+def _write_json(stream: TextIO, document: object) -> None:
+    json.dump(document, stream, ensure_ascii=False, indent=2)
+    stream.write("\n")
+
+
+def _done(out: Path | None, what: str) -> None:
+    if out is not None:
+        console.print(f"[green]✓[/] wrote {what} to {out}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

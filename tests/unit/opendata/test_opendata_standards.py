@@ -1,0 +1,153 @@
+"""The open-data builders against the standards' published JSON schemas: 360Giving grants
+(JSON and the flat CSV), OCDS release packages and INDIGO projects; amounts exact to the penny."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.gateway.opendata import indigo, ocds, threesixtygiving, validation
+from services.gateway.opendata.publishing import PENCE_MAX, json_pounds, pounds
+from tests.unit.opendata.opendata_sample import MOMENT, sample
+
+
+def test_the_360giving_package_validates_against_the_published_schema() -> None:
+    document = threesixtygiving.package(sample(), MOMENT)
+    assert validation.errors(validation.threesixtygiving_validator(), document) == []
+    assert [grant["id"] for grant in document["grants"]] == [
+        "360G-singlepot-GM-A-1",
+        "360G-singlepot-GM-A-2",
+        "360G-singlepot-GM-A-4",
+    ]
+
+
+def test_the_360giving_schema_check_catches_a_grant_without_an_amount() -> None:
+    document = threesixtygiving.package(sample(), MOMENT)
+    del document["grants"][0]["amountAwarded"]
+    problems = validation.errors(validation.threesixtygiving_validator(), document)
+    assert problems == ["grants/0: 'amountAwarded' is a required property"]
+
+
+def test_a_grant_names_its_funding_streams_and_its_payments_net_of_recoveries() -> None:
+    grants = {g["id"]: g for g in threesixtygiving.package(sample(), MOMENT)["grants"]}
+    hubs = grants["360G-singlepot-GM-A-1"]
+    streams = [c["code"] for c in hubs["classifications"] if c["vocabulary"].endswith("stream")]
+    assert streams == ["DHSC/PUBLIC-HEALTH", "DWP/WORK-AND-HEALTH"]
+    assert hubs["amountAwarded"] == 12_345_678.90
+    assert [t["value"] for t in hubs["disbursementTransaction"]] == [1_000_000.01]
+    work = grants["360G-singlepot-GM-A-2"]
+    assert work["amountDisbursed"] == 4_700.00  # £5,900 paid, £1,200 recovered; P-3 rejected
+
+
+def test_the_360giving_csv_uses_the_standards_column_titles_and_exact_amounts() -> None:
+    text = threesixtygiving.csv_text(threesixtygiving.csv_rows(sample()))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert tuple(rows[0]) == threesixtygiving.CSV_COLUMNS
+    assert rows[0]["Identifier"] == "360G-singlepot-GM-A-1"
+    assert rows[0]["Amount Awarded"] == "12345678.90"
+    assert rows[0]["Amount Disbursed"] == "1000000.01"
+    assert rows[0]["Recipient Org:Identifier"] == "360G-singlepot-org-PROV-HUBS"
+    assert rows[0]["Funding Org:Name"] == "Greater Manchester Combined Authority"
+
+
+def test_the_ocds_release_package_validates_against_the_published_schema() -> None:
+    document = ocds.release_package(sample(), MOMENT, "https://example.org/ocds.json")
+    assert validation.errors(validation.ocds_validator(), document) == []
+
+
+def test_the_vendored_ocds_release_schema_is_the_whole_published_file() -> None:
+    text = (validation.SCHEMAS / "release-schema.json").read_text(encoding="utf-8")
+    assert len(text) == 109_975  # total_chars of open-contracting/standard@00f61935 (README)
+    schema = json.loads(text)
+    assert schema["id"] == validation.RELEASE_SCHEMA_URI
+    assert {"Planning", "Tender", "Award", "Contract", "Milestone", "Transaction"} <= set(
+        schema["definitions"]
+    )
+
+
+def test_an_ocds_release_carries_milestones_and_payments_as_transactions() -> None:
+    document = ocds.release_package(sample(), MOMENT, "https://example.org/ocds.json")
+    release = next(r for r in document["releases"] if r["ocid"] == "ocds-singlepot-GM-A-2")
+    contract = release["contracts"][0]
+    assert [m["id"] for m in contract["milestones"]] == ["A-2-approval", "C-1-B-2026-09"]
+    assert contract["milestones"][1]["status"] == "met"
+    transactions = contract["implementation"]["transactions"]
+    assert [(t["id"], t["value"]["amount"]) for t in transactions] == [("P-2", 4_700.0)]
+    assert {"funder"} in [set(p["roles"]) for p in release["parties"]]
+    cancelled = next(r for r in document["releases"] if r["ocid"] == "ocds-singlepot-GM-A-4")
+    assert cancelled["contracts"][0]["status"] == "terminated"
+
+
+def test_the_ocds_schema_check_catches_an_unknown_contract_status() -> None:
+    document = ocds.release_package(sample(), MOMENT, "https://example.org/ocds.json")
+    document["releases"][0]["contracts"][0]["status"] = "paused"
+    problems = validation.errors(validation.ocds_validator(), document)
+    assert len(problems) == 1 and problems[0].startswith("releases/0/contracts/0/status")
+
+
+def test_indigo_projects_validate_against_the_published_project_schema() -> None:
+    document = indigo.projects(sample(), MOMENT)
+    schema = validation.indigo_schema()
+    assert [project["id"] for project in document["projects"]] == ["INDIGO-singlepot-GM-C-1"]
+    for project in document["projects"]:
+        assert validation.errors(validation.indigo_validator(), project["data"]) == []
+        assert validation.undeclared_fields(project["data"], schema, schema) == []
+
+
+def test_an_indigo_project_has_prices_payer_caps_and_outcome_payments() -> None:
+    data = indigo.projects(sample(), MOMENT)["projects"][0]["data"]
+    prices = {
+        p["outcome_metric_id"]["value"]: p["price_per_unit"]["amount"]["value"]
+        for p in data["outcome_pricings"]
+    }
+    assert prices == {"JOB-START": 1_200.0, "SUSTAINED-26-WEEKS": 3_500.0}
+    commitment = data["outcome_payment_commitments"][0]
+    assert commitment["maximum_potential_outcome_payment"]["amount"]["value"] == 1_500_000.0
+    assert [p["money"]["amount"]["value"] for p in data["outcome_payments"]] == [4_700.0]
+    assert data["stage_development"]["value"] == "Implementation"
+
+
+def test_the_indigo_schema_check_catches_a_wrong_stage() -> None:
+    data = indigo.projects(sample(), MOMENT)["projects"][0]["data"]
+    data["stage_development"]["value"] = "Nearly done"
+    problems = validation.errors(validation.indigo_validator(), data)
+    assert len(problems) == 1 and problems[0].startswith("stage_development/value")
+
+
+@given(st.integers(min_value=-PENCE_MAX, max_value=PENCE_MAX))
+def test_pounds_are_exact_in_decimal_and_in_json(pence: int) -> None:
+    assert pounds(pence) * 100 == pence
+    assert pounds(pence).as_tuple().exponent == -2
+    text = json.dumps(json_pounds(pence))
+    assert Decimal(text) * 100 == pence
+
+
+def test_an_amount_a_json_number_cannot_hold_exactly_is_refused() -> None:
+    with pytest.raises(ValueError, match="amount_pence 1000000000000000 is beyond"):
+        pounds(PENCE_MAX + 1)
+
+
+def test_the_award_date_is_the_boards_decision_not_the_rows_last_update() -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    data = sample()
+    decided = datetime(2026, 4, 20, 15, 30, tzinfo=UTC)
+    allocations = tuple(replace(a, decided_at=decided) for a in data.allocations)
+    data = replace(data, allocations=allocations)
+    grant = threesixtygiving.package(data, MOMENT)["grants"][0]
+    assert grant["awardDate"] == "2026-04-20"
+    release = ocds.release_package(data, MOMENT, "https://example.org/ocds.json")["releases"][0]
+    assert release["awards"][0]["date"] == "2026-04-20T15:30:00Z"
+    assert (
+        validation.errors(
+            validation.threesixtygiving_validator(), {**threesixtygiving.package(data, MOMENT)}
+        )
+        == []
+    )

@@ -7,7 +7,7 @@ import asyncio
 import csv
 import json
 import sys
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -89,23 +89,28 @@ def indigo_projects(place: str = PLACE, out: Path | None = OUT) -> None:
 def audit_export(place: str = PLACE, out: Path | None = OUT) -> None:
     """The place's whole transfer log with its hash chain, as JSON Lines; check it with
     `python tools/verify_audit.py FILE`."""
-    log = asyncio.run(_audit_log(place))
-    lines = audit.lines(log, _now())
     with _output(out) as stream:
-        stream.write(next(lines) + "\n")
-        for text in _progress(lines, "transfers", out is not None, len(log.transfers)):
-            stream.write(text + "\n")
-    _done(out, f"{len(log.transfers)} transfers")
+        count = asyncio.run(_write_audit(place, stream, out is not None))
+    _done(out, f"{count} transfers")
+
+
+async def _write_audit(place: str, stream: TextIO, shown: bool) -> int:
+    """Write the export line by line as the ledger's cursor yields it; the number of transfers."""
+    async with _connection("ledger") as connection:
+        lines = audit.stream_lines(connection, place, _now())
+        header = await anext(lines)
+        stream.write(header + "\n")
+        total: int = json.loads(header)["transfer_count"]
+        with _progress_bar("transfers", shown, total) as advance:
+            async for text in lines:
+                stream.write(text + "\n")
+                advance()
+    return total
 
 
 async def _place_data(place: str) -> PlaceData:
     async with _connection("gateway") as connection:
         return await opendata_db.place_data(connection, place)
-
-
-async def _audit_log(place: str) -> audit.AuditLog:
-    async with _connection("ledger") as connection:
-        return await audit.load(connection, place)
 
 
 @asynccontextmanager
@@ -134,19 +139,26 @@ def _output(out: Path | None) -> Iterator[TextIO]:
         yield stream
 
 
-def _progress(items: Iterable[T], what: str, shown: bool, total: int | None = None) -> Iterator[T]:
+def _progress(items: Iterable[T], what: str, shown: bool) -> Iterator[T]:
     """Yield the items, with a progress bar on stderr when writing to a file."""
+    count = len(items) if isinstance(items, list) else None
+    with _progress_bar(what, shown, count) as advance:
+        for item in items:
+            yield item
+            advance()
+
+
+@contextmanager
+def _progress_bar(what: str, shown: bool, total: int | None) -> Iterator[Callable[[], None]]:
+    """A function to call once per item written: a progress bar on stderr, or nothing."""
     if not shown:
-        yield from items
+        yield lambda: None
         return
-    count = total if total is not None else len(items) if isinstance(items, list) else None
     with Progress(
         TextColumn(f"writing {what}"), BarColumn(), MofNCompleteColumn(), console=console
     ) as progress:
-        task = progress.add_task(what, total=count)
-        for item in items:
-            yield item
-            progress.advance(task)
+        task = progress.add_task(what, total=total)
+        yield lambda: progress.advance(task)
 
 
 def _write_json(stream: TextIO, document: object) -> None:

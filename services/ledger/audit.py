@@ -3,13 +3,15 @@ chain and the balances can be checked independently (tools/verify_audit.py; the 
 documented in docs/audit-export.md).
 
 Line 1 is a header; every later line is one transfer: exactly the fields the ledger hashes
-(`domain.transfer_body`) plus the stored `chain_hash`. Building the lines is pure; `load` reads.
+(`domain.transfer_body`) plus the stored `chain_hash`. `stream_lines` reads the log from the
+database through a cursor, a page at a time, so an export of any length holds one page in
+memory; `lines` builds the same text from a log already in memory.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,23 +28,36 @@ CANONICALISATION = (
     "kept as they are (Python: json.dumps(body, sort_keys=True, separators=(',', ':'), "
     "ensure_ascii=False))"
 )
+PREFETCH_ROWS = 1_000
+"""Transfers fetched from the cursor per round trip: bounds an export's memory, whatever the
+length of the log."""
 
 
 @dataclass(frozen=True)
 class AuditLog:
-    """What one export reads: the transfers in sequence order and the stored balances."""
+    """A place's transfers in sequence order and its stored balances, held in memory."""
 
     place_id: str
     transfers: Sequence[domain.Transfer]
     balances: Sequence[dict[str, object]]
 
 
-async def load(connection: asyncpg.Connection, place_id: str) -> AuditLog:
-    """The place's transfers and balances, from one snapshot so they agree."""
+async def stream_lines(
+    connection: asyncpg.Connection,
+    place_id: str,
+    exported_at: datetime,
+    prefetch: int = PREFETCH_ROWS,
+) -> AsyncIterator[str]:
+    """The whole export, header first, each line without its newline, read in one
+    repeatable-read snapshot so the header's count, head hash and balances agree with the
+    transfers that follow. The transaction stays open while the caller consumes the lines."""
+    assert prefetch > 0, "prefetch is a positive number of rows"
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        transfers = await db.transfers_for_place(connection, place_id)
+        transfer_count, head_hash = await db.chain_summary(connection, place_id)
         balances = await db.balances_for_place(connection, place_id)
-    return AuditLog(place_id, transfers, balances)
+        yield _header(place_id, transfer_count, head_hash, balances, exported_at)
+        async for transfer in db.stream_transfers(connection, place_id, prefetch):
+            yield line(transfer)
 
 
 def line(transfer: domain.Transfer) -> str:
@@ -51,16 +66,33 @@ def line(transfer: domain.Transfer) -> str:
 
 
 def header(log: AuditLog, exported_at: datetime) -> str:
-    transfers = log.transfers
+    head_hash = log.transfers[-1].chain_hash if log.transfers else None
+    return _header(log.place_id, len(log.transfers), head_hash, log.balances, exported_at)
+
+
+def lines(log: AuditLog, exported_at: datetime) -> Iterator[str]:
+    """The whole export of a log in memory, header first, each line without its newline."""
+    yield header(log, exported_at)
+    for transfer in log.transfers:
+        yield line(transfer)
+
+
+def _header(
+    place_id: str,
+    transfer_count: int,
+    head_hash: str | None,
+    balances: Sequence[dict[str, object]],
+    exported_at: datetime,
+) -> str:
     return _canonical(
         {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "place_id": log.place_id,
+            "place_id": place_id,
             "exported_at": exported_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "transfer_count": len(transfers),
+            "transfer_count": transfer_count,
             "genesis_hash": domain.GENESIS_HASH,
-            "head_hash": transfers[-1].chain_hash if transfers else domain.GENESIS_HASH,
+            "head_hash": head_hash or domain.GENESIS_HASH,
             "hash_algorithm": HASH_ALGORITHM,
             "canonicalisation": CANONICALISATION,
             "balance_convention": "credit-positive: credit legs add, debit legs subtract",
@@ -71,18 +103,11 @@ def header(log: AuditLog, exported_at: datetime) -> str:
                     "account": row["account"],
                     "balance_pence": row["balance_pence"],
                 }
-                for row in log.balances
+                for row in balances
                 if row["balance_pence"] != 0
             ],
         }
     )
-
-
-def lines(log: AuditLog, exported_at: datetime) -> Iterator[str]:
-    """The whole export, header first, each line without its newline."""
-    yield header(log, exported_at)
-    for transfer in log.transfers:
-        yield line(transfer)
 
 
 def _canonical(value: object) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
@@ -335,6 +335,23 @@ async def transfers_for_place(
 ) -> list[domain.Transfer]:
     """The place's transfers as stored, in sequence order."""
     return [_transfer(row) for row in await connection.fetch(QUERIES.transfers_for_place, place_id)]
+
+
+async def chain_summary(connection: asyncpg.Connection, place_id: str) -> tuple[int, str | None]:
+    """How many transfers the place's chain holds, and the last one's hash (None: no transfers)."""
+    row = await connection.fetchrow(QUERIES.chain_summary, place_id)
+    assert row is not None, "an aggregate query always returns one row"
+    return row["transfer_count"], row["head_hash"]
+
+
+async def stream_transfers(
+    connection: asyncpg.Connection, place_id: str, prefetch: int
+) -> AsyncIterator[domain.Transfer]:
+    """The place's transfers in sequence order, read through a server-side cursor `prefetch`
+    rows at a time. asyncpg cursors need a transaction: the caller holds one open."""
+    cursor = connection.cursor(QUERIES.transfers_for_place, place_id, prefetch=prefetch)
+    async for row in cursor:
+        yield _transfer(row)
 
 
 async def balances_for_place(connection: asyncpg.Connection, place_id: str) -> list[dict]:

@@ -109,6 +109,14 @@ SELECT place_id, sequence, transfer_id, request_event_id, financial_year,
        claim_id, description, legs::text AS legs, previous_hash, chain_hash
 FROM transfers WHERE place_id = $1 ORDER BY sequence;
 
+-- name: chain_summary
+-- How many transfers a place's chain holds and the hash of its last one (NULL: none yet), for
+-- the audit export's header before its transfers are streamed.
+SELECT count(*)::bigint AS transfer_count,
+       (SELECT chain_hash FROM transfers WHERE place_id = $1 ORDER BY sequence DESC LIMIT 1)
+           AS head_hash
+FROM transfers WHERE place_id = $1;
+
 -- name: places
 SELECT place_id FROM chain_heads ORDER BY place_id;
 

@@ -3,11 +3,12 @@ balances by stream and department, trial balance per year, statements, verificat
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Path
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from services.ledger import audit, db
 from services.ledger.verification import verify_place
@@ -64,9 +65,18 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
     @app.get("/ledger/v1/places/{place_id}/audit-export", tags=["ledger"])
     async def audit_export(place_id: str = PLACE) -> Response:
         """The place's transfer log with its hash chain, as JSON Lines (docs/audit-export.md)."""
-        log = await fetch(audit.load, place_id)
-        body = "".join(f"{text}\n" for text in audit.lines(log, datetime.now(UTC)))
-        return Response(body, media_type="application/x-ndjson")
+        exported_at = datetime.now(UTC)
+
+        async def body() -> AsyncIterator[str]:
+            # The generator holds its own pool connection for as long as the response streams:
+            # the route has returned by then. A broken stream is caught by the verifier, since
+            # the header states how many transfers follow and the last one's hash.
+            assert host.pool is not None
+            async with host.pool.acquire() as connection:
+                async for text in audit.stream_lines(connection, place_id, exported_at):
+                    yield f"{text}\n"
+
+        return StreamingResponse(body(), media_type="application/x-ndjson")
 
     @app.get("/ledger/v1/places/{place_id}/verification", tags=["ledger"])
     async def verification(place_id: str = PLACE) -> dict[str, Any]:

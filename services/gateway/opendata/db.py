@@ -4,15 +4,21 @@ from this package's queries.sql, each bounded by `rows_max`."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from services.gateway.opendata.publishing import (
     Allocation,
+    ClaimPeriodTerms,
     Contract,
+    ContractTerms,
     EvidenceBatch,
     MetricPrice,
+    MetricTerms,
+    PayerTerms,
     Payment,
     PlaceData,
     Reservation,
@@ -36,13 +42,14 @@ async def place_data(
         allocations = await connection.fetch(QUERIES.allocations, place_id, rows_max)
         reservations = await connection.fetch(QUERIES.reservations, place_id, rows_max)
         contracts = await connection.fetch(QUERIES.contracts, place_id, rows_max)
+        paid = await connection.fetch(QUERIES.paid_claim_periods, place_id, rows_max)
         evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
         payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
     return PlaceData(
         place_id=place_id,
         allocations=tuple(Allocation(**dict(row)) for row in allocations),
         reservations={row["allocation_id"]: _reservation(row) for row in reservations},
-        contracts=tuple(_contract(row) for row in contracts),
+        contracts=tuple(_contract(row, _paid_periods(paid)) for row in contracts),
         evidence=tuple(EvidenceBatch(**dict(row)) for row in evidence),
         payments=tuple(Payment(**dict(row)) for row in payments),
     )
@@ -62,7 +69,14 @@ def _reservation(row: asyncpg.Record) -> Reservation:
     )
 
 
-def _contract(row: asyncpg.Record) -> Contract:
+def _paid_periods(rows: list[asyncpg.Record]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row["contract_id"], set()).add(row["claim_period_id"])
+    return {contract_id: frozenset(ids) for contract_id, ids in found.items()}
+
+
+def _contract(row: asyncpg.Record, paid: dict[str, frozenset[str]]) -> Contract:
     prices = tuple(
         MetricPrice(p["metric_id"], p["price_pence"], p.get("cap_pence"), p.get("payer_id"))
         for p in json.loads(row["prices"])
@@ -74,4 +88,42 @@ def _contract(row: asyncpg.Record) -> Contract:
         prices,
         row["cap_pence"],
         row["registered_at"],
+        _terms(json.loads(row["terms"])),
+        paid.get(row["contract_id"], frozenset()),
     )
+
+
+def _terms(terms: dict[str, Any]) -> ContractTerms:
+    """The registered terms as the gateway stored them (OutcomesContractRegistered, as JSON);
+    only the fields the exports publish are kept."""
+    return ContractTerms(
+        payers=tuple(
+            PayerTerms(p["payer_id"], p.get("cap_pence")) for p in terms.get("payers", [])
+        ),
+        metrics=tuple(
+            MetricTerms(
+                m["metric_id"],
+                m["definition"],
+                m.get("target_population"),
+                m.get("target_count"),
+                m.get("validation_method"),
+            )
+            for m in terms.get("metrics", [])
+        ),
+        start_date=_date(terms.get("start_date")),
+        end_date=_date(terms.get("end_date")),
+        claim_periods=tuple(
+            ClaimPeriodTerms(
+                c["claim_period_id"],
+                date.fromisoformat(c["starts_on"]),
+                date.fromisoformat(c["ends_on"]),
+                _date(c.get("claim_deadline")),
+                c.get("planned_payment_pence", 0),
+            )
+            for c in terms.get("claim_periods", [])
+        ),
+    )
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None

@@ -21,6 +21,7 @@ from services.gateway.opendata.publishing import (
     Allocation,
     Contract,
     JsonObject,
+    MetricPrice,
     PlaceData,
     date_text,
     datetime_text,
@@ -28,6 +29,7 @@ from services.gateway.opendata.publishing import (
     json_pounds,
     organisation_id,
     place_name,
+    pounds,
 )
 
 PUBLIC = "PUBLIC"
@@ -86,19 +88,8 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
             }
         ],
         "outcome_payment_commitments": _commitments(data, contract, paid_pence),
-        "outcome_metrics": [
-            {"id": price.metric_id, "definition": {"value": price.metric_id}, "status": PUBLIC}
-            for price in contract.prices
-        ],
-        "outcome_pricings": [
-            {
-                "outcome_metric_id": {"value": price.metric_id},
-                "currency": {"value": CURRENCY},
-                "price_per_unit": {"amount": {"value": json_pounds(price.price_pence)}},
-                "status": PUBLIC,
-            }
-            for price in contract.prices
-        ],
+        "outcome_metrics": [_metric(contract, price.metric_id) for price in contract.prices],
+        "outcome_pricings": [_pricing(contract, price) for price in contract.prices],
         "outcome_payments": [
             {
                 "payer_organisation_id": {"value": funder_id(data.place_id)},
@@ -126,11 +117,50 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
     }
     if allocation is not None:
         body["purpose_and_classifications"] = {"intervention": _value(allocation.purpose)}
+    start = contract.terms.start_date or (allocation.start_date if allocation else None)
+    end = contract.terms.end_date or (allocation.end_date if allocation else None)
+    if start is not None and end is not None:
         body["dates"] = {
-            "start_date_of_service_provision": _value(date_text(allocation.start_date)),
-            "anticipated_end_date_of_service_provision": _value(date_text(allocation.end_date)),
+            "start_date_of_service_provision": _value(date_text(start)),
+            "anticipated_end_date_of_service_provision": _value(date_text(end)),
         }
     return {"id": project_id(data.place_id, contract.contract_id), "data": body}
+
+
+def _metric(contract: Contract, metric_id: str) -> JsonObject:
+    """A metric with its registered definition and target; the metric id when none was given."""
+    terms = contract.metric(metric_id)
+    metric: JsonObject = {
+        "id": metric_id,
+        "definition": {"value": terms.definition if terms else metric_id},
+        "status": PUBLIC,
+    }
+    if terms is not None and terms.target_population:
+        metric["target_population"] = {"value": terms.target_population}
+    if terms is not None and terms.target_count is not None:
+        metric["targeted_number_of_service_users_or_beneficiaries_total"] = {
+            "value": terms.target_count
+        }
+    if terms is not None and terms.validation_method:
+        metric["outcome_validation_method"] = {"value": terms.validation_method}
+    return metric
+
+
+def _pricing(contract: Contract, price: MetricPrice) -> JsonObject:
+    pricing: JsonObject = {
+        "outcome_metric_id": {"value": price.metric_id},
+        "currency": {"value": CURRENCY},
+        "price_per_unit": {"amount": {"value": json_pounds(price.price_pence)}},
+        "status": PUBLIC,
+    }
+    terms = contract.metric(price.metric_id)
+    if terms is not None and terms.target_count is not None:
+        # The standard holds this amount as text; the target priced, within the metric's cap.
+        most = terms.target_count * price.price_pence
+        if price.cap_pence is not None:
+            most = min(most, price.cap_pence)
+        pricing["maximum_price_if_all_targets_achieved"] = {"amount": {"value": str(pounds(most))}}
+    return pricing
 
 
 def _name(contract: Contract, allocation: Allocation | None) -> str:
@@ -145,12 +175,18 @@ def _stage(allocation: Allocation | None, paid: bool) -> str:
 
 
 def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[JsonObject]:
-    """One commitment per outcome payer named in the prices; the combined authority when the
-    contract names none. A payer's maximum is the sum of its metrics' caps, when all are set."""
+    """One commitment per outcome payer the contract registers (or names in its prices); the
+    combined authority when it names none. A payer's maximum is its registered cap, else the sum
+    of its metrics' caps when all are set."""
     payers: dict[str, list[int | None]] = {}
     for price in contract.prices:
         if price.payer_id:
             payers.setdefault(price.payer_id, []).append(price.cap_pence)
+    for payer in contract.terms.payers:
+        if payer.cap_pence is not None:
+            payers[payer.payer_id] = [payer.cap_pence]
+        else:
+            payers.setdefault(payer.payer_id, [None])
     if not payers:
         return [
             {

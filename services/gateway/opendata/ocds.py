@@ -19,6 +19,7 @@ from services.gateway.opendata.publishing import (
     Contract,
     JsonObject,
     PlaceData,
+    date_text,
     datetime_text,
     department_id,
     funder_id,
@@ -155,8 +156,34 @@ def _milestones(data: PlaceData, allocation: Allocation) -> list[JsonObject]:
         }
     ]
     for contract in data.contracts_for(allocation.allocation_id):
+        milestones += _claim_period_milestones(contract)
         milestones += _claim_milestones(data, contract)
     return milestones
+
+
+def _claim_period_milestones(contract: Contract) -> list[JsonObject]:
+    """One payment milestone per registered claim period, due at its claim deadline (else its
+    end); met once the remittance advice shows outcomes paid in it."""
+    found = []
+    for period in contract.terms.claim_periods:
+        paid = period.claim_period_id in contract.paid_claim_period_ids
+        milestone: JsonObject = {
+            "id": f"{contract.contract_id}-period-{period.claim_period_id}",
+            "title": (
+                f"Outcomes claim period {period.claim_period_id}: {date_text(period.starts_on)} "
+                f"to {date_text(period.ends_on)}"
+            ),
+            "type": "payment",
+            "dueDate": midnight_text(period.claim_deadline or period.ends_on),
+            "status": "met" if paid else "scheduled",
+        }
+        if period.planned_payment_pence:
+            milestone["value"] = {
+                "amount": json_pounds(period.planned_payment_pence),
+                "currency": CURRENCY,
+            }
+        found.append(milestone)
+    return found
 
 
 def _claim_milestones(data: PlaceData, contract: Contract) -> list[JsonObject]:

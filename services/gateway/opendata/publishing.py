@@ -92,6 +92,43 @@ class MetricPrice:
 
 
 @dataclass(frozen=True)
+class PayerTerms:
+    payer_id: str
+    cap_pence: int | None
+
+
+@dataclass(frozen=True)
+class MetricTerms:
+    """A metric's published definition. Participant-level evidence is never part of it."""
+
+    metric_id: str
+    definition: str
+    target_population: str | None = None
+    target_count: int | None = None
+    validation_method: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimPeriodTerms:
+    claim_period_id: str
+    starts_on: date
+    ends_on: date
+    claim_deadline: date | None = None
+    planned_payment_pence: int = 0
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    """What the contract registered beyond its prices: the read model's `contracts.terms`."""
+
+    payers: tuple[PayerTerms, ...] = ()
+    metrics: tuple[MetricTerms, ...] = ()
+    start_date: date | None = None
+    end_date: date | None = None
+    claim_periods: tuple[ClaimPeriodTerms, ...] = ()
+
+
+@dataclass(frozen=True)
 class Contract:
     contract_id: str
     allocation_id: str
@@ -99,6 +136,12 @@ class Contract:
     prices: tuple[MetricPrice, ...]
     cap_pence: int
     registered_at: datetime
+    terms: ContractTerms = ContractTerms()
+    # Claim periods with outcomes paid in them (from the remittance advice lines).
+    paid_claim_period_ids: frozenset[str] = frozenset()
+
+    def metric(self, metric_id: str) -> MetricTerms | None:
+        return next((m for m in self.terms.metrics if m.metric_id == metric_id), None)
 
 
 @dataclass(frozen=True)

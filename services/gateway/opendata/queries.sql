@@ -11,8 +11,16 @@ SELECT allocation_id, financial_year, amount_pence, released_pence, attribution:
 FROM reservations WHERE place_id = $1 ORDER BY allocation_id LIMIT $2;
 
 -- name: contracts
-SELECT contract_id, allocation_id, provider_id, prices::text AS prices, cap_pence, registered_at
+SELECT contract_id, allocation_id, provider_id, prices::text AS prices, cap_pence, registered_at,
+       terms::text AS terms
 FROM contracts WHERE place_id = $1 ORDER BY contract_id LIMIT $2;
+
+-- name: paid_claim_periods
+-- Which claim periods of each contract had outcomes paid, from the remittance advice lines.
+SELECT DISTINCT r.contract_id, line ->> 'claim_period_id' AS claim_period_id
+FROM remittances r, jsonb_array_elements(r.lines) AS line
+WHERE r.place_id = $1 AND line ->> 'claim_period_id' IS NOT NULL
+ORDER BY r.contract_id, claim_period_id LIMIT $2;
 
 -- name: evidence_batches
 SELECT contract_id, batch_id, status, claim_count, accepted_count, verified_count, amount_pence,

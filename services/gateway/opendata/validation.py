@@ -76,48 +76,23 @@ def ocds_validator() -> Validator:
     )
 
 
+INDIGO_SCHEMA = "indigo-project.json"
+INDIGO_SCHEMA_LENGTH = 86_019
+"""The vendored INDIGO project schema's length in characters, as the stored copy reports it
+(schemas/README.md): a test checks the copy is whole."""
+
+
 @cache
 def indigo_validator() -> Validator:
-    return Draft7Validator(_load("indigo-project.excerpt.json"), format_checker=FORMATS)
+    return Draft7Validator(indigo_schema(), format_checker=FORMATS)
+
+
+def indigo_schema() -> dict[str, Any]:
+    """The INDIGO project schema, vendored whole."""
+    return _load(INDIGO_SCHEMA)
 
 
 def errors(validator: Validator, document: object) -> list[str]:
     """Every schema error, each naming the path of the field and the rule it broke."""
     found = sorted(validator.iter_errors(document), key=lambda error: list(error.path))
     return [f"{'/'.join(map(str, error.path)) or '(root)'}: {error.message}" for error in found]
-
-
-def undeclared_fields(document: object, schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
-    """Fields of `document` that `schema` does not declare, following `$ref`s within `root`.
-
-    Used for the INDIGO schema, still vendored as an excerpt (schemas/README.md says why): it
-    keeps only the properties singlepot publishes and the published schema forbids no additional
-    properties at these levels, so validating against the excerpt is the same as validating
-    against the whole schema exactly when this list is empty."""
-    while "$ref" in schema:
-        schema = _resolve(schema["$ref"], root)
-    found: list[str] = []
-    if isinstance(document, dict) and "properties" in schema:
-        for key, value in document.items():
-            if key not in schema["properties"]:
-                found.append(key)
-            else:
-                inner = undeclared_fields(value, schema["properties"][key], root)
-                found += [f"{key}/{path}" for path in inner]
-    elif isinstance(document, list) and isinstance(schema.get("items"), dict):
-        for index, item in enumerate(document):
-            found += [f"{index}/{path}" for path in undeclared_fields(item, schema["items"], root)]
-    return found
-
-
-def _resolve(reference: str, root: dict[str, Any]) -> dict[str, Any]:
-    assert reference.startswith("#/"), f"only local references are followed: {reference}"
-    node: Any = root
-    for part in reference[2:].split("/"):
-        node = node[part]
-    resolved: dict[str, Any] = node
-    return resolved
-
-
-def indigo_schema() -> dict[str, Any]:
-    return _load("indigo-project.excerpt.json")

@@ -31,7 +31,18 @@ from contracts import (
     topics,
 )
 from contracts.envelope import wrap
-from contracts.outcomes import EvidenceSampled, MetricPrice, SampledClaim
+from contracts.outcomes import (
+    ClaimPeriod,
+    ClawbackRaised,
+    ClawbackSettled,
+    EvidenceSampled,
+    MetricDefinition,
+    MetricPrice,
+    Payer,
+    RemittanceAdvised,
+    RemittanceLine,
+    SampledClaim,
+)
 from services.gateway.handlers import HANDLERS
 from services.gateway.opendata import validation
 from services.ledger.app import DEFINITION as LEDGER
@@ -133,6 +144,10 @@ PARTICIPANTS = [participant_hash(f"participant-{number}") for number in (1, 2, 3
 PRINCIPALS = ["finance-officer-jane", "chair-amira", "verifier-olu"]
 
 
+# Free text about a person: a clawback's reason must never reach an export.
+CLAWBACK_REASON = "Employer says Jo Bloggs of 12 Acacia Avenue never started"
+
+
 def shares(amount_pence: int) -> tuple[AttributionShare, ...]:
     third = amount_pence // 3
     return (
@@ -185,6 +200,22 @@ EVENTS = [
             MetricPrice(metric_id="SUSTAINED-26-WEEKS", price_pence=3_500_00),
         ),
         cap_pence=1_500_000_00,
+        payers=(Payer(payer_id="DWP", cap_pence=1_200_000_00),),
+        metrics=(
+            MetricDefinition(
+                metric_id="JOB-START", definition="Started paid work", target_count=400
+            ),
+        ),
+        start_date=date(2026, 6, 1),
+        end_date=date(2028, 3, 31),
+        claim_periods=(
+            ClaimPeriod(
+                claim_period_id="Q2", starts_on=date(2026, 7, 1), ends_on=date(2026, 9, 30)
+            ),
+            ClaimPeriod(
+                claim_period_id="Q3", starts_on=date(2026, 10, 1), ends_on=date(2026, 12, 31)
+            ),
+        ),
     ),
     EvidenceSubmitted(
         place_id="GM",
@@ -222,6 +253,51 @@ EVENTS = [
         claim_batch_id="B-1",
         attribution=shares(5_900_00),
         transfer_id="T-P-1",
+    ),
+    RemittanceAdvised(
+        place_id="GM",
+        contract_id="C-1",
+        batch_id="B-1",
+        payment_id="PAY-1",
+        provider_id="PROV-WORKWELL",
+        amount_pence=5_900_00,
+        lines=(
+            RemittanceLine(
+                claim_period_id="Q2",
+                metric_id="JOB-START",
+                metric_version=1,
+                outcome_count=2,
+                amount_pence=2_400_00,
+            ),
+            RemittanceLine(
+                claim_period_id="Q2",
+                metric_id="SUSTAINED-26-WEEKS",
+                metric_version=1,
+                outcome_count=1,
+                amount_pence=3_500_00,
+            ),
+        ),
+        transfer_id="T-P-1",
+    ),
+    ClawbackRaised(
+        place_id="GM",
+        contract_id="C-1",
+        clawback_id="K-1",
+        recovery_id="R-1",
+        payment_id="PAY-1",
+        participant_hash=PARTICIPANTS[0],
+        metric_id="JOB-START",
+        amount_pence=1_200_00,
+        reason=CLAWBACK_REASON,
+        claim_period_id="Q2",
+    ),
+    ClawbackSettled(
+        place_id="GM",
+        contract_id="C-1",
+        clawback_id="K-1",
+        recovery_id="R-1",
+        recovered=True,
+        amount_pence=1_200_00,
     ),
 ]
 
@@ -267,7 +343,19 @@ async def test_the_public_open_data_is_valid_and_holds_no_personal_data(
     for project in projects["projects"]:
         assert validation.errors(validation.indigo_validator(), project["data"]) == []
     assert projects["projects"][0]["id"] == "INDIGO-singlepot-GM-C-1"
+    project = projects["projects"][0]["data"]
+    job = next(m for m in project["outcome_metrics"] if m["id"] == "JOB-START")
+    assert job["definition"]["value"] == "Started paid work"
+    assert job["targeted_number_of_service_users_or_beneficiaries_total"]["value"] == 400
+    caps = [c["maximum_potential_outcome_payment"] for c in project["outcome_payment_commitments"]]
+    assert caps == [
+        {"currency": {"value": "GBP", "status": "PUBLIC"}, "amount": {"value": 1_200_000.0}}
+    ]
+    assert project["dates"]["start_date_of_service_provision"]["value"] == "2026-06-01"
+    milestones = releases["releases"][0]["contracts"][0]["milestones"]
+    periods = {m["id"]: m["status"] for m in milestones if m["type"] == "payment"}
+    assert periods == {"C-1-period-Q2": "met", "C-1-period-Q3": "scheduled"}
 
     everything = json.dumps([catalogue, grants, releases, projects]) + flat
-    for secret in PARTICIPANTS + PRINCIPALS + ["participant-1", "seed-1"]:
+    for secret in PARTICIPANTS + PRINCIPALS + ["participant-1", "seed-1", "Bloggs", "Acacia"]:
         assert secret not in everything, f"{secret} appears in an export"

@@ -6,9 +6,13 @@ from datetime import UTC, date, datetime
 
 from services.gateway.opendata.publishing import (
     Allocation,
+    ClaimPeriodTerms,
     Contract,
+    ContractTerms,
     EvidenceBatch,
     MetricPrice,
+    MetricTerms,
+    PayerTerms,
     Payment,
     PlaceData,
     Reservation,
@@ -83,6 +87,28 @@ def sample() -> PlaceData:
                 ),
                 1_500_000_00,
                 MOMENT,
+                ContractTerms(
+                    payers=(PayerTerms("DWP", 1_400_000_00),),
+                    metrics=(
+                        MetricTerms(
+                            "JOB-START",
+                            "Started paid work of 16 hours a week or more",
+                            "Out of work with a health condition",
+                            400,
+                            "Simple ex-post verification",
+                        ),
+                        MetricTerms("SUSTAINED-26-WEEKS", "In work for 26 weeks", None, 250),
+                    ),
+                    start_date=date(2026, 6, 1),
+                    end_date=date(2028, 3, 31),
+                    claim_periods=(
+                        ClaimPeriodTerms(
+                            "Q2", date(2026, 7, 1), date(2026, 9, 30), date(2026, 10, 31), 5_000_00
+                        ),
+                        ClaimPeriodTerms("Q3", date(2026, 10, 1), date(2026, 12, 31)),
+                    ),
+                ),
+                frozenset({"Q2"}),
             ),
         ),
         evidence=(EvidenceBatch("C-1", "B-2026-09", "verified", 3, 3, 3, 5_900_00, MOMENT),),

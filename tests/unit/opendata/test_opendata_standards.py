@@ -75,8 +75,13 @@ def test_an_ocds_release_carries_milestones_and_payments_as_transactions() -> No
     document = ocds.release_package(sample(), MOMENT, "https://example.org/ocds.json")
     release = next(r for r in document["releases"] if r["ocid"] == "ocds-singlepot-GM-A-2")
     contract = release["contracts"][0]
-    assert [m["id"] for m in contract["milestones"]] == ["A-2-approval", "C-1-B-2026-09"]
-    assert contract["milestones"][1]["status"] == "met"
+    assert [m["id"] for m in contract["milestones"]] == [
+        "A-2-approval",
+        "C-1-period-Q2",
+        "C-1-period-Q3",
+        "C-1-B-2026-09",
+    ]
+    assert contract["milestones"][3]["status"] == "met"
     transactions = contract["implementation"]["transactions"]
     assert [(t["id"], t["value"]["amount"]) for t in transactions] == [("P-2", 4_700.0)]
     assert {"funder"} in [set(p["roles"]) for p in release["parties"]]
@@ -93,11 +98,28 @@ def test_the_ocds_schema_check_catches_an_unknown_contract_status() -> None:
 
 def test_indigo_projects_validate_against_the_published_project_schema() -> None:
     document = indigo.projects(sample(), MOMENT)
-    schema = validation.indigo_schema()
     assert [project["id"] for project in document["projects"]] == ["INDIGO-singlepot-GM-C-1"]
     for project in document["projects"]:
         assert validation.errors(validation.indigo_validator(), project["data"]) == []
-        assert validation.undeclared_fields(project["data"], schema, schema) == []
+
+
+def test_the_vendored_indigo_project_schema_is_the_whole_published_file() -> None:
+    text = (validation.SCHEMAS / validation.INDIGO_SCHEMA).read_text(encoding="utf-8")
+    assert len(text) == validation.INDIGO_SCHEMA_LENGTH  # indigo-data-standard@023a2307
+    schema = json.loads(text)
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert {"outcome_metrics", "outcome_pricings", "outcome_payments", "scenarios"} <= set(
+        schema["properties"]
+    )
+    assert "object_with_value_date_and_status" in schema["definitions"]
+
+
+def test_the_indigo_schema_check_catches_a_date_in_the_wrong_format() -> None:
+    data = indigo.projects(sample(), MOMENT)["projects"][0]["data"]
+    data["dates"]["start_date_of_service_provision"]["value"] = "1 May 2026"
+    problems = validation.errors(validation.indigo_validator(), data)
+    assert len(problems) == 1
+    assert problems[0].startswith("dates/start_date_of_service_provision/value")
 
 
 def test_an_indigo_project_has_prices_payer_caps_and_outcome_payments() -> None:
@@ -108,9 +130,48 @@ def test_an_indigo_project_has_prices_payer_caps_and_outcome_payments() -> None:
     }
     assert prices == {"JOB-START": 1_200.0, "SUSTAINED-26-WEEKS": 3_500.0}
     commitment = data["outcome_payment_commitments"][0]
-    assert commitment["maximum_potential_outcome_payment"]["amount"]["value"] == 1_500_000.0
+    # The payer's registered cap, not the sum of its metrics' caps (£1,500,000).
+    assert commitment["maximum_potential_outcome_payment"]["amount"]["value"] == 1_400_000.0
     assert [p["money"]["amount"]["value"] for p in data["outcome_payments"]] == [4_700.0]
     assert data["stage_development"]["value"] == "Implementation"
+
+
+def test_an_indigo_project_publishes_the_registered_metric_definitions_targets_and_dates() -> None:
+    data = indigo.projects(sample(), MOMENT)["projects"][0]["data"]
+    metrics = {m["id"]: m for m in data["outcome_metrics"]}
+    job = metrics["JOB-START"]
+    assert job["definition"]["value"] == "Started paid work of 16 hours a week or more"
+    assert job["targeted_number_of_service_users_or_beneficiaries_total"]["value"] == 400
+    assert job["outcome_validation_method"]["value"] == "Simple ex-post verification"
+    assert "target_population" not in metrics["SUSTAINED-26-WEEKS"]
+    most = {
+        p["outcome_metric_id"]["value"]: p["maximum_price_if_all_targets_achieved"]["amount"]
+        for p in data["outcome_pricings"]
+    }
+    # 400 x £1,200 = £480,000 within its £600,000 cap; 250 x £3,500 = £875,000 over £900,000.
+    assert most == {
+        "JOB-START": {"value": "480000.00"},
+        "SUSTAINED-26-WEEKS": {"value": "875000.00"},
+    }
+    assert data["dates"]["start_date_of_service_provision"]["value"] == "2026-06-01"
+    assert (
+        data["overall_project_finance"]["total_outcome_payments_made"]["amount"]["value"] == 4_700.0
+    )
+
+
+def test_ocds_claim_period_milestones_are_due_at_the_deadline_and_met_once_paid() -> None:
+    document = ocds.release_package(sample(), MOMENT, "https://example.org/ocds.json")
+    release = next(r for r in document["releases"] if r["ocid"] == "ocds-singlepot-GM-A-2")
+    periods = {m["id"]: m for m in release["contracts"][0]["milestones"] if "-period-" in m["id"]}
+    paid, later = periods["C-1-period-Q2"], periods["C-1-period-Q3"]
+    assert (paid["type"], paid["status"], paid["dueDate"]) == (
+        "payment",
+        "met",
+        "2026-10-31T00:00:00Z",
+    )
+    assert paid["value"] == {"amount": 5_000.0, "currency": "GBP"}
+    assert (later["status"], later["dueDate"]) == ("scheduled", "2026-12-31T00:00:00Z")
+    assert "value" not in later
 
 
 def test_the_indigo_schema_check_catches_a_wrong_stage() -> None:

@@ -50,6 +50,9 @@ def time_make_test(checkout: Path, log: Path) -> tuple[float, bool]:
 
 def main() -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="singlepot-fresh-clone-") as folder:
+        # As a clone in a home or work folder would be: searchable by the uid 65534 that runs
+        # PostgreSQL under the setpriv fallback (its test needs that).
+        Path(folder).chmod(0o755)
         checkout = clone(Path(folder))
         environment = _environment(checkout / ".data")
         run_seconds = time_to_ready(
@@ -72,7 +75,8 @@ def main() -> list[Figure]:
             "`make test` wall time" + ("" if passed else " (FAILED)"),
             test_seconds,
             "s",
-            Target("<=", 30 * 60, "the brief: well under 30 min"),
+            # A failing run is timed but not judged: it did not do the whole job.
+            Target("<=", 30 * 60, "the brief: well under 30 min") if passed else None,
         ),
     ]
     publish(figures)

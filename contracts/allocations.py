@@ -296,6 +296,8 @@ class CastVote(Event):
     variation_id: Identifier | None = None
     member_id: Identifier
     vote: VoteChoice
+    # Why the member voted as they did, published with the vote (optional).
+    reason: Text | None = None
 
 
 class CloseVote(Event):
@@ -554,6 +556,7 @@ class VoteRecorded(Event):
     member_id: Identifier
     vote: VoteChoice
     rules_version: int = Field(ge=0, strict=True)
+    reason: Text | None = None
 
 
 class BoardDecisionRecorded(Event):

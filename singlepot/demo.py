@@ -5,6 +5,14 @@ the whole walk: finance staff, chair, accounting officer and verifier of GM, aud
 provider PROV-WORKWELL and the department DWP. Every request carries a fixed Idempotency-Key,
 so loading the demo twice changes nothing. The token is printed and kept in `<data dir>/demo-token`.
 
+The place it leaves gives every page something to show: settlements, an outcomes contract
+(allocation A-1, decided before the board existed) with targets, difficulty segments,
+referrals, engagements, one paid evidence batch and one waiting in the verifier's sample queue,
+spend attributed to departments; then a board with members, decision rules and a plan, A-2
+awaiting the members' votes, A-3 voted through (with reasons) and awaiting the accounting
+officer's sign-off, and three Right to Serve / Right to Request claims (one overdue, one
+answered). Board members who vote do so with their own short-lived tokens.
+
 For the web pages it also makes one person per role with a fresh random password, written to
 `<data dir>/demo-logins.txt` (the data dir is git-ignored) and printed by `singlepot up`.
 """
@@ -12,10 +20,12 @@ For the web pages it also makes one person per role with a fresh random password
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -64,33 +74,193 @@ SETTLEMENTS = (
 )
 
 
+# Board members who act in their own name in the demo (they vote and declare an interest); each
+# gets a short-lived token. chair-demo is also a web sign-in; cllr-ahmed is not.
+BOARD_ACTORS = (
+    ("chair-demo", "Board chair", ("chair@GM",)),
+    ("cllr-ahmed", "Cllr Ahmed", ("board_member@GM",)),
+)
+BOARD_ACTOR_TOKEN_LIFETIME = timedelta(hours=1)
+
+BOARD = {
+    "board_version": 1,
+    "chair_id": "chair-demo",
+    "chair_role": "mayor",
+    "accounting_officer_id": "officer-demo",
+    "members": [
+        {"member_id": "chair-demo", "name": "Board chair", "seat": "combined_authority"},
+        {"member_id": "board-demo", "name": "Board member", "seat": "voluntary_sector"},
+        {"member_id": "cllr-ahmed", "name": "Cllr Ahmed", "seat": "council"},
+        {"member_id": "dr-okafor", "name": "Dr Okafor", "seat": "nhs_icb"},
+    ],
+}
+DECISION_RULES = {"rules_version": 1, "quorum_members": 2, "majority": "simple"}
+PLAN = {
+    "plan_id": "LRP-GM-SR2025",
+    "spending_review_period": "SR2025",
+    "title": "Greater Manchester Local Reform Plan",
+    "missions": [
+        {"mission_id": "M-GOOD-JOBS", "title": "Good work for people with a health condition"},
+        {"mission_id": "M-EARLY-HELP", "title": "Early help for every family that needs it"},
+        {"mission_id": "M-HOMES", "title": "Nobody sleeping rough"},
+    ],
+}
+PROPOSALS = (
+    # Awaiting the members' votes: the board page shows the vote form.
+    {
+        "allocation_id": "A-2",
+        "allocation_type": "grant",
+        "recipient_id": "FAMILY-HUBS-TRUST",
+        "purpose": "Family hubs in every borough",
+        "mission_id": "M-EARLY-HELP",
+        "start_date": "2026-12-01",
+        "end_date": "2027-11-30",
+        "value_pence": 250_000_00,
+        "financial_year": FINANCIAL_YEAR,
+        "purpose_tags": ["early-intervention"],
+    },
+    # Voted through below; over £100k, so it awaits the accounting officer's sign-off.
+    {
+        "allocation_id": "A-3",
+        "allocation_type": "grant",
+        "recipient_id": "GM-HOUSING-FIRST",
+        "purpose": "Housing First for people sleeping rough",
+        "mission_id": "M-HOMES",
+        "start_date": "2027-01-01",
+        "end_date": "2027-12-31",
+        "value_pence": 400_000_00,
+        "financial_year": FINANCIAL_YEAR,
+    },
+)
+VOTES_ON_A3 = (
+    ("chair-demo", "Housing First has the strongest evidence of any rough sleeping programme"),
+    ("cllr-ahmed", "The councils can refer people from the first week"),
+)
+CLAIMS = (
+    # Lodged more than 56 days ago and unanswered: overdue.
+    {
+        "claim_id": "CL-1",
+        "claim_kind": "right_to_serve",
+        "claimant_id": "ANCOATS-COMMUNITY-TRUST",
+        "claimant_kind": "community_group",
+        "service_description": "Run the youth service in Ancoats and New Islington",
+        "lodged_on": "2026-09-01",
+    },
+    {
+        "claim_id": "CL-2",
+        "claim_kind": "right_to_request",
+        "claimant_id": "SALFORD-CITY-COUNCIL",
+        "claimant_kind": "council",
+        "service_description": "Pool the adult skills budget for Salford",
+        "lodged_on": "2026-11-02",
+    },
+    {
+        "claim_id": "CL-3",
+        "claim_kind": "right_to_serve",
+        "claimant_id": "WIGAN-FOOD-COOP",
+        "claimant_kind": "community_group",
+        "service_description": "Run the holiday food and activities programme in Wigan",
+        "lodged_on": "2026-07-01",
+    },
+)
+DIFFICULTY_SEGMENTS = ("ready-for-work", "some-barriers", "complex-needs")
+CONTRACT_TERMS = {
+    "contract_id": "C-1",
+    "allocation_id": "A-1",
+    "provider_id": "PROV-WORKWELL",
+    "prices": [
+        {"metric_id": "JOB-START", "price_pence": 1_200_00},
+        {"metric_id": "SUSTAINED-26-WEEKS", "price_pence": 3_500_00},
+    ],
+    "metrics": [
+        {
+            "metric_id": "JOB-START",
+            "definition": "Started paid work of 16 hours a week or more",
+            "target_count": 300,
+            "validation_method": "payroll record",
+        },
+        {
+            "metric_id": "SUSTAINED-26-WEEKS",
+            "definition": "In paid work for 26 of the 30 weeks after starting",
+            "target_count": 150,
+            "validation_method": "payroll record",
+        },
+    ],
+    "cap_pence": 1_500_000_00,
+    "start_date": "2026-05-01",
+    "end_date": "2028-03-31",
+    "difficulty_segments": list(DIFFICULTY_SEGMENTS),
+}
+# (participant number, segment) referred; the numbers that engaged; the evidence batches.
+REFERRALS = tuple(
+    (number, DIFFICULTY_SEGMENTS[0 if number <= 6 else 1 if number <= 11 else 2])
+    for number in range(1, 16)
+)
+ENGAGED = (1, 2, 3, 4, 5, 7, 8, 9, 12)
+FIRST_BATCH = ((1, "JOB-START"), (2, "JOB-START"), (3, "SUSTAINED-26-WEEKS"))
+SECOND_BATCH_ID = "B-2026-10"
+# Left for the verifier: the verifier's page shows its sample.
+SECOND_BATCH = ((4, "JOB-START"), (8, "JOB-START"))
+
+
 def participant_hash(reference: str) -> str:
     """A keyed hash of a provider's participant reference: names never leave the provider."""
     return hmac.new(DEMO_PSEUDONYM_KEY, reference.encode(), hashlib.sha256).hexdigest()
 
 
-def demo_requests() -> list[tuple[str, dict[str, Any]]]:
-    """(path, body) of every demo command, in the order they must happen."""
-    requests: list[tuple[str, dict[str, Any]]] = []
-    for department, stream, first_year, second_year in SETTLEMENTS:
-        requests.append(
-            (
-                f"/api/v1/places/{PLACE_ID}/settlements",
-                {
-                    "settlement_id": f"SR25-{department}-{stream}",
-                    "department_code": department,
-                    "funding_stream_code": stream,
-                    "spending_review_period": "SR2025",
-                    "profile": [
-                        {"financial_year": "2026-27", "amount_pence": first_year},
-                        {"financial_year": "2027-28", "amount_pence": second_year},
-                    ],
-                },
-            )
+@dataclass(frozen=True)
+class Step:
+    """One demo command: its fixed Idempotency-Key (so a second run replays it and changes
+    nothing), its API path and body, who sends it, and what must have taken effect after it."""
+
+    key: str
+    path: str
+    body: dict[str, Any]
+    # A board member votes or declares an interest in their own name, with their own token.
+    sender: str = DEMO_USER
+    # The name of the condition (in `_READY`) to wait for before the next step, if any.
+    ready: str | None = None
+
+
+def demo_steps() -> list[Step]:
+    """Every demo command, in the order they must happen: the money first (settlements, an
+    allocation decided before the board existed, its outcomes contract, evidence), then the
+    board (members, rules, plan), proposals awaiting votes and sign-off, and claims."""
+    return [
+        *_money_steps(),
+        *_delivery_steps(),
+        *_board_steps(),
+        *_claim_steps(),
+        _evidence_step("demo-evidence-october", SECOND_BATCH_ID, SECOND_BATCH, "2026-10-20"),
+    ]
+
+
+def _money_steps() -> list[Step]:
+    place = f"/api/v1/places/{PLACE_ID}"
+    steps = [
+        Step(
+            f"demo-{number}",
+            f"{place}/settlements",
+            {
+                "settlement_id": f"SR25-{department}-{stream}",
+                "department_code": department,
+                "funding_stream_code": stream,
+                "spending_review_period": "SR2025",
+                "profile": [
+                    {"financial_year": "2026-27", "amount_pence": first_year},
+                    {"financial_year": "2027-28", "amount_pence": second_year},
+                ],
+            },
+            ready="settled" if number == len(SETTLEMENTS) else None,
         )
-    requests.append(
-        (
-            f"/api/v1/places/{PLACE_ID}/allocations",
+        for number, (department, stream, first_year, second_year) in enumerate(SETTLEMENTS, start=1)
+    ]
+    first = len(SETTLEMENTS) + 1
+    return [
+        *steps,
+        Step(
+            f"demo-{first}",
+            f"{place}/allocations",
             {
                 "allocation_id": "A-1",
                 "allocation_type": "outcomes_contract",
@@ -102,56 +272,120 @@ def demo_requests() -> list[tuple[str, dict[str, Any]]]:
                 "value_pence": 1_500_000_00,
                 "financial_year": FINANCIAL_YEAR,
             },
-        )
-    )
-    requests.append(
-        (
-            f"/api/v1/places/{PLACE_ID}/allocations/A-1/decision",
-            {
-                "decision": "approved",
-                "reason": "meets the plan",
-            },
-        )
-    )
-    # £1.5m is over the accounting officer's sign-off threshold (GovS 015: £100k by default).
-    requests.append(
-        (f"/api/v1/places/{PLACE_ID}/allocations/A-1/sign-off", {"decision": "signed_off"})
-    )
-    requests.append(
-        (
-            f"/api/v1/places/{PLACE_ID}/outcomes-contracts",
-            {
-                "contract_id": "C-1",
-                "allocation_id": "A-1",
-                "provider_id": "PROV-WORKWELL",
-                "prices": [
-                    {"metric_id": "JOB-START", "price_pence": 1_200_00},
-                    {"metric_id": "SUSTAINED-26-WEEKS", "price_pence": 3_500_00},
-                ],
-                "cap_pence": 1_500_000_00,
-            },
-        )
-    )
-    claims = [
+        ),
+        # Decided without votes: the place has no board yet when the demo starts.
+        Step(
+            f"demo-{first + 1}",
+            f"{place}/allocations/A-1/decision",
+            {"decision": "approved", "reason": "meets the plan"},
+        ),
+        # £1.5m is over the accounting officer's sign-off threshold (GovS 015: £100k).
+        Step(
+            f"demo-{first + 2}",
+            f"{place}/allocations/A-1/sign-off",
+            {"decision": "signed_off"},
+            ready="reserved",
+        ),
+    ]
+
+
+def _delivery_steps() -> list[Step]:
+    """The outcomes contract with targets and difficulty segments, its referrals and
+    engagements (the funnel by segment), and the first evidence batch."""
+    contract = f"/api/v1/places/{PLACE_ID}/outcomes-contracts"
+    referrals = [
         {
             "participant_hash": participant_hash(f"participant-{number}"),
-            "metric_id": metric,
-            "achieved_on": "2026-09-15",
-            "evidence_reference": f"payroll-{number}-{metric}",
+            "difficulty_segment": segment,
+            "referred_on": f"2026-05-{number + 1:02d}",
         }
-        for number, metric in [(1, "JOB-START"), (2, "JOB-START"), (3, "SUSTAINED-26-WEEKS")]
+        for number, segment in REFERRALS
     ]
-    requests.append(
-        (
-            f"/api/v1/places/{PLACE_ID}/outcomes-contracts/C-1/evidence",
-            {
-                "batch_id": BATCH_ID,
-                "provider_id": "PROV-WORKWELL",
-                "claims": claims,
-            },
-        )
+    engagements = [
+        {
+            "participant_hash": participant_hash(f"participant-{number}"),
+            "engaged_on": f"2026-06-{number + 1:02d}",
+        }
+        for number in ENGAGED
+    ]
+    return [
+        # Named apart from the first demo's "demo-7": these terms add targets and segments.
+        Step("demo-contract-C-1", contract, CONTRACT_TERMS, ready="contract"),
+        Step(
+            "demo-referrals",
+            f"{contract}/C-1/referrals",
+            {"provider_id": "PROV-WORKWELL", "referrals": referrals},
+        ),
+        Step(
+            "demo-engagements",
+            f"{contract}/C-1/engagements",
+            {"provider_id": "PROV-WORKWELL", "engagements": engagements},
+        ),
+        _evidence_step(f"demo-{len(SETTLEMENTS) + 5}", BATCH_ID, FIRST_BATCH, "2026-09-15"),
+    ]
+
+
+def _evidence_step(key: str, batch_id: str, claims: tuple[tuple[int, str], ...], day: str) -> Step:
+    return Step(
+        key,
+        f"/api/v1/places/{PLACE_ID}/outcomes-contracts/C-1/evidence",
+        {
+            "batch_id": batch_id,
+            "provider_id": "PROV-WORKWELL",
+            "claims": [
+                {
+                    "participant_hash": participant_hash(f"participant-{number}"),
+                    "metric_id": metric,
+                    "achieved_on": day,
+                    "evidence_reference": f"payroll-{number}-{metric}",
+                }
+                for number, metric in claims
+            ],
+        },
     )
-    return requests
+
+
+def _board_steps() -> list[Step]:
+    """The board (so the board pages have members, rules and a plan), then two proposals: A-2
+    awaiting the members' votes and A-3 voted through, awaiting the accounting officer."""
+    place = f"/api/v1/places/{PLACE_ID}"
+    return [
+        Step("demo-board", f"{place}/board", BOARD),
+        Step("demo-decision-rules", f"{place}/decision-rules", DECISION_RULES),
+        Step("demo-plan", f"{place}/plans", PLAN),
+        Step(
+            "demo-interest",
+            f"{place}/interests",
+            {
+                "interest_id": "I-AHMED-1",
+                "recipient_id": "FAMILY-HUBS-TRUST",
+                "description": "Trustee of the Family Hubs Trust",
+            },
+            sender="cllr-ahmed",
+        ),
+        *[Step(f"demo-propose-{p['allocation_id']}", f"{place}/allocations", p) for p in PROPOSALS],
+        *[
+            Step(
+                f"demo-vote-A-3-{member}",
+                f"{place}/allocations/A-3/votes",
+                {"vote": "for", "reason": reason},
+                sender=member,
+            )
+            for member, reason in VOTES_ON_A3
+        ],
+        Step("demo-close-vote-A-3", f"{place}/allocations/A-3/votes/close", {}),
+    ]
+
+
+def _claim_steps() -> list[Step]:
+    place = f"/api/v1/places/{PLACE_ID}"
+    steps = [Step(f"demo-claim-{c['claim_id']}", f"{place}/claims", c) for c in CLAIMS]
+    response = {
+        "outcome": "accepted_in_part",
+        "reasons": "The trust may run the Saturday sessions; weekday cover stays with the council",
+        "responded_on": "2026-08-20",
+    }
+    return [*steps, Step("demo-claim-response-CL-3", f"{place}/claims/CL-3/response", response)]
 
 
 def demo_token(data_dir: Path | None = None) -> str:
@@ -206,6 +440,33 @@ def demo_logins(data_dir: Path) -> Path:
     return path
 
 
+def board_actor_tokens() -> dict[str, str]:
+    """Short-lived tokens for the board members who vote and declare interests in the demo, in
+    their own names (the gateway fills member_id from the caller, so nobody votes for another)."""
+    settings = RuntimeSettings()
+
+    async def issue() -> dict[str, str]:
+        connection = await connect(settings.effective_database_url())
+        try:
+            await connection.execute("SET search_path TO gateway")
+            tokens = {}
+            for member, name, grants in BOARD_ACTORS:
+                parsed = [parse_grant(text) for text in grants]
+                await users.add_principal(connection, member, parsed, display_name=name)
+                issued = await users.issue_token(
+                    connection,
+                    member,
+                    lifetime=BOARD_ACTOR_TOKEN_LIFETIME,
+                    description="singlepot up: the demo's votes",
+                )
+                tokens[member] = issued.token
+            return tokens
+        finally:
+            await connection.close()
+
+    return asyncio.run(issue())
+
+
 def load_demo(
     gateway_url: str,
     *,
@@ -213,23 +474,35 @@ def load_demo(
     on_step: Callable[[str], None] = lambda _: None,
     token: str | None = None,
 ) -> dict[str, Any]:
-    """Send the demo commands, each once the one before has taken effect; return the pot (with
+    """Send the demo commands, each once what it needs has taken effect; return the pot (with
     the demo user's token under "demo_token")."""
     made_here = token is None
     token = token or demo_token()
+    tokens = {DEMO_USER: token, **board_actor_tokens()}
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway_url, timeout=10.0, headers=headers) as client:
-        for number, (path, body) in enumerate(demo_requests(), start=1):
-            response = client.post(path, json=body, headers={"Idempotency-Key": f"demo-{number}"})
+        for step in demo_steps():
+            response = client.post(
+                step.path,
+                json=step.body,
+                headers={
+                    "Idempotency-Key": step.key,
+                    "Authorization": f"Bearer {tokens[step.sender]}",
+                },
+            )
             if response.status_code >= 400:
                 raise LocalStackError(
-                    f"The gateway refused demo step {path} with {response.status_code}: "
+                    f"The gateway refused demo step {step.path} with {response.status_code}: "
                     f"{response.text[:300]}"
                 )
-            on_step(path)
-            # The saga is asynchronous: give each step time to reach the ledger before the next.
-            _wait_for_step(client, number, wait_s)
+            on_step(step.path)
+            # The saga is asynchronous: what the next step needs must have taken effect.
+            if step.ready:
+                what, condition = _READY[step.ready]
+                _until(functools.partial(condition, client), wait_s, what)
         _verify_sample(client, wait_s)
+        for what, condition in _READY.values():
+            _until(functools.partial(condition, client), wait_s, what)
         pot = dict(client.get(f"/api/v1/places/{PLACE_ID}/pot").json())
     if made_here:
         print(
@@ -243,23 +516,10 @@ def load_demo(
     return {**pot, "demo_token": token}
 
 
-def _wait_for_step(client: httpx.Client, number: int, wait_s: float) -> None:
-    settlements = len(SETTLEMENTS)
-    if number == settlements:
-        expected = sum(first + second for _, _, first, second in SETTLEMENTS)
-        _until(
-            lambda: _pot(client)["totals"]["settled_pence"] >= expected, wait_s, "the settlements"
-        )
-    elif number == settlements + 3:
-        _until(lambda: _pot(client)["totals"]["reserved_pence"] > 0, wait_s, "the reservation")
-    elif number == settlements + 4:
-        _until(lambda: bool(_contracts(client)), wait_s, "the outcomes contract")
-    elif number == settlements + 5:
-        _until(lambda: bool(_spend(client) or _sample(client)), wait_s, "the evidence")
-
-
 def _verify_sample(client: httpx.Client, wait_s: float) -> None:
-    """As the verifier: pass every claim drawn for verification, so the batch is paid."""
+    """As the verifier: pass every claim drawn from the first batch, so it is paid. The second
+    batch is left in the verifier's queue."""
+    _until(lambda: bool(_spend(client) or _sample(client)), wait_s, "the evidence")
     sample = _sample(client)
     if sample:
         decisions = [
@@ -279,6 +539,23 @@ def _verify_sample(client: httpx.Client, wait_s: float) -> None:
     _until(lambda: bool(_spend(client)), wait_s, "the outcome payment")
 
 
+def _board_ready(client: httpx.Client) -> bool:
+    """A-2 awaits votes and A-3 the accounting officer's sign-off."""
+    response = client.get(f"/api/v1/places/{PLACE_ID}/board/proposals")
+    status = {row["allocation_id"]: row["status"] for row in response.json()["proposals"]}
+    return status.get("A-2") == "proposed" and status.get("A-3") == "awaiting_sign_off"
+
+
+def _claims_ready(client: httpx.Client) -> bool:
+    claims = client.get(f"/api/v1/places/{PLACE_ID}/claims").json()["claims"]
+    return len(claims) == len(CLAIMS) and any(c["status"] == "responded" for c in claims)
+
+
+def _queue_ready(client: httpx.Client) -> bool:
+    batches = client.get(f"/api/v1/places/{PLACE_ID}/verification-queue").json()["batches"]
+    return any(batch["batch_id"] == SECOND_BATCH_ID for batch in batches)
+
+
 def _sample(client: httpx.Client) -> list[Any]:
     response = client.get(f"/api/v1/places/{PLACE_ID}/outcomes-contracts/C-1/evidence")
     batches = [batch for batch in response.json()["batches"] if batch["batch_id"] == BATCH_ID]
@@ -289,6 +566,11 @@ def _pot(client: httpx.Client) -> dict[str, Any]:
     return dict(client.get(f"/api/v1/places/{PLACE_ID}/pot").json())
 
 
+def _settled(client: httpx.Client) -> bool:
+    expected = sum(first + second for _, _, first, second in SETTLEMENTS)
+    return bool(_pot(client)["totals"]["settled_pence"] >= expected)
+
+
 def _contracts(client: httpx.Client) -> list[Any]:
     response = client.get(f"/api/v1/places/{PLACE_ID}/outcomes-contracts")
     return list(response.json()["contracts"])
@@ -296,6 +578,17 @@ def _contracts(client: httpx.Client) -> list[Any]:
 
 def _spend(client: httpx.Client) -> list[Any]:
     return list(client.get(f"/api/v1/places/{PLACE_ID}/spend").json()["spend"])
+
+
+# What must have taken effect, by the name a step's `ready` gives: (what, condition).
+_READY: dict[str, tuple[str, Callable[[httpx.Client], bool]]] = {
+    "settled": ("the settlements", _settled),
+    "reserved": ("the reservation", lambda client: _pot(client)["totals"]["reserved_pence"] > 0),
+    "contract": ("the outcomes contract", lambda client: bool(_contracts(client))),
+    "board": ("the board's proposals", _board_ready),
+    "claims": ("the claims", _claims_ready),
+    "queue": ("the second evidence batch's sample", _queue_ready),
+}
 
 
 def _until(condition: Callable[[], bool], wait_s: float, what: str) -> None:

@@ -232,6 +232,7 @@ async def insert_vote(
         vote.member_id,
         vote.vote,
         vote.rules_version,
+        vote.reason,
     )
 
 

@@ -479,6 +479,8 @@ class Vote:
     member_id: str
     vote: str
     rules_version: int
+    # Why the member voted so; published with the vote, never counted.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -521,6 +523,7 @@ def check_vote(
     member_id: str,
     previous: Vote | None,
     vote: str,
+    reason: str | None = None,
 ) -> Vote | None:
     """The vote to record, None if the same vote was already recorded, or Refused."""
     board = board_of(place)
@@ -547,7 +550,7 @@ def check_vote(
             "one_vote_each",
             f"{member_id} already voted {previous.vote!r} on {subject}; a vote cannot be changed",
         )
-    return Vote(member_id, vote, place.rules.version)
+    return Vote(member_id, vote, place.rules.version, reason)
 
 
 def tally(

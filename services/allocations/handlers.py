@@ -280,6 +280,7 @@ async def cast_vote(context: HandlerContext, command: CastVote) -> None:
         command.member_id,
         previous,
         command.vote,
+        command.reason,
     )
     if vote is None:
         return
@@ -294,6 +295,7 @@ async def cast_vote(context: HandlerContext, command: CastVote) -> None:
             member_id=command.member_id,
             vote=command.vote,
             rules_version=vote.rules_version,
+            reason=vote.reason,
         )
     )
 

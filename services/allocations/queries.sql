@@ -97,8 +97,8 @@ SELECT member_id, vote, rules_version FROM votes
 WHERE place_id = $1 AND allocation_id = $2 AND variation_id = $3 AND member_id = $4;
 
 -- name: insert_vote
-INSERT INTO votes (place_id, allocation_id, variation_id, member_id, vote, rules_version)
-VALUES ($1, $2, $3, $4, $5, $6);
+INSERT INTO votes (place_id, allocation_id, variation_id, member_id, vote, rules_version, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
 
 -- name: votes_on
 SELECT member_id, vote, rules_version FROM votes

@@ -576,6 +576,7 @@ async def upsert_vote(connection: asyncpg.Connection, values: Row) -> None:
         values["member_id"],
         values["vote"],
         values["rules_version"],
+        values.get("reason"),
     )
 
 
@@ -818,8 +819,7 @@ async def board_allocations(connection: asyncpg.Connection, place_id: str) -> li
 
 
 async def votes_for_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
-    rows = _view_rows(await connection.fetch(QUERIES.votes_for_place, place_id))
-    return [{**row, "reason": None} for row in rows]
+    return _view_rows(await connection.fetch(QUERIES.votes_for_place, place_id))
 
 
 async def board_decisions(connection: asyncpg.Connection, place_id: str) -> list[Row]:

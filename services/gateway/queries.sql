@@ -363,10 +363,10 @@ VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (place_id, interest_id) DO NOTHING;
 
 -- name: upsert_vote
-INSERT INTO votes (place_id, allocation_id, variation_id, member_id, vote, rules_version)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO votes (place_id, allocation_id, variation_id, member_id, vote, rules_version, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (place_id, allocation_id, variation_id, member_id) DO UPDATE SET
-    vote = EXCLUDED.vote, rules_version = EXCLUDED.rules_version;
+    vote = EXCLUDED.vote, rules_version = EXCLUDED.rules_version, reason = EXCLUDED.reason;
 
 -- name: insert_board_decision
 INSERT INTO board_decisions (place_id, allocation_id, variation_id, outcome, rules_version,
@@ -498,7 +498,7 @@ SELECT allocation_id, status, status_reason, allocation_type, recipient_id, valu
 FROM allocations WHERE place_id = $1 ORDER BY allocation_id;
 
 -- name: votes_for_place
-SELECT allocation_id, member_id, vote, rules_version FROM votes
+SELECT allocation_id, member_id, vote, rules_version, reason FROM votes
 WHERE place_id = $1 AND variation_id = '' ORDER BY allocation_id, member_id;
 
 -- name: board_decisions

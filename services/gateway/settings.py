@@ -123,10 +123,3 @@ class GatewaySettings(BaseSettings):
         description="Folder of GOV.UK Frontend's compiled assets (node_modules/govuk-frontend/"
         "dist/govuk, installed by `npm ci`), served at /assets.",
     )
-    web_batch_refresh_s: int = Field(
-        default=5,
-        ge=1,
-        le=600,
-        description="How often an evidence batch's status page refreshes itself while it is "
-        "being processed.",
-    )

@@ -108,7 +108,14 @@ def routes(gateway: Gateway) -> APIRouter:
         key = settings.gateway_pseudonym_key.get_secret_value().encode()
         report = FileReport()
         commands, batch_id = await asyncio.to_thread(
-            _commands, upload.file, upload.filename, place_id, contract_id, provider, key, report
+            commands_from_file,
+            upload.file,
+            upload.filename,
+            place_id,
+            contract_id,
+            provider,
+            key,
+            report,
         )
         errors = [str(error) for error in report.errors[: settings.gateway_upload_errors_max]]
         if not commands:
@@ -153,7 +160,7 @@ def routes(gateway: Gateway) -> APIRouter:
     return router
 
 
-def _commands(
+def commands_from_file(
     stream: IO[bytes],
     filename: str,
     place_id: str,
@@ -162,7 +169,10 @@ def _commands(
     pseudonym_key: bytes,
     report: FileReport,
 ) -> tuple[list[SubmitEvidence], str]:
-    """Parse the whole file (in a worker thread: parsing is CPU work) into commands."""
+    """Parse a whole evidence file into its SubmitEvidence commands (one per chunk) and the
+    file's batch id, noting rejected rows in `report`; a file that cannot be read is a 422
+    problem naming the field "file". CPU work: callers run it in a worker thread. Both the
+    upload API and the web upload page use it."""
     try:
         file_format = detect_format(filename)
         batch_id = file_batch_id(stream)

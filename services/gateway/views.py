@@ -77,8 +77,9 @@ async def board_proposals(conn: asyncpg.Connection, place_id: str) -> list[JsonO
     "purpose_tags" [str], "financial_year", "start_date", "end_date", "proposed_by",
     "proposed_at" (ISO time | None), "mission": {"mission_id", "title" (None when no adopted plan
     names it), "plan_id"}, "votes": [{"member_id", "vote" (for | against | abstain),
-    "rules_version", "reason" (None: votes carry no reason)}], "recused": [member ids — from the
-    decision, else from interests declared in the allocation or its recipient], "decision": None |
+    "rules_version", "reason" (str | None: why the member voted so, if they said)}],
+    "recused": [member ids — from the decision, else from interests declared in the allocation or
+    its recipient], "decision": None |
     {"outcome" (approved | rejected), "rules_version", "reason", "decided_at", "votes_for",
     "votes_against", "abstentions", "recused"}, "sign_off": {"needed" (bool | None: not yet
     known), "state" (not_needed | awaiting | signed_off | refused | None), "accounting_officer_id",

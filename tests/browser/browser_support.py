@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
@@ -45,3 +46,33 @@ async def sign_in(page: Page, base_url: str, user_id: str, password: str) -> Non
     await page.get_by_label("User ID").fill(user_id)
     await page.get_by_label("Password", exact=True).fill(password)
     await page.get_by_role("button", name="Sign in").click()
+
+
+# --- Automated accessibility checks (axe-core, installed by `make setup`'s `npm ci`) ----------
+
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA: what UK public sector bodies must meet.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+async def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Run axe-core on the page as it stands (its context needs JavaScript on) and return the
+    violations of the WCAG A/AA rules."""
+    await page.add_script_tag(path=AXE_SCRIPT)
+    result = await page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
+    )
+    return list(result["violations"])
+
+
+def describe_violations(where: str, violations: list[dict[str, Any]]) -> str:
+    """Each violation's id, help and the nodes it was found on, for a failing assertion."""
+    lines = [f"{where}: {len(violations)} accessibility violation(s)"]
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+        lines.append(f"  {violation['helpUrl']}")
+        for node in violation["nodes"]:
+            lines.append(f"    {', '.join(node['target'])}: {node['html'][:200]}")
+            if node.get("failureSummary"):
+                lines.append(f"      {node['failureSummary'].replace(chr(10), ' ')}")
+    return "\n".join(lines)

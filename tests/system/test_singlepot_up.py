@@ -4,6 +4,7 @@ with Ctrl-C; and the one-sentence errors for bad configuration."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,82 @@ def demo_token_header(tmp_path: Path) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+# Each demo sign-in's main page: (path, its h1, what the demo put on it).
+MAIN_PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "finance-demo": ("/places/GM/finance", "The pot of GM", ("WORK-AND-HEALTH",)),
+    "chair-demo": ("/places/GM/board", "Board proposals of GM", ("Cast vote on A-2",)),
+    "board-demo": (
+        "/places/GM/board",
+        "Board proposals of GM",
+        ("Cast vote on A-2", "Housing First has the strongest evidence", "cllr-ahmed"),
+    ),
+    "officer-demo": (
+        "/places/GM/board",
+        "Board proposals of GM",
+        ("Send sign-off decision on A-3",),
+    ),
+    "provider-demo": (
+        "/places/GM/providers/PROV-WORKWELL",
+        "PROV-WORKWELL: contracts, evidence and payments in GM",
+        ("C-1", "B-2026-10"),
+    ),
+    "verifier-demo": (
+        "/places/GM/verification",
+        "Evidence samples to verify in GM",
+        ("B-2026-10",),
+    ),
+    "department-demo": (
+        "/places/GM/departments/DWP",
+        "Spend attributed to DWP in GM",
+        ("WORK-AND-HEALTH", "A-1"),
+    ),
+    "auditor-demo": ("/places/GM/finance", "The pot of GM", ("WORK-AND-HEALTH",)),
+}
+# Further pages a demo sign-in opens, and what the demo put on them.
+MORE_PAGES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "provider-demo": (
+        (
+            "/places/GM/contracts/C-1",
+            ('id="outcomes-against-targets"', 'id="referral-funnel"', "complex-needs"),
+        ),
+    ),
+    "chair-demo": (("/places/GM/claims", ("Overdue", "CL-1", "Accepted in part")),),
+    "finance-demo": (("/places/GM", ('id="pot-by-stream"', "Decisions and open data for GM")),),
+}
+_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+def demo_logins(tmp_path: Path) -> list[tuple[str, str]]:
+    """(user id, password) of each line of `.data/demo-logins.txt`."""
+    lines = (tmp_path / "data" / "demo-logins.txt").read_text().splitlines()
+    return [(line.split()[0], line.split()[1]) for line in lines if line.strip()]
+
+
+def main_page_after_sign_in(gateway: str, user: str, password: str) -> tuple[int, str]:
+    """Sign in with the web form (CSRF token and all) as a browser does, then open the user's
+    main page: (its status, its HTML). The session cookie is Secure, which a browser sends to
+    http://127.0.0.1 but httpx does not, so the cookies are carried by hand."""
+    with httpx.Client(base_url=gateway, headers={"Accept": "text/html"}) as client:
+        form = client.get("/sign-in")
+        token = _CSRF.search(form.text)
+        assert token, "the sign-in page has no CSRF token"
+        signed_in = client.post(
+            "/sign-in",
+            data={"user_id": user, "password": password, "csrf_token": token.group(1)},
+            headers={"Cookie": _cookies(form)},
+        )
+        assert signed_in.status_code == 303, f"{user} could not sign in: {signed_in.text[:500]}"
+        cookie = {"Cookie": _cookies(signed_in)}
+        page = client.get(MAIN_PAGES[user][0], headers=cookie)
+        more = [client.get(path, headers=cookie).text for path, _ in MORE_PAGES.get(user, ())]
+        return page.status_code, "\n".join([page.text, *more])
+
+
+def _cookies(response: httpx.Response) -> str:
+    pairs = [header.split(";")[0] for header in response.headers.get_list("set-cookie")]
+    return "; ".join(pair for pair in pairs if pair.split("=", 1)[1] not in ("", '""'))
+
+
 def stop_with_ctrl_c(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGINT)
     return process.wait(timeout=30)
@@ -82,6 +159,10 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
         signed_in = demo_token_header(tmp_path)
         pot = httpx.get(f"{gateway}/api/v1/places/GM/pot", headers=signed_in).json()
         spend = httpx.get(f"{gateway}/api/v1/places/GM/spend", headers=signed_in).json()["spend"]
+        pages = {
+            user: main_page_after_sign_in(gateway, user, password)
+            for user, password in demo_logins(tmp_path)
+        }
     finally:
         exit_code = stop_with_ctrl_c(first)
     assert exit_code == 0
@@ -92,6 +173,14 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
     assert pot["totals"]["paid_pence"] == 5_900_00
     assert len(spend) == 1
     assert sum(s["amount_pence"] for s in spend[0]["attribution"]) == 5_900_00
+    # Every demo sign-in reaches its main page, with the demo's content on it.
+    assert set(pages) == set(MAIN_PAGES)
+    for user, (status, html) in pages.items():
+        _, heading, contents = MAIN_PAGES[user]
+        assert status == 200, f"{user}'s main page answered {status}"
+        assert f">{heading}</h1>" in html, f"{user}'s main page lacks the heading {heading!r}"
+        for text in contents + tuple(t for _, texts in MORE_PAGES.get(user, ()) for t in texts):
+            assert text in html, f"{user}'s pages lack {text!r}"
     for port_name in ("SINGLEPOT_POSTGRES_PORT", "SINGLEPOT_BROKER_PORT", "SINGLEPOT_GATEWAY_PORT"):
         assert _port_closed(int(env[port_name])), f"{port_name} still open after Ctrl-C"
 

@@ -44,7 +44,9 @@ def when(value: Any) -> str:
     """A date or time as people in the UK write it."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            # A date alone ("2026-09-01") is a day, not midnight of it.
+            day_only = len(value) == len("2026-09-01")
+            value = date.fromisoformat(value) if day_only else datetime.fromisoformat(value)
         except ValueError:
             return value
     if isinstance(value, datetime):

@@ -1,9 +1,10 @@
-"""The web pages' routes: the start page, sign-in and sign-out, a person's own pages, and the
-public page of a place; `install` mounts them, each role's pages (web/pages/) and the GOV.UK
+"""The web pages' routes: the start page, sign-in and sign-out and a person's own pages;
+`install` mounts them, each role's pages (web/pages/) and the GOV.UK
 Frontend assets on the gateway's app. Every page answers HTML, errors included."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Callable, Coroutine
@@ -14,12 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from services.gateway import uploads, users, views
+from services.gateway import uploads, users
 from services.gateway.auth import Gateway, RateLimiter, gateway_of
 from services.gateway.domain import EVERY_PLACE, Principal, Role
-from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError, field_problem
 from services.gateway.web import csrf, sessions, store
 from services.gateway.web.rendering import Page, error_summary, field_errors, render
@@ -116,7 +117,6 @@ def _safe_next(target: str) -> str:
 
 def public_router() -> APIRouter:
     router = APIRouter(route_class=WebRoute, include_in_schema=False)
-    place = identifier_path()
 
     @router.get("/")
     async def home(request: Request, page: Page = PAGE) -> Response:
@@ -136,19 +136,6 @@ def public_router() -> APIRouter:
             places = await store.known_places(connection)
         notice = "You have signed out." if request.query_params.get("signed_out") else None
         return render(page, "home.html", title="Pooled place budgets", places=places, notice=notice)
-
-    @router.get("/places/{place_id}")
-    async def public_place(place_id: str = place, page: Page = PAGE) -> Response:
-        """A place's decisions and its open data, for anyone, without signing in."""
-        async with page.gateway.pool.acquire() as connection:
-            decisions = await views.public_decisions(connection, place_id)
-        return render(
-            page,
-            "public_place.html",
-            title=f"Decisions and open data for {place_id}",
-            place_id=place_id,
-            decisions=decisions,
-        )
 
     return router
 
@@ -268,14 +255,24 @@ ROLE_PAGES: dict[Role, tuple[str, str]] = {
 }
 
 
+# The claims page, for the roles that answer claims or hold the place to account for them.
+CLAIMS_PAGE = ("Right to Serve and Right to Request claims", "/places/{place}/claims")
+CLAIMS_ROLES = frozenset(
+    {Role.FINANCE, Role.CHAIR, Role.BOARD_MEMBER, Role.ACCOUNTING_OFFICER, Role.AUDITOR}
+)
+
+
 def links_for(principal: Principal, places: list[str]) -> list[dict[str, str]]:
-    """One link per grant and place: a grant for every place opens every known place."""
+    """One link per grant's page and place: a grant for every place opens every known place."""
     links: dict[str, dict[str, str]] = {}
     for grant in principal.grants:
-        if grant.role not in ROLE_PAGES:
-            continue
-        label, pattern = ROLE_PAGES[grant.role]
-        for place in places if grant.place_id == EVERY_PLACE else [grant.place_id]:
+        pages = [ROLE_PAGES[grant.role]] if grant.role in ROLE_PAGES else []
+        pages += [CLAIMS_PAGE] if grant.role in CLAIMS_ROLES else []
+        for (label, pattern), place in (
+            (page, place)
+            for page in pages
+            for place in (places if grant.place_id == EVERY_PLACE else [grant.place_id])
+        ):
             href = pattern.format(place=place, subject=grant.subject_id)
             links.setdefault(
                 href, {"href": href, "text": f"{place}: {label.format(subject=grant.subject_id)}"}
@@ -304,3 +301,31 @@ def install(app: FastAPI, gateway: Gateway) -> None:
     app.mount("/assets", StaticFiles(directory=assets / "assets", check_dir=False), "assets")
     app.mount("/govuk-frontend", StaticFiles(directory=assets, check_dir=False), "govuk-frontend")
     app.mount("/web-static", StaticFiles(directory=STATIC), "web-static")
+    _answer_browsers_lost_with_a_page(app)
+
+
+# Machine-readable surfaces keep problem+json whatever the client asks for.
+API_PREFIXES = ("/api/", "/open-data/", "/docs", "/openapi.json", "/healthz", "/readyz")
+
+
+def _answer_browsers_lost_with_a_page(app: FastAPI) -> None:
+    """A browser that asks for a page that is not there gets a GOV.UK "Page not found" page;
+    API clients (and every path under the API) keep the problem+json answer."""
+    answer_with_problem = app.exception_handlers[StarletteHTTPException]
+
+    async def on_http(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        accept = request.headers.get("accept", "")
+        wants_page = "text/html" in accept.split(",")[0]
+        if error.status_code in (404, 405) and wants_page:
+            if not request.url.path.startswith(API_PREFIXES):
+                return _error(
+                    request,
+                    404,
+                    "Page not found",
+                    "If you typed the web address, check it is correct.",
+                )
+        answered = answer_with_problem(request, error)
+        return await answered if inspect.isawaitable(answered) else answered
+
+    app.add_exception_handler(StarletteHTTPException, on_http)

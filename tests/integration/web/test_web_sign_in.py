@@ -122,3 +122,18 @@ async def test_browsers_get_the_start_page_and_api_clients_the_json_index(settin
     assert page.headers["content-type"].startswith("text/html")
     assert page.text.count("<h1") == 1 and "govuk-skip-link" in page.text
     assert index.json()["api"] == "/api/v1"
+
+
+async def test_a_browser_lost_at_an_unknown_address_gets_a_page_and_api_clients_a_problem(
+    settings,
+) -> None:
+    async with browser_client(settings) as client:
+        page = await client.get("/no-such-page")
+        problem = await client.get("/no-such-page", headers={"Accept": "application/json"})
+        under_api = await client.get("/api/v1/no-such-thing")
+
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "<h1" in page.text and "Page not found" in page.text and 'lang="en"' in page.text
+    for answer in (problem, under_api):
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == "application/problem+json"

@@ -261,6 +261,16 @@ def test_a_voting_member_s_vote_is_recorded_with_the_rules_version() -> None:
     assert check_vote("icb") == domain.Vote("icb", "for", 1)
 
 
+def test_a_vote_keeps_the_members_reason_for_publishing() -> None:
+    vote = check_vote("icb", reason="The evidence for family hubs is strong")
+    assert vote == domain.Vote("icb", "for", 1, "The evidence for family hubs is strong")
+
+
+def test_a_vote_without_a_reason_has_none() -> None:
+    vote = check_vote("icb")
+    assert vote is not None and vote.reason is None
+
+
 def test_a_recused_member_s_vote_is_refused() -> None:
     with pytest.raises(Refused) as error:
         check_vote("vcse", interests=[interest()])

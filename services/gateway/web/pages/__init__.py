@@ -1,5 +1,21 @@
 """Each role's pages, one module per role; `ROUTERS` lists their router factories."""
 
-from services.gateway.web.pages import board, department, finance, provider, verifier
+from services.gateway.web.pages import (
+    board,
+    claims,
+    department,
+    finance,
+    provider,
+    public,
+    verifier,
+)
 
-ROUTERS = (finance.router, board.router, provider.router, verifier.router, department.router)
+ROUTERS = (
+    public.router,
+    finance.router,
+    board.router,
+    claims.router,
+    provider.router,
+    verifier.router,
+    department.router,
+)

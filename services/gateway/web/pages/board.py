@@ -45,7 +45,7 @@ async def board_page(
             {
                 p.field: p.field
                 for p in problems or []
-                if p.field.startswith(("vote-", "decision-"))
+                if p.field.startswith(("vote-", "decision-", "reason-"))
             },
         ),
         notice=notice,
@@ -66,7 +66,7 @@ def router() -> APIRouter:
     ) -> Response:
         principal = signed_in(page)
         form = await read_form(page)
-        choice = text(form, "vote")
+        choice, reason = text(form, "vote"), text(form, "reason")
         if choice not in VOTES:
             problems = [
                 field_problem(f"vote-{allocation_id}", "one_of", "Choose for, against or abstain")
@@ -76,7 +76,7 @@ def router() -> APIRouter:
                 page,
                 principal,
                 CastVote,
-                {"vote": choice},
+                {"vote": choice, **({"reason": reason} if reason else {})},
                 {"place_id": place_id, "allocation_id": allocation_id},
                 form.get("idempotency_key"),
             )

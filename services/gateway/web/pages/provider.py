@@ -1,7 +1,8 @@
 """A provider's pages: its contracts, remittances and statement; each contract's outcomes
 against targets and caps and its referral funnel; uploading an evidence file (the upload API's
 own parser and idempotent outbox write) with a per-row error report; and a batch status page
-that refreshes itself with a meta refresh, no JavaScript needed."""
+with a link to check its progress again (not a meta refresh: a page that reloads itself under
+a screen reader fails WCAG 2.2.1), no JavaScript needed."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from services.gateway.web.routes import PAGE, WebRoute, signed_in
 from services.runtime.outbox import Outbox
 
 # Batch states after which nothing more happens without a person: the status page stops
-# refreshing itself.
+# offering to check the batch's progress again.
 FINAL_BATCH_STATES = frozenset({"paid", "rejected", "held", "failed", "refused", "closed"})
 
 
@@ -105,7 +106,7 @@ async def _upload(
     report = FileReport()
     try:
         commands, batch_id = await asyncio.to_thread(
-            uploads._commands,
+            uploads.commands_from_file,
             upload.file,
             upload.filename,
             place_id,
@@ -237,7 +238,7 @@ def router() -> APIRouter:
             contract_id=contract_id,
             batch_id=batch_id,
             batch=batch,
-            refresh_s=None if final else page.gateway.settings.web_batch_refresh_s,
+            in_progress=not final,
         )
 
     return routes

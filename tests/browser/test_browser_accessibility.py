@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 
-import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
@@ -37,7 +36,7 @@ from tests.browser.browser_support import (
 from tests.browser.test_browser_pages import proposal
 from tests.conftest import ARTIFACTS
 from tests.integration.gateway.gateway_support import served
-from tests.integration.web.web_support import PASSWORD, web_user
+from tests.integration.web.web_support import PASSWORD, gateway_rows, web_user
 from tests.support.kafka import eventually, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -155,14 +154,6 @@ def place_events() -> list[object]:
     ]
 
 
-async def _has(database_url: str, query: str) -> bool:
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
-    try:
-        return bool(await connection.fetch(query))
-    finally:
-        await connection.close()
-
-
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
@@ -196,8 +187,8 @@ async def test_axe_finds_no_wcag_violation_on_any_kind_of_page(
     )
     found: dict[str, str] = {}
     async with served(settings) as url, chromium() as browser:
-        await eventually(lambda: _has(database_url, "SELECT 1 FROM claims"))
-        await eventually(lambda: _has(database_url, "SELECT 1 FROM department_spend"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM claims"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM department_spend"))
         # axe needs JavaScript: this context only turns it on (the journeys test without it).
         context = await browser.new_context(java_script_enabled=True)
         page = await context.new_page()

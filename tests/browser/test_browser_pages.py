@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import asyncpg
 import pytest
 from playwright.async_api import expect
 
@@ -16,7 +15,7 @@ from contracts.allocations import AllocationApproved, AllocationProposed, BoardD
 from tests.browser.browser_support import browser_page, sign_in
 from tests.conftest import ARTIFACTS
 from tests.integration.gateway.gateway_support import served
-from tests.integration.web.web_support import PASSWORD, web_user
+from tests.integration.web.web_support import PASSWORD, gateway_rows, web_user
 from tests.support.kafka import eventually, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -39,14 +38,6 @@ def proposal(allocation_id: str = "A-7") -> AllocationProposed:
     )
 
 
-async def _rows(database_url: str, query: str) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
-    try:
-        return await connection.fetch(query)
-    finally:
-        await connection.close()
-
-
 async def test_finance_staff_sign_in_and_see_the_pot(settings, database_url) -> None:
     await web_user(database_url, "fin", "finance@GM")
     await publish(
@@ -62,7 +53,7 @@ async def test_finance_staff_sign_in_and_see_the_pot(settings, database_url) -> 
         ),
     )
     async with served(settings) as url:
-        await eventually(lambda: _rows(database_url, "SELECT 1 FROM pot_streams"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM pot_streams"))
         async with browser_page(SCREENSHOTS, "finance_sees_the_pot") as page:
             await sign_in(page, url, "fin", PASSWORD)
             await page.get_by_role("link", name="GM: The pot, receipts and period close").click()
@@ -102,7 +93,7 @@ async def test_a_provider_uploads_evidence_with_bad_rows_and_sees_each_rows_erro
         encoding="utf-8",
     )
     async with served(settings) as url:
-        await eventually(lambda: _rows(database_url, "SELECT 1 FROM contracts"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM contracts"))
         async with browser_page(SCREENSHOTS, "provider_uploads_evidence") as page:
             await sign_in(page, url, "workwell", PASSWORD)
             await page.goto(f"{url}/places/GM/contracts/C-A")
@@ -118,7 +109,7 @@ async def test_a_provider_uploads_evidence_with_bad_rows_and_sees_each_rows_erro
             await expect(errors).to_have_count(2)
             await expect(errors.nth(0)).to_contain_text("achieved_on")
             await expect(errors.nth(1)).to_contain_text("metric_id")
-    outbox = await _rows(database_url, "SELECT convert_from(value, 'UTF8') AS v FROM outbox")
+    outbox = await gateway_rows(database_url, "SELECT convert_from(value, 'UTF8') AS v FROM outbox")
     sent = [json.loads(row["v"]) for row in outbox]
     assert [event["event_type"] for event in sent] == ["SubmitEvidence"]
     assert len(sent[0]["payload"]["claims"]) == 1
@@ -128,7 +119,7 @@ async def test_a_board_member_votes_on_a_proposal(settings, database_url) -> Non
     await web_user(database_url, "cllr-ahmed", "board_member@GM")
     await publish(settings, proposal())
     async with served(settings) as url:
-        await eventually(lambda: _rows(database_url, "SELECT 1 FROM allocations"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM allocations"))
         async with browser_page(SCREENSHOTS, "board_member_votes") as page:
             await sign_in(page, url, "cllr-ahmed", PASSWORD)
             await page.goto(f"{url}/places/GM/board")
@@ -139,7 +130,7 @@ async def test_a_board_member_votes_on_a_proposal(settings, database_url) -> Non
             await page.get_by_role("button", name="Cast vote on A-7").click()
 
             await expect(page.get_by_text("Your vote was sent to the board.")).to_be_visible()
-    outbox = await _rows(database_url, "SELECT convert_from(value, 'UTF8') AS v FROM outbox")
+    outbox = await gateway_rows(database_url, "SELECT convert_from(value, 'UTF8') AS v FROM outbox")
     votes = [json.loads(row["v"]) for row in outbox]
     assert [(v["event_type"], v["payload"]["member_id"], v["payload"]["vote"]) for v in votes] == [
         ("CastVote", "cllr-ahmed", "for")
@@ -173,7 +164,7 @@ async def test_the_public_reads_a_decision_without_signing_in(settings, database
         ),
     )
     async with served(settings) as url:
-        await eventually(lambda: _rows(database_url, "SELECT 1 FROM board_decisions"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM board_decisions"))
         async with browser_page(SCREENSHOTS, "public_reads_a_decision") as page:
             await page.goto(url)
             await page.get_by_role("link", name="Decisions and open data for GM").click()

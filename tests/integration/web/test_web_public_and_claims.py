@@ -7,23 +7,14 @@ from __future__ import annotations
 
 from datetime import date
 
-import asyncpg
 import pytest
 
 from contracts import AttributionShare, SettlementRecorded, SpendRecorded
 from contracts.allocations import ClaimLodged, ClaimResponded
-from tests.integration.web.web_support import browser_client, sign_in, web_user
+from tests.integration.web.web_support import browser_client, gateway_rows, sign_in, web_user
 from tests.support.kafka import eventually, publish
 
 pytestmark = pytest.mark.integration
-
-
-async def _has(database_url: str, query: str) -> bool:
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
-    try:
-        return bool(await connection.fetch(query))
-    finally:
-        await connection.close()
 
 
 def claim(claim_id: str, lodged_on: date, due_on: date) -> ClaimLodged:
@@ -73,8 +64,8 @@ async def test_the_public_page_charts_the_pot_and_spend_over_time_without_person
         ),
     )
     async with browser_client(settings) as client:
-        await eventually(lambda: _has(database_url, "SELECT 1 FROM spend_records"))
-        await eventually(lambda: _has(database_url, "SELECT 1 FROM pot_streams"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM spend_records"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM pot_streams"))
         page = await client.get("/places/GM")
 
     assert page.status_code == 200
@@ -106,9 +97,11 @@ async def test_the_board_sees_claims_with_deadlines_and_the_overdue_ones_flagged
     )
     async with browser_client(settings) as client:
         await eventually(
-            lambda: _has(database_url, "SELECT 1 FROM claims WHERE outcome IS NOT NULL")
+            lambda: gateway_rows(database_url, "SELECT 1 FROM claims WHERE outcome IS NOT NULL")
         )
-        await eventually(lambda: _has(database_url, "SELECT 1 FROM claims WHERE claim_id='CL-2'"))
+        await eventually(
+            lambda: gateway_rows(database_url, "SELECT 1 FROM claims WHERE claim_id='CL-2'")
+        )
         await sign_in(client, "cllr-brown")
         account = await client.get("/account")
         page = await client.get("/places/GM/claims")

@@ -6,22 +6,13 @@ from __future__ import annotations
 import csv
 import io
 
-import asyncpg
 import pytest
 
 from contracts import AttributionShare, MetricPrice, OutcomesContractRegistered, SpendRecorded
-from tests.integration.web.web_support import browser_client, sign_in, web_user
+from tests.integration.web.web_support import browser_client, gateway_rows, sign_in, web_user
 from tests.support.kafka import eventually, publish
 
 pytestmark = pytest.mark.integration
-
-
-async def _has(database_url: str, query: str) -> bool:
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
-    try:
-        return bool(await connection.fetch(query))
-    finally:
-        await connection.close()
 
 
 def contract(contract_id: str, provider_id: str) -> OutcomesContractRegistered:
@@ -42,7 +33,7 @@ async def test_a_provider_cannot_open_another_providers_contract_page(
     await publish(settings, contract("C-A", "PROV-A"), contract("C-B", "PROV-B"))
     async with browser_client(settings) as client:
         await eventually(
-            lambda: _has(database_url, "SELECT 1 FROM contracts WHERE contract_id='C-B'")
+            lambda: gateway_rows(database_url, "SELECT 1 FROM contracts WHERE contract_id='C-B'")
         )
         await sign_in(client, "prov-a")
         own = await client.get("/places/GM/contracts/C-A")
@@ -82,7 +73,7 @@ async def test_a_department_downloads_only_its_own_spend_as_csv_in_pence_and_pou
     )
     await publish(settings, spend)
     async with browser_client(settings) as client:
-        await eventually(lambda: _has(database_url, "SELECT 1 FROM department_spend"))
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM department_spend"))
         await sign_in(client, "dwp")
         page = await client.get("/places/GM/departments/DWP")
         download = await client.get("/places/GM/departments/DWP/spend.csv")

@@ -22,6 +22,15 @@ _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 _KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
 
+async def gateway_rows(database_url: str, query: str) -> list[asyncpg.Record]:
+    """Rows of a query on the gateway's read models (tests wait on them with `eventually`)."""
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
+    try:
+        return await connection.fetch(query)
+    finally:
+        await connection.close()
+
+
 async def web_user(
     database_url: str, principal_id: str, *grants: str, password: str = PASSWORD
 ) -> None:

@@ -21,6 +21,7 @@ from singlepot.local.ports import port_is_free
 from singlepot.local.postgres import EmbeddedPostgres
 from singlepot.system import SERVICE_NAMES, create_all_topics, migrate_all
 
+LOCAL_WEBHOOK_HOSTS = "127.0.0.1,localhost,::1"
 SERVICE_PORT_SETTINGS = {
     "gateway": "SINGLEPOT_GATEWAY_PORT",
     "ledger": "SINGLEPOT_LEDGER_HEALTH_PORT",
@@ -146,6 +147,9 @@ class LocalSystem:
         environment["DATABASE_URL"] = self.settings.effective_database_url()
         environment["KAFKA_BOOTSTRAP_SERVERS"] = self.settings.effective_bootstrap_servers()
         environment["SINGLEPOT_DATA_DIR"] = str(self.settings.data_dir)
+        # A local run's webhook receivers are on this machine, which the URL rule refuses
+        # unless allowed; the caller's own value wins.
+        environment.setdefault("SINGLEPOT_WEBHOOK_ALLOWED_HOSTS", LOCAL_WEBHOOK_HOSTS)
         return environment
 
 

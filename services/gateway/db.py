@@ -436,12 +436,18 @@ async def subscription(
 
 
 async def deactivate_subscription(
-    connection: asyncpg.Connection, department_code: str, subscription_id: uuid.UUID
-) -> bool:
-    found = await connection.fetchval(
-        QUERIES.deactivate_subscription, department_code, subscription_id
+    connection: asyncpg.Connection,
+    department_code: str,
+    subscription_id: uuid.UUID,
+    deactivated_by: str,
+    reason: str,
+) -> int:
+    """Stop an active subscription and cancel its pending deliveries (recording `reason` as
+    their last error); return how many were cancelled (0 when it was already stopped)."""
+    cancelled: int = await connection.fetchval(
+        QUERIES.deactivate_subscription, department_code, subscription_id, deactivated_by, reason
     )
-    return found is not None
+    return cancelled
 
 
 async def replay_since(
@@ -483,6 +489,12 @@ async def deliveries_of(
 ) -> list[Row]:
     rows = await connection.fetch(QUERIES.deliveries_of, subscription_id, status, limit)
     return [{**dict(row), "attempt_log": json.loads(row["attempt_log"])} for row in rows]
+
+
+async def cancel_deliveries(
+    connection: asyncpg.Connection, delivery_ids: list[int], reason: str
+) -> None:
+    await connection.execute(QUERIES.cancel_deliveries, delivery_ids, reason)
 
 
 async def claim_inbox_batch(
@@ -714,7 +726,7 @@ async def insert_remittance(
     )
 
 
-async def insert_clawback(connection: asyncpg.Connection, values: Row) -> None:
+async def insert_clawback(connection: asyncpg.Connection, values: Row, raised_at: datetime) -> None:
     await connection.execute(
         QUERIES.insert_clawback,
         values["place_id"],
@@ -725,10 +737,13 @@ async def insert_clawback(connection: asyncpg.Connection, values: Row) -> None:
         values["claim_period_id"],
         values["amount_pence"],
         values["reason"],
+        raised_at,
     )
 
 
-async def settle_clawback(connection: asyncpg.Connection, values: Row) -> None:
+async def settle_clawback(
+    connection: asyncpg.Connection, values: Row, settled_at: datetime
+) -> None:
     await connection.execute(
         QUERIES.settle_clawback,
         values["place_id"],
@@ -737,6 +752,7 @@ async def settle_clawback(connection: asyncpg.Connection, values: Row) -> None:
         values["recovered"],
         values["amount_pence"],
         values["reason"],
+        settled_at,
     )
 
 
@@ -950,3 +966,17 @@ async def claims_for_place(connection: asyncpg.Connection, place_id: str) -> lis
 async def clear_read_models(connection: asyncpg.Connection, consumer: str) -> None:
     await connection.execute(QUERIES.truncate_read_models)
     await connection.execute(QUERIES.forget_inbox, consumer)
+
+
+# --- Recoveries (clawbacks) as negative spend ---------------------------------------------------
+
+
+async def payment_for_recovery(
+    connection: asyncpg.Connection, place_id: str, payment_id: str
+) -> Row | None:
+    """The made payment a recovery takes money back from, with its attribution, its year and
+    whether that year is closed; None if the gateway never saw the payment made."""
+    row = await connection.fetchrow(QUERIES.payment_for_recovery, place_id, payment_id)
+    if row is None:
+        return None
+    return {**dict(row), "attribution": json.loads(row["attribution"])}

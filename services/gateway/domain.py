@@ -10,12 +10,14 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from contracts import (
     AttributionShare,
     ReceiptRecorded,
+    RecoveryRecorded,
     ReservationMade,
     SettlementRecorded,
     SpendRecorded,
@@ -476,3 +478,89 @@ def earmark_check(refusals: Sequence[Mapping[str, Any]], has_earmarks: bool) -> 
     if has_earmarks:
         return {"state": "passed", "message": None}
     return {"state": "not_applicable", "message": None}
+
+
+# --- Recoveries as negative spend ---------------------------------------------------------------
+
+
+def recovery_attribution(
+    amount_pence: int, payment_attribution: Sequence[dict[str, Any]]
+) -> list[tuple[str, str, int]]:
+    """(department, stream, pence) shares of a recovery, by the ledger's own rule
+    (`services.ledger.domain.attribute`): pro rata to the payment's shares, largest remainder,
+    ties to (department_code, funding_stream_code) ascending, zero shares left out. The same
+    rule on the same shares gives the ledger's figures to the penny."""
+    mix = sorted(
+        (
+            str(share["department_code"]),
+            str(share["funding_stream_code"]),
+            int(share["amount_pence"]),
+        )
+        for share in payment_attribution
+    )
+    # split_pro_rata breaks ties by position: sorted by (department, stream), as the ledger does.
+    parts = split_pro_rata(amount_pence, [pence for _, _, pence in mix])
+    return [
+        (department, stream, part)
+        for (department, stream, _), part in zip(mix, parts, strict=True)
+        if part > 0
+    ]
+
+
+def _next_financial_year(financial_year: str) -> str:
+    start = int(financial_year[:4]) + 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def recovery_views(
+    event: RecoveryRecorded, payment: dict[str, Any], recovered_at: datetime
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """(department, pence, record) per department with a share in the recovered payment: the
+    recovery as negative spend, carrying only that department's shares, shaped like its spend
+    records with `kind: "recovery"`. Never the clawback's free-text reason."""
+    # The ledger's own shares when its event carries them (an optional field it may add), else
+    # the same rule applied here to the payment's shares.
+    carried = getattr(event, "attribution", None)
+    shares = (
+        [(s.department_code, s.funding_stream_code, s.amount_pence) for s in carried]
+        if carried
+        else recovery_attribution(event.amount_pence, payment["attribution"])
+    )
+    year = getattr(event, "financial_year", None) or payment["financial_year"]
+    if year and payment["year_closed"] and not getattr(event, "financial_year", None):
+        year = _next_financial_year(year)  # the ledger books it in the next, open, year
+    common = {
+        "kind": "recovery",
+        "place_id": event.place_id,
+        "spend_id": f"recovery/{event.transfer_id}",
+        "recovery_id": event.recovery_id,
+        "payment_id": event.payment_id,
+        "allocation_id": payment["allocation_id"],
+        "provider_id": payment["provider_id"],
+        "contract_id": payment["contract_id"],
+        "payment_kind": payment["payment_kind"],
+        "purpose": f"recovery {event.recovery_id} of payment {event.payment_id}",
+        "financial_year": year,
+        "amount_pence": -event.amount_pence,
+        "transfer_id": event.transfer_id,
+        "recovered_at": recovered_at.isoformat(),
+    }
+    views = []
+    for department in sorted({department for department, _, _ in shares}):
+        own = [(stream, pence) for code, stream, pence in shares if code == department]
+        own_pence = -sum(pence for _, pence in own)
+        record = {
+            **common,
+            "department_code": department,
+            "department_amount_pence": own_pence,
+            "attribution": [
+                {
+                    "department_code": department,
+                    "funding_stream_code": stream,
+                    "amount_pence": -pence,
+                }
+                for stream, pence in own
+            ],
+        }
+        views.append((department, own_pence, record))
+    return views

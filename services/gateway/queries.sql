@@ -249,16 +249,29 @@ VALUES ($1, $2, $3, $4, $5)
 RETURNING created_at;
 
 -- name: subscriptions_of
-SELECT subscription_id, department_code, url, created_by, created_at, active
+SELECT subscription_id, department_code, url, created_by, created_at, active, deactivated_at,
+       deactivated_by
 FROM webhook_subscriptions WHERE department_code = $1 ORDER BY created_at;
 
 -- name: subscription
-SELECT subscription_id, department_code, url, created_by, created_at, active
+SELECT subscription_id, department_code, url, created_by, created_at, active, deactivated_at,
+       deactivated_by
 FROM webhook_subscriptions WHERE department_code = $1 AND subscription_id = $2;
 
 -- name: deactivate_subscription
-UPDATE webhook_subscriptions SET active = false
-WHERE department_code = $1 AND subscription_id = $2 RETURNING subscription_id;
+-- Stop a subscription (once: a second call changes nothing) and cancel its pending deliveries;
+-- a delivery being posted right now is locked, so this waits for its outcome, then cancels it
+-- only if it is still pending. Returns how many were cancelled.
+WITH stopped AS (
+    UPDATE webhook_subscriptions SET active = false, deactivated_at = now(), deactivated_by = $3
+    WHERE department_code = $1 AND subscription_id = $2 AND active
+    RETURNING subscription_id
+), cancelled AS (
+    UPDATE webhook_deliveries d SET status = 'cancelled', last_error = $4
+    FROM stopped s WHERE d.subscription_id = s.subscription_id AND d.status = 'pending'
+    RETURNING d.delivery_id
+)
+SELECT count(*)::int FROM cancelled;
 
 -- name: replay_since
 INSERT INTO webhook_deliveries (subscription_id, sequence, event_id, status)
@@ -270,7 +283,7 @@ ON CONFLICT (subscription_id, event_id) DO UPDATE SET
 
 -- name: lock_due_deliveries
 SELECT d.delivery_id, d.subscription_id, d.sequence, d.event_id, d.attempts, s.url, s.secret,
-       f.department_code, f.place_id, f.record::text AS record, f.traceparent
+       s.active, f.department_code, f.place_id, f.record::text AS record, f.traceparent
 FROM webhook_deliveries d
 JOIN webhook_subscriptions s USING (subscription_id)
 JOIN department_spend f ON f.sequence = d.sequence
@@ -306,6 +319,12 @@ SELECT d.delivery_id, d.sequence, d.event_id, d.status, d.attempts, d.last_error
 FROM webhook_deliveries d
 WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2)
 ORDER BY d.delivery_id LIMIT $3;
+
+-- name: cancel_deliveries
+-- Deliveries found due for a subscription already stopped (queued by a spend that committed as
+-- it was being deactivated): cancelled, never posted.
+UPDATE webhook_deliveries SET status = 'cancelled', last_error = $2
+WHERE delivery_id = ANY($1::bigint[]) AND status = 'pending';
 
 -- name: claim_inbox_batch
 INSERT INTO inbox (consumer, event_id, event_type, outcome)
@@ -430,14 +449,14 @@ ON CONFLICT (place_id, payment_id) DO NOTHING;
 
 -- name: insert_clawback
 INSERT INTO clawbacks (place_id, contract_id, clawback_id, payment_id, metric_id,
-                       claim_period_id, amount_pence, status, reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, 'raised', $8)
+                       claim_period_id, amount_pence, status, reason, raised_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'raised', $8, $9)
 ON CONFLICT (place_id, contract_id, clawback_id) DO NOTHING;
 
 -- name: settle_clawback
 UPDATE clawbacks SET status = CASE WHEN $4 THEN 'recovered' ELSE 'refused' END,
        recovered_pence = CASE WHEN $4 THEN $5 ELSE 0 END,
-       reason = coalesce($6, reason)
+       reason = coalesce($6, reason), settled_at = $7
 WHERE place_id = $1 AND contract_id = $2 AND clawback_id = $3;
 
 -- name: add_to_funnel
@@ -590,7 +609,9 @@ ORDER BY b.contract_id, b.batch_id;
 
 -- name: department_spend_rows
 SELECT f.sequence, f.event_id, f.spend_id, f.amount_pence AS department_amount_pence,
-       f.record::text AS record, s.spent_at
+       f.record::text AS record,
+       -- A recovery has no spend record: it carries its own date.
+       coalesce(s.spent_at, (f.record->>'recovered_at')::timestamptz) AS spent_at
 FROM department_spend f LEFT JOIN spend_records s ON s.spend_id = f.spend_id
 WHERE f.place_id = $1 AND f.department_code = $2 ORDER BY f.sequence;
 
@@ -633,3 +654,18 @@ SELECT claim_id, claim_kind, claimant_id, claimant_kind, service_description,
             ELSE overdue_as_of IS NOT NULL OR response_due_on < current_date END AS overdue,
        outcome, reasons, responded_by, responded_on::text AS responded_on, late
 FROM claims WHERE place_id = $1 ORDER BY lodged_on DESC, claim_id;
+
+-- ---- Recoveries (clawbacks) as negative spend --------------------------------------------------
+
+-- name: payment_for_recovery
+-- What a department's view of a recovery repeats from the payment recovered: whom it paid, for
+-- what, the streams' shares, and the year it was paid in (its reservation's) and whether that
+-- year is now closed (the ledger then books the recovery in the next year).
+SELECT p.allocation_id, p.provider_id, p.contract_id, p.payment_kind,
+       p.attribution::text AS attribution, r.financial_year,
+       EXISTS (SELECT 1 FROM closed_periods c
+               WHERE c.place_id = p.place_id AND c.financial_year = r.financial_year)
+           AS year_closed
+FROM payments p
+LEFT JOIN reservations r ON r.place_id = p.place_id AND r.allocation_id = p.allocation_id
+WHERE p.place_id = $1 AND p.payment_id = $2 AND p.status = 'made';

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.settings import RuntimeSettings
@@ -92,6 +92,30 @@ class GatewaySettings(BaseSettings):
     webhook_batch_size_max: int = Field(
         default=100, ge=1, description="Most webhook deliveries attempted at once."
     )
+    # Where webhooks may go (services/gateway/webhook_urls.py): https to public addresses only,
+    # so a department's token cannot make the gateway post into its own network.
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated host names or IP addresses a webhook may reach whatever "
+        "their address, scheme and port (on-premises receivers, or 127.0.0.1 locally).",
+    )
+    webhook_allow_http: bool = Field(
+        default=False,
+        description="Accept plain http:// webhook URLs to public addresses (https only if false).",
+    )
+    webhook_allowed_ports: str = Field(
+        default="",
+        description="Comma-separated ports a webhook URL may use besides its scheme's default.",
+    )
+    webhook_resolve_timeout_s: float = Field(
+        default=2.0, gt=0, description="How long resolving a webhook's host name may take."
+    )
+    webhook_response_bytes_max: int = Field(
+        default=65_536,
+        ge=0,
+        description="Most bytes of a webhook receiver's answer the gateway reads; the rest is "
+        "dropped.",
+    )
     # The web pages (services/gateway/web): sign-in sessions and GOV.UK Frontend's assets.
     web_session_cookie_name: str = Field(
         default="singlepot_session",
@@ -123,3 +147,11 @@ class GatewaySettings(BaseSettings):
         description="Folder of GOV.UK Frontend's compiled assets (node_modules/govuk-frontend/"
         "dist/govuk, installed by `npm ci`), served at /assets.",
     )
+
+    @field_validator("webhook_allowed_ports")
+    @classmethod
+    def _ports_are_ports(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if entry and not (entry.isdigit() and 1 <= int(entry) <= 65_535):
+                raise ValueError(f"{entry!r} is not a port (a whole number from 1 to 65535)")
+        return value

@@ -1,6 +1,7 @@
 """Departments' subscriptions to spend attributed to their own streams: a paged feed, a
 Server-Sent Events stream that resumes from `Last-Event-ID`, and signed webhooks with a delivery
-log, a dead-letter list and replay from a point in time.
+log, a dead-letter list, replay from a point in time and deactivation. A webhook URL must pass
+the rule of `webhook_urls` (https to public addresses, unless the operator allows the host).
 
 (The fourth way needs no gateway at all: the Kafka topic `ledger.spend.v1` itself, keyed by
 place, carrying every `SpendRecorded` with all departments' shares; see README.md.)
@@ -21,12 +22,13 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from services.gateway import db, intake, problems
+from services.gateway import db, intake, problems, webhooks
 from services.gateway.auth import CALLER, Gateway, require
 from services.gateway.domain import Permission, Principal
 from services.gateway.idempotency import idempotent
 from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError
+from services.gateway.webhook_urls import WebhookUrlRefused, check_url_resolved
 
 JsonObject = dict[str, Any]
 SECRET_BYTES = 32
@@ -35,7 +37,8 @@ SUBSCRIPTION_ID = Path(description="The subscription, as returned when it was ma
 
 
 class NewSubscription(BaseModel):
-    """Where to deliver: an http(s) URL that answers 2xx once it has the event."""
+    """Where to deliver: an https URL on a public address that answers 2xx once it has the
+    event (http, other ports and internal addresses only for hosts the operator allows)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -58,6 +61,8 @@ def routes(gateway: Gateway) -> APIRouter:
     )
     department_path = identifier_path()
     settings = gateway.settings
+    url_policy = webhooks.url_policy(settings)
+    resolve = webhooks.system_resolver(settings.webhook_resolve_timeout_s)
 
     @router.get("/spend")
     async def spend_feed(
@@ -108,6 +113,10 @@ def routes(gateway: Gateway) -> APIRouter:
         _may_manage(principal, department_code)
         body = await _json_body(request, gateway)
         subscription = _validated(NewSubscription, body)
+        try:
+            await check_url_resolved(str(subscription.url), url_policy, resolve)
+        except WebhookUrlRefused as refused:
+            raise problems.invalid("url", refused.rule, refused.message) from None
         subscription_id = uuid.uuid4()
         secret = secrets.token_urlsafe(SECRET_BYTES)
 
@@ -154,12 +163,12 @@ def routes(gateway: Gateway) -> APIRouter:
     async def deliveries(
         department_code: str = department_path,
         subscription_id: uuid.UUID = SUBSCRIPTION_ID,
-        status: Literal["pending", "delivered", "dead"] | None = Query(None),
+        status: Literal["pending", "delivered", "dead", "cancelled"] | None = Query(None),
         limit: int = Query(100, ge=1, le=settings.gateway_page_size_max),
         principal: Principal = CALLER,
     ) -> JsonObject:
         """The delivery log: every delivery with every attempt; `status=dead` is the
-        dead-letter list."""
+        dead-letter list, `status=cancelled` what was pending when the webhook was stopped."""
         _may_manage(principal, department_code)
         async with gateway.pool.acquire() as connection:
             await _subscription(connection, department_code, subscription_id)
@@ -184,7 +193,9 @@ def routes(gateway: Gateway) -> APIRouter:
         since = _validated(Replay, body).since
 
         async def queue(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
-            await _subscription(connection, department_code, subscription_id)
+            found = await _subscription(connection, department_code, subscription_id)
+            if not found["active"]:
+                raise _stopped(found)
             count = await db.replay_since(connection, subscription_id, department_code, since)
             return 200, {"subscription_id": str(subscription_id), "queued": count}
 
@@ -200,7 +211,61 @@ def routes(gateway: Gateway) -> APIRouter:
             action=queue,
         )
 
+    @router.post(
+        "/webhooks/{subscription_id}/deactivate", responses=problems.openapi_responses(409)
+    )
+    async def deactivate(
+        request: Request,
+        department_code: str = department_path,
+        subscription_id: uuid.UUID = SUBSCRIPTION_ID,
+        idempotency_key: str = Header(
+            ..., min_length=1, max_length=settings.gateway_idempotency_key_length_max
+        ),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """Stop a webhook: nothing more is queued for it and its pending deliveries are
+        cancelled (they stay in the delivery log as `cancelled`). Stopping it again changes
+        nothing; to start again, subscribe anew. No body."""
+        _may_manage(principal, department_code)
+
+        async def stop(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
+            await _subscription(connection, department_code, subscription_id)
+            cancelled = await db.deactivate_subscription(
+                connection,
+                department_code,
+                subscription_id,
+                principal.principal_id,
+                webhooks.CANCELLED_REASON,
+            )
+            found = await _subscription(connection, department_code, subscription_id)
+            return 200, {**_jsonable(found), "cancelled": cancelled}
+
+        return await idempotent(
+            gateway,
+            principal,
+            key=idempotency_key,
+            method_path=f"POST {request.url.path}",
+            body={},
+            place_id="*",
+            event_type="DeactivateWebhook",
+            event_id=None,
+            action=stop,
+        )
+
     return router
+
+
+def _stopped(subscription: JsonObject) -> ProblemError:
+    detail = (
+        f"webhook subscription {subscription['subscription_id']} was deactivated at "
+        f"{subscription['deactivated_at'].isoformat()}; subscribe again to receive spend"
+    )
+    return ProblemError(
+        409,
+        "webhook-deactivated",
+        detail,
+        errors=[problems.field_problem("subscription_id", "active", detail)],
+    )
 
 
 def _may_read(principal: Principal, department_code: str) -> None:

@@ -216,12 +216,16 @@ async def department_spend(
     conn: asyncpg.Connection, place_id: str, department_code: str
 ) -> list[JsonObject]:
     """Spend attributed to one department's streams in the place, in feed order (for the page
-    and the CSV download): only that department's shares, never another's.
+    and the CSV download): only that department's shares, never another's. A recovery
+    (clawback) of a payment is a row of negative spend: `kind` "recovery", every amount
+    negative, `spent_at` when the ledger recorded the recovery.
 
     Returns `[{"sequence", "event_id", "spend_id", "payment_id", "allocation_id", "provider_id",
     "contract_id", "payment_kind", "purpose", "financial_year", "spent_at" (ISO time | None),
     "amount_pence" (the whole payment), "department_amount_pence" (this department's part),
-    "attribution": [{"department_code", "funding_stream_code", "amount_pence"}]}]`.
+    "attribution": [{"department_code", "funding_stream_code", "amount_pence"}],
+    and for a recovery also "kind": "recovery", "recovery_id", "transfer_id",
+    "recovered_at"}]`.
     """
     return await db.department_spend_rows(conn, place_id, department_code)
 

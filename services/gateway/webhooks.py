@@ -2,6 +2,10 @@
 attempt. A delivery is a row per subscription and spend event, so a receiver gets each event
 until it answers 2xx, and can drop repeats by the `Singlepot-Event-Id` header.
 
+Every connection goes through `GuardedNetworkBackend`, which resolves the host again and checks
+each address against the URL rule (`webhook_urls`), so a delivery never reaches the gateway's
+own network; redirects are not followed and only the start of an answer is read.
+
 Rows stay locked (`FOR UPDATE SKIP LOCKED`) while they are posted, so several gateway replicas
 never post the same delivery at once; the outcome commits with the attempt's log row.
 """
@@ -11,16 +15,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
+import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import asyncpg
+import certifi
+import httpcore
 import httpx
 from opentelemetry.trace import SpanKind
 
-from services.gateway import db, domain
+from services.gateway import db, domain, webhook_urls
 from services.gateway.settings import GatewaySettings
+from services.gateway.webhook_urls import Resolver, WebhookUrlPolicy, WebhookUrlRefused
 from services.runtime import telemetry
 from services.runtime.host import ServiceHost
 
@@ -32,6 +41,119 @@ SIGNATURE_HEADER = "Singlepot-Signature"
 ATTEMPT_HEADER = "Singlepot-Delivery-Attempt"
 SUBSCRIPTION_HEADER = "Singlepot-Subscription-Id"
 ERROR_LENGTH_MAX = 500
+CANCELLED_REASON = "cancelled: the subscription was deactivated"
+
+
+def url_policy(settings: GatewaySettings) -> WebhookUrlPolicy:
+    """Where the settings let webhooks go (see `webhook_urls`)."""
+    return WebhookUrlPolicy.of(
+        webhook_urls.split_list(settings.webhook_allowed_hosts),
+        settings.webhook_allow_http,
+        (int(port) for port in webhook_urls.split_list(settings.webhook_allowed_ports)),
+    )
+
+
+def system_resolver(timeout_s: float) -> Resolver:
+    """The operating system's resolver, without blocking the event loop, within `timeout_s`."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        found = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout_s
+        )
+        return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+    return resolve
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Opens a webhook's connections only to addresses the URL rule allows, resolving the host
+    itself for every new connection and connecting to the very address it checked, so a name
+    that resolves somewhere else by the time of a delivery (DNS rebinding) reaches nothing. TLS
+    still verifies the certificate against the host name (httpcore passes it as SNI)."""
+
+    def __init__(
+        self,
+        policy: WebhookUrlPolicy,
+        resolve: Resolver,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._policy = policy
+        self._resolve = resolve
+        self._backend = backend or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface, passed on
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self.allowed_addresses(host, port)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._backend.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failure = error
+        assert failure is not None, "allowed_addresses returns at least one address"
+        raise failure
+
+    async def allowed_addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of `host` to try, each checked; ConnectError if any is refused."""
+        if self._policy.host_allowed(host):
+            return [host]
+        literal = webhook_urls.parse_addresses([webhook_urls.normal_host(host)])
+        try:
+            addresses = literal or webhook_urls.parse_addresses(await self._resolve(host, port))
+            webhook_urls.check_addresses(host, addresses)
+        except (OSError, TimeoutError) as error:
+            raise httpcore.ConnectError(f"could not resolve {host}: {error}") from error
+        except WebhookUrlRefused as refused:
+            raise httpcore.ConnectError(f"refused: {refused.message}") from None
+        return [str(address) for address in addresses]
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks are never delivered over a Unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def guarded_client(settings: GatewaySettings, resolve: Resolver | None = None) -> httpx.AsyncClient:
+    """The HTTP client the delivery loop posts with: connections only to allowed addresses
+    (`GuardedNetworkBackend`), no redirects followed, no proxy taken from the environment (the
+    address checked must be the address reached)."""
+    limits = httpx.Limits(max_connections=settings.webhook_batch_size_max)
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    # httpx has no public way to give its transport a network backend; httpcore's pool has. So
+    # the transport's pool is swapped for one built the same way (httpx's defaults: certifi's
+    # roots, HTTP/1.1), that connects through the guard. A test delivering to 127.0.0.1 without
+    # the allow-list proves the swap still takes effect after an upgrade of httpx.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl.create_default_context(cafile=certifi.where()),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedNetworkBackend(
+            url_policy(settings),
+            resolve or system_resolver(settings.webhook_resolve_timeout_s),
+        ),
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=settings.webhook_timeout_s,
+        follow_redirects=False,
+        trust_env=False,
+    )
 
 
 def payload(delivery: dict[str, Any]) -> bytes:
@@ -57,7 +179,9 @@ def signed_headers(delivery: dict[str, Any], body: bytes, now_s: int) -> dict[st
     }
 
 
-async def _post(client: httpx.AsyncClient, delivery: dict[str, Any]) -> tuple[int | None, str]:
+async def _post(
+    client: httpx.AsyncClient, delivery: dict[str, Any], settings: GatewaySettings
+) -> tuple[int | None, str]:
     """Post one delivery, in a span of the spend event's trace: the trace context stored with
     the spend, so it survives a restart (rows fed before it was stored fall back to the trace
     this process remembers, if any)."""
@@ -73,24 +197,50 @@ async def _post(client: httpx.AsyncClient, delivery: dict[str, Any]) -> tuple[in
             "singlepot.delivery_attempt": delivery["attempts"] + 1,
         },
     ) as span:
-        status_code, error = await _post_once(client, delivery)
+        status_code, error = await _post_once(client, delivery, settings)
         if span is not None and status_code is not None:
             span.set_attribute("http.response.status_code", status_code)
         return status_code, error
 
 
-async def _post_once(client: httpx.AsyncClient, delivery: dict[str, Any]) -> tuple[int | None, str]:
-    """Post one delivery: (status code, error) — error is '' when the receiver took it."""
+async def _post_once(
+    client: httpx.AsyncClient, delivery: dict[str, Any], settings: GatewaySettings
+) -> tuple[int | None, str]:
+    """Post one delivery: (status code, error) — error is '' when the receiver took it. The
+    whole attempt, answer included, has `webhook_timeout_s`, and at most
+    `webhook_response_bytes_max` of the answer is read: a receiver cannot hold the loop."""
     body = payload(delivery)
+    headers = signed_headers(delivery, body, int(time.time()))
+    request = client.build_request("POST", delivery["url"], content=body, headers=headers)
     try:
-        response = await client.post(
-            delivery["url"], content=body, headers=signed_headers(delivery, body, int(time.time()))
-        )
+        async with asyncio.timeout(settings.webhook_timeout_s):
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                await _read_some(response, settings.webhook_response_bytes_max)
+            finally:
+                await response.aclose()
     except httpx.HTTPError as error:
         return None, f"{error.__class__.__name__}: {error}"[:ERROR_LENGTH_MAX]
+    except TimeoutError:
+        return None, f"no complete answer within {settings.webhook_timeout_s} s"
     if 200 <= response.status_code < 300:
         return response.status_code, ""
+    if response.is_redirect:
+        return response.status_code, (
+            f"receiver answered {response.status_code}; redirects are not followed, "
+            "register the final URL"
+        )
     return response.status_code, f"receiver answered {response.status_code}"
+
+
+async def _read_some(response: httpx.Response, bytes_max: int) -> None:
+    """Read (and drop) the answer up to `bytes_max`, so a short one leaves the connection
+    reusable and a long one is cut off."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read >= bytes_max:
+            return
 
 
 async def deliver_due(
@@ -98,18 +248,24 @@ async def deliver_due(
 ) -> int:
     """Attempt every due delivery (up to the batch size) once; return how many were tried."""
     async with pool.acquire() as connection, connection.transaction():
-        due = await db.lock_due_deliveries(connection, settings.webhook_batch_size_max)
-        if not due:
+        locked = await db.lock_due_deliveries(connection, settings.webhook_batch_size_max)
+        if not locked:
             return 0
+        stopped = [delivery["delivery_id"] for delivery in locked if not delivery["active"]]
+        if stopped:
+            await db.cancel_deliveries(connection, stopped, CANCELLED_REASON)
+        due = [delivery for delivery in locked if delivery["active"]]
+        if not due:
+            return len(locked)
         started = time.monotonic()
-        posted = await asyncio.gather(*[_post(client, delivery) for delivery in due])
+        posted = await asyncio.gather(*[_post(client, delivery, settings) for delivery in due])
         duration_ms = int((time.monotonic() - started) * 1000)
         outcomes = [
             outcome(settings, delivery, status_code, error, duration_ms)
             for delivery, (status_code, error) in zip(due, posted, strict=True)
         ]
         await db.record_delivery_outcomes(connection, outcomes)
-    return len(due)
+    return len(locked)
 
 
 def outcome(
@@ -140,8 +296,7 @@ def delivery_loop(settings: GatewaySettings) -> Callable[[ServiceHost], Awaitabl
 
     async def deliver_webhooks(host: ServiceHost) -> None:
         assert host.pool is not None
-        limits = httpx.Limits(max_connections=settings.webhook_batch_size_max)
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_s, limits=limits) as client:
+        async with guarded_client(settings) as client:
             while True:
                 try:
                     tried = await deliver_due(host.pool, client, settings)

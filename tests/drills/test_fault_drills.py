@@ -554,7 +554,7 @@ async def test_the_gateway_killed_mid_stream_delivers_every_spend_webhook_once_i
     await receiver.start()
     try:
         async with drill(drill_stack, tmp_path) as running:
-            running.start("gateway")
+            running.start("gateway", SINGLEPOT_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
             token = await asyncio.to_thread(department_token, drill_stack.database_url)
             gateway = f"http://127.0.0.1:{running.gateway_port}"
             async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
@@ -570,7 +570,7 @@ async def test_the_gateway_killed_mid_stream_delivers_every_spend_webhook_once_i
             await eventually(lambda: _received(receiver, 5), timeout_s=60, interval_s=0.01)
             running.kill("gateway")  # kill -9, in the middle of the deliveries
             assert len(set(receiver.event_ids)) < payments
-            running.start("gateway")
+            running.start("gateway", SINGLEPOT_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
             await eventually(lambda: _received(receiver, payments), timeout_s=120)
             await running.check_invariants(requests)
     finally:

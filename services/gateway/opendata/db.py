@@ -21,6 +21,7 @@ from services.gateway.opendata.publishing import (
     PayerTerms,
     Payment,
     PlaceData,
+    Recovery,
     Reservation,
     StreamShare,
 )
@@ -45,6 +46,7 @@ async def place_data(
         paid = await connection.fetch(QUERIES.paid_claim_periods, place_id, rows_max)
         evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
         payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
+        recoveries = await connection.fetch(QUERIES.recoveries, place_id, rows_max)
     return PlaceData(
         place_id=place_id,
         allocations=tuple(Allocation(**dict(row)) for row in allocations),
@@ -52,6 +54,7 @@ async def place_data(
         contracts=tuple(_contract(row, _paid_periods(paid)) for row in contracts),
         evidence=tuple(EvidenceBatch(**dict(row)) for row in evidence),
         payments=tuple(Payment(**dict(row)) for row in payments),
+        recoveries=tuple(Recovery(**dict(row)) for row in recoveries),
     )
 
 

@@ -70,7 +70,7 @@ def _commitment_money(pence: int) -> JsonObject:
 
 def project(data: PlaceData, contract: Contract, allocation: Allocation | None) -> JsonObject:
     payments = data.payments_for(contract.allocation_id)
-    paid_pence = sum(p.amount_pence - p.recovered_pence for p in payments)
+    paid_pence = sum(data.net_paid_pence(p) for p in payments)
     body: JsonObject = {
         "status": PUBLIC,
         "name": {"value": _name(contract, allocation)},
@@ -97,7 +97,7 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
                 "type": {"value": "Actual"},
                 "money": {
                     "currency": {"value": CURRENCY},
-                    "amount": {"value": json_pounds(p.amount_pence - p.recovered_pence)},
+                    "amount": {"value": json_pounds(data.net_paid_pence(p))},
                 },
                 "status": PUBLIC,
                 "notes": f"payment {p.payment_id} on {date_text(p.recorded_at.date())}",

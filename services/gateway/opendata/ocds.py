@@ -2,6 +2,10 @@
 (ocid) with its award, its contract, milestones (the board's approval, each outcomes claim) and
 implementation transactions for the payments made. Pure: builds from a `PlaceData`.
 
+A settled recovery (clawback) of a payment is a transaction of its own with a negative value,
+dated when it was settled: OCDS 1.1 says of a transaction's amount that "a negative value
+indicates a refund or correction". Its free-text reason is never published.
+
 The buyer and payer is the combined authority; the provider is the supplier and payee; the
 departments whose streams funded the allocation are parties with the role "funder".
 """
@@ -53,7 +57,8 @@ def release_package(data: PlaceData, published_at: datetime, uri: str) -> JsonOb
 def release(data: PlaceData, allocation: Allocation) -> JsonObject:
     process = ocid(data.place_id, allocation.allocation_id)
     payments = data.payments_for(allocation.allocation_id)
-    last_change = max([allocation.updated_at, *(p.recorded_at for p in payments)])
+    movements = [movement for payment in payments for movement in data.movements(payment)]
+    last_change = max([allocation.updated_at, *(m.moment for m in movements)])
     buyer = {"id": funder_id(data.place_id), "name": place_name(data.place_id)}
     supplier = {"id": organisation_id(allocation.recipient_id), "name": allocation.recipient_id}
     value = {"amount": json_pounds(allocation.value_pence), "currency": CURRENCY}
@@ -101,18 +106,13 @@ def release(data: PlaceData, allocation: Allocation) -> JsonObject:
                 "implementation": {
                     "transactions": [
                         {
-                            "id": payment.payment_id,
-                            "date": datetime_text(payment.recorded_at),
-                            "value": {
-                                "amount": json_pounds(
-                                    payment.amount_pence - payment.recovered_pence
-                                ),
-                                "currency": CURRENCY,
-                            },
+                            "id": movement.key,
+                            "date": datetime_text(movement.moment),
+                            "value": {"amount": json_pounds(movement.pence), "currency": CURRENCY},
                             "payer": buyer,
                             "payee": supplier,
                         }
-                        for payment in payments
+                        for movement in movements
                     ]
                 },
             }

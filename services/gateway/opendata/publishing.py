@@ -171,6 +171,34 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Recovery:
+    """A clawback the ledger settled: money a provider paid back from an outcome payment. Its
+    free-text reason is never read from the read model, so it cannot reach an export (it may
+    describe a person)."""
+
+    clawback_id: str
+    contract_id: str
+    payment_id: str
+    metric_id: str
+    claim_period_id: str | None
+    amount_pence: int
+    # When the ledger settled it; None for rows kept before the read model recorded dates.
+    settled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One movement of money that an export publishes for a payment: the payment itself, or a
+    recovery of it (negative pence)."""
+
+    key: str
+    moment: datetime
+    pence: int
+    description: str
+    recovery: bool = False
+
+
+@dataclass(frozen=True)
 class PlaceData:
     """Everything an export of one place reads, as the gateway's read models hold it."""
 
@@ -180,6 +208,7 @@ class PlaceData:
     contracts: tuple[Contract, ...] = ()
     evidence: tuple[EvidenceBatch, ...] = ()
     payments: tuple[Payment, ...] = ()
+    recoveries: tuple[Recovery, ...] = ()
 
     def awarded(self) -> list[Allocation]:
         """Allocations the board approved and the ledger funded, whatever happened since."""
@@ -195,6 +224,50 @@ class PlaceData:
             for payment in self.payments
             if payment.allocation_id == allocation_id and payment.status == "made"
         ]
+
+    def recoveries_for(self, payment_id: str) -> list[Recovery]:
+        return [r for r in self.recoveries if r.payment_id == payment_id]
+
+    def movements(self, payment: Payment) -> list[Movement]:
+        """The payment at its full amount, then each settled recovery of it as a negative
+        movement dated when it was settled; they add up to what the provider kept.
+
+        A recovery the ledger recorded (`recovered_pence`) whose clawback is not yet settled in
+        the read model (it travels on another topic) has no row of its own yet: it is netted
+        off the payment, so a total never overstates what was paid."""
+        recoveries = self.recoveries_for(payment.payment_id)
+        published_pence = sum(r.amount_pence for r in recoveries)
+        netted_pence = max(payment.recovered_pence - published_pence, 0)
+        description = f"{payment.payment_kind or 'payment'} {payment.payment_id}".strip()
+        if netted_pence:
+            description += f" (£{pounds(netted_pence)} later recovered)"
+        found = [
+            Movement(
+                payment.payment_id,
+                payment.recorded_at,
+                payment.amount_pence - netted_pence,
+                description.replace("_", " "),
+            )
+        ]
+        for recovery in recoveries:
+            period = (
+                f", claim period {recovery.claim_period_id}" if recovery.claim_period_id else ""
+            )
+            found.append(
+                Movement(
+                    f"{payment.payment_id}-recovery-{recovery.clawback_id}",
+                    recovery.settled_at or payment.recorded_at,
+                    -recovery.amount_pence,
+                    f"recovery {recovery.clawback_id} of outcome payment {payment.payment_id} "
+                    f"({recovery.metric_id}{period})",
+                    recovery=True,
+                )
+            )
+        return found
+
+    def net_paid_pence(self, payment: Payment) -> int:
+        """What the provider kept of a payment: less every recovery, settled or recorded."""
+        return sum(movement.pence for movement in self.movements(payment))
 
     def contracts_for(self, allocation_id: str) -> list[Contract]:
         return [c for c in self.contracts if c.allocation_id == allocation_id]

@@ -31,3 +31,12 @@ FROM evidence_batches WHERE place_id = $1 ORDER BY contract_id, batch_id LIMIT $
 SELECT payment_id, allocation_id, provider_id, contract_id, claim_batch_id, amount_pence,
        payment_kind, status, recovered_pence, recorded_at
 FROM payments WHERE place_id = $1 ORDER BY recorded_at, payment_id LIMIT $2;
+
+-- name: recoveries
+-- Settled clawbacks: the money recovered and when, never the clawback's free-text reason (it
+-- may describe a person).
+SELECT clawback_id, contract_id, payment_id, metric_id, claim_period_id,
+       recovered_pence AS amount_pence, coalesce(settled_at, raised_at) AS settled_at
+FROM clawbacks
+WHERE place_id = $1 AND status = 'recovered' AND recovered_pence > 0
+ORDER BY settled_at NULLS FIRST, contract_id, clawback_id LIMIT $2;

@@ -4,8 +4,9 @@ flat CSV with its column titles. Pure: builds from a `PlaceData`.
 One grant per allocation the ledger funded (grants, partnership agreements and the funding of
 outcomes contracts). The combined authority is the funding organisation; the departments'
 streams that paid for the award are listed as classifications (vocabulary
-"singlepot:funding-stream"), and payments made are disbursement transactions, net of any
-recovery.
+"singlepot:funding-stream"), and payments made are disbursement transactions; a settled
+recovery (clawback) of a payment is a negative disbursement dated when it was settled, never
+with its free-text reason.
 """
 
 from __future__ import annotations
@@ -143,24 +144,23 @@ def _classifications(data: PlaceData, allocation: Allocation) -> list[JsonObject
 
 
 def _disbursements(data: PlaceData, allocation: Allocation) -> list[JsonObject]:
+    """Each payment made, then each settled recovery of it as a negative disbursement (the
+    schema's transaction value is any number), so the values add up to `amountDisbursed`."""
     transactions = []
     for payment in data.payments_for(allocation.allocation_id):
-        net_pence = payment.amount_pence - payment.recovered_pence
-        description = f"{payment.payment_kind or 'payment'} {payment.payment_id}".strip()
-        if payment.recovered_pence:
-            description += f" (£{pounds(payment.recovered_pence)} later recovered)"
-        transactions.append(
-            {
-                "id": f"{grant_id(data.place_id, allocation.allocation_id)}-{payment.payment_id}",
-                "transactionDate": date_text(payment.recorded_at.date()),
-                "currency": CURRENCY,
-                "value": json_pounds(net_pence),
-                "description": description.replace("_", " "),
-                "provider": funder_id(data.place_id),
-                "recipient": organisation_id(payment.provider_id or allocation.recipient_id),
-                "_pence": net_pence,
-            }
-        )
+        for movement in data.movements(payment):
+            transactions.append(
+                {
+                    "id": f"{grant_id(data.place_id, allocation.allocation_id)}-{movement.key}",
+                    "transactionDate": date_text(movement.moment.date()),
+                    "currency": CURRENCY,
+                    "value": json_pounds(movement.pence),
+                    "description": movement.description,
+                    "provider": funder_id(data.place_id),
+                    "recipient": organisation_id(payment.provider_id or allocation.recipient_id),
+                    "_pence": movement.pence,
+                }
+            )
     return transactions
 
 
@@ -169,9 +169,7 @@ def csv_rows(data: PlaceData) -> Iterator[dict[str, str]]:
     decimals with two places."""
     for allocation in data.awarded():
         record = grant(data, allocation)
-        disbursed = sum(
-            p.amount_pence - p.recovered_pence for p in data.payments_for(allocation.allocation_id)
-        )
+        disbursed = sum(data.net_paid_pence(p) for p in data.payments_for(allocation.allocation_id))
         yield {
             "Identifier": record["id"],
             "Title": record["title"],

@@ -31,6 +31,8 @@ FAST = {
     "gateway_sse_poll_interval_s": 0.02,
     "gateway_rate_limit_per_s": 1000.0,
     "gateway_rate_limit_burst_max": 1000,
+    # The tests' webhook receivers listen on 127.0.0.1, which the URL rule refuses unless allowed.
+    "webhook_allowed_hosts": "127.0.0.1",
 }
 
 

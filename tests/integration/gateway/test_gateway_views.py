@@ -732,11 +732,13 @@ async def test_the_verifier_queue_lists_sampled_claims_by_hash_only(fed) -> None
 
 async def test_department_spend_carries_only_that_departments_shares(fed) -> None:
     rows = fed["dwp_spend"]
-    assert [row["spend_id"] for row in rows] == ["SP-1", "SP-2"]
-    assert [row["department_amount_pence"] for row in rows] == [30_000, 6_000]
-    assert [row["amount_pence"] for row in rows] == [50_000, 10_000]
+    # The story's clawback of SP-2 comes back as negative spend, split as the payment was.
+    assert [row["spend_id"] for row in rows] == ["SP-1", "SP-2", "recovery/T-RC-1"]
+    assert [row["department_amount_pence"] for row in rows] == [30_000, 6_000, -6_000]
+    assert [row["amount_pence"] for row in rows] == [50_000, 10_000, -10_000]
     assert all(share["department_code"] == "DWP" for row in rows for share in row["attribution"])
     assert rows[0]["spent_at"].startswith("2026-05-13")
+    assert rows[2]["kind"] == "recovery" and rows[2]["spent_at"].startswith("2026-06-06")
 
 
 async def test_outcomes_against_targets_compare_paid_outcomes_with_targets_and_caps(fed) -> None:

@@ -96,6 +96,7 @@ async def test_the_endpoints_return_the_views_figures(settings, database_url) ->
     assert [row["department_amount_pence"] for row in bodies["spend_dwp"]["spend"]] == [
         30_000,
         6_000,
+        -6_000,
     ]
     assert bodies["targets"]["metrics"][0]["achieved_count"] == 2
     assert bodies["funnel"]["segments"][-1] == {

@@ -26,6 +26,7 @@ from contracts import (
     PaymentMade,
     PaymentRequested,
     RecordSettlement,
+    RecoveryRecorded,
     ReservationMade,
     ReservationRequested,
     topics,
@@ -291,6 +292,13 @@ EVENTS = [
         reason=CLAWBACK_REASON,
         claim_period_id="Q2",
     ),
+    RecoveryRecorded(
+        place_id="GM",
+        recovery_id="R-1",
+        payment_id="PAY-1",
+        amount_pence=1_200_00,
+        transfer_id="T-RC-1",
+    ),
     ClawbackSettled(
         place_id="GM",
         contract_id="C-1",
@@ -335,15 +343,20 @@ async def test_the_public_open_data_is_valid_and_holds_no_personal_data(
     ]
     assert validation.errors(validation.threesixtygiving_validator(), grants) == []
     assert grants["grants"][0]["amountAwarded"] == 1_500_000.0
-    assert grants["grants"][0]["amountDisbursed"] == 5_900.0
-    assert "360G-singlepot-GM-A-1" in flat and "1500000.00" in flat
+    # £5,900 paid, then the settled clawback of £1,200 as a negative disbursement.
+    disbursed = grants["grants"][0]["disbursementTransaction"]
+    assert [t["value"] for t in disbursed] == [5_900.0, -1_200.0]
+    assert disbursed[1]["id"].endswith("PAY-1-recovery-K-1")
+    assert grants["grants"][0]["amountDisbursed"] == 4_700.0
+    assert "360G-singlepot-GM-A-1" in flat and "1500000.00" in flat and "4700.00" in flat
     assert validation.errors(validation.ocds_validator(), releases) == []
     transactions = releases["releases"][0]["contracts"][0]["implementation"]["transactions"]
-    assert [t["value"]["amount"] for t in transactions] == [5_900.0]
+    assert [t["value"]["amount"] for t in transactions] == [5_900.0, -1_200.0]
     for project in projects["projects"]:
         assert validation.errors(validation.indigo_validator(), project["data"]) == []
     assert projects["projects"][0]["id"] == "INDIGO-singlepot-GM-C-1"
     project = projects["projects"][0]["data"]
+    assert [p["money"]["amount"]["value"] for p in project["outcome_payments"]] == [4_700.0]
     job = next(m for m in project["outcome_metrics"] if m["id"] == "JOB-START")
     assert job["definition"]["value"] == "Started paid work"
     assert job["targeted_number_of_service_users_or_beneficiaries_total"]["value"] == 400

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from services.gateway.opendata.publishing import (
     Allocation,
@@ -15,11 +15,13 @@ from services.gateway.opendata.publishing import (
     PayerTerms,
     Payment,
     PlaceData,
+    Recovery,
     Reservation,
     StreamShare,
 )
 
 MOMENT = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
+RECOVERED_AT = MOMENT + timedelta(days=20)
 
 
 def allocation(allocation_id: str, status: str = "funded", **changes: object) -> Allocation:
@@ -150,4 +152,5 @@ def sample() -> PlaceData:
                 MOMENT,
             ),
         ),
+        recoveries=(Recovery("K-1", "C-1", "P-2", "JOB-START", "Q2", 1_200_00, RECOVERED_AT),),
     )

@@ -83,7 +83,10 @@ def test_an_ocds_release_carries_milestones_and_payments_as_transactions() -> No
     ]
     assert contract["milestones"][3]["status"] == "met"
     transactions = contract["implementation"]["transactions"]
-    assert [(t["id"], t["value"]["amount"]) for t in transactions] == [("P-2", 4_700.0)]
+    assert [(t["id"], t["value"]["amount"]) for t in transactions] == [
+        ("P-2", 5_900.0),
+        ("P-2-recovery-K-1", -1_200.0),
+    ]
     assert {"funder"} in [set(p["roles"]) for p in release["parties"]]
     cancelled = next(r for r in document["releases"] if r["ocid"] == "ocds-singlepot-GM-A-4")
     assert cancelled["contracts"][0]["status"] == "terminated"

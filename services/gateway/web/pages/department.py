@@ -1,5 +1,6 @@
 """A department's pages: the spend attributed to its own streams in a place, with a chart, and
-the same rows as CSV (pence and pounds columns). Another department's spend is never shown."""
+the same rows as CSV (pence and pounds columns). Recoveries (clawbacks) are rows of negative
+spend. Another department's spend is never shown."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from services.gateway.web.routes import PAGE, WebRoute, signed_in
 
 CSV_COLUMNS = (
     "spend_id",
+    "kind",
     "payment_id",
     "spent_at",
     "financial_year",
@@ -49,10 +51,12 @@ def _cell(value: Any) -> str:
 
 
 def share_rows(spend: list[dict[str, Any]], department_code: str) -> list[dict[str, Any]]:
-    """One row per share of a payment attributed to this department's streams."""
+    """One row per share of a payment (or of a recovery, negative: `kind` "recovery") attributed
+    to this department's streams."""
     return [
         {
             **row,
+            "kind": row.get("kind") or "spend",
             "funding_stream_code": share["funding_stream_code"],
             "amount_pence": int(share["amount_pence"]),
         }

@@ -20,7 +20,7 @@ from services.ledger import db, domain
 from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchConsumer
 from services.runtime.consumer import Handler
-from services.runtime.outbox import OutboxRow, add_row, row_for
+from services.runtime.outbox import OutboxRow, add_row, answer_row, row_for
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +69,16 @@ def _answer_rows(
     envelope: Envelope, decision: domain.Decision, traceparent: str | None
 ) -> list[OutboxRow]:
     """The answer's outbox rows; their trace continues from the span that decided them."""
-    rows = []
-    for event_id, event in zip(decision.answer_ids(), decision.events, strict=True):
-        answer = wrap(
+    return [
+        answer_row(
             event,
             producer=SERVICE_NAME,
             event_id=event_id,
             causation=envelope,
             traceparent=traceparent,
         )
-        rows.append(row_for(answer, event))
-    return rows
+        for event_id, event in zip(decision.answer_ids(), decision.events, strict=True)
+    ]
 
 
 async def _refuse_conflict(

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import Span, SpanKind
 
 from contracts import Event
-from contracts.envelope import Envelope, encode, wrap
+from contracts.envelope import Envelope, encode, encode_wrapped, wrap
 from services.runtime import telemetry
 from services.runtime.db import QUERIES
 
@@ -67,6 +67,36 @@ def row_for(envelope: Envelope, event: Event) -> OutboxRow:
         partition_key=event.partition_key(),
         event_type=envelope.event_type,
         value=encode(envelope),
+        headers=headers,
+    )
+
+
+def answer_row(
+    event: Event,
+    *,
+    producer: str,
+    event_id: UUID,
+    causation: Envelope,
+    traceparent: str | None = None,
+) -> OutboxRow:
+    """`row_for(wrap(event, ...), event)` without building the envelope: the same row, for a
+    service that answers many messages per batch (the ledger)."""
+    traceparent = traceparent or causation.traceparent
+    headers = {EVENT_ID_HEADER: str(event_id), EVENT_TYPE_HEADER: event.event_type}
+    if traceparent:
+        headers[TRACEPARENT_HEADER] = traceparent
+    return OutboxRow(
+        event_id=event_id,
+        topic=event.topic,
+        partition_key=event.partition_key(),
+        event_type=event.event_type,
+        value=encode_wrapped(
+            event,
+            producer=producer,
+            event_id=event_id,
+            causation=causation,
+            traceparent=traceparent,
+        ),
         headers=headers,
     )
 
@@ -136,7 +166,9 @@ class OutboxRelay:
                 self._record_backlog(0)
                 return 0
             headers = [json.loads(row["headers"]) for row in rows]
-            spans = [self._producer_span(row, h) for row, h in zip(rows, headers, strict=True)]
+            spans = []
+            if telemetry.tracing():  # else each row's attributes were built for nothing
+                spans = [self._producer_span(row, h) for row, h in zip(rows, headers, strict=True)]
             deliveries = [await self._send(row, h) for row, h in zip(rows, headers, strict=True)]
             await asyncio.gather(*deliveries)
             await connection.execute(QUERIES.mark_outbox_published, [row["id"] for row in rows])

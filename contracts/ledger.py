@@ -253,7 +253,9 @@ class PaymentRejected(Event):
 
 
 class RecoveryRecorded(Event):
-    """The ledger recorded a clawback as a reversing entry."""
+    """The ledger recorded a clawback as a reversing entry: the money goes back to the streams
+    that paid, split as the payment was (`attribution`), in `financial_year` (the payment's,
+    or the next if that one is closed). Both are absent from events of older ledgers."""
 
     topic = LEDGER_RESULTS
 
@@ -261,6 +263,14 @@ class RecoveryRecorded(Event):
     payment_id: Identifier
     amount_pence: Pence
     transfer_id: Identifier
+    attribution: Attribution | None = None
+    financial_year: FinancialYear | None = None
+
+    @model_validator(mode="after")
+    def _attribution_adds_up(self) -> "RecoveryRecorded":
+        if self.attribution is not None:
+            check_attribution_adds_up(self.attribution, self.amount_pence)
+        return self
 
 
 class PeriodClosed(Event):

@@ -809,6 +809,8 @@ def recover(book: PlaceBook, decision: Decision, request: RecoveryRaised) -> Non
             payment_id=request.payment_id,
             amount_pence=request.amount_pence,
             transfer_id=transfer.transfer_id,
+            attribution=attribution_of(shares),
+            financial_year=year,
         )
     )
 

@@ -189,6 +189,12 @@ async def test_every_operation_posts_once_and_answers_with_reasons(settings) -> 
         "payment of £30,000.01 for allocation A-1 exceeds its remaining reservation of £30,000.00"
     )
     assert recovered.amount_pence == 2_000_00
+    # Back to the streams that paid, split as the payment was, in the payment's (open) year.
+    assert recovered.financial_year == YEAR
+    assert {(s.department_code, s.funding_stream_code) for s in recovered.attribution or ()} == {
+        (s.department_code, s.funding_stream_code) for s in spend.attribution
+    }
+    assert sum(share.amount_pence for share in recovered.attribution or ()) == 2_000_00
     assert rejections[1].reason.startswith("financial year 2026-27 is closed for GM")
     assert verification.intact, verification.summary()
     # 200k settled for the year; 60k reserved, 10k released, 20k paid of which 2k recovered.

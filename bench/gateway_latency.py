@@ -458,7 +458,9 @@ async def run_end_to_end(seconds: float) -> list[dict[str, Any]]:
         processes.append(receiver)
         await _wait_listening(receiver_port)
         # The demo place: settlements, an outcomes contract on a funded allocation.
-        await asyncio.to_thread(load_demo, base_url, token=token, wait_s=120)
+        await asyncio.to_thread(
+            load_demo, base_url, token=token, wait_s=120, database_url=database_url
+        )
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             response = await client.post(
                 "/api/v1/departments/DWP/webhooks",

@@ -440,13 +440,14 @@ def demo_logins(data_dir: Path) -> Path:
     return path
 
 
-def board_actor_tokens() -> dict[str, str]:
+def board_actor_tokens(database_url: str | None = None) -> dict[str, str]:
     """Short-lived tokens for the board members who vote and declare interests in the demo, in
-    their own names (the gateway fills member_id from the caller, so nobody votes for another)."""
-    settings = RuntimeSettings()
+    their own names (the gateway fills member_id from the caller, so nobody votes for another).
+    They are made in the gateway's database at `database_url` (the configured one if None)."""
+    database_url = database_url or RuntimeSettings().effective_database_url()
 
     async def issue() -> dict[str, str]:
-        connection = await connect(settings.effective_database_url())
+        connection = await connect(database_url)
         try:
             await connection.execute("SET search_path TO gateway")
             tokens = {}
@@ -473,12 +474,14 @@ def load_demo(
     wait_s: float = 60.0,
     on_step: Callable[[str], None] = lambda _: None,
     token: str | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Send the demo commands, each once what it needs has taken effect; return the pot (with
-    the demo user's token under "demo_token")."""
+    the demo user's token under "demo_token"). The board members' tokens are made in the
+    gateway's database at `database_url` (the configured one if None)."""
     made_here = token is None
     token = token or demo_token()
-    tokens = {DEMO_USER: token, **board_actor_tokens()}
+    tokens = {DEMO_USER: token, **board_actor_tokens(database_url)}
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway_url, timeout=10.0, headers=headers) as client:
         for step in demo_steps():

@@ -235,7 +235,16 @@ def _commit() -> str:
         completed = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
         return completed.stdout.strip()
 
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    # The page and the kept runs change with every run; only changes to code count.
+    dirty = git(
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        ":!BENCHMARKS.md",
+        ":!bench/results",
+    )
     return (git("rev-parse", "--short", "HEAD") or "unknown") + (" (with changes)" if dirty else "")
 
 

@@ -32,6 +32,12 @@ FinancialYear = Annotated[
 """A UK financial year, April to March, written "2026-27"."""
 
 
+def next_financial_year(financial_year: str) -> str:
+    """'2026-27' -> '2027-28'."""
+    start = int(financial_year[:4]) + 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
 def repeated_values(values: list[str]) -> list[str]:
     """The values that occur more than once, sorted, for "each ... once" rules."""
     return sorted({value for value in values if values.count(value) > 1})

@@ -22,6 +22,7 @@ from contracts import (
     SettlementRecorded,
     SpendRecorded,
 )
+from contracts.values import next_financial_year
 
 # Fixed, so the same principal and Idempotency-Key always name the same command event.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0f7d1c52-5a8e-4d0e-9a3c-6b1f9f2d4e21")
@@ -507,28 +508,23 @@ def recovery_attribution(
     ]
 
 
-def _next_financial_year(financial_year: str) -> str:
-    start = int(financial_year[:4]) + 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
 def recovery_views(
     event: RecoveryRecorded, payment: dict[str, Any], recovered_at: datetime
 ) -> list[tuple[str, int, dict[str, Any]]]:
     """(department, pence, record) per department with a share in the recovered payment: the
     recovery as negative spend, carrying only that department's shares, shaped like its spend
     records with `kind: "recovery"`. Never the clawback's free-text reason."""
-    # The ledger's own shares when its event carries them (an optional field it may add), else
-    # the same rule applied here to the payment's shares.
-    carried = getattr(event, "attribution", None)
-    shares = (
-        [(s.department_code, s.funding_stream_code, s.amount_pence) for s in carried]
-        if carried
-        else recovery_attribution(event.amount_pence, payment["attribution"])
-    )
-    year = getattr(event, "financial_year", None) or payment["financial_year"]
-    if year and payment["year_closed"] and not getattr(event, "financial_year", None):
-        year = _next_financial_year(year)  # the ledger books it in the next, open, year
+    # The ledger's own shares and year where its event carries them; events of older ledgers
+    # do not, and get the same rule applied here to the payment's shares.
+    if event.attribution:
+        shares = [
+            (s.department_code, s.funding_stream_code, s.amount_pence) for s in event.attribution
+        ]
+    else:
+        shares = recovery_attribution(event.amount_pence, payment["attribution"])
+    year = event.financial_year or payment["financial_year"]
+    if event.financial_year is None and year and payment["year_closed"]:
+        year = next_financial_year(year)  # the ledger books it in the next, open, year
     common = {
         "kind": "recovery",
         "place_id": event.place_id,

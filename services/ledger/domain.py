@@ -47,6 +47,7 @@ from contracts import (
 )
 from contracts.ledger import IatiTransactionType
 from contracts.money import format_pounds
+from contracts.values import next_financial_year
 from services.ledger.errors import LedgerRejection
 
 GENESIS_HASH = "0" * 64
@@ -111,12 +112,6 @@ def _group_of(account: str) -> str:
 def must_not_go_negative(account: str) -> bool:
     """The pot and every commitment can never be overdrawn (ARCHITECTURE.md §4, invariant 2)."""
     return account.startswith(("pot:", "commitment:"))
-
-
-def next_financial_year(financial_year: str) -> str:
-    """'2026-27' -> '2027-28'."""
-    start = int(financial_year[:4]) + 1
-    return f"{start}-{(start + 1) % 100:02d}"
 
 
 # --- Values -----------------------------------------------------------------------------------

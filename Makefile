@@ -34,9 +34,12 @@ run: setup
 test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
 
+# Linters CI runs too: style (ruff), formatting, types (mypy) and layering (import-linter).
 lint: $(STAMP)
 	$(BIN)/ruff check contracts services singlepot tests bench
+	$(BIN)/ruff format --check contracts services singlepot tests bench
 	$(BIN)/mypy contracts services singlepot
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

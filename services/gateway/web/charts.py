@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from contracts.money import MINUS_SIGN, format_pounds
+
 # The viewBox is narrow and the CSS caps the width at 560 px, so 15-unit text renders at 19 px
 # (GOV.UK body size) on a desktop and 11 px on a 320 px phone; the table has every figure.
 SVG_WIDTH = 440
@@ -79,16 +81,14 @@ Series = Sequence[tuple[str, Sequence[int]]]
 # --- formatting -----------------------------------------------------------------------------
 
 
-def format_pence(pence: int) -> str:
-    """Pence as pounds with thousands separators: 123456789 -> '£1,234,567.89'."""
-    sign = "-" if pence < 0 else ""
-    pounds, pennies = divmod(abs(pence), 100)
-    return f"{sign}£{pounds:,}.{pennies:02d}"
+format_pence = format_pounds
+"""Pence as pounds for people (the one formatter, from contracts): 123456789 -> '£1,234,567.89'."""
 
 
 def format_pence_short(pence: int) -> str:
-    """Pence as a short axis label: 123456789 -> '£1.23m', 50000 -> '£500'."""
-    sign = "-" if pence < 0 else ""
+    """Pence as a short axis label: 123456789 -> '£1.23m', 50000 -> '£500', with the same
+    minus sign as the full figures in the table beside the chart."""
+    sign = MINUS_SIGN if pence < 0 else ""
     if abs(pence) % 100 and abs(pence) < 100_000:
         return f"{sign}£{abs(pence) / 100:.2f}"
     return f"{sign}£{_abbreviate(abs(pence) / 100)}"

@@ -20,6 +20,7 @@ from jinja2 import (
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from contracts.money import format_pounds
 from services.gateway.auth import Gateway
 from services.gateway.domain import Principal
 from services.gateway.problems import FieldProblem
@@ -34,10 +35,7 @@ def pounds(pence: Any) -> str:
     """Whole pence as pounds for people: 123456 → "£1,234.56", -5 → "−£0.05"."""
     if pence is None or pence == "":
         return "–"
-    value = int(pence)
-    sign = "−" if value < 0 else ""
-    whole, part = divmod(abs(value), 100)
-    return f"{sign}£{whole:,}.{part:02d}"
+    return format_pounds(int(pence))
 
 
 def when(value: Any) -> str:

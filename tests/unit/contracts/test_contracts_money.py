@@ -4,6 +4,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from contracts import Pence, SignedPence, format_pounds
+from contracts.money import MINUS_SIGN, format_pounds_plain
 
 pence = TypeAdapter(Pence)
 signed_pence = TypeAdapter(SignedPence)
@@ -55,12 +56,32 @@ def test_signed_pence_still_rejects_a_float() -> None:
     ("amount_pence", "shown"),
     [
         (25_000_000, "£250,000.00"),
-        (-1_234, "-£12.34"),
+        (-1_234, "−£12.34"),
         (0, "£0.00"),
         (5, "£0.05"),
-        (-5, "-£0.05"),
+        (-5, "−£0.05"),
         (300_000_000_000, "£3,000,000,000.00"),
     ],
 )
 def test_format_pounds_shows_pence_as_pounds_with_separators(amount_pence: int, shown: str) -> None:
     assert format_pounds(amount_pence) == shown
+
+
+@pytest.mark.parametrize(
+    ("amount_pence", "written"),
+    [(25_000_000, "250000.00"), (-1_234, "-12.34"), (0, "0.00"), (-5, "-0.05")],
+)
+def test_format_pounds_plain_writes_a_decimal_a_spreadsheet_parses(
+    amount_pence: int, written: str
+) -> None:
+    assert format_pounds_plain(amount_pence) == written
+    assert round(float(written) * 100) == amount_pence
+
+
+def test_people_see_one_minus_sign_in_pages_and_charts() -> None:
+    from services.gateway.web import charts, rendering
+
+    negative = -1_000_000
+    assert rendering.pounds(negative).startswith(MINUS_SIGN)
+    assert charts.format_pence(negative) == rendering.pounds(negative)
+    assert charts.format_pence_short(negative).startswith(MINUS_SIGN)

@@ -94,7 +94,7 @@ def pot_chart() -> Markup:
         (123_456_789, "£1,234,567.89"),
         (0, "£0.00"),
         (5, "£0.05"),
-        (-1_234, "-£12.34"),
+        (-1_234, "−£12.34"),
         (10**12, "£10,000,000,000.00"),
     ],
 )
@@ -113,7 +113,7 @@ def test_money_is_pounds_and_pence_with_thousands_separators(amount: int, text: 
         (50_000, "£500"),
         (50, "£0.50"),
         (0, "£0"),
-        (-2_000_000, "-£20k"),
+        (-2_000_000, "−£20k"),
     ],
 )
 def test_axis_labels_abbreviate_money(amount: int, text: str) -> None:
@@ -298,7 +298,7 @@ def test_the_targets_table_gives_percent_of_target_and_whether_within_cap() -> N
     assert table_rows(figure) == [
         ["Jobs", "£9.00", "£10.00", "£8.00", "90%", "No"],
         ["Homes", "£0.50", "None", "None", "n/a", "No cap"],
-        ["Recovered", "-£0.10", "£0.00", "£1.00", "n/a", "Yes"],
+        ["Recovered", "−£0.10", "£0.00", "£1.00", "n/a", "Yes"],
     ]
 
 
@@ -368,7 +368,7 @@ def test_huge_values_abbreviate_on_the_axis_and_stay_exact_in_the_table() -> Non
 def test_negative_values_extend_the_line_axis_below_a_darker_zero_line() -> None:
     svg = svg_of(parse(line_chart("net", "Net", ["Apr", "May"], [("Jobs", [-5_000, 10_000])])))
     texts = {text.text for text in svg.iter(f"{SVG}text")}
-    assert "-£50" in texts and "£0" in texts
+    assert "−£50" in texts and "£0" in texts
     zero_lines = [
         line for line in svg.iter(f"{SVG}line") if line.get("stroke") == charts.TEXT_COLOUR
     ]

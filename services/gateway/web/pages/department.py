@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from contracts.money import format_pounds_plain
 from services.gateway import views
 from services.gateway.auth import require
 from services.gateway.domain import Permission
@@ -35,12 +36,6 @@ CSV_COLUMNS = (
 )
 # Cells a spreadsheet would run as a formula are prefixed with ' (OWASP CSV injection advice).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _pounds_plain(pence: int) -> str:
-    sign = "-" if pence < 0 else ""
-    whole, part = divmod(abs(pence), 100)
-    return f"{sign}{whole}.{part:02d}"
 
 
 def _cell(value: Any) -> str:
@@ -73,7 +68,7 @@ def spend_csv(rows: list[dict[str, Any]]) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         pence = int(row.get("amount_pence") or 0)
-        values = {**row, "amount_pence": pence, "amount_pounds": _pounds_plain(pence)}
+        values = {**row, "amount_pence": pence, "amount_pounds": format_pounds_plain(pence)}
         writer.writerow([_cell(values.get(column)) for column in CSV_COLUMNS])
     return out.getvalue()
 

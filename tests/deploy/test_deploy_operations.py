@@ -118,6 +118,8 @@ def test_the_restore_check_restores_prods_backups_and_verifies_the_ledger_there(
     assert external["barmanObjectStore"]["destinationPath"] == source_store["destinationPath"]
     assert external["barmanObjectStore"]["serverName"] == source["metadata"]["name"]
     assert external["barmanObjectStore"]["s3Credentials"] == source_store["s3Credentials"]
+    # The scratch copy must never archive into the folder it was restored from.
+    assert "backup" not in restored["spec"]
     (job,) = of_kind(check, "Job")
     (container,) = containers(job)
     assert container["args"] == ["ledger", "verify"]

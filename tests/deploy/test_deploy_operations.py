@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 from opentelemetry.sdk.metrics import MeterProvider
@@ -56,6 +57,18 @@ def prometheus_names_the_code_records() -> set[str]:
                 name = metric.name.replace(".", "_")
                 is_counter = getattr(metric.data, "is_monotonic", False)
                 names.add(f"{name}_total" if is_counter else name)
+    return names
+
+
+def metrics_read_by(expression: str) -> set[str]:
+    """The metric names a PromQL expression selects (parsing it fails on a syntax error)."""
+    names: set[str] = set()
+
+    def note(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.add(node.name)
+
+    promql_parser.walk(promql_parser.parse(expression), note)
     return names
 
 
@@ -205,21 +218,31 @@ def test_prometheus_scrapes_the_port_where_the_collector_exports_the_metrics(
 def test_every_metric_an_alert_reads_is_one_the_code_records(objects: list[Manifest]) -> None:
     recorded = prometheus_names_the_code_records() | {RECONCILIATION_METRIC}
     for name, rule in alert_rules(objects).items():
-        for metric in re.findall(r"\bsinglepot_[a-z_]+\b", rule["expr"]):
-            if metric.startswith("singlepot_service"):
-                continue  # the label every singlepot metric carries, not a metric
-            assert metric in recorded, f"{name} reads {metric}, which nothing records"
+        for metric in metrics_read_by(rule["expr"]):
+            if metric.startswith("singlepot_"):
+                assert metric in recorded, f"{name} reads {metric}, which nothing records"
+            else:
+                assert metric.startswith("kube_"), f"{name} reads {metric} (kube-state-metrics?)"
+
+
+def test_a_misspelt_metric_or_broken_expression_is_caught() -> None:
+    assert metrics_read_by("sum(rate(singlepot_consumer_lagg[5m])) > 1") == {
+        "singlepot_consumer_lagg"
+    }
+    with pytest.raises(ValueError, match="parenthesis"):
+        metrics_read_by("sum by (topic (singlepot_consumer_lag) > 1")
 
 
 def test_there_are_alerts_for_lag_backlog_dead_letters_verification_and_reconciliation(
     objects: list[Manifest],
 ) -> None:
     rules = alert_rules(objects)
-    reads = {name: rule["expr"] for name, rule in rules.items()}
-    assert "singlepot_consumer_lag" in reads["SinglepotConsumerLagHigh"]
-    assert "singlepot_outbox_backlog" in reads["SinglepotOutboxBacklog"]
-    assert "singlepot_consumer_dead_letters_total" in reads["SinglepotDeadLetters"]
-    assert RECONCILIATION_METRIC in reads["SinglepotReconciliationDifferences"]
+    reads = {name: metrics_read_by(rule["expr"]) for name, rule in rules.items()}
+    assert reads["SinglepotConsumerLagHigh"] == {"singlepot_consumer_lag"}
+    assert reads["SinglepotOutboxBacklog"] == {"singlepot_outbox_backlog"}
+    assert reads["SinglepotDeadLetters"] == {"singlepot_consumer_dead_letters_total"}
+    assert reads["SinglepotLedgerVerificationFailed"] == {"kube_job_status_failed"}
+    assert reads["SinglepotReconciliationDifferences"] == {RECONCILIATION_METRIC}
     for rule in rules.values():
         assert rule["labels"]["severity"] in {"warning", "critical"}
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]

@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 
+from contracts import (
+    FinancialYearAmount,
+    RecordSettlement,
+    ReservationMade,
+    ReservationRequested,
+    topics,
+)
+from services.runtime.host import ServiceHost
 from singlepot.roles import AUDITOR_ROLE, grant_service_roles, service_role
-from singlepot.system import SERVICE_NAMES, migrate_all
+from singlepot.system import SERVICE_NAMES, create_all_topics, migrate_all, service_definition
+from tests.conftest import test_settings as settings_for
+from tests.support.kafka import TopicReader, eventually, publish, running
 
 pytestmark = pytest.mark.integration
 
@@ -167,3 +178,59 @@ async def test_granting_again_changes_nothing_and_fails_nothing(migrated_by_owne
         assert before == after
     finally:
         await connection.close()
+
+
+async def test_every_service_starts_and_is_ready_logged_in_as_its_own_role(
+    migrated_by_owner: str, stack
+) -> None:
+    for service in SERVICE_NAMES:
+        settings = settings_for(stack, _as(migrated_by_owner, service_role(service)))
+        await create_all_topics(settings)
+        async with running(service_definition(service), settings) as host:
+            readiness = await eventually(lambda host=host: _ready(host))  # type: ignore[misc]
+        assert readiness["database"] is True, (service, readiness)
+
+
+async def test_the_ledger_reserves_and_posts_logged_in_as_its_own_role(
+    migrated_by_owner: str, stack
+) -> None:
+    settings = settings_for(stack, _as(migrated_by_owner, service_role("ledger")))
+    await create_all_topics(settings)
+    async with (
+        TopicReader(settings, topics.LEDGER_RESULTS) as reader,
+        running(service_definition("ledger"), settings),
+    ):
+        await publish(
+            settings,
+            RecordSettlement(
+                place_id="GM",
+                settlement_id="S-ROLE",
+                department_code="DWP",
+                funding_stream_code="WORK",
+                spending_review_period="SR2025",
+                profile=(FinancialYearAmount(financial_year="2026-27", amount_pence=100_00),),
+            ),
+            ReservationRequested(
+                place_id="GM",
+                allocation_id="A-ROLE",
+                financial_year="2026-27",
+                amount_pence=40_00,
+                purpose="as its own role",
+            ),
+        )
+        made = await eventually(lambda: _reservations(reader))
+    assert made[0].amount_pence == 40_00
+    auditor = await _connect_as(migrated_by_owner, AUDITOR_ROLE)
+    try:
+        assert await auditor.fetchval("SELECT count(*) FROM ledger.transfers") == 2
+    finally:
+        await auditor.close()
+
+
+async def _reservations(reader: TopicReader) -> list[ReservationMade]:
+    return reader.events(ReservationMade)
+
+
+async def _ready(host: ServiceHost) -> dict[str, Any] | None:
+    readiness: dict[str, Any] = await host.readiness()
+    return readiness if readiness["ready"] else None

@@ -174,13 +174,22 @@ def serve(service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICE_N
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    service_roles: bool = typer.Option(
+        False,
+        "--service-roles",
+        help="Then grant each service's role (singlepot_<service>) rights on its own schema "
+        "only, and singlepot_auditor read rights on all (README: one database role per service).",
+    ),
+) -> None:
     """Apply every service's migrations to its own schema."""
     config = settings()
     with one_sentence_errors():
         applied = asyncio.run(
             migrate_all(
-                config.effective_database_url(), create_database=config.database_url is None
+                config.effective_database_url(),
+                create_database=config.database_url is None,
+                service_roles=service_roles,
             )
         )
     for name, migrations in applied.items():

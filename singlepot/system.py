@@ -9,6 +9,7 @@ from services.runtime.db import connect, ensure_database, migrate_schema, migrat
 from services.runtime.host import ServiceDefinition
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.stack import create_topics
+from singlepot.roles import grant_service_roles
 
 SERVICE_NAMES = ("ledger", "allocations", "outcomes", "gateway")
 
@@ -22,8 +23,11 @@ def service_definition(name: str) -> ServiceDefinition:
     return definition
 
 
-async def migrate_all(database_url: str, *, create_database: bool) -> dict[str, list[str]]:
-    """Apply every service's migrations to its own schema; return what each applied now."""
+async def migrate_all(
+    database_url: str, *, create_database: bool, service_roles: bool = False
+) -> dict[str, list[str]]:
+    """Apply every service's migrations to its own schema; return what each applied now.
+    With `service_roles`, then give each service's role rights on its own schema only."""
     if create_database:
         await ensure_database(database_url)
     connection = await connect(database_url)
@@ -34,6 +38,8 @@ async def migrate_all(database_url: str, *, create_database: bool) -> dict[str, 
             applied[name] = await migrate_schema(
                 connection, name, migrations_for(definition.migrations)
             )
+        if service_roles:
+            await grant_service_roles(connection, SERVICE_NAMES)
         return applied
     finally:
         await connection.close()

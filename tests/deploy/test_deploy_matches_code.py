@@ -1,4 +1,5 @@
-"""The manifests and the Dockerfile agree with the code: images, ports, settings, topics."""
+"""The manifests and the Dockerfile agree with the code: images, ports, settings, roles, topics,
+metrics."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import tomllib
 from typing import Any
 
 import pytest
+from opentelemetry.sdk import environment_variables as otel_environment
 from pydantic import AliasChoices
 
 from contracts import topics
 from services.runtime.host import build_http_app
 from services.runtime.settings import RuntimeSettings
+from singlepot.roles import AUDITOR_ROLE, service_role
 from singlepot.system import SERVICE_NAMES, service_definition
 from tests.deploy.conftest import REPOSITORY
 
@@ -22,6 +25,14 @@ PYPROJECT = tomllib.loads((REPOSITORY / "pyproject.toml").read_text(encoding="ut
 # Connections kept free for the migrations Job, the operator and a superuser session.
 RESERVED_DATABASE_CONNECTIONS = 10
 HTTPS_PORT = 443
+OTLP_HTTP_PORT = 4318
+# Variables read by the libraries rather than RuntimeSettings: asyncpg takes the database role's
+# credentials from PGUSER and PGPASSWORD (libpq's names), the OpenTelemetry SDK reads its OTEL_*
+# ones, and K8S_POD_NAME only feeds OTEL_RESOURCE_ATTRIBUTES.
+OPENTELEMETRY_VARIABLES = {
+    value for name, value in vars(otel_environment).items() if name.startswith("OTEL_")
+}
+LIBRARY_VARIABLES = {"PGUSER", "PGPASSWORD", "K8S_POD_NAME"} | OPENTELEMETRY_VARIABLES
 
 
 def settings_environment_names() -> set[str]:
@@ -58,14 +69,42 @@ def named(objects: list[Manifest], kind: str, name: str) -> Manifest:
     return match
 
 
+def is_telemetry(manifest: Manifest) -> bool:
+    return manifest["metadata"]["labels"].get("app.kubernetes.io/component") == "telemetry"
+
+
+def service_deployments(objects: list[Manifest]) -> list[Manifest]:
+    """The services' Deployments (the OpenTelemetry collector's is not one)."""
+    return [item for item in of_kind(objects, "Deployment") if not is_telemetry(item)]
+
+
 def workloads(objects: list[Manifest]) -> list[Manifest]:
-    """Everything that runs the singlepot image: the Deployments and the migrations Job."""
-    return of_kind(objects, "Deployment") + of_kind(objects, "Job")
+    """Everything that runs the singlepot image: services, the migrations Job, the CronJobs."""
+    return service_deployments(objects) + of_kind(objects, "Job") + of_kind(objects, "CronJob")
+
+
+def pod_template(workload: Manifest) -> Manifest:
+    spec = workload["spec"]
+    template: Manifest = (
+        spec["jobTemplate"]["spec"]["template"]
+        if workload["kind"] == "CronJob"
+        else spec["template"]
+    )
+    return template
 
 
 def containers(workload: Manifest) -> list[Manifest]:
-    pod = workload["spec"]["template"]["spec"]
+    pod = pod_template(workload)["spec"]
     return list(pod.get("initContainers", [])) + list(pod["containers"])
+
+
+def environment(container: Manifest) -> dict[str, Manifest]:
+    return {variable["name"]: variable for variable in container.get("env", [])}
+
+
+def secret_key(variable: Manifest) -> tuple[str, str]:
+    reference = variable["valueFrom"]["secretKeyRef"]
+    return reference["name"], reference["key"]
 
 
 def deployment_for(objects: list[Manifest], service: str) -> Manifest:
@@ -151,7 +190,7 @@ def test_every_deployment_and_the_job_run_the_image_the_dockerfile_names(
 def test_every_pod_runs_as_the_dockerfile_user(objects: list[Manifest]) -> None:
     (user,) = re.findall(r"^USER (\d+):(\d+)$", DOCKERFILE, flags=re.MULTILINE)
     for workload in workloads(objects):
-        security = workload["spec"]["template"]["spec"]["securityContext"]
+        security = pod_template(workload)["spec"]["securityContext"]
         assert (security["runAsUser"], security["runAsGroup"]) == (int(user[0]), int(user[1]))
 
 
@@ -161,7 +200,7 @@ def test_every_pod_runs_as_the_dockerfile_user(objects: list[Manifest]) -> None:
 def test_there_is_one_deployment_per_service_running_singlepot_serve(
     objects: list[Manifest],
 ) -> None:
-    deployments = of_kind(objects, "Deployment")
+    deployments = service_deployments(objects)
     assert sorted(item["metadata"]["name"] for item in deployments) == sorted(
         f"singlepot-{name}" for name in SERVICE_NAMES
     )
@@ -171,9 +210,56 @@ def test_there_is_one_deployment_per_service_running_singlepot_serve(
         assert "command" not in container  # the image's entrypoint is `singlepot`
 
 
-def test_the_migrations_job_runs_singlepot_migrate(objects: list[Manifest]) -> None:
+def test_the_migrations_job_runs_singlepot_migrate_with_the_service_roles(
+    objects: list[Manifest],
+) -> None:
     (job,) = of_kind(objects, "Job")
-    assert [container["args"] for container in containers(job)] == [["migrate"]]
+    assert [container["args"] for container in containers(job)] == [["migrate", "--service-roles"]]
+
+
+def test_the_migrations_job_is_named_for_the_release_its_image_carries(
+    objects: list[Manifest],
+) -> None:
+    (job,) = of_kind(objects, "Job")
+    (container,) = containers(job)
+    release = container["image"].rsplit(":", 1)[1]
+    assert job["metadata"]["name"] == f"singlepot-migrate-{release}"
+    assert job["metadata"]["labels"]["app.kubernetes.io/version"] == release
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0  # old releases' Jobs go away
+
+
+def test_the_checks_run_ledger_verify_daily_and_reconcile_hourly_one_at_a_time(
+    objects: list[Manifest],
+) -> None:
+    schedules = {
+        tuple(containers(cron_job)[0]["args"]): cron_job["spec"]["schedule"]
+        for cron_job in of_kind(objects, "CronJob")
+    }
+    assert schedules == {("ledger", "verify"): "30 2 * * *", ("reconcile",): "0 * * * *"}
+    for cron_job in of_kind(objects, "CronJob"):
+        assert cron_job["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ledger", "verify"],
+        pytest.param(
+            ["reconcile"],
+            marks=pytest.mark.xfail(
+                strict=True, reason="`singlepot reconcile` is being added on another branch"
+            ),
+        ),
+        ["migrate", "--service-roles"],
+    ],
+)
+def test_the_jobs_arguments_are_commands_the_cli_has(args: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from singlepot.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
@@ -218,16 +304,16 @@ def test_the_gateway_listens_on_every_interface_in_the_cluster(
 def test_every_environment_variable_in_the_manifests_is_one_runtime_settings_reads(
     objects: list[Manifest],
 ) -> None:
-    known = settings_environment_names()
+    known = settings_environment_names() | LIBRARY_VARIABLES
     used = set(config_map(objects))
     for workload in workloads(objects):
         for container in containers(workload):
-            used.update(variable["name"] for variable in container.get("env", []))
+            used.update(environment(container))
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
                     used.update(named(objects, "ConfigMap", source["configMapRef"]["name"])["data"])
     assert used - known == set()
-    assert {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"} <= used
+    assert {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "PGUSER", "PGPASSWORD"} <= used
 
 
 def test_the_config_map_holds_valid_settings_for_the_cluster(
@@ -243,25 +329,66 @@ def test_the_config_map_holds_valid_settings_for_the_cluster(
     assert settings.consumer_heartbeat_interval_ms * 3 <= settings.consumer_session_timeout_ms
 
 
-def test_the_database_url_comes_from_the_cloudnativepg_app_secret_uri(
+def test_each_service_logs_in_as_its_own_role_from_that_roles_secret(
     objects: list[Manifest],
 ) -> None:
     (cluster,) = of_kind(objects, "Cluster")
-    for workload in workloads(objects):
+    managed = {role["name"]: role for role in cluster["spec"]["managed"]["roles"]}
+    for service in SERVICE_NAMES:
+        (container,) = containers(deployment_for(objects, service))
+        env = environment(container)
+        secret = f"singlepot-db-{service}"
+        assert secret_key(env["PGUSER"]) == (secret, "username")
+        assert secret_key(env["PGPASSWORD"]) == (secret, "password")
+        # The role the migrations grant to is the one the operator creates with that Secret.
+        role = managed[service_role(service)]
+        assert role["passwordSecret"]["name"] == secret
+        assert role["login"] is True and role.get("superuser", False) is False
+
+
+def test_the_database_url_names_the_primary_and_no_credentials(objects: list[Manifest]) -> None:
+    (cluster,) = of_kind(objects, "Cluster")
+    primary = f"{cluster['metadata']['name']}-rw"  # CloudNativePG's Service for the primary
+    database = cluster["spec"]["bootstrap"]["initdb"]["database"]
+    for workload in service_deployments(objects) + of_kind(objects, "CronJob"):
         for container in containers(workload):
-            (database_url,) = [item for item in container["env"] if item["name"] == "DATABASE_URL"]
-            assert database_url == {
-                "name": "DATABASE_URL",
-                "valueFrom": {
-                    "secretKeyRef": {"name": f"{cluster['metadata']['name']}-app", "key": "uri"}
-                },
+            url = environment(container)["DATABASE_URL"]["value"]
+            assert url == f"postgresql://{primary}:5432/{database}"
+            assert "@" not in url
+
+
+def test_only_the_migrations_job_logs_in_as_the_owner_and_the_checks_as_the_auditor(
+    objects: list[Manifest],
+) -> None:
+    (cluster,) = of_kind(objects, "Cluster")
+    (job,) = of_kind(objects, "Job")
+    (container,) = containers(job)
+    owner_secret = f"{cluster['metadata']['name']}-app"
+    assert secret_key(environment(container)["DATABASE_URL"]) == (owner_secret, "uri")
+    managed = {role["name"]: role for role in cluster["spec"]["managed"]["roles"]}
+    for cron_job in of_kind(objects, "CronJob"):
+        (check,) = containers(cron_job)
+        secret = managed[AUDITOR_ROLE]["passwordSecret"]["name"]
+        assert secret_key(environment(check)["PGUSER"]) == (secret, "username")
+    for workload in service_deployments(objects) + of_kind(objects, "CronJob"):
+        for other in containers(workload):
+            referenced = {
+                secret_key(variable)[0]
+                for variable in other.get("env", [])
+                if "secretKeyRef" in variable.get("valueFrom", {})
             }
+            assert owner_secret not in referenced
 
 
 def test_secrets_are_only_referenced_never_defined_or_inlined(objects: list[Manifest]) -> None:
     assert of_kind(objects, "Secret") == []
     (cluster,) = of_kind(objects, "Cluster")
-    allowed = {f"{cluster['metadata']['name']}-app", "singlepot-secrets"}
+    allowed = {
+        f"{cluster['metadata']['name']}-app",
+        "singlepot-secrets",
+        *(f"singlepot-db-{service}" for service in SERVICE_NAMES),
+        "singlepot-db-auditor",
+    }
     referenced = set()
     for workload in workloads(objects):
         for container in containers(workload):
@@ -269,7 +396,7 @@ def test_secrets_are_only_referenced_never_defined_or_inlined(objects: list[Mani
                 if "secretKeyRef" in variable.get("valueFrom", {}):
                     referenced.add(variable["valueFrom"]["secretKeyRef"]["name"])
                 assert "value" not in variable or not re.search(
-                    "PASSWORD|TOKEN|SECRET|DATABASE_URL", variable["name"]
+                    "PASSWORD|TOKEN|SECRET", variable["name"]
                 )
             for source in container.get("envFrom", []):
                 if "secretRef" in source:
@@ -285,7 +412,7 @@ def test_every_workload_is_non_root_read_only_unprivileged_and_bounded(
     objects: list[Manifest],
 ) -> None:
     for workload in workloads(objects):
-        pod = workload["spec"]["template"]["spec"]
+        pod = pod_template(workload)["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
         tmp_volumes = {volume["name"] for volume in pod["volumes"] if "emptyDir" in volume}
@@ -309,7 +436,7 @@ def test_every_workload_is_non_root_read_only_unprivileged_and_bounded(
 def test_every_deployment_has_startup_liveness_and_readiness_probes(
     objects: list[Manifest],
 ) -> None:
-    for deployment in of_kind(objects, "Deployment"):
+    for deployment in service_deployments(objects):
         for container in containers(deployment):
             assert {"startupProbe", "livenessProbe", "readinessProbe"} <= set(container)
 
@@ -320,7 +447,7 @@ def test_every_deployment_has_startup_liveness_and_readiness_probes(
 def test_every_deployment_has_its_service_autoscaler_and_disruption_budget(
     objects: list[Manifest],
 ) -> None:
-    for deployment in of_kind(objects, "Deployment"):
+    for deployment in service_deployments(objects):
         name = deployment["metadata"]["name"]
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert "replicas" not in deployment["spec"]  # the autoscaler owns the count
@@ -398,14 +525,14 @@ def test_a_default_deny_policy_covers_every_singlepot_pod(objects: list[Manifest
     deny = named(objects, "NetworkPolicy", "singlepot-default-deny")["spec"]
     assert sorted(deny["policyTypes"]) == ["Egress", "Ingress"]
     assert "ingress" not in deny and "egress" not in deny
-    for workload in workloads(objects):
+    for workload in workloads(objects) + of_kind(objects, "Deployment"):
         assert selects(
-            deny["podSelector"]["matchLabels"], workload["spec"]["template"]["metadata"]["labels"]
+            deny["podSelector"]["matchLabels"], pod_template(workload)["metadata"]["labels"]
         )
 
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
-def test_each_service_may_reach_only_kafka_postgresql_and_dns_and_only_the_gateway_is_reachable(
+def test_services_reach_only_kafka_postgresql_the_collector_and_dns_and_only_the_gateway_is_reached(
     objects: list[Manifest], service: str
 ) -> None:
     policy = named(objects, "NetworkPolicy", f"singlepot-{service}")["spec"]
@@ -417,10 +544,10 @@ def test_each_service_may_reach_only_kafka_postgresql_and_dns_and_only_the_gatew
     if service == "gateway":
         (rule,) = policy["ingress"]
         assert "from" not in rule  # the public API: from anywhere, on its port only
-        assert egress_ports == {9092, 5432, 53, HTTPS_PORT}  # webhooks to departments
+        assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53, HTTPS_PORT}  # webhooks too
     else:
         assert policy.get("ingress", []) == []
-        assert egress_ports == {9092, 5432, 53}
+        assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53}
 
 
 def test_webhook_egress_reaches_public_https_receivers_but_not_private_or_metadata_addresses(
@@ -441,6 +568,19 @@ def test_the_migrations_job_may_reach_only_postgresql_and_dns(objects: list[Mani
     policy = named(objects, "NetworkPolicy", "singlepot-migrate")["spec"]
     egress_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
     assert egress_ports == {5432, 53}
+
+
+def test_the_checks_may_reach_only_postgresql_the_collector_and_dns(
+    objects: list[Manifest],
+) -> None:
+    policy = named(objects, "NetworkPolicy", "singlepot-checks")["spec"]
+    for cron_job in of_kind(objects, "CronJob"):
+        assert selects(
+            policy["podSelector"]["matchLabels"], pod_template(cron_job)["metadata"]["labels"]
+        )
+    egress_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
+    assert egress_ports == {5432, OTLP_HTTP_PORT, 53}
+    assert policy.get("ingress", []) == []
 
 
 # --- the overlay as a whole --------------------------------------------------------------------

@@ -1,70 +1,85 @@
-"""Every rendered object is valid against Kubernetes' own schemas or its operator's CRD schema."""
+"""Every rendered object is valid against Kubernetes' own schemas or its operator's own CRD."""
 
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
+import re
 from typing import Any
 
-import jsonschema
 import kubernetes_validate
 import pytest
 from kubernetes_validate.utils import latest_version
 
+from tests.deploy import crd_schemas
 from tests.deploy.conftest import K8S
 
-# The oldest Kubernetes the manifests promise to work on (autoscaling/v2, policy/v1 and
-# pod-security labels are all older), and the newest the validator knows.
+# The oldest Kubernetes the manifests promise to work on (CronJob time zones, autoscaling/v2,
+# policy/v1 and pod-security labels are all older), and the newest the validator knows.
 KUBERNETES_VERSIONS = ("1.30.0", latest_version())
-CRD_SCHEMA_FILES = sorted((K8S / "schemas").glob("*.json"))
+CRDS = K8S / "crds"
+CRD_FILES = sorted(CRDS.glob("*.yaml"))
+CRD_VALIDATORS = crd_schemas.validators(CRD_FILES)
+
+Manifest = dict[str, Any]
 
 
-def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    schemas = {}
-    for path in CRD_SCHEMA_FILES:
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        properties = schema["properties"]
-        schemas[(properties["apiVersion"]["const"], properties["kind"]["const"])] = schema
-    return schemas
+def is_custom_resource(manifest: Manifest) -> bool:
+    return (manifest["apiVersion"], manifest["kind"]) in CRD_VALIDATORS
 
 
-CRD_SCHEMAS = crd_schemas()
+def crd_errors(manifest: Manifest) -> list[str]:
+    return crd_schemas.errors(CRD_VALIDATORS[(manifest["apiVersion"], manifest["kind"])], manifest)
 
 
-def is_custom_resource(manifest: dict[str, Any]) -> bool:
-    return (manifest["apiVersion"], manifest["kind"]) in CRD_SCHEMAS
+def first(objects: list[Manifest], kind: str) -> Manifest:
+    return copy.deepcopy(next(manifest for manifest in objects if manifest["kind"] == kind))
 
 
-def crd_errors(manifest: dict[str, Any]) -> list[str]:
-    schema = CRD_SCHEMAS[(manifest["apiVersion"], manifest["kind"])]
-    validator = jsonschema.Draft202012Validator(schema)
-    return [
-        f"{'/'.join(str(part) for part in error.absolute_path)}: {error.message}"
-        for error in validator.iter_errors(manifest)
-    ]
+# --- the vendored CRDs -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", CRD_SCHEMA_FILES, ids=lambda path: Path(path).name)
-def test_each_vendored_crd_schema_is_itself_a_valid_json_schema(path: Path) -> None:
-    jsonschema.Draft202012Validator.check_schema(json.loads(path.read_text(encoding="utf-8")))
+def test_each_vendored_crd_is_recorded_with_its_repository_path_and_commit() -> None:
+    sources = (CRDS / "SOURCES.md").read_text(encoding="utf-8")
+    rows = re.findall(
+        r"^\| `([^`]+)` \| \[([\w.-]+/[\w.-]+)\]\([^)]+\) \| `([^`]+)` \| `([0-9a-f]{40})` \|$",
+        sources,
+        flags=re.MULTILINE,
+    )
+    assert sorted(row[0] for row in rows) == sorted(path.name for path in CRD_FILES)
+    for file_name, _repository, path, _commit in rows:
+        assert path.endswith(file_name)
 
 
-def test_the_crd_schemas_cover_strimzi_kafka_node_pools_topics_and_cloudnativepg_clusters() -> None:
-    assert set(CRD_SCHEMAS) == {
+def test_each_vendored_file_is_a_custom_resource_definition_and_nothing_else() -> None:
+    for path in CRD_FILES:
+        (document,) = crd_schemas.load(path)
+        assert (document["apiVersion"], document["kind"]) == (
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+        )
+
+
+def test_the_crds_cover_strimzi_cloudnativepg_and_prometheus_operator_kinds_in_use() -> None:
+    assert set(CRD_VALIDATORS) == {
         ("kafka.strimzi.io/v1", "Kafka"),
         ("kafka.strimzi.io/v1", "KafkaNodePool"),
         ("kafka.strimzi.io/v1", "KafkaTopic"),
         ("postgresql.cnpg.io/v1", "Cluster"),
+        ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+        ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
     }
+
+
+# --- every object of every kustomization -------------------------------------------------------
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_every_built_in_object_is_valid_against_the_strict_kubernetes_schema(
-    objects: list[dict[str, Any]], version: str
+    kustomization_objects: list[Manifest], version: str
 ) -> None:
     failures = []
-    for manifest in objects:
+    for manifest in kustomization_objects:
         if is_custom_resource(manifest):
             continue
         try:
@@ -73,32 +88,33 @@ def test_every_built_in_object_is_valid_against_the_strict_kubernetes_schema(
             path = "/".join(str(part) for part in error.path)
             failures.append(f"{manifest['kind']}/{manifest['metadata']['name']}: {path}: {error}")
         except kubernetes_validate.SchemaNotFoundError as error:
-            failures.append(error.message)
+            failures.append(error.message)  # also a custom resource with no vendored CRD
     assert failures == []
 
 
-def test_every_custom_resource_is_valid_against_its_crd_schema(
-    objects: list[dict[str, Any]],
+def test_every_custom_resource_is_valid_against_its_operators_crd(
+    kustomization_objects: list[Manifest],
 ) -> None:
     failures = {
         f"{manifest['kind']}/{manifest['metadata']['name']}": errors
-        for manifest in objects
+        for manifest in kustomization_objects
         if is_custom_resource(manifest) and (errors := crd_errors(manifest))
     }
     assert failures == {}
 
 
-def test_the_overlay_has_custom_resources_of_every_kind_the_schemas_cover(
-    objects: list[dict[str, Any]],
-) -> None:
+def test_an_overlay_uses_every_kind_the_vendored_crds_cover(objects: list[Manifest]) -> None:
     kinds = {(manifest["apiVersion"], manifest["kind"]) for manifest in objects}
-    assert set(CRD_SCHEMAS) <= kinds
+    assert set(CRD_VALIDATORS) <= kinds
+
+
+# --- the validators refuse what the API server would -------------------------------------------
 
 
 def test_the_kubernetes_validator_rejects_an_unknown_field_and_a_wrong_type(
-    objects: list[dict[str, Any]],
+    objects: list[Manifest],
 ) -> None:
-    deployment = next(manifest for manifest in objects if manifest["kind"] == "Deployment")
+    deployment = first(objects, "Deployment")
     unknown_field = copy.deepcopy(deployment)
     unknown_field["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
     wrong_type = copy.deepcopy(deployment)
@@ -108,16 +124,33 @@ def test_the_kubernetes_validator_rejects_an_unknown_field_and_a_wrong_type(
             kubernetes_validate.validate(broken, latest_version(), strict=True)
 
 
-def test_the_crd_schemas_reject_a_typo_a_wrong_type_and_a_missing_required_field(
-    objects: list[dict[str, Any]],
+def test_the_crds_reject_a_typo_a_wrong_type_a_missing_field_and_a_value_not_allowed(
+    objects: list[Manifest],
 ) -> None:
-    topic = next(manifest for manifest in objects if manifest["kind"] == "KafkaTopic")
-    typo = copy.deepcopy(topic)
+    typo = first(objects, "KafkaTopic")
     typo["spec"]["replica"] = typo["spec"].pop("replicas")
-    wrong_type = copy.deepcopy(topic)
+    wrong_type = first(objects, "KafkaTopic")
     wrong_type["spec"]["partitions"] = "twelve"
-    kafka = next(manifest for manifest in objects if manifest["kind"] == "Kafka")
-    missing = copy.deepcopy(kafka)
-    del missing["spec"]["kafka"]["listeners"][0]["tls"]
-    for broken in (typo, wrong_type, missing):
-        assert crd_errors(broken) != []
+    no_destination = first(objects, "Cluster")
+    del no_destination["spec"]["backup"]["barmanObjectStore"]["destinationPath"]
+    bad_method = first(objects, "ScheduledBackup")
+    bad_method["spec"]["method"] = "tape"
+    endpoint_typo = first(objects, "PodMonitor")
+    endpoint_typo["spec"]["podMetricsEndpoints"][0]["intervall"] = "30s"
+    rule_without_expression = first(objects, "PrometheusRule")
+    del rule_without_expression["spec"]["groups"][0]["rules"][0]["expr"]
+    for broken in (
+        typo,
+        wrong_type,
+        no_destination,
+        bad_method,
+        endpoint_typo,
+        rule_without_expression,
+    ):
+        assert crd_errors(broken) != [], broken["kind"]
+
+
+def test_free_form_fields_the_crd_leaves_open_stay_open(objects: list[Manifest]) -> None:
+    topic = first(objects, "KafkaTopic")
+    topic["spec"]["config"]["segment.bytes"] = 1073741824
+    assert crd_errors(topic) == []

@@ -28,14 +28,13 @@ async def pot_overview(
     "financial_years" [every year known, oldest first], "closed" (bool: the year is closed),
     "streams": [{"department_code", "funding_stream_code", "settled_pence", "received_pence",
     "reserved_pence", "paid_pence", "available_pence"}], "departments": [the same figures summed
-    per "department_code"], "totals": {the five figures}}`. Available is settled less reserved.
+    per "department_code"], "totals": {the five figures}}`. Available is the ledger's
+    unreserved pot, as the rows carry it.
     """
     years = await db.pot_years(conn, place_id)
     year = financial_year if financial_year is not None else (years[-1] if years else None)
     rows = await db.pot_streams_in_year(conn, place_id, year) if year else []
-    streams = [
-        {**row, "available_pence": row["settled_pence"] - row["reserved_pence"]} for row in rows
-    ]
+    streams = [dict(row) for row in rows]
     departments: dict[str, JsonObject] = {}
     for stream in streams:
         department = departments.setdefault(

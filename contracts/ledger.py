@@ -241,9 +241,6 @@ class PaymentMade(Event):
     claim_batch_id: Identifier | None
     attribution: Attribution
     transfer_id: Identifier
-    # The year of the reservation paid from, where the transfer posted; absent from events of
-    # older ledgers.
-    financial_year: FinancialYear | None = None
 
     @model_validator(mode="after")
     def _attribution_adds_up(self) -> "PaymentMade":

@@ -739,7 +739,6 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
             claim_batch_id=request.claim_batch_id,
             attribution=attribution,
             transfer_id=transfer.transfer_id,
-            financial_year=year,
         )
     )
     decision.events.append(

@@ -54,6 +54,16 @@ async def pot_overview(
     }
 
 
+async def last_reconciliation(conn: asyncpg.Connection, place_id: str) -> JsonObject | None:
+    """The last `singlepot reconcile` run that covered the place (alone or with every place):
+    `{"place_id" (None: every place), "started_at", "finished_at", "differences_count",
+    "accounts_checked", "clean"}`, or None when none has run."""
+    run = await db.latest_reconciliation_run(conn, place_id)
+    if run is None:
+        return None
+    return {**run, "clean": run["differences_count"] == 0}
+
+
 async def spend_over_time(
     conn: asyncpg.Connection, place_id: str, department_code: str | None
 ) -> list[JsonObject]:

@@ -47,6 +47,17 @@ class ReconcileSettings(BaseSettings):
     reconcile_timeout_s: float = Field(
         default=30.0, gt=0, description="How long one call to the ledger's report API may take."
     )
+    # Events in flight (posted by the ledger, not yet applied by the gateway) look like a
+    # difference for a moment: a place that differs is compared again before it is reported.
+    reconcile_attempts_max: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Comparisons of a place that differs before its differences are reported.",
+    )
+    reconcile_retry_wait_s: float = Field(
+        default=2.0, ge=0, description="Wait before comparing a place that differed again."
+    )
 
     def ledger_url(self, runtime: RuntimeSettings) -> str:
         return self.reconcile_ledger_url or f"http://127.0.0.1:{runtime.ledger_health_port}"
@@ -110,10 +121,17 @@ class LedgerReports:
 
 
 async def reconcile(
-    reports: LedgerReports, gateway: asyncpg.Pool, place_id: str | None
+    reports: LedgerReports,
+    gateway: asyncpg.Pool,
+    place_id: str | None,
+    *,
+    attempts_max: int = 1,
+    retry_wait_s: float = 0.0,
 ) -> ReconciliationRun:
-    """Compare the read models with the ledger for one place or every place either side knows,
-    then record the run in the gateway's schema and count what it found."""
+    """Compare the read models with the ledger for one place or every place either side knows
+    (a place that differs up to `attempts_max` times, `retry_wait_s` apart, so that events
+    still in flight settle), then record the run in the gateway's schema and count what it
+    found."""
     started_at = datetime.now(UTC)
     async with gateway.acquire() as connection:
         if place_id is not None:
@@ -124,9 +142,15 @@ async def reconcile(
             )
         results = []
         for place in places:
-            balances = await reports.balances(place)
-            models = await db.money_read_models(connection, place)
-            results.append(reconcile_place(place, balances, models))
+            for attempt in range(1, attempts_max + 1):
+                if attempt > 1:
+                    await asyncio.sleep(retry_wait_s)
+                balances = await reports.balances(place)
+                models = await db.money_read_models(connection, place)
+                result = reconcile_place(place, balances, models)
+                if not result.differences:
+                    break
+            results.append(result)
         run = ReconciliationRun(place_id, started_at, results)
         await db.record_reconciliation_run(
             connection, place_id, started_at, run.differences_count, run.figures_checked
@@ -159,7 +183,13 @@ async def run_from_settings(
             headers=settings.ledger_headers(),
             timeout=settings.reconcile_timeout_s,
         ) as client:
-            return await reconcile(LedgerReports(client), pool, place_id)
+            return await reconcile(
+                LedgerReports(client),
+                pool,
+                place_id,
+                attempts_max=settings.reconcile_attempts_max,
+                retry_wait_s=settings.reconcile_retry_wait_s,
+            )
     finally:
         await pool.close()
 

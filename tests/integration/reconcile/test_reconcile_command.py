@@ -127,6 +127,7 @@ async def run_command(settings: RuntimeSettings, ledger_url: str, *arguments: st
         "SINGLEPOT_DATABASE_URL": settings.effective_database_url(),
         "SINGLEPOT_RECONCILE_LEDGER_URL": ledger_url,
         "SINGLEPOT_METRICS_EXPORTER": "none",
+        "SINGLEPOT_RECONCILE_RETRY_WAIT_S": "0.05",
         "COLUMNS": "200",
     }
     process = await asyncio.create_subprocess_exec(
@@ -242,3 +243,37 @@ def test_the_ledger_token_is_sent_as_a_bearer_header_only_when_set() -> None:
     settings = ReconcileSettings(reconcile_ledger_token="service-token")  # type: ignore[arg-type]
     assert settings.ledger_headers() == {"Authorization": "Bearer service-token"}
     assert settings.ledger_url(RuntimeSettings(ledger_health_port=8101)) == "http://127.0.0.1:8101"
+
+
+class LedgerAheadOnce(LedgerReports):
+    """The real report API, except that its first answer for balances is empty: as if the
+    gateway had applied events the ledger's report did not show yet (in flight)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        super().__init__(client)
+        self.balance_calls = 0
+
+    async def balances(self, place_id: str) -> list[dict[str, object]]:
+        self.balance_calls += 1
+        return [] if self.balance_calls == 1 else await super().balances(place_id)
+
+
+async def test_a_difference_that_settles_before_the_next_attempt_is_not_reported(
+    settings: RuntimeSettings, database_url: str
+) -> None:
+    await a_year_of_money(database_url)
+    gateway = await asyncpg.create_pool(database_url, server_settings={"search_path": "gateway"})
+    assert gateway is not None
+    try:
+        async with (
+            ledger_served(settings) as ledger_url,
+            httpx.AsyncClient(base_url=ledger_url) as client,
+        ):
+            once = await reconcile(LedgerAheadOnce(client), gateway, PLACE, attempts_max=1)
+            twice = await reconcile(
+                LedgerAheadOnce(client), gateway, PLACE, attempts_max=2, retry_wait_s=0
+            )
+    finally:
+        await gateway.close()
+    assert once.differences_count > 0
+    assert twice.differences_count == 0

@@ -207,7 +207,9 @@ class ReservationRejected(Event):
 
 
 class ReservationReleased(Event):
-    """The ledger released reserved money back to the pot."""
+    """The ledger released reserved money back to the pot: `attribution` says how much went
+    back to each stream (pro rata to what was still reserved in each), in `financial_year`
+    (the reservation's). Both are absent from events of older ledgers."""
 
     topic = LEDGER_RESULTS
 
@@ -215,6 +217,14 @@ class ReservationReleased(Event):
     amount_pence: Pence
     reason: ReleaseReason
     transfer_id: Identifier
+    attribution: Attribution | None = None
+    financial_year: FinancialYear | None = None
+
+    @model_validator(mode="after")
+    def _attribution_adds_up(self) -> "ReservationReleased":
+        if self.attribution is not None:
+            check_attribution_adds_up(self.attribution, self.amount_pence)
+        return self
 
 
 class PaymentMade(Event):
@@ -282,7 +292,10 @@ class PeriodClosed(Event):
 
 
 class VirementRecorded(Event):
-    """The ledger moved unreserved money between two funding streams, as approved."""
+    """The ledger moved unreserved money between two funding streams, as approved. The money
+    keeps its department: `attribution` says how much of each department's money moved, each
+    share naming the stream it left (`from_funding_stream_code`); the same amount arrived in
+    that department's `to_funding_stream_code`. Absent from events of older ledgers."""
 
     topic = LEDGER_RESULTS
 
@@ -293,6 +306,13 @@ class VirementRecorded(Event):
     amount_pence: Pence
     approval_reference: Identifier
     transfer_id: Identifier
+    attribution: Attribution | None = None
+
+    @model_validator(mode="after")
+    def _attribution_adds_up(self) -> "VirementRecorded":
+        if self.attribution is not None:
+            check_attribution_adds_up(self.attribution, self.amount_pence)
+        return self
 
 
 class RequestRejected(Event):

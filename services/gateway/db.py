@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from services.gateway.domain import Grant, PotStreamChange, Role
+from services.gateway.reconciliation import ReadModels
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
@@ -980,3 +981,46 @@ async def payment_for_recovery(
     if row is None:
         return None
     return {**dict(row), "attribution": json.loads(row["attribution"])}
+
+
+# --- Reconciliation with the ledger -----------------------------------------------------------
+
+
+async def reconcile_places(connection: asyncpg.Connection) -> list[str]:
+    """Every place the money read models hold figures for."""
+    return [row["place_id"] for row in await connection.fetch(QUERIES.reconcile_places)]
+
+
+async def money_read_models(connection: asyncpg.Connection, place_id: str) -> ReadModels:
+    """One place's money figures, as the read models hold them, read in one snapshot."""
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        return ReadModels(
+            pot_streams=_rows(await connection.fetch(QUERIES.pot_for_place, place_id)),
+            allocations_reserved=_rows(
+                await connection.fetch(QUERIES.reconcile_allocations, place_id)
+            ),
+            providers_net=_rows(await connection.fetch(QUERIES.reconcile_providers, place_id)),
+            departments_net=_rows(await connection.fetch(QUERIES.reconcile_departments, place_id)),
+            spend_net=_rows(await connection.fetch(QUERIES.reconcile_spend, place_id)),
+        )
+
+
+async def record_reconciliation_run(
+    connection: asyncpg.Connection,
+    place_id: str | None,
+    started_at: datetime,
+    differences_count: int,
+    accounts_checked: int,
+) -> None:
+    await connection.execute(
+        QUERIES.record_reconciliation_run,
+        place_id,
+        started_at,
+        differences_count,
+        accounts_checked,
+    )
+
+
+async def latest_reconciliation_run(connection: asyncpg.Connection, place_id: str) -> Row | None:
+    row = await connection.fetchrow(QUERIES.latest_reconciliation_run, place_id)
+    return None if row is None else dict(row)

@@ -21,6 +21,7 @@ from contracts import (
     ReservationMade,
     SettlementRecorded,
     SpendRecorded,
+    VirementRecorded,
 )
 from contracts.values import next_financial_year
 
@@ -276,7 +277,12 @@ def retry_delay_s(attempts_made: int, backoff_s: float, backoff_max_s: float) ->
 
 @dataclass(frozen=True)
 class PotStreamChange:
-    """An increment to one stream's row of the pot overview."""
+    """An increment to one stream's row of the pot overview.
+
+    `available_pence` mirrors the ledger's unreserved pot account of the stream: it moves by
+    exactly what the ledger booked to that account (settlements in, reservations out, releases
+    and recoveries back in, virements across), so it is never derived from the other figures.
+    """
 
     place_id: str
     financial_year: str
@@ -286,6 +292,16 @@ class PotStreamChange:
     received_pence: int = 0
     reserved_pence: int = 0
     paid_pence: int = 0
+    available_pence: int = 0
+
+
+_POT_CHANGE_FIGURES = (
+    "settled_pence",
+    "received_pence",
+    "reserved_pence",
+    "paid_pence",
+    "available_pence",
+)
 
 
 def combined(changes: Iterable[PotStreamChange]) -> list[PotStreamChange]:
@@ -299,11 +315,9 @@ def combined(changes: Iterable[PotStreamChange]) -> list[PotStreamChange]:
             change.department_code,
             change.funding_stream_code,
         )
-        totals = rows.setdefault(key, [0, 0, 0, 0])
-        for index, amount in enumerate(
-            (change.settled_pence, change.received_pence, change.reserved_pence, change.paid_pence)
-        ):
-            totals[index] += amount
+        totals = rows.setdefault(key, [0] * len(_POT_CHANGE_FIGURES))
+        for index, name in enumerate(_POT_CHANGE_FIGURES):
+            totals[index] += getattr(change, name)
     return [PotStreamChange(*key, *totals) for key, totals in rows.items()]
 
 
@@ -315,6 +329,7 @@ def settled(event: SettlementRecorded) -> list[PotStreamChange]:
             event.department_code,
             event.funding_stream_code,
             settled_pence=year.amount_pence,
+            available_pence=year.amount_pence,
         )
         for year in event.profile
     ]
@@ -340,27 +355,81 @@ def reserved(event: ReservationMade) -> list[PotStreamChange]:
             share.department_code,
             share.funding_stream_code,
             reserved_pence=share.amount_pence,
+            available_pence=-share.amount_pence,
         )
         for share in event.attribution
     ]
 
 
 def released(
-    place_id: str, financial_year: str, attribution: Sequence[AttributionShare], amount_pence: int
+    place_id: str, financial_year: str, shares: Sequence[AttributionShare]
 ) -> list[PotStreamChange]:
-    """A release goes back to the streams in the reservation's own mix, to the penny."""
-    shares = split_pro_rata(amount_pence, [share.amount_pence for share in attribution])
+    """A release: each stream's share leaves its reservation and is unreserved again, exactly
+    as the ledger booked it (`ReservationReleased.attribution`)."""
     return [
         PotStreamChange(
             place_id,
             financial_year,
             share.department_code,
             share.funding_stream_code,
-            reserved_pence=-part,
+            reserved_pence=-share.amount_pence,
+            available_pence=share.amount_pence,
         )
-        for share, part in zip(attribution, shares, strict=True)
+        for share in shares
+    ]
+
+
+def release_shares_of_older_ledger(
+    reservation_mix: Sequence[AttributionShare], amount_pence: int
+) -> list[AttributionShare]:
+    """The fallback for a `ReservationReleased` of an older ledger, which did not say how the
+    release was split: the reservation's own mix, pro rata. The ledger splits by what is still
+    reserved per stream, so after a payment this may differ from its books by a few pence;
+    `singlepot reconcile` reports any such difference. Events that carry their attribution
+    never come here."""
+    parts = split_pro_rata(amount_pence, [share.amount_pence for share in reservation_mix])
+    return [
+        AttributionShare(
+            department_code=share.department_code,
+            funding_stream_code=share.funding_stream_code,
+            amount_pence=part,
+        )
+        for share, part in zip(reservation_mix, parts, strict=True)
         if part
     ]
+
+
+def recovered(
+    place_id: str, financial_year: str, shares: Iterable[tuple[str, str, int]]
+) -> list[PotStreamChange]:
+    """A recovery: the money is unreserved again in the streams that paid, as the ledger booked
+    it. `paid_pence` stays what was paid; the recovery shows in the department feeds."""
+    return [
+        PotStreamChange(place_id, financial_year, department, stream, available_pence=pence)
+        for department, stream, pence in shares
+    ]
+
+
+def vired(event: VirementRecorded) -> list[PotStreamChange]:
+    """A virement: each department's share leaves the source stream and arrives in the target
+    stream, unreserved, as the ledger booked it. An older ledger's event has no shares and
+    changes nothing here; `singlepot reconcile` reports the streams it moved."""
+    changes = []
+    for share in event.attribution or ():
+        for stream, sign in (
+            (event.from_funding_stream_code, -1),
+            (event.to_funding_stream_code, 1),
+        ):
+            changes.append(
+                PotStreamChange(
+                    event.place_id,
+                    event.financial_year,
+                    share.department_code,
+                    stream,
+                    available_pence=sign * share.amount_pence,
+                )
+            )
+    return changes
 
 
 def spent(event: SpendRecorded) -> list[PotStreamChange]:
@@ -393,10 +462,9 @@ POT_FIELDS = ("settled_pence", "received_pence", "reserved_pence", "paid_pence",
 
 
 def pot_overview(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Per stream: settled, received, reserved, paid and available (settled less reserved)."""
-    streams = [
-        {**row, "available_pence": row["settled_pence"] - row["reserved_pence"]} for row in rows
-    ]
+    """Per stream: settled, received, reserved, paid and available (the ledger's unreserved
+    pot, as each row carries it)."""
+    streams = [dict(row) for row in rows]
     totals = {name: sum(stream[name] for stream in streams) for name in POT_FIELDS}
     return {"streams": streams, "totals": totals}
 
@@ -508,15 +576,23 @@ def recovery_attribution(
     ]
 
 
-def recovery_views(
-    event: RecoveryRecorded, payment: dict[str, Any], recovered_at: datetime
-) -> list[tuple[str, int, dict[str, Any]]]:
-    """(department, pence, record) per department with a share in the recovered payment: the
-    recovery as negative spend, carrying only that department's shares, shaped like its spend
-    records with `kind: "recovery"`. Never the clawback's free-text reason."""
-    # The ledger's own shares and year where its event carries them; events of older ledgers
-    # do not, and get the same rule applied here to the payment's shares.
-    if event.attribution:
+def recovery_booking(
+    event: RecoveryRecorded, payment: Mapping[str, Any] | None
+) -> tuple[list[tuple[str, str, int]], str | None]:
+    """(department, stream, pence) shares of a recovery and the year it was booked in.
+
+    The ledger's own shares and year where its event carries them. Events of older ledgers do
+    not: they get the ledger's rule applied here to the recovered payment's shares, and the
+    payment's year (or the next when that one is closed) — nothing at all when the gateway
+    never saw the payment."""
+    if event.attribution is not None and event.financial_year is not None:
+        shares = [
+            (s.department_code, s.funding_stream_code, s.amount_pence) for s in event.attribution
+        ]
+        return shares, event.financial_year
+    if payment is None:
+        return [], None
+    if event.attribution is not None:
         shares = [
             (s.department_code, s.funding_stream_code, s.amount_pence) for s in event.attribution
         ]
@@ -525,6 +601,16 @@ def recovery_views(
     year = event.financial_year or payment["financial_year"]
     if event.financial_year is None and year and payment["year_closed"]:
         year = next_financial_year(year)  # the ledger books it in the next, open, year
+    return shares, year
+
+
+def recovery_views(
+    event: RecoveryRecorded, payment: dict[str, Any], recovered_at: datetime
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """(department, pence, record) per department with a share in the recovered payment: the
+    recovery as negative spend, carrying only that department's shares, shaped like its spend
+    records with `kind: "recovery"`. Never the clawback's free-text reason."""
+    shares, year = recovery_booking(event, payment)
     common = {
         "kind": "recovery",
         "place_id": event.place_id,

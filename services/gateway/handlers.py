@@ -35,6 +35,7 @@ from contracts import (
     ReservationReleased,
     SettlementRecorded,
     SpendRecorded,
+    VirementRecorded,
 )
 from contracts.allocations import (
     AllocationSignedOff,
@@ -104,14 +105,21 @@ async def on_reservation_rejected(context: HandlerContext, event: ReservationRej
 
 
 async def on_reservation_released(context: HandlerContext, event: ReservationReleased) -> None:
+    """The release as the ledger split it; an older ledger's event, which does not say, falls
+    back to the reservation's mix (`domain.release_shares_of_older_ledger`)."""
     found = await db.release_reservation(
         context.connection, event.place_id, event.allocation_id, event.amount_pence
     )
-    if found is None:
-        return
-    year, attribution = found
-    shares = [AttributionShare.model_validate(share) for share in attribution]
-    await _apply(context, domain.released(event.place_id, year, shares, event.amount_pence))
+    if event.attribution is not None and event.financial_year is not None:
+        changes = domain.released(event.place_id, event.financial_year, event.attribution)
+    elif found is not None:
+        year, mix = found
+        reservation_mix = [AttributionShare.model_validate(share) for share in mix]
+        shares = domain.release_shares_of_older_ledger(reservation_mix, event.amount_pence)
+        changes = domain.released(event.place_id, year, shares)
+    else:
+        return  # an older ledger's release of a reservation the gateway never saw
+    await _apply(context, changes)
 
 
 async def on_payment_made(context: HandlerContext, event: PaymentMade) -> None:
@@ -129,8 +137,11 @@ async def on_recovery_recorded(context: HandlerContext, event: RecoveryRecorded)
     recovery in its feed as negative spend (webhooks and SSE too, once per event id)."""
     await db.add_recovery(context.connection, event.place_id, event.payment_id, event.amount_pence)
     payment = await db.payment_for_recovery(context.connection, event.place_id, event.payment_id)
+    shares, year = domain.recovery_booking(event, payment)
+    if year is not None:
+        await _apply(context, domain.recovered(event.place_id, year, shares))
     if payment is None:
-        return  # a payment the gateway never saw made: no streams to attribute the money to
+        return  # a payment the gateway never saw made: no feed record to build from
     envelope = context.envelope
     await db.append_department_spend(
         context.connection,
@@ -149,6 +160,10 @@ async def on_recovery_recorded(context: HandlerContext, event: RecoveryRecorded)
             )
         ],
     )
+
+
+async def on_virement_recorded(context: HandlerContext, event: VirementRecorded) -> None:
+    await _apply(context, domain.vired(event))
 
 
 async def on_period_closed(context: HandlerContext, event: PeriodClosed) -> None:
@@ -464,6 +479,7 @@ HANDLERS: dict[type[Event], Handler] = {
     PaymentRejected: on_payment_rejected,
     RecoveryRecorded: on_recovery_recorded,
     PeriodClosed: on_period_closed,
+    VirementRecorded: on_virement_recorded,
     SpendRecorded: on_spend_recorded,
     AllocationProposed: on_allocation_proposed,
     AllocationApproved: on_allocation_approved,

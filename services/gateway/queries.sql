@@ -64,18 +64,20 @@ FROM command_log WHERE principal_id = $1 AND idempotency_key = $2;
 
 -- name: add_to_pot_streams
 INSERT INTO pot_streams (place_id, financial_year, department_code, funding_stream_code,
-                         settled_pence, received_pence, reserved_pence, paid_pence)
+                         settled_pence, received_pence, reserved_pence, paid_pence,
+                         available_pence)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
-                     $7::bigint[], $8::bigint[])
+                     $7::bigint[], $8::bigint[], $9::bigint[])
 ON CONFLICT (place_id, financial_year, department_code, funding_stream_code) DO UPDATE SET
     settled_pence = pot_streams.settled_pence + EXCLUDED.settled_pence,
     received_pence = pot_streams.received_pence + EXCLUDED.received_pence,
     reserved_pence = pot_streams.reserved_pence + EXCLUDED.reserved_pence,
-    paid_pence = pot_streams.paid_pence + EXCLUDED.paid_pence;
+    paid_pence = pot_streams.paid_pence + EXCLUDED.paid_pence,
+    available_pence = pot_streams.available_pence + EXCLUDED.available_pence;
 
 -- name: pot_for_place
 SELECT financial_year, department_code, funding_stream_code, settled_pence, received_pence,
-       reserved_pence, paid_pence
+       reserved_pence, paid_pence, available_pence
 FROM pot_streams WHERE place_id = $1
 ORDER BY financial_year, department_code, funding_stream_code;
 
@@ -85,7 +87,7 @@ SELECT s.financial_year,
        sum(s.received_pence)::bigint AS received_pence,
        sum(s.reserved_pence)::bigint AS reserved_pence,
        sum(s.paid_pence)::bigint AS paid_pence,
-       (sum(s.settled_pence) - sum(s.reserved_pence))::bigint AS available_pence,
+       sum(s.available_pence)::bigint AS available_pence,
        EXISTS (SELECT 1 FROM closed_periods c
                WHERE c.place_id = $1 AND c.financial_year = s.financial_year) AS closed
 FROM pot_streams s WHERE s.place_id = $1
@@ -140,7 +142,9 @@ FROM allocations WHERE place_id = $1 ORDER BY allocation_id LIMIT $2;
 -- name: insert_reservation
 INSERT INTO reservations (place_id, allocation_id, financial_year, amount_pence, attribution)
 VALUES ($1, $2, $3, $4, $5::jsonb)
-ON CONFLICT (place_id, allocation_id) DO NOTHING;
+-- A further reservation for the allocation (varied up) adds to it; the first one's mix stays.
+ON CONFLICT (place_id, allocation_id) DO UPDATE SET
+    amount_pence = reservations.amount_pence + EXCLUDED.amount_pence;
 
 -- name: release_reservation
 UPDATE reservations SET released_pence = released_pence + $3
@@ -483,7 +487,7 @@ SELECT DISTINCT financial_year FROM pot_streams WHERE place_id = $1 ORDER BY fin
 
 -- name: pot_streams_in_year
 SELECT department_code, funding_stream_code, settled_pence, received_pence, reserved_pence,
-       paid_pence
+       paid_pence, available_pence
 FROM pot_streams WHERE place_id = $1 AND financial_year = $2
 ORDER BY department_code, funding_stream_code;
 
@@ -669,3 +673,53 @@ SELECT p.allocation_id, p.provider_id, p.contract_id, p.payment_kind,
 FROM payments p
 LEFT JOIN reservations r ON r.place_id = p.place_id AND r.allocation_id = p.allocation_id
 WHERE p.place_id = $1 AND p.payment_id = $2 AND p.status = 'made';
+
+-- ---- Reconciliation with the ledger -----------------------------------------------------------
+
+-- name: reconcile_places
+SELECT place_id FROM pot_streams
+UNION SELECT place_id FROM reservations
+UNION SELECT place_id FROM payments
+ORDER BY place_id;
+
+-- name: reconcile_allocations
+-- What each allocation still has reserved: reserved, less released, less paid from it.
+SELECT r.allocation_id,
+       (r.amount_pence - r.released_pence
+        - coalesce((SELECT sum(p.amount_pence) FROM payments p
+                    WHERE p.place_id = r.place_id AND p.allocation_id = r.allocation_id
+                      AND p.status = 'made'), 0))::bigint AS reserved_pence
+FROM reservations r WHERE r.place_id = $1 ORDER BY r.allocation_id;
+
+-- name: reconcile_providers
+SELECT provider_id, sum(amount_pence - recovered_pence)::bigint AS net_pence
+FROM payments WHERE place_id = $1 AND status = 'made'
+GROUP BY provider_id ORDER BY provider_id;
+
+-- name: reconcile_departments
+-- Each department's feed (spend, and recoveries as negative spend), per financial year.
+SELECT department_code, record->>'financial_year' AS financial_year,
+       sum(amount_pence)::bigint AS net_pence
+FROM department_spend WHERE place_id = $1
+GROUP BY department_code, record->>'financial_year' ORDER BY 1, 2;
+
+-- name: reconcile_spend
+-- The place's spend list per financial year, less the recoveries booked in that year (which
+-- the department feeds carry, one row per department with a share).
+SELECT financial_year, sum(net_pence)::bigint AS net_pence FROM (
+    SELECT record->>'financial_year' AS financial_year, amount_pence AS net_pence
+    FROM spend_records WHERE place_id = $1
+    UNION ALL
+    SELECT record->>'financial_year', amount_pence
+    FROM department_spend WHERE place_id = $1 AND record->>'kind' = 'recovery'
+) AS spend GROUP BY financial_year ORDER BY financial_year;
+
+-- name: record_reconciliation_run
+INSERT INTO reconciliation_runs (place_id, started_at, differences_count, accounts_checked)
+VALUES ($1, $2, $3, $4);
+
+-- name: latest_reconciliation_run
+-- The last run that covered the place: one of it alone, or one of every place.
+SELECT place_id, started_at, finished_at, differences_count, accounts_checked
+FROM reconciliation_runs WHERE place_id IS NULL OR place_id = $1
+ORDER BY finished_at DESC, run_id DESC LIMIT 1;

@@ -28,14 +28,13 @@ async def pot_overview(
     "financial_years" [every year known, oldest first], "closed" (bool: the year is closed),
     "streams": [{"department_code", "funding_stream_code", "settled_pence", "received_pence",
     "reserved_pence", "paid_pence", "available_pence"}], "departments": [the same figures summed
-    per "department_code"], "totals": {the five figures}}`. Available is settled less reserved.
+    per "department_code"], "totals": {the five figures}}`. Available is the ledger's
+    unreserved pot, as the rows carry it.
     """
     years = await db.pot_years(conn, place_id)
     year = financial_year if financial_year is not None else (years[-1] if years else None)
     rows = await db.pot_streams_in_year(conn, place_id, year) if year else []
-    streams = [
-        {**row, "available_pence": row["settled_pence"] - row["reserved_pence"]} for row in rows
-    ]
+    streams = [dict(row) for row in rows]
     departments: dict[str, JsonObject] = {}
     for stream in streams:
         department = departments.setdefault(
@@ -53,6 +52,16 @@ async def pot_overview(
         "departments": list(departments.values()),
         "totals": {name: sum(stream[name] for stream in streams) for name in POT_FIGURES},
     }
+
+
+async def last_reconciliation(conn: asyncpg.Connection, place_id: str) -> JsonObject | None:
+    """The last `singlepot reconcile` run that covered the place (alone or with every place):
+    `{"place_id" (None: every place), "started_at", "finished_at", "differences_count",
+    "accounts_checked", "clean"}`, or None when none has run."""
+    run = await db.latest_reconciliation_run(conn, place_id)
+    if run is None:
+        return None
+    return {**run, "clean": run["differences_count"] == 0}
 
 
 async def spend_over_time(

@@ -693,6 +693,8 @@ def release(book: PlaceBook, decision: Decision, request: ReservationReleaseRequ
             amount_pence=request.amount_pence,
             reason=request.reason,
             transfer_id=transfer.transfer_id,
+            attribution=attribution_of(shares),
+            financial_year=year,
         )
     )
 
@@ -828,7 +830,8 @@ def vire(book: PlaceBook, decision: Decision, request: VirementRequested) -> Non
             f"{format_pounds(available_pence)} in {book.place_id} {request.financial_year}"
         )
     legs = []
-    for share in attribute(request.amount_pence, source_mix):
+    moved = attribute(request.amount_pence, source_mix)
+    for share in moved:
         department, amount_pence = share.department_code, share.amount_pence
         from_account = pot_account(department, request.from_funding_stream_code)
         to_account = pot_account(department, request.to_funding_stream_code)
@@ -850,6 +853,7 @@ def vire(book: PlaceBook, decision: Decision, request: VirementRequested) -> Non
             amount_pence=request.amount_pence,
             approval_reference=request.approval_reference,
             transfer_id=transfer.transfer_id,
+            attribution=attribution_of(moved),
         )
     )
 

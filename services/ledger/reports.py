@@ -28,6 +28,26 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
         async with host.pool.acquire() as connection:
             return await query(connection, *arguments)
 
+    @app.get("/ledger/v1/places", tags=["ledger"])
+    async def places() -> list[str]:
+        """Every place the ledger has posted for."""
+        found: list[str] = await fetch(db.places)
+        return found
+
+    @app.get("/ledger/v1/places/{place_id}/balances", tags=["ledger"])
+    async def balances(place_id: str = PLACE) -> list[dict[str, Any]]:
+        """Every account's balance in every financial year (credit-positive pence), for
+        reconciling the read models built from the ledger's events."""
+        rows = await fetch(db.balances_for_place, place_id)
+        return [
+            {
+                "financial_year": row["financial_year"],
+                "account": row["account"],
+                "balance_pence": row["balance_pence"],
+            }
+            for row in rows
+        ]
+
     @app.get("/ledger/v1/places/{place_id}/streams", tags=["ledger"])
     async def streams(place_id: str = PLACE) -> list[dict[str, Any]]:
         """By year, department and stream: received, unreserved and reserved pence."""

@@ -261,6 +261,15 @@ class Metrics:
         self.payments = meter.create_counter(
             "singlepot.ledger.payments", description="Payments the ledger made, by place"
         )
+        # Written by `singlepot reconcile`; an alert fires on any increase.
+        self.reconciliation_differences = meter.create_counter(
+            "singlepot.reconcile.differences",
+            description="Figures where a gateway read model disagrees with the ledger, by place",
+        )
+        self.reconciliation_runs = meter.create_counter(
+            "singlepot.reconcile.runs",
+            description="Reconciliations of the read models with the ledger, by outcome",
+        )
         self.outbox_backlog: dict[str, int] = {}
         self.consumer_lag: dict[tuple[str, str, int], int] = {}
         meter.create_observable_gauge(

@@ -619,14 +619,15 @@ async def test_the_pot_overview_shows_the_latest_year_by_stream_and_department(f
         "received_pence": 400_000,
         "reserved_pence": 200_000,
         "paid_pence": 36_000,
-        "available_pence": 800_000,
+        # The recovery of P-2 went back to the pot, as the ledger books it (DWP's 60%).
+        "available_pence": 800_000 + 6_000,
     }
     assert pot["totals"] == {
         "settled_pence": 1_500_000,
         "received_pence": 400_000,
         "reserved_pence": 300_000,
         "paid_pence": 60_000,
-        "available_pence": 1_200_000,
+        "available_pence": 1_200_000 + 10_000,
     }
     assert [row["department_code"] for row in pot["departments"]] == ["DHSC", "DWP"]
     assert fed["pot_2025"]["totals"]["settled_pence"] == 1_000

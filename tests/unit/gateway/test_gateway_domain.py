@@ -139,11 +139,25 @@ def test_a_department_sees_only_its_own_shares_of_a_spend() -> None:
     assert views["DHSC"].record["department_amount_pence"] == 500
 
 
-def test_the_pot_overview_says_what_is_available_per_stream_and_in_total() -> None:
+def test_the_pot_overview_shows_available_as_the_ledger_booked_it_per_stream_and_in_total() -> None:
+    # The first stream had 5p recovered into it: available is the ledger's unreserved pot as the
+    # row carries it, not settled less reserved.
     rows = [
-        {"settled_pence": 100, "received_pence": 50, "reserved_pence": 30, "paid_pence": 10},
-        {"settled_pence": 200, "received_pence": 0, "reserved_pence": 0, "paid_pence": 0},
+        {
+            "settled_pence": 100,
+            "received_pence": 50,
+            "reserved_pence": 30,
+            "paid_pence": 10,
+            "available_pence": 75,
+        },
+        {
+            "settled_pence": 200,
+            "received_pence": 0,
+            "reserved_pence": 0,
+            "paid_pence": 0,
+            "available_pence": 200,
+        },
     ]
     overview = domain.pot_overview(rows)
-    assert [s["available_pence"] for s in overview["streams"]] == [70, 200]
-    assert overview["totals"]["available_pence"] == 270
+    assert [s["available_pence"] for s in overview["streams"]] == [75, 200]
+    assert overview["totals"]["available_pence"] == 275

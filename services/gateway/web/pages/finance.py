@@ -1,5 +1,6 @@
 """Finance staff's pages: the pot at a glance (by stream and department, with a year selector),
-spend over time, recording a receipt, and closing a financial year after confirmation."""
+whether the last reconciliation with the ledger was clean, spend over time, recording a
+receipt, and closing a financial year after confirmation."""
 
 from __future__ import annotations
 
@@ -116,6 +117,7 @@ async def finance_page(
     async with page.gateway.pool.acquire() as connection:
         overview = await views.pot_overview(connection, place_id, year)
         spend = await views.spend_over_time(connection, place_id, None)
+        reconciliation = await views.last_reconciliation(connection, place_id)
     streams = list(overview.get("streams", []))
     years = list(overview.get("financial_years") or [])
     shown_year = year or overview.get("financial_year") or (years[-1] if years else None)
@@ -137,6 +139,7 @@ async def finance_page(
         field_errors=field_errors(list(problems), RECEIPT_FIELDS),
         values=values or {},
         notice=notice,
+        reconciliation=reconciliation,
     )
 
 

@@ -244,12 +244,7 @@ def test_the_checks_run_ledger_verify_daily_and_reconcile_hourly_one_at_a_time(
     "args",
     [
         ["ledger", "verify"],
-        pytest.param(
-            ["reconcile"],
-            marks=pytest.mark.xfail(
-                strict=True, reason="`singlepot reconcile` is being added on another branch"
-            ),
-        ),
+        ["reconcile"],
         ["migrate", "--service-roles"],
     ],
 )

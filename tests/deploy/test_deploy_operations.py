@@ -34,8 +34,8 @@ DAY_MS = 86_400_000
 AUDIT_TOPICS = {name for name in topics.ALL_TOPICS if name.startswith("ledger.")} | {
     name for name in topics.ALL_TOPICS if ".lifecycle." in name
 }
-# Added on another branch with `singlepot reconcile`; the name must match what it records.
-RECONCILIATION_METRIC = "singlepot_reconciliation_differences"
+# Recorded by `singlepot reconcile` (a counter: Prometheus adds _total).
+RECONCILIATION_METRIC = "singlepot_reconcile_differences_total"
 
 
 def prometheus_names_the_code_records() -> set[str]:

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, model_validator
 from contracts.base import Event
 from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import OUTCOMES_COMMANDS, OUTCOMES_LIFECYCLE
-from contracts.values import Identifier, Text, ValueObject, repeated_values
+from contracts.values import Figures, Identifier, Text, ValueObject, repeated_values
 
 # A Kafka message has a size limit (1 MB by default); about 150 bytes a claim keeps a full
 # batch well inside it. Month-end uploads larger than this are split into several batches.
@@ -618,3 +618,7 @@ class CommandRejected(ContractEvent):
 
     command_type: Identifier
     reasons: tuple[Text, ...] = Field(min_length=1)
+    # The rule broken and its numbers, in the shape every service refuses with
+    # (contracts.refusals); absent in events written before they were added.
+    rule: Identifier | None = None
+    figures: Figures = Field(default_factory=dict)

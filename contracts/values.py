@@ -15,6 +15,10 @@ Identifier = Annotated[str, Field(min_length=1, max_length=IDENTIFIER_LENGTH_MAX
 Text = Annotated[str, Field(min_length=1, max_length=TEXT_LENGTH_MAX)]
 """Free text a person reads (a purpose, a reason): never empty, bounded."""
 
+Figures = dict[Identifier, int]
+"""The numbers a refusal rests on, by name ("amount_pence", "owed_pence"), exactly as the
+deciding service gave them: a person reads the rule, the reason and these."""
+
 
 def _check_financial_year(value: str) -> str:
     first, second = value.split("-")

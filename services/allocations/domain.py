@@ -440,6 +440,12 @@ def _check_minimum_share(
         f"{format_pounds(pot_pence)}) for '{earmark.purpose_tag}'; after this allocation of "
         f"{format_pounds(value_pence)} only {format_pounds(left_pence)} ({percent(left_bp)}) "
         "would be left for it",
+        {
+            "pot_pence": pot_pence,
+            "needed_pence": needed_pence,
+            "value_pence": value_pence,
+            "left_pence": left_pence,
+        },
     )
 
 
@@ -468,6 +474,7 @@ def _check_excluded_purpose(
         f"({percent(stream_pence * BASIS_POINTS_WHOLE // pot_pence)}) of the "
         f"{year.financial_year} pot, so this allocation of {format_pounds(value_pence)} would "
         f"draw about {format_pounds(draw_pence)} from it",
+        {"stream_pence": stream_pence, "value_pence": value_pence, "draw_pence": draw_pence},
     )
 
 

@@ -980,3 +980,49 @@ async def payment_for_recovery(
     if row is None:
         return None
     return {**dict(row), "attribution": json.loads(row["attribution"])}
+
+
+# --- Command status ---------------------------------------------------------------------------
+
+
+async def record_command_progress(
+    connection: asyncpg.Connection,
+    command_id: uuid.UUID,
+    *,
+    status: str,
+    waiting_for: str | None,
+    made: Row,
+    refusal: Row | None,
+    event_type: str,
+    at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.record_command_progress,
+        command_id,
+        status,
+        waiting_for,
+        json.dumps(made),
+        None if refusal is None else json.dumps(refusal),
+        event_type,
+        at,
+    )
+
+
+async def command_status(connection: asyncpg.Connection, command_id: uuid.UUID) -> Row | None:
+    """The command as accepted, with what became of it; None for an unknown id."""
+    row = await connection.fetchrow(QUERIES.command_status, command_id)
+    if row is None:
+        return None
+    refusal = row["refusal"]
+    return {
+        **dict(row),
+        "made": json.loads(row["made"]),
+        "refusal": None if refusal is None else json.loads(refusal),
+    }
+
+
+async def command_refusals_for_place(
+    connection: asyncpg.Connection, place_id: str, limit: int
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.command_refusals_for_place, place_id, limit)
+    return [{**dict(row), "refusal": json.loads(row["refusal"])} for row in rows]

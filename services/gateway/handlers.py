@@ -62,7 +62,7 @@ from contracts.outcomes import (
     ReferralsRecorded,
     RemittanceAdvised,
 )
-from services.gateway import db, domain
+from services.gateway import command_status, db, domain
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -499,6 +499,8 @@ HANDLERS: dict[type[Event], Handler] = {
     FunnelMeasured: on_funnel_measured,
     EngagementsRecorded: on_engagements_recorded,
 }
+# Every handler also records what its event means for the command it answers (command_status).
+HANDLERS = command_status.tracked(HANDLERS)
 
 
 async def handle_batch(

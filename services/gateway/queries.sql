@@ -669,3 +669,38 @@ SELECT p.allocation_id, p.provider_id, p.contract_id, p.payment_kind,
 FROM payments p
 LEFT JOIN reservations r ON r.place_id = p.place_id AND r.allocation_id = p.allocation_id
 WHERE p.place_id = $1 AND p.payment_id = $2 AND p.status = 'made';
+
+-- ---- Command status: what became of each accepted command --------------------------------------
+
+-- name: record_command_progress
+-- A result or refusal correlated to a command a person sent; nothing for other correlations
+-- (services' own work, events published before the command log). A refusal is final; what
+-- a command made accumulates.
+INSERT INTO command_outcomes (command_id, status, waiting_for, made, refusal, last_event_type,
+                              updated_at)
+SELECT event_id, $2, $3, $4::jsonb, $5::jsonb, $6, $7
+FROM command_log WHERE event_id = $1
+ON CONFLICT (command_id) DO UPDATE SET
+    status = EXCLUDED.status,
+    waiting_for = EXCLUDED.waiting_for,
+    made = command_outcomes.made || EXCLUDED.made,
+    refusal = EXCLUDED.refusal,
+    last_event_type = EXCLUDED.last_event_type,
+    updated_at = EXCLUDED.updated_at
+WHERE command_outcomes.status <> 'refused';
+
+-- name: command_status
+SELECT l.event_id AS command_id, l.principal_id, l.event_type AS command_type, l.place_id,
+       l.accepted_at, coalesce(o.status, 'accepted') AS status, o.waiting_for,
+       coalesce(o.made, '{}'::jsonb)::text AS made, o.refusal::text AS refusal,
+       o.last_event_type, o.updated_at
+FROM command_log l LEFT JOIN command_outcomes o ON o.command_id = l.event_id
+WHERE l.event_id = $1;
+
+-- name: command_refusals_for_place
+-- The place's refused commands, newest first, for the pages where their objects live.
+SELECT o.command_id, l.event_type AS command_type, l.principal_id, o.refusal::text AS refusal,
+       o.updated_at
+FROM command_outcomes o JOIN command_log l ON l.event_id = o.command_id
+WHERE l.place_id = $1 AND o.status = 'refused'
+ORDER BY o.updated_at DESC LIMIT $2;

@@ -24,7 +24,7 @@ from contracts.evidence_file import (
     parse_rows,
 )
 from contracts.outcomes import SubmitEvidence
-from services.gateway import db, domain, intake, problems
+from services.gateway import command_status, db, domain, intake, problems
 from services.gateway.auth import CALLER, Gateway, require
 from services.gateway.domain import Permission, Principal
 from services.gateway.idempotency import idempotent
@@ -133,9 +133,10 @@ def routes(gateway: Gateway) -> APIRouter:
         async def write(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
             outbox = Outbox(connection, producer="gateway")
             for command in commands:
-                await outbox.add(command, event_id=uuid.uuid5(base_id, str(command.chunk_index)))
+                await outbox.add(command, event_id=chunk_event_id(base_id, command.chunk_index))
             return 202, {
                 "status": "accepted",
+                "command_id": str(base_id),
                 "batch_id": batch_id,
                 "event_type": "SubmitEvidence",
                 "commands": len(commands),
@@ -145,7 +146,7 @@ def routes(gateway: Gateway) -> APIRouter:
                 "errors": errors,
             }
 
-        return await idempotent(
+        response = await idempotent(
             gateway,
             principal,
             key=idempotency_key,
@@ -156,8 +157,18 @@ def routes(gateway: Gateway) -> APIRouter:
             event_id=base_id,
             action=write,
         )
+        if response.status_code == 202:
+            response.headers["Location"] = command_status.location(base_id)
+        return response
 
     return router
+
+
+def chunk_event_id(base_id: uuid.UUID, chunk_index: int) -> uuid.UUID:
+    """A file's chunk command's event id. The first chunk's is the upload's command id, so the
+    outcomes service's answer to it (the batch's first EvidenceSubmitted) is correlated to the
+    command whose status the upload's `Location` names."""
+    return base_id if chunk_index == 0 else uuid.uuid5(base_id, str(chunk_index))
 
 
 def commands_from_file(

@@ -509,7 +509,8 @@ def _open_year(book: PlaceBook, financial_year: str) -> None:
     if financial_year in book.closed_years:
         raise LedgerRejection(
             f"financial year {financial_year} is closed for {book.place_id}: nothing may be "
-            "posted into it; post corrections into an open year"
+            "posted into it; post corrections into an open year",
+            rule="period_open",
         )
 
 
@@ -586,7 +587,9 @@ def record_receipt(book: PlaceBook, decision: Decision, command: RecordReceipt) 
     if command.amount_pence > owed_pence:
         raise LedgerRejection(
             f"receipt of {format_pounds(command.amount_pence)} for {department} {stream} "
-            f"exceeds the {format_pounds(owed_pence)} still owed for {command.financial_year}"
+            f"exceeds the {format_pounds(owed_pence)} still owed for {command.financial_year}",
+            rule="receipt_within_owed",
+            figures={"amount_pence": command.amount_pence, "owed_pence": owed_pence},
         )
     legs = [
         Leg(received_account(department, stream), "debit", command.amount_pence),
@@ -630,6 +633,8 @@ def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) 
             f"{request.allocation_id} exceeds the unreserved pot of "
             f"{format_pounds(unreserved_pence)} for {book.place_id} {year}",
             unreserved_pence=unreserved_pence,
+            rule="reservation_within_unreserved_pot",
+            figures={"amount_pence": request.amount_pence, "unreserved_pence": unreserved_pence},
         )
     shares = attribute(request.amount_pence, pot_mix)
     legs = _moves(shares, "pot", "commitment", request.allocation_id)
@@ -670,7 +675,9 @@ def _draw_on_reservation(
     if amount_pence > reserved_pence:
         raise LedgerRejection(
             f"{what} of {format_pounds(amount_pence)} for allocation {allocation_id} exceeds "
-            f"its remaining reservation of {format_pounds(reserved_pence)}"
+            f"its remaining reservation of {format_pounds(reserved_pence)}",
+            rule="within_reservation",
+            figures={"amount_pence": amount_pence, "reserved_pence": reserved_pence},
         )
     return year, attribute(amount_pence, commitment_mix)
 
@@ -825,7 +832,9 @@ def vire(book: PlaceBook, decision: Decision, request: VirementRequested) -> Non
         raise LedgerRejection(
             f"virement of {format_pounds(request.amount_pence)} from stream "
             f"{request.from_funding_stream_code} exceeds its unreserved "
-            f"{format_pounds(available_pence)} in {book.place_id} {request.financial_year}"
+            f"{format_pounds(available_pence)} in {book.place_id} {request.financial_year}",
+            rule="virement_within_unreserved_stream",
+            figures={"amount_pence": request.amount_pence, "available_pence": available_pence},
         )
     legs = []
     for share in attribute(request.amount_pence, source_mix):
@@ -858,7 +867,8 @@ def close_period(book: PlaceBook, decision: Decision, command: ClosePeriod) -> N
     """After this, nothing may post into the year (ARCHITECTURE.md §4, invariant 5)."""
     if command.financial_year in book.closed_years:
         raise LedgerRejection(
-            f"financial year {command.financial_year} is already closed for {book.place_id}"
+            f"financial year {command.financial_year} is already closed for {book.place_id}",
+            rule="period_closes_once",
         )
     book.closed_years.add(command.financial_year)
     book.new_closed_years.add(command.financial_year)
@@ -869,7 +879,9 @@ def close_period(book: PlaceBook, decision: Decision, command: ClosePeriod) -> N
 
 def _unused(book: PlaceBook, used_id: str, what: str) -> None:
     if used_id in book.used_ids:
-        raise LedgerRejection(f"{what} is already recorded for {book.place_id}; it posts once")
+        raise LedgerRejection(
+            f"{what} is already recorded for {book.place_id}; it posts once", rule="posts_once"
+        )
 
 
 OPERATIONS: dict[type[Event], Callable[..., None]] = {
@@ -923,6 +935,7 @@ def _conflict(book: PlaceBook, request_event_id: UUID, request: Event) -> Reques
             f"event id {request_event_id} was already used for a different request; "
             "this one was not posted: send it again with a new event id"
         ),
+        rule="event_id_unique",
     )
 
 
@@ -954,6 +967,8 @@ def rejection_event(
         request_event_type=request.event_type,
         request_id=str(request_event_id),
         reason=reason,
+        rule=rejection.rule,
+        figures=rejection.figures,
     )
 
 

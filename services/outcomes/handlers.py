@@ -814,6 +814,8 @@ async def _refuse(context: HandlerContext, command: ContractEvent, *reasons: str
             contract_id=command.contract_id,
             command_type=command.event_type,
             reasons=reasons,
+            # The shared refusal shape's rule: outcomes names its rules in the reasons.
+            rule="outcomes_command_valid",
         )
     )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import Any
 
 import asyncpg
@@ -135,8 +134,13 @@ async def _upload(
     async def write(connection: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
         outbox = Outbox(connection, producer="gateway")
         for command in commands:
-            await outbox.add(command, event_id=uuid.uuid5(base_id, str(command.chunk_index)))
-        return 202, {**counts, "batch_id": batch_id, "commands": len(commands)}
+            await outbox.add(command, event_id=uploads.chunk_event_id(base_id, command.chunk_index))
+        return 202, {
+            **counts,
+            "batch_id": batch_id,
+            "commands": len(commands),
+            "command_id": str(base_id),
+        }
 
     response = await idempotent(
         page.gateway,

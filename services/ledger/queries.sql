@@ -141,6 +141,7 @@ ORDER BY financial_year, department_code, funding_stream_code;
 SELECT sequence, transfer_id, financial_year, iati_transaction_type, description,
        legs::text AS legs, posted_at
 FROM transfers
-WHERE place_id = $1 AND jsonb_path_exists(legs, '$[*] ? (@.account like_regex $pattern)',
-                                          jsonb_build_object('pattern', $2::text))
+-- (SQL/JSON's like_regex takes only a literal pattern, so the legs are matched with ~ instead.)
+WHERE place_id = $1
+  AND EXISTS (SELECT 1 FROM jsonb_array_elements(legs) AS leg WHERE leg ->> 'account' ~ $2)
 ORDER BY sequence;

@@ -174,8 +174,8 @@ def statement_summary(rows: list[dict[str, Any]], paid: PaidAndRecovered) -> dic
         }
         for financial_year, figures in sorted(years.items())
     ]
-    paid_pence = sum(year["paid_pence"] for year in by_year)
-    recovered_pence = sum(year["recovered_pence"] for year in by_year)
+    paid_pence = sum(figures["paid_pence"] for figures in years.values())
+    recovered_pence = sum(figures["recovered_pence"] for figures in years.values())
     return {
         "paid_pence": paid_pence,
         "recovered_pence": recovered_pence,

@@ -76,6 +76,11 @@ class GatewaySettings(BaseSettings):
         ge=0,
         description="Longest `?wait=` a command status request may hold for a change.",
     )
+    gateway_web_command_wait_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="How long a page waits for the outcome of the command its form sent.",
+    )
     gateway_command_wait_poll_interval_s: float = Field(
         default=0.1, gt=0, description="How often a waiting command status request looks again."
     )

@@ -14,7 +14,7 @@ from services.gateway.auth import require
 from services.gateway.domain import Permission, Principal
 from services.gateway.intake import identifier_path
 from services.gateway.problems import FieldProblem, field_problem
-from services.gateway.web import charts
+from services.gateway.web import charts, outcomes
 from services.gateway.web.commands import IDEMPOTENCY_FIELD, send
 from services.gateway.web.rendering import (
     Page,
@@ -137,6 +137,7 @@ async def finance_page(
         field_errors=field_errors(list(problems), RECEIPT_FIELDS),
         values=values or {},
         notice=notice,
+        command_outcome=await outcomes.command_notice(page, notice),
     )
 
 
@@ -193,7 +194,10 @@ def router() -> APIRouter:
                 values=values,
                 status=422,
             )
-        return RedirectResponse(f"/places/{place_id}/finance?sent=receipt", status_code=303)
+        command_id = outcomes.command_id_for(principal, form.get(IDEMPOTENCY_FIELD))
+        query = {"sent": "receipt", "year": values["financial_year"]}
+        target = outcomes.sent_to(f"/places/{place_id}/finance", command_id, **query)
+        return RedirectResponse(target, status_code=303)
 
     @routes.get("/places/{place_id}/finance/close")
     async def close_form(
@@ -240,6 +244,8 @@ def router() -> APIRouter:
                 errors=error_summary(problems, CLOSE_FIELDS),
                 field_errors=field_errors(problems, CLOSE_FIELDS),
             )
-        return RedirectResponse(f"/places/{place_id}/finance?sent=close", status_code=303)
+        command_id = outcomes.command_id_for(principal, form.get(IDEMPOTENCY_FIELD))
+        target = outcomes.sent_to(f"/places/{place_id}/finance", command_id, sent="close")
+        return RedirectResponse(target, status_code=303)
 
     return routes

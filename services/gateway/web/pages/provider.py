@@ -23,6 +23,7 @@ from services.gateway.idempotency import idempotent
 from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError
 from services.gateway.web import charts, csrf
+from services.gateway.web import outcomes as command_outcomes
 from services.gateway.web.rendering import Page, render
 from services.gateway.web.routes import PAGE, WebRoute, signed_in
 from services.runtime.outbox import Outbox
@@ -209,6 +210,9 @@ def router() -> APIRouter:
         intake.check_storable(contract_id, "contract_id")
         provider = await contract_provider(page, place_id, contract_id)
         status, report = await _upload(page, principal, place_id, contract_id, provider)
+        outcome = None
+        if status == 202:
+            outcome = await command_outcomes.command_notice(page, command=report["command_id"])
         return render(
             page,
             "upload_report.html",
@@ -218,6 +222,7 @@ def router() -> APIRouter:
             contract_id=contract_id,
             report=report,
             errors=[{"text": report["problem"], "href": "#file"}] if "problem" in report else [],
+            command_outcome=outcome,
         )
 
     @routes.get("/places/{place_id}/contracts/{contract_id}/batches/{batch_id}")

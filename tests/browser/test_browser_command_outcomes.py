@@ -1,0 +1,63 @@
+"""What became of a form's command, on the page the person came back to, in real headless
+Chromium with JavaScript off: a receipt the real ledger refuses shows the ledger's reason in a
+notification banner, and one it records says so."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from contracts import FinancialYearAmount, RecordSettlement
+from singlepot.system import service_definition
+from tests.browser.browser_support import browser_page, sign_in
+from tests.conftest import ARTIFACTS
+from tests.integration.gateway.gateway_support import gateway_settings, served
+from tests.integration.web.web_support import PASSWORD, gateway_rows, web_user
+from tests.support.kafka import eventually, publish, running
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+
+async def test_a_receipt_the_ledger_refuses_shows_its_reason_and_one_it_records_says_so(
+    settings, database_url
+) -> None:
+    await web_user(database_url, "fin", "finance@GM")
+    await publish(
+        settings,
+        RecordSettlement(
+            place_id="GM",
+            settlement_id="S-1",
+            department_code="DWP",
+            funding_stream_code="WORK",
+            spending_review_period="SR2025",
+            profile=(FinancialYearAmount(financial_year="2026-27", amount_pence=10_000_00),),
+        ),
+    )
+    # The page waits for the ledger's answer long enough for a loaded machine.
+    patient = gateway_settings(gateway_web_command_wait_s=20)
+    async with running(service_definition("ledger"), settings), served(settings, patient) as url:
+        await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM pot_streams"))
+        async with browser_page(SCREENSHOTS, "finance_receipt_refused") as page:
+            await sign_in(page, url, "fin", PASSWORD)
+            for receipt_id, amount, outcome in (
+                ("R-1", "15000.00", "Refused"),
+                ("R-2", "4000.00", "Done"),
+            ):
+                await page.goto(f"{url}/places/GM/finance?year=2026-27")
+                await page.locator("#receipt_id").fill(receipt_id)
+                await page.locator("#settlement_id").fill("S-1")
+                await page.locator("#stream").select_option("DWP/WORK")
+                await page.locator("#financial_year").fill("2026-27")
+                await page.locator("#amount").fill(amount)
+                await page.get_by_role("button", name="Record receipt").click()
+                banner = page.locator("#command-outcome")
+                await expect(banner).to_have_attribute("data-outcome", outcome)
+                if outcome == "Refused":
+                    await expect(banner).to_contain_text(
+                        "receipt of £15,000.00 for DWP WORK exceeds the £10,000.00 still owed"
+                    )
+                    await expect(banner).to_contain_text("receipt_within_owed")
+                else:
+                    await expect(banner).to_contain_text("The receipt was recorded in the ledger.")
+                    await expect(banner).to_contain_text("receipt R-2")

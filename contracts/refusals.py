@@ -21,7 +21,13 @@ from contracts.allocations import AllocationUnfunded, CommandRefused, ReleaseRef
 from contracts.base import Event
 from contracts.envelope import Envelope
 from contracts.ledger import PaymentRejected, RequestRejected, ReservationRejected
-from contracts.outcomes import CommandRejected, EvidenceRejected
+from contracts.outcomes import (
+    ClawbackRefused,
+    CommandRejected,
+    EvidenceRejected,
+    OpenBookRejected,
+    OutcomesContractRejected,
+)
 from contracts.values import TEXT_LENGTH_MAX, Figures, Identifier, Text, ValueObject
 
 
@@ -121,6 +127,36 @@ def _from_evidence(event: EvidenceRejected) -> dict[str, Any]:
     }
 
 
+def _from_registration(event: OutcomesContractRejected) -> dict[str, Any]:
+    return {
+        "command_type": "RegisterOutcomesContract",
+        "subject_id": event.contract_id,
+        "rule": "contract_fits_allocation",
+        "reason": _joined(event.reasons),
+        "figures": {},
+    }
+
+
+def _from_open_book(event: OpenBookRejected) -> dict[str, Any]:
+    return {
+        "command_type": "SubmitOpenBook",
+        "subject_id": event.period_id,
+        "rule": "open_book_complete",
+        "reason": _joined(event.reasons),
+        "figures": {},
+    }
+
+
+def _from_clawback(event: ClawbackRefused) -> dict[str, Any]:
+    return {
+        "command_type": "ClawBackClaim",
+        "subject_id": event.clawback_id,
+        "rule": "clawback_of_a_paid_claim",
+        "reason": event.reason,
+        "figures": {},
+    }
+
+
 def _joined(reasons: tuple[str, ...]) -> str:
     """Several reasons as one sentence a person reads, cut (saying so) at the text limit."""
     joined = "; ".join(reasons)
@@ -138,6 +174,9 @@ READERS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     PaymentRejected: _from_payment,
     ReleaseRefused: _from_release,
     EvidenceRejected: _from_evidence,
+    OutcomesContractRejected: _from_registration,
+    OpenBookRejected: _from_open_book,
+    ClawbackRefused: _from_clawback,
 }
 """Every event that refuses a command, with how it reads as a `Refusal`."""
 

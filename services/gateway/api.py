@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from contracts import Event
 from services.gateway import (
+    claim_results,
     command_status,
     db,
     domain,
@@ -482,6 +483,7 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(query_routes(gateway))
     app.include_router(subscriptions.routes(gateway))
     app.include_router(command_status.routes(gateway))
+    app.include_router(claim_results.routes(gateway))
     app.include_router(uploads.routes(gateway))
     app.include_router(opendata_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).

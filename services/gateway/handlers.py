@@ -62,7 +62,7 @@ from contracts.outcomes import (
     ReferralsRecorded,
     RemittanceAdvised,
 )
-from services.gateway import command_status, db, domain
+from services.gateway import claim_results, command_status, db, domain
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -499,8 +499,9 @@ HANDLERS: dict[type[Event], Handler] = {
     FunnelMeasured: on_funnel_measured,
     EngagementsRecorded: on_engagements_recorded,
 }
-# Every handler also records what its event means for the command it answers (command_status).
-HANDLERS = command_status.tracked(HANDLERS)
+# Per-claim results of evidence batches are kept beside (claim_results), and every handler
+# also records what its event means for the command it answers (command_status).
+HANDLERS = command_status.tracked(claim_results.alongside(HANDLERS))
 
 
 async def handle_batch(

@@ -22,6 +22,7 @@ from contracts.evidence_file import (
     evidence_commands,
     file_batch_id,
     parse_rows,
+    refuse_unknown_metrics,
 )
 from contracts.outcomes import SubmitEvidence
 from services.gateway import command_status, db, domain, intake, problems
@@ -86,6 +87,7 @@ def routes(gateway: Gateway) -> APIRouter:
         intake.check_storable(contract_id, "contract_id")
         async with gateway.pool.acquire() as connection:
             provider = await db.contract_provider(connection, place_id, contract_id)
+            metric_ids = await db.contract_metric_ids(connection, place_id, contract_id)
         require(
             principal,
             Permission.SUBMIT_EVIDENCE,
@@ -116,6 +118,7 @@ def routes(gateway: Gateway) -> APIRouter:
             provider,
             key,
             report,
+            metric_ids,
         )
         errors = [str(error) for error in report.errors[: settings.gateway_upload_errors_max]]
         if not commands:
@@ -179,6 +182,7 @@ def commands_from_file(
     provider_id: str,
     pseudonym_key: bytes,
     report: FileReport,
+    metric_ids: frozenset[str] | None = None,
 ) -> tuple[list[SubmitEvidence], str]:
     """Parse a whole evidence file into its SubmitEvidence commands (one per chunk) and the
     file's batch id, noting rejected rows in `report`; a file that cannot be read is a 422
@@ -188,6 +192,8 @@ def commands_from_file(
         file_format = detect_format(filename)
         batch_id = file_batch_id(stream)
         rows = parse_rows(stream, file_format, pseudonym_key)
+        if metric_ids is not None:
+            rows = refuse_unknown_metrics(rows, metric_ids, contract_id)
         commands = list(
             evidence_commands(
                 rows,

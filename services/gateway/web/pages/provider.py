@@ -104,6 +104,8 @@ async def _upload(
         return 422, {"problem": "The form lost its idempotency key; reload the page", "errors": []}
     pseudonym_key = settings.gateway_pseudonym_key.get_secret_value().encode()
     report = FileReport()
+    async with page.gateway.pool.acquire() as connection:
+        metric_ids = await db.contract_metric_ids(connection, place_id, contract_id)
     try:
         commands, batch_id = await asyncio.to_thread(
             uploads.commands_from_file,
@@ -114,6 +116,7 @@ async def _upload(
             provider,
             pseudonym_key,
             report,
+            metric_ids,
         )
     except ProblemError as problem:
         return 422, {"problem": problem.detail, "errors": []}

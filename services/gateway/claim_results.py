@@ -191,14 +191,21 @@ def routes(gateway: Gateway) -> APIRouter:
     ) -> StreamingResponse:
         """Every claim of the batch as CSV, streamed, however many there are."""
         await readable(principal, place_id, contract_id)
-        filename = f"{contract_id}-{batch_id}-claims.csv".replace('"', "")
-        return StreamingResponse(
-            _csv_lines(gateway, (place_id, contract_id, batch_id), status),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return csv_response(gateway, (place_id, contract_id, batch_id), status)
 
     return router
+
+
+def csv_response(
+    gateway: Gateway, batch: tuple[str, str, str], status: str | None
+) -> StreamingResponse:
+    """Every claim of a batch (place, contract, batch) as a streamed CSV download."""
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"{batch[1]}-{batch[2]}-claims.csv")
+    return StreamingResponse(
+        _csv_lines(gateway, batch, status),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _claim(row: JsonObject) -> JsonObject:

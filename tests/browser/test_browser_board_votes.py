@@ -93,7 +93,7 @@ async def test_a_members_vote_and_reason_are_recorded_by_the_allocations_service
             await page.goto(f"{url}/places/GM/board")
         await expect(votes).to_have_text(f"cllr-ahmed: for – “{REASON}”")
         # One vote of two: the proposal stays open, but this member's vote is cast.
-        await expect(card).to_contain_text("proposed")
+        await expect(card).to_contain_text("Proposed")
         await expect(page.locator("#own-vote-A-7")).to_have_text(
             "Your vote on A-7: for. A vote cannot be changed."
         )

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from contracts.evidence_file import FileReport
-from services.gateway import db, domain, intake, uploads, views
+from services.gateway import claim_results, db, domain, intake, uploads, views
 from services.gateway.auth import require
 from services.gateway.domain import Permission, Principal
 from services.gateway.idempotency import idempotent
@@ -30,6 +30,8 @@ from services.runtime.outbox import Outbox
 
 # Batch states after which nothing more happens without a person: the status page stops
 # offering to check the batch's progress again.
+# Claims listed on a batch's page; all of them are in its CSV download.
+CLAIMS_SHOWN = 100
 FINAL_BATCH_STATES = frozenset({"paid", "rejected", "held", "failed", "refused", "closed"})
 
 
@@ -238,10 +240,14 @@ def router() -> APIRouter:
         principal = signed_in(page)
         provider = await contract_provider(page, place_id, contract_id)
         require(principal, Permission.READ_EVIDENCE, place_id, provider, what=contract_id)
+        key = (place_id, contract_id, batch_id)
         async with page.gateway.pool.acquire() as connection:
             batches = await db.evidence_for_contract(connection, place_id, contract_id, 1000)
+            summary = await db.claim_results_summary(connection, key)
+            claims = await db.claim_results_page(connection, key, None, (-1, -1), CLAIMS_SHOWN)
         batch = next((row for row in batches if row["batch_id"] == batch_id), None)
         final = batch is not None and str(batch.get("status")) in FINAL_BATCH_STATES
+        priced_pence = sum(row["amount_pence"] for row in summary if row["status"] != "rejected")
         return render(
             page,
             "batch.html",
@@ -251,6 +257,22 @@ def router() -> APIRouter:
             batch_id=batch_id,
             batch=batch,
             in_progress=not final,
+            summary=summary,
+            claims=claims,
+            claims_shown=CLAIMS_SHOWN,
+            priced_pence=priced_pence,
         )
+
+    @routes.get("/places/{place_id}/contracts/{contract_id}/batches/{batch_id}/claims.csv")
+    async def batch_claims_csv(
+        place_id: str = place,
+        contract_id: str = identifier_path(),
+        batch_id: str = identifier_path(),
+        page: Page = PAGE,
+    ) -> Response:
+        principal = signed_in(page)
+        provider = await contract_provider(page, place_id, contract_id)
+        require(principal, Permission.READ_EVIDENCE, place_id, provider, what=contract_id)
+        return claim_results.csv_response(page.gateway, (place_id, contract_id, batch_id), None)
 
     return routes

@@ -8,10 +8,12 @@ the SQL lives in queries.sql and is run by db.py, as everywhere else in the gate
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import asyncpg
 
+from contracts.values import financial_year_on
 from services.gateway import db, domain
 
 JsonObject = dict[str, Any]
@@ -19,10 +21,21 @@ JsonObject = dict[str, Any]
 POT_FIGURES = ("settled_pence", "received_pence", "reserved_pence", "paid_pence", "available_pence")
 
 
+def default_year(years: list[str], today: date | None) -> str | None:
+    """The year a page opens on: the current one when it has figures, else the latest."""
+    if today is not None and financial_year_on(today) in years:
+        return financial_year_on(today)
+    return years[-1] if years else None
+
+
 async def pot_overview(
-    conn: asyncpg.Connection, place_id: str, financial_year: str | None
+    conn: asyncpg.Connection,
+    place_id: str,
+    financial_year: str | None,
+    today: date | None = None,
 ) -> JsonObject:
-    """The place's pot in one financial year (None: the latest year the pot has figures for).
+    """The place's pot in one financial year (None: the year `today` falls in when the pot has
+    figures for it, else the latest year the pot has figures for).
 
     Returns `{"place_id", "financial_year" (str | None when the place has no pot yet),
     "financial_years" [every year known, oldest first], "closed" (bool: the year is closed),
@@ -31,7 +44,7 @@ async def pot_overview(
     per "department_code"], "totals": {the five figures}}`. Available is settled less reserved.
     """
     years = await db.pot_years(conn, place_id)
-    year = financial_year if financial_year is not None else (years[-1] if years else None)
+    year = financial_year if financial_year is not None else default_year(years, today)
     rows = await db.pot_streams_in_year(conn, place_id, year) if year else []
     streams = [
         {**row, "available_pence": row["settled_pence"] - row["reserved_pence"]} for row in rows

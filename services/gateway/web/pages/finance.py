@@ -3,6 +3,7 @@ spend over time, recording a receipt, and closing a financial year after confirm
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -114,7 +115,8 @@ async def finance_page(
     principal = signed_in(page)
     require(principal, Permission.READ_POT, place_id, what="the pot")
     async with page.gateway.pool.acquire() as connection:
-        overview = await views.pot_overview(connection, place_id, year)
+        # Without a year asked for, the page opens on the current financial year.
+        overview = await views.pot_overview(connection, place_id, year, datetime.now(UTC).date())
         spend = await views.spend_over_time(connection, place_id, None)
     streams = list(overview.get("streams", []))
     years = list(overview.get("financial_years") or [])

@@ -4,7 +4,6 @@ opens on."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 from contracts import AllocationApproved, ReservationRejected, SettlementRecorded

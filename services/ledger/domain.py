@@ -47,6 +47,7 @@ from contracts import (
 )
 from contracts.ledger import IatiTransactionType
 from contracts.money import format_pounds
+from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.values import next_financial_year
 from services.ledger.errors import LedgerRejection
 
@@ -183,6 +184,9 @@ class PaymentRecord:
     amount_pence: int
     attribution: tuple[StreamShare, ...]
     recovered_pence: int = 0
+    # What a recovery repeats on the spend topic (absent for payments made before they were kept).
+    contract_id: str | None = None
+    payment_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -728,7 +732,13 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
     )
     transfer = post(book, decision, year, legs, IATI_DISBURSEMENT, tags)
     book.payments[request.payment_id] = PaymentRecord(
-        request.allocation_id, request.provider_id, year, request.amount_pence, tuple(shares)
+        request.allocation_id,
+        request.provider_id,
+        year,
+        request.amount_pence,
+        tuple(shares),
+        contract_id=request.contract_id,
+        payment_kind=request.payment_kind,
     )
     book.changed_payments.add(request.payment_id)
     attribution = attribution_of(shares)
@@ -814,6 +824,41 @@ def recover(book: PlaceBook, decision: Decision, request: RecoveryRaised) -> Non
             attribution=attribution_of(shares),
             financial_year=year,
         )
+    )
+    decision.events.append(recovered_spend(book.place_id, request, payment, shares, year, transfer))
+
+
+def recovered_spend(
+    place_id: str,
+    request: RecoveryRaised,
+    payment: PaymentRecord,
+    shares: Sequence[StreamShare],
+    year: str,
+    transfer: Transfer,
+) -> SpendRecovered:
+    """The recovery as negative spend on the spend topic, with each department's share."""
+    return SpendRecovered(
+        place_id=place_id,
+        spend_id=f"recovery/{transfer.transfer_id}",
+        recovery_id=request.recovery_id,
+        payment_id=request.payment_id,
+        allocation_id=payment.allocation_id,
+        provider_id=payment.provider_id,
+        contract_id=payment.contract_id,
+        payment_kind=payment.payment_kind,
+        purpose=f"recovery {request.recovery_id} of payment {request.payment_id}",
+        financial_year=year,
+        amount_pence=-request.amount_pence,
+        attribution=tuple(
+            RecoveredShare(
+                department_code=share.department_code,
+                funding_stream_code=share.funding_stream_code,
+                amount_pence=-share.amount_pence,
+            )
+            for share in shares
+            if share.amount_pence > 0
+        ),
+        transfer_id=transfer.transfer_id,
     )
 
 

@@ -33,7 +33,7 @@ WHERE (place_id, allocation_id) IN (SELECT * FROM unnest($1::text[], $2::text[])
 
 -- name: payments
 SELECT place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
-       attribution::text AS attribution, recovered_pence
+       attribution::text AS attribution, recovered_pence, contract_id, payment_kind
 FROM payments
 WHERE (place_id, payment_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
 
@@ -81,13 +81,13 @@ INSERT INTO closed_years (place_id, financial_year) SELECT * FROM unnest($1::tex
 
 -- name: save_payments
 INSERT INTO payments (place_id, payment_id, allocation_id, provider_id, financial_year,
-                      amount_pence, attribution, recovered_pence)
+                      amount_pence, attribution, recovered_pence, contract_id, payment_kind)
 SELECT place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
-       attribution::jsonb, recovered_pence
+       attribution::jsonb, recovered_pence, contract_id, payment_kind
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-            $7::text[], $8::bigint[])
+            $7::text[], $8::bigint[], $9::text[], $10::text[])
      AS new(place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
-            attribution, recovered_pence)
+            attribution, recovered_pence, contract_id, payment_kind)
 ON CONFLICT (place_id, payment_id) DO UPDATE SET recovered_pence = EXCLUDED.recovered_pence;
 
 -- name: save_conflict

@@ -286,15 +286,16 @@ def links_for(principal: Principal, places: list[str]) -> list[dict[str, str]]:
 
 
 def landing_page(principal: Principal, places: list[str]) -> str:
-    """Where a person lands after signing in: their first role's own page in its place (a
-    finance officer's pot, a provider's contracts), or the list of their pages."""
-    for grant in principal.grants:
-        if grant.role not in ROLE_PAGES:
-            continue
-        place = grant.place_id if grant.place_id != EVERY_PLACE else next(iter(places), None)
-        if place is not None:
-            return ROLE_PAGES[grant.role][1].format(place=place, subject=grant.subject_id)
-    return "/account"
+    """Where a person lands after signing in: their role's own page (a finance officer's pot,
+    a provider's contracts, a department's spend) when they have one, else the list of their
+    pages to choose from."""
+    own = {
+        ROLE_PAGES[grant.role][1].format(place=place, subject=grant.subject_id)
+        for grant in principal.grants
+        if grant.role in ROLE_PAGES
+        for place in (places if grant.place_id == EVERY_PLACE else [grant.place_id])
+    }
+    return own.pop() if len(own) == 1 else "/account"
 
 
 # --- Wiring -----------------------------------------------------------------------------------

@@ -121,9 +121,15 @@ def test_a_person_lands_on_their_own_page_after_signing_in() -> None:
     auditor = Principal("audit", (Grant(Role.AUDITOR),))
     nobody = Principal("nobody", ())
 
+    finance_and_board = Principal(
+        "both", (Grant(Role.FINANCE, "GM"), Grant(Role.BOARD_MEMBER, "GM"))
+    )
+
     assert landing_page(provider, ["GM"]) == "/places/GM/providers/PROV-A"
-    assert landing_page(auditor, ["GM", "WM"]) == "/places/GM/finance"
-    assert landing_page(auditor, []) == "/account"
+    assert landing_page(auditor, ["GM"]) == "/places/GM/finance"
+    # Several pages of their own: the person chooses from the list of them.
+    assert landing_page(auditor, ["GM", "WM"]) == "/account"
+    assert landing_page(finance_and_board, ["GM"]) == "/account"
     assert landing_page(nobody, ["GM"]) == "/account"
 
 
@@ -137,4 +143,3 @@ def test_a_page_opens_on_the_current_financial_year_when_it_has_figures() -> Non
     assert default_year(years, date(2030, 1, 1)) == "2027-28"
     assert default_year([], date(2026, 12, 7)) is None
     assert default_year(years, None) == "2027-28"
-

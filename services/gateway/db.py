@@ -1121,3 +1121,14 @@ async def contract_metric_ids(
         return None
     ids = await connection.fetchval(QUERIES.contract_metric_ids, place_id, contract_id)
     return frozenset(ids)
+
+
+async def statement_by_year(
+    connection: asyncpg.Connection,
+    place_id: str,
+    department_code: str | None = None,
+    provider_id: str | None = None,
+) -> list[Row]:
+    """Paid and recovered pence per financial year, for a department or a provider."""
+    rows = await connection.fetch(QUERIES.statement_by_year, place_id, department_code, provider_id)
+    return _rows(rows)

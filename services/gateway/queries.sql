@@ -770,3 +770,14 @@ ORDER BY count(*) DESC, status, rule;
 SELECT coalesce(array_agg(price ->> 'metric_id'), '{}'::text[]) AS metric_ids
 FROM contracts, jsonb_array_elements(prices) AS price
 WHERE place_id = $1 AND contract_id = $2;
+
+-- name: statement_by_year
+-- Paid, recovered (clawed back) and net per financial year, from the department spend feed:
+-- one department's part ($2), or every department's part of one provider's payments ($3).
+SELECT record ->> 'financial_year' AS financial_year,
+       coalesce(sum(amount_pence) FILTER (WHERE amount_pence > 0), 0)::bigint AS paid_pence,
+       coalesce(-sum(amount_pence) FILTER (WHERE amount_pence < 0), 0)::bigint AS recovered_pence
+FROM department_spend
+WHERE place_id = $1 AND ($2::text IS NULL OR department_code = $2)
+  AND ($3::text IS NULL OR record ->> 'provider_id' = $3)
+GROUP BY 1 ORDER BY 1;

@@ -406,3 +406,28 @@ def _refused_proposal(
         "refusals": refusals,
         "earmark_check": domain.earmark_check(refusals, has_earmarks),
     }
+
+
+async def statement_by_year(
+    conn: asyncpg.Connection,
+    place_id: str,
+    *,
+    department_code: str | None = None,
+    provider_id: str | None = None,
+) -> JsonObject:
+    """A department's or a provider's statement: paid, recovered and net, in all and per
+    financial year (a recovery counts in the year the ledger booked it).
+
+    Returns `{"paid_pence", "recovered_pence", "net_pence", "by_year": [{"financial_year",
+    "paid_pence", "recovered_pence", "net_pence"}]}`.
+    """
+    rows = await db.statement_by_year(conn, place_id, department_code, provider_id)
+    by_year = [{**row, "net_pence": row["paid_pence"] - row["recovered_pence"]} for row in rows]
+    paid_pence = sum(row["paid_pence"] for row in rows)
+    recovered_pence = sum(row["recovered_pence"] for row in rows)
+    return {
+        "paid_pence": paid_pence,
+        "recovered_pence": recovered_pence,
+        "net_pence": paid_pence - recovered_pence,
+        "by_year": by_year,
+    }

@@ -174,9 +174,11 @@ def router() -> APIRouter:
         require(principal, Permission.READ_CONTRACTS, place_id, provider_id, what=provider_id)
         async with page.gateway.pool.acquire() as connection:
             overview = await views.provider_overview(connection, place_id, provider_id)
+            statement = await views.statement_by_year(connection, place_id, provider_id=provider_id)
         return render(
             page,
             "provider.html",
+            statement_by_year=statement,
             title=f"{provider_id}: contracts, evidence and payments in {place_id}",
             place_id=place_id,
             provider_id=provider_id,

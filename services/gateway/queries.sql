@@ -341,7 +341,7 @@ RETURNING event_id;
 TRUNCATE pot_streams, spend_records, allocations, reservations, contracts, evidence_batches,
          payments, closed_periods, boards, decision_rules, interests, votes, board_decisions,
          sign_offs, command_refusals, earmarks, missions, claims, remittances, clawbacks,
-         contract_funnel, contract_segment_funnel;
+         contract_funnel, contract_segment_funnel, evidence_claim_results, command_outcomes;
 
 -- name: forget_inbox
 DELETE FROM inbox WHERE consumer = $1;

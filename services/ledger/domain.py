@@ -542,7 +542,8 @@ def record_settlement(book: PlaceBook, decision: Decision, command: RecordSettle
     """One linked transfer per financial year of the profile: all post, or none."""
     if command.settlement_id in book.settlements:
         raise LedgerRejection(
-            f"settlement {command.settlement_id} is already recorded for {book.place_id}"
+            f"settlement {command.settlement_id} is already recorded for {book.place_id}",
+            rule="posts_once",
         )
     for year in command.profile:
         _open_year(book, year.financial_year)

@@ -148,3 +148,83 @@ async def test_an_unknown_command_and_a_wait_beyond_the_limit_are_refused(
 
     assert unknown.status_code == 404
     assert too_long.status_code == 422
+
+
+async def test_every_service_refuses_in_one_shape_read_back_at_the_commands_location(
+    settings, database_url
+) -> None:
+    finance = await token_for(database_url, "fin", "finance@GM")
+    stranger = await token_for(database_url, "cllr-x", "board_member@GM")
+    virement = {
+        "virement_id": "V-1",
+        "financial_year": "2026-27",
+        "from_funding_stream_code": "WORK",
+        "to_funding_stream_code": "HEALTH",
+        "amount_pence": 5_000_000,
+        "approval_reference": "BOARD-7",
+    }
+    contract = {
+        "contract_id": "C-1",
+        "allocation_id": "A-1",
+        "provider_id": "TRUST",
+        "prices": [{"metric_id": "JOB-START", "price_pence": 100}],
+        "cap_pence": 10_000,
+    }
+    outcomes = service_definition("outcomes")
+    async with (
+        running(LEDGER, settings),
+        running(ALLOCATIONS, settings),
+        running(outcomes, settings),
+        client_for(settings) as client,
+    ):
+        settlement = settlement_body("S-1", 1_000_000)
+        first = await send(client, finance, "k-s", "/settlements", settlement)
+        await settled(client, finance, first)
+        await settled(
+            client, finance, await send(client, finance, "k-a", "/allocations", proposal_body())
+        )
+        sent = {
+            "settlement again": await send(client, finance, "k-s2", "/settlements", settlement),
+            "virement": await send(client, finance, "k-v", "/virements", virement),
+            "vote": await send(
+                client, stranger, "k-vote", "/allocations/A-1/votes", {"vote": "for"}
+            ),
+        }
+        registered = await send(client, finance, "k-c", "/outcomes-contracts", contract)
+        assert (await settled(client, finance, registered))["made"]["contract_id"] == "C-1"
+        again = await send(client, finance, "k-c2", "/outcomes-contracts", contract)
+        sent["contract again"] = again
+        await settled(
+            client, finance, await send(client, finance, "k-close", "/periods/2025-26/close", {})
+        )
+        sent["close again"] = await send(client, finance, "k-close2", "/periods/2025-26/close", {})
+        vote_id = sent.pop("vote")
+        answers = {name: await settled(client, finance, command) for name, command in sent.items()}
+        vote = await settled(client, stranger, vote_id)
+        # Finance staff may not vote: a member's vote is not theirs to read.
+        vote_seen_by_finance = await client.get(
+            f"/api/v1/commands/{vote_id}", headers=bearer(finance)
+        )
+
+    assert {name: answer["status"] for name, answer in answers.items()} == dict.fromkeys(
+        answers, "refused"
+    ), answers
+    refusals = {name: answer["refusal"] for name, answer in answers.items()}
+    assert {name: (r["rule"], r["decided_by"]) for name, r in refusals.items()} == {
+        "settlement again": ("posts_once", "ledger"),
+        "virement": ("virement_within_unreserved_stream", "ledger"),
+        "contract again": ("outcomes_command_valid", "outcomes"),
+        "close again": ("period_closes_once", "ledger"),
+    }
+    # The virement asks for £50,000.00 of the £10,000.00 the WORK stream holds unreserved.
+    assert refusals["virement"]["figures"] == {
+        "amount_pence": 5_000_000,
+        "available_pence": 1_000_000,
+    }
+    assert refusals["contract again"]["reason"] == "contract C-1 is already registered"
+    # A vote by someone not on the board (no board is configured: the place decides without one).
+    assert vote["status"] == "refused"
+    assert vote["refusal"]["decided_by"] == "allocations"
+    assert vote["refusal"]["command_type"] == "CastVote"
+    assert vote["refusal"]["reason"]
+    assert vote_seen_by_finance.status_code == 404

@@ -65,6 +65,10 @@ async def test_a_receipt_the_ledger_refuses_shows_its_reason_and_one_it_records_
                 else:
                     await expect(banner).to_contain_text("The receipt was recorded in the ledger.")
                     await expect(banner).to_contain_text("receipt R-2")
+            # Where the money lives, finance staff see what the ledger refused and why.
+            await expect(page.locator("#ledger-refusals")).to_contain_text(
+                "exceeds the £10,000.00 still owed"
+            )
 
 
 async def test_an_evidence_upload_shows_each_refused_claim_and_why_on_the_batch_page(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import RedirectResponse, Response
 
 from contracts import ClosePeriod, RecordReceipt
-from services.gateway import views
+from services.gateway import db, views
 from services.gateway.auth import require
 from services.gateway.domain import Permission, Principal
 from services.gateway.intake import identifier_path
@@ -103,6 +103,23 @@ def _allowed(principal: Principal, place_id: str) -> dict[str, bool]:
     }
 
 
+# The ledger's commands whose refusals finance staff see on this page, where the money lives.
+LEDGER_COMMANDS = frozenset(
+    {"RecordSettlement", "RecordReceipt", "VirementRequested", "ClosePeriod"}
+)
+REFUSALS_SHOWN = 10
+
+
+async def _ledger_refusals(
+    connection: Any, principal: Principal, place_id: str
+) -> list[dict[str, Any]]:
+    """The place's latest refused ledger commands, for those who may send them."""
+    if not principal.sees_everything(Permission.RECORD_RECEIPT, place_id):
+        return []
+    rows = await db.command_refusals_for_place(connection, place_id, REFUSALS_SHOWN * 4)
+    return [row for row in rows if row["command_type"] in LEDGER_COMMANDS][:REFUSALS_SHOWN]
+
+
 async def finance_page(
     page: Page,
     place_id: str,
@@ -118,6 +135,7 @@ async def finance_page(
         # Without a year asked for, the page opens on the current financial year.
         overview = await views.pot_overview(connection, place_id, year, datetime.now(UTC).date())
         spend = await views.spend_over_time(connection, place_id, None)
+        refused = await _ledger_refusals(connection, principal, place_id)
     streams = list(overview.get("streams", []))
     years = list(overview.get("financial_years") or [])
     shown_year = year or overview.get("financial_year") or (years[-1] if years else None)
@@ -140,6 +158,7 @@ async def finance_page(
         values=values or {},
         notice=notice,
         command_outcome=await outcomes.command_notice(page, notice),
+        refused=refused,
     )
 
 

@@ -13,7 +13,14 @@ from pydantic import Field, model_validator
 from contracts.base import Event
 from contracts.money import Pence, PositivePence
 from contracts.topics import ALLOCATIONS_COMMANDS, ALLOCATIONS_LIFECYCLE
-from contracts.values import FinancialYear, Identifier, Text, ValueObject, repeated_values
+from contracts.values import (
+    Figures,
+    FinancialYear,
+    Identifier,
+    Text,
+    ValueObject,
+    repeated_values,
+)
 
 AllocationType = Literal["grant", "partnership_agreement", "outcomes_contract"]
 VariationKind = Literal["value_up", "value_down", "extension", "purpose"]
@@ -684,6 +691,7 @@ class CommandRefused(Event):
     subject_id: Identifier
     rule: Identifier
     reason: Text
+    figures: Figures = Field(default_factory=dict)
 
 
 class ReleaseRefused(Event):

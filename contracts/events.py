@@ -53,6 +53,7 @@ from contracts.outcomes import (
     RegisterOutcomesContract,
     SubmitEvidence,
 )
+from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.values import (
     Attribution,
     AttributionShare,
@@ -113,7 +114,9 @@ __all__ = [
     "ReservationReleased",
     "ReservationRequested",
     "SettlementRecorded",
+    "RecoveredShare",
     "SpendRecorded",
+    "SpendRecovered",
     "SubmitEvidence",
     "Text",
     "TransferLeg",

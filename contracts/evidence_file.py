@@ -114,6 +114,20 @@ def parse_rows(
         yield from _validated(row_number, record, pseudonym_key)
 
 
+def refuse_unknown_metrics(
+    rows: Iterable[EvidenceClaim | RowError], metric_ids: frozenset[str], contract_id: str
+) -> Iterator[EvidenceClaim | RowError]:
+    """The rows, with a claim of a metric the contract does not price turned into its row's
+    error (field metric_id), like any other row error, instead of a claim refused later."""
+    for item in rows:
+        if isinstance(item, EvidenceClaim) and item.metric_id not in metric_ids:
+            known = ", ".join(sorted(metric_ids)) or "none"
+            rule = f"metric {item.metric_id} is not priced in contract {contract_id} ({known})"
+            yield RowError(item.row_number or 0, "metric_id", rule)
+            continue
+        yield item
+
+
 def evidence_commands(
     rows: Iterable[EvidenceClaim | RowError],
     *,

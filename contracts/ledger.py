@@ -9,6 +9,7 @@ from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import LEDGER_REQUESTS, LEDGER_RESULTS, LEDGER_SPEND, LEDGER_TRANSFERS
 from contracts.values import (
     Attribution,
+    Figures,
     FinancialYear,
     Identifier,
     Profile,
@@ -323,6 +324,10 @@ class RequestRejected(Event):
     request_event_type: Identifier
     request_id: Identifier
     reason: Text
+    # The rule broken and its numbers, in the shape every service refuses with
+    # (contracts.refusals); absent in events written before they were added.
+    rule: Identifier | None = None
+    figures: Figures = Field(default_factory=dict)
 
 
 # --- Posted transfers (LEDGER_TRANSFERS) ------------------------------------------------------

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, model_validator
 from contracts.base import Event
 from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import OUTCOMES_COMMANDS, OUTCOMES_LIFECYCLE
-from contracts.values import Identifier, Text, ValueObject, repeated_values
+from contracts.values import Figures, Identifier, Text, ValueObject, repeated_values
 
 # A Kafka message has a size limit (1 MB by default); about 150 bytes a claim keeps a full
 # batch well inside it. Month-end uploads larger than this are split into several batches.
@@ -505,6 +505,41 @@ class ClawbackRaised(ContractEvent):
     claim_period_id: Identifier | None = None
 
 
+ClaimStatus = Literal[
+    "accepted", "rejected", "sampled", "verified", "failed_verification", "paid", "clawed_back"
+]
+"""Where one claim of a batch stands, from the provider's side."""
+
+
+class ClaimResult(ValueObject):
+    """One claim's result: where it stands and, when not paid, why (naming the earlier claim,
+    the other contract, the cap and its figures, or the verifier's reason)."""
+
+    participant_hash: ParticipantHash
+    metric_id: Identifier
+    status: ClaimStatus
+    row_number: RowNumber | None = None
+    achieved_on: date | None = None
+    reason: Text | None = None
+    # The rule a rejection broke ("participant_metric_paid_once", "within_cap", ...).
+    rule: Identifier | None = None
+    amount_pence: Pence | None = None
+
+
+class ClaimResultsRecorded(ContractEvent):
+    """Per-claim results of a batch, in parts of at most EVENT_LIST_LENGTH_MAX, so every claim
+    of a batch of any size is told, not only the first rejections. A chunk's assessment gives
+    each claim's position in the chunk (`first_position` onwards); a later change (sampled,
+    verified, failed verification) names its claims by participant and metric alone."""
+
+    topic = OUTCOMES_LIFECYCLE
+
+    batch_id: Identifier
+    chunk_index: Count | None = None
+    first_position: Count | None = None
+    results: tuple[ClaimResult, ...] = Field(min_length=1, max_length=EVENT_LIST_LENGTH_MAX)
+
+
 class ClawbackSettled(ContractEvent):
     """The ledger answered a clawback: recovered, or refused with its reason."""
 
@@ -618,3 +653,7 @@ class CommandRejected(ContractEvent):
 
     command_type: Identifier
     reasons: tuple[Text, ...] = Field(min_length=1)
+    # The rule broken and its numbers, in the shape every service refuses with
+    # (contracts.refusals); absent in events written before they were added.
+    rule: Identifier | None = None
+    figures: Figures = Field(default_factory=dict)

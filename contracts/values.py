@@ -1,5 +1,6 @@
 """Value objects and constrained strings shared by the event models."""
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -14,6 +15,10 @@ Identifier = Annotated[str, Field(min_length=1, max_length=IDENTIFIER_LENGTH_MAX
 
 Text = Annotated[str, Field(min_length=1, max_length=TEXT_LENGTH_MAX)]
 """Free text a person reads (a purpose, a reason): never empty, bounded."""
+
+Figures = dict[Identifier, int]
+"""The numbers a refusal rests on, by name ("amount_pence", "owed_pence"), exactly as the
+deciding service gave them: a person reads the rule, the reason and these."""
 
 
 def _check_financial_year(value: str) -> str:
@@ -35,6 +40,12 @@ FinancialYear = Annotated[
 def next_financial_year(financial_year: str) -> str:
     """'2026-27' -> '2027-28'."""
     start = int(financial_year[:4]) + 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def financial_year_on(day: date) -> str:
+    """The UK financial year (April to March) a day falls in: 7 Dec 2026 -> '2026-27'."""
+    start = day.year if day.month >= 4 else day.year - 1
     return f"{start}-{(start + 1) % 100:02d}"
 
 

@@ -419,6 +419,9 @@ def _check_minimum_share(
 ) -> None:
     # A tagged allocation only helps the earmark. An untagged one may use the pot only as far
     # as it leaves the minimum share free for the tagged purpose.
+    if earmark.department_code and earmark.funding_stream_code:
+        _check_stream_minimum_share(earmark, year, allocation_id, value_pence, tags)
+        return
     pot_pence = year.pot_pence
     if earmark.purpose_tag in tags or pot_pence == 0:
         return
@@ -440,6 +443,59 @@ def _check_minimum_share(
         f"{format_pounds(pot_pence)}) for '{earmark.purpose_tag}'; after this allocation of "
         f"{format_pounds(value_pence)} only {format_pounds(left_pence)} ({percent(left_bp)}) "
         "would be left for it",
+        {
+            "pot_pence": pot_pence,
+            "needed_pence": needed_pence,
+            "value_pence": value_pence,
+            "left_pence": left_pence,
+        },
+    )
+
+
+def _check_stream_minimum_share(
+    earmark: Earmark, year: YearBook, allocation_id: str, value_pence: int, tags: Sequence[str]
+) -> None:
+    """Of one department's stream, at least the share stays for the tagged purpose ("of
+    MHCLG's local growth stream, at least 10% to early intervention"). Untagged allocations draw
+    on the stream pro rata to its part of the pot, as the ledger reserves them."""
+    pot_pence, stream_pence = year.pot_pence, _stream_pence(earmark, year)
+    if earmark.purpose_tag in tags or pot_pence == 0 or stream_pence == 0:
+        return
+    share_bp = earmark.minimum_share_basis_points or 0
+    needed_pence = -(-stream_pence * share_bp // BASIS_POINTS_WHOLE)
+    untagged_pence = value_pence + sum(
+        c.counted_pence
+        for c in year.committed
+        if c.allocation_id != allocation_id and earmark.purpose_tag not in c.purpose_tags
+    )
+    drawn_pence = min(untagged_pence * stream_pence // pot_pence, stream_pence)
+    left_pence = stream_pence - drawn_pence
+    if left_pence >= needed_pence:
+        return
+    stream = f"{earmark.department_code}/{earmark.funding_stream_code}"
+    raise Refused(
+        "earmark_stream_minimum_share",
+        f"earmark '{earmark.earmark_id}' keeps at least {percent(share_bp)} of {stream} "
+        f"({format_pounds(needed_pence)} of its {format_pounds(stream_pence)} in "
+        f"{year.financial_year}) for '{earmark.purpose_tag}'; with this allocation of "
+        f"{format_pounds(value_pence)}, allocations for other purposes would draw about "
+        f"{format_pounds(drawn_pence)} from it, leaving {format_pounds(left_pence)}",
+        {
+            "stream_pence": stream_pence,
+            "needed_pence": needed_pence,
+            "value_pence": value_pence,
+            "drawn_pence": drawn_pence,
+            "left_pence": left_pence,
+        },
+    )
+
+
+def _stream_pence(earmark: Earmark, year: YearBook) -> int:
+    return sum(
+        s.settled_pence
+        for s in year.streams
+        if (s.department_code, s.funding_stream_code)
+        == (earmark.department_code, earmark.funding_stream_code)
     )
 
 
@@ -468,6 +524,7 @@ def _check_excluded_purpose(
         f"({percent(stream_pence * BASIS_POINTS_WHOLE // pot_pence)}) of the "
         f"{year.financial_year} pot, so this allocation of {format_pounds(value_pence)} would "
         f"draw about {format_pounds(draw_pence)} from it",
+        {"stream_pence": stream_pence, "value_pence": value_pence, "draw_pence": draw_pence},
     )
 
 

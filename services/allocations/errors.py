@@ -16,6 +16,7 @@ class Refused(AllocationsError):
     """A command breaks one of the place's rules; `rule` names it and the message gives the
     numbers. Handlers publish it as a CommandRefused event; nothing else is written."""
 
-    def __init__(self, rule: str, message: str) -> None:
+    def __init__(self, rule: str, message: str, figures: dict[str, int] | None = None) -> None:
         super().__init__(message)
         self.rule = rule
+        self.figures = figures or {}

@@ -90,6 +90,7 @@ def refusable(handler: Callable[[HandlerContext, Any], Awaitable[None]]) -> Hand
                     subject_id=_subject(command),
                     rule=refusal.rule,
                     reason=str(refusal),
+                    figures=refusal.figures,
                 )
             )
 

@@ -16,7 +16,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from contracts import Event
-from services.gateway import db, domain, intake, problems, subscriptions, uploads
+from services.gateway import (
+    claim_results,
+    command_status,
+    db,
+    domain,
+    intake,
+    problems,
+    subscriptions,
+    uploads,
+)
 from services.gateway.auth import (
     CALLER,
     Gateway,
@@ -42,11 +51,13 @@ QUERY_PROBLEMS = problems.openapi_responses(401, 403, 404, 422, 429)
 
 
 class Accepted(BaseModel):
-    """A command accepted: it is on its way to the service that owns it."""
+    """A command accepted: it is on its way to the service that owns it. Its status is read at
+    `Location: /api/v1/commands/{command_id}` (the command id is its event id)."""
 
     status: str
     event_id: str
     event_type: str
+    command_id: str | None = None
 
 
 # --- Commands, one endpoint per table row -----------------------------------------------------
@@ -126,13 +137,18 @@ async def accept(
 ) -> JSONResponse:
     """Put the command in the outbox, once per Idempotency-Key, and answer 202."""
 
-    accepted = {"status": "accepted", "event_id": str(event_id), "event_type": command.event_type}
+    accepted = {
+        "status": "accepted",
+        "event_id": str(event_id),
+        "event_type": command.event_type,
+        "command_id": str(event_id),
+    }
 
     async def write(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
         await Outbox(connection, producer="gateway").add(command, event_id=event_id)
         return 202, accepted
 
-    return await idempotent(
+    response = await idempotent(
         gateway,
         principal,
         key=idempotency_key,
@@ -144,6 +160,9 @@ async def accept(
         action=write,
         known_response=(202, accepted),
     )
+    if response.status_code == 202:
+        response.headers["Location"] = command_status.location(event_id)
+    return response
 
 
 def body_schema(route: CommandRoute, components: dict[str, Any]) -> dict[str, Any]:
@@ -463,6 +482,8 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(command_routes(gateway, components))
     app.include_router(query_routes(gateway))
     app.include_router(subscriptions.routes(gateway))
+    app.include_router(command_status.routes(gateway))
+    app.include_router(claim_results.routes(gateway))
     app.include_router(uploads.routes(gateway))
     app.include_router(opendata_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).

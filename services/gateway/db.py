@@ -1024,3 +1024,155 @@ async def record_reconciliation_run(
 async def latest_reconciliation_run(connection: asyncpg.Connection, place_id: str) -> Row | None:
     row = await connection.fetchrow(QUERIES.latest_reconciliation_run, place_id)
     return None if row is None else dict(row)
+
+
+# --- Command status ---------------------------------------------------------------------------
+
+
+async def record_command_progress(
+    connection: asyncpg.Connection,
+    command_id: uuid.UUID,
+    *,
+    status: str,
+    waiting_for: str | None,
+    made: Row,
+    refusal: Row | None,
+    event_type: str,
+    at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.record_command_progress,
+        command_id,
+        status,
+        waiting_for,
+        json.dumps(made),
+        None if refusal is None else json.dumps(refusal),
+        event_type,
+        at,
+    )
+
+
+async def command_status(connection: asyncpg.Connection, command_id: uuid.UUID) -> Row | None:
+    """The command as accepted, with what became of it; None for an unknown id."""
+    row = await connection.fetchrow(QUERIES.command_status, command_id)
+    if row is None:
+        return None
+    refusal = row["refusal"]
+    return {
+        **dict(row),
+        "made": json.loads(row["made"]),
+        "refusal": None if refusal is None else json.loads(refusal),
+    }
+
+
+async def command_refusals_for_place(
+    connection: asyncpg.Connection, place_id: str, limit: int
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.command_refusals_for_place, place_id, limit)
+    return [{**dict(row), "refusal": json.loads(row["refusal"])} for row in rows]
+
+
+# --- Per-claim results of evidence batches ----------------------------------------------------
+
+
+async def insert_claim_results(
+    connection: asyncpg.Connection,
+    batch: tuple[str, str, str, int],
+    first_position: int,
+    results: list[Row],
+    at: datetime,
+) -> None:
+    """Store one part of a chunk's per-claim results; `batch` is (place, contract, batch,
+    chunk)."""
+    place_id, contract_id, batch_id, chunk_index = batch
+    columns = (
+        "row_number",
+        "participant_hash",
+        "metric_id",
+        "achieved_on",
+        "status",
+        "rule",
+        "reason",
+        "amount_pence",
+    )
+    await connection.execute(
+        QUERIES.insert_claim_results,
+        place_id,
+        contract_id,
+        batch_id,
+        chunk_index,
+        at,
+        list(range(first_position, first_position + len(results))),
+        *[[result[column] for result in results] for column in columns],
+    )
+
+
+async def set_claims_status(
+    connection: asyncpg.Connection,
+    batch: tuple[str, str, str],
+    status: str,
+    claims: list[Row],
+    at: datetime,
+) -> None:
+    """Move the named claims of a batch (place, contract, batch) to `status`."""
+    await connection.execute(
+        QUERIES.set_claims_status,
+        *batch,
+        status,
+        at,
+        [claim["participant_hash"] for claim in claims],
+        [claim["metric_id"] for claim in claims],
+        [claim.get("rule") for claim in claims],
+        [claim.get("reason") for claim in claims],
+    )
+
+
+async def set_batch_claims_paid(
+    connection: asyncpg.Connection, batch: tuple[str, str, str], at: datetime
+) -> None:
+    await connection.execute(QUERIES.set_batch_claims_paid, *batch, at)
+
+
+async def set_claim_clawed_back(
+    connection: asyncpg.Connection, claim: tuple[str, str, str, str], reason: str, at: datetime
+) -> None:
+    """Mark a paid claim (place, contract, participant, metric) clawed back, with why."""
+    await connection.execute(QUERIES.set_claim_clawed_back, *claim, reason, at)
+
+
+async def claim_results_page(
+    connection: asyncpg.Connection,
+    batch: tuple[str, str, str],
+    status: str | None,
+    after: tuple[int, int],
+    limit: int,
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.claim_results_page, *batch, status, *after, limit)
+    return _rows(rows)
+
+
+async def claim_results_summary(
+    connection: asyncpg.Connection, batch: tuple[str, str, str]
+) -> list[Row]:
+    return _rows(await connection.fetch(QUERIES.claim_results_summary, *batch))
+
+
+async def contract_metric_ids(
+    connection: asyncpg.Connection, place_id: str, contract_id: str
+) -> frozenset[str] | None:
+    """The metrics the contract prices; None for a contract the read model does not hold."""
+    if await contract_provider(connection, place_id, contract_id) is None:
+        return None
+    ids = await connection.fetchval(QUERIES.contract_metric_ids, place_id, contract_id)
+    return frozenset(ids)
+
+
+async def statement_by_year(
+    connection: asyncpg.Connection,
+    place_id: str,
+    department_code: str | None = None,
+    provider_id: str | None = None,
+) -> list[Row]:
+    """Paid and recovered pence per financial year, for a department or a provider."""
+    rows = await connection.fetch(QUERIES.statement_by_year, place_id, department_code, provider_id)
+    return _rows(rows)

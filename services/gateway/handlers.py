@@ -63,7 +63,7 @@ from contracts.outcomes import (
     ReferralsRecorded,
     RemittanceAdvised,
 )
-from services.gateway import db, domain
+from services.gateway import claim_results, command_status, db, domain
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -515,6 +515,9 @@ HANDLERS: dict[type[Event], Handler] = {
     FunnelMeasured: on_funnel_measured,
     EngagementsRecorded: on_engagements_recorded,
 }
+# Per-claim results of evidence batches are kept beside (claim_results), and every handler
+# also records what its event means for the command it answers (command_status).
+HANDLERS = command_status.tracked(claim_results.alongside(HANDLERS))
 
 
 async def handle_batch(

@@ -345,7 +345,7 @@ RETURNING event_id;
 TRUNCATE pot_streams, spend_records, allocations, reservations, contracts, evidence_batches,
          payments, closed_periods, boards, decision_rules, interests, votes, board_decisions,
          sign_offs, command_refusals, earmarks, missions, claims, remittances, clawbacks,
-         contract_funnel, contract_segment_funnel;
+         contract_funnel, contract_segment_funnel, evidence_claim_results, command_outcomes;
 
 -- name: forget_inbox
 DELETE FROM inbox WHERE consumer = $1;
@@ -723,3 +723,115 @@ VALUES ($1, $2, $3, $4);
 SELECT place_id, started_at, finished_at, differences_count, accounts_checked
 FROM reconciliation_runs WHERE place_id IS NULL OR place_id = $1
 ORDER BY finished_at DESC, run_id DESC LIMIT 1;
+
+-- ---- Command status: what became of each accepted command --------------------------------------
+
+-- name: record_command_progress
+-- A result or refusal correlated to a command a person sent; nothing for other correlations
+-- (services' own work, events published before the command log). A refusal is final; what
+-- a command made accumulates.
+INSERT INTO command_outcomes (command_id, status, waiting_for, made, refusal, last_event_type,
+                              updated_at)
+SELECT event_id, $2, $3, $4::jsonb, $5::jsonb, $6, $7
+FROM command_log WHERE event_id = $1
+ON CONFLICT (command_id) DO UPDATE SET
+    status = EXCLUDED.status,
+    waiting_for = EXCLUDED.waiting_for,
+    made = command_outcomes.made || EXCLUDED.made,
+    refusal = EXCLUDED.refusal,
+    last_event_type = EXCLUDED.last_event_type,
+    updated_at = EXCLUDED.updated_at
+WHERE command_outcomes.status <> 'refused';
+
+-- name: command_status
+SELECT l.event_id AS command_id, l.principal_id, l.event_type AS command_type, l.place_id,
+       l.accepted_at, coalesce(o.status, 'accepted') AS status, o.waiting_for,
+       coalesce(o.made, '{}'::jsonb)::text AS made, o.refusal::text AS refusal,
+       o.last_event_type, o.updated_at
+FROM command_log l LEFT JOIN command_outcomes o ON o.command_id = l.event_id
+WHERE l.event_id = $1;
+
+-- name: command_refusals_for_place
+-- The place's refused commands, newest first, for the pages where their objects live.
+SELECT o.command_id, l.event_type AS command_type, l.principal_id, o.refusal::text AS refusal,
+       o.updated_at
+FROM command_outcomes o JOIN command_log l ON l.event_id = o.command_id
+WHERE l.place_id = $1 AND o.status = 'refused'
+ORDER BY o.updated_at DESC LIMIT $2;
+
+-- ---- Per-claim results of evidence batches ----------------------------------------------------
+
+-- name: insert_claim_results
+-- One part of a chunk's assessment; a part delivered again changes nothing.
+INSERT INTO evidence_claim_results (place_id, contract_id, batch_id, chunk_index, position,
+                                    row_number, participant_hash, metric_id, achieved_on, status,
+                                    rule, reason, amount_pence, updated_at)
+SELECT $1, $2, $3, $4, r.position, r.row_number, r.participant_hash, r.metric_id, r.achieved_on,
+       r.status, r.rule, r.reason, r.amount_pence, $5
+FROM unnest($6::integer[], $7::integer[], $8::text[], $9::text[], $10::date[], $11::text[],
+            $12::text[], $13::text[], $14::bigint[])
+     AS r(position, row_number, participant_hash, metric_id, achieved_on, status, rule, reason,
+          amount_pence)
+ON CONFLICT (contract_id, batch_id, chunk_index, position) DO NOTHING;
+
+-- name: set_claims_status
+-- Claims of a batch named by participant and metric move on (sampled, verified, failed); a
+-- rejected claim stays rejected, and a claim never moves back from paid or clawed back.
+UPDATE evidence_claim_results c
+SET status = $4, rule = coalesce(p.rule, c.rule), reason = coalesce(p.reason, c.reason),
+    updated_at = $5
+FROM unnest($6::text[], $7::text[], $8::text[], $9::text[]) AS p(participant_hash, metric_id,
+                                                                rule, reason)
+WHERE c.place_id = $1 AND c.contract_id = $2 AND c.batch_id = $3
+  AND c.participant_hash = p.participant_hash AND c.metric_id = p.metric_id
+  AND c.status IN ('accepted', 'sampled', 'verified', 'failed_verification');
+
+-- name: set_batch_claims_paid
+-- A batch's payment was made: every claim it paid (not rejected, not failed) is paid.
+UPDATE evidence_claim_results SET status = 'paid', updated_at = $4
+WHERE place_id = $1 AND contract_id = $2 AND batch_id = $3
+  AND status IN ('accepted', 'sampled', 'verified');
+
+-- name: set_claim_clawed_back
+UPDATE evidence_claim_results
+SET status = 'clawed_back', rule = 'clawed_back', reason = $5, updated_at = $6
+WHERE place_id = $1 AND contract_id = $2 AND participant_hash = $3 AND metric_id = $4
+  AND status = 'paid';
+
+-- name: claim_results_page
+-- A page of a batch's claims in the order submitted, after a (chunk, position) cursor,
+-- optionally of one status.
+SELECT chunk_index, position, row_number, participant_hash, metric_id,
+       achieved_on::text AS achieved_on, status, rule, reason, amount_pence
+FROM evidence_claim_results
+WHERE place_id = $1 AND contract_id = $2 AND batch_id = $3
+  AND ($4::text IS NULL OR status = $4)
+  AND (chunk_index, position) > ($5, $6)
+ORDER BY chunk_index, position
+LIMIT $7;
+
+-- name: claim_results_summary
+-- A batch's claims counted by status and rule, with one reason of each as an example.
+SELECT status, rule, count(*) AS claims, coalesce(sum(amount_pence), 0) AS amount_pence,
+       min(reason) AS example_reason
+FROM evidence_claim_results
+WHERE place_id = $1 AND contract_id = $2 AND batch_id = $3
+GROUP BY status, rule
+ORDER BY count(*) DESC, status, rule;
+
+-- name: contract_metric_ids
+-- The metrics a contract prices, to refuse an evidence row of any other at upload.
+SELECT coalesce(array_agg(price ->> 'metric_id'), '{}'::text[]) AS metric_ids
+FROM contracts, jsonb_array_elements(prices) AS price
+WHERE place_id = $1 AND contract_id = $2;
+
+-- name: statement_by_year
+-- Paid, recovered (clawed back) and net per financial year, from the department spend feed:
+-- one department's part ($2), or every department's part of one provider's payments ($3).
+SELECT record ->> 'financial_year' AS financial_year,
+       coalesce(sum(amount_pence) FILTER (WHERE amount_pence > 0), 0)::bigint AS paid_pence,
+       coalesce(-sum(amount_pence) FILTER (WHERE amount_pence < 0), 0)::bigint AS recovered_pence
+FROM department_spend
+WHERE place_id = $1 AND ($2::text IS NULL OR department_code = $2)
+  AND ($3::text IS NULL OR record ->> 'provider_id' = $3)
+GROUP BY 1 ORDER BY 1;

@@ -3,11 +3,12 @@ gateway's consumer has seen, and move its consumer group back to the start of ev
 reads. Run it while the gateway is stopped; on its next start the gateway replays everything.
 
 Every other read model (the pot, allocations and the board's votes, decisions, sign-offs and
-refusals, claims, contracts, evidence, remittances, clawbacks with the dates they were raised
-and settled, payments) is emptied and refilled from the topics. The department spend feed (with
-each spend's stored trace context, and recoveries as negative spend) and webhook deliveries are
-kept: feed numbers are public (SSE event ids) and departments must not be sent their spend, or
-a recovery, again; a replayed event finds its (event id, department) row and adds nothing.
+refusals, claims, contracts, evidence and each claim's result, remittances, clawbacks with the
+dates they were raised and settled, payments, and what became of each command) is emptied and
+refilled from the topics. The department spend feed (with each spend's stored trace context,
+and recoveries as negative spend) and webhook deliveries are kept: feed numbers are public (SSE
+event ids) and departments must not be sent their spend, or a recovery, again; a replayed event
+finds its (event id, department) row and adds nothing.
 """
 
 from __future__ import annotations

@@ -71,6 +71,19 @@ class GatewaySettings(BaseSettings):
     gateway_sse_poll_interval_s: float = Field(
         default=0.05, gt=0, description="How often a Server-Sent Events stream looks for spend."
     )
+    gateway_command_wait_max_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest `?wait=` a command status request may hold for a change.",
+    )
+    gateway_web_command_wait_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="How long a page waits for the outcome of the command its form sent.",
+    )
+    gateway_command_wait_poll_interval_s: float = Field(
+        default=0.1, gt=0, description="How often a waiting command status request looks again."
+    )
     gateway_sse_keepalive_s: float = Field(
         default=15.0, gt=0, description="Longest silence on an SSE stream before a keep-alive."
     )

@@ -22,9 +22,10 @@ from contracts.evidence_file import (
     evidence_commands,
     file_batch_id,
     parse_rows,
+    refuse_unknown_metrics,
 )
 from contracts.outcomes import SubmitEvidence
-from services.gateway import db, domain, intake, problems
+from services.gateway import command_status, db, domain, intake, problems
 from services.gateway.auth import CALLER, Gateway, require
 from services.gateway.domain import Permission, Principal
 from services.gateway.idempotency import idempotent
@@ -86,6 +87,7 @@ def routes(gateway: Gateway) -> APIRouter:
         intake.check_storable(contract_id, "contract_id")
         async with gateway.pool.acquire() as connection:
             provider = await db.contract_provider(connection, place_id, contract_id)
+            metric_ids = await db.contract_metric_ids(connection, place_id, contract_id)
         require(
             principal,
             Permission.SUBMIT_EVIDENCE,
@@ -116,6 +118,7 @@ def routes(gateway: Gateway) -> APIRouter:
             provider,
             key,
             report,
+            metric_ids,
         )
         errors = [str(error) for error in report.errors[: settings.gateway_upload_errors_max]]
         if not commands:
@@ -133,9 +136,10 @@ def routes(gateway: Gateway) -> APIRouter:
         async def write(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
             outbox = Outbox(connection, producer="gateway")
             for command in commands:
-                await outbox.add(command, event_id=uuid.uuid5(base_id, str(command.chunk_index)))
+                await outbox.add(command, event_id=chunk_event_id(base_id, command.chunk_index))
             return 202, {
                 "status": "accepted",
+                "command_id": str(base_id),
                 "batch_id": batch_id,
                 "event_type": "SubmitEvidence",
                 "commands": len(commands),
@@ -145,7 +149,7 @@ def routes(gateway: Gateway) -> APIRouter:
                 "errors": errors,
             }
 
-        return await idempotent(
+        response = await idempotent(
             gateway,
             principal,
             key=idempotency_key,
@@ -156,8 +160,18 @@ def routes(gateway: Gateway) -> APIRouter:
             event_id=base_id,
             action=write,
         )
+        if response.status_code == 202:
+            response.headers["Location"] = command_status.location(base_id)
+        return response
 
     return router
+
+
+def chunk_event_id(base_id: uuid.UUID, chunk_index: int) -> uuid.UUID:
+    """A file's chunk command's event id. The first chunk's is the upload's command id, so the
+    outcomes service's answer to it (the batch's first EvidenceSubmitted) is correlated to the
+    command whose status the upload's `Location` names."""
+    return base_id if chunk_index == 0 else uuid.uuid5(base_id, str(chunk_index))
 
 
 def commands_from_file(
@@ -168,6 +182,7 @@ def commands_from_file(
     provider_id: str,
     pseudonym_key: bytes,
     report: FileReport,
+    metric_ids: frozenset[str] | None = None,
 ) -> tuple[list[SubmitEvidence], str]:
     """Parse a whole evidence file into its SubmitEvidence commands (one per chunk) and the
     file's batch id, noting rejected rows in `report`; a file that cannot be read is a 422
@@ -177,6 +192,8 @@ def commands_from_file(
         file_format = detect_format(filename)
         batch_id = file_batch_id(stream)
         rows = parse_rows(stream, file_format, pseudonym_key)
+        if metric_ids is not None:
+            rows = refuse_unknown_metrics(rows, metric_ids, contract_id)
         commands = list(
             evidence_commands(
                 rows,

@@ -8,10 +8,12 @@ the SQL lives in queries.sql and is run by db.py, as everywhere else in the gate
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import asyncpg
 
+from contracts.values import financial_year_on
 from services.gateway import db, domain
 
 JsonObject = dict[str, Any]
@@ -19,10 +21,21 @@ JsonObject = dict[str, Any]
 POT_FIGURES = ("settled_pence", "received_pence", "reserved_pence", "paid_pence", "available_pence")
 
 
+def default_year(years: list[str], today: date | None) -> str | None:
+    """The year a page opens on: the current one when it has figures, else the latest."""
+    if today is not None and financial_year_on(today) in years:
+        return financial_year_on(today)
+    return years[-1] if years else None
+
+
 async def pot_overview(
-    conn: asyncpg.Connection, place_id: str, financial_year: str | None
+    conn: asyncpg.Connection,
+    place_id: str,
+    financial_year: str | None,
+    today: date | None = None,
 ) -> JsonObject:
-    """The place's pot in one financial year (None: the latest year the pot has figures for).
+    """The place's pot in one financial year (None: the year `today` falls in when the pot has
+    figures for it, else the latest year the pot has figures for).
 
     Returns `{"place_id", "financial_year" (str | None when the place has no pot yet),
     "financial_years" [every year known, oldest first], "closed" (bool: the year is closed),
@@ -32,7 +45,7 @@ async def pot_overview(
     unreserved pot, as the rows carry it.
     """
     years = await db.pot_years(conn, place_id)
-    year = financial_year if financial_year is not None else (years[-1] if years else None)
+    year = financial_year if financial_year is not None else default_year(years, today)
     rows = await db.pot_streams_in_year(conn, place_id, year) if year else []
     streams = [dict(row) for row in rows]
     departments: dict[str, JsonObject] = {}
@@ -401,4 +414,29 @@ def _refused_proposal(
         "sign_off": domain.sign_off_state(None, None),
         "refusals": refusals,
         "earmark_check": domain.earmark_check(refusals, has_earmarks),
+    }
+
+
+async def statement_by_year(
+    conn: asyncpg.Connection,
+    place_id: str,
+    *,
+    department_code: str | None = None,
+    provider_id: str | None = None,
+) -> JsonObject:
+    """A department's or a provider's statement: paid, recovered and net, in all and per
+    financial year (a recovery counts in the year the ledger booked it).
+
+    Returns `{"paid_pence", "recovered_pence", "net_pence", "by_year": [{"financial_year",
+    "paid_pence", "recovered_pence", "net_pence"}]}`.
+    """
+    rows = await db.statement_by_year(conn, place_id, department_code, provider_id)
+    by_year = [{**row, "net_pence": row["paid_pence"] - row["recovered_pence"]} for row in rows]
+    paid_pence = sum(row["paid_pence"] for row in rows)
+    recovered_pence = sum(row["recovered_pence"] for row in rows)
+    return {
+        "paid_pence": paid_pence,
+        "recovered_pence": recovered_pence,
+        "net_pence": paid_pence - recovered_pence,
+        "by_year": by_year,
     }

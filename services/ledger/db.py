@@ -152,6 +152,8 @@ async def _load_ids_and_records(
                 domain.StreamShare(**share) for share in json.loads(row["attribution"])
             ),
             recovered_pence=row["recovered_pence"],
+            contract_id=row["contract_id"],
+            payment_kind=row["payment_kind"],
         )
         # A recovery credits the pot of the payment's year, or of the next if that is closed.
         needs.years.add((row["place_id"], year))
@@ -269,7 +271,7 @@ async def _save_records(connection: asyncpg.Connection, books: Sequence[domain.P
         (QUERIES.save_reservations, reservations, 3),
         (QUERIES.save_used_ids, used_ids, 2),
         (QUERIES.save_closed_years, closed, 2),
-        (QUERIES.save_payments, payments, 8),
+        (QUERIES.save_payments, payments, 10),
     ):
         if rows:
             await connection.execute(query, *_columns(rows, width))
@@ -288,6 +290,8 @@ def _payment_record(
         payment.amount_pence,
         attribution,
         payment.recovered_pence,
+        payment.contract_id,
+        payment.payment_kind,
     )
 
 

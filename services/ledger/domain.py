@@ -47,6 +47,7 @@ from contracts import (
 )
 from contracts.ledger import IatiTransactionType
 from contracts.money import format_pounds
+from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.values import next_financial_year
 from services.ledger.errors import LedgerRejection
 
@@ -183,6 +184,9 @@ class PaymentRecord:
     amount_pence: int
     attribution: tuple[StreamShare, ...]
     recovered_pence: int = 0
+    # What a recovery repeats on the spend topic (absent for payments made before they were kept).
+    contract_id: str | None = None
+    payment_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -509,7 +513,8 @@ def _open_year(book: PlaceBook, financial_year: str) -> None:
     if financial_year in book.closed_years:
         raise LedgerRejection(
             f"financial year {financial_year} is closed for {book.place_id}: nothing may be "
-            "posted into it; post corrections into an open year"
+            "posted into it; post corrections into an open year",
+            rule="period_open",
         )
 
 
@@ -537,7 +542,8 @@ def record_settlement(book: PlaceBook, decision: Decision, command: RecordSettle
     """One linked transfer per financial year of the profile: all post, or none."""
     if command.settlement_id in book.settlements:
         raise LedgerRejection(
-            f"settlement {command.settlement_id} is already recorded for {book.place_id}"
+            f"settlement {command.settlement_id} is already recorded for {book.place_id}",
+            rule="posts_once",
         )
     for year in command.profile:
         _open_year(book, year.financial_year)
@@ -586,7 +592,9 @@ def record_receipt(book: PlaceBook, decision: Decision, command: RecordReceipt) 
     if command.amount_pence > owed_pence:
         raise LedgerRejection(
             f"receipt of {format_pounds(command.amount_pence)} for {department} {stream} "
-            f"exceeds the {format_pounds(owed_pence)} still owed for {command.financial_year}"
+            f"exceeds the {format_pounds(owed_pence)} still owed for {command.financial_year}",
+            rule="receipt_within_owed",
+            figures={"amount_pence": command.amount_pence, "owed_pence": owed_pence},
         )
     legs = [
         Leg(received_account(department, stream), "debit", command.amount_pence),
@@ -630,6 +638,8 @@ def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) 
             f"{request.allocation_id} exceeds the unreserved pot of "
             f"{format_pounds(unreserved_pence)} for {book.place_id} {year}",
             unreserved_pence=unreserved_pence,
+            rule="reservation_within_unreserved_pot",
+            figures={"amount_pence": request.amount_pence, "unreserved_pence": unreserved_pence},
         )
     shares = attribute(request.amount_pence, pot_mix)
     legs = _moves(shares, "pot", "commitment", request.allocation_id)
@@ -670,7 +680,9 @@ def _draw_on_reservation(
     if amount_pence > reserved_pence:
         raise LedgerRejection(
             f"{what} of {format_pounds(amount_pence)} for allocation {allocation_id} exceeds "
-            f"its remaining reservation of {format_pounds(reserved_pence)}"
+            f"its remaining reservation of {format_pounds(reserved_pence)}",
+            rule="within_reservation",
+            figures={"amount_pence": amount_pence, "reserved_pence": reserved_pence},
         )
     return year, attribute(amount_pence, commitment_mix)
 
@@ -723,7 +735,13 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
     )
     transfer = post(book, decision, year, legs, IATI_DISBURSEMENT, tags)
     book.payments[request.payment_id] = PaymentRecord(
-        request.allocation_id, request.provider_id, year, request.amount_pence, tuple(shares)
+        request.allocation_id,
+        request.provider_id,
+        year,
+        request.amount_pence,
+        tuple(shares),
+        contract_id=request.contract_id,
+        payment_kind=request.payment_kind,
     )
     book.changed_payments.add(request.payment_id)
     attribution = attribution_of(shares)
@@ -810,6 +828,41 @@ def recover(book: PlaceBook, decision: Decision, request: RecoveryRaised) -> Non
             financial_year=year,
         )
     )
+    decision.events.append(recovered_spend(book.place_id, request, payment, shares, year, transfer))
+
+
+def recovered_spend(
+    place_id: str,
+    request: RecoveryRaised,
+    payment: PaymentRecord,
+    shares: Sequence[StreamShare],
+    year: str,
+    transfer: Transfer,
+) -> SpendRecovered:
+    """The recovery as negative spend on the spend topic, with each department's share."""
+    return SpendRecovered(
+        place_id=place_id,
+        spend_id=f"recovery/{transfer.transfer_id}",
+        recovery_id=request.recovery_id,
+        payment_id=request.payment_id,
+        allocation_id=payment.allocation_id,
+        provider_id=payment.provider_id,
+        contract_id=payment.contract_id,
+        payment_kind=payment.payment_kind,
+        purpose=f"recovery {request.recovery_id} of payment {request.payment_id}",
+        financial_year=year,
+        amount_pence=-request.amount_pence,
+        attribution=tuple(
+            RecoveredShare(
+                department_code=share.department_code,
+                funding_stream_code=share.funding_stream_code,
+                amount_pence=-share.amount_pence,
+            )
+            for share in shares
+            if share.amount_pence > 0
+        ),
+        transfer_id=transfer.transfer_id,
+    )
 
 
 def vire(book: PlaceBook, decision: Decision, request: VirementRequested) -> None:
@@ -827,7 +880,9 @@ def vire(book: PlaceBook, decision: Decision, request: VirementRequested) -> Non
         raise LedgerRejection(
             f"virement of {format_pounds(request.amount_pence)} from stream "
             f"{request.from_funding_stream_code} exceeds its unreserved "
-            f"{format_pounds(available_pence)} in {book.place_id} {request.financial_year}"
+            f"{format_pounds(available_pence)} in {book.place_id} {request.financial_year}",
+            rule="virement_within_unreserved_stream",
+            figures={"amount_pence": request.amount_pence, "available_pence": available_pence},
         )
     legs = []
     moved = attribute(request.amount_pence, source_mix)
@@ -862,7 +917,8 @@ def close_period(book: PlaceBook, decision: Decision, command: ClosePeriod) -> N
     """After this, nothing may post into the year (ARCHITECTURE.md §4, invariant 5)."""
     if command.financial_year in book.closed_years:
         raise LedgerRejection(
-            f"financial year {command.financial_year} is already closed for {book.place_id}"
+            f"financial year {command.financial_year} is already closed for {book.place_id}",
+            rule="period_closes_once",
         )
     book.closed_years.add(command.financial_year)
     book.new_closed_years.add(command.financial_year)
@@ -873,7 +929,9 @@ def close_period(book: PlaceBook, decision: Decision, command: ClosePeriod) -> N
 
 def _unused(book: PlaceBook, used_id: str, what: str) -> None:
     if used_id in book.used_ids:
-        raise LedgerRejection(f"{what} is already recorded for {book.place_id}; it posts once")
+        raise LedgerRejection(
+            f"{what} is already recorded for {book.place_id}; it posts once", rule="posts_once"
+        )
 
 
 OPERATIONS: dict[type[Event], Callable[..., None]] = {
@@ -927,6 +985,7 @@ def _conflict(book: PlaceBook, request_event_id: UUID, request: Event) -> Reques
             f"event id {request_event_id} was already used for a different request; "
             "this one was not posted: send it again with a new event id"
         ),
+        rule="event_id_unique",
     )
 
 
@@ -958,6 +1017,8 @@ def rejection_event(
         request_event_type=request.event_type,
         request_id=str(request_event_id),
         reason=reason,
+        rule=rejection.rule,
+        figures=rejection.figures,
     )
 
 

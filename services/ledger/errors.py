@@ -9,8 +9,20 @@ class LedgerError(Exception):
 
 
 class LedgerRejection(LedgerError):
-    """The request breaks a ledger rule; the message says which, with the numbers."""
+    """The request breaks a ledger rule; the message says which, with the numbers.
 
-    def __init__(self, message: str, *, unreserved_pence: int = 0) -> None:
+    `rule` names the rule and `figures` carries its numbers, for the shared refusal shape
+    (contracts.refusals); rules not yet named are "ledger_rule"."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        unreserved_pence: int = 0,
+        rule: str = "ledger_rule",
+        figures: dict[str, int] | None = None,
+    ) -> None:
         super().__init__(message)
         self.unreserved_pence = unreserved_pence
+        self.rule = rule
+        self.figures = figures or {}

@@ -33,7 +33,7 @@ WHERE (place_id, allocation_id) IN (SELECT * FROM unnest($1::text[], $2::text[])
 
 -- name: payments
 SELECT place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
-       attribution::text AS attribution, recovered_pence
+       attribution::text AS attribution, recovered_pence, contract_id, payment_kind
 FROM payments
 WHERE (place_id, payment_id) IN (SELECT * FROM unnest($1::text[], $2::text[]));
 
@@ -81,13 +81,13 @@ INSERT INTO closed_years (place_id, financial_year) SELECT * FROM unnest($1::tex
 
 -- name: save_payments
 INSERT INTO payments (place_id, payment_id, allocation_id, provider_id, financial_year,
-                      amount_pence, attribution, recovered_pence)
+                      amount_pence, attribution, recovered_pence, contract_id, payment_kind)
 SELECT place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
-       attribution::jsonb, recovered_pence
+       attribution::jsonb, recovered_pence, contract_id, payment_kind
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-            $7::text[], $8::bigint[])
+            $7::text[], $8::bigint[], $9::text[], $10::text[])
      AS new(place_id, payment_id, allocation_id, provider_id, financial_year, amount_pence,
-            attribution, recovered_pence)
+            attribution, recovered_pence, contract_id, payment_kind)
 ON CONFLICT (place_id, payment_id) DO UPDATE SET recovered_pence = EXCLUDED.recovered_pence;
 
 -- name: save_conflict
@@ -141,6 +141,7 @@ ORDER BY financial_year, department_code, funding_stream_code;
 SELECT sequence, transfer_id, financial_year, iati_transaction_type, description,
        legs::text AS legs, posted_at
 FROM transfers
-WHERE place_id = $1 AND jsonb_path_exists(legs, '$[*] ? (@.account like_regex $pattern)',
-                                          jsonb_build_object('pattern', $2::text))
+-- (SQL/JSON's like_regex takes only a literal pattern, so the legs are matched with ~ instead.)
+WHERE place_id = $1
+  AND EXISTS (SELECT 1 FROM jsonb_array_elements(legs) AS leg WHERE leg ->> 'account' ~ $2)
 ORDER BY sequence;

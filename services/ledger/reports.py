@@ -3,7 +3,7 @@ balances by stream and department, trial balance per year, statements, verificat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,12 @@ from services.runtime.host import ServiceHost
 PLACE = Path(..., min_length=1, max_length=128)
 YEAR = Path(..., pattern=r"^\d{4}-\d{2}$")
 REGEX_SPECIAL = frozenset(".^$*+?()[]{}|\\")
-IDENTIFIER = Path(..., min_length=1, max_length=128, pattern=r"^[^:]+$")
+
+
+def identifier() -> Any:
+    """A path id without ':' (accounts are ':'-separated). A new Path per route: FastAPI names a
+    shared one after the first route's parameter, and the second route then asks for that."""
+    return Path(..., min_length=1, max_length=128, pattern=r"^[^:]+$")
 
 
 def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
@@ -64,23 +69,32 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
 
     @app.get("/ledger/v1/places/{place_id}/statements/providers/{provider_id}", tags=["ledger"])
     async def provider_statement(
-        place_id: str = PLACE, provider_id: str = IDENTIFIER
-    ) -> list[dict[str, Any]]:
-        """Payments to a provider and recoveries from it, in posting order."""
+        place_id: str = PLACE, provider_id: str = identifier()
+    ) -> dict[str, Any]:
+        """Payments to a provider and recoveries from it, in posting order, with what was paid,
+        recovered and the net, in all and by financial year."""
         pattern = f"^provider:{_escaped(provider_id)}$"
         rows: list[dict[str, Any]] = await fetch(db.statement, place_id, pattern)
-        return rows
+        summary = statement_summary(rows, paid=_provider_paid(provider_id))
+        return {"place_id": place_id, "provider_id": provider_id, **summary, "transfers": rows}
 
     @app.get(
         "/ledger/v1/places/{place_id}/statements/departments/{department_code}", tags=["ledger"]
     )
     async def department_statement(
-        place_id: str = PLACE, department_code: str = IDENTIFIER
-    ) -> list[dict[str, Any]]:
-        """Every transfer touching one of the department's stream accounts."""
+        place_id: str = PLACE, department_code: str = identifier()
+    ) -> dict[str, Any]:
+        """Every transfer touching one of the department's stream accounts, with what its
+        streams paid to providers, what was recovered into them and the net, by year."""
         pattern = f"^(pot|settlement|received|commitment:[^:]+):{_escaped(department_code)}:"
         rows: list[dict[str, Any]] = await fetch(db.statement, place_id, pattern)
-        return rows
+        summary = statement_summary(rows, paid=_department_paid(department_code))
+        return {
+            "place_id": place_id,
+            "department_code": department_code,
+            **summary,
+            "transfers": rows,
+        }
 
     @app.get("/ledger/v1/places/{place_id}/audit-export", tags=["ledger"])
     async def audit_export(place_id: str = PLACE) -> Response:
@@ -113,3 +127,78 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
 def _escaped(identifier: str) -> str:
     """An identifier as a literal inside a SQL/JSON path regular expression."""
     return "".join(f"\\{char}" if char in REGEX_SPECIAL else char for char in identifier)
+
+
+# --- Statements' figures ----------------------------------------------------------------------
+
+Legs = list[dict[str, Any]]
+PaidAndRecovered = Callable[[Legs], tuple[int, int]]
+
+
+def _provider_paid(provider_id: str) -> PaidAndRecovered:
+    """Paid and recovered pence of one transfer, for a provider: credits to its account are
+    payments, debits recoveries."""
+    account = f"provider:{provider_id}"
+
+    def paid(legs: Legs) -> tuple[int, int]:
+        mine = [leg for leg in legs if leg["account"] == account]
+        return _total(mine, "credit"), _total(mine, "debit")
+
+    return paid
+
+
+def _department_paid(department_code: str) -> PaidAndRecovered:
+    """Paid and recovered pence of one transfer, for a department: in a transfer that pays a
+    provider, the debits of its commitment accounts; in one that recovers from a provider, the
+    credits to its pot accounts. Other transfers (settling, reserving) move no spend."""
+
+    def paid(legs: Legs) -> tuple[int, int]:
+        to_provider = [leg for leg in legs if leg["account"].startswith("provider:")]
+        if not to_provider:
+            return 0, 0
+        parts = [leg["account"].split(":") for leg in legs]
+        commitments = [
+            leg
+            for leg, part in zip(legs, parts, strict=True)
+            if part[0] == "commitment" and len(part) == 4 and part[2] == department_code
+        ]
+        pots = [
+            leg
+            for leg, part in zip(legs, parts, strict=True)
+            if part[0] == "pot" and len(part) == 3 and part[1] == department_code
+        ]
+        if _total(to_provider, "credit"):
+            return _total(commitments, "debit"), 0
+        return 0, _total(pots, "credit")
+
+    return paid
+
+
+def _total(legs: Legs, direction: str) -> int:
+    return sum(leg["amount_pence"] for leg in legs if leg["direction"] == direction)
+
+
+def statement_summary(rows: list[dict[str, Any]], paid: PaidAndRecovered) -> dict[str, Any]:
+    """Paid, recovered and net pence in all and per financial year, from the transfers."""
+    years: dict[str, dict[str, int]] = {}
+    for row in rows:
+        paid_pence, recovered_pence = paid(row["legs"])
+        year = years.setdefault(row["financial_year"], {"paid_pence": 0, "recovered_pence": 0})
+        year["paid_pence"] += paid_pence
+        year["recovered_pence"] += recovered_pence
+    by_year = [
+        {
+            "financial_year": financial_year,
+            **figures,
+            "net_pence": figures["paid_pence"] - figures["recovered_pence"],
+        }
+        for financial_year, figures in sorted(years.items())
+    ]
+    paid_pence = sum(figures["paid_pence"] for figures in years.values())
+    recovered_pence = sum(figures["recovered_pence"] for figures in years.values())
+    return {
+        "paid_pence": paid_pence,
+        "recovered_pence": recovered_pence,
+        "net_pence": paid_pence - recovered_pence,
+        "by_year": by_year,
+    }

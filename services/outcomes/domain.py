@@ -154,10 +154,19 @@ class PricedClaim:
 
 @dataclass(frozen=True, slots=True)
 class RejectedClaim:
-    """A claim that will not be paid, and why."""
+    """A claim that will not be paid, why, and the rule it broke (one of CLAIM_RULES)."""
 
     claim: ClaimLike
     reason: str
+    rule: str = "claim_valid"
+
+
+# The rules a claim is rejected under, so a provider can count rejections by kind.
+CLAIM_VALID = "claim_valid"  # dates, periods, metric versions
+METRIC_PRICED = "metric_priced"  # the contract prices no such metric
+PAID_ONCE = "participant_metric_paid_once"  # a duplicate, in the batch or anywhere in the place
+WITHIN_CAP = "within_cap"  # the contract's, the metric's or the payer's cap is reached
+CLAIM_RULES = (CLAIM_VALID, METRIC_PRICED, PAID_ONCE, WITHIN_CAP)
 
 
 @dataclass(frozen=True)
@@ -284,17 +293,19 @@ def assess(
     for claim in claims:
         key = (claim.participant_hash, claim.metric_id)
         reason = claim_problem(contract, claim, received_on)
+        rule = CLAIM_VALID if claim.metric_id in contract.metrics else METRIC_PRICED
         if reason is None:
             reason = _duplicate_problem(contract, claim, earlier.get(key) or seen.get(key))
+            rule = PAID_ONCE
         if reason is not None:
-            rejected.append(RejectedClaim(claim, reason))
+            rejected.append(RejectedClaim(claim, reason, rule))
             continue
         metric = contract.metrics[claim.metric_id]
         version = metric.version_on(claim.achieved_on)
         assert version is not None, "claim_problem rejects a claim with no version in force"
         amount_pence, cap_reason = headroom.allowed(metric, version.price_pence)
         if cap_reason is not None:
-            rejected.append(RejectedClaim(claim, cap_reason))
+            rejected.append(RejectedClaim(claim, cap_reason, WITHIN_CAP))
             continue
         headroom.take(metric, amount_pence)
         seen[key] = EarlierClaim(contract.contract_id, batch_id, claim.row_number)

@@ -26,6 +26,8 @@ from contracts.ledger import (
 from contracts.outcomes import (
     AmendMetric,
     ClaimRejection,
+    ClaimResult,
+    ClaimResultsRecorded,
     ClawBackClaim,
     ClawbackRaised,
     ClawbackRefused,
@@ -235,7 +237,60 @@ async def _assess_chunk(
             ),
         )
     )
+    await _announce_chunk_results(settings, context, contract, command, assessment)
     return assessment
+
+
+async def _announce_chunk_results(
+    settings: OutcomesSettings,
+    context: HandlerContext,
+    contract: domain.Contract,
+    command: SubmitEvidence,
+    assessment: domain.Assessment,
+) -> None:
+    """Every claim of the chunk, accepted (with its price) or rejected (with why), in the
+    order submitted and in parts: the provider reads each claim's result, however many."""
+    position = {id(claim): index for index, claim in enumerate(command.claims)}
+    results = [
+        (position[id(priced.claim)], _claim_result(priced.claim, "accepted", priced=priced))
+        for priced in assessment.accepted
+    ] + [
+        (position[id(rejected.claim)], _claim_result(rejected.claim, "rejected", rejected))
+        for rejected in assessment.rejected
+    ]
+    results.sort(key=lambda pair: pair[0])
+    part_size = settings.event_claim_results_max
+    for start in range(0, len(results), part_size):
+        await context.outbox.add(
+            ClaimResultsRecorded(
+                place_id=contract.place_id,
+                contract_id=contract.contract_id,
+                batch_id=command.batch_id,
+                chunk_index=command.chunk_index,
+                first_position=start,
+                results=tuple(result for _, result in results[start : start + part_size]),
+            )
+        )
+
+
+def _claim_result(
+    claim: domain.ClaimLike,
+    status: str,
+    rejected: domain.RejectedClaim | None = None,
+    priced: domain.PricedClaim | None = None,
+) -> ClaimResult:
+    return ClaimResult.model_validate(
+        {
+            "participant_hash": claim.participant_hash,
+            "metric_id": claim.metric_id,
+            "status": status,
+            "row_number": claim.row_number,
+            "achieved_on": claim.achieved_on,
+            "reason": rejected.reason if rejected else None,
+            "rule": rejected.rule if rejected else None,
+            "amount_pence": priced.price_pence if priced else None,
+        }
+    )
 
 
 async def _complete_batch(
@@ -313,7 +368,7 @@ async def _draw_sample(
 
 
 async def record_verification_decision(
-    context: HandlerContext, command: RecordVerificationDecision
+    settings: OutcomesSettings, context: HandlerContext, command: RecordVerificationDecision
 ) -> None:
     """Record a verifier's decisions; pay the batch when its whole sample passed, hold it with
     the verifier's reasons when any sampled claim failed."""
@@ -353,6 +408,7 @@ async def record_verification_decision(
         command.verifier_id,
         [(d.participant_hash, d.metric_id, d.passed, d.reason) for d in command.decisions],
     )
+    await _announce_verification_results(settings, context, contract, command)
     state = await db.sample_state(
         connection, contract.contract_id, command.batch_id, batch["sample_size"]
     )
@@ -814,6 +870,8 @@ async def _refuse(context: HandlerContext, command: ContractEvent, *reasons: str
             contract_id=command.contract_id,
             command_type=command.event_type,
             reasons=reasons,
+            # The shared refusal shape's rule: outcomes names its rules in the reasons.
+            rule="outcomes_command_valid",
         )
     )
 
@@ -865,7 +923,7 @@ def handlers(settings: OutcomesSettings) -> dict[type[Event], Handler]:
         RegisterOutcomesContract: partial(register_contract, settings),
         AmendMetric: amend_metric,
         SubmitEvidence: partial(submit_evidence, settings),
-        RecordVerificationDecision: record_verification_decision,
+        RecordVerificationDecision: partial(record_verification_decision, settings),
         ClawBackClaim: claw_back,
         RecordReferrals: partial(record_referrals, settings),
         RecordEngagements: partial(record_engagements, settings),
@@ -878,3 +936,32 @@ def handlers(settings: OutcomesSettings) -> dict[type[Event], Handler]:
         RecoveryRecorded: record_recovery,
         RequestRejected: record_request_rejection,
     }
+
+
+async def _announce_verification_results(
+    settings: OutcomesSettings,
+    context: HandlerContext,
+    contract: domain.Contract,
+    command: RecordVerificationDecision,
+) -> None:
+    """Each decided claim as verified, or failed verification with the verifier's reason."""
+    results = [
+        ClaimResult(
+            participant_hash=decision.participant_hash,
+            metric_id=decision.metric_id,
+            status="verified" if decision.passed else "failed_verification",
+            reason=decision.reason,
+            rule=None if decision.passed else "verified_by_sample",
+        )
+        for decision in command.decisions
+    ]
+    part_size = settings.event_claim_results_max
+    for start in range(0, len(results), part_size):
+        await context.outbox.add(
+            ClaimResultsRecorded(
+                place_id=contract.place_id,
+                contract_id=contract.contract_id,
+                batch_id=command.batch_id,
+                results=tuple(results[start : start + part_size]),
+            )
+        )

@@ -41,6 +41,8 @@ class OutcomesSettings(BaseSettings):
     event_rejections_max: int = Field(default=200, ge=0, le=2000)
     # Sampled claims listed in one EvidenceSampled event part.
     event_sampled_claims_max: int = Field(default=1000, ge=1, le=2000)
+    # Claims' results listed in one ClaimResultsRecorded event part.
+    event_claim_results_max: int = Field(default=2000, ge=1, le=2000)
 
     def gaming_thresholds(self) -> GamingThresholds:
         return GamingThresholds(

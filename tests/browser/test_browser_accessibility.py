@@ -245,5 +245,6 @@ async def test_the_keyboard_alone_reaches_the_skip_link_first_then_signs_in(
         assert reached[-1][0] == "BUTTON" and reached[-1][2] == "Sign in", reached
         await page.keyboard.press("Enter")
 
-        await expect(page.get_by_role("heading", level=1)).to_have_text("Your pages")
+        # Finance staff land on their own page: the place's pot.
+        await expect(page.get_by_role("heading", level=1)).to_have_text("The pot of GM")
         await page.screenshot(path=SCREENSHOTS / "keyboard_sign_in.png", full_page=True)

@@ -18,7 +18,7 @@ from contracts.allocations import (
 from singlepot.system import service_definition
 from tests.browser.browser_support import browser_page, sign_in
 from tests.conftest import ARTIFACTS
-from tests.integration.gateway.gateway_support import served
+from tests.integration.gateway.gateway_support import gateway_settings, served
 from tests.integration.web.web_support import PASSWORD, web_user
 from tests.support.kafka import publish, running
 
@@ -65,7 +65,7 @@ async def test_a_members_vote_and_reason_are_recorded_by_the_allocations_service
     await publish(settings, *board_commands())
     async with (
         running(service_definition("allocations"), settings),
-        served(settings) as url,
+        served(settings, gateway_settings(gateway_web_command_wait_s=20)) as url,
         browser_page(SCREENSHOTS, "board_member_vote_recorded") as page,
     ):
         await sign_in(page, url, "cllr-ahmed", PASSWORD)
@@ -80,7 +80,10 @@ async def test_a_members_vote_and_reason_are_recorded_by_the_allocations_service
         await page.get_by_role("radio", name="For").check()
         await page.get_by_label("Reason for your vote").fill(REASON)
         await page.get_by_role("button", name="Cast vote on A-7").click()
-        await expect(page.get_by_text("Your vote was sent to the board.")).to_be_visible()
+        # The page waited for the allocations service: it says the vote was recorded.
+        banner = page.locator("#command-outcome")
+        await expect(banner).to_have_attribute("data-outcome", "Done")
+        await expect(banner).to_contain_text("Your vote was recorded.")
 
         votes = card.locator("li", has_text="cllr-ahmed")
         for _ in range(150):
@@ -90,7 +93,7 @@ async def test_a_members_vote_and_reason_are_recorded_by_the_allocations_service
             await page.goto(f"{url}/places/GM/board")
         await expect(votes).to_have_text(f"cllr-ahmed: for – “{REASON}”")
         # One vote of two: the proposal stays open, but this member's vote is cast.
-        await expect(card).to_contain_text("proposed")
+        await expect(card).to_contain_text("Proposed")
         await expect(page.locator("#own-vote-A-7")).to_have_text(
             "Your vote on A-7: for. A vote cannot be changed."
         )

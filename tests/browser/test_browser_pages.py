@@ -56,7 +56,8 @@ async def test_finance_staff_sign_in_and_see_the_pot(settings, database_url) -> 
         await eventually(lambda: gateway_rows(database_url, "SELECT 1 FROM pot_streams"))
         async with browser_page(SCREENSHOTS, "finance_sees_the_pot") as page:
             await sign_in(page, url, "fin", PASSWORD)
-            await page.get_by_role("link", name="GM: The pot, receipts and period close").click()
+            # Signed in, finance staff land on their own page: the place's pot.
+            assert page.url == f"{url}/places/GM/finance"
 
             await expect(page.get_by_role("heading", level=1)).to_have_text("The pot of GM")
             await expect(page.locator('[data-total="settled_pence"]')).to_have_text(

@@ -24,7 +24,7 @@ from contracts.money import format_pounds
 from services.gateway.auth import Gateway
 from services.gateway.domain import Principal
 from services.gateway.problems import FieldProblem
-from services.gateway.web import charts, csrf
+from services.gateway.web import charts, csrf, words
 from services.gateway.web.sessions import Session
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -68,6 +68,8 @@ def _environment() -> Environment:
     )
     environment.filters["pounds"] = pounds
     environment.filters["when"] = when
+    environment.filters["status_words"] = words.status_words
+    environment.filters["status_tag"] = words.status_tag
     return environment
 
 

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from services.gateway import uploads, users
+from services.gateway import db, uploads, users
 from services.gateway.auth import Gateway, RateLimiter, gateway_of
 from services.gateway.domain import EVERY_PLACE, Principal, Role
 from services.gateway.problems import ProblemError, field_problem
@@ -210,6 +210,11 @@ def sign_in_router(limiter: RateLimiter) -> APIRouter:
                 problems = [field_problem("user_id", "correct_credentials", message)]
                 return sign_in_page(page, 400, problems=problems, user_id=user_id, next=target)
             session_id, _ = await sessions.start(connection, user_id, settings)
+            if target == "/account":
+                # Asked for nothing in particular: land on the person's own pages.
+                grants = await db.grants_of(connection, user_id)
+                places = await store.known_places(connection)
+                target = landing_page(Principal(user_id, grants), places)
         response = RedirectResponse(target, status_code=303)
         sessions.set_cookie(
             response,
@@ -278,6 +283,19 @@ def links_for(principal: Principal, places: list[str]) -> list[dict[str, str]]:
                 href, {"href": href, "text": f"{place}: {label.format(subject=grant.subject_id)}"}
             )
     return sorted(links.values(), key=lambda link: link["text"])
+
+
+def landing_page(principal: Principal, places: list[str]) -> str:
+    """Where a person lands after signing in: their role's own page (a finance officer's pot,
+    a provider's contracts, a department's spend) when they have one, else the list of their
+    pages to choose from."""
+    own = {
+        ROLE_PAGES[grant.role][1].format(place=place, subject=grant.subject_id)
+        for grant in principal.grants
+        if grant.role in ROLE_PAGES
+        for place in (places if grant.place_id == EVERY_PLACE else [grant.place_id])
+    }
+    return own.pop() if len(own) == 1 else "/account"
 
 
 # --- Wiring -----------------------------------------------------------------------------------

@@ -68,6 +68,12 @@ async def test_a_department_sees_a_recovery_as_negative_spend_on_its_page_and_in
     assert page.status_code == 200
     assert "Recovery" in page.text and "−£15.00" in page.text
     assert "£45.00" in page.text, "the total is £60.00 paid less £15.00 recovered"
+    # The statement: paid, recovered and net, in all and per financial year.
+    all_years = page.text.split('data-year="all"')[1].split("</tr>")[0]
+    assert ["£60.00", "£15.00", "£45.00"] == [
+        cell.split("<")[0] for cell in all_years.split('numeric">')[1:]
+    ]
+    assert 'data-year="2026-27"' in page.text
     rows = list(csv.DictReader(io.StringIO(download.text)))
     by_kind = {
         r["kind"]: (r["funding_stream_code"], r["amount_pence"], r["amount_pounds"]) for r in rows

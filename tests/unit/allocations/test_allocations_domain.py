@@ -514,6 +514,51 @@ def test_an_untagged_allocation_that_eats_into_the_minimum_share_is_refused_with
     )
 
 
+GROWTH_EARLY_HELP = domain.Earmark(
+    "EM-3",
+    "minimum_share",
+    "early-intervention",
+    1000,
+    "MHCLG",
+    "LOCAL-GROWTH",
+    "of MHCLG's local growth stream, at least 10% to early intervention",
+)
+GROWTH = (domain.StreamSettled("MHCLG", "LOCAL-GROWTH", 400_000_00),)
+
+
+def test_a_stream_earmark_counts_only_what_allocations_draw_from_that_stream() -> None:
+    # The pot: £600,000 of DWP money and £400,000 of MHCLG's local growth stream (40%).
+    year = a_year(600_000_00, domain.Committed("A-0", 500_000_00, ()), streams=GROWTH)
+    place = a_place(earmarks=(GROWTH_EARLY_HELP,))
+    # Untagged: A-0's £500,000 and this £400,000 draw 40% of £900,000 = £360,000 from the
+    # stream, leaving £40,000: exactly the 10% kept.
+    domain.check_earmarks(place, year, "A-1", 400_000_00, ())
+    with pytest.raises(Refused) as error:
+        # Three pence more draws a penny more from the stream than its 90% allows.
+        domain.check_earmarks(place, year, "A-1", 400_000_03, ())
+
+    assert check_refused(error, "earmark_stream_minimum_share") == (
+        "earmark 'EM-3' keeps at least 10% of MHCLG/LOCAL-GROWTH (£40,000.00 of its "
+        "£400,000.00 in 2026-27) for 'early-intervention'; with this allocation of "
+        "£400,000.03, allocations for other purposes would draw about £360,000.01 from it, "
+        "leaving £39,999.99"
+    )
+    assert error.value.figures == {
+        "stream_pence": 400_000_00,
+        "needed_pence": 40_000_00,
+        "value_pence": 400_000_03,
+        "drawn_pence": 360_000_01,
+        "left_pence": 39_999_99,
+    }
+
+
+def test_a_stream_earmark_ignores_a_place_without_that_stream_and_tagged_allocations() -> None:
+    place = a_place(earmarks=(GROWTH_EARLY_HELP,))
+    domain.check_earmarks(place, a_year(1_000_000_00), "A-1", 1_000_000_00, ())
+    year = a_year(600_000_00, streams=GROWTH)
+    domain.check_earmarks(place, year, "A-1", 1_000_000_00, ("early-intervention",))
+
+
 def test_an_untagged_allocation_within_the_rest_of_the_pot_passes() -> None:
     year = a_year(1_000_000_00, domain.Committed("A-0", 600_000_00, ()))
     domain.check_earmarks(a_place(earmarks=(EARLY_HELP,)), year, "A-1", 200_000_00, ())

@@ -12,6 +12,7 @@ from services.gateway.auth import require
 from services.gateway.domain import Permission
 from services.gateway.intake import identifier_path
 from services.gateway.problems import FieldProblem, field_problem
+from services.gateway.web import outcomes
 from services.gateway.web.commands import send
 from services.gateway.web.rendering import Page, error_summary, render
 from services.gateway.web.routes import PAGE, WebRoute, read_form, signed_in, text
@@ -49,6 +50,7 @@ async def board_page(
             },
         ),
         notice=notice,
+        command_outcome=await outcomes.command_notice(page, notice),
     )
 
 
@@ -82,7 +84,9 @@ def router() -> APIRouter:
             )
         if problems:
             return await board_page(page, place_id, problems, 422)
-        return RedirectResponse(f"/places/{place_id}/board?sent=vote", status_code=303)
+        command_id = outcomes.command_id_for(principal, form.get("idempotency_key"))
+        target = outcomes.sent_to(f"/places/{place_id}/board", command_id, sent="vote")
+        return RedirectResponse(target, status_code=303)
 
     @routes.post("/places/{place_id}/board/allocations/{allocation_id}/sign-off")
     async def sign_off(
@@ -106,6 +110,8 @@ def router() -> APIRouter:
             )
         if problems:
             return await board_page(page, place_id, problems, 422)
-        return RedirectResponse(f"/places/{place_id}/board?sent=sign-off", status_code=303)
+        command_id = outcomes.command_id_for(principal, form.get("idempotency_key"))
+        target = outcomes.sent_to(f"/places/{place_id}/board", command_id, sent="sign-off")
+        return RedirectResponse(target, status_code=303)
 
     return routes

@@ -90,6 +90,10 @@ def router() -> APIRouter:
         place_id: str = place, department_code: str = department, page: Page = PAGE
     ) -> Response:
         rows, over_time = await load(page, place_id, department_code)
+        async with page.gateway.pool.acquire() as connection:
+            statement = await views.statement_by_year(
+                connection, place_id, department_code=department_code
+            )
         months = [str(row["month"]) for row in over_time]
         chart = charts.line_chart(
             "department-spend",
@@ -108,6 +112,7 @@ def router() -> APIRouter:
             rows=rows,
             total_pence=sum(int(row.get("amount_pence") or 0) for row in rows),
             chart=chart,
+            statement=statement,
         )
 
     @routes.get("/places/{place_id}/departments/{department_code}/spend.csv")

@@ -4,18 +4,19 @@ receipt, and closing a financial year after confirmation."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
 from starlette.responses import RedirectResponse, Response
 
 from contracts import ClosePeriod, RecordReceipt
-from services.gateway import views
+from services.gateway import db, views
 from services.gateway.auth import require
 from services.gateway.domain import Permission, Principal
 from services.gateway.intake import identifier_path
 from services.gateway.problems import FieldProblem, field_problem
-from services.gateway.web import charts
+from services.gateway.web import charts, outcomes
 from services.gateway.web.commands import IDEMPOTENCY_FIELD, send
 from services.gateway.web.rendering import (
     Page,
@@ -103,6 +104,23 @@ def _allowed(principal: Principal, place_id: str) -> dict[str, bool]:
     }
 
 
+# The ledger's commands whose refusals finance staff see on this page, where the money lives.
+LEDGER_COMMANDS = frozenset(
+    {"RecordSettlement", "RecordReceipt", "VirementRequested", "ClosePeriod"}
+)
+REFUSALS_SHOWN = 10
+
+
+async def _ledger_refusals(
+    connection: Any, principal: Principal, place_id: str
+) -> list[dict[str, Any]]:
+    """The place's latest refused ledger commands, for those who may send them."""
+    if not principal.sees_everything(Permission.RECORD_RECEIPT, place_id):
+        return []
+    rows = await db.command_refusals_for_place(connection, place_id, REFUSALS_SHOWN * 4)
+    return [row for row in rows if row["command_type"] in LEDGER_COMMANDS][:REFUSALS_SHOWN]
+
+
 async def finance_page(
     page: Page,
     place_id: str,
@@ -115,9 +133,11 @@ async def finance_page(
     principal = signed_in(page)
     require(principal, Permission.READ_POT, place_id, what="the pot")
     async with page.gateway.pool.acquire() as connection:
-        overview = await views.pot_overview(connection, place_id, year)
+        # Without a year asked for, the page opens on the current financial year.
+        overview = await views.pot_overview(connection, place_id, year, datetime.now(UTC).date())
         spend = await views.spend_over_time(connection, place_id, None)
         reconciliation = await views.last_reconciliation(connection, place_id)
+        refused = await _ledger_refusals(connection, principal, place_id)
     streams = list(overview.get("streams", []))
     years = list(overview.get("financial_years") or [])
     shown_year = year or overview.get("financial_year") or (years[-1] if years else None)
@@ -140,6 +160,8 @@ async def finance_page(
         values=values or {},
         notice=notice,
         reconciliation=reconciliation,
+        command_outcome=await outcomes.command_notice(page, notice),
+        refused=refused,
     )
 
 
@@ -196,7 +218,10 @@ def router() -> APIRouter:
                 values=values,
                 status=422,
             )
-        return RedirectResponse(f"/places/{place_id}/finance?sent=receipt", status_code=303)
+        command_id = outcomes.command_id_for(principal, form.get(IDEMPOTENCY_FIELD))
+        query = {"sent": "receipt", "year": values["financial_year"]}
+        target = outcomes.sent_to(f"/places/{place_id}/finance", command_id, **query)
+        return RedirectResponse(target, status_code=303)
 
     @routes.get("/places/{place_id}/finance/close")
     async def close_form(
@@ -243,6 +268,8 @@ def router() -> APIRouter:
                 errors=error_summary(problems, CLOSE_FIELDS),
                 field_errors=field_errors(problems, CLOSE_FIELDS),
             )
-        return RedirectResponse(f"/places/{place_id}/finance?sent=close", status_code=303)
+        command_id = outcomes.command_id_for(principal, form.get(IDEMPOTENCY_FIELD))
+        target = outcomes.sent_to(f"/places/{place_id}/finance", command_id, sent="close")
+        return RedirectResponse(target, status_code=303)
 
     return routes

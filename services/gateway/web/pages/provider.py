@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import Any
 
 import asyncpg
@@ -17,19 +16,22 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from contracts.evidence_file import FileReport
-from services.gateway import db, domain, intake, uploads, views
+from services.gateway import claim_results, db, domain, intake, uploads, views
 from services.gateway.auth import require
 from services.gateway.domain import Permission, Principal
 from services.gateway.idempotency import idempotent
 from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError
 from services.gateway.web import charts, csrf
+from services.gateway.web import outcomes as command_outcomes
 from services.gateway.web.rendering import Page, render
 from services.gateway.web.routes import PAGE, WebRoute, signed_in
 from services.runtime.outbox import Outbox
 
 # Batch states after which nothing more happens without a person: the status page stops
 # offering to check the batch's progress again.
+# Claims listed on a batch's page; all of them are in its CSV download.
+CLAIMS_SHOWN = 100
 FINAL_BATCH_STATES = frozenset({"paid", "rejected", "held", "failed", "refused", "closed"})
 
 
@@ -104,6 +106,8 @@ async def _upload(
         return 422, {"problem": "The form lost its idempotency key; reload the page", "errors": []}
     pseudonym_key = settings.gateway_pseudonym_key.get_secret_value().encode()
     report = FileReport()
+    async with page.gateway.pool.acquire() as connection:
+        metric_ids = await db.contract_metric_ids(connection, place_id, contract_id)
     try:
         commands, batch_id = await asyncio.to_thread(
             uploads.commands_from_file,
@@ -114,6 +118,7 @@ async def _upload(
             provider,
             pseudonym_key,
             report,
+            metric_ids,
         )
     except ProblemError as problem:
         return 422, {"problem": problem.detail, "errors": []}
@@ -135,8 +140,13 @@ async def _upload(
     async def write(connection: asyncpg.Connection) -> tuple[int, dict[str, Any]]:
         outbox = Outbox(connection, producer="gateway")
         for command in commands:
-            await outbox.add(command, event_id=uuid.uuid5(base_id, str(command.chunk_index)))
-        return 202, {**counts, "batch_id": batch_id, "commands": len(commands)}
+            await outbox.add(command, event_id=uploads.chunk_event_id(base_id, command.chunk_index))
+        return 202, {
+            **counts,
+            "batch_id": batch_id,
+            "commands": len(commands),
+            "command_id": str(base_id),
+        }
 
     response = await idempotent(
         page.gateway,
@@ -164,9 +174,11 @@ def router() -> APIRouter:
         require(principal, Permission.READ_CONTRACTS, place_id, provider_id, what=provider_id)
         async with page.gateway.pool.acquire() as connection:
             overview = await views.provider_overview(connection, place_id, provider_id)
+            statement = await views.statement_by_year(connection, place_id, provider_id=provider_id)
         return render(
             page,
             "provider.html",
+            statement_by_year=statement,
             title=f"{provider_id}: contracts, evidence and payments in {place_id}",
             place_id=place_id,
             provider_id=provider_id,
@@ -205,6 +217,9 @@ def router() -> APIRouter:
         intake.check_storable(contract_id, "contract_id")
         provider = await contract_provider(page, place_id, contract_id)
         status, report = await _upload(page, principal, place_id, contract_id, provider)
+        outcome = None
+        if status == 202:
+            outcome = await command_outcomes.command_notice(page, command=report["command_id"])
         return render(
             page,
             "upload_report.html",
@@ -214,6 +229,7 @@ def router() -> APIRouter:
             contract_id=contract_id,
             report=report,
             errors=[{"text": report["problem"], "href": "#file"}] if "problem" in report else [],
+            command_outcome=outcome,
         )
 
     @routes.get("/places/{place_id}/contracts/{contract_id}/batches/{batch_id}")
@@ -226,10 +242,14 @@ def router() -> APIRouter:
         principal = signed_in(page)
         provider = await contract_provider(page, place_id, contract_id)
         require(principal, Permission.READ_EVIDENCE, place_id, provider, what=contract_id)
+        key = (place_id, contract_id, batch_id)
         async with page.gateway.pool.acquire() as connection:
             batches = await db.evidence_for_contract(connection, place_id, contract_id, 1000)
+            summary = await db.claim_results_summary(connection, key)
+            claims = await db.claim_results_page(connection, key, None, (-1, -1), CLAIMS_SHOWN)
         batch = next((row for row in batches if row["batch_id"] == batch_id), None)
         final = batch is not None and str(batch.get("status")) in FINAL_BATCH_STATES
+        priced_pence = sum(row["amount_pence"] for row in summary if row["status"] != "rejected")
         return render(
             page,
             "batch.html",
@@ -239,6 +259,22 @@ def router() -> APIRouter:
             batch_id=batch_id,
             batch=batch,
             in_progress=not final,
+            summary=summary,
+            claims=claims,
+            claims_shown=CLAIMS_SHOWN,
+            priced_pence=priced_pence,
         )
+
+    @routes.get("/places/{place_id}/contracts/{contract_id}/batches/{batch_id}/claims.csv")
+    async def batch_claims_csv(
+        place_id: str = place,
+        contract_id: str = identifier_path(),
+        batch_id: str = identifier_path(),
+        page: Page = PAGE,
+    ) -> Response:
+        principal = signed_in(page)
+        provider = await contract_provider(page, place_id, contract_id)
+        require(principal, Permission.READ_EVIDENCE, place_id, provider, what=contract_id)
+        return claim_results.csv_response(page.gateway, (place_id, contract_id, batch_id), None)
 
     return routes

@@ -12,6 +12,7 @@ from services.gateway.auth import require
 from services.gateway.domain import Permission
 from services.gateway.intake import identifier_path
 from services.gateway.problems import FieldProblem, field_problem
+from services.gateway.web import outcomes
 from services.gateway.web.commands import send
 from services.gateway.web.rendering import Page, error_summary, render
 from services.gateway.web.routes import PAGE, WebRoute, read_form, signed_in, text
@@ -38,6 +39,7 @@ async def queue_page(
         claims_max=CLAIMS_PER_FORM_MAX,
         errors=error_summary(problems, {p.field: p.field for p in problems}),
         notice=notice,
+        command_outcome=await outcomes.command_notice(page, notice),
     )
 
 
@@ -89,6 +91,8 @@ def router() -> APIRouter:
             )
         if problems:
             return await queue_page(page, place_id, problems, 422)
-        return RedirectResponse(f"/places/{place_id}/verification?sent=1", status_code=303)
+        command_id = outcomes.command_id_for(principal, form.get("idempotency_key"))
+        target = outcomes.sent_to(f"/places/{place_id}/verification", command_id, sent="1")
+        return RedirectResponse(target, status_code=303)
 
     return routes

@@ -112,7 +112,7 @@ async def finance_page(
     status: int = 200,
 ) -> Response:
     principal = signed_in(page)
-    require(principal, Permission.READ_POT, place_id, what="the pot")
+    require(principal, Permission.READ_SPEND, place_id, what="the pot and its spend")
     async with page.gateway.pool.acquire() as connection:
         overview = await views.pot_overview(connection, place_id, year)
         spend = await views.spend_over_time(connection, place_id, None)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from contracts import Event
-from services.gateway import db, domain, intake, problems, subscriptions, uploads
+from services.gateway import db, domain, intake, ledger_reports, problems, subscriptions, uploads
 from services.gateway.auth import (
     CALLER,
     Gateway,
@@ -466,6 +466,7 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(query_routes(gateway))
     app.include_router(subscriptions.routes(gateway))
     app.include_router(uploads.routes(gateway))
+    app.include_router(ledger_reports.routes(gateway))
     app.include_router(opendata_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)

@@ -296,3 +296,8 @@ def role_table() -> str:
 
 
 __all__ = ["EVERY_PLACE", "DOORS", "Door", "Scope", "Target", "opens", "markdown_table"]
+
+
+if __name__ == "__main__":
+    # `python -m services.gateway.permissions` prints the tables README.md carries.
+    print(role_table(), markdown_table(), sep="\n\n")

@@ -466,7 +466,9 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(query_routes(gateway))
     app.include_router(subscriptions.routes(gateway))
     app.include_router(uploads.routes(gateway))
-    app.include_router(ledger_reports.routes(gateway))
+    # Auditors' ledger reports, when this gateway holds the ledger's report credential.
+    if gateway_settings.ledger_report_token is not None:
+        app.include_router(ledger_reports.routes(gateway))
     app.include_router(opendata_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)

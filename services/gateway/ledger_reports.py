@@ -1,7 +1,8 @@
 """The ledger's reports for auditors, through the gateway: the audit export and a year's trial
 balance of a place, behind the gateway's own permission check (`read.audit`, the auditor's),
 fetched from the ledger's report port with the service credential. The ledger's port itself
-answers nobody else (see `services/ledger/reports.py`)."""
+answers nobody else (see `services/ledger/reports.py`). The routes are offered only by a
+gateway that holds that credential (`SINGLEPOT_LEDGER_REPORT_TOKEN`)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def routes(gateway: Gateway) -> APIRouter:
         prefix="/api/v1/places/{place_id}",
         tags=["ledger"],
         route_class=GuardedRoute,
-        responses=problems.openapi_responses(401, 403, 422, 429, 502, 503),
+        responses=problems.openapi_responses(401, 403, 422, 429, 502),
     )
     place = identifier_path()
 
@@ -52,11 +53,10 @@ def routes(gateway: Gateway) -> APIRouter:
 
 
 async def _relayed(gateway: Gateway, path: str) -> StreamingResponse:
-    """The ledger's answer, streamed through as it arrives; 503 when this gateway has no
-    credential for the ledger, 502 when the ledger cannot be reached or refuses."""
+    """The ledger's answer, streamed through as it arrives; 502 when the ledger cannot be
+    reached or refuses."""
     settings = gateway.settings
-    if settings.ledger_report_token is None:
-        raise _unavailable(503, "this gateway has no SINGLEPOT_LEDGER_REPORT_TOKEN for the ledger")
+    assert settings.ledger_report_token is not None, "mounted only with the credential"
     client = httpx.AsyncClient(base_url=settings.gateway_ledger_url, timeout=30, trust_env=False)
     token = settings.ledger_report_token.get_secret_value()
     request = client.build_request("GET", path, headers={"Authorization": f"Bearer {token}"})
@@ -82,7 +82,9 @@ async def _relayed(gateway: Gateway, path: str) -> StreamingResponse:
 
 
 def _unavailable(status: int, detail: str) -> ProblemError:
-    slug = "ledger-unavailable" if status == 503 else "ledger-failed"
     return ProblemError(
-        status, slug, detail, errors=[problems.field_problem("ledger", "reachable", detail)]
+        status,
+        "ledger-unavailable",
+        detail,
+        errors=[problems.field_problem("ledger", "reachable", detail)],
     )

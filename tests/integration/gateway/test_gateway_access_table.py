@@ -267,9 +267,16 @@ API_LIKE = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redir
 async def test_every_route_answers_every_role_as_the_permission_table_says(
     settings, database_url
 ) -> None:
-    gateway = gateway_settings(web_session_cookie_secure=False)
+    # With the ledger's report credential, so the auditor's report routes are served too (the
+    # ledger is not running: an allowed request gets 502, which is not a refusal).
+    gateway = gateway_settings(
+        web_session_cookie_secure=False,
+        ledger_report_token="walk-credential",
+        gateway_ledger_url="http://127.0.0.1:9",
+    )
     routes = every_route(gateway_app(settings, gateway))
     assert permissions.doors_missing(routes) == []
+    assert sorted(set(permissions.DOORS) - set(routes)) == []  # no door without its route
     tokens = await _setting_up(database_url)
     async with served(settings, gateway) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as api:

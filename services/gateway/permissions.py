@@ -214,14 +214,13 @@ class Target:
 
 
 def opens(door: Door, principal: Principal | None, target: Target) -> bool:
-    """Whether the door opens for the principal (None: no token or session) at the target."""
+    """Whether this door (not its `otherwise`, which reads its own target) opens for the
+    principal (None: no token or session) at the target."""
     if door.scope is Scope.OPEN:
         return True
     if principal is None:
         return False
-    if _opens_here(door, principal, target):
-        return True
-    return door.otherwise is not None and opens(door.otherwise, principal, target)
+    return _opens_here(door, principal, target)
 
 
 def _opens_here(door: Door, principal: Principal, target: Target) -> bool:

@@ -165,7 +165,7 @@ def serve(service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICE_N
             definition = service_definition(service)
         except ValueError as error:
             raise LocalStackError(str(error)) from None
-        host = config.gateway_host if service == "gateway" else "0.0.0.0"  # noqa: S104
+        host = config.gateway_host if service == "gateway" else config.service_host
         uvicorn.run(
             build_http_app(definition, config),
             host=host,

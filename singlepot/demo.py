@@ -49,9 +49,9 @@ DEMO_GRANTS = (
     "chair@GM",
     "accounting_officer@GM",
     "verifier@GM",
-    "auditor",
+    "auditor@*",
     "provider@GM:PROV-WORKWELL",
-    "department:DWP",
+    "department@*:DWP",
 )
 
 # One web sign-in per role: (user id, display name, grants).
@@ -62,8 +62,8 @@ DEMO_WEB_USERS = (
     ("officer-demo", "Accounting officer", ("accounting_officer@GM",)),
     ("provider-demo", "WorkWell provider", ("provider@GM:PROV-WORKWELL",)),
     ("verifier-demo", "Verifier", ("verifier@GM",)),
-    ("department-demo", "DWP analyst", ("department:DWP",)),
-    ("auditor-demo", "Auditor", ("auditor",)),
+    ("department-demo", "DWP analyst", ("department@*:DWP",)),
+    ("auditor-demo", "Auditor", ("auditor@*",)),
 )
 
 SETTLEMENTS = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -38,6 +39,8 @@ class LocalSystem:
     postgres: EmbeddedPostgres | None = None
     broker: LocalBroker | None = None
     services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The credential of the ledger's report routes for this run: the gateway calls them with it.
+    report_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def log_dir(self) -> Path:
@@ -150,6 +153,11 @@ class LocalSystem:
         # A local run's webhook receivers are on this machine, which the URL rule refuses
         # unless allowed; the caller's own value wins.
         environment.setdefault("SINGLEPOT_WEBHOOK_ALLOWED_HOSTS", LOCAL_WEBHOOK_HOSTS)
+        # The ledger's report routes refuse callers without this run's credential.
+        environment.setdefault("SINGLEPOT_LEDGER_REPORT_TOKEN", self.report_token)
+        environment.setdefault(
+            "SINGLEPOT_GATEWAY_LEDGER_URL", f"http://127.0.0.1:{self.settings.ledger_health_port}"
+        )
         return environment
 
 

@@ -2,8 +2,10 @@
 tokens (shown once; only their hashes are stored), revoke them, set web sign-in passwords, and
 list everyone.
 
-A grant is written `role[@PLACE][:SUBJECT]`: `finance@GM`, `chair@GM`, `auditor`,
-`provider@GM:PROV-1` (a provider acts for its own id only), `department:DWP`.
+A grant is written `role@PLACE[:SUBJECT]`: `finance@GM`, `chair@GM`, `auditor@LPL`,
+`provider@GM:PROV-1` (a provider acts for its own id only), `department@GM:DWP` (DWP's spend
+in GM only). `@*` is the national grant, for every place: `department@*:DWP`, `auditor@*`.
+The place is never left out.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.gateway import users
-from services.gateway.domain import Role, parse_grant
+from services.gateway.domain import Grant, Role, explicit_grant
 from services.gateway.settings import GatewaySettings
 from services.gateway.web.passwords import PasswordRuleError, check_rules, generate_password
 from services.runtime.db import connect
@@ -54,20 +56,46 @@ def _run(action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
 def add(
     principal_id: str = typer.Argument(..., help="The user's or service's id, e.g. jo.bloggs"),
     grant: list[str] = typer.Option(
-        ..., "--grant", "-g", help="role[@PLACE][:SUBJECT]; repeat for several roles."
+        ...,
+        "--grant",
+        "-g",
+        help="role@PLACE[:SUBJECT], or role@*[:SUBJECT] for every place; repeat for several.",
     ),
     service: bool = typer.Option(False, help="A service (a machine), not a person."),
     name: str = typer.Option("", help="A display name."),
 ) -> None:
     """Add a user or service with roles (adding again adds roles; none are removed)."""
-    try:
-        grants = [parse_grant(text) for text in grant]
-    except ValueError as error:
-        console.print(f"[bold red]singlepot:[/] {error}")
-        raise typer.Exit(2) from None
+    grants = _grants(grant)
     kind = "service" if service else "user"
     _run(lambda c: users.add_principal(c, principal_id, grants, kind=kind, display_name=name))
     console.print(f"{principal_id}: {', '.join(grant)}")
+
+
+@app.command(name="grant")
+def grant_roles(
+    principal_id: str = typer.Argument(..., help="An existing user's or service's id."),
+    grant: list[str] = typer.Argument(..., help="role@PLACE[:SUBJECT] or role@*[:SUBJECT]."),
+) -> None:
+    """Give an existing user or service more roles (none are removed)."""
+    grants = _grants(grant)
+
+    async def add_to_existing(connection: asyncpg.Connection) -> None:
+        known = {row["principal_id"] for row in await users.list_principals(connection)}
+        if principal_id not in known:
+            raise LookupError(f"no user or service {principal_id!r}; add it first")
+        await users.add_grants(connection, principal_id, grants)
+
+    _run(add_to_existing)
+    console.print(f"{principal_id}: {', '.join(grant)}")
+
+
+def _grants(texts: list[str]) -> list[Grant]:
+    """The grants as written, each naming its place (or `@*`); exit 2 naming a bad one."""
+    try:
+        return [explicit_grant(text) for text in texts]
+    except ValueError as error:
+        console.print(f"[bold red]singlepot:[/] {error}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -22,6 +22,7 @@ from services.gateway import (
     db,
     domain,
     intake,
+    ledger_reports,
     problems,
     subscriptions,
     uploads,
@@ -29,6 +30,7 @@ from services.gateway import (
 from services.gateway.auth import (
     CALLER,
     Gateway,
+    GuardedRoute,
     RateLimiter,
     require,
     require_some_subject,
@@ -179,7 +181,7 @@ def body_schema(route: CommandRoute, components: dict[str, Any]) -> dict[str, An
 
 
 def command_routes(gateway: Gateway, components: dict[str, Any]) -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", route_class=GuardedRoute)
     for route in COMMAND_ROUTES:
         router.add_api_route(
             route.path,
@@ -204,7 +206,7 @@ def command_routes(gateway: Gateway, components: dict[str, Any]) -> APIRouter:
 
 
 def query_routes(gateway: Gateway) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", responses=QUERY_PROBLEMS)
+    router = APIRouter(prefix="/api/v1", responses=QUERY_PROBLEMS, route_class=GuardedRoute)
     place = identifier_path()
     page_max = gateway.settings.gateway_page_size_max
 
@@ -343,8 +345,7 @@ def query_routes(gateway: Gateway) -> APIRouter:
     @router.get("/places/{place_id}/board/proposals", tags=["allocations"])
     async def board_proposals(place_id: str = place, principal: Principal = CALLER) -> JsonObject:
         """Proposals with votes, recusals, decision, sign-off state, refusals, earmark check."""
-        _check_path(place_id=place_id)
-        require(principal, Permission.READ_BOARD, place_id)
+        _readable(principal, Permission.READ_BOARD, place_id)
         async with gateway.pool.acquire() as connection:
             rows = await views.board_proposals(connection, place_id)
         return {"place_id": place_id, "proposals": rows}
@@ -360,7 +361,7 @@ def query_routes(gateway: Gateway) -> APIRouter:
     @router.get("/places/{place_id}/claims", tags=["allocations"])
     async def claims(place_id: str = place, principal: Principal = CALLER) -> JsonObject:
         """Right to Serve and Right to Request claims, with deadlines and overdue flags."""
-        _readable(principal, Permission.READ_ALLOCATIONS, place_id)
+        _readable(principal, Permission.READ_CLAIMS, place_id)
         async with gateway.pool.acquire() as connection:
             rows = await views.claims(connection, place_id)
         return {"place_id": place_id, "claims": rows}
@@ -442,7 +443,9 @@ def _check_path(**values: str) -> None:
 
 
 def _readable(principal: Principal, permission: Permission, place_id: str) -> None:
-    """403 unless some grant lets the principal read this in the place (any subject)."""
+    """403 unless some grant lets the principal read this in the place: whole when bound to no
+    subject, or (a provider) its own rows only. The route's door has checked this already;
+    the endpoint checks again so a door entry made too wide cannot widen what it reads."""
     _check_path(place_id=place_id)
     if principal.sees_everything(permission, place_id):
         return
@@ -485,6 +488,9 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(command_status.routes(gateway))
     app.include_router(claim_results.routes(gateway))
     app.include_router(uploads.routes(gateway))
+    # Auditors' ledger reports, when this gateway holds the ledger's report credential.
+    if gateway_settings.ledger_report_token is not None:
+        app.include_router(ledger_reports.routes(gateway))
     app.include_router(opendata_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)

@@ -1,19 +1,24 @@
 """Sign-in for the gateway: bearer tokens looked up by their SHA-256 hash, rate limits per token,
-and the permission check every endpoint makes."""
+and the permission checks: the door of every route (`permissions.DOORS`), checked before its
+endpoint runs by `GuardedRoute`, and the finer checks endpoints make on what they read."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.gateway import db, domain
-from services.gateway.domain import Permission, Principal
+from services.gateway import db, domain, permissions
+from services.gateway.domain import Permission, PlaceSet, Principal
+from services.gateway.permissions import Door, Scope, Target
 from services.gateway.problems import ProblemError, field_problem
 from services.gateway.settings import GatewaySettings
 from services.runtime.host import ServiceHost
@@ -90,20 +95,16 @@ async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None = BEARER
 ) -> Principal:
     """The caller, from `Authorization: Bearer <token>`; 401 for a missing, unknown, expired
-    or revoked token, 429 when the token is over its rate limit."""
+    or revoked token, 429 when the token is over its rate limit. Once per request: the route's
+    door check and the endpoint share the answer."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise unauthorized("send a token as 'Authorization: Bearer <token>'")
     gateway = gateway_of(request)
     hashed = domain.token_hash(credentials.credentials)
-    now = time.monotonic()
-    cached = gateway.principals.get(hashed)
-    if cached is not None and now - cached[0] < gateway.settings.gateway_token_cache_s:
-        principal, expires_at = cached[1], cached[2]
-    else:
-        principal, expires_at = await _principal(gateway, hashed)
-        gateway.remember(hashed, (now, principal, expires_at))
-    if expires_at <= datetime.now(UTC):
-        raise unauthorized(f"the token expired at {expires_at.isoformat()}")
+    principal = await current_principal(gateway, hashed)
     wait_s = gateway.limiter.wait_s(principal.token_id)
     if wait_s > 0:
         raise ProblemError(
@@ -114,6 +115,22 @@ async def authenticate(
             errors=[field_problem("header.authorization", "rate_limit", "too many requests")],
             headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
         )
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(gateway: Gateway, hashed: bytes) -> Principal:
+    """The token's principal, trusted from memory for `gateway_token_cache_s` at most; 401 for
+    an unknown, revoked or expired token. Open streams call this again as they run."""
+    now = time.monotonic()
+    cached = gateway.principals.get(hashed)
+    if cached is not None and now - cached[0] < gateway.settings.gateway_token_cache_s:
+        principal, expires_at = cached[1], cached[2]
+    else:
+        principal, expires_at = await _principal(gateway, hashed)
+        gateway.remember(hashed, (now, principal, expires_at))
+    if expires_at <= datetime.now(UTC):
+        raise unauthorized(f"the token expired at {expires_at.isoformat()}")
     return principal
 
 
@@ -131,7 +148,7 @@ async def _principal(gateway: Gateway, hashed: bytes) -> tuple[Principal, dateti
 def require(
     principal: Principal,
     permission: Permission,
-    place_id: str | None,
+    place_id: str,
     subject_id: str | None = None,
     *,
     what: str = "",
@@ -148,12 +165,23 @@ def require_some_subject(principal: Principal, permission: Permission, place_id:
         forbid(principal, permission, place_id, "")
 
 
+def require_places(principal: Principal, permission: Permission, subject_id: str) -> PlaceSet:
+    """The places whose rows of the subject (a department) the principal may have; 403 when
+    none. Answers then carry those places only."""
+    places = principal.places(permission, subject_id)
+    if places.is_empty:
+        forbid(principal, permission, None, subject_id)
+    return places
+
+
 def forbid(principal: Principal, permission: Permission, place_id: str | None, what: str) -> None:
     held = ", ".join(domain.format_grant(grant) for grant in principal.grants) or "no roles"
     where = f" in place {place_id}" if place_id else ""
     target = f" for {what}" if what else ""
     detail = f"{principal.principal_id} ({held}) may not {permission}{where}{target}"
-    field = "place_id" if place_id and principal.may_for_some_subject(permission, None) else "path"
+    field = "path"
+    if place_id and any(permission in domain.ROLE_PERMISSIONS[g.role] for g in principal.grants):
+        field = "place_id"
     raise ProblemError(
         403, "forbidden", detail, errors=[field_problem(field, f"permission:{permission}", detail)]
     )
@@ -161,3 +189,57 @@ def forbid(principal: Principal, permission: Permission, place_id: str | None, w
 
 CALLER = Depends(authenticate)
 """The authenticated caller, as an endpoint parameter default."""
+
+
+# --- Doors: the permission table, checked before any endpoint runs ----------------------------
+
+
+async def door_target(gateway: Gateway, door: Door, request: Request) -> Target:
+    """The place and subject a request names, as its door's scope reads them."""
+    path = request.path_params
+    place_id = path.get("place_id")
+    scope = door.scope
+    if scope is Scope.CONTRACT_PROVIDER and place_id is not None and "contract_id" in path:
+        if "\x00" in place_id + path["contract_id"]:
+            return Target(place_id, None)  # PostgreSQL text cannot hold NUL: no such contract
+        async with gateway.pool.acquire() as connection:
+            provider = await db.contract_provider(connection, place_id, path["contract_id"])
+        return Target(place_id, provider)
+    subject_by_scope = {
+        Scope.PATH_PROVIDER: path.get("provider_id"),
+        Scope.PATH_DEPARTMENT: path.get("department_code"),
+        Scope.DEPARTMENT_PLACES: path.get("department_code"),
+        Scope.QUERY_DEPARTMENT: request.query_params.get("department_code"),
+    }
+    return Target(place_id, subject_by_scope.get(scope))
+
+
+async def check_door(gateway: Gateway, door: Door, principal: Principal, request: Request) -> None:
+    """403 unless the door (and, failing it, its `otherwise` door) opens for the principal."""
+    candidate: Door | None = door
+    while candidate is not None:
+        target = await door_target(gateway, candidate, request)
+        if permissions.opens(candidate, principal, target):
+            return
+        candidate = candidate.otherwise
+    target = await door_target(gateway, door, request)
+    assert door.permission is not None, "open and signed-in doors always open"
+    forbid(principal, door.permission, target.place_id, target.subject_id or "")
+
+
+class GuardedRoute(APIRoute):
+    """An API route whose door (`permissions.DOORS`) is checked before its endpoint runs: no
+    route is served without an entry in the table."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        doors = permissions.route_doors(self.methods, self.path_format)
+
+        async def guarded(request: Request) -> Response:
+            door = doors[request.method]
+            if door.scope is not Scope.OPEN:
+                principal = await authenticate(request, await bearer(request))
+                await check_door(gateway_of(request), door, principal, request)
+            return await handler(request)
+
+        return guarded

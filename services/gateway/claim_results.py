@@ -25,7 +25,7 @@ from contracts.outcomes import (
     RemittanceAdvised,
 )
 from services.gateway import db, intake, problems
-from services.gateway.auth import CALLER, Gateway, require
+from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal
 from services.gateway.intake import identifier_path
 from services.runtime.consumer import Handler, HandlerContext
@@ -131,6 +131,7 @@ def routes(gateway: Gateway) -> APIRouter:
         prefix="/api/v1/places/{place_id}/outcomes-contracts/{contract_id}/evidence/{batch_id}",
         tags=["outcomes"],
         responses=problems.openapi_responses(401, 403, 404, 422, 429),
+        route_class=GuardedRoute,
     )
     page_max = gateway.settings.gateway_page_size_max
 

@@ -30,7 +30,7 @@ from contracts.allocations import AllocationSignedOff
 from contracts.envelope import Envelope
 from contracts.refusals import REFUSAL_EVENTS, refusal_of
 from services.gateway import db, problems
-from services.gateway.auth import CALLER, Gateway
+from services.gateway.auth import CALLER, Gateway, GuardedRoute
 from services.gateway.commands import COMMAND_ROUTES
 from services.gateway.domain import Principal
 from services.gateway.problems import ProblemError
@@ -209,7 +209,10 @@ def not_found(command_id: uuid.UUID) -> ProblemError:
 
 def routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(
-        prefix="/api/v1", tags=["commands"], responses=problems.openapi_responses(401, 404, 422)
+        prefix="/api/v1",
+        tags=["commands"],
+        responses=problems.openapi_responses(401, 404, 422),
+        route_class=GuardedRoute,
     )
     settings = gateway.settings
 

@@ -402,9 +402,16 @@ async def append_department_spend(connection: asyncpg.Connection, views: list[Sp
 
 
 async def department_spend_after(
-    connection: asyncpg.Connection, department_code: str, after: int, limit: int
+    connection: asyncpg.Connection,
+    department_code: str,
+    after: int,
+    limit: int,
+    places: list[str] | None,
 ) -> list[Row]:
-    rows = await connection.fetch(QUERIES.department_spend_after, department_code, after, limit)
+    """The department's feed after a sequence, in `places` only (None: every place)."""
+    rows = await connection.fetch(
+        QUERIES.department_spend_after, department_code, after, limit, places
+    )
     return [{**dict(row), "record": json.loads(row["record"])} for row in rows]
 
 
@@ -418,21 +425,36 @@ async def insert_subscription(
     url: str,
     secret: str,
     created_by: str,
+    places: list[str] | None,
 ) -> datetime:
+    """A subscription delivering the department's spend in `places` (None: every place)."""
     created_at: datetime = await connection.fetchval(
-        QUERIES.insert_subscription, subscription_id, department_code, url, secret, created_by
+        QUERIES.insert_subscription,
+        subscription_id,
+        department_code,
+        url,
+        secret,
+        created_by,
+        places,
     )
     return created_at
 
 
-async def subscriptions_of(connection: asyncpg.Connection, department_code: str) -> list[Row]:
-    return _rows(await connection.fetch(QUERIES.subscriptions_of, department_code))
+async def subscriptions_of(
+    connection: asyncpg.Connection, department_code: str, places: list[str] | None
+) -> list[Row]:
+    """The department's subscriptions whose places all lie in `places` (None: every place)."""
+    return _rows(await connection.fetch(QUERIES.subscriptions_of, department_code, places))
 
 
 async def subscription(
-    connection: asyncpg.Connection, department_code: str, subscription_id: uuid.UUID
+    connection: asyncpg.Connection,
+    department_code: str,
+    subscription_id: uuid.UUID,
+    places: list[str] | None,
 ) -> Row | None:
-    row = await connection.fetchrow(QUERIES.subscription, department_code, subscription_id)
+    """One subscription, if its places all lie in `places` (None: every place)."""
+    row = await connection.fetchrow(QUERIES.subscription, department_code, subscription_id, places)
     return dict(row) if row else None
 
 

@@ -84,6 +84,10 @@ class Permission(StrEnum):
     READ_DEPARTMENT_SPEND = "read.department_spend"
     # The board's working view: proposals with votes, recusals, sign-off and refusals.
     READ_BOARD = "read.board"
+    # Right to Serve and Right to Request claims with their deadlines.
+    READ_CLAIMS = "read.claims"
+    # The ledger's own reports of a place: the audit export and trial balances.
+    READ_AUDIT = "read.audit"
     MANAGE_WEBHOOKS = "webhooks.manage"
 
 
@@ -96,6 +100,7 @@ _PLACE_READS = frozenset(
         P.READ_PAYMENTS,
         P.READ_STATEMENTS,
         P.READ_BOARD,
+        P.READ_CLAIMS,
     }
 )
 _BOARD = _PLACE_READS | {P.READ_SPEND, P.PROPOSE_ALLOCATION, P.VOTE, P.DECLARE_INTEREST}
@@ -135,7 +140,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     ),
     Role.VERIFIER: frozenset({P.READ_CONTRACTS, P.READ_EVIDENCE, P.VERIFY_EVIDENCE, P.CLAW_BACK}),
     Role.DEPARTMENT: frozenset({P.READ_DEPARTMENT_SPEND, P.MANAGE_WEBHOOKS}),
-    Role.AUDITOR: _PLACE_READS | {P.READ_SPEND, P.READ_EVIDENCE, P.READ_DEPARTMENT_SPEND},
+    Role.AUDITOR: _PLACE_READS
+    | {P.READ_SPEND, P.READ_EVIDENCE, P.READ_DEPARTMENT_SPEND, P.READ_AUDIT},
     Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS}),
 }
 
@@ -145,16 +151,44 @@ SUBJECT_ROLES = frozenset({Role.PROVIDER, Role.DEPARTMENT})
 
 
 @dataclass(frozen=True)
+class PlaceSet:
+    """The places a principal's grants reach for one action: every place, or these."""
+
+    every: bool = False
+    places: frozenset[str] = frozenset()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.every and not self.places
+
+    def as_filter(self) -> list[str] | None:
+        """For a query: None for every place, else the places (sorted)."""
+        return None if self.every else sorted(self.places)
+
+    def covers_all_of(self, places: Sequence[str] | None) -> bool:
+        """Whether every one of `places` (None: every place) is among these."""
+        if self.every:
+            return True
+        return places is not None and set(places) <= self.places
+
+
+@dataclass(frozen=True)
 class Grant:
-    """One role of a principal, in a place (or every place), for a subject where it needs one."""
+    """One role of a principal, in one place or, written `@*`, in every place (a national
+    grant), for a subject where the role needs one."""
 
     role: Role
     place_id: str = EVERY_PLACE
     subject_id: str = ""
 
-    def covers(self, place_id: str | None, subject_id: str | None) -> bool:
+    def reaches(self, place_id: str) -> bool:
+        """True when this grant is for `place_id` or for every place. Every check names its
+        place: a grant for one place never answers a question about another, or about all."""
+        return self.place_id in (EVERY_PLACE, place_id)
+
+    def covers(self, place_id: str, subject_id: str | None) -> bool:
         """True when this grant reaches the place and, for subject roles, the subject."""
-        if place_id is not None and self.place_id not in (EVERY_PLACE, place_id):
+        if not self.reaches(place_id):
             return False
         if self.role in SUBJECT_ROLES:
             return subject_id is not None and subject_id == self.subject_id
@@ -169,31 +203,31 @@ class Principal:
     grants: tuple[Grant, ...] = ()
     token_id: uuid.UUID | None = None
 
-    def may(self, permission: Permission, place_id: str | None, subject_id: str | None) -> bool:
+    def may(self, permission: Permission, place_id: str, subject_id: str | None) -> bool:
         """Whether any grant allows `permission` in the place, for the subject."""
         return any(
             permission in ROLE_PERMISSIONS[grant.role] and grant.covers(place_id, subject_id)
             for grant in self.grants
         )
 
-    def may_for_some_subject(self, permission: Permission, place_id: str | None) -> bool:
+    def may_for_some_subject(self, permission: Permission, place_id: str) -> bool:
         """Whether some grant allows `permission` in the place, whatever its subject."""
         return any(
-            permission in ROLE_PERMISSIONS[grant.role] and grant.place_id in (EVERY_PLACE, place_id)
+            permission in ROLE_PERMISSIONS[grant.role] and grant.reaches(place_id)
             for grant in self.grants
         )
 
-    def subjects(self, permission: Permission, place_id: str | None, role: Role) -> set[str]:
+    def subjects(self, permission: Permission, place_id: str, role: Role) -> set[str]:
         """The subjects a subject-bound role may see for `permission` (e.g. provider ids)."""
         return {
             grant.subject_id
             for grant in self.grants
             if grant.role == role
             and permission in ROLE_PERMISSIONS[grant.role]
-            and grant.place_id in (EVERY_PLACE, place_id)
+            and grant.reaches(place_id)
         }
 
-    def sees_everything(self, permission: Permission, place_id: str | None) -> bool:
+    def sees_everything(self, permission: Permission, place_id: str) -> bool:
         """True when a grant that is not subject-bound allows `permission` in the place."""
         return any(
             grant.role not in SUBJECT_ROLES
@@ -202,9 +236,24 @@ class Principal:
             for grant in self.grants
         )
 
+    def places(self, permission: Permission, subject_id: str) -> PlaceSet:
+        """The places where a grant allows `permission` for the subject (a department code): a
+        grant of the subject's own role for that subject, or a role bound to no subject."""
+        reaching = [
+            grant.place_id
+            for grant in self.grants
+            if permission in ROLE_PERMISSIONS[grant.role]
+            and (grant.role not in SUBJECT_ROLES or grant.subject_id == subject_id)
+        ]
+        if EVERY_PLACE in reaching:
+            return PlaceSet(every=True)
+        return PlaceSet(places=frozenset(reaching))
+
 
 def parse_grant(text: str) -> Grant:
-    """Read a grant written `role[@place][:subject]`, e.g. `finance@GM`, `provider:PROV-1`."""
+    """Read a grant written `role@place[:subject]`, e.g. `finance@GM`, `provider@GM:PROV-1`;
+    `role@*[:subject]` is the national grant, for every place (`department@*:DWP`). Without
+    `@`, a grant is for every place too: `explicit_grant` refuses that shorthand."""
     role_and_place, _, subject = text.partition(":")
     role_name, _, place = role_and_place.partition("@")
     try:
@@ -213,16 +262,29 @@ def parse_grant(text: str) -> Grant:
         known = ", ".join(role.value for role in Role)
         raise ValueError(f"unknown role {role_name!r}; choose one of {known}") from None
     if role in SUBJECT_ROLES and not subject:
-        raise ValueError(f"a {role} grant needs a subject: write {role}[@PLACE]:ID")
+        raise ValueError(f"a {role} grant needs a subject: write {role}@PLACE:ID (or @*)")
     if role not in SUBJECT_ROLES and subject:
         raise ValueError(f"a {role} grant takes no subject (only provider and department do)")
     return Grant(role, place or EVERY_PLACE, subject)
 
 
+def explicit_grant(text: str) -> Grant:
+    """A grant that says its place: `role@PLACE[:subject]`, or `role@*[:subject]` for every
+    place, so nobody is given every place by leaving the place out."""
+    if "@" not in text.partition(":")[0]:
+        role, _, subject = text.partition(":")
+        tail = f":{subject}" if subject else ""
+        raise ValueError(
+            f"grant {text!r} names no place: write {role}@PLACE{tail} for one place, "
+            f"or {role}@*{tail} for every place"
+        )
+    return parse_grant(text)
+
+
 def format_grant(grant: Grant) -> str:
-    place = "" if grant.place_id == EVERY_PLACE else f"@{grant.place_id}"
+    """`role@place[:subject]`; a national grant shows as `role@*[:subject]`."""
     subject = f":{grant.subject_id}" if grant.subject_id else ""
-    return f"{grant.role}{place}{subject}"
+    return f"{grant.role}@{grant.place_id}{subject}"
 
 
 # --- Tokens, command ids and request fingerprints -------------------------------------------

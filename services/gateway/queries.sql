@@ -34,7 +34,7 @@ RETURNING token_id;
 
 -- name: list_principals
 SELECT p.principal_id, p.kind, p.display_name, p.created_at,
-       coalesce((SELECT array_agg(g.role || CASE WHEN g.place_id = '*' THEN '' ELSE '@' || g.place_id END
+       coalesce((SELECT array_agg(g.role || '@' || g.place_id
                                   || CASE WHEN g.subject_id = '' THEN '' ELSE ':' || g.subject_id END
                                   ORDER BY g.role, g.place_id)
                  FROM grants g WHERE g.principal_id = p.principal_id), '{}') AS grants,
@@ -220,7 +220,8 @@ SELECT pg_advisory_xact_lock(hashtext('gateway.department_spend'));
 
 -- name: append_department_spend
 -- Each department's view of one spend joins the feed, and a delivery is queued for each of that
--- department's active webhooks; a view already in the feed (a replayed event) adds nothing.
+-- department's active webhooks that cover the spend's place; a view already in the feed (a
+-- replayed event) adds nothing.
 WITH views AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::uuid[],
                          $7::text[])
@@ -233,34 +234,44 @@ WITH views AS (
            v.event_id, v.amount_pence, v.record::jsonb, v.traceparent
     FROM (SELECT * FROM views ORDER BY position) v
     ON CONFLICT (event_id, department_code) DO NOTHING
-    RETURNING sequence, department_code, event_id
+    RETURNING sequence, department_code, event_id, place_id
 )
 INSERT INTO webhook_deliveries (subscription_id, sequence, event_id, status)
 SELECT s.subscription_id, a.sequence, a.event_id, 'pending'
-FROM appended a JOIN webhook_subscriptions s ON s.department_code = a.department_code AND s.active
+FROM appended a
+JOIN webhook_subscriptions s ON s.department_code = a.department_code AND s.active
+    AND (s.place_ids IS NULL OR a.place_id = ANY(s.place_ids))
 ON CONFLICT (subscription_id, event_id) DO NOTHING;
 
 -- name: department_spend_after
+-- $4: the places the reader's grants cover (NULL: every place).
 SELECT sequence, event_id, place_id, record::text AS record, received_at
 FROM department_spend WHERE department_code = $1 AND sequence > $2
+  AND ($4::text[] IS NULL OR place_id = ANY($4::text[]))
 ORDER BY sequence LIMIT $3;
 
 -- ---- Webhooks ---------------------------------------------------------------------------------
 
 -- name: insert_subscription
-INSERT INTO webhook_subscriptions (subscription_id, department_code, url, secret, created_by)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO webhook_subscriptions (subscription_id, department_code, url, secret, created_by,
+                                   place_ids)
+VALUES ($1, $2, $3, $4, $5, $6::text[])
 RETURNING created_at;
 
 -- name: subscriptions_of
+-- Only those whose places all lie within $2, the caller's places (NULL: every place).
 SELECT subscription_id, department_code, url, created_by, created_at, active, deactivated_at,
-       deactivated_by
-FROM webhook_subscriptions WHERE department_code = $1 ORDER BY created_at;
+       deactivated_by, place_ids
+FROM webhook_subscriptions WHERE department_code = $1
+  AND ($2::text[] IS NULL OR (place_ids IS NOT NULL AND place_ids <@ $2::text[]))
+ORDER BY created_at;
 
 -- name: subscription
+-- Found only when its places all lie within $3, the caller's places (NULL: every place).
 SELECT subscription_id, department_code, url, created_by, created_at, active, deactivated_at,
-       deactivated_by
-FROM webhook_subscriptions WHERE department_code = $1 AND subscription_id = $2;
+       deactivated_by, place_ids
+FROM webhook_subscriptions WHERE department_code = $1 AND subscription_id = $2
+  AND ($3::text[] IS NULL OR (place_ids IS NOT NULL AND place_ids <@ $3::text[]));
 
 -- name: deactivate_subscription
 -- Stop a subscription (once: a second call changes nothing) and cancel its pending deliveries;
@@ -279,8 +290,10 @@ SELECT count(*)::int FROM cancelled;
 
 -- name: replay_since
 INSERT INTO webhook_deliveries (subscription_id, sequence, event_id, status)
-SELECT $1, sequence, event_id, 'pending' FROM department_spend
-WHERE department_code = $2 AND received_at >= $3
+SELECT $1, f.sequence, f.event_id, 'pending' FROM department_spend f
+JOIN webhook_subscriptions s ON s.subscription_id = $1
+WHERE f.department_code = $2 AND f.received_at >= $3
+  AND (s.place_ids IS NULL OR f.place_id = ANY(s.place_ids))
 ON CONFLICT (subscription_id, event_id) DO UPDATE SET
     status = 'pending', attempts = 0, next_attempt_at = now(), last_error = '',
     delivered_at = NULL;

@@ -87,6 +87,15 @@ class GatewaySettings(BaseSettings):
     gateway_sse_keepalive_s: float = Field(
         default=15.0, gt=0, description="Longest silence on an SSE stream before a keep-alive."
     )
+    gateway_ledger_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="The ledger's report port, which the auditor's audit export and trial "
+        "balance are fetched from.",
+    )
+    ledger_report_token: SecretStr | None = Field(
+        default=None,
+        description="The ledger's report credential, sent to it for auditors' reports.",
+    )
     webhook_attempts_max: int = Field(
         default=8, ge=1, le=100, description="Attempts at a webhook delivery before dead-letter."
     )

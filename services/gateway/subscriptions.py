@@ -22,9 +22,15 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from services.gateway import db, intake, problems, webhooks
-from services.gateway.auth import CALLER, Gateway, require
-from services.gateway.domain import Permission, Principal
+from services.gateway import db, domain, intake, problems, webhooks
+from services.gateway.auth import (
+    CALLER,
+    Gateway,
+    GuardedRoute,
+    current_principal,
+    require_places,
+)
+from services.gateway.domain import Permission, PlaceSet, Principal
 from services.gateway.idempotency import idempotent
 from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError
@@ -57,6 +63,7 @@ def routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(
         prefix="/api/v1/departments/{department_code}",
         tags=["departments"],
+        route_class=GuardedRoute,
         responses=problems.openapi_responses(401, 403, 404, 422, 429),
     )
     department_path = identifier_path()
@@ -72,9 +79,11 @@ def routes(gateway: Gateway) -> APIRouter:
         principal: Principal = CALLER,
     ) -> JsonObject:
         """Spend attributed to this department's streams, oldest first, after a sequence."""
-        _may_read(principal, department_code)
+        places = _may_read(principal, department_code)
         async with gateway.pool.acquire() as connection:
-            rows = await db.department_spend_after(connection, department_code, after, limit)
+            rows = await db.department_spend_after(
+                connection, department_code, after, limit, places.as_filter()
+            )
         return {"department_code": department_code, "spend": [_feed_item(row) for row in rows]}
 
     @router.get("/spend/stream", response_class=StreamingResponse)
@@ -109,8 +118,9 @@ def routes(gateway: Gateway) -> APIRouter:
         ),
         principal: Principal = CALLER,
     ) -> JSONResponse:
-        """Subscribe a URL to this department's spend; the signing secret is shown only here."""
-        _may_manage(principal, department_code)
+        """Subscribe a URL to this department's spend in the places the caller's grants cover
+        (every place for a national grant); the signing secret is shown only here."""
+        places = _may_manage(principal, department_code)
         body = await _json_body(request, gateway)
         subscription = _validated(NewSubscription, body)
         try:
@@ -128,10 +138,12 @@ def routes(gateway: Gateway) -> APIRouter:
                 str(subscription.url),
                 secret,
                 principal.principal_id,
+                places.as_filter(),
             )
             return 201, {
                 "subscription_id": str(subscription_id),
                 "department_code": department_code,
+                "place_ids": places.as_filter(),
                 "url": str(subscription.url),
                 "secret": secret,
                 "created_at": created_at.isoformat(),
@@ -154,9 +166,9 @@ def routes(gateway: Gateway) -> APIRouter:
         department_code: str = department_path, principal: Principal = CALLER
     ) -> JsonObject:
         """This department's webhook subscriptions (without their secrets)."""
-        _may_manage(principal, department_code)
+        places = _may_manage(principal, department_code)
         async with gateway.pool.acquire() as connection:
-            rows = await db.subscriptions_of(connection, department_code)
+            rows = await db.subscriptions_of(connection, department_code, places.as_filter())
         return {"department_code": department_code, "webhooks": [_jsonable(r) for r in rows]}
 
     @router.get("/webhooks/{subscription_id}/deliveries")
@@ -169,9 +181,9 @@ def routes(gateway: Gateway) -> APIRouter:
     ) -> JsonObject:
         """The delivery log: every delivery with every attempt; `status=dead` is the
         dead-letter list, `status=cancelled` what was pending when the webhook was stopped."""
-        _may_manage(principal, department_code)
+        places = _may_manage(principal, department_code)
         async with gateway.pool.acquire() as connection:
-            await _subscription(connection, department_code, subscription_id)
+            await _subscription(connection, department_code, subscription_id, places)
             rows = await db.deliveries_of(connection, subscription_id, status, limit)
         return {"subscription_id": str(subscription_id), "deliveries": [_jsonable(r) for r in rows]}
 
@@ -188,12 +200,12 @@ def routes(gateway: Gateway) -> APIRouter:
         principal: Principal = CALLER,
     ) -> JSONResponse:
         """Deliver again every spend event received since a moment (dead letters included)."""
-        _may_manage(principal, department_code)
+        places = _may_manage(principal, department_code)
         body = await _json_body(request, gateway)
         since = _validated(Replay, body).since
 
         async def queue(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
-            found = await _subscription(connection, department_code, subscription_id)
+            found = await _subscription(connection, department_code, subscription_id, places)
             if not found["active"]:
                 raise _stopped(found)
             count = await db.replay_since(connection, subscription_id, department_code, since)
@@ -226,10 +238,10 @@ def routes(gateway: Gateway) -> APIRouter:
         """Stop a webhook: nothing more is queued for it and its pending deliveries are
         cancelled (they stay in the delivery log as `cancelled`). Stopping it again changes
         nothing; to start again, subscribe anew. No body."""
-        _may_manage(principal, department_code)
+        places = _may_manage(principal, department_code)
 
         async def stop(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
-            await _subscription(connection, department_code, subscription_id)
+            await _subscription(connection, department_code, subscription_id, places)
             cancelled = await db.deactivate_subscription(
                 connection,
                 department_code,
@@ -237,7 +249,7 @@ def routes(gateway: Gateway) -> APIRouter:
                 principal.principal_id,
                 webhooks.CANCELLED_REASON,
             )
-            found = await _subscription(connection, department_code, subscription_id)
+            found = await _subscription(connection, department_code, subscription_id, places)
             return 200, {**_jsonable(found), "cancelled": cancelled}
 
         return await idempotent(
@@ -268,20 +280,27 @@ def _stopped(subscription: JsonObject) -> ProblemError:
     )
 
 
-def _may_read(principal: Principal, department_code: str) -> None:
+def _may_read(principal: Principal, department_code: str) -> PlaceSet:
+    """The places whose spend of the department the caller may read; 403 for none."""
     intake.check_storable(department_code, "department_code")
-    require(principal, Permission.READ_DEPARTMENT_SPEND, None, department_code)
+    return require_places(principal, Permission.READ_DEPARTMENT_SPEND, department_code)
 
 
-def _may_manage(principal: Principal, department_code: str) -> None:
+def _may_manage(principal: Principal, department_code: str) -> PlaceSet:
+    """The places the caller's webhooks of the department may cover; 403 for none."""
     intake.check_storable(department_code, "department_code")
-    require(principal, Permission.MANAGE_WEBHOOKS, None, department_code)
+    return require_places(principal, Permission.MANAGE_WEBHOOKS, department_code)
 
 
 async def _subscription(
-    connection: asyncpg.Connection, department_code: str, subscription_id: uuid.UUID
+    connection: asyncpg.Connection,
+    department_code: str,
+    subscription_id: uuid.UUID,
+    places: PlaceSet,
 ) -> JsonObject:
-    found = await db.subscription(connection, department_code, subscription_id)
+    """The subscription, when it covers only places the caller's grants cover; else 404 (a
+    subscription for another place is not the caller's to see)."""
+    found = await db.subscription(connection, department_code, subscription_id, places.as_filter())
     if found is None:
         raise ProblemError(
             404,
@@ -320,14 +339,25 @@ def _feed_item(row: JsonObject) -> JsonObject:
 async def _events(
     gateway: Gateway, request: Request, department_code: str, after: int
 ) -> AsyncIterator[str]:
-    """The SSE body: rows after `after`, then new ones as they arrive, with keep-alives."""
+    """The SSE body: rows after `after`, then new ones as they arrive, with keep-alives. The
+    token is looked up again at least every `gateway_token_cache_s`: the stream ends once it is
+    revoked or expired, and follows the places its grants cover now."""
     settings = gateway.settings
     last_sent = time.monotonic()
+    hashed = domain.token_hash(_bearer_token(request))
     yield f"retry: {int(settings.gateway_sse_poll_interval_s * 1000) + 500}\n\n"
     while not await request.is_disconnected():
+        places = await _places_still_granted(gateway, hashed, department_code)
+        if places is None:
+            yield "event: end\ndata: the token was revoked, expired or lost this department\n\n"
+            return
         async with gateway.pool.acquire() as connection:
             rows = await db.department_spend_after(
-                connection, department_code, after, settings.gateway_page_size_max
+                connection,
+                department_code,
+                after,
+                settings.gateway_page_size_max,
+                places.as_filter(),
             )
         for row in rows:
             after = row["sequence"]
@@ -339,3 +369,22 @@ async def _events(
                 yield ": keep-alive\n\n"
                 last_sent = time.monotonic()
             await asyncio.sleep(settings.gateway_sse_poll_interval_s)
+
+
+def _bearer_token(request: Request) -> str:
+    """The bearer token the stream was opened with (its door has checked it already)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    assert scheme.lower() == "bearer" and token, "the stream's door checked its token"
+    return token.strip()
+
+
+async def _places_still_granted(
+    gateway: Gateway, hashed: bytes, department_code: str
+) -> PlaceSet | None:
+    """The places the token may still read of the department; None once it may read none."""
+    try:
+        principal = await current_principal(gateway, hashed)
+    except ProblemError:
+        return None
+    places = principal.places(Permission.READ_DEPARTMENT_SPEND, department_code)
+    return None if places.is_empty else places

@@ -26,7 +26,7 @@ from contracts.evidence_file import (
 )
 from contracts.outcomes import SubmitEvidence
 from services.gateway import command_status, db, domain, intake, problems
-from services.gateway.auth import CALLER, Gateway, require
+from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal
 from services.gateway.idempotency import idempotent
 from services.gateway.intake import identifier_path
@@ -64,7 +64,7 @@ def limited(request: Request, bytes_max: int) -> Request:
 
 
 def routes(gateway: Gateway) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["outcomes"])
+    router = APIRouter(prefix="/api/v1", tags=["outcomes"], route_class=GuardedRoute)
     settings = gateway.settings
 
     @router.post(

@@ -44,6 +44,15 @@ async def add_principal(
             await db.add_grant(connection, principal_id, grant)
 
 
+async def add_grants(
+    connection: asyncpg.Connection, principal_id: str, grants: Sequence[Grant]
+) -> None:
+    """Add grants to an existing principal (idempotent)."""
+    async with connection.transaction():
+        for grant in grants:
+            await db.add_grant(connection, principal_id, grant)
+
+
 async def issue_token(
     connection: asyncpg.Connection,
     principal_id: str,

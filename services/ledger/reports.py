@@ -1,16 +1,22 @@
 """The ledger's read-only HTTP queries, on its internal port, for the gateway and auditors:
-balances by stream and department, trial balance per year, statements, verification."""
+balances by stream and department, trial balance per year, statements, verification. Each needs
+the service credential `SINGLEPOT_LEDGER_REPORT_TOKEN` as a bearer token; with none configured
+they refuse everyone. Auditors reach the export and trial balances through the gateway's own
+permission-checked routes; `/healthz` and `/readyz` stay open."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Path
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path
 from fastapi.responses import Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.ledger import audit, db
+from services.ledger.settings import LedgerReportSettings
 from services.ledger.verification import verify_place
 from services.runtime.host import ServiceHost
 
@@ -25,21 +31,49 @@ def identifier() -> Any:
     return Path(..., min_length=1, max_length=128, pattern=r"^[^:]+$")
 
 
-def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
-    """Mount the queries under /ledger/v1; each runs on the service's own pool."""
+BEARER = Depends(HTTPBearer(auto_error=False))
+
+
+def report_credential(settings: LedgerReportSettings) -> Any:
+    """The dependency every report route has: 401 without the configured bearer token, 403
+    for everyone when none is configured."""
+
+    async def check(credentials: HTTPAuthorizationCredentials | None = BEARER) -> None:
+        expected = settings.ledger_report_token
+        if expected is None:
+            raise HTTPException(
+                403, "the ledger's reports are closed: set SINGLEPOT_LEDGER_REPORT_TOKEN"
+            )
+        sent = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(sent.encode(), expected.get_secret_value().encode()):
+            raise HTTPException(
+                401,
+                "send the ledger's report credential as 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": 'Bearer realm="singlepot-ledger"'},
+            )
+
+    return Depends(check)
+
+
+def add_report_routes(
+    app: FastAPI, host: ServiceHost, settings: LedgerReportSettings | None = None
+) -> None:
+    """Mount the queries under /ledger/v1, behind the report credential; each runs on the
+    service's own pool."""
+    router = APIRouter(dependencies=[report_credential(settings or LedgerReportSettings())])
 
     async def fetch(query: Any, *arguments: Any) -> Any:
         assert host.pool is not None
         async with host.pool.acquire() as connection:
             return await query(connection, *arguments)
 
-    @app.get("/ledger/v1/places", tags=["ledger"])
+    @router.get("/ledger/v1/places", tags=["ledger"])
     async def places() -> list[str]:
         """Every place the ledger has posted for."""
         found: list[str] = await fetch(db.places)
         return found
 
-    @app.get("/ledger/v1/places/{place_id}/balances", tags=["ledger"])
+    @router.get("/ledger/v1/places/{place_id}/balances", tags=["ledger"])
     async def balances(place_id: str = PLACE) -> list[dict[str, Any]]:
         """Every account's balance in every financial year (credit-positive pence), for
         reconciling the read models built from the ledger's events."""
@@ -53,13 +87,13 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
             for row in rows
         ]
 
-    @app.get("/ledger/v1/places/{place_id}/streams", tags=["ledger"])
+    @router.get("/ledger/v1/places/{place_id}/streams", tags=["ledger"])
     async def streams(place_id: str = PLACE) -> list[dict[str, Any]]:
         """By year, department and stream: received, unreserved and reserved pence."""
         rows: list[dict[str, Any]] = await fetch(db.stream_summary, place_id)
         return rows
 
-    @app.get("/ledger/v1/places/{place_id}/trial-balance/{financial_year}", tags=["ledger"])
+    @router.get("/ledger/v1/places/{place_id}/trial-balance/{financial_year}", tags=["ledger"])
     async def trial_balance(place_id: str = PLACE, financial_year: str = YEAR) -> dict[str, Any]:
         """Every account's balance; the debits and credits are equal by construction."""
         rows = await fetch(db.trial_balance, place_id, financial_year)
@@ -67,7 +101,7 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
         credits = sum(row["balance_pence"] for row in rows if row["balance_pence"] > 0)
         return {"accounts": rows, "debits_pence": debits, "credits_pence": credits}
 
-    @app.get("/ledger/v1/places/{place_id}/statements/providers/{provider_id}", tags=["ledger"])
+    @router.get("/ledger/v1/places/{place_id}/statements/providers/{provider_id}", tags=["ledger"])
     async def provider_statement(
         place_id: str = PLACE, provider_id: str = identifier()
     ) -> dict[str, Any]:
@@ -78,7 +112,7 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
         summary = statement_summary(rows, paid=_provider_paid(provider_id))
         return {"place_id": place_id, "provider_id": provider_id, **summary, "transfers": rows}
 
-    @app.get(
+    @router.get(
         "/ledger/v1/places/{place_id}/statements/departments/{department_code}", tags=["ledger"]
     )
     async def department_statement(
@@ -96,7 +130,7 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
             "transfers": rows,
         }
 
-    @app.get("/ledger/v1/places/{place_id}/audit-export", tags=["ledger"])
+    @router.get("/ledger/v1/places/{place_id}/audit-export", tags=["ledger"])
     async def audit_export(place_id: str = PLACE) -> Response:
         """The place's transfer log with its hash chain, as JSON Lines (docs/audit-export.md)."""
         exported_at = datetime.now(UTC)
@@ -112,7 +146,7 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
 
         return StreamingResponse(body(), media_type="application/x-ndjson")
 
-    @app.get("/ledger/v1/places/{place_id}/verification", tags=["ledger"])
+    @router.get("/ledger/v1/places/{place_id}/verification", tags=["ledger"])
     async def verification(place_id: str = PLACE) -> dict[str, Any]:
         """Recompute the place's hash chain and balances now."""
         result = await fetch(verify_place, place_id)
@@ -122,6 +156,8 @@ def add_report_routes(app: FastAPI, host: ServiceHost) -> None:
             "transfers_checked": result.transfers_checked,
             "summary": result.summary(),
         }
+
+    app.include_router(router)
 
 
 def _escaped(identifier: str) -> str:

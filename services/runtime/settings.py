@@ -36,6 +36,9 @@ class RuntimeSettings(BaseSettings):
     postgres_port: int = Field(default=54329, ge=1, le=65535)
     broker_port: int = Field(default=19092, ge=1, le=65535)
     gateway_host: str = "127.0.0.1"
+    # Where the ledger, allocations and outcomes services listen (health, metrics, the ledger's
+    # report routes): this machine only, unless a deployment opens them (0.0.0.0 in a pod).
+    service_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8000, ge=1, le=65535)
     ledger_health_port: int = Field(default=8001, ge=1, le=65535)
     allocations_health_port: int = Field(default=8002, ge=1, le=65535)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.gateway import problems
-from services.gateway.auth import Gateway
+from services.gateway.auth import Gateway, GuardedRoute
 from services.gateway.intake import identifier_path
 from services.gateway.opendata import db, indigo, ocds, threesixtygiving
 from services.gateway.opendata.publishing import (
@@ -35,7 +35,9 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 def routes(gateway: Gateway) -> APIRouter:
-    router = APIRouter(tags=["open data"], responses=problems.openapi_responses(422))
+    router = APIRouter(
+        tags=["open data"], responses=problems.openapi_responses(422), route_class=GuardedRoute
+    )
     place = identifier_path()
 
     async def load(place_id: str) -> PlaceData:

@@ -18,9 +18,10 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from services.gateway import db, uploads, users
-from services.gateway.auth import Gateway, RateLimiter, gateway_of
+from services.gateway import db, permissions, uploads, users
+from services.gateway.auth import Gateway, RateLimiter, check_door, gateway_of
 from services.gateway.domain import EVERY_PLACE, Principal, Role
+from services.gateway.permissions import Door, Scope
 from services.gateway.problems import ProblemError, field_problem
 from services.gateway.web import csrf, sessions, store
 from services.gateway.web.rendering import Page, error_summary, field_errors, render
@@ -36,13 +37,17 @@ class SignInRequired(Exception):
 
 
 class WebRoute(APIRoute):
-    """A page route: refusals become HTML pages (403, 404, 422) or a redirect to sign in."""
+    """A page route: its door (`permissions.DOORS`, the same entry the API's route for the same
+    figures has) is checked before the page is built; refusals become HTML pages (403, 404,
+    422) or a redirect to sign in."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        doors = permissions.route_doors(self.methods, self.path_format)
 
         async def page_handler(request: Request) -> Response:
             try:
+                await _check_page_door(doors[request.method], request)
                 return await handler(request)
             except SignInRequired:
                 target = request.url.path
@@ -71,8 +76,20 @@ def _error(request: Request, status: int, title: str, detail: str, problems: Any
     return render(page, "error.html", status, title=title, detail=detail, problems=list(problems))
 
 
+async def _check_page_door(door: Door, request: Request) -> None:
+    """Sign in first for a door that needs someone; 403 unless the door opens for them."""
+    if door.scope is Scope.OPEN:
+        return
+    page = await current_page(request)
+    principal = signed_in(page)
+    await check_door(page.gateway, door, principal, request)
+
+
 async def current_page(request: Request) -> Page:
-    """The request as a page sees it, with the signed-in person (if any)."""
+    """The request as a page sees it, with the signed-in person (if any); looked up once."""
+    known: Page | None = getattr(request.state, "web_page", None)
+    if known is not None:
+        return known
     gateway = gateway_of(request)
     async with gateway.pool.acquire() as connection:
         session = await sessions.current(connection, request, gateway.settings)

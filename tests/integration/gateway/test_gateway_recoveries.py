@@ -156,7 +156,7 @@ async def test_a_replayed_recovery_adds_no_feed_row_and_queues_no_second_deliver
     async with pool.acquire() as connection:
         for department, url in (("DWP", "https://dwp.example/hook"), ("DHSC", "https://d.example")):
             await db.insert_subscription(
-                connection, uuid.uuid4(), department, url, "secret", "test"
+                connection, uuid.uuid4(), department, url, "secret", "test", None
             )
     messages = envelopes(story())
     await feed(pool, messages)

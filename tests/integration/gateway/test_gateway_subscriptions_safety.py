@@ -107,7 +107,9 @@ async def spend_pending_for(
     assert pool is not None
     try:
         async with pool.acquire() as connection, connection.transaction():
-            await db.insert_subscription(connection, uuid.uuid4(), "DWP", url, "secret", "dwp")
+            await db.insert_subscription(
+                connection, uuid.uuid4(), "DWP", url, "secret", "dwp", None
+            )
             event = spend(number)
             await handlers.handle_batch(connection, [(wrap(event, producer="ledger"), event)])
         yield pool

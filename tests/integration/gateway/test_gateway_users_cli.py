@@ -17,7 +17,10 @@ pytestmark = pytest.mark.integration
 
 def _users(database_url: str, *arguments: str):
     return CliRunner().invoke(
-        app, ["users", *arguments], env={"DATABASE_URL": database_url}, catch_exceptions=False
+        app,
+        ["users", *arguments],
+        env={"DATABASE_URL": database_url, "COLUMNS": "200"},
+        catch_exceptions=False,
     )
 
 
@@ -58,3 +61,17 @@ def test_a_token_for_an_unknown_user_is_refused(database_url) -> None:
     result = _users(database_url, "token", "nobody")
     assert result.exit_code == 1
     assert "no user or service 'nobody'" in result.stdout
+
+
+def test_a_grant_names_its_place_and_a_national_grant_is_written_with_a_star(database_url) -> None:
+    placeless = _users(database_url, "add", "dwp-feed", "--grant", "department:DWP")
+    national = _users(database_url, "add", "dwp-feed", "--grant", "department@*:DWP")
+    local = _users(database_url, "grant", "dwp-feed", "department@GM:DHSC", "auditor@LPL")
+    unknown = _users(database_url, "grant", "nobody", "auditor@*")
+    listed = _users(database_url, "list")
+
+    assert placeless.exit_code == 2
+    assert "department@*:DWP for every place" in placeless.stdout
+    assert national.exit_code == local.exit_code == 0
+    assert unknown.exit_code == 1
+    assert "auditor@LPL, department@*:DWP, department@GM:DHSC" in listed.stdout

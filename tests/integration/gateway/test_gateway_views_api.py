@@ -42,7 +42,8 @@ ROLES: dict[str, tuple[str, set[str]]] = {
     "verifier": ("verifier@GM", {"queue", "provider_a", "provider_b", "targets", "funnel"}),
     "department": ("department:DWP", {"spend_dwp", "spend_monthly_dwp"}),
     "auditor": ("auditor", EVERYTHING),
-    "public": ("public@GM", {"pot", "pot_year", "decisions", "claims"}),
+    # Claims are the board's and finance's business: the API and the claims page agree.
+    "public": ("public@GM", {"pot", "pot_year", "decisions"}),
 }
 
 

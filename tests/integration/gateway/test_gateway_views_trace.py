@@ -64,7 +64,7 @@ async def test_a_delivery_after_a_restart_continues_the_stored_trace(
     try:
         async with pool.acquire() as connection, connection.transaction():
             await db.insert_subscription(
-                connection, uuid.uuid4(), "DWP", receiver.url, "secret", "dwp-feed"
+                connection, uuid.uuid4(), "DWP", receiver.url, "secret", "dwp-feed", None
             )
             await handlers.handle_batch(connection, [(envelope, SPEND)])
         async with pool.acquire() as connection:

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from services.ledger import audit, db, domain
 from services.ledger.reports import add_report_routes
+from services.ledger.settings import LedgerReportSettings
 from services.runtime.db import create_pool
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -134,11 +135,15 @@ async def test_the_ledger_route_streams_the_export_and_it_verifies(database_url:
     pool = await create_pool(database_url, "ledger", 2)
     app = FastAPI()
     # The routes read only the host's pool: a real pool on the test's own database.
-    add_report_routes(app, SimpleNamespace(pool=pool))  # type: ignore[arg-type]
+    credential = LedgerReportSettings(ledger_report_token="report-token")
+    add_report_routes(app, SimpleNamespace(pool=pool), credential)  # type: ignore[arg-type]
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as client:
-            response = await client.get("/ledger/v1/places/GM/audit-export")
+            response = await client.get(
+                "/ledger/v1/places/GM/audit-export",
+                headers={"Authorization": "Bearer report-token"},
+            )
     finally:
         await pool.close()
 

@@ -24,7 +24,7 @@ async def board_page(
     page: Page, place_id: str, problems: list[FieldProblem] | None = None, status: int = 200
 ) -> Response:
     principal = signed_in(page)
-    require(principal, Permission.READ_ALLOCATIONS, place_id, what="the board's proposals")
+    require(principal, Permission.READ_BOARD, place_id, what="the board's proposals")
     async with page.gateway.pool.acquire() as connection:
         proposals = await views.board_proposals(connection, place_id)
     sent = page.request.query_params.get("sent", "")

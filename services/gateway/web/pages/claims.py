@@ -50,7 +50,7 @@ def router() -> APIRouter:
     @routes.get("/places/{place_id}/claims")
     async def claims(place_id: str = place, page: Page = PAGE) -> Response:
         principal = signed_in(page)
-        require(principal, Permission.READ_BOARD, place_id, what="the place's claims")
+        require(principal, Permission.READ_CLAIMS, place_id, what="the place's claims")
         async with page.gateway.pool.acquire() as connection:
             rows = claim_rows(await views.claims(connection, place_id))
         return render(

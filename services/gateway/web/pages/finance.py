@@ -131,7 +131,7 @@ async def finance_page(
     status: int = 200,
 ) -> Response:
     principal = signed_in(page)
-    require(principal, Permission.READ_POT, place_id, what="the pot")
+    require(principal, Permission.READ_SPEND, place_id, what="the pot and its spend")
     async with page.gateway.pool.acquire() as connection:
         # Without a year asked for, the page opens on the current financial year.
         overview = await views.pot_overview(connection, place_id, year, datetime.now(UTC).date())

@@ -24,7 +24,7 @@ async def queue_page(
     page: Page, place_id: str, problems: list[FieldProblem] | None = None, status: int = 200
 ) -> Response:
     principal = signed_in(page)
-    require(principal, Permission.VERIFY_EVIDENCE, place_id, what="the verification queue")
+    require(principal, Permission.READ_EVIDENCE, place_id, what="the verification queue")
     async with page.gateway.pool.acquire() as connection:
         queue = await views.verifier_queue(connection, place_id)
     notice = "Your decisions were sent." if page.request.query_params.get("sent") else None
@@ -37,6 +37,7 @@ async def queue_page(
         place_id=place_id,
         queue=queue,
         claims_max=CLAIMS_PER_FORM_MAX,
+        may_verify=principal.may(Permission.VERIFY_EVIDENCE, place_id, None),
         errors=error_summary(problems, {p.field: p.field for p in problems}),
         notice=notice,
         command_outcome=await outcomes.command_notice(page, notice),

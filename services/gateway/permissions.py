@@ -1,0 +1,318 @@
+"""The gateway's one permission table: for every door (each API route, web page and form, the
+feed, the SSE stream, webhook management, open data) the action it needs and the scope the
+caller's grant must reach. Together with `domain.ROLE_PERMISSIONS` (which role may take which
+action) it decides every request: role × action × scope. Pure, no I/O: the guards in `auth.py`
+and `web/routes.py` look a route's door up here, and a test walks every route of the app
+against this table, so a route without a door cannot be served (`doors_missing`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from services.gateway.commands import COMMAND_ROUTES, Subject
+from services.gateway.domain import (
+    EVERY_PLACE,
+    ROLE_PERMISSIONS,
+    SUBJECT_ROLES,
+    Permission,
+    PlaceSet,
+    Principal,
+    Role,
+)
+
+
+class Scope(StrEnum):
+    """What a grant must reach for a door to open."""
+
+    # Anyone, with no token or session (open data, the public place page, sign-in, the docs).
+    OPEN = "open"
+    # Any valid token or web session, whatever its grants (`/me`, `/account`).
+    SIGNED_IN = "signed in"
+    # A grant for {place_id} (or every place) of a role that is not bound to a subject.
+    PLACE = "place"
+    # A grant for {place_id}, of any role holding the action; the answer holds only the rows of
+    # the caller's own subject (a provider's contracts) or the endpoint checks the subject named
+    # in the body (a claim's claimant).
+    PLACE_OWN_ROWS = "place, own rows"
+    # As PLACE, or a subject-bound grant for {place_id} whose subject is the provider of the
+    # contract {contract_id}.
+    CONTRACT_PROVIDER = "place, the contract's provider"
+    # As PLACE, or a subject-bound grant for {place_id} whose subject is {provider_id}.
+    PATH_PROVIDER = "place, {provider_id}"
+    # As PLACE, or a subject-bound grant for {place_id} whose subject is {department_code}.
+    PATH_DEPARTMENT = "place, {department_code}"
+    # As PLACE, or a grant for {place_id} whose subject is the `department_code` query value.
+    QUERY_DEPARTMENT = "place, ?department_code"
+    # The department {department_code} (its own grant, or a role that reads every department)
+    # in at least one place; the answer holds only the places the caller's grants cover, and a
+    # webhook registered by the caller delivers only those places' spend.
+    DEPARTMENT_PLACES = "{department_code}, the places granted"
+
+
+@dataclass(frozen=True)
+class Door:
+    """What one route needs: an action under a scope, or else the `otherwise` door."""
+
+    permission: Permission | None
+    scope: Scope
+    otherwise: Door | None = None
+
+
+OPEN = Door(None, Scope.OPEN)
+SIGNED_IN = Door(None, Scope.SIGNED_IN)
+P = Permission
+API = "/api/v1"
+PLACE = "/places/{place_id}"
+CONTRACT = f"{PLACE}/outcomes-contracts/{{contract_id}}"
+DEPARTMENT = f"{API}/departments/{{department_code}}"
+WEBHOOK = f"{DEPARTMENT}/webhooks/{{subscription_id}}"
+
+_COMMAND_SCOPES = {
+    Subject.NONE: Scope.PLACE,
+    Subject.CONTRACT_PROVIDER: Scope.CONTRACT_PROVIDER,
+    Subject.CLAIMANT: Scope.PLACE_OWN_ROWS,
+}
+COMMAND_DOORS: dict[tuple[str, str], Door] = {
+    ("POST", f"{API}{route.path}"): Door(route.permission, _COMMAND_SCOPES[route.subject])
+    for route in COMMAND_ROUTES
+}
+
+QUERY_DOORS: dict[tuple[str, str], Door] = {
+    ("GET", f"{API}/me"): SIGNED_IN,
+    ("GET", f"{API}{PLACE}/pot"): Door(P.READ_POT, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/pot/overview"): Door(P.READ_POT, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/statements"): Door(P.READ_STATEMENTS, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/spend"): Door(P.READ_SPEND, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/spend/monthly"): Door(
+        P.READ_SPEND, Scope.PLACE, Door(P.READ_DEPARTMENT_SPEND, Scope.QUERY_DEPARTMENT)
+    ),
+    ("GET", f"{API}{PLACE}/payments"): Door(P.READ_PAYMENTS, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/allocations"): Door(P.READ_ALLOCATIONS, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/decisions"): Door(P.READ_ALLOCATIONS, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/board/proposals"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/claims"): Door(P.READ_CLAIMS, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/outcomes-contracts"): Door(P.READ_CONTRACTS, Scope.PLACE_OWN_ROWS),
+    ("GET", f"{API}{CONTRACT}/evidence"): Door(P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER),
+    ("GET", f"{API}{CONTRACT}/targets"): Door(P.READ_CONTRACTS, Scope.CONTRACT_PROVIDER),
+    ("GET", f"{API}{CONTRACT}/funnel"): Door(P.READ_CONTRACTS, Scope.CONTRACT_PROVIDER),
+    ("GET", f"{API}{PLACE}/providers/{{provider_id}}/overview"): Door(
+        P.READ_CONTRACTS, Scope.PATH_PROVIDER
+    ),
+    ("GET", f"{API}{PLACE}/verification-queue"): Door(P.READ_EVIDENCE, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/departments/{{department_code}}/spend"): Door(
+        P.READ_DEPARTMENT_SPEND, Scope.PATH_DEPARTMENT
+    ),
+    ("GET", f"{API}{PLACE}/audit-export"): Door(P.READ_AUDIT, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/trial-balance/{{financial_year}}"): Door(P.READ_AUDIT, Scope.PLACE),
+    ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
+    ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
+        P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
+    ),
+    ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims/summary"): Door(
+        P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
+    ),
+    ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims.csv"): Door(
+        P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
+    ),
+    # Any signed-in caller may ask; the answer is the command's only for its sender or for
+    # whoever may send that command in its place (`command_status.may_read`), else a 404, so
+    # the existence of another's command does not leak.
+    ("GET", f"{API}/commands/{{command_id}}"): Door(None, Scope.SIGNED_IN),
+}
+
+SUBSCRIPTION_DOORS: dict[tuple[str, str], Door] = {
+    ("GET", f"{DEPARTMENT}/spend"): Door(P.READ_DEPARTMENT_SPEND, Scope.DEPARTMENT_PLACES),
+    ("GET", f"{DEPARTMENT}/spend/stream"): Door(P.READ_DEPARTMENT_SPEND, Scope.DEPARTMENT_PLACES),
+    ("POST", f"{DEPARTMENT}/webhooks"): Door(P.MANAGE_WEBHOOKS, Scope.DEPARTMENT_PLACES),
+    ("GET", f"{DEPARTMENT}/webhooks"): Door(P.MANAGE_WEBHOOKS, Scope.DEPARTMENT_PLACES),
+    ("GET", f"{WEBHOOK}/deliveries"): Door(P.MANAGE_WEBHOOKS, Scope.DEPARTMENT_PLACES),
+    ("POST", f"{WEBHOOK}/replay"): Door(P.MANAGE_WEBHOOKS, Scope.DEPARTMENT_PLACES),
+    ("POST", f"{WEBHOOK}/deactivate"): Door(P.MANAGE_WEBHOOKS, Scope.DEPARTMENT_PLACES),
+}
+
+OPEN_DATA = "/open-data/places/{place_id}"
+OPEN_DOORS: dict[tuple[str, str], Door] = {
+    ("GET", path): OPEN
+    for path in (
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        OPEN_DATA,
+        f"{OPEN_DATA}/360giving.json",
+        f"{OPEN_DATA}/360giving.csv",
+        f"{OPEN_DATA}/ocds.json",
+        f"{OPEN_DATA}/indigo.json",
+    )
+}
+
+# The web pages ask what the API asks for the same figures, so the two always agree.
+WEB_DOORS: dict[tuple[str, str], Door] = {
+    ("GET", "/"): OPEN,
+    ("GET", "/sign-in"): OPEN,
+    ("POST", "/sign-in"): OPEN,
+    ("POST", "/sign-out"): OPEN,
+    ("GET", "/account"): SIGNED_IN,
+    ("GET", PLACE): OPEN,
+    ("GET", f"{PLACE}/finance"): Door(P.READ_SPEND, Scope.PLACE),
+    ("POST", f"{PLACE}/finance/receipts"): Door(P.RECORD_RECEIPT, Scope.PLACE),
+    ("GET", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
+    ("POST", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
+    ("GET", f"{PLACE}/board"): Door(P.READ_BOARD, Scope.PLACE),
+    ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/votes"): Door(P.VOTE, Scope.PLACE),
+    ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/sign-off"): Door(
+        P.SIGN_OFF_ALLOCATION, Scope.PLACE
+    ),
+    ("GET", f"{PLACE}/claims"): Door(P.READ_CLAIMS, Scope.PLACE),
+    ("GET", f"{PLACE}/providers/{{provider_id}}"): Door(P.READ_CONTRACTS, Scope.PATH_PROVIDER),
+    ("GET", f"{PLACE}/contracts/{{contract_id}}"): Door(P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER),
+    ("POST", f"{PLACE}/contracts/{{contract_id}}/evidence-files"): Door(
+        P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER
+    ),
+    ("GET", f"{PLACE}/contracts/{{contract_id}}/batches/{{batch_id}}"): Door(
+        P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
+    ),
+    ("GET", f"{PLACE}/contracts/{{contract_id}}/batches/{{batch_id}}/claims.csv"): Door(
+        P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
+    ),
+    ("GET", f"{PLACE}/verification"): Door(P.READ_EVIDENCE, Scope.PLACE),
+    ("POST", f"{PLACE}/contracts/{{contract_id}}/verification"): Door(
+        P.VERIFY_EVIDENCE, Scope.PLACE
+    ),
+    ("GET", f"{PLACE}/departments/{{department_code}}"): Door(
+        P.READ_DEPARTMENT_SPEND, Scope.PATH_DEPARTMENT
+    ),
+    ("GET", f"{PLACE}/departments/{{department_code}}/spend.csv"): Door(
+        P.READ_DEPARTMENT_SPEND, Scope.PATH_DEPARTMENT
+    ),
+}
+
+DOORS: Mapping[tuple[str, str], Door] = {
+    **COMMAND_DOORS,
+    **QUERY_DOORS,
+    **SUBSCRIPTION_DOORS,
+    **OPEN_DOORS,
+    **WEB_DOORS,
+}
+
+
+def door_of(method: str, path: str) -> Door | None:
+    """The door of a route, by its method and path template (None: not in the table)."""
+    return DOORS.get((method.upper(), path))
+
+
+def route_doors(methods: Iterable[str] | None, path: str) -> dict[str, Door]:
+    """The doors of one route, by method; a route missing from the table cannot be built, so
+    no route is ever served unguarded."""
+    doors = {method: door_of(method, path) for method in methods or ()}
+    missing = sorted(method for method, door in doors.items() if door is None)
+    if missing:
+        raise LookupError(f"{missing} {path} has no door in services/gateway/permissions.py")
+    return {method: door for method, door in doors.items() if door is not None}
+
+
+def doors_missing(routes: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (method, path template) pairs with no door: each must be added to the table."""
+    return sorted({(m.upper(), p) for m, p in routes if (m.upper(), p) not in DOORS})
+
+
+@dataclass(frozen=True)
+class Target:
+    """The scope a request names: its place, and the subject the door checks (a provider id,
+    a department code; None when the door names none or it is unknown, e.g. no such contract)."""
+
+    place_id: str | None = None
+    subject_id: str | None = None
+
+
+def opens(door: Door, principal: Principal | None, target: Target) -> bool:
+    """Whether this door (not its `otherwise`, which reads its own target) opens for the
+    principal (None: no token or session) at the target."""
+    if door.scope is Scope.OPEN:
+        return True
+    if principal is None:
+        return False
+    return _opens_here(door, principal, target)
+
+
+def _opens_here(door: Door, principal: Principal, target: Target) -> bool:
+    if door.scope is Scope.SIGNED_IN:
+        return True
+    permission = door.permission
+    assert permission is not None, f"a {door.scope} door names an action"
+    if door.scope is Scope.DEPARTMENT_PLACES:
+        assert target.subject_id is not None, "a department door names its department"
+        return not principal.places(permission, target.subject_id).is_empty
+    assert target.place_id is not None, f"a {door.scope} door names its place"
+    if door.scope is Scope.PLACE:
+        return principal.sees_everything(permission, target.place_id)
+    if door.scope is Scope.PLACE_OWN_ROWS:
+        return principal.may_for_some_subject(permission, target.place_id)
+    return principal.may(permission, target.place_id, target.subject_id) or (
+        principal.sees_everything(permission, target.place_id)
+    )
+
+
+def reachable_places(principal: Principal, permission: Permission, subject_id: str) -> PlaceSet:
+    """The places whose rows a DEPARTMENT_PLACES door may answer with."""
+    return principal.places(permission, subject_id)
+
+
+# --- The table as README shows it -------------------------------------------------------------
+
+_EXAMPLES = {
+    Role.PROVIDER: "provider@GM:PROV-1",
+    Role.DEPARTMENT: "department@GM:DWP",
+}
+
+
+def _roles_opening(door: Door) -> str:
+    if door.scope is Scope.OPEN:
+        return "anyone (no token)"
+    if door.scope is Scope.SIGNED_IN:
+        return "any signed-in caller"
+    names = [role.value for role in Role if door.permission in ROLE_PERMISSIONS[role]]
+    text = ", ".join(names) or "nobody"
+    if door.otherwise is not None:
+        text += f"; or {_roles_opening(door.otherwise)} ({door.otherwise.scope})"
+    return text
+
+
+def markdown_table() -> str:
+    """The door table as Markdown, one row per route: what README.md carries (a test checks
+    README holds exactly this text)."""
+    lines = ["| method | path | action | scope | roles |", "|---|---|---|---|---|"]
+    for (method, path), door in sorted(DOORS.items(), key=lambda item: (item[0][1], item[0][0])):
+        action = door.permission.value if door.permission else "-"
+        lines.append(f"| {method} | `{path}` | {action} | {door.scope} | {_roles_opening(door)} |")
+    return "\n".join(lines)
+
+
+def role_table() -> str:
+    """Which role may take which action, as Markdown (subject roles act for their own id)."""
+    roles = list(Role)
+    lines = [
+        "| action | " + " | ".join(role.value for role in roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for permission in Permission:
+        marks = [
+            ("own" if role in SUBJECT_ROLES else "yes")
+            if permission in ROLE_PERMISSIONS[role]
+            else ""
+            for role in roles
+        ]
+        lines.append(f"| {permission.value} | " + " | ".join(marks) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["EVERY_PLACE", "DOORS", "Door", "Scope", "Target", "opens", "markdown_table"]
+
+
+if __name__ == "__main__":
+    # `python -m services.gateway.permissions` prints the tables README.md carries.
+    print(role_table(), markdown_table(), sep="\n\n")

@@ -84,6 +84,8 @@ class Permission(StrEnum):
     # The board's working view: proposals with votes, recusals, sign-off and refusals.
     READ_BOARD = "read.board"
     MANAGE_WEBHOOKS = "webhooks.manage"
+    # The organisations register the open-data exports name organisations from.
+    REGISTER_ORGANISATION = "opendata.register_organisation"
 
 
 P = Permission
@@ -116,6 +118,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.AMEND_METRIC,
         P.CLAW_BACK,
         P.RECORD_INVESTOR_FLOW,
+        P.REGISTER_ORGANISATION,
     },
     Role.BOARD_MEMBER: _BOARD,
     Role.CHAIR: _BOARD

@@ -1,0 +1,183 @@
+"""A place's publishing identity and its organisations register in the open data: one
+organisation has one id in all three exports, names not codes, the place's districts as
+360Giving beneficiary locations, no placeholder outside the demo, and 360Giving's published
+data-quality checks (its library is not on PyPI), each a named test."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from services.gateway.opendata import indigo, ocds, threesixtygiving, validation
+from services.gateway.opendata.organisations import (
+    Organisation,
+    RegistrationRefused,
+    check_registration,
+)
+from services.gateway.opendata.publishing import (
+    CLAIM_COUNT_PUBLISHED_MIN,
+    PublishingRefused,
+    claim_count_text,
+    resolve_publisher,
+)
+from tests.unit.opendata.opendata_sample import GMCA, MOMENT, REGISTER, sample
+
+URI = "https://example.org/ocds.json"
+
+
+def _ids_named(data: object) -> set[str]:
+    found: set[str] = set()
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, str) and value.startswith("GB-"):
+                found.add(value)
+            found |= _ids_named(value)
+    elif isinstance(data, list):
+        for item in data:
+            found |= _ids_named(item)
+    return found
+
+
+def test_the_same_organisation_has_the_same_id_in_all_three_exports() -> None:
+    data = sample()
+    grants = threesixtygiving.package(data, MOMENT)
+    releases = ocds.release_package(data, MOMENT, URI)
+    projects = indigo.projects(data, MOMENT)
+    dwp, gmca = "GB-GOR-D10", "GB-LAE-GMCA"
+    assert gmca in _ids_named(grants) and gmca in _ids_named(releases)
+    assert gmca in _ids_named(projects)
+    # DWP funds A-2 (OCDS funder) and pays its outcomes (INDIGO payer), by one id.
+    funders = [p["id"] for p in releases["releases"][0]["parties"] if "funder" in p["roles"]]
+    assert funders == [dwp]
+    payers = [
+        c["organisation_id"]["value"]
+        for c in projects["projects"][0]["data"]["outcome_payment_commitments"]
+    ]
+    assert payers == [dwp]
+    assert dwp in [o["id"] for o in projects["organisations"]]
+    work = "GB-COH-09876543"
+    assert releases["releases"][0]["awards"][0]["suppliers"][0]["id"] == work
+    service = projects["projects"][0]["data"]["service_provisions"][0]
+    assert service["organisation_id"]["value"] == work
+
+
+def test_every_indigo_organisation_validates_against_the_organisation_schema() -> None:
+    for organisation in indigo.projects(sample(), MOMENT)["organisations"]:
+        assert (
+            validation.errors(validation.indigo_organisation_validator(), organisation["data"])
+            == []
+        )
+    names = {o["data"]["name"]["value"] for o in indigo.projects(sample(), MOMENT)["organisations"]}
+    assert "Department for Work and Pensions" in names and "PROV-WORKWELL" not in names
+
+
+def test_the_combined_authority_publishes_under_its_own_org_id_and_licence() -> None:
+    grants = threesixtygiving.package(sample(), MOMENT)
+    assert grants["publisher"]["identifier"] == "GB-LAE-GMCA"
+    assert grants["license"].endswith("open-government-licence/version/3/")
+    releases = ocds.release_package(sample(), MOMENT, URI)
+    assert (releases["publisher"]["scheme"], releases["publisher"]["uid"]) == ("GB-LAE", "GMCA")
+    assert releases["publicationPolicy"].startswith("https://")
+
+
+def test_a_place_without_registered_prefixes_is_refused_outside_the_demo() -> None:
+    with pytest.raises(PublishingRefused, match="360Giving prefix"):
+        resolve_publisher("GM", None, None, None, GMCA, demo_allowed=False)
+    demo = resolve_publisher("GM", None, None, None, None, demo_allowed=True)
+    assert demo.demo and demo.grant_prefix == "360G-DEMO-GM"
+    registered = resolve_publisher("GM", "360G-gmca", "ocds-gmca01", None, GMCA, False)
+    assert (registered.grant_prefix, registered.authority.org_id) == ("360G-gmca", "GB-LAE-GMCA")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"org_id_scheme": "360G"}, "org_id_scheme", "org_id_guide"),
+        ({"org_id_identifier": "12-34"}, "org_id_identifier", "scheme_format"),
+        ({"name": "PROV-HUBS"}, "name", "not_a_code"),
+        ({"legal_form": "llp"}, "legal_form", "one_of"),
+        ({"postcode": "not a postcode"}, "postcode", "uk_postcode"),
+        ({"kind": "department", "legal_form": "public_body"}, "is_sme", "providers_only"),
+    ],
+)
+def test_the_register_refuses_a_registration_naming_the_field_and_rule(
+    change: dict[str, object], field: str, rule: str
+) -> None:
+    with pytest.raises(RegistrationRefused) as refused:
+        check_registration(replace(REGISTER["PROV-HUBS"], **change))  # type: ignore[arg-type]
+    assert (refused.value.field, refused.value.rule) == (field, rule)
+
+
+def test_the_register_accepts_a_real_department_and_normalises_a_postcode() -> None:
+    dwp = check_registration(
+        Organisation(
+            "DWP",
+            "department",
+            "Department for Work and Pensions",
+            "public_body",
+            "GB-GOR",
+            "D10",
+            "sw1h 9nA",
+        )
+    )
+    assert (dwp.org_id, dwp.postcode) == ("GB-GOR-D10", "SW1H 9NA")
+
+
+def test_claim_counts_below_the_threshold_are_suppressed_in_ocds() -> None:
+    data = sample()
+    small = replace(
+        data,
+        evidence=tuple(
+            replace(b, claim_count=3, accepted_count=2, verified_count=1) for b in data.evidence
+        ),
+    )
+    text = str(ocds.release_package(small, MOMENT, URI))
+    assert f"fewer than {CLAIM_COUNT_PUBLISHED_MIN} outcome claims" in text
+    assert claim_count_text(CLAIM_COUNT_PUBLISHED_MIN) == str(CLAIM_COUNT_PUBLISHED_MIN)
+    assert claim_count_text(0) == "0"
+
+
+# --- 360Giving's data-quality checks (lib360dataquality), each by its published name -------
+
+
+def _grants() -> list[dict]:
+    return threesixtygiving.package(sample(), MOMENT)["grants"]
+
+
+def test_quality_check_recipient_org_prefix_360g_does_not_fire() -> None:
+    assert not [g for g in _grants() if g["recipientOrganization"][0]["id"].startswith("360G-")]
+
+
+def test_quality_check_funding_org_prefix_360g_does_not_fire() -> None:
+    assert not [g for g in _grants() if g["fundingOrganization"][0]["id"].startswith("360G-")]
+
+
+def test_quality_check_no_recipient_org_company_charity_number_does_not_fire() -> None:
+    for grant in _grants():
+        recipient = grant["recipientOrganization"][0]
+        assert "charityNumber" in recipient or "companyNumber" in recipient
+
+
+def test_quality_check_incomplete_recipient_org_does_not_fire() -> None:
+    assert all("postalCode" in g["recipientOrganization"][0] for g in _grants())
+
+
+def test_quality_check_no_beneficiary_location_does_not_fire() -> None:
+    for grant in _grants():
+        codes = {location["geoCode"] for location in grant["beneficiaryLocation"]}
+        assert "E08000006" in codes  # Salford
+
+
+def test_quality_check_title_length_and_title_description_same_do_not_fire() -> None:
+    assert all(len(g["title"]) < 140 and g["title"] != g["description"] for g in _grants())
+
+
+def test_quality_check_no_grant_programme_and_no_last_modified_do_not_fire() -> None:
+    assert all(g["grantProgramme"] and g["dateModified"] for g in _grants())
+
+
+def test_quality_check_impossible_dates_does_not_fire() -> None:
+    for grant in _grants():
+        planned = grant["plannedDates"][0]
+        assert planned["startDate"] <= planned["endDate"]

@@ -150,6 +150,9 @@ class LocalSystem:
         # A local run's webhook receivers are on this machine, which the URL rule refuses
         # unless allowed; the caller's own value wins.
         environment.setdefault("SINGLEPOT_WEBHOOK_ALLOWED_HOSTS", LOCAL_WEBHOOK_HOSTS)
+        # A local run publishes its demo place's open data under placeholder identifiers,
+        # marked as demonstration data; production registers real prefixes instead.
+        environment.setdefault("SINGLEPOT_OPENDATA_DEMO", "true")
         return environment
 
 

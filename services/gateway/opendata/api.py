@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,14 @@ DATASETS = (
     ("ocds.json", "application/json", "Outcomes contracts and payments, OCDS 1.1 releases"),
     ("indigo.json", "application/json", "Outcomes contracts, INDIGO 4.1 project data"),
 )
+# Which datasets have something in them: a 360Giving package and an OCDS release package must
+# hold at least one grant or release (both schemas say so), so an empty one is not published.
+HOLDS: Mapping[str, Callable[[PlaceData], bool]] = {
+    "360giving.json": lambda data: bool(data.grants()),
+    "360giving.csv": lambda data: bool(data.grants()),
+    "ocds.json": lambda data: bool(data.contracted()),
+    "indigo.json": lambda data: bool(data.contracts),
+}
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The CSV"}
 }
@@ -51,13 +59,18 @@ def routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(tags=["open data"], responses=problems.openapi_responses(404, 409, 422))
     place = identifier_path()
 
-    async def load(place_id: str) -> PlaceData:
+    async def load(place_id: str, dataset: str | None = None) -> PlaceData:
+        """The place's data; 404 for a place nobody has heard of, or a dataset with nothing in
+        it yet; 409 for a place whose publishing identity is incomplete."""
         check_storable(place_id, "place_id")
         publishers = gateway.settings.opendata_publishers
         async with gateway.pool.acquire() as connection:
             if place_id not in publishers and not await db.place_known(connection, place_id):
                 raise ProblemError(404, "not-found", f"no place {place_id} publishes open data")
-            return await db.place_data(connection, place_id, publisher=publisher_of(place_id))
+            data = await db.place_data(connection, place_id, publisher=publisher_of(place_id))
+        if dataset is not None and not HOLDS[dataset](data):
+            raise ProblemError(404, "not-found", f"place {place_id} has published no {dataset} yet")
+        return data
 
     def publisher_of(place_id: str) -> Callable[[Organisation | None], Publisher]:
         entry = gateway.settings.opendata_publishers.get(place_id)
@@ -94,6 +107,7 @@ def routes(gateway: Gateway) -> APIRouter:
             "datasets": [
                 {"name": name, "url": f"{base}/{name}", "media_type": media, "title": title}
                 for name, media, title in DATASETS
+                if HOLDS[name](data)
             ],
         }
         return published(request, _json(document), "application/json")
@@ -101,7 +115,7 @@ def routes(gateway: Gateway) -> APIRouter:
     @router.api_route(f"{PREFIX}/360giving.json", methods=METHODS)
     async def grants_json(request: Request, place_id: str = place) -> Response:
         """Grants and payments as a 360Giving grants package."""
-        data = await load(place_id)
+        data = await load(place_id, "360giving.json")
         document = threesixtygiving.package(data, _dated(data), _source(request))
         return published(request, _json(document), "application/json")
 
@@ -110,7 +124,7 @@ def routes(gateway: Gateway) -> APIRouter:
     )
     async def grants_csv(request: Request, place_id: str = place) -> Response:
         """Grants and payments in the 360Giving flat format."""
-        data = await load(place_id)
+        data = await load(place_id, "360giving.csv")
         text = threesixtygiving.csv_text(threesixtygiving.csv_rows(data, _source(request)))
         # Only safe characters in a header: a place id is free text up to 128 characters.
         safe_name = re.sub(r"[^A-Za-z0-9_-]", "_", place_id)
@@ -125,14 +139,14 @@ def routes(gateway: Gateway) -> APIRouter:
     @router.api_route(f"{PREFIX}/ocds.json", methods=METHODS)
     async def releases(request: Request, place_id: str = place) -> Response:
         """Outcomes contracts, milestones and payments as an OCDS 1.1 release package."""
-        data = await load(place_id)
+        data = await load(place_id, "ocds.json")
         document = ocds.release_package(data, _dated(data), str(request.url))
         return published(request, _json(document), "application/json")
 
     @router.api_route(f"{PREFIX}/indigo.json", methods=METHODS)
     async def outcomes_contracts(request: Request, place_id: str = place) -> Response:
         """Outcomes contracts as INDIGO project data."""
-        data = await load(place_id)
+        data = await load(place_id, "indigo.json")
         return published(request, _json(indigo.projects(data, _dated(data))), "application/json")
 
     return router

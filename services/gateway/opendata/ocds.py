@@ -92,8 +92,8 @@ def _party_details(organisation: Organisation, roles: list[str]) -> JsonObject:
         }
     if organisation.postcode:
         found["address"] = {"postalCode": organisation.postcode, "countryName": "United Kingdom"}
-    if organisation.is_sme is not None:
-        found["details"] = {"scale": "sme" if organisation.is_sme else "large"}
+    # SME and VCSE flags are not published here: core OCDS 1.1.5 has no field for them (the
+    # `details.scale` convention is an additional field to the standard's own review tool).
     return found
 
 

@@ -7,8 +7,10 @@ checking a file; the services themselves never import it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import zipfile
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -95,9 +97,37 @@ VENDORED_BLOBS = {
     "360-giving-package-schema.json": "28a81072fdfbe5ce9bc8e4e9407dbd4321011f4c",
     "indigo-project.json": "4ea937ae2cc72e6c2c47ebc06bc595fbdeaf96ee",
     "indigo-organisation.json": "40950b73aa85678346771530db18177f139fe084",
+    "versioned-release-validation-schema.json": "182ce17449d8f4388d9640adb08a48d595b8ccd4",
 }
+OCDS_CODELISTS = "ocds-codelists"
+OCDS_CODELISTS_TREE = "ee61e03548fd41cf8e583e32c02b5e754eb1785a"
+"""The git tree id of open-contracting/standard's `schema/codelists` at `1__1__5`."""
 """Each vendored file's git blob id in its standard's repository at the release tag
 (schemas/README.md): a test recomputes them, so a copy is whole and unedited."""
+
+
+def git_tree_id(folder: Path) -> str:
+    """The id git gives a folder of plain files (`git rev-parse <tag>:<path>`)."""
+    entries = b"".join(
+        b"100644 " + path.name.encode() + b"\0" + bytes.fromhex(git_blob_id(path.read_bytes()))
+        for path in sorted(folder.iterdir(), key=lambda path: path.name)
+    )
+    return hashlib.sha1(b"tree %d\0" % len(entries) + entries, usedforsecurity=False).hexdigest()
+
+
+def ocds_standard_zip() -> bytes:
+    """The vendored OCDS 1.1.5 schema files and codelists, laid out as the standard's
+    repository ZIP that libcoveocds reads (its `standard_zip` setting), so the official tool
+    runs with no network access."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("standard-1__1__5/", b"")
+        for name in VENDORED_BLOBS:
+            if "release" in name:
+                archive.write(SCHEMAS / name, f"standard-1__1__5/schema/{name}")
+        for path in sorted((SCHEMAS / OCDS_CODELISTS).iterdir()):
+            archive.write(path, f"standard-1__1__5/schema/codelists/{path.name}")
+    return buffer.getvalue()
 
 
 def git_blob_id(content: bytes) -> str:

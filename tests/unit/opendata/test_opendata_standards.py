@@ -68,6 +68,8 @@ def test_every_vendored_schema_is_the_file_the_standard_published_at_its_release
     assert vendored == sorted(validation.VENDORED_BLOBS)
     for name, blob in validation.VENDORED_BLOBS.items():
         assert validation.git_blob_id((validation.SCHEMAS / name).read_bytes()) == blob, name
+    codelists = validation.SCHEMAS / validation.OCDS_CODELISTS
+    assert validation.git_tree_id(codelists) == validation.OCDS_CODELISTS_TREE
 
 
 def test_the_vendored_ocds_release_schema_is_1_1_5_and_has_no_milestone_value() -> None:

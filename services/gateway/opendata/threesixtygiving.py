@@ -38,8 +38,9 @@ from services.gateway.opendata.publishing import (
 )
 
 SCHEMA_VERSION = "1.4"
-STREAM_VOCABULARY = "singlepot:funding-stream"
-ALLOCATION_TYPE_VOCABULARY = "singlepot:allocation-type"
+# Classification vocabularies, scoped by the publisher's prefix: "360G-gmca:funding-stream".
+STREAM_VOCABULARY = "funding-stream"
+ALLOCATION_TYPE_VOCABULARY = "allocation-type"
 ALLOCATION_TYPE_TITLES = {
     "grant": "Grant",
     "partnership_agreement": "Partnership agreement",
@@ -189,9 +190,10 @@ def _title(allocation: Allocation) -> str:
 
 
 def _classifications(data: PlaceData, allocation: Allocation) -> list[JsonObject]:
+    prefix = data.identity().grant_prefix
     found: list[JsonObject] = [
         {
-            "vocabulary": ALLOCATION_TYPE_VOCABULARY,
+            "vocabulary": f"{prefix}:{ALLOCATION_TYPE_VOCABULARY}",
             "code": allocation.allocation_type,
             "title": ALLOCATION_TYPE_TITLES.get(allocation.allocation_type, ""),
         }
@@ -200,9 +202,12 @@ def _classifications(data: PlaceData, allocation: Allocation) -> list[JsonObject
     for share in reservation.attribution if reservation else ():
         found.append(
             {
-                "vocabulary": STREAM_VOCABULARY,
+                "vocabulary": f"{prefix}:{STREAM_VOCABULARY}",
                 "code": stream_label(share),
-                "title": f"{share.department_code} funding stream {share.funding_stream_code}",
+                "title": (
+                    f"{data.organisation(share.department_code, 'department').name} funding "
+                    f"stream {share.funding_stream_code}"
+                ),
                 "description": (
                     f"£{pounds(share.amount_pence)} of the award came from this stream."
                 ),
@@ -273,7 +278,7 @@ def csv_columns(rows: Iterable[dict[str, str]]) -> list[str]:
 
 
 def write_csv(stream: TextIO, rows: list[dict[str, str]]) -> None:
-    """The one place the 360Giving CSV is written (the HTTP file and `singlepot export`)."""
+    """The one place the 360Giving CSV is written (the HTTP file and the export command)."""
     writer = csv.DictWriter(stream, fieldnames=csv_columns(rows), lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)

@@ -105,6 +105,74 @@ PLAN = {
         {"mission_id": "M-HOMES", "title": "Nobody sleeping rough"},
     ],
 }
+# The place's organisations register: the combined authority, the departments with their
+# government organisation register ids (org-id.guide GB-GOR), and the providers (fictional
+# organisations with plausible, made-up numbers). Every open-data file names them by these ids.
+ORGANISATIONS: dict[str, dict[str, Any]] = {
+    "GM": {
+        "kind": "combined_authority",
+        "name": "Greater Manchester Combined Authority",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-LAE",
+        "org_id_identifier": "GMCA",
+        "postcode": "M1 6EU",
+    },
+    "DWP": {
+        "kind": "department",
+        "name": "Department for Work and Pensions",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-GOR",
+        "org_id_identifier": "D10",
+        "postcode": "SW1H 9NA",
+    },
+    "DHSC": {
+        "kind": "department",
+        "name": "Department of Health and Social Care",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-GOR",
+        "org_id_identifier": "D12",
+        "postcode": "SW1H 0EU",
+    },
+    "MHCLG": {
+        "kind": "department",
+        "name": "Ministry of Housing, Communities and Local Government",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-GOR",
+        "org_id_identifier": "D4",
+        "postcode": "SW1P 4DF",
+    },
+    "PROV-WORKWELL": {
+        "kind": "provider",
+        "name": "WorkWell Employment CIC",
+        "legal_form": "social_enterprise",
+        "org_id_scheme": "GB-COH",
+        "org_id_identifier": "09876543",
+        "postcode": "M4 5JD",
+        "is_sme": True,
+        "is_vcse": True,
+    },
+    "FAMILY-HUBS-TRUST": {
+        "kind": "provider",
+        "name": "Greater Manchester Family Hubs Trust",
+        "legal_form": "charity",
+        "org_id_scheme": "GB-CHC",
+        "org_id_identifier": "1187654",
+        "postcode": "M5 4WT",
+        "is_sme": True,
+        "is_vcse": True,
+    },
+    "GM-HOUSING-FIRST": {
+        "kind": "provider",
+        "name": "Housing First Greater Manchester Co-operative",
+        "legal_form": "co_operative",
+        "org_id_scheme": "GB-MPR",
+        "org_id_identifier": "31245R",
+        "postcode": "M15 4PS",
+        "is_sme": True,
+        "is_vcse": True,
+    },
+}
+
 PROPOSALS = (
     # Awaiting the members' votes: the board page shows the vote form.
     {
@@ -484,6 +552,7 @@ def load_demo(
     tokens = {DEMO_USER: token, **board_actor_tokens(database_url)}
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway_url, timeout=10.0, headers=headers) as client:
+        _register_organisations(client)
         for step in demo_steps():
             response = client.post(
                 step.path,
@@ -517,6 +586,18 @@ def load_demo(
             + (RuntimeSettings().data_dir / "demo-logins.txt").read_text(encoding="utf-8")
         )
     return {**pot, "demo_token": token}
+
+
+def _register_organisations(client: httpx.Client) -> None:
+    """The organisations register, as finance staff fill it in (PUT: a second run changes
+    nothing)."""
+    for reference, body in ORGANISATIONS.items():
+        response = client.put(f"/api/v1/places/{PLACE_ID}/organisations/{reference}", json=body)
+        if response.status_code >= 400:
+            raise LocalStackError(
+                f"The gateway refused to register {reference} with {response.status_code}: "
+                f"{response.text[:300]}"
+            )
 
 
 def _verify_sample(client: httpx.Client, wait_s: float) -> None:

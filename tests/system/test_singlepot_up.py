@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from singlepot.local.ports import free_port
+from tests.support.ocds_review import findings, review
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -163,6 +164,10 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
             user: main_page_after_sign_in(gateway, user, password)
             for user, password in demo_logins(tmp_path)
         }
+        open_data = {
+            name: httpx.get(f"{gateway}/open-data/places/GM/{name}").json()
+            for name in ("ocds.json", "indigo.json")
+        }
     finally:
         exit_code = stop_with_ctrl_c(first)
     assert exit_code == 0
@@ -173,6 +178,15 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
     assert pot["totals"]["paid_pence"] == 5_900_00
     assert len(spend) == 1
     assert sum(s["amount_pence"] for s in spend[0]["attribution"]) == 5_900_00
+    # The demo's outcomes contract passes the OCDS Data Review Tool's library, and names the
+    # registered organisations by their org-ids in OCDS and INDIGO alike.
+    assert findings(review(open_data["ocds.json"])) == {}
+    [release] = open_data["ocds.json"]["releases"]
+    funders = {p["id"] for p in release["parties"] if "funder" in p["roles"]}
+    assert "GB-GOR-D10" in funders  # DWP
+    assert release["awards"][0]["suppliers"][0]["id"] == "GB-COH-09876543"
+    indigo_ids = {o["id"] for o in open_data["indigo.json"]["organisations"]}
+    assert {"GB-LAE-GMCA", "GB-COH-09876543"} <= indigo_ids
     # Every demo sign-in reaches its main page, with the demo's content on it.
     assert set(pages) == set(MAIN_PAGES)
     for user, (status, html) in pages.items():

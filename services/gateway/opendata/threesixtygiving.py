@@ -64,7 +64,6 @@ TITLES = {
     "beneficiaryLocation": "Beneficiary Location",
     "grantProgramme": "Grant Programme",
     "classifications": "Classifications",
-    "disbursementTransaction": "Disbursement Transaction",
     "dateModified": "Last Modified",
     "dataSource": "Data Source",
     "name": "Name",
@@ -246,18 +245,21 @@ def csv_rows(data: PlaceData, source_url: str | None = None) -> list[dict[str, s
     return [flatten(grant(data, allocation, source_url)) for allocation in data.grants()]
 
 
-def flatten(record: JsonObject, prefix: str = "") -> dict[str, str]:
+def flatten(record: JsonObject, prefix: str = "", titled: bool = True) -> dict[str, str]:
     """A grant as the flat format's title paths: "Recipient Org:Identifier", and for arrays of
-    several items "Classifications:1:Code"."""
+    several items "Classifications:1:Code". A field the schema gives no title (1.4.3's
+    `disbursementTransaction`) is written by its field names, all the way down, which is how
+    flatten-tool reads it back."""
     found: dict[str, str] = {}
     for key, value in record.items():
-        title = f"{prefix}{TITLES.get(key, key)}"
+        named = titled and key in TITLES
+        title = f"{prefix}{TITLES[key] if named else key}"
         if isinstance(value, list):
             for index, item in enumerate(value):
                 inner = f"{title}:" if key in SINGLE_ITEM_ARRAYS else f"{title}:{index}:"
-                found.update(flatten(item, inner))
+                found.update(flatten(item, inner, named))
         elif isinstance(value, dict):
-            found.update(flatten(value, f"{title}:"))
+            found.update(flatten(value, f"{title}:", named))
         else:
             found[title] = _cell(value)
     return found

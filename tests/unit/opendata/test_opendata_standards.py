@@ -55,7 +55,7 @@ def test_the_360giving_csv_uses_the_standards_column_titles_and_exact_amounts() 
     assert rows[0]["Beneficiary Location:5:Name"] == "Salford"
     assert rows[0]["Beneficiary Location:5:Geographic Code"] == "E08000006"
     assert rows[0]["Classifications:2:Code"] == "DWP/WORK-AND-HEALTH"
-    assert rows[0]["Disbursement Transaction:0:Value"] == "1000000.01"
+    assert rows[0]["disbursementTransaction:0:value"] == "1000000.01"  # untitled in 1.4.3
 
 
 def test_the_ocds_release_package_validates_against_the_published_schema() -> None:

@@ -52,7 +52,7 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 CACHE_CONTROL = "public, max-age=300"
 # A document with no data in it is dated at this moment rather than "now", so it too is stable.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-METHODS = ["GET", "HEAD"]
+Endpoint = Callable[..., Any]
 
 
 def routes(gateway: Gateway) -> APIRouter:
@@ -91,7 +91,18 @@ def routes(gateway: Gateway) -> APIRouter:
 
         return resolve
 
-    @router.api_route(PREFIX, methods=METHODS)
+    def get_and_head(path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        """GET as documented, and HEAD the same (left out of the OpenAPI document, where it
+        would repeat GET's operation)."""
+
+        def register(endpoint: Endpoint) -> Endpoint:
+            router.add_api_route(path, endpoint, methods=["GET"], **options)
+            router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
+            return endpoint
+
+        return register
+
+    @get_and_head(PREFIX)
     async def catalogue(request: Request, place_id: str = place) -> Response:
         """The place's open datasets, their licence (OGL v3) and publisher."""
         data = await load(place_id)
@@ -112,16 +123,14 @@ def routes(gateway: Gateway) -> APIRouter:
         }
         return published(request, _json(document), "application/json")
 
-    @router.api_route(f"{PREFIX}/360giving.json", methods=METHODS)
+    @get_and_head(f"{PREFIX}/360giving.json")
     async def grants_json(request: Request, place_id: str = place) -> Response:
         """Grants and payments as a 360Giving grants package."""
         data = await load(place_id, "360giving.json")
         document = threesixtygiving.package(data, _dated(data), _source(request))
         return published(request, _json(document), "application/json")
 
-    @router.api_route(
-        f"{PREFIX}/360giving.csv", methods=METHODS, response_class=Response, responses=CSV_RESPONSE
-    )
+    @get_and_head(f"{PREFIX}/360giving.csv", response_class=Response, responses=CSV_RESPONSE)
     async def grants_csv(request: Request, place_id: str = place) -> Response:
         """Grants and payments in the 360Giving flat format."""
         data = await load(place_id, "360giving.csv")
@@ -136,14 +145,14 @@ def routes(gateway: Gateway) -> APIRouter:
             {"Content-Disposition": disposition},
         )
 
-    @router.api_route(f"{PREFIX}/ocds.json", methods=METHODS)
+    @get_and_head(f"{PREFIX}/ocds.json")
     async def releases(request: Request, place_id: str = place) -> Response:
         """Outcomes contracts, milestones and payments as an OCDS 1.1 release package."""
         data = await load(place_id, "ocds.json")
         document = ocds.release_package(data, _dated(data), str(request.url))
         return published(request, _json(document), "application/json")
 
-    @router.api_route(f"{PREFIX}/indigo.json", methods=METHODS)
+    @get_and_head(f"{PREFIX}/indigo.json")
     async def outcomes_contracts(request: Request, place_id: str = place) -> Response:
         """Outcomes contracts as INDIGO project data."""
         data = await load(place_id, "indigo.json")

@@ -7,13 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.gateway import problems
 from services.gateway.auth import CALLER, Gateway, require
 from services.gateway.domain import Permission, Principal
-from services.gateway.intake import check_storable, identifier_path
+from services.gateway.intake import (
+    check_storable,
+    identifier_path,
+    parse_json_object,
+    read_body,
+)
 from services.gateway.opendata import db
 from services.gateway.opendata.organisations import (
     Organisation,
@@ -27,6 +32,8 @@ PATH = "/api/v1/places/{place_id}/organisations"
 class OrganisationRegistration(BaseModel):
     """What the register holds of one organisation (its reference is in the path)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     kind: str = Field(description="department, provider, investor or combined_authority")
     name: str = Field(max_length=300, description="Its registered name, not a code.")
     legal_form: str = Field(description="charity, social_enterprise, mutual, co_operative, ...")
@@ -37,14 +44,22 @@ class OrganisationRegistration(BaseModel):
     is_vcse: bool | None = Field(default=None, description="Providers only.")
 
 
+REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": OrganisationRegistration.model_json_schema()}},
+    }
+}
+
+
 def routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(
-        tags=["open data"], responses=problems.openapi_responses(401, 403, 409, 422, 429)
+        tags=["open data"], responses=problems.openapi_responses(400, 401, 403, 409, 413, 422, 429)
     )
 
-    @router.put(f"{PATH}/{{organisation_ref}}")
+    @router.put(f"{PATH}/{{organisation_ref}}", openapi_extra=REQUEST_BODY)
     async def register_organisation(
-        body: OrganisationRegistration,
+        request: Request,
         place_id: str = identifier_path(),
         organisation_ref: str = identifier_path(),
         principal: Principal = CALLER,
@@ -52,8 +67,15 @@ def routes(gateway: Gateway) -> APIRouter:
         """Register an organisation of the place (or correct its entry); finance staff only."""
         for name, value in (("place_id", place_id), ("organisation_ref", organisation_ref)):
             check_storable(value, name)
-        check_storable(body.model_dump(), "body")
         require(principal, Permission.REGISTER_ORGANISATION, place_id)
+        # Read within the gateway's body limit, as every command is.
+        raw = await read_body(request, gateway.settings.gateway_request_bytes_max)
+        fields = parse_json_object(raw)
+        check_storable(fields, "body")
+        try:
+            body = OrganisationRegistration.model_validate(fields)
+        except ValidationError as error:
+            raise problems.from_pydantic(error) from None
         try:
             organisation = check_registration(Organisation(organisation_ref, **body.model_dump()))
         except RegistrationRefused as refusal:

@@ -8,6 +8,7 @@ and settled, payments) is emptied and refilled from the topics. The department s
 each spend's stored trace context, and recoveries as negative spend) and webhook deliveries are
 kept: feed numbers are public (SSE event ids) and departments must not be sent their spend, or
 a recovery, again; a replayed event finds its (event id, department) row and adds nothing.
+The organisations register is kept too: finance staff write it through the API, not a topic.
 """
 
 from __future__ import annotations

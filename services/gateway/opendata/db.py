@@ -79,6 +79,7 @@ async def place_data(
     registered combined authority (None: the demo's placeholders)."""
     async with connection.transaction(isolation="repeatable_read", readonly=True):
         register = await organisations(connection, place_id, rows_max)
+        missions = await connection.fetch(QUERIES.missions, place_id, rows_max)
         allocations = await connection.fetch(QUERIES.allocations, place_id, rows_max)
         reservations = await connection.fetch(QUERIES.reservations, place_id, rows_max)
         contracts = await connection.fetch(QUERIES.contracts, place_id, rows_max)
@@ -91,6 +92,7 @@ async def place_data(
         place_id=place_id,
         publisher=publisher(authority) if publisher else None,
         organisations=register,
+        mission_titles={row["mission_id"]: row["title"] for row in missions},
         allocations=tuple(Allocation(**dict(row)) for row in allocations),
         reservations={row["allocation_id"]: _reservation(row) for row in reservations},
         contracts=tuple(_contract(row, _paid_periods(paid)) for row in contracts),

@@ -128,6 +128,8 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
             "start_date_of_service_provision": _value(date_text(start)),
             "anticipated_end_date_of_service_provision": _value(date_text(end)),
         }
+    # No empty arrays: a list with nothing in it (no payments yet) is left out.
+    body = {key: value for key, value in body.items() if value != []}
     return {"id": project_id(data, contract.contract_id), "data": body}
 
 

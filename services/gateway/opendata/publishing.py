@@ -322,6 +322,7 @@ class PlaceData:
     # Who publishes (None: the demo's placeholder identity) and the organisations register.
     publisher: Publisher | None = None
     organisations: dict[str, Organisation] = field(default_factory=dict)
+    mission_titles: dict[str, str] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
     contracts: tuple[Contract, ...] = ()
     evidence: tuple[EvidenceBatch, ...] = ()

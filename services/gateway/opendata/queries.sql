@@ -41,6 +41,10 @@ FROM clawbacks
 WHERE place_id = $1 AND status = 'recovered' AND recovered_pence > 0
 ORDER BY settled_at NULLS FIRST, contract_id, clawback_id LIMIT $2;
 
+-- name: missions
+-- The missions of the place's plans, by title: 360Giving's grant programmes.
+SELECT mission_id, title FROM missions WHERE place_id = $1 ORDER BY mission_id LIMIT $2;
+
 -- name: organisations
 -- The place's organisations register (never who registered them).
 SELECT organisation_ref, kind, name, legal_form, org_id_scheme, org_id_identifier, postcode,

@@ -150,7 +150,12 @@ def grant(data: PlaceData, allocation: Allocation, source_url: str | None = None
         ],
         "recipientOrganization": [recipient_organisation(recipient)],
         "fundingOrganization": [{"id": data.authority().org_id, "name": data.authority().name}],
-        "grantProgramme": [{"code": allocation.mission_id, "title": allocation.mission_id}],
+        "grantProgramme": [
+            {
+                "code": allocation.mission_id,
+                "title": data.mission_titles.get(allocation.mission_id, allocation.mission_id),
+            }
+        ],
         "classifications": _classifications(data, allocation),
         "dateModified": datetime_text(allocation.updated_at),
     }

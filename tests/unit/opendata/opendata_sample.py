@@ -99,6 +99,7 @@ def sample() -> PlaceData:
         place_id="GM",
         publisher=PUBLISHER,
         organisations=REGISTER,
+        mission_titles={"M-HEALTHY-LIVES": "Healthy lives for every family"},
         allocations=(
             allocation("A-1"),
             allocation(

@@ -181,3 +181,15 @@ def test_quality_check_impossible_dates_does_not_fire() -> None:
     for grant in _grants():
         planned = grant["plannedDates"][0]
         assert planned["startDate"] <= planned["endDate"]
+
+
+def test_a_grant_programme_is_named_by_its_mission_title_not_its_code() -> None:
+    programme = _grants()[0]["grantProgramme"][0]
+    assert programme == {"code": "M-HEALTHY-LIVES", "title": "Healthy lives for every family"}
+
+
+def test_an_indigo_project_with_nothing_paid_has_no_empty_arrays() -> None:
+    data = replace(sample(), payments=(), recoveries=())
+    project = indigo.projects(data, MOMENT)["projects"][0]["data"]
+    assert "outcome_payments" not in project
+    assert [key for key, value in project.items() if value == []] == []

@@ -106,8 +106,12 @@ PLAN = {
     ],
 }
 # The place's organisations register: the combined authority, the departments with their
-# government organisation register ids (org-id.guide GB-GOR), and the providers (fictional
-# organisations with plausible, made-up numbers). Every open-data file names them by these ids.
+# government organisation register ids (org-id.guide GB-GOR; checked against the register's data,
+# openregister/government-organisation-data: D10 DWP, D12 Department of Health, D4 the
+# communities department), and the providers (fictional organisations with plausible, made-up
+# numbers). Every open-data file names them by these ids. The combined authority's own id is
+# unconfirmed: GB-LAE's register (openregister/local-authority-data) lists councils and the GLA
+# but no combined authority, so a real place confirms its id with 360Giving before publishing.
 ORGANISATIONS: dict[str, dict[str, Any]] = {
     "GM": {
         "kind": "combined_authority",

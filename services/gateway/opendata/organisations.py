@@ -28,7 +28,8 @@ LEGAL_FORMS = {
 # identifier each issues (a typo in a charity or company number is the commonest fault the
 # 360Giving quality checks report).
 ORG_ID_SCHEMES = {
-    "GB-GOR": re.compile(r"^(D|PB|EA|OT|PC)\d{1,4}$"),  # UK government organisation register
+    # UK government organisation register: D10 is DWP (openregister/government-organisation-data).
+    "GB-GOR": re.compile(r"^(D|DA|PB|EA|EO|OT|PC|IM|CO|CS)\d{1,4}$"),
     "GB-LAE": re.compile(r"^[A-Z]{3,4}$"),  # local authorities (England), incl. combined
     "GB-CHC": re.compile(r"^\d{6,7}$"),  # Charity Commission for England and Wales
     "GB-SC": re.compile(r"^SC\d{6}$"),  # Scottish charity register

@@ -81,10 +81,12 @@ async def payment_made(reader: TopicReader) -> list[PaymentMade]:
     return reader.events(PaymentMade)
 
 
-async def command(*arguments: str, database_url: str) -> tuple[int, str]:
+async def command(
+    *arguments: str, database_url: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *arguments,
-        env={**os.environ, "DATABASE_URL": database_url, "COLUMNS": "200"},
+        env={**os.environ, "DATABASE_URL": database_url, "COLUMNS": "200", **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -608,3 +610,53 @@ async def test_the_organisations_register_checks_permission_rules_and_one_id(
     assert same_id.status_code == 409
     assert same_id.json()["errors"][0]["rule"] == "one_organisation_one_id"
     assert [o["organisation_ref"] for o in listed.json()["organisations"]] == ["PROV-HUBS"]
+
+
+async def test_the_export_command_writes_what_the_endpoints_serve_and_refuses_placeholders(
+    settings, database_url, tmp_path: Path
+) -> None:
+    await feed_gateway(database_url)
+    async with client_for(settings) as client:
+        await register_organisations(client, database_url)
+    registered = {"SINGLEPOT_OPENDATA_PUBLISHERS": json.dumps(PUBLISHERS)}
+    unregistered = {"SINGLEPOT_OPENDATA_PUBLISHERS": "{}", "SINGLEPOT_OPENDATA_DEMO": "false"}
+
+    releases_file, grants_file = tmp_path / "ocds.json", tmp_path / "grants.csv"
+    status, output = await command(
+        SINGLEPOT,
+        "export",
+        "ocds",
+        "--place",
+        "GM",
+        "--out",
+        str(releases_file),
+        database_url=database_url,
+        env=registered,
+    )
+    assert status == 0, output
+    releases = json.loads(releases_file.read_text(encoding="utf-8"))
+    assert validation.errors(validation.ocds_validator(), releases) == []
+    assert [r["ocid"] for r in releases["releases"]] == ["ocds-gmca01-GM-A-1"]
+    status, output = await command(
+        SINGLEPOT,
+        "export",
+        "360giving",
+        "--place",
+        "GM",
+        "--format",
+        "csv",
+        "--out",
+        str(grants_file),
+        database_url=database_url,
+        env=registered,
+    )
+    assert status == 0, output
+    flat = grants_file.read_text(encoding="utf-8")
+    assert flat.startswith("Identifier,Title,") and "360G-gmca-A-2" in flat
+    assert "Beneficiary Location:5:Geographic Code" in flat and "E08000006" in flat
+
+    status, output = await command(
+        SINGLEPOT, "export", "ocds", "--place", "GM", database_url=database_url, env=unregistered
+    )
+    assert status == 1
+    assert "place GM cannot publish open data" in output and "Traceback" not in output

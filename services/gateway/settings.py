@@ -34,6 +34,14 @@ class PlacePublishing(BaseModel):
     )
     publication_policy_url: str | None = Field(default=None, pattern=r"^https://\S+$")
 
+    @field_validator("threesixtygiving_prefix", "ocds_prefix")
+    @classmethod
+    def _not_a_placeholder(cls, value: str) -> str:
+        # The demo's placeholders (services/gateway/opendata/publishing.py) are nobody's prefix.
+        if value.upper().startswith(("360G-DEMO", "OCDS-DEMO", "360G-SINGLEPOT", "OCDS-SINGLE")):
+            raise ValueError(f"{value} is a placeholder, not a prefix a registry issued")
+        return value
+
 
 class GatewaySettings(BaseSettings):
     """The gateway's own limits; the runtime's settings (database, broker) are separate."""

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -101,6 +102,35 @@ def routes(gateway: Gateway) -> APIRouter:
             return endpoint
 
         return register
+
+    @get_and_head("/open-data/places")
+    async def places(request: Request) -> Response:
+        """The catalogue of places: each place's publisher and the address of its datasets."""
+        async with gateway.pool.acquire() as connection:
+            found = await db.publishing_places(connection)
+        known = {row["place_id"] for row in found}
+        found += [
+            {"place_id": place_id, "authority_name": None, "authority_org_id": None}
+            for place_id in sorted(gateway.settings.opendata_publishers)
+            if place_id not in known
+        ]
+        base = str(request.url).rstrip("/")
+        document = {
+            "licence": {"name": LICENCE_NAME, "url": LICENCE_URL},
+            "places": [
+                {
+                    "place_id": row["place_id"],
+                    "publisher": (
+                        {"name": row["authority_name"], "org_id": row["authority_org_id"]}
+                        if row["authority_name"]
+                        else None
+                    ),
+                    "url": f"{base}/{quote(row['place_id'], safe='')}",
+                }
+                for row in found
+            ],
+        }
+        return published(request, _json(document), "application/json")
 
     @get_and_head(PREFIX)
     async def catalogue(request: Request, place_id: str = place) -> Response:

@@ -37,6 +37,14 @@ ROWS_MAX = 100_000
 allocations per place; payments are the largest table)."""
 
 
+async def publishing_places(
+    connection: asyncpg.Connection, rows_max: int = ROWS_MAX
+) -> list[dict[str, Any]]:
+    """Each place the gateway has heard of, with its registered combined authority or None."""
+    rows = await connection.fetch(QUERIES.publishing_places, rows_max)
+    return [dict(row) for row in rows]
+
+
 async def place_known(connection: asyncpg.Connection, place_id: str) -> bool:
     known: bool = await connection.fetchval(QUERIES.place_known, place_id)
     return known

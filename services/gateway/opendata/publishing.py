@@ -6,7 +6,6 @@ Pure: no I/O. The builders in `threesixtygiving`, `ocds` and `indigo` take a `Pl
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -24,9 +23,6 @@ CURRENCY = "GBP"
 # (`SINGLEPOT_OPENDATA_DEMO`); the files then say they are demonstration data.
 DEMO_GRANT_PREFIX = "360G-DEMO"
 DEMO_OCID_PREFIX = "ocds-demo00"
-GRANT_PREFIX_PATTERN = re.compile(r"^360G-[A-Za-z0-9_-]{2,40}$")
-# OCDS: a prefix the Open Contracting Partnership registers, "ocds-" and six characters.
-OCID_PREFIX_PATTERN = re.compile(r"^ocds-[a-z0-9]{6}$")
 
 # Combined authorities' usual names, used only for a demo place with no registered authority.
 PLACE_NAMES = {

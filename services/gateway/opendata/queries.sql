@@ -67,3 +67,16 @@ ON CONFLICT (place_id, organisation_ref) DO UPDATE SET
 SELECT EXISTS (SELECT 1 FROM pot_streams WHERE place_id = $1)
     OR EXISTS (SELECT 1 FROM allocations WHERE place_id = $1)
     OR EXISTS (SELECT 1 FROM organisations WHERE place_id = $1) AS known;
+
+-- name: publishing_places
+-- Every place the gateway has heard of, with its combined authority if registered: the
+-- catalogue of places.
+SELECT p.place_id, o.name AS authority_name,
+       o.org_id_scheme || '-' || o.org_id_identifier AS authority_org_id
+FROM (SELECT place_id FROM pot_streams
+      UNION SELECT place_id FROM allocations
+      UNION SELECT place_id FROM organisations) AS p
+LEFT JOIN organisations o
+       ON o.place_id = p.place_id AND o.organisation_ref = p.place_id
+      AND o.kind = 'combined_authority'
+ORDER BY p.place_id LIMIT $1;

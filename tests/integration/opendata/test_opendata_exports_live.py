@@ -545,6 +545,7 @@ async def test_open_data_files_answer_as_open_data_clients_expect(settings, data
         unchanged = await client.get(
             "/open-data/places/GM/ocds.json", headers={"If-None-Match": first.headers["etag"]}
         )
+        places = (await client.get("/open-data/places")).json()
         unknown = await client.get("/open-data/places/ZZ/ocds.json")
         unknown_catalogue = await client.get("/open-data/places/ZZ")
 
@@ -558,6 +559,13 @@ async def test_open_data_files_answer_as_open_data_clients_expect(settings, data
     assert "open-government-licence/version/3" in head.headers["link"]
     assert unchanged.status_code == 304
     assert unknown.status_code == 404 and unknown_catalogue.status_code == 404
+    assert places["places"] == [
+        {
+            "place_id": "GM",
+            "publisher": {"name": "Greater Manchester Combined Authority", "org_id": "GB-LAE-GMCA"},
+            "url": "http://gateway/open-data/places/GM",
+        }
+    ]
     assert "ZZ Combined Authority" not in unknown.text
 
 

@@ -193,3 +193,22 @@ def test_an_indigo_project_with_nothing_paid_has_no_empty_arrays() -> None:
     project = indigo.projects(data, MOMENT)["projects"][0]["data"]
     assert "outcome_payments" not in project
     assert [key for key, value in project.items() if value == []] == []
+
+
+def test_a_placeholder_is_refused_as_a_registered_prefix() -> None:
+    from pydantic import ValidationError
+
+    from services.gateway.settings import GatewaySettings
+
+    with pytest.raises(ValidationError, match="placeholder"):
+        GatewaySettings(
+            opendata_publishers={
+                "GM": {"threesixtygiving_prefix": "360G-DEMO-GM", "ocds_prefix": "ocds-abc123"}
+            }
+        )
+    with pytest.raises(ValidationError, match="ocds_prefix"):
+        GatewaySettings(
+            opendata_publishers={
+                "GM": {"threesixtygiving_prefix": "360G-gmca", "ocds_prefix": "ocds-singlepot"}
+            }
+        )

@@ -177,6 +177,18 @@ ORGANISATIONS: dict[str, dict[str, Any]] = {
     },
 }
 
+GRANT = {
+    "allocation_id": "A-4",
+    "allocation_type": "grant",
+    "recipient_id": "FAMILY-HUBS-TRUST",
+    "purpose": "Outreach from family hubs in Salford over the winter",
+    "mission_id": "M-EARLY-HELP",
+    "start_date": "2026-11-01",
+    "end_date": "2027-03-31",
+    "value_pence": 80_000_00,
+    "financial_year": FINANCIAL_YEAR,
+}
+
 PROPOSALS = (
     # Awaiting the members' votes: the board page shows the vote form.
     {
@@ -357,6 +369,23 @@ def _money_steps() -> list[Step]:
             f"{place}/allocations/A-1/sign-off",
             {"decision": "signed_off"},
             ready="reserved",
+        ),
+        # A grant beside the contract, so the 360Giving files have one: under £100k, it needs
+        # no sign-off.
+        Step("demo-grant-A-4", f"{place}/allocations", GRANT),
+        Step(
+            "demo-grant-A-4-decision",
+            f"{place}/allocations/A-4/decision",
+            {"decision": "approved", "reason": "meets the plan"},
+            ready="granted",
+        ),
+        # Its one instalment falls due on its start date: run the due work as of that day, so
+        # the payment is made now whatever today's date (the daily run finds nothing more).
+        Step(
+            "demo-grant-A-4-due",
+            f"{place}/due-work",
+            {"as_of": GRANT["start_date"]},
+            ready="grant paid",
         ),
     ]
 
@@ -680,6 +709,14 @@ def _spend(client: httpx.Client) -> list[Any]:
 _READY: dict[str, tuple[str, Callable[[httpx.Client], bool]]] = {
     "settled": ("the settlements", _settled),
     "reserved": ("the reservation", lambda client: _pot(client)["totals"]["reserved_pence"] > 0),
+    "granted": (
+        "the grant's reservation",
+        lambda client: _pot(client)["totals"]["reserved_pence"] >= 1_500_000_00 + 80_000_00,
+    ),
+    "grant paid": (
+        "the grant's instalment",
+        lambda client: _pot(client)["totals"]["paid_pence"] >= GRANT["value_pence"],
+    ),
     "contract": ("the outcomes contract", lambda client: bool(_contracts(client))),
     "board": ("the board's proposals", _board_ready),
     "claims": ("the claims", _claims_ready),

@@ -6,6 +6,7 @@ data-quality checks (its library is not on PyPI), each a named test."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from services.gateway.opendata.publishing import (
     claim_count_text,
     resolve_publisher,
 )
+from tests.support.threesixtygiving_quality import quality_notices
 from tests.unit.opendata.opendata_sample import GMCA, MOMENT, REGISTER, sample
 
 URI = "https://example.org/ocds.json"
@@ -138,49 +140,51 @@ def test_claim_counts_below_the_threshold_are_suppressed_in_ocds() -> None:
     assert claim_count_text(0) == "0"
 
 
-# --- 360Giving's data-quality checks (lib360dataquality), each by its published name -------
+# --- 360Giving's data-quality checks (tests/support/threesixtygiving_quality.py) -------------
 
 
 def _grants() -> list[dict]:
-    return threesixtygiving.package(sample(), MOMENT)["grants"]
+    return threesixtygiving.package(sample(), MOMENT, "https://example.org/gm")["grants"]
 
 
-def test_quality_check_recipient_org_prefix_360g_does_not_fire() -> None:
-    assert not [g for g in _grants() if g["recipientOrganization"][0]["id"].startswith("360G-")]
+def test_none_of_360givings_quality_checks_fires_on_the_grants() -> None:
+    package = threesixtygiving.package(sample(), MOMENT, "https://example.org/gm")
+    assert quality_notices(package) == []
 
 
-def test_quality_check_funding_org_prefix_360g_does_not_fire() -> None:
-    assert not [g for g in _grants() if g["fundingOrganization"][0]["id"].startswith("360G-")]
+@pytest.mark.parametrize(
+    ("name", "spoil"),
+    [
+        ("RecipientOrg360GPrefix", lambda g: g["recipientOrganization"][0].update(id="360G-x")),
+        ("FundingOrg360GPrefix", lambda g: g["fundingOrganization"][0].update(id="360G-x")),
+        (
+            "NoRecipientOrgCompanyCharityNumber",
+            lambda g: g["recipientOrganization"][0].pop("charityNumber"),
+        ),
+        (
+            "RecipientOrgCharityNumber",
+            lambda g: g["recipientOrganization"][0].update(charityNumber="7654321"),
+        ),
+        ("IncompleteRecipientOrg", lambda g: g["recipientOrganization"][0].pop("postalCode")),
+        ("NoBeneficiaryLocation", lambda g: g.pop("beneficiaryLocation")),
+        ("TitleDescriptionSame", lambda g: g.update(title=g["description"])),
+        (
+            "GrantProgrammeTitleIsCode",
+            lambda g: g["grantProgramme"][0].update(title="M-X", code="M-X"),
+        ),
+        ("NoDataSource", lambda g: g.pop("dataSource")),
+    ],
+)
+def test_each_quality_check_fires_on_a_grant_that_breaks_it(name: str, spoil: Any) -> None:
+    package = threesixtygiving.package(sample(), MOMENT, "https://example.org/gm")
+    spoil(package["grants"][0])
+    assert (name, package["grants"][0]["id"]) in quality_notices(package)
 
 
-def test_quality_check_no_recipient_org_company_charity_number_does_not_fire() -> None:
-    for grant in _grants():
-        recipient = grant["recipientOrganization"][0]
-        assert "charityNumber" in recipient or "companyNumber" in recipient
-
-
-def test_quality_check_incomplete_recipient_org_does_not_fire() -> None:
-    assert all("postalCode" in g["recipientOrganization"][0] for g in _grants())
-
-
-def test_quality_check_no_beneficiary_location_does_not_fire() -> None:
-    for grant in _grants():
-        codes = {location["geoCode"] for location in grant["beneficiaryLocation"]}
-        assert "E08000006" in codes  # Salford
-
-
-def test_quality_check_title_length_and_title_description_same_do_not_fire() -> None:
-    assert all(len(g["title"]) < 140 and g["title"] != g["description"] for g in _grants())
-
-
-def test_quality_check_no_grant_programme_and_no_last_modified_do_not_fire() -> None:
-    assert all(g["grantProgramme"] and g["dateModified"] for g in _grants())
-
-
-def test_quality_check_impossible_dates_does_not_fire() -> None:
-    for grant in _grants():
-        planned = grant["plannedDates"][0]
-        assert planned["startDate"] <= planned["endDate"]
+def test_an_unregistered_recipient_is_what_the_360g_prefix_check_catches() -> None:
+    data = replace(sample(), organisations={})
+    package = threesixtygiving.package(data, MOMENT, "https://example.org/gm")
+    assert ("RecipientOrg360GPrefix", "360G-gmca-A-1") in quality_notices(package)
 
 
 def test_a_grant_programme_is_named_by_its_mission_title_not_its_code() -> None:

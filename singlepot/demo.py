@@ -105,6 +105,90 @@ PLAN = {
         {"mission_id": "M-HOMES", "title": "Nobody sleeping rough"},
     ],
 }
+# The place's organisations register: the combined authority, the departments with their
+# government organisation register ids (org-id.guide GB-GOR; checked against the register's data,
+# openregister/government-organisation-data: D10 DWP, D12 Department of Health, D4 the
+# communities department), and the providers (fictional organisations with plausible, made-up
+# numbers). Every open-data file names them by these ids. The combined authority's own id is
+# unconfirmed: GB-LAE's register (openregister/local-authority-data) lists councils and the GLA
+# but no combined authority, so a real place confirms its id with 360Giving before publishing.
+ORGANISATIONS: dict[str, dict[str, Any]] = {
+    "GM": {
+        "kind": "combined_authority",
+        "name": "Greater Manchester Combined Authority",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-LAE",
+        "org_id_identifier": "GMCA",
+        "postcode": "M1 6EU",
+    },
+    "DWP": {
+        "kind": "department",
+        "name": "Department for Work and Pensions",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-GOR",
+        "org_id_identifier": "D10",
+        "postcode": "SW1H 9NA",
+    },
+    "DHSC": {
+        "kind": "department",
+        "name": "Department of Health and Social Care",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-GOR",
+        "org_id_identifier": "D12",
+        "postcode": "SW1H 0EU",
+    },
+    "MHCLG": {
+        "kind": "department",
+        "name": "Ministry of Housing, Communities and Local Government",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-GOR",
+        "org_id_identifier": "D4",
+        "postcode": "SW1P 4DF",
+    },
+    "PROV-WORKWELL": {
+        "kind": "provider",
+        "name": "WorkWell Employment CIC",
+        "legal_form": "social_enterprise",
+        "org_id_scheme": "GB-COH",
+        "org_id_identifier": "09876543",
+        "postcode": "M4 5JD",
+        "is_sme": True,
+        "is_vcse": True,
+    },
+    "FAMILY-HUBS-TRUST": {
+        "kind": "provider",
+        "name": "Greater Manchester Family Hubs Trust",
+        "legal_form": "charity",
+        "org_id_scheme": "GB-CHC",
+        "org_id_identifier": "1187654",
+        "postcode": "M5 4WT",
+        "is_sme": True,
+        "is_vcse": True,
+    },
+    "GM-HOUSING-FIRST": {
+        "kind": "provider",
+        "name": "Housing First Greater Manchester Co-operative",
+        "legal_form": "co_operative",
+        "org_id_scheme": "GB-MPR",
+        "org_id_identifier": "31245R",
+        "postcode": "M15 4PS",
+        "is_sme": True,
+        "is_vcse": True,
+    },
+}
+
+GRANT = {
+    "allocation_id": "A-4",
+    "allocation_type": "grant",
+    "recipient_id": "FAMILY-HUBS-TRUST",
+    "purpose": "Outreach from family hubs in Salford over the winter",
+    "mission_id": "M-EARLY-HELP",
+    "start_date": "2026-11-01",
+    "end_date": "2027-03-31",
+    "value_pence": 80_000_00,
+    "financial_year": FINANCIAL_YEAR,
+}
+
 PROPOSALS = (
     # Awaiting the members' votes: the board page shows the vote form.
     {
@@ -285,6 +369,23 @@ def _money_steps() -> list[Step]:
             f"{place}/allocations/A-1/sign-off",
             {"decision": "signed_off"},
             ready="reserved",
+        ),
+        # A grant beside the contract, so the 360Giving files have one: under £100k, it needs
+        # no sign-off.
+        Step("demo-grant-A-4", f"{place}/allocations", GRANT),
+        Step(
+            "demo-grant-A-4-decision",
+            f"{place}/allocations/A-4/decision",
+            {"decision": "approved", "reason": "meets the plan"},
+            ready="granted",
+        ),
+        # Its one instalment falls due on its start date: run the due work as of that day, so
+        # the payment is made now whatever today's date (the daily run finds nothing more).
+        Step(
+            "demo-grant-A-4-due",
+            f"{place}/due-work",
+            {"as_of": GRANT["start_date"]},
+            ready="grant paid",
         ),
     ]
 
@@ -484,6 +585,7 @@ def load_demo(
     tokens = {DEMO_USER: token, **board_actor_tokens(database_url)}
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway_url, timeout=10.0, headers=headers) as client:
+        _register_organisations(client)
         for step in demo_steps():
             response = client.post(
                 step.path,
@@ -517,6 +619,18 @@ def load_demo(
             + (RuntimeSettings().data_dir / "demo-logins.txt").read_text(encoding="utf-8")
         )
     return {**pot, "demo_token": token}
+
+
+def _register_organisations(client: httpx.Client) -> None:
+    """The organisations register, as finance staff fill it in (PUT: a second run changes
+    nothing)."""
+    for reference, body in ORGANISATIONS.items():
+        response = client.put(f"/api/v1/places/{PLACE_ID}/organisations/{reference}", json=body)
+        if response.status_code >= 400:
+            raise LocalStackError(
+                f"The gateway refused to register {reference} with {response.status_code}: "
+                f"{response.text[:300]}"
+            )
 
 
 def _verify_sample(client: httpx.Client, wait_s: float) -> None:
@@ -595,6 +709,14 @@ def _spend(client: httpx.Client) -> list[Any]:
 _READY: dict[str, tuple[str, Callable[[httpx.Client], bool]]] = {
     "settled": ("the settlements", _settled),
     "reserved": ("the reservation", lambda client: _pot(client)["totals"]["reserved_pence"] > 0),
+    "granted": (
+        "the grant's reservation",
+        lambda client: _pot(client)["totals"]["reserved_pence"] >= 1_500_000_00 + 80_000_00,
+    ),
+    "grant paid": (
+        "the grant's instalment",
+        lambda client: _pot(client)["totals"]["paid_pence"] >= GRANT["value_pence"],
+    ),
     "contract": ("the outcomes contract", lambda client: bool(_contracts(client))),
     "board": ("the board's proposals", _board_ready),
     "claims": ("the claims", _claims_ready),

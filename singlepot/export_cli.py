@@ -4,15 +4,14 @@ hash-chain export, written to a file or to standard output."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TextIO
 
 import asyncpg
 import typer
@@ -21,7 +20,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from services.gateway.opendata import db as opendata_db
 from services.gateway.opendata import indigo, ocds, threesixtygiving
-from services.gateway.opendata.publishing import PlaceData
+from services.gateway.opendata.api import EPOCH
+from services.gateway.opendata.organisations import Organisation
+from services.gateway.opendata.publishing import (
+    PlaceData,
+    Publisher,
+    PublishingRefused,
+    resolve_publisher,
+)
+from services.gateway.settings import GatewaySettings
 from services.ledger import audit
 from services.runtime.db import create_pool
 from services.runtime.errors import RuntimeFailure
@@ -33,7 +40,6 @@ console = Console(stderr=True)
 
 PLACE = typer.Option(..., "--place", help="The place, e.g. GM.")
 OUT = typer.Option(None, "--out", help="Write to this file (default: standard output).")
-T = TypeVar("T")
 
 
 class GrantFormat(StrEnum):
@@ -51,16 +57,10 @@ def threesixty_giving(
     data = asyncio.run(_place_data(place))
     with _output(out) as stream:
         if format is GrantFormat.csv:
-            writer = csv.DictWriter(
-                stream, fieldnames=threesixtygiving.CSV_COLUMNS, lineterminator="\r\n"
-            )
-            writer.writeheader()
-            rows = list(threesixtygiving.csv_rows(data))
-            for row in _progress(rows, "grants", out is not None):
-                writer.writerow(row)
+            threesixtygiving.write_csv(stream, threesixtygiving.csv_rows(data))
         else:
-            _write_json(stream, threesixtygiving.package(data, _now()))
-    _done(out, f"{len(data.awarded())} grants")
+            _write_json(stream, threesixtygiving.package(data, _dated(data)))
+    _done(out, f"{len(data.grants())} grants")
 
 
 @app.command(name="ocds")
@@ -72,8 +72,8 @@ def ocds_release_package(
     data = asyncio.run(_place_data(place))
     uri = f"singlepot:open-data/places/{place}/ocds.json"
     with _output(out) as stream:
-        _write_json(stream, ocds.release_package(data, _now(), uri))
-    _done(out, f"{len(data.awarded())} releases")
+        _write_json(stream, ocds.release_package(data, _dated(data), uri))
+    _done(out, f"{len(data.contracted())} releases")
 
 
 @app.command(name="indigo")
@@ -81,7 +81,7 @@ def indigo_projects(place: str = PLACE, out: Path | None = OUT) -> None:
     """Outcomes contracts as INDIGO project data."""
     data = asyncio.run(_place_data(place))
     with _output(out) as stream:
-        _write_json(stream, indigo.projects(data, _now()))
+        _write_json(stream, indigo.projects(data, _dated(data)))
     _done(out, f"{len(data.contracts)} projects")
 
 
@@ -109,8 +109,27 @@ async def _write_audit(place: str, stream: TextIO, shown: bool) -> int:
 
 
 async def _place_data(place: str) -> PlaceData:
+    """The place's data with its publishing identity, as the HTTP files have it; a place that
+    registered no prefixes is refused outside the demo, in one sentence."""
+    settings = GatewaySettings()
+    entry = settings.opendata_publishers.get(place)
+
+    def publisher(authority: Organisation | None) -> Publisher:
+        return resolve_publisher(
+            place,
+            entry.threesixtygiving_prefix if entry else None,
+            entry.ocds_prefix if entry else None,
+            entry.publication_policy_url if entry else None,
+            authority,
+            settings.opendata_demo,
+        )
+
     async with _connection("gateway") as connection:
-        return await opendata_db.place_data(connection, place)
+        try:
+            return await opendata_db.place_data(connection, place, publisher=publisher)
+        except PublishingRefused as refusal:
+            console.print(f"[bold red]singlepot:[/] {refusal}")
+            raise typer.Exit(1) from None
 
 
 @asynccontextmanager
@@ -139,15 +158,6 @@ def _output(out: Path | None) -> Iterator[TextIO]:
         yield stream
 
 
-def _progress(items: Iterable[T], what: str, shown: bool) -> Iterator[T]:
-    """Yield the items, with a progress bar on stderr when writing to a file."""
-    count = len(items) if isinstance(items, list) else None
-    with _progress_bar(what, shown, count) as advance:
-        for item in items:
-            yield item
-            advance()
-
-
 @contextmanager
 def _progress_bar(what: str, shown: bool, total: int | None) -> Iterator[Callable[[], None]]:
     """A function to call once per item written: a progress bar on stderr, or nothing."""
@@ -169,6 +179,11 @@ def _write_json(stream: TextIO, document: object) -> None:
 def _done(out: Path | None, what: str) -> None:
     if out is not None:
         console.print(f"[green]✓[/] wrote {what} to {out}")
+
+
+def _dated(data: PlaceData) -> datetime:
+    """The data's latest change, as the HTTP files are dated."""
+    return data.last_changed() or EPOCH
 
 
 def _now() -> datetime:

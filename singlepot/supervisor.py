@@ -158,6 +158,9 @@ class LocalSystem:
         environment.setdefault(
             "SINGLEPOT_GATEWAY_LEDGER_URL", f"http://127.0.0.1:{self.settings.ledger_health_port}"
         )
+        # A local run publishes its demo place's open data under placeholder identifiers,
+        # marked as demonstration data; production registers real prefixes instead.
+        environment.setdefault("SINGLEPOT_OPENDATA_DEMO", "true")
         return environment
 
 

@@ -89,6 +89,8 @@ class Permission(StrEnum):
     # The ledger's own reports of a place: the audit export and trial balances.
     READ_AUDIT = "read.audit"
     MANAGE_WEBHOOKS = "webhooks.manage"
+    # The organisations register the open-data exports name organisations from.
+    REGISTER_ORGANISATION = "opendata.register_organisation"
 
 
 P = Permission
@@ -122,6 +124,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.AMEND_METRIC,
         P.CLAW_BACK,
         P.RECORD_INVESTOR_FLOW,
+        P.REGISTER_ORGANISATION,
     },
     Role.BOARD_MEMBER: _BOARD,
     Role.CHAIR: _BOARD

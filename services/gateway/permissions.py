@@ -116,6 +116,10 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims.csv"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
     ),
+    ("PUT", f"{API}{PLACE}/organisations/{{organisation_ref}}"): Door(
+        P.REGISTER_ORGANISATION, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/organisations"): Door(P.READ_ALLOCATIONS, Scope.PLACE),
     # Any signed-in caller may ask; the answer is the command's only for its sender or for
     # whoever may send that command in its place (`command_status.may_read`), else a 404, so
     # the existence of another's command does not leak.
@@ -133,21 +137,25 @@ SUBSCRIPTION_DOORS: dict[tuple[str, str], Door] = {
 }
 
 OPEN_DATA = "/open-data/places/{place_id}"
+OPEN_DATA_FILES = (
+    "/open-data/places",
+    OPEN_DATA,
+    f"{OPEN_DATA}/360giving.json",
+    f"{OPEN_DATA}/360giving.csv",
+    f"{OPEN_DATA}/ocds.json",
+    f"{OPEN_DATA}/indigo.json",
+)
+DOCUMENTATION = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 OPEN_DOORS: dict[tuple[str, str], Door] = {
-    ("GET", path): OPEN
-    for path in (
-        "/healthz",
-        "/readyz",
-        "/openapi.json",
-        "/docs",
-        "/docs/oauth2-redirect",
-        "/redoc",
-        OPEN_DATA,
-        f"{OPEN_DATA}/360giving.json",
-        f"{OPEN_DATA}/360giving.csv",
-        f"{OPEN_DATA}/ocds.json",
-        f"{OPEN_DATA}/indigo.json",
-    )
+    ("GET", "/healthz"): OPEN,
+    ("GET", "/readyz"): OPEN,
+    # The API's documentation and open data answer HEAD as well as GET (open-data users' tools
+    # ask HEAD before they fetch).
+    **{
+        (method, path): OPEN
+        for path in (*DOCUMENTATION, *OPEN_DATA_FILES)
+        for method in ("GET", "HEAD")
+    },
 }
 
 # The web pages ask what the API asks for the same figures, so the two always agree.

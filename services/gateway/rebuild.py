@@ -9,6 +9,7 @@ refilled from the topics. The department spend feed (with each spend's stored tr
 and recoveries as negative spend) and webhook deliveries are kept: feed numbers are public (SSE
 event ids) and departments must not be sent their spend, or a recovery, again; a replayed event
 finds its (event id, department) row and adds nothing.
+The organisations register is kept too: finance staff write it through the API, not a topic.
 """
 
 from __future__ import annotations

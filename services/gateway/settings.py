@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.settings import RuntimeSettings
@@ -19,6 +19,28 @@ __all__ = ["GatewaySettings", "RuntimeSettings"]
 DEFAULT_WEB_ASSETS_DIR = (
     Path(__file__).resolve().parents[2] / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 )
+
+
+class PlacePublishing(BaseModel):
+    """A place's publishing identity for its open data: the prefixes the standards' registries
+    issued to its combined authority, and where its publication policy is."""
+
+    threesixtygiving_prefix: str = Field(
+        pattern=r"^360G-[A-Za-z0-9_-]{2,40}$", description="Issued by 360Giving."
+    )
+    ocds_prefix: str = Field(
+        pattern=r"^ocds-[a-z0-9]{6}$",
+        description="Registered with the Open Contracting Partnership.",
+    )
+    publication_policy_url: str | None = Field(default=None, pattern=r"^https://\S+$")
+
+    @field_validator("threesixtygiving_prefix", "ocds_prefix")
+    @classmethod
+    def _not_a_placeholder(cls, value: str) -> str:
+        # The demo's placeholders (services/gateway/opendata/publishing.py) are nobody's prefix.
+        if value.upper().startswith(("360G-DEMO", "OCDS-DEMO", "360G-SINGLEPOT", "OCDS-SINGLE")):
+            raise ValueError(f"{value} is a placeholder, not a prefix a registry issued")
+        return value
 
 
 class GatewaySettings(BaseSettings):
@@ -168,6 +190,19 @@ class GatewaySettings(BaseSettings):
         default=DEFAULT_WEB_ASSETS_DIR,
         description="Folder of GOV.UK Frontend's compiled assets (node_modules/govuk-frontend/"
         "dist/govuk, installed by `npm ci`), served at /assets.",
+    )
+
+    # Open data (services/gateway/opendata): each place's publishing identity.
+    opendata_publishers: dict[str, PlacePublishing] = Field(
+        default_factory=dict,
+        description="Per place, as JSON: its combined authority's 360Giving prefix, OCDS prefix "
+        'and publication policy link, e.g. {"GM": {"threesixtygiving_prefix": "360G-gmca", '
+        '"ocds_prefix": "ocds-abc123", "publication_policy_url": "https://..."}}.',
+    )
+    opendata_demo: bool = Field(
+        default=False,
+        description="Publish a place that registered no prefixes under placeholder identifiers "
+        "marked as demonstration data (a local run); otherwise its open data is refused (409).",
     )
 
     @field_validator("webhook_allowed_ports")

@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.gateway.opendata import validation
 from singlepot.local.ports import free_port
+from tests.support.ocds_review import findings, review
+from tests.support.threesixtygiving_quality import quality_notices
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -163,16 +166,39 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
             user: main_page_after_sign_in(gateway, user, password)
             for user, password in demo_logins(tmp_path)
         }
+        open_data = {
+            name: httpx.get(f"{gateway}/open-data/places/GM/{name}").json()
+            for name in ("ocds.json", "indigo.json", "360giving.json")
+        }
     finally:
         exit_code = stop_with_ctrl_c(first)
     assert exit_code == 0
     assert "Stopped every process singlepot started." in log.read_text()
     # Settled 2026-27 + 2027-28 across three departments; one outcome payment of £5,900.
     assert pot["totals"]["settled_pence"] == 50_700_000_00
-    assert pot["totals"]["reserved_pence"] == 1_500_000_00
-    assert pot["totals"]["paid_pence"] == 5_900_00
-    assert len(spend) == 1
-    assert sum(s["amount_pence"] for s in spend[0]["attribution"]) == 5_900_00
+    assert pot["totals"]["reserved_pence"] == 1_500_000_00 + 80_000_00  # the contract, a grant
+    # One outcome payment of £5,900 and the grant's one instalment of £80,000.
+    assert pot["totals"]["paid_pence"] == 5_900_00 + 80_000_00
+    assert len(spend) == 2
+    assert sorted(sum(a["amount_pence"] for a in s["attribution"]) for s in spend) == [
+        5_900_00,
+        80_000_00,
+    ]
+    # The demo's outcomes contract passes the OCDS Data Review Tool's library, and names the
+    # registered organisations by their org-ids in OCDS and INDIGO alike.
+    assert findings(review(open_data["ocds.json"])) == {}
+    [release] = open_data["ocds.json"]["releases"]
+    funders = {p["id"] for p in release["parties"] if "funder" in p["roles"]}
+    assert "GB-GOR-D10" in funders  # DWP
+    assert release["awards"][0]["suppliers"][0]["id"] == "GB-COH-09876543"
+    indigo_ids = {o["id"] for o in open_data["indigo.json"]["organisations"]}
+    assert {"GB-LAE-GMCA", "GB-COH-09876543"} <= indigo_ids
+    # Its grant is 360Giving's: valid against 1.4.3, and none of 360Giving's quality checks
+    # about identifiers, locations or registered numbers fires.
+    grants = open_data["360giving.json"]
+    assert validation.errors(validation.threesixtygiving_validator(), grants) == []
+    assert quality_notices(grants) == []
+    assert [t["value"] for t in grants["grants"][0]["disbursementTransaction"]] == [80_000.0]
     # Every demo sign-in reaches its main page, with the demo's content on it.
     assert set(pages) == set(MAIN_PAGES)
     for user, (status, html) in pages.items():
@@ -194,7 +220,7 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
         again = httpx.get(f"{gateway}/api/v1/places/GM/pot", headers=signed_in).json()
         assert again["totals"] == pot["totals"]
         spend_again = httpx.get(f"{gateway}/api/v1/places/GM/spend", headers=signed_in).json()
-        assert len(spend_again["spend"]) == 1
+        assert len(spend_again["spend"]) == 2
         assert httpx.get(f"{gateway}/api/v1/places/GM/pot").status_code == 401
     finally:
         assert stop_with_ctrl_c(second) == 0

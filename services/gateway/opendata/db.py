@@ -4,12 +4,14 @@ from this package's queries.sql, each bounded by `rows_max`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from services.gateway.opendata.organisations import Organisation
 from services.gateway.opendata.publishing import (
     Allocation,
     ClaimPeriodTerms,
@@ -21,6 +23,7 @@ from services.gateway.opendata.publishing import (
     PayerTerms,
     Payment,
     PlaceData,
+    Publisher,
     Recovery,
     Reservation,
     StreamShare,
@@ -34,12 +37,57 @@ ROWS_MAX = 100_000
 allocations per place; payments are the largest table)."""
 
 
-async def place_data(
+async def publishing_places(
+    connection: asyncpg.Connection, rows_max: int = ROWS_MAX
+) -> list[dict[str, Any]]:
+    """Each place the gateway has heard of, with its registered combined authority or None."""
+    rows = await connection.fetch(QUERIES.publishing_places, rows_max)
+    return [dict(row) for row in rows]
+
+
+async def place_known(connection: asyncpg.Connection, place_id: str) -> bool:
+    known: bool = await connection.fetchval(QUERIES.place_known, place_id)
+    return known
+
+
+async def organisations(
     connection: asyncpg.Connection, place_id: str, rows_max: int = ROWS_MAX
+) -> dict[str, Organisation]:
+    rows = await connection.fetch(QUERIES.organisations, place_id, rows_max)
+    return {row["organisation_ref"]: Organisation(**dict(row)) for row in rows}
+
+
+async def register_organisation(
+    connection: asyncpg.Connection, place_id: str, organisation: Organisation, registered_by: str
+) -> None:
+    await connection.execute(
+        QUERIES.register_organisation,
+        place_id,
+        organisation.organisation_ref,
+        organisation.kind,
+        organisation.name,
+        organisation.legal_form,
+        organisation.org_id_scheme,
+        organisation.org_id_identifier,
+        organisation.postcode,
+        organisation.is_sme,
+        organisation.is_vcse,
+        registered_by,
+    )
+
+
+async def place_data(
+    connection: asyncpg.Connection,
+    place_id: str,
+    rows_max: int = ROWS_MAX,
+    publisher: Callable[[Organisation | None], Publisher] | None = None,
 ) -> PlaceData:
     """Everything the exports need for one place, read in one repeatable-read snapshot so the
-    tables agree with each other."""
+    tables agree with each other; `publisher` resolves the place's publishing identity from its
+    registered combined authority (None: the demo's placeholders)."""
     async with connection.transaction(isolation="repeatable_read", readonly=True):
+        register = await organisations(connection, place_id, rows_max)
+        missions = await connection.fetch(QUERIES.missions, place_id, rows_max)
         allocations = await connection.fetch(QUERIES.allocations, place_id, rows_max)
         reservations = await connection.fetch(QUERIES.reservations, place_id, rows_max)
         contracts = await connection.fetch(QUERIES.contracts, place_id, rows_max)
@@ -47,8 +95,12 @@ async def place_data(
         evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
         payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
         recoveries = await connection.fetch(QUERIES.recoveries, place_id, rows_max)
+    authority = register.get(place_id)
     return PlaceData(
         place_id=place_id,
+        publisher=publisher(authority) if publisher else None,
+        organisations=register,
+        mission_titles={row["mission_id"]: row["title"] for row in missions},
         allocations=tuple(Allocation(**dict(row)) for row in allocations),
         reservations={row["allocation_id"]: _reservation(row) for row in reservations},
         contracts=tuple(_contract(row, _paid_periods(paid)) for row in contracts),

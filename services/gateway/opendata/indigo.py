@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.gateway.opendata import ocds, threesixtygiving
+from services.gateway.opendata import ocds
+from services.gateway.opendata.organisations import Organisation
 from services.gateway.opendata.publishing import (
     CURRENCY,
-    INDIGO_PREFIX,
     LICENCE_URL,
-    PUBLISHER_NAME,
     Allocation,
     Contract,
     JsonObject,
@@ -25,10 +24,7 @@ from services.gateway.opendata.publishing import (
     PlaceData,
     date_text,
     datetime_text,
-    funder_id,
     json_pounds,
-    organisation_id,
-    place_name,
     pounds,
 )
 
@@ -37,14 +33,27 @@ PUBLIC_SECTOR = "Government/Public Sector/Public Bank"
 STAGES = {"expired": "Complete", "cancelled": "Complete"}
 
 
-def project_id(place_id: str, contract_id: str) -> str:
-    return f"{INDIGO_PREFIX}-{place_id}-{contract_id}"
+# The INDIGO organisation types singlepot's legal forms fall under.
+ORGANISATION_TYPES = {
+    "charity": "Registered non-profit organisation, charity or foundation",
+    "social_enterprise": "Registered company, partnership or commercial association",
+    "mutual": "Registered company, partnership or commercial association",
+    "co_operative": "Registered company, partnership or commercial association",
+    "company": "Registered company, partnership or commercial association",
+    "public_body": "Government body",
+}
+
+
+def project_id(data: PlaceData, contract_id: str) -> str:
+    """The publisher's own id for the project, scoped by its org-id: "INDIGO-" ids are the GO
+    Lab's to issue."""
+    return f"{data.authority().org_id}-{contract_id}"
 
 
 def projects(data: PlaceData, published_at: datetime) -> JsonObject:
     allocations = {allocation.allocation_id: allocation for allocation in data.allocations}
     return {
-        "publisher": {"name": PUBLISHER_NAME},
+        "publisher": {"name": data.authority().name, "org_id": data.authority().org_id},
         "license": LICENCE_URL,
         "published": datetime_text(published_at),
         "projects": [
@@ -69,6 +78,7 @@ def _commitment_money(pence: int) -> JsonObject:
 
 
 def project(data: PlaceData, contract: Contract, allocation: Allocation | None) -> JsonObject:
+    provider = data.organisation(contract.provider_id, "provider")
     payments = data.payments_for(contract.allocation_id)
     paid_pence = sum(data.net_paid_pence(p) for p in payments)
     body: JsonObject = {
@@ -83,7 +93,7 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
         "service_provisions": [
             {
                 "id": f"{contract.contract_id}-service",
-                "organisation_id": {"value": organisation_id(contract.provider_id)},
+                "organisation_id": {"value": provider.org_id},
                 "status": PUBLIC,
             }
         ],
@@ -92,8 +102,8 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
         "outcome_pricings": [_pricing(contract, price) for price in contract.prices],
         "outcome_payments": [
             {
-                "payer_organisation_id": {"value": funder_id(data.place_id)},
-                "recipient_organisation_id": {"value": organisation_id(contract.provider_id)},
+                "payer_organisation_id": {"value": data.authority().org_id},
+                "recipient_organisation_id": {"value": provider.org_id},
                 "type": {"value": "Actual"},
                 "money": {
                     "currency": {"value": CURRENCY},
@@ -106,13 +116,7 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
             if p.contract_id in (None, contract.contract_id)
         ],
         "open_contracting_datas": [
-            {"ocid": ocds.ocid(data.place_id, contract.allocation_id), "status": PUBLIC}
-        ],
-        "360giving_datas": [
-            {
-                "grant_id": threesixtygiving.grant_id(data.place_id, contract.allocation_id),
-                "status": PUBLIC,
-            }
+            {"ocid": ocds.ocid(data, contract.allocation_id), "status": PUBLIC}
         ],
     }
     if allocation is not None:
@@ -124,7 +128,9 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
             "start_date_of_service_provision": _value(date_text(start)),
             "anticipated_end_date_of_service_provision": _value(date_text(end)),
         }
-    return {"id": project_id(data.place_id, contract.contract_id), "data": body}
+    # No empty arrays: a list with nothing in it (no payments yet) is left out.
+    body = {key: value for key, value in body.items() if value != []}
+    return {"id": project_id(data, contract.contract_id), "data": body}
 
 
 def _metric(contract: Contract, metric_id: str) -> JsonObject:
@@ -190,7 +196,7 @@ def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[J
     if not payers:
         return [
             {
-                "organisation_id": {"value": funder_id(data.place_id)},
+                "organisation_id": {"value": data.authority().org_id},
                 "organisation_role_category": {"value": PUBLIC_SECTOR},
                 "maximum_potential_outcome_payment": _commitment_money(contract.cap_pence),
                 "total_outcome_payments": _commitment_money(paid_pence),
@@ -200,7 +206,7 @@ def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[J
     commitments = []
     for payer_id, caps in sorted(payers.items()):
         commitment: JsonObject = {
-            "organisation_id": {"value": f"{funder_id(data.place_id)}-payer-{payer_id}"},
+            "organisation_id": {"value": data.organisation(payer_id, "department").org_id},
             "organisation_role_category": {"value": PUBLIC_SECTOR},
             "status": PUBLIC,
         }
@@ -212,10 +218,35 @@ def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[J
 
 
 def _organisations(data: PlaceData) -> list[JsonObject]:
-    found = {funder_id(data.place_id): place_name(data.place_id)}
+    """Every organisation a project names (the authority, providers, payers), each once, by the
+    same org-id the other exports use."""
+    found = {data.authority().org_id: data.authority()}
     for contract in data.contracts:
-        found[organisation_id(contract.provider_id)] = contract.provider_id
+        provider = data.organisation(contract.provider_id, "provider")
+        found[provider.org_id] = provider
+        payer_ids = {p.payer_id for p in contract.terms.payers}
+        payer_ids |= {p.payer_id for p in contract.prices if p.payer_id}
+        for payer_id in payer_ids:
+            payer = data.organisation(payer_id, "department")
+            found[payer.org_id] = payer
     return [
-        {"id": identifier, "data": {"name": {"value": name}}}
-        for identifier, name in sorted(found.items())
+        {"id": identifier, "data": organisation_data(found[identifier])}
+        for identifier in sorted(found)
     ]
+
+
+def organisation_data(organisation: Organisation) -> JsonObject:
+    """An organisation as INDIGO's organisation schema has it."""
+    found: JsonObject = {
+        "status": PUBLIC,
+        "name": {"value": organisation.name},
+        "jurisdiction": {"value": "GB"},
+        "country": {"value": "GB"},
+    }
+    if organisation.registered:
+        found["org-ids"] = {"primary": {"value": organisation.org_id}}
+    if organisation.legal_form in ORGANISATION_TYPES:
+        found["type"] = {"value": ORGANISATION_TYPES[organisation.legal_form]}
+    if organisation.postcode:
+        found["postcode"] = {"value": organisation.postcode}
+    return found

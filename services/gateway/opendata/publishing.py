@@ -11,22 +11,20 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.gateway.opendata.organisations import Organisation
+
 JsonObject = dict[str, Any]
 
 LICENCE_NAME = "Open Government Licence v3.0"
 LICENCE_URL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
-PUBLISHER_NAME = "singlepot"
 CURRENCY = "GBP"
 
-# 360Giving: a publisher's grant identifiers start "360G-" and a prefix 360Giving registers for
-# it; "singlepot" stands in until a place registers its own (see README.md in this package).
-GRANT_PREFIX = "360G-singlepot"
-# OCDS: an ocid starts with a prefix registered with the Open Contracting Partnership
-# ("ocds-" and six characters); "ocds-singlepot" is a placeholder until a place registers one.
-OCID_PREFIX = "ocds-singlepot"
-# INDIGO identifiers are issued by the GO Lab; until it issues one, a publisher-scoped id.
-INDIGO_PREFIX = "INDIGO-singlepot"
+# A place with no registered prefixes publishes under these only in the demo
+# (`SINGLEPOT_OPENDATA_DEMO`); the files then say they are demonstration data.
+DEMO_GRANT_PREFIX = "360G-DEMO"
+DEMO_OCID_PREFIX = "ocds-demo00"
 
+# Combined authorities' usual names, used only for a demo place with no registered authority.
 PLACE_NAMES = {
     "GM": "Greater Manchester Combined Authority",
     "WM": "West Midlands Combined Authority",
@@ -36,11 +34,124 @@ PLACE_NAMES = {
     "NE": "North East Combined Authority",
 }
 
+# Each place's constituent local authority districts with their GSS codes (ONS): 360Giving
+# beneficiary locations, geoCodeType "LAD".
+DISTRICTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "GM": (
+        ("Bolton", "E08000001"),
+        ("Bury", "E08000002"),
+        ("Manchester", "E08000003"),
+        ("Oldham", "E08000004"),
+        ("Rochdale", "E08000005"),
+        ("Salford", "E08000006"),
+        ("Stockport", "E08000007"),
+        ("Tameside", "E08000008"),
+        ("Trafford", "E08000009"),
+        ("Wigan", "E08000010"),
+    ),
+    "WM": (
+        ("Birmingham", "E08000025"),
+        ("Coventry", "E08000026"),
+        ("Dudley", "E08000027"),
+        ("Sandwell", "E08000028"),
+        ("Solihull", "E08000029"),
+        ("Walsall", "E08000030"),
+        ("Wolverhampton", "E08000031"),
+    ),
+    "LCR": (
+        ("Halton", "E06000006"),
+        ("Knowsley", "E08000011"),
+        ("Liverpool", "E08000012"),
+        ("St. Helens", "E08000013"),
+        ("Sefton", "E08000014"),
+        ("Wirral", "E08000015"),
+    ),
+    "WY": (
+        ("Bradford", "E08000032"),
+        ("Calderdale", "E08000033"),
+        ("Kirklees", "E08000034"),
+        ("Leeds", "E08000035"),
+        ("Wakefield", "E08000036"),
+    ),
+    "SY": (
+        ("Barnsley", "E08000016"),
+        ("Doncaster", "E08000017"),
+        ("Rotherham", "E08000018"),
+        ("Sheffield", "E08000019"),
+    ),
+}
+
+
+class PublishingRefused(Exception):
+    """The place cannot publish: its publishing identity is incomplete."""
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """Who publishes a place's open data: the combined authority, with its registered prefixes."""
+
+    place_id: str
+    authority: Organisation
+    grant_prefix: str
+    ocid_prefix: str
+    publication_policy_url: str | None = None
+    demo: bool = False
+
+
+def demo_publisher(place_id: str, authority: Organisation | None = None) -> Publisher:
+    """Placeholder prefixes for the demo; never used where `resolve_publisher` refuses them."""
+    return Publisher(
+        place_id,
+        authority or placeholder_organisation(place_id, "combined_authority", DEMO_GRANT_PREFIX),
+        f"{DEMO_GRANT_PREFIX}-{place_id}",
+        DEMO_OCID_PREFIX,
+        demo=True,
+    )
+
+
+def resolve_publisher(
+    place_id: str,
+    grant_prefix: str | None,
+    ocid_prefix: str | None,
+    publication_policy_url: str | None,
+    authority: Organisation | None,
+    demo_allowed: bool,
+) -> Publisher:
+    """The place's publishing identity; outside the demo, refused unless the place registered
+    both prefixes and its combined authority (with an org-id) in the organisations register."""
+    missing = [
+        what
+        for what, absent in (
+            ("a 360Giving prefix (SINGLEPOT_OPENDATA_PUBLISHERS)", grant_prefix is None),
+            ("an OCDS prefix (SINGLEPOT_OPENDATA_PUBLISHERS)", ocid_prefix is None),
+            ("its combined authority in the organisations register", authority is None),
+        )
+        if absent
+    ]
+    if not missing:
+        assert grant_prefix is not None and ocid_prefix is not None and authority is not None
+        return Publisher(place_id, authority, grant_prefix, ocid_prefix, publication_policy_url)
+    if demo_allowed:
+        return demo_publisher(place_id, authority)
+    raise PublishingRefused(
+        f"place {place_id} cannot publish open data: it has not registered {', '.join(missing)}; "
+        "placeholder identifiers are published only in the demo (SINGLEPOT_OPENDATA_DEMO)"
+    )
+
+
+def placeholder_organisation(reference: str, kind: str, prefix: str) -> Organisation:
+    """An organisation missing from the register: its reference as name, under the publisher's
+    own prefix (360Giving's quality checks flag such identifiers: register the organisation)."""
+    name = PLACE_NAMES.get(reference, reference) if kind == "combined_authority" else reference
+    return Organisation(reference, kind, name, "", prefix, reference)
+
+
 # JSON numbers are IEEE doubles in most readers: a decimal of at most 15 significant digits
 # survives the round trip exactly, so amounts are refused beyond that (£9,999,999,999,999.99).
 PENCE_MAX = 10**15 - 1
 
 # Statuses at which the board's decision stands and the ledger reserved the money.
+OUTCOMES_CONTRACT = "outcomes_contract"
 AWARDED_STATUSES = frozenset({"funded", "expired", "cancelled"})
 
 
@@ -204,11 +315,53 @@ class PlaceData:
 
     place_id: str
     allocations: tuple[Allocation, ...] = ()
+    # Who publishes (None: the demo's placeholder identity) and the organisations register.
+    publisher: Publisher | None = None
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    mission_titles: dict[str, str] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
     contracts: tuple[Contract, ...] = ()
     evidence: tuple[EvidenceBatch, ...] = ()
     payments: tuple[Payment, ...] = ()
     recoveries: tuple[Recovery, ...] = ()
+
+    def identity(self) -> Publisher:
+        return self.publisher or demo_publisher(self.place_id)
+
+    def authority(self) -> Organisation:
+        """The combined authority: publisher, funder, buyer and payer."""
+        return self.identity().authority
+
+    def organisation(self, reference: str, kind: str) -> Organisation:
+        """The registered organisation, else a placeholder under the publisher's prefix."""
+        if reference == self.place_id:
+            return self.authority()
+        found = self.organisations.get(reference)
+        if found is not None:
+            return found
+        return placeholder_organisation(reference, kind, self.identity().grant_prefix)
+
+    def districts(self) -> tuple[tuple[str, str], ...]:
+        return DISTRICTS.get(self.place_id, ())
+
+    def last_changed(self) -> datetime | None:
+        """The latest change to anything an export reads: the documents' publication date."""
+        moments = [
+            *(a.updated_at for a in self.allocations),
+            *(c.registered_at for c in self.contracts),
+            *(b.updated_at for b in self.evidence),
+            *(p.recorded_at for p in self.payments),
+            *(r.settled_at for r in self.recoveries if r.settled_at is not None),
+        ]
+        return max(moments, default=None)
+
+    def grants(self) -> list[Allocation]:
+        """Awarded grants and partnership agreements: 360Giving's."""
+        return [a for a in self.awarded() if a.allocation_type != OUTCOMES_CONTRACT]
+
+    def contracted(self) -> list[Allocation]:
+        """Awarded outcomes contracts: OCDS's and INDIGO's, never 360Giving's."""
+        return [a for a in self.awarded() if a.allocation_type == OUTCOMES_CONTRACT]
 
     def awarded(self) -> list[Allocation]:
         """Allocations the board approved and the ledger funded, whatever happened since."""
@@ -291,22 +444,17 @@ def json_pounds(pence: int) -> float:
     return float(pounds(pence))
 
 
-def place_name(place_id: str) -> str:
-    return PLACE_NAMES.get(place_id, f"{place_id} Combined Authority")
+CLAIM_COUNT_PUBLISHED_MIN = 10
+"""Claim counts below this are published as "fewer than 10": a handful of claims in one batch
+and period could identify the people behind them (statistical disclosure control, as the ONS
+suppresses small cells)."""
 
 
-def funder_id(place_id: str) -> str:
-    """The combined authority's identifier, scoped by the publisher's prefix."""
-    return f"{GRANT_PREFIX}-place-{place_id}"
-
-
-def organisation_id(provider_id: str) -> str:
-    """A provider's identifier. Providers are organisations (DOMAIN.md §2), never people."""
-    return f"{GRANT_PREFIX}-org-{provider_id}"
-
-
-def department_id(department_code: str) -> str:
-    return f"{GRANT_PREFIX}-department-{department_code}"
+def claim_count_text(count: int) -> str:
+    """A claim count as published: exact from the threshold up, else suppressed."""
+    if 0 < count < CLAIM_COUNT_PUBLISHED_MIN:
+        return f"fewer than {CLAIM_COUNT_PUBLISHED_MIN}"
+    return str(count)
 
 
 def date_text(day: date) -> str:
@@ -316,10 +464,6 @@ def date_text(day: date) -> str:
 def datetime_text(moment: datetime) -> str:
     """RFC 3339 in UTC, to the second: "2026-05-01T09:30:00Z"."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def midnight_text(day: date) -> str:
-    return f"{day.isoformat()}T00:00:00Z"
 
 
 def stream_label(share: StreamShare) -> str:

@@ -40,3 +40,43 @@ SELECT clawback_id, contract_id, payment_id, metric_id, claim_period_id,
 FROM clawbacks
 WHERE place_id = $1 AND status = 'recovered' AND recovered_pence > 0
 ORDER BY settled_at NULLS FIRST, contract_id, clawback_id LIMIT $2;
+
+-- name: missions
+-- The missions of the place's plans, by title: 360Giving's grant programmes.
+SELECT mission_id, title FROM missions WHERE place_id = $1 ORDER BY mission_id LIMIT $2;
+
+-- name: organisations
+-- The place's organisations register (never who registered them).
+SELECT organisation_ref, kind, name, legal_form, org_id_scheme, org_id_identifier, postcode,
+       is_sme, is_vcse
+FROM organisations WHERE place_id = $1 ORDER BY organisation_ref LIMIT $2;
+
+-- name: register_organisation
+-- Register an organisation, or replace what the register holds for it.
+INSERT INTO organisations (place_id, organisation_ref, kind, name, legal_form, org_id_scheme,
+                           org_id_identifier, postcode, is_sme, is_vcse, registered_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (place_id, organisation_ref) DO UPDATE SET
+    kind = EXCLUDED.kind, name = EXCLUDED.name, legal_form = EXCLUDED.legal_form,
+    org_id_scheme = EXCLUDED.org_id_scheme, org_id_identifier = EXCLUDED.org_id_identifier,
+    postcode = EXCLUDED.postcode, is_sme = EXCLUDED.is_sme, is_vcse = EXCLUDED.is_vcse,
+    registered_by = EXCLUDED.registered_by, updated_at = now();
+
+-- name: place_known
+-- Whether the gateway has heard of the place: a settlement, an allocation or a registration.
+SELECT EXISTS (SELECT 1 FROM pot_streams WHERE place_id = $1)
+    OR EXISTS (SELECT 1 FROM allocations WHERE place_id = $1)
+    OR EXISTS (SELECT 1 FROM organisations WHERE place_id = $1) AS known;
+
+-- name: publishing_places
+-- Every place the gateway has heard of, with its combined authority if registered: the
+-- catalogue of places.
+SELECT p.place_id, o.name AS authority_name,
+       o.org_id_scheme || '-' || o.org_id_identifier AS authority_org_id
+FROM (SELECT place_id FROM pot_streams
+      UNION SELECT place_id FROM allocations
+      UNION SELECT place_id FROM organisations) AS p
+LEFT JOIN organisations o
+       ON o.place_id = p.place_id AND o.organisation_ref = p.place_id
+      AND o.kind = 'combined_authority'
+ORDER BY p.place_id LIMIT $1;

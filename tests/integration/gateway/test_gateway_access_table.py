@@ -68,6 +68,7 @@ RIGHT = {
     "financial_year": "2026-27",
     "claim_id": "CL-1",
     "batch_id": "B-1",
+    "organisation_ref": "PROV-A",
     "command_id": "6f1c2a3e-0000-4000-8000-000000000001",
 }
 WRONG = {
@@ -131,12 +132,7 @@ def expected(door: Door, who: str, params: dict[str, str]) -> bool:
 
 def every_route(app: Any) -> list[tuple[str, str]]:
     """Every (method, path) the app serves: its routes (API and web) and its OpenAPI document."""
-    served_routes = {
-        (method, path)
-        for path, methods in _flattened(app.routes)
-        for method in methods
-        if method != "HEAD"
-    }
+    served_routes = {(method, path) for path, methods in _flattened(app.routes) for method in methods}
     documented = {
         (method.upper(), path)
         for path, operations in app.openapi()["paths"].items()

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from contracts import (
@@ -50,7 +51,12 @@ from services.ledger.app import DEFINITION as LEDGER
 from services.runtime.consumer import HandlerContext
 from services.runtime.outbox import Outbox
 from singlepot.demo import participant_hash
-from tests.integration.gateway.gateway_support import client_for
+from tests.integration.gateway.gateway_support import (
+    bearer,
+    client_for,
+    gateway_settings,
+    token_for,
+)
 from tests.support.kafka import TopicReader, eventually, publish, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -75,10 +81,12 @@ async def payment_made(reader: TopicReader) -> list[PaymentMade]:
     return reader.events(PaymentMade)
 
 
-async def command(*arguments: str, database_url: str) -> tuple[int, str]:
+async def command(
+    *arguments: str, database_url: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *arguments,
-        env={**os.environ, "DATABASE_URL": database_url, "COLUMNS": "200"},
+        env={**os.environ, "DATABASE_URL": database_url, "COLUMNS": "200", **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -310,11 +318,121 @@ EVENTS = [
 ]
 
 
+# A grant beside the outcomes contract: 360Giving's, where the contract is OCDS's and INDIGO's.
+GRANT_EVENTS = [
+    AllocationProposed(
+        place_id="GM",
+        allocation_id="A-2",
+        allocation_type="grant",
+        recipient_id="PROV-HUBS",
+        purpose="Family hubs in Salford",
+        mission_id="M-HEALTHY-LIVES",
+        start_date=date(2026, 5, 1),
+        end_date=date(2027, 3, 31),
+        value_pence=300_000_00,
+        financial_year="2026-27",
+        proposed_by=PRINCIPALS[0],
+    ),
+    AllocationApproved(
+        place_id="GM",
+        allocation_id="A-2",
+        allocation_type="grant",
+        recipient_id="PROV-HUBS",
+        value_pence=300_000_00,
+        financial_year="2026-27",
+        decided_by=PRINCIPALS[1],
+    ),
+    ReservationMade(
+        place_id="GM",
+        allocation_id="A-2",
+        financial_year="2026-27",
+        amount_pence=300_000_00,
+        attribution=shares(300_000_00),
+        transfer_id="T-R-2",
+    ),
+    AllocationFunded(place_id="GM", allocation_id="A-2", amount_pence=300_000_00),
+    PaymentMade(
+        place_id="GM",
+        payment_id="PAY-2",
+        allocation_id="A-2",
+        provider_id="PROV-HUBS",
+        amount_pence=100_000_00,
+        payment_kind="grant_instalment",
+        contract_id=None,
+        claim_batch_id=None,
+        attribution=shares(100_000_00),
+        transfer_id="T-P-2",
+    ),
+]
+
+# The place's publishing identity and its organisations register, as finance staff set them.
+PUBLISHERS = {
+    "GM": {
+        "threesixtygiving_prefix": "360G-gmca",
+        "ocds_prefix": "ocds-gmca01",
+        "publication_policy_url": "https://www.greatermanchester-ca.gov.uk/open-data",
+    }
+}
+ORGANISATIONS = {
+    "GM": {
+        "kind": "combined_authority",
+        "name": "Greater Manchester Combined Authority",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-LAE",
+        "org_id_identifier": "GMCA",
+        "postcode": "M1 6EU",
+    },
+    "DWP": {
+        "kind": "department",
+        "name": "Department for Work and Pensions",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-GOR",
+        "org_id_identifier": "D10",
+    },
+    "DHSC": {
+        "kind": "department",
+        "name": "Department of Health and Social Care",
+        "legal_form": "public_body",
+        "org_id_scheme": "GB-GOR",
+        "org_id_identifier": "D12",
+    },
+    "PROV-WORKWELL": {
+        "kind": "provider",
+        "name": "WorkWell Employment CIC",
+        "legal_form": "social_enterprise",
+        "org_id_scheme": "GB-COH",
+        "org_id_identifier": "09876543",
+        "postcode": "M4 5JD",
+        "is_sme": True,
+        "is_vcse": True,
+    },
+    "PROV-HUBS": {
+        "kind": "provider",
+        "name": "Salford Family Hubs Trust",
+        "legal_form": "charity",
+        "org_id_scheme": "GB-CHC",
+        "org_id_identifier": "1234567",
+        "postcode": "M5 4WT",
+        "is_sme": True,
+        "is_vcse": True,
+    },
+}
+
+
+async def register_organisations(client: httpx.AsyncClient, database_url: str) -> None:
+    token = await token_for(database_url, PRINCIPALS[0], "finance@GM")
+    for reference, body in ORGANISATIONS.items():
+        answer = await client.put(
+            f"/api/v1/places/GM/organisations/{reference}", json=body, headers=bearer(token)
+        )
+        assert answer.status_code == 200, answer.text
+
+
 async def feed_gateway(database_url: str) -> None:
     """Each event through the gateway's own handler, in a transaction, as its consumer does."""
     connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
     try:
-        for event in EVENTS:
+        for event in [*EVENTS, *GRANT_EVENTS]:
             envelope = wrap(event, producer="test")
             async with connection.transaction():
                 outbox = Outbox(connection, "gateway", causation=envelope)
@@ -327,7 +445,9 @@ async def test_the_public_open_data_is_valid_and_holds_no_personal_data(
     settings, database_url
 ) -> None:
     await feed_gateway(database_url)
-    async with client_for(settings) as client:
+    published = gateway_settings(opendata_publishers=PUBLISHERS, opendata_demo=False)
+    async with client_for(settings, published) as client:
+        await register_organisations(client, database_url)
         catalogue = (await client.get("/open-data/places/GM")).json()
         grants = (await client.get("/open-data/places/GM/360giving.json")).json()
         flat = (await client.get("/open-data/places/GM/360giving.csv")).text
@@ -335,27 +455,63 @@ async def test_the_public_open_data_is_valid_and_holds_no_personal_data(
         projects = (await client.get("/open-data/places/GM/indigo.json")).json()
 
     assert catalogue["licence"]["name"] == "Open Government Licence v3.0"
+    assert catalogue["publisher"] == {
+        "name": "Greater Manchester Combined Authority",
+        "org_id": "GB-LAE-GMCA",
+    }
     assert [d["name"] for d in catalogue["datasets"]] == [
         "360giving.json",
         "360giving.csv",
         "ocds.json",
         "indigo.json",
     ]
+    # Grant or contract: the grant A-2 in 360Giving only, the outcomes contract A-1 in OCDS.
     assert validation.errors(validation.threesixtygiving_validator(), grants) == []
-    assert grants["grants"][0]["amountAwarded"] == 1_500_000.0
-    # £5,900 paid, then the settled clawback of £1,200 as a negative disbursement.
-    disbursed = grants["grants"][0]["disbursementTransaction"]
-    assert [t["value"] for t in disbursed] == [5_900.0, -1_200.0]
-    assert disbursed[1]["id"].endswith("PAY-1-recovery-K-1")
-    assert grants["grants"][0]["amountDisbursed"] == 4_700.0
-    assert "360G-singlepot-GM-A-1" in flat and "1500000.00" in flat and "4700.00" in flat
+    [grant] = grants["grants"]
+    assert grant["id"] == "360G-gmca-A-2"
+    assert grant["recipientOrganization"] == [
+        {
+            "id": "GB-CHC-1234567",
+            "name": "Salford Family Hubs Trust",
+            "charityNumber": "1234567",
+            "postalCode": "M5 4WT",
+        }
+    ]
+    assert grant["fundingOrganization"] == [
+        {"id": "GB-LAE-GMCA", "name": "Greater Manchester Combined Authority"}
+    ]
+    assert {
+        "name": "Salford",
+        "geoCode": "E08000006",
+        "geoCodeType": "LAD",
+        "countryCode": "GB",
+    } in (grant["beneficiaryLocation"])
+    assert [t["value"] for t in grant["disbursementTransaction"]] == [100_000.0]
+    assert grants["publisher"]["identifier"] == "GB-LAE-GMCA"
+    assert "360G-gmca-A-2" in flat and "300000.00" in flat and "GB-CHC-1234567" in flat
     assert validation.errors(validation.ocds_validator(), releases) == []
-    transactions = releases["releases"][0]["contracts"][0]["implementation"]["transactions"]
+    [release] = releases["releases"]
+    assert release["ocid"] == "ocds-gmca01-GM-A-1"
+    transactions = release["contracts"][0]["implementation"]["transactions"]
     assert [t["value"]["amount"] for t in transactions] == [5_900.0, -1_200.0]
+    assert release["tender"]["procurementMethod"] == "direct"
+    assert "dateSigned" in release["contracts"][0]
+    funders = {p["id"]: p["name"] for p in release["parties"] if "funder" in p["roles"]}
+    assert funders == {
+        "GB-GOR-D10": "Department for Work and Pensions",
+        "GB-GOR-D12": "Department of Health and Social Care",
+    }
     for project in projects["projects"]:
         assert validation.errors(validation.indigo_validator(), project["data"]) == []
-    assert projects["projects"][0]["id"] == "INDIGO-singlepot-GM-C-1"
+    for organisation in projects["organisations"]:
+        assert (
+            validation.errors(validation.indigo_organisation_validator(), organisation["data"])
+            == []
+        )
+    assert projects["projects"][0]["id"] == "GB-LAE-GMCA-C-1"
     project = projects["projects"][0]["data"]
+    assert project["service_provisions"][0]["organisation_id"]["value"] == "GB-COH-09876543"
+    assert release["awards"][0]["suppliers"][0]["id"] == "GB-COH-09876543"
     assert [p["money"]["amount"]["value"] for p in project["outcome_payments"]] == [4_700.0]
     job = next(m for m in project["outcome_metrics"] if m["id"] == "JOB-START")
     assert job["definition"]["value"] == "Started paid work"
@@ -365,10 +521,150 @@ async def test_the_public_open_data_is_valid_and_holds_no_personal_data(
         {"currency": {"value": "GBP", "status": "PUBLIC"}, "amount": {"value": 1_200_000.0}}
     ]
     assert project["dates"]["start_date_of_service_provision"]["value"] == "2026-06-01"
-    milestones = releases["releases"][0]["contracts"][0]["milestones"]
+    milestones = release["contracts"][0]["milestones"]
     periods = {m["id"]: m["status"] for m in milestones if m["type"] == "payment"}
     assert periods == {"C-1-period-Q2": "met", "C-1-period-Q3": "scheduled"}
 
     everything = json.dumps([catalogue, grants, releases, projects]) + flat
     for secret in PARTICIPANTS + PRINCIPALS + ["participant-1", "seed-1", "Bloggs", "Acacia"]:
         assert secret not in everything, f"{secret} appears in an export"
+    # The batch held 3 claims: too few to publish the count (they could identify people).
+    assert "fewer than 10 outcome claims" in everything and "3 outcome claims" not in everything
+    for placeholder in ("singlepot", "INDIGO-", "PROV-WORKWELL", "PROV-HUBS"):
+        assert placeholder not in everything, f"{placeholder} appears in an export"
+
+
+async def test_open_data_files_answer_as_open_data_clients_expect(settings, database_url) -> None:
+    await feed_gateway(database_url)
+    published = gateway_settings(opendata_publishers=PUBLISHERS, opendata_demo=False)
+    async with client_for(settings, published) as client:
+        await register_organisations(client, database_url)
+        first = await client.get("/open-data/places/GM/ocds.json")
+        again = await client.get("/open-data/places/GM/ocds.json")
+        head = await client.head("/open-data/places/GM/360giving.csv")
+        unchanged = await client.get(
+            "/open-data/places/GM/ocds.json", headers={"If-None-Match": first.headers["etag"]}
+        )
+        places = (await client.get("/open-data/places")).json()
+        unknown = await client.get("/open-data/places/ZZ/ocds.json")
+        unknown_catalogue = await client.get("/open-data/places/ZZ")
+
+    assert first.status_code == 200
+    assert first.headers["etag"] == again.headers["etag"]  # same data, same bytes
+    assert first.headers["cache-control"] == "public, max-age=300"
+    assert first.headers["access-control-allow-origin"] == "*"
+    assert "open-government-licence/version/3" in first.headers["link"]
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("text/csv")
+    assert "open-government-licence/version/3" in head.headers["link"]
+    assert unchanged.status_code == 304
+    assert unknown.status_code == 404 and unknown_catalogue.status_code == 404
+    assert places["places"] == [
+        {
+            "place_id": "GM",
+            "publisher": {"name": "Greater Manchester Combined Authority", "org_id": "GB-LAE-GMCA"},
+            "url": "http://gateway/open-data/places/GM",
+        }
+    ]
+    assert "ZZ Combined Authority" not in unknown.text
+
+
+async def test_a_place_without_registered_prefixes_is_refused_outside_the_demo(
+    settings, database_url
+) -> None:
+    await feed_gateway(database_url)
+    async with client_for(settings, gateway_settings(opendata_demo=False)) as client:
+        refused = await client.get("/open-data/places/GM/ocds.json")
+    async with client_for(settings, gateway_settings(opendata_demo=True)) as client:
+        demo = (await client.get("/open-data/places/GM/ocds.json")).json()
+
+    assert refused.status_code == 409
+    problem = refused.json()
+    assert problem["errors"][0]["rule"] == "publishing_identity"
+    assert "360Giving prefix" in problem["detail"]
+    assert demo["releases"][0]["ocid"] == "ocds-demo00-GM-A-1"
+
+
+async def test_the_organisations_register_checks_permission_rules_and_one_id(
+    settings, database_url
+) -> None:
+    async with client_for(settings) as client:
+        finance = await token_for(database_url, "finance-register", "finance@GM")
+        elsewhere = await token_for(database_url, "finance-elsewhere", "finance@WM")
+        provider = await token_for(database_url, "provider-1", "provider@GM:PROV-HUBS")
+        body = ORGANISATIONS["PROV-HUBS"]
+        path = "/api/v1/places/GM/organisations"
+        wrong_place = await client.put(f"{path}/PROV-HUBS", json=body, headers=bearer(elsewhere))
+        not_finance = await client.put(f"{path}/PROV-HUBS", json=body, headers=bearer(provider))
+        bad_number = await client.put(
+            f"{path}/PROV-HUBS",
+            json={**body, "org_id_identifier": "12-AB"},
+            headers=bearer(finance),
+        )
+        first = await client.put(f"{path}/PROV-HUBS", json=body, headers=bearer(finance))
+        again = await client.put(f"{path}/PROV-HUBS", json=body, headers=bearer(finance))
+        same_id = await client.put(f"{path}/PROV-OTHER", json=body, headers=bearer(finance))
+        listed = await client.get(path, headers=bearer(finance))
+
+    assert (wrong_place.status_code, not_finance.status_code) == (403, 403)
+    assert bad_number.status_code == 422
+    assert bad_number.json()["errors"][0] == {
+        "field": "org_id_identifier",
+        "rule": "scheme_format",
+        "message": bad_number.json()["errors"][0]["message"],
+    }
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.json()["org_id"] == "GB-CHC-1234567"
+    assert same_id.status_code == 409
+    assert same_id.json()["errors"][0]["rule"] == "one_organisation_one_id"
+    assert [o["organisation_ref"] for o in listed.json()["organisations"]] == ["PROV-HUBS"]
+
+
+async def test_the_export_command_writes_what_the_endpoints_serve_and_refuses_placeholders(
+    settings, database_url, tmp_path: Path
+) -> None:
+    await feed_gateway(database_url)
+    async with client_for(settings) as client:
+        await register_organisations(client, database_url)
+    registered = {"SINGLEPOT_OPENDATA_PUBLISHERS": json.dumps(PUBLISHERS)}
+    unregistered = {"SINGLEPOT_OPENDATA_PUBLISHERS": "{}", "SINGLEPOT_OPENDATA_DEMO": "false"}
+
+    releases_file, grants_file = tmp_path / "ocds.json", tmp_path / "grants.csv"
+    status, output = await command(
+        SINGLEPOT,
+        "export",
+        "ocds",
+        "--place",
+        "GM",
+        "--out",
+        str(releases_file),
+        database_url=database_url,
+        env=registered,
+    )
+    assert status == 0, output
+    releases = json.loads(releases_file.read_text(encoding="utf-8"))
+    assert validation.errors(validation.ocds_validator(), releases) == []
+    assert [r["ocid"] for r in releases["releases"]] == ["ocds-gmca01-GM-A-1"]
+    status, output = await command(
+        SINGLEPOT,
+        "export",
+        "360giving",
+        "--place",
+        "GM",
+        "--format",
+        "csv",
+        "--out",
+        str(grants_file),
+        database_url=database_url,
+        env=registered,
+    )
+    assert status == 0, output
+    flat = grants_file.read_text(encoding="utf-8")
+    assert flat.startswith("Identifier,Title,") and "360G-gmca-A-2" in flat
+    assert "Beneficiary Location:5:Geographic Code" in flat and "E08000006" in flat
+
+    status, output = await command(
+        SINGLEPOT, "export", "ocds", "--place", "GM", database_url=database_url, env=unregistered
+    )
+    assert status == 1
+    assert "place GM cannot publish open data" in output and "Traceback" not in output

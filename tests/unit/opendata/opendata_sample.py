@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from services.gateway.opendata.organisations import Organisation
 from services.gateway.opendata.publishing import (
     Allocation,
     ClaimPeriodTerms,
@@ -15,6 +16,7 @@ from services.gateway.opendata.publishing import (
     PayerTerms,
     Payment,
     PlaceData,
+    Publisher,
     Recovery,
     Reservation,
     StreamShare,
@@ -43,9 +45,61 @@ def allocation(allocation_id: str, status: str = "funded", **changes: object) ->
     return Allocation(**values)  # type: ignore[arg-type]
 
 
+GMCA = Organisation(
+    "GM",
+    "combined_authority",
+    "Greater Manchester Combined Authority",
+    "public_body",
+    "GB-LAE",
+    "GMCA",
+    "M1 6EU",
+)
+REGISTER = {
+    "PROV-HUBS": Organisation(
+        "PROV-HUBS",
+        "provider",
+        "Salford Family Hubs Trust",
+        "charity",
+        "GB-CHC",
+        "1234567",
+        "M5 4WT",
+        is_sme=True,
+        is_vcse=True,
+    ),
+    "PROV-WORKWELL": Organisation(
+        "PROV-WORKWELL",
+        "provider",
+        "WorkWell Employment CIC",
+        "social_enterprise",
+        "GB-COH",
+        "09876543",
+        "M4 5JD",
+        is_sme=True,
+        is_vcse=True,
+    ),
+    "DWP": Organisation(
+        "DWP", "department", "Department for Work and Pensions", "public_body", "GB-GOR", "D10"
+    ),
+    "DHSC": Organisation(
+        "DHSC",
+        "department",
+        "Department of Health and Social Care",
+        "public_body",
+        "GB-GOR",
+        "D12",
+    ),
+}
+PUBLISHER = Publisher(
+    "GM", GMCA, "360G-gmca", "ocds-gmca01", "https://www.greatermanchester-ca.gov.uk/open-data"
+)
+
+
 def sample() -> PlaceData:
     return PlaceData(
         place_id="GM",
+        publisher=PUBLISHER,
+        organisations=REGISTER,
+        mission_titles={"M-HEALTHY-LIVES": "Healthy lives for every family"},
         allocations=(
             allocation("A-1"),
             allocation(

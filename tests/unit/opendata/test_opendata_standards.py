@@ -20,11 +20,8 @@ from tests.unit.opendata.opendata_sample import MOMENT, sample
 def test_the_360giving_package_validates_against_the_published_schema() -> None:
     document = threesixtygiving.package(sample(), MOMENT)
     assert validation.errors(validation.threesixtygiving_validator(), document) == []
-    assert [grant["id"] for grant in document["grants"]] == [
-        "360G-singlepot-GM-A-1",
-        "360G-singlepot-GM-A-2",
-        "360G-singlepot-GM-A-4",
-    ]
+    # A-2 is an outcomes contract: OCDS's and INDIGO's, never also a 360Giving grant.
+    assert [grant["id"] for grant in document["grants"]] == ["360G-gmca-A-1", "360G-gmca-A-4"]
 
 
 def test_the_360giving_schema_check_catches_a_grant_without_an_amount() -> None:
@@ -36,24 +33,29 @@ def test_the_360giving_schema_check_catches_a_grant_without_an_amount() -> None:
 
 def test_a_grant_names_its_funding_streams_and_its_payments_net_of_recoveries() -> None:
     grants = {g["id"]: g for g in threesixtygiving.package(sample(), MOMENT)["grants"]}
-    hubs = grants["360G-singlepot-GM-A-1"]
+    hubs = grants["360G-gmca-A-1"]
     streams = [c["code"] for c in hubs["classifications"] if c["vocabulary"].endswith("stream")]
     assert streams == ["DHSC/PUBLIC-HEALTH", "DWP/WORK-AND-HEALTH"]
     assert hubs["amountAwarded"] == 12_345_678.90
     assert [t["value"] for t in hubs["disbursementTransaction"]] == [1_000_000.01]
-    work = grants["360G-singlepot-GM-A-2"]
-    assert work["amountDisbursed"] == 4_700.00  # £5,900 paid, £1,200 recovered; P-3 rejected
+    assert "360G-gmca-A-2" not in grants
 
 
 def test_the_360giving_csv_uses_the_standards_column_titles_and_exact_amounts() -> None:
     text = threesixtygiving.csv_text(threesixtygiving.csv_rows(sample()))
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert tuple(rows[0]) == threesixtygiving.CSV_COLUMNS
-    assert rows[0]["Identifier"] == "360G-singlepot-GM-A-1"
+    assert tuple(rows[0])[: len(threesixtygiving.CSV_COLUMNS)] == threesixtygiving.CSV_COLUMNS
+    assert rows[0]["Identifier"] == "360G-gmca-A-1"
     assert rows[0]["Amount Awarded"] == "12345678.90"
     assert rows[0]["Amount Disbursed"] == "1000000.01"
-    assert rows[0]["Recipient Org:Identifier"] == "360G-singlepot-org-PROV-HUBS"
+    assert rows[0]["Recipient Org:Identifier"] == "GB-CHC-1234567"
+    assert rows[0]["Recipient Org:Charity Number"] == "1234567"
     assert rows[0]["Funding Org:Name"] == "Greater Manchester Combined Authority"
+    # What the JSON carries, the CSV carries: locations, classifications, disbursements.
+    assert rows[0]["Beneficiary Location:5:Name"] == "Salford"
+    assert rows[0]["Beneficiary Location:5:Geographic Code"] == "E08000006"
+    assert rows[0]["Classifications:2:Code"] == "DWP/WORK-AND-HEALTH"
+    assert rows[0]["disbursementTransaction:0:value"] == "1000000.01"  # untitled in 1.4.3
 
 
 def test_the_ocds_release_package_validates_against_the_published_schema() -> None:
@@ -61,11 +63,20 @@ def test_the_ocds_release_package_validates_against_the_published_schema() -> No
     assert validation.errors(validation.ocds_validator(), document) == []
 
 
-def test_the_vendored_ocds_release_schema_is_the_whole_published_file() -> None:
-    text = (validation.SCHEMAS / "release-schema.json").read_text(encoding="utf-8")
-    assert len(text) == 109_975  # total_chars of open-contracting/standard@00f61935 (README)
-    schema = json.loads(text)
+def test_every_vendored_schema_is_the_file_the_standard_published_at_its_release_tag() -> None:
+    vendored = sorted(path.name for path in validation.SCHEMAS.glob("*.json"))
+    assert vendored == sorted(validation.VENDORED_BLOBS)
+    for name, blob in validation.VENDORED_BLOBS.items():
+        assert validation.git_blob_id((validation.SCHEMAS / name).read_bytes()) == blob, name
+    codelists = validation.SCHEMAS / validation.OCDS_CODELISTS
+    assert validation.git_tree_id(codelists) == validation.OCDS_CODELISTS_TREE
+
+
+def test_the_vendored_ocds_release_schema_is_1_1_5_and_has_no_milestone_value() -> None:
+    schema = json.loads((validation.SCHEMAS / "release-schema.json").read_text(encoding="utf-8"))
     assert schema["id"] == validation.RELEASE_SCHEMA_URI
+    # Milestone.value arrived in OCDS 1.2: the 1.2-dev copy once vendored here accepted it.
+    assert "value" not in schema["definitions"]["Milestone"]["properties"]
     assert {"Planning", "Tender", "Award", "Contract", "Milestone", "Transaction"} <= set(
         schema["definitions"]
     )
@@ -73,7 +84,7 @@ def test_the_vendored_ocds_release_schema_is_the_whole_published_file() -> None:
 
 def test_an_ocds_release_carries_milestones_and_payments_as_transactions() -> None:
     document = ocds.release_package(sample(), MOMENT, "https://example.org/ocds.json")
-    release = next(r for r in document["releases"] if r["ocid"] == "ocds-singlepot-GM-A-2")
+    release = next(r for r in document["releases"] if r["ocid"] == "ocds-gmca01-GM-A-2")
     contract = release["contracts"][0]
     assert [m["id"] for m in contract["milestones"]] == [
         "A-2-approval",
@@ -88,8 +99,14 @@ def test_an_ocds_release_carries_milestones_and_payments_as_transactions() -> No
         ("P-2-recovery-K-1", -1_200.0),
     ]
     assert {"funder"} in [set(p["roles"]) for p in release["parties"]]
-    cancelled = next(r for r in document["releases"] if r["ocid"] == "ocds-singlepot-GM-A-4")
-    assert cancelled["contracts"][0]["status"] == "terminated"
+    assert contract["dateSigned"] == "2026-09-30T12:00:00Z"  # when the contract was registered
+    assert contract["period"]["endDate"].startswith(
+        f"{contract['period']['endDate'][:10]}T23:59:59"
+    )
+    assert release["tender"]["procurementMethod"] == "direct"
+    assert "status" not in release["tender"] and "value" not in release["tender"]
+    # Grants (A-1, the cancelled A-4) are 360Giving's, not OCDS's.
+    assert [r["ocid"] for r in document["releases"]] == ["ocds-gmca01-GM-A-2"]
 
 
 def test_the_ocds_schema_check_catches_an_unknown_contract_status() -> None:
@@ -101,19 +118,21 @@ def test_the_ocds_schema_check_catches_an_unknown_contract_status() -> None:
 
 def test_indigo_projects_validate_against_the_published_project_schema() -> None:
     document = indigo.projects(sample(), MOMENT)
-    assert [project["id"] for project in document["projects"]] == ["INDIGO-singlepot-GM-C-1"]
+    assert [project["id"] for project in document["projects"]] == ["GB-LAE-GMCA-C-1"]
     for project in document["projects"]:
         assert validation.errors(validation.indigo_validator(), project["data"]) == []
 
 
-def test_the_vendored_indigo_project_schema_is_the_whole_published_file() -> None:
+def test_the_vendored_indigo_project_schema_is_4_1_0() -> None:
     text = (validation.SCHEMAS / validation.INDIGO_SCHEMA).read_text(encoding="utf-8")
-    assert len(text) == validation.INDIGO_SCHEMA_LENGTH  # indigo-data-standard@023a2307
     schema = json.loads(text)
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
-    assert {"outcome_metrics", "outcome_pricings", "outcome_payments", "scenarios"} <= set(
-        schema["properties"]
-    )
+    assert {
+        "outcome_metrics",
+        "outcome_pricings",
+        "outcome_payments",
+        "outcome_payment_commitments",
+    } <= set(schema["properties"])
     assert "object_with_value_date_and_status" in schema["definitions"]
 
 
@@ -164,17 +183,19 @@ def test_an_indigo_project_publishes_the_registered_metric_definitions_targets_a
 
 def test_ocds_claim_period_milestones_are_due_at_the_deadline_and_met_once_paid() -> None:
     document = ocds.release_package(sample(), MOMENT, "https://example.org/ocds.json")
-    release = next(r for r in document["releases"] if r["ocid"] == "ocds-singlepot-GM-A-2")
+    release = next(r for r in document["releases"] if r["ocid"] == "ocds-gmca01-GM-A-2")
     periods = {m["id"]: m for m in release["contracts"][0]["milestones"] if "-period-" in m["id"]}
     paid, later = periods["C-1-period-Q2"], periods["C-1-period-Q3"]
     assert (paid["type"], paid["status"], paid["dueDate"]) == (
         "payment",
         "met",
-        "2026-10-31T00:00:00Z",
+        "2026-10-31T23:59:59+00:00",
     )
-    assert paid["value"] == {"amount": 5_000.0, "currency": "GBP"}
-    assert (later["status"], later["dueDate"]) == ("scheduled", "2026-12-31T00:00:00Z")
-    assert "value" not in later
+    # OCDS 1.1.5 milestones have no value: the planned payment is in the description.
+    assert "value" not in paid
+    assert paid["description"] == "Planned outcome payments £5000.00"
+    assert (later["status"], later["dueDate"]) == ("scheduled", "2026-12-31T23:59:59+00:00")
+    assert "description" not in later
 
 
 def test_the_indigo_schema_check_catches_a_wrong_stage() -> None:

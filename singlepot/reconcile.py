@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import asyncpg
 import httpx
 import typer
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
@@ -33,16 +33,24 @@ CLEAN, DIFFERENCES_FOUND, COULD_NOT_RECONCILE = 0, 1, 2
 class ReconcileSettings(BaseSettings):
     """Where `singlepot reconcile` finds the ledger's report API, and how it may call it."""
 
-    model_config = SettingsConfigDict(env_prefix="SINGLEPOT_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SINGLEPOT_", extra="ignore", populate_by_name=True
+    )
 
     reconcile_ledger_url: str | None = Field(
         default=None,
         description="Base URL of the ledger's report API (default: the local ledger, "
         "http://127.0.0.1:SINGLEPOT_LEDGER_HEALTH_PORT).",
     )
+    # The ledger's own variable serves too, so one Secret holds the token for the ledger, the
+    # gateway and this command; the reconcile-specific one wins when both are set.
     reconcile_ledger_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token sent to the ledger's report API, when its routes require one.",
+        validation_alias=AliasChoices(
+            "SINGLEPOT_RECONCILE_LEDGER_TOKEN", "SINGLEPOT_LEDGER_REPORT_TOKEN"
+        ),
+        description="Bearer token sent to the ledger's report API, when its routes require one "
+        "(default: SINGLEPOT_LEDGER_REPORT_TOKEN).",
     )
     reconcile_timeout_s: float = Field(
         default=30.0, gt=0, description="How long one call to the ledger's report API may take."

@@ -11,10 +11,15 @@ from typing import Any
 import pytest
 from opentelemetry.sdk import environment_variables as otel_environment
 from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from contracts import topics
+from services.gateway.settings import GatewaySettings
+from services.ledger.settings import LedgerReportSettings
+from services.outcomes.settings import OutcomesSettings
 from services.runtime.host import build_http_app
 from services.runtime.settings import RuntimeSettings
+from singlepot.reconcile import ReconcileSettings
 from singlepot.roles import AUDITOR_ROLE, service_role
 from singlepot.system import SERVICE_NAMES, service_definition
 from tests.deploy.conftest import REPOSITORY
@@ -26,6 +31,7 @@ PYPROJECT = tomllib.loads((REPOSITORY / "pyproject.toml").read_text(encoding="ut
 RESERVED_DATABASE_CONNECTIONS = 10
 HTTPS_PORT = 443
 OTLP_HTTP_PORT = 4318
+LEDGER_PORT = RuntimeSettings().ledger_health_port  # its report routes are served there
 # Variables read by the libraries rather than RuntimeSettings: asyncpg takes the database role's
 # credentials from PGUSER and PGPASSWORD (libpq's names), the OpenTelemetry SDK reads its OTEL_*
 # ones, and K8S_POD_NAME only feeds OTEL_RESOURCE_ATTRIBUTES.
@@ -35,11 +41,25 @@ OPENTELEMETRY_VARIABLES = {
 LIBRARY_VARIABLES = {"PGUSER", "PGPASSWORD", "K8S_POD_NAME"} | OPENTELEMETRY_VARIABLES
 
 
-def settings_environment_names() -> set[str]:
-    """Every environment variable RuntimeSettings reads, derived from the class itself."""
-    prefix = RuntimeSettings.model_config.get("env_prefix", "")
+# The settings classes a container reads besides RuntimeSettings, by its arguments: a variable
+# in a container's env must be one of these classes' fields (or a library's), so a misspelt one,
+# or one given to a process that never reads it, fails.
+SETTINGS_READ_BY: dict[tuple[str, ...], tuple[type[BaseSettings], ...]] = {
+    ("serve", "gateway"): (GatewaySettings,),
+    ("serve", "ledger"): (LedgerReportSettings,),
+    ("serve", "outcomes"): (OutcomesSettings,),
+    ("reconcile",): (ReconcileSettings,),
+}
+ALL_SETTINGS_CLASSES: set[type[BaseSettings]] = {RuntimeSettings} | {
+    settings_class for classes in SETTINGS_READ_BY.values() for settings_class in classes
+}
+
+
+def settings_environment_names(settings_class: type[BaseSettings] = RuntimeSettings) -> set[str]:
+    """Every environment variable a settings class reads, derived from the class itself."""
+    prefix = settings_class.model_config.get("env_prefix", "")
     names: set[str] = set()
-    for field_name, field in RuntimeSettings.model_fields.items():
+    for field_name, field in settings_class.model_fields.items():
         alias = field.validation_alias
         if isinstance(alias, AliasChoices):
             names.update(choice for choice in alias.choices if isinstance(choice, str))
@@ -48,6 +68,17 @@ def settings_environment_names() -> set[str]:
         else:
             names.add(f"{prefix}{field_name}".upper())
     return names
+
+
+def variables_read_by(container: Manifest) -> set[str]:
+    """The environment variables the process a container runs reads: RuntimeSettings', its own
+    settings classes', and the libraries'."""
+    classes: tuple[type[BaseSettings], ...] = (
+        RuntimeSettings,
+        *SETTINGS_READ_BY.get(tuple(container.get("args", [])), ()),
+    )
+    names = set().union(*(settings_environment_names(item) for item in classes))
+    return names | LIBRARY_VARIABLES
 
 
 def dockerfile_labels() -> dict[str, str]:
@@ -296,19 +327,67 @@ def test_the_gateway_listens_on_every_interface_in_the_cluster(
 # --- settings and secrets ----------------------------------------------------------------------
 
 
-def test_every_environment_variable_in_the_manifests_is_one_runtime_settings_reads(
+def test_every_environment_variable_in_the_manifests_is_one_the_code_reads(
     objects: list[Manifest],
 ) -> None:
-    known = settings_environment_names() | LIBRARY_VARIABLES
+    # The ConfigMap is shared by every container: each key must be read by some settings class.
+    everything_read = set().union(*map(settings_environment_names, ALL_SETTINGS_CLASSES))
+    assert set(config_map(objects)) - everything_read - LIBRARY_VARIABLES == set()
     used = set(config_map(objects))
     for workload in workloads(objects):
         for container in containers(workload):
-            used.update(environment(container))
+            given = set(environment(container))
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
-                    used.update(named(objects, "ConfigMap", source["configMapRef"]["name"])["data"])
-    assert used - known == set()
+                    given.update(
+                        named(objects, "ConfigMap", source["configMapRef"]["name"])["data"]
+                    )
+            # A container's own env must be read by the process it runs.
+            unread = set(environment(container)) - variables_read_by(container)
+            assert unread == set(), (workload["metadata"]["name"], unread)
+            used.update(given)
     assert {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "PGUSER", "PGPASSWORD"} <= used
+    assert {"SINGLEPOT_GATEWAY_LEDGER_URL", "SINGLEPOT_RECONCILE_LEDGER_URL"} <= used
+
+
+def test_a_misspelt_or_misplaced_variable_is_not_one_the_code_reads() -> None:
+    gateway = {"args": ["serve", "gateway"]}
+    assert "SINGLEPOT_GATEWAY_LEDGER_URL" in variables_read_by(gateway)
+    assert "SINGLEPOT_GATEWAY_LEDGER_URI" not in variables_read_by(gateway)
+    assert "SINGLEPOT_RECONCILE_LEDGER_URL" not in variables_read_by(gateway)
+    assert "SINGLEPOT_LEDGER_REPORT_TOKEN" in variables_read_by({"args": ["serve", "ledger"]})
+    assert "SINGLEPOT_LEDGER_REPORT_TOKEN" not in variables_read_by({"args": ["serve", "outcomes"]})
+    reconcile = {"args": ["reconcile"]}
+    assert {"SINGLEPOT_RECONCILE_LEDGER_URL", "SINGLEPOT_LEDGER_REPORT_TOKEN"} <= (
+        variables_read_by(reconcile)
+    )
+    assert "SINGLEPOT_GATEWAY_LEDGER_URL" not in variables_read_by(reconcile)
+
+
+def test_the_gateway_and_reconcile_call_the_ledgers_service_with_the_ledgers_token(
+    objects: list[Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger_service = named(objects, "Service", "singlepot-ledger")
+    (service_port,) = ledger_service["spec"]["ports"]
+    ledger_url = f"http://{ledger_service['metadata']['name']}:{service_port['port']}"
+    (ledger,) = containers(deployment_for(objects, "ledger"))
+    (gateway,) = containers(deployment_for(objects, "gateway"))
+    (reconcile,) = containers(named(objects, "CronJob", "singlepot-reconcile"))
+    token = secret_key(environment(ledger)["SINGLEPOT_LEDGER_REPORT_TOKEN"])
+    assert secret_key(environment(gateway)["SINGLEPOT_LEDGER_REPORT_TOKEN"]) == token
+    assert secret_key(environment(reconcile)["SINGLEPOT_LEDGER_REPORT_TOKEN"]) == token
+    assert environment(gateway)["SINGLEPOT_GATEWAY_LEDGER_URL"]["value"] == ledger_url
+    assert environment(reconcile)["SINGLEPOT_RECONCILE_LEDGER_URL"]["value"] == ledger_url
+    # As the processes read them: the same token reaches all three settings classes.
+    for name in ("SINGLEPOT_RECONCILE_LEDGER_TOKEN", "SINGLEPOT_GATEWAY_LEDGER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SINGLEPOT_LEDGER_REPORT_TOKEN", "the-secrets-token")
+    monkeypatch.setenv("SINGLEPOT_GATEWAY_LEDGER_URL", ledger_url)
+    ledger_reads, gateway_reads = LedgerReportSettings(), GatewaySettings()
+    assert ledger_reads.ledger_report_token is not None
+    assert gateway_reads.ledger_report_token == ledger_reads.ledger_report_token
+    assert gateway_reads.gateway_ledger_url == ledger_url
+    assert ReconcileSettings().ledger_headers() == {"Authorization": "Bearer the-secrets-token"}
 
 
 def test_the_config_map_holds_valid_settings_for_the_cluster(
@@ -352,7 +431,7 @@ def test_the_database_url_names_the_primary_and_no_credentials(objects: list[Man
             assert "@" not in url
 
 
-def test_only_the_migrations_job_logs_in_as_the_owner_and_the_checks_as_the_auditor(
+def test_only_the_migrations_job_logs_in_as_the_owner_verify_as_auditor_reconcile_as_gateway(
     objects: list[Manifest],
 ) -> None:
     (cluster,) = of_kind(objects, "Cluster")
@@ -361,10 +440,16 @@ def test_only_the_migrations_job_logs_in_as_the_owner_and_the_checks_as_the_audi
     owner_secret = f"{cluster['metadata']['name']}-app"
     assert secret_key(environment(container)["DATABASE_URL"]) == (owner_secret, "uri")
     managed = {role["name"]: role for role in cluster["spec"]["managed"]["roles"]}
+    # Verify only reads; reconcile also records its run in gateway.reconciliation_runs.
+    roles = {
+        "singlepot-ledger-verify": AUDITOR_ROLE,
+        "singlepot-reconcile": service_role("gateway"),
+    }
     for cron_job in of_kind(objects, "CronJob"):
         (check,) = containers(cron_job)
-        secret = managed[AUDITOR_ROLE]["passwordSecret"]["name"]
+        secret = managed[roles[cron_job["metadata"]["name"]]]["passwordSecret"]["name"]
         assert secret_key(environment(check)["PGUSER"]) == (secret, "username")
+        assert secret_key(environment(check)["PGPASSWORD"]) == (secret, "password")
     for workload in service_deployments(objects) + of_kind(objects, "CronJob"):
         for other in containers(workload):
             referenced = {
@@ -383,6 +468,7 @@ def test_secrets_are_only_referenced_never_defined_or_inlined(objects: list[Mani
         "singlepot-secrets",
         *(f"singlepot-db-{service}" for service in SERVICE_NAMES),
         "singlepot-db-auditor",
+        "singlepot-ledger-report",
     }
     referenced = set()
     for workload in workloads(objects):
@@ -527,7 +613,7 @@ def test_a_default_deny_policy_covers_every_singlepot_pod(objects: list[Manifest
 
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
-def test_services_reach_only_kafka_postgresql_the_collector_and_dns_and_only_the_gateway_is_reached(
+def test_services_reach_only_kafka_postgresql_the_collector_dns_and_the_ledgers_reports(
     objects: list[Manifest], service: str
 ) -> None:
     policy = named(objects, "NetworkPolicy", f"singlepot-{service}")["spec"]
@@ -539,7 +625,12 @@ def test_services_reach_only_kafka_postgresql_the_collector_and_dns_and_only_the
     if service == "gateway":
         (rule,) = policy["ingress"]
         assert "from" not in rule  # the public API: from anywhere, on its port only
-        assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53, HTTPS_PORT}  # webhooks too
+        # Webhooks too, and the ledger's reports for auditors.
+        assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53, HTTPS_PORT, LEDGER_PORT}
+    elif service == "ledger":
+        (rule,) = policy["ingress"]
+        assert rule["from"]  # its report routes: for some callers only (test_deploy_network_reach)
+        assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53}
     else:
         assert policy.get("ingress", []) == []
         assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53}
@@ -565,7 +656,7 @@ def test_the_migrations_job_may_reach_only_postgresql_and_dns(objects: list[Mani
     assert egress_ports == {5432, 53}
 
 
-def test_the_checks_may_reach_only_postgresql_the_collector_and_dns(
+def test_the_checks_may_reach_only_postgresql_the_ledgers_reports_the_collector_and_dns(
     objects: list[Manifest],
 ) -> None:
     policy = named(objects, "NetworkPolicy", "singlepot-checks")["spec"]
@@ -574,7 +665,7 @@ def test_the_checks_may_reach_only_postgresql_the_collector_and_dns(
             policy["podSelector"]["matchLabels"], pod_template(cron_job)["metadata"]["labels"]
         )
     egress_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
-    assert egress_ports == {5432, OTLP_HTTP_PORT, 53}
+    assert egress_ports == {5432, LEDGER_PORT, OTLP_HTTP_PORT, 53}
     assert policy.get("ingress", []) == []
 
 

@@ -39,6 +39,17 @@ from tests.integration.reconcile.books import books_on
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PLACE, YEAR = "GM", "2026-27"
+# The ledger's report routes refuse callers without this token. The command finds it in the
+# ledger's own variable, as the Kubernetes CronJob gives it (one Secret for every caller).
+REPORT_TOKEN = "reconcile-test-report-token"
+REPORT_HEADERS = {"Authorization": f"Bearer {REPORT_TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def report_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger served below and the command run below both read this from the environment."""
+    monkeypatch.setenv("SINGLEPOT_LEDGER_REPORT_TOKEN", REPORT_TOKEN)
+    monkeypatch.delenv("SINGLEPOT_RECONCILE_LEDGER_TOKEN", raising=False)
 
 
 @asynccontextmanager
@@ -172,6 +183,19 @@ async def test_a_clean_stack_reconciles_with_exit_0_and_the_run_is_recorded(
     assert all(checked > 10 for _, _, checked in runs)
 
 
+async def test_with_the_wrong_token_the_command_cannot_reconcile_and_records_nothing(
+    settings: RuntimeSettings, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await a_year_of_money(database_url)
+    async with ledger_served(settings) as ledger_url:
+        monkeypatch.setenv("SINGLEPOT_RECONCILE_LEDGER_TOKEN", "not-the-ledgers-token")
+        status, output = await run_command(settings, ledger_url)
+
+    assert status == 2, output
+    assert "answered 401" in output
+    assert await recorded_runs(database_url) == []
+
+
 async def test_a_corrupted_read_model_row_is_found_printed_with_both_figures_and_exits_1(
     settings: RuntimeSettings, database_url: str
 ) -> None:
@@ -220,7 +244,7 @@ async def test_differences_are_counted_in_the_reconcile_metric(
             )
         async with (
             ledger_served(settings) as ledger_url,
-            httpx.AsyncClient(base_url=ledger_url) as client,
+            httpx.AsyncClient(base_url=ledger_url, headers=REPORT_HEADERS) as client,
         ):
             run = await reconcile(LedgerReports(client), gateway, PLACE)
         points = {
@@ -238,7 +262,10 @@ async def test_differences_are_counted_in_the_reconcile_metric(
     assert points["singlepot.reconcile.runs"] == [1]
 
 
-def test_the_ledger_token_is_sent_as_a_bearer_header_only_when_set() -> None:
+def test_the_ledger_token_is_sent_as_a_bearer_header_only_when_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SINGLEPOT_LEDGER_REPORT_TOKEN")
     assert ReconcileSettings().ledger_headers() == {}
     settings = ReconcileSettings(reconcile_ledger_token="service-token")  # type: ignore[arg-type]
     assert settings.ledger_headers() == {"Authorization": "Bearer service-token"}
@@ -267,7 +294,7 @@ async def test_a_difference_that_settles_before_the_next_attempt_is_not_reported
     try:
         async with (
             ledger_served(settings) as ledger_url,
-            httpx.AsyncClient(base_url=ledger_url) as client,
+            httpx.AsyncClient(base_url=ledger_url, headers=REPORT_HEADERS) as client,
         ):
             once = await reconcile(LedgerAheadOnce(client), gateway, PLACE, attempts_max=1)
             twice = await reconcile(

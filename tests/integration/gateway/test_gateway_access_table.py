@@ -132,7 +132,9 @@ def expected(door: Door, who: str, params: dict[str, str]) -> bool:
 
 def every_route(app: Any) -> list[tuple[str, str]]:
     """Every (method, path) the app serves: its routes (API and web) and its OpenAPI document."""
-    served_routes = {(method, path) for path, methods in _flattened(app.routes) for method in methods}
+    served_routes = {
+        (method, path) for path, methods in _flattened(app.routes) for method in methods
+    }
     documented = {
         (method.upper(), path)
         for path, operations in app.openapi()["paths"].items()

@@ -393,12 +393,13 @@ def request_body_hash(event: Event) -> str:
     `json.dumps(body, sort_keys=True, separators=(",", ":"))`, which answered requests stored.
 
     pydantic-core writes the same bytes faster when they are all ASCII (its escapes match
-    `json`'s, but it cannot escape non-ASCII as `json`'s default `ensure_ascii` does), so the
-    rare body with non-ASCII text takes `json.dumps`. tests/unit/ledger checks both ways.
+    `json`'s, but it cannot escape non-ASCII as `json`'s default `ensure_ascii` does, and it
+    writes DEL, U+007F, raw where `json` escapes it), so the rare body with non-ASCII text or a
+    DEL takes `json.dumps`. tests/unit/ledger checks both ways.
     """
     body = event.model_dump(mode="json")
     canonical = pydantic_core.to_json(_keys_sorted(body))
-    if not canonical.isascii():
+    if not canonical.isascii() or b"\x7f" in canonical:
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(canonical).hexdigest()
 

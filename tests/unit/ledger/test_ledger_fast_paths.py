@@ -9,6 +9,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -283,3 +284,18 @@ def test_a_name_based_id_is_the_uuid5_of_its_namespace_and_name(
     namespace: uuid.UUID, name: str
 ) -> None:
     assert domain.name_based_id(namespace, name) == uuid.uuid5(namespace, name)
+
+
+@pytest.mark.parametrize("character", ["\x7f", "\x00", "\x1f", '"', "\\", "\u2028", "é"])
+def test_a_request_body_hash_matches_json_for_characters_the_two_encoders_escape_differently(
+    character: str,
+) -> None:
+    request = ReservationRequested(
+        place_id=PLACE,
+        allocation_id=f"A{character}",
+        financial_year=YEAR,
+        amount_pence=1,
+        purpose=f"p{character}",
+    )
+    plain = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert domain.request_body_hash(request) == hashlib.sha256(plain.encode()).hexdigest()

@@ -9,6 +9,7 @@ next run, which is why every consumer keeps an inbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import Span, SpanKind
 
 from contracts import Event
@@ -133,7 +135,16 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes unpublished outbox rows of one schema, oldest first, in bounded batches."""
+    """Publishes unpublished outbox rows of one schema, oldest first, in bounded batches.
+
+    Only one relay per schema is active at a time, however many replicas run one: the active
+    relay holds a session-level PostgreSQL advisory lock on a connection of its own and
+    publishes through that connection's transactions. Two relays sending at once could put
+    one key's rows on Kafka out of order (relay A sends rows 1-500 while relay B sends
+    501-1000); a single sender keeps each key's order. The others stand by and retry the lock
+    every `standby_interval_s`; when the active relay's process dies or its connection drops,
+    PostgreSQL releases the lock and a standby takes over where the marks left off.
+    """
 
     def __init__(
         self,
@@ -144,6 +155,7 @@ class OutboxRelay:
         batch_size_max: int,
         poll_interval_s: float,
         service: str = "",
+        standby_interval_s: float = 1.0,
     ) -> None:
         self.service = service
         self.pool = pool
@@ -151,16 +163,54 @@ class OutboxRelay:
         self.topic_prefix = topic_prefix
         self.batch_size_max = batch_size_max
         self.poll_interval_s = poll_interval_s
+        self.standby_interval_s = standby_interval_s
         self.published_total = 0
+        self._leader_connection: PoolConnectionProxy | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while this relay holds its schema's relay lock (it is the one publishing)."""
+        connection = self._leader_connection
+        return connection is not None and not connection.is_closed()
+
+    async def take_over(self) -> bool:
+        """Become the active relay if none is; True when this relay holds the lock now."""
+        if self.active:
+            return True
+        await self.step_down()
+        connection = await self.pool.acquire()
+        try:
+            locked = await connection.fetchval(QUERIES.try_relay_lock)
+        except BaseException:
+            await self.pool.release(connection)
+            raise
+        if not locked:
+            await self.pool.release(connection)
+            return False
+        self._leader_connection = connection
+        log.info("%s outbox relay is now the active relay of its schema", self.service)
+        return True
+
+    async def step_down(self) -> None:
+        """Give the lock back (the pool's reset unlocks it; a dropped connection lost it)."""
+        connection, self._leader_connection = self._leader_connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await self.pool.release(connection, timeout=5)
 
     async def publish_batch(self) -> int:
-        """Publish one batch and mark it; return how many rows it held.
+        """Publish one batch and mark it, if this relay is the active one; return how many
+        rows it held.
 
-        Rows stay locked (`FOR UPDATE SKIP LOCKED`) while they are sent, so two relays on the
-        same schema never send the same row at the same time; the marks commit only after
-        the broker acknowledged every message (acks=all).
+        The marks commit only after the broker acknowledged every message (acks=all); the
+        batch runs on the lock's own connection, so a relay that lost its connection cannot
+        commit marks while another relay already sends.
         """
-        async with self.pool.acquire() as connection, connection.transaction():
+        if not await self.take_over():
+            return 0
+        connection = self._leader_connection
+        assert connection is not None
+        async with connection.transaction():
             rows = await connection.fetch(QUERIES.lock_unpublished_outbox, self.batch_size_max)
             if not rows:
                 self._record_backlog(0)
@@ -208,19 +258,27 @@ class OutboxRelay:
         )
 
     async def run(self) -> None:
-        """Relay forever: drain full batches at once, otherwise wait one poll interval."""
-        while True:
-            try:
-                published = await self.publish_batch()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The broker or database is away; the rows stay unpublished and are retried.
-                log.exception("outbox relay failed; retrying")
-                published = 0
-                await asyncio.sleep(max(self.poll_interval_s, 0.5))
-            if published < self.batch_size_max:
-                await asyncio.sleep(self.poll_interval_s)
+        """Relay forever: drain full batches at once, otherwise wait one poll interval; stand
+        by while another relay is active."""
+        try:
+            while True:
+                try:
+                    published = await self.publish_batch()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The broker or database is away; the rows stay unpublished and are
+                    # retried. The lock is given back, so a healthier replica may take over.
+                    log.exception("%s outbox relay failed; retrying", self.service)
+                    await self.step_down()
+                    published = 0
+                    await asyncio.sleep(max(self.poll_interval_s, 0.5))
+                if not self.active:
+                    await asyncio.sleep(self.standby_interval_s)
+                elif published < self.batch_size_max:
+                    await asyncio.sleep(self.poll_interval_s)
+        finally:
+            await self.step_down()
 
 
 async def unpublished_count(pool: asyncpg.Pool) -> int:

@@ -39,3 +39,7 @@ SELECT name FROM schema_migrations;
 
 -- name: record_migration
 INSERT INTO schema_migrations (name) VALUES ($1);
+
+-- name: try_relay_lock
+-- One active outbox relay per schema: a session-level lock, released when its connection ends.
+SELECT pg_try_advisory_lock(hashtext('outbox-relay:' || current_schema()));

@@ -255,6 +255,10 @@ class Metrics:
         self.dead_letters = meter.create_counter(
             "singlepot.consumer.dead_letters", description="Messages sent to the dead-letter topic"
         )
+        self.unapplied_messages = meter.create_counter(
+            "singlepot.consumer.unapplied",
+            description="Messages handled but not applied (late or out of order), with the reason",
+        )
         self.reservations = meter.create_counter(
             "singlepot.ledger.reservations", description="Reservations the ledger made, by place"
         )

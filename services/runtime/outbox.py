@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -156,6 +157,7 @@ class OutboxRelay:
         poll_interval_s: float,
         service: str = "",
         standby_interval_s: float = 1.0,
+        replay_window_s: float = 7 * 24 * 3600.0,
     ) -> None:
         self.service = service
         self.pool = pool
@@ -164,7 +166,12 @@ class OutboxRelay:
         self.batch_size_max = batch_size_max
         self.poll_interval_s = poll_interval_s
         self.standby_interval_s = standby_interval_s
+        self.replay_window_s = replay_window_s
         self.published_total = 0
+        self.replayed_total = 0
+        # Set when the broker is found to have lost data (by this relay or the BrokerWatch);
+        # the active relay then replays its recent rows before publishing anything else.
+        self.lost_data_reason: str | None = None
         self._leader_connection: PoolConnectionProxy | None = None
 
     @property
@@ -210,6 +217,8 @@ class OutboxRelay:
             return 0
         connection = self._leader_connection
         assert connection is not None
+        if self.lost_data_reason is not None:
+            await self.replay_recent(connection)
         async with connection.transaction():
             rows = await connection.fetch(QUERIES.lock_unpublished_outbox, self.batch_size_max)
             if not rows:
@@ -220,7 +229,8 @@ class OutboxRelay:
             if telemetry.tracing():  # else each row's attributes were built for nothing
                 spans = [self._producer_span(row, h) for row, h in zip(rows, headers, strict=True)]
             deliveries = [await self._send(row, h) for row, h in zip(rows, headers, strict=True)]
-            await asyncio.gather(*deliveries)
+            placed = await asyncio.gather(*deliveries)
+            await self._record_positions(connection, rows, placed)
             await connection.execute(QUERIES.mark_outbox_published, [row["id"] for row in rows])
             # A full batch means more may wait; counting them costs a query only then.
             backlog = 0
@@ -232,6 +242,46 @@ class OutboxRelay:
         self._record_backlog(backlog)
         self.published_total += len(rows)
         return len(rows)
+
+    async def replay_recent(self, connection: asyncpg.Connection) -> int:
+        """Queue again every row published within the replay window (the broker lost them),
+        and forget where they were, in one transaction; return how many rows were queued."""
+        async with connection.transaction():
+            status = await connection.execute(
+                QUERIES.mark_recent_outbox_for_republish, self.replay_window_s
+            )
+            await connection.execute(QUERIES.forget_relay_positions)
+        queued = int(status.split()[-1])
+        log.warning(
+            "%s outbox relay replays %d row(s) published in the last %.0f s (%s)",
+            self.service,
+            queued,
+            self.replay_window_s,
+            self.lost_data_reason,
+        )
+        self.lost_data_reason = None
+        self.replayed_total += queued
+        return queued
+
+    async def _record_positions(
+        self, connection: asyncpg.Connection, rows: list[asyncpg.Record], placed: list[Any]
+    ) -> None:
+        """Note the last offset published on each partition; an offset that did not advance
+        past the one noted before means the broker forgot that partition (lost its data)."""
+        last: dict[tuple[str, int], tuple[int, UUID]] = {}
+        for row, metadata in zip(rows, placed, strict=True):
+            where = (metadata.topic, metadata.partition)
+            if where not in last or last[where][0] < metadata.offset:
+                last[where] = (metadata.offset, row["event_id"])
+        for (topic, partition_number), (offset, event_id) in last.items():
+            advanced = await connection.fetchval(
+                QUERIES.record_relay_position, topic, partition_number, offset, event_id
+            )
+            if advanced is None:
+                self.lost_data_reason = (
+                    f"{topic}/{partition_number} gave offset {offset}, not past the one "
+                    "published before"
+                )
 
     def _record_backlog(self, rows: int) -> None:
         telemetry.instruments().outbox_backlog[self.service] = rows
@@ -293,3 +343,27 @@ async def mark_all_for_republish(pool: asyncpg.Pool) -> int:
     async with pool.acquire() as connection:
         status = await connection.execute(QUERIES.mark_outbox_for_republish)
     return int(status.split()[-1])
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """How many rows one pruning pass deleted."""
+
+    outbox_rows: int
+    inbox_rows: int
+
+
+async def prune(
+    pool: asyncpg.Pool, *, outbox_retention_s: float, inbox_retention_s: float, batch_max: int
+) -> Pruned:
+    """Delete outbox rows published longer ago than their retention, and inbox rows older than
+    theirs, at most `batch_max` of each per call (short transactions; call again for more).
+
+    The inbox keeps longer than the outbox (a setting's rule), so every duplicate a replay
+    after broker loss can send still meets its inbox row."""
+    async with pool.acquire() as connection:
+        outbox_status = await connection.execute(
+            QUERIES.prune_published_outbox, outbox_retention_s, batch_max
+        )
+        inbox_status = await connection.execute(QUERIES.prune_inbox, inbox_retention_s, batch_max)
+    return Pruned(int(outbox_status.split()[-1]), int(inbox_status.split()[-1]))

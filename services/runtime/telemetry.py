@@ -259,6 +259,10 @@ class Metrics:
             "singlepot.consumer.unapplied",
             description="Messages handled but not applied (late or out of order), with the reason",
         )
+        self.broker_losses = meter.create_counter(
+            "singlepot.broker.losses",
+            description="Times a service found the broker had lost what it published, and replayed",
+        )
         self.reservations = meter.create_counter(
             "singlepot.ledger.reservations", description="Reservations the ledger made, by place"
         )

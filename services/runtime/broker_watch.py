@@ -16,13 +16,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
 
 from contracts import topics
 from services.runtime import telemetry
@@ -56,7 +56,6 @@ class BrokerWatch:
     last_error: str | None = None
     last_check_at: float = 0.0
     losses_detected: int = 0
-    _reader: AIOKafkaConsumer | None = field(default=None, repr=False)
 
     def readiness(self) -> dict[str, object]:
         """The broker's part of /readyz: reachable at the last check, and that check recent."""
@@ -67,29 +66,44 @@ class BrokerWatch:
         return answer
 
     async def run(self) -> None:
-        """Check forever, one interval apart; stop the reader when cancelled."""
-        try:
-            while True:
-                await asyncio.sleep(self.settings.broker_check_interval_s)
-                await self.check()
-        finally:
-            await self._close_reader()
+        """Check forever, one interval apart."""
+        while True:
+            await asyncio.sleep(self.settings.broker_check_interval_s)
+            await self.check()
 
     async def check(self) -> None:
-        """One check: is the broker there, and does it still hold what the relay published?"""
+        """One check: is the broker there, and does it still hold what the relay published?
+
+        A reader of its own each time (no group, nothing committed): a client kept across a
+        broker restart can keep stale state, and a check must never hang."""
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.effective_bootstrap_servers(),
+            client_id=f"{self.service}-broker-watch",
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+            request_timeout_ms=int(self.settings.broker_check_timeout_s * 1000),
+        )
         try:
             async with asyncio.timeout(self.settings.broker_check_timeout_s):
-                reason = await self._lost_data()
+                await reader.start()
+                reason = await self._lost_data(reader)
         except Exception as error:  # any failure means "not reachable now"; the next check retries
             self.reachable = False
             self.last_error = f"{error.__class__.__name__}: {error}"[:500]
-            await self._close_reader()
             return
+        finally:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.settings.broker_check_timeout_s):
+                    await reader.stop()
         self.reachable, self.last_error = True, None
         self.last_check_at = time.monotonic()
         reason = reason or self.relay.lost_data_reason
         if reason is not None and self.relay.active:
-            await self.recover(reason)
+            try:
+                async with asyncio.timeout(self.settings.broker_check_timeout_s):
+                    await self.recover(reason)
+            except Exception as error:  # the broker went away again: the next check retries
+                log.warning("%s could not re-create topics: %r", self.service, error)
 
     async def recover(self, reason: str) -> None:
         """Re-create missing topics, then have the relay replay what the broker lost."""
@@ -104,8 +118,7 @@ class BrokerWatch:
         )
         self.relay.lost_data_reason = reason
 
-    async def _lost_data(self) -> str | None:
-        reader = await self._started_reader()
+    async def _lost_data(self, reader: AIOKafkaConsumer) -> str | None:
         # Asking for the topics also proves the broker answers.
         existing = await reader.topics()
         positions = await self._positions()
@@ -114,42 +127,41 @@ class BrokerWatch:
         missing = sorted({p.partition.topic for p in positions} - existing)
         if missing:
             return f"topics {', '.join(missing)} are missing"
+        found = await self._events_at(reader, positions)
+        # A partition's reported end is a lower bound on some brokers (Tansu reports the
+        # start of its last batch): it proves a loss only where the event itself is not there.
         ends = await reader.end_offsets([p.partition for p in positions])
         for position in positions:
-            end = ends.get(position.partition, 0)
-            if end <= position.offset:
-                return (
-                    f"{position.partition.topic}/{position.partition.partition} ends at offset "
-                    f"{end}, before offset {position.offset} where this service published"
-                )
-        return await self._replaced_event(reader, positions)
+            where = f"{position.partition.topic}/{position.partition.partition}"
+            event_id = found.get(position.partition)
+            if event_id is not None and event_id != position.event_id:
+                return f"{where} holds another event at offset {position.offset}"
+            if event_id is None and ends.get(position.partition, 0) <= position.offset:
+                return f"{where} ends before offset {position.offset}, where this service published"
+        return None
 
-    async def _replaced_event(
+    async def _events_at(
         self, reader: AIOKafkaConsumer, positions: list[Position]
-    ) -> str | None:
-        """Read the message at each recorded offset: another event there means the partition
-        was emptied and refilled by other producers since (its end alone would not show it)."""
+    ) -> dict[TopicPartition, UUID | None]:
+        """The event id found at each recorded offset (None where none could be read)."""
         reader.assign([p.partition for p in positions])
         for position in positions:
             reader.seek(position.partition, position.offset)
         found: dict[TopicPartition, UUID | None] = {}
-        # A few fetches at most: a record that will not come is inconclusive, not a loss.
+        # A few fetches at most: a record that will not come is inconclusive by itself.
         for _ in range(FETCH_ATTEMPTS_MAX):
             if len(found) == len(positions):
                 break
-            batches = await reader.getmany(timeout_ms=200, max_records=len(positions))
+            try:
+                batches = await reader.getmany(timeout_ms=200, max_records=len(positions))
+            except OffsetOutOfRangeError:
+                break  # past the end, or removed by retention: the end offsets tell which
             for partition, records in batches.items():
                 if records and partition not in found:
                     found[partition] = _event_id_at(records[0], positions, partition)
                     reader.pause(partition)
         reader.resume(*[p.partition for p in positions])
-        for position in positions:
-            if found.get(position.partition) not in (None, position.event_id):
-                return (
-                    f"{position.partition.topic}/{position.partition.partition} holds another "
-                    f"event at offset {position.offset} than the one this service published"
-                )
-        return None
+        return found
 
     async def _positions(self) -> list[Position]:
         async with self.pool.acquire() as connection:
@@ -158,24 +170,6 @@ class BrokerWatch:
             Position(TopicPartition(row["topic"], row["partition"]), row["offset"], row["event_id"])
             for row in rows
         ]
-
-    async def _started_reader(self) -> AIOKafkaConsumer:
-        if self._reader is None:
-            reader = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.effective_bootstrap_servers(),
-                client_id=f"{self.service}-broker-watch",
-                enable_auto_commit=False,
-                request_timeout_ms=int(self.settings.broker_check_timeout_s * 1000),
-            )
-            await reader.start()
-            self._reader = reader
-        return self._reader
-
-    async def _close_reader(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            with contextlib.suppress(Exception):
-                await reader.stop()
 
 
 def _event_id_at(

@@ -82,6 +82,14 @@ class RuntimeSettings(BaseSettings):
     database_pool_size_max: int = Field(default=10, ge=1, le=200)
     startup_timeout_s: float = Field(default=60.0, gt=0)
 
+    replicas: int = Field(
+        default=1, ge=1, le=16, description="Processes of each service `singlepot up` runs."
+    )
+    restart_backoff_s: float = Field(default=0.5, gt=0)
+    restart_backoff_max_s: float = Field(default=30.0, gt=0)
+    restarts_quick_max: int = Field(default=5, ge=1, le=1000)
+    restart_window_s: float = Field(default=60.0, gt=0)
+
     due_work_interval_s: float = Field(default=3600.0, gt=0)
 
     log_level: str = "INFO"

@@ -56,6 +56,7 @@ class BrokerWatch:
     last_error: str | None = None
     last_check_at: float = 0.0
     losses_detected: int = 0
+    last_recovery_at: float | None = None
 
     def readiness(self) -> dict[str, object]:
         """The broker's part of /readyz: reachable at the last check, and that check recent."""
@@ -98,15 +99,24 @@ class BrokerWatch:
         self.reachable, self.last_error = True, None
         self.last_check_at = time.monotonic()
         reason = reason or self.relay.lost_data_reason
-        if reason is not None and self.relay.active:
+        if reason is not None and self.relay.active and not self._recovered_just_now():
             try:
                 async with asyncio.timeout(self.settings.broker_check_timeout_s):
                     await self.recover(reason)
             except Exception as error:  # the broker went away again: the next check retries
                 log.warning("%s could not re-create topics: %r", self.service, error)
 
+    def _recovered_just_now(self) -> bool:
+        """A replay re-sends the whole retention window: never twice within ten checks, so
+        that a broker answering oddly for a while cannot make the relay replay in a loop (a
+        real second loss is still found, a few checks later, from the positions kept)."""
+        gap_s = 10 * self.settings.broker_check_interval_s
+        last = self.last_recovery_at
+        return last is not None and time.monotonic() - last < gap_s
+
     async def recover(self, reason: str) -> None:
         """Re-create missing topics, then have the relay replay what the broker lost."""
+        self.last_recovery_at = time.monotonic()
         self.losses_detected += 1
         telemetry.instruments().broker_losses.add(1, {telemetry.SERVICE_ATTRIBUTE: self.service})
         log.warning("%s: the broker lost data (%s); replaying the outbox", self.service, reason)

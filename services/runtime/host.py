@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -154,10 +155,7 @@ class ServiceHost:
             checks["database_error"] = str(error)
         checks["relay"] = bool(self._tasks) and not self._tasks[0].done()
         checks["relay_active"] = self.relay is not None and self.relay.active
-        oldest_s = checks.get("oldest_unpublished_s") or 0.0
-        checks["relay_stuck"] = (
-            checks["relay_active"] and oldest_s > self.settings.relay_stuck_after_s
-        )
+        checks["relay_stuck"] = self._relay_stuck(checks.get("oldest_unpublished_s") or 0.0)
         if self.broker_watch is not None:
             checks.update(self.broker_watch.readiness())
         if self.consumer is not None:
@@ -174,6 +172,14 @@ class ServiceHost:
             and checks.get("consumer", True)
         )
         return checks
+
+    def _relay_stuck(self, oldest_unpublished_s: float) -> bool:
+        """The active relay has rows older than the limit and sent nothing for as long (one
+        draining a backlog after an outage is making progress, so it is not stuck)."""
+        limit_s = self.settings.relay_stuck_after_s
+        if self.relay is None or not self.relay.active or oldest_unpublished_s <= limit_s:
+            return False
+        return time.monotonic() - self.relay.last_progress_at > limit_s
 
     async def _database_readiness(self, checks: dict[str, Any]) -> None:
         assert self.pool is not None

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -169,6 +170,9 @@ class OutboxRelay:
         self.replay_window_s = replay_window_s
         self.published_total = 0
         self.replayed_total = 0
+        # When a batch last went out (or the outbox was found empty): a relay draining a
+        # backlog is slow, not stuck.
+        self.last_progress_at = time.monotonic()
         # Set when the broker is found to have lost data (by this relay or the BrokerWatch);
         # the active relay then replays its recent rows before publishing anything else.
         self.lost_data_reason: str | None = None
@@ -223,6 +227,7 @@ class OutboxRelay:
             rows = await connection.fetch(QUERIES.lock_unpublished_outbox, self.batch_size_max)
             if not rows:
                 self._record_backlog(0)
+                self.last_progress_at = time.monotonic()
                 return 0
             headers = [json.loads(row["headers"]) for row in rows]
             spans = []
@@ -241,6 +246,7 @@ class OutboxRelay:
                 span.end()
         self._record_backlog(backlog)
         self.published_total += len(rows)
+        self.last_progress_at = time.monotonic()
         return len(rows)
 
     async def replay_recent(self, connection: asyncpg.Connection) -> int:

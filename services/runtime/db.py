@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ class Migration:
     name: str
     path: Path
 
-    @property
+    @functools.cached_property
     def checksum(self) -> str:
         """SHA-256 of the file: a migration edited after it was applied no longer matches."""
         return hashlib.sha256(self.path.read_bytes()).hexdigest()

@@ -30,7 +30,13 @@ from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchConsumer, BatchHandler
 from services.runtime.broker_watch import BrokerWatch
 from services.runtime.consumer import EventConsumer, Handler, IncomingMessage
-from services.runtime.db import QUERIES, create_pool, migration_problems, migrations_for
+from services.runtime.db import (
+    QUERIES,
+    Migration,
+    create_pool,
+    migration_problems,
+    migrations_for,
+)
 from services.runtime.errors import ConfigurationError
 from services.runtime.outbox import OutboxRelay, prune
 from services.runtime.settings import RuntimeSettings
@@ -72,6 +78,7 @@ class ServiceHost:
     relay: OutboxRelay | None = None
     broker_watch: BrokerWatch | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _migrations: list[Migration] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -84,6 +91,7 @@ class ServiceHost:
             self.settings.effective_database_url(), self.name, self.settings.database_pool_size_max
         )
         await self._check_migrated()
+        self._migrations = migrations_for(self.definition.migrations)
         self.producer = await _start_producer(self.settings, client_id=f"{self.name}-relay")
         self.relay = OutboxRelay(
             self.pool,
@@ -189,9 +197,7 @@ class ServiceHost:
             checks["oldest_unpublished_s"] = await connection.fetchval(
                 QUERIES.oldest_unpublished_outbox_age_s
             )
-            problems = await migration_problems(
-                connection, migrations_for(self.definition.migrations)
-            )
+            problems = await migration_problems(connection, self._migrations)
         if problems:
             checks["migration_problems"] = problems
 

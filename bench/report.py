@@ -74,7 +74,7 @@ class Figure:
 
 def format_value(value: float, unit: str) -> str:
     """A figure as a person reads it: thousands separated, decimals only where they matter."""
-    if unit in {"transfers/s", "requests/s", "rows/s", "rows", "requests"}:
+    if unit in {"transfers/s", "requests/s", "rows/s", "rows", "requests", "commands"}:
         return f"{value:,.0f} {unit}"
     if unit == "ratio":
         return f"{value:.2f}"

@@ -82,6 +82,13 @@ BENCHMARKS = (
         "All four services: evidence POSTed at 200/s → outcomes → ledger → the department's "
         "webhook receives the spend.",
     ),
+    Benchmark(
+        "fault drills",
+        ("bench.drills",),
+        "`singlepot up --replicas 2` under a stream of settlements across three places while a "
+        "replica of each service, the broker, PostgreSQL and `up` itself fail in turn: from "
+        "each fault until every accepted command took effect, with nothing typed.",
+    ),
 )
 
 

@@ -26,7 +26,7 @@ from singlepot import asyncapi, export_cli, ledger_cli, reconcile, users_cli
 from singlepot.demo import load_demo
 from singlepot.local.errors import LocalStackError
 from singlepot.local.ports import accepts_connections
-from singlepot.supervisor import LocalSystem, gateway_url
+from singlepot.supervisor import STATE_FILE, LocalSystem, gateway_url, read_state
 from singlepot.system import SERVICE_NAMES, create_all_topics, migrate_all, service_definition
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -67,11 +67,20 @@ def step(progress: Progress, description: str, action: Callable[[], T]) -> T:
 
 
 @app.command()
-def up(demo: bool = typer.Option(True, help="Load the demo place once the system is up.")) -> None:
-    """Start PostgreSQL, the broker, topics, migrations, the four services and demo data;
-    Ctrl-C stops everything it started."""
+def up(
+    demo: bool = typer.Option(True, help="Load the demo place once the system is up."),
+    replicas: int | None = typer.Option(
+        None,
+        min=1,
+        max=16,
+        help="Processes of each service, sharing one schema and consumer group "
+        "(default SINGLEPOT_REPLICAS).",
+    ),
+) -> None:
+    """Start PostgreSQL, the broker, topics, migrations, the four services and demo data, and
+    keep them running (a process that dies is restarted); Ctrl-C stops everything it started."""
     config = settings()
-    system = LocalSystem(config)
+    system = LocalSystem(config, replicas=replicas, say=_say)
     # Installed explicitly: a shell starts background jobs with SIGINT ignored, and Python keeps
     # that; SIGTERM (from a process manager) should stop everything just as Ctrl-C does.
     signal.signal(signal.SIGINT, _stop_requested)
@@ -123,15 +132,14 @@ def _stop_requested(signal_number: int, frame: object) -> None:
 
 
 def _watch(system: LocalSystem) -> None:
-    """Wait for Ctrl-C; report a service that dies meanwhile."""
+    """Until Ctrl-C: restart what dies (see `LocalSystem.supervise`)."""
     while True:
-        for name, process in system.services.items():
-            if process.poll() is not None:
-                raise LocalStackError(
-                    f"The {name} service stopped with code {process.returncode}; "
-                    f"see {system.log_dir / (name + '.log')}."
-                )
+        system.supervise()
         time.sleep(0.5)
+
+
+def _say(message: str) -> None:
+    console.print(f"[yellow]{time.strftime('%H:%M:%S')}[/] {message}")
 
 
 def _print_pot(pot: dict[str, Any]) -> None:
@@ -219,9 +227,19 @@ def status() -> None:
     bootstrap = config.effective_bootstrap_servers().split(",")[0]
     broker_host, _, broker_port = bootstrap.partition(":")
     table.add_row("broker", bootstrap, _up(accepts_connections(broker_host, int(broker_port))))
-    for name in SERVICE_NAMES:
-        url = f"http://127.0.0.1:{config.health_port(name)}/readyz"
-        table.add_row(name, url, _readiness(url))
+    state = read_state(config.data_dir / STATE_FILE)
+    if state is None:
+        for name in SERVICE_NAMES:
+            url = f"http://127.0.0.1:{config.health_port(name)}/readyz"
+            table.add_row(name, url, _readiness(url))
+    else:
+        for process in state["services"]:
+            url = f"http://127.0.0.1:{process['port']}/readyz"
+            restarts = f"restarts {process['restarts']}"
+            if process["last_exit_code"] is not None:
+                restarts += f", last exit code {process['last_exit_code']}"
+            table.add_row(process["name"], url, f"{_readiness(url)} ({restarts})")
+        table.add_row("broker restarts", "", str(state["broker"]["restarts"]))
     console.print(table)
 
 

@@ -1,24 +1,37 @@
-"""Starts the whole system locally (`singlepot up`): PostgreSQL, the broker, topics, migrations,
-the four services as child processes, and demo data; stops all of it cleanly on Ctrl-C."""
+"""Starts the whole system locally (`singlepot up`) and keeps it running as a platform would:
+PostgreSQL, the broker, topics, migrations, N processes of each service, and demo data.
+
+A service process that dies is restarted with exponential back-off, each restart logged with
+the exit code; more than a bounded number of quick restarts stops everything with the reason
+(a crash loop is a bug to read about, not to hide). A dead broker is restarted and its topics
+re-created (the services notice what it lost and replay it); a dead embedded PostgreSQL is
+restarted. Ctrl-C stops everything cleanly. What runs where is written to
+`<data dir>/supervisor.json`, for `singlepot status` and for an `up` started after this one was
+killed (which stops what that one left behind).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.broker import LocalBroker
 from singlepot.local.errors import LocalStackError
-from singlepot.local.ports import port_is_free
+from singlepot.local.ports import free_port, port_is_free
 from singlepot.local.postgres import EmbeddedPostgres
 from singlepot.system import SERVICE_NAMES, create_all_topics, migrate_all
 
@@ -31,24 +44,69 @@ SERVICE_PORT_SETTINGS = {
 }
 
 
+STATE_FILE = "supervisor.json"
+
+
+@dataclass
+class ServiceProcess:
+    """One replica of one service, and what the supervisor knows of its life."""
+
+    service: str
+    replica: int  # 1..N; replica 1 listens on the configured port, the others on free ones
+    port: int
+    popen: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    exit_times: list[float] = field(default_factory=list)
+    last_exit_code: int | None = None
+    restart_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.service if self.replica == 1 else f"{self.service}-{self.replica}"
+
+    @property
+    def state(self) -> str:
+        if self.popen is not None and self.popen.poll() is None:
+            return "running"
+        return "restarting" if self.restart_at is not None else "stopped"
+
+
 @dataclass
 class LocalSystem:
-    """Everything `singlepot up` started, so that it can all be stopped in reverse order."""
+    """Everything `singlepot up` started, so that it can be kept running and stopped in order."""
 
     settings: RuntimeSettings
+    replicas: int | None = None
+    say: Callable[[str], None] = print
     postgres: EmbeddedPostgres | None = None
     broker: LocalBroker | None = None
-    services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    broker_restarts: int = 0
+    postgres_restarts: int = 0
     # The credential of the ledger's report routes for this run: the gateway calls them with it.
     report_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    def __post_init__(self) -> None:
+        if self.replicas is None:
+            self.replicas = self.settings.replicas
 
     @property
     def log_dir(self) -> Path:
         return self.settings.data_dir / "logs"
 
+    @property
+    def state_path(self) -> Path:
+        return self.settings.data_dir / STATE_FILE
+
+    @property
+    def services(self) -> dict[str, subprocess.Popen[bytes]]:
+        """The running processes by name (`ledger`, `ledger-2`, …)."""
+        return {name: p.popen for name, p in self.processes.items() if p.popen is not None}
+
     def start_infrastructure(self) -> str:
         """Start the embedded PostgreSQL and bundled broker unless others are configured."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        stop_leftovers(self.state_path)
         notes = []
         if self.settings.database_url is None:
             self.postgres = EmbeddedPostgres(
@@ -69,6 +127,7 @@ class LocalSystem:
             notes.append(f"Tansu broker on {self.broker.bootstrap_servers}")
         else:
             notes.append(f"Kafka at {self.settings.kafka_bootstrap_servers}")
+        self.write_state()
         return "; ".join(notes)
 
     def prepare(self) -> None:
@@ -82,39 +141,39 @@ class LocalSystem:
         asyncio.run(create_all_topics(self.settings))
 
     def start_service(self, name: str) -> None:
+        """Start every replica of service `name`."""
         port = self.settings.health_port(name)
         if not port_is_free("127.0.0.1", port):
             raise LocalStackError(
                 f"Port {port} on 127.0.0.1 is already in use by another program; free it or set "
                 f"{SERVICE_PORT_SETTINGS[name]} to another port."
             )
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.services[name] = subprocess.Popen(
-            [sys.executable, "-m", "singlepot", "serve", name],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self._child_environment(),
-            start_new_session=True,  # Ctrl-C reaches us, and we stop the children in order
-        )
+        assert self.replicas is not None
+        for replica in range(1, self.replicas + 1):
+            process = ServiceProcess(name, replica, port if replica == 1 else free_port())
+            self.processes[process.name] = process
+            self._spawn(process)
 
     def start_all_services(self) -> None:
         """Start every service at once (each spends seconds joining its consumer group), then
         wait until all are ready."""
         for name in SERVICE_NAMES:
             self.start_service(name)
-        for name in SERVICE_NAMES:
+        for name in list(self.processes):
             self.wait_until_ready(name)
+        self.write_state()
 
     def wait_until_ready(self, name: str) -> None:
-        """Poll the service's /readyz until it answers 200, or say why it did not."""
-        url = f"http://127.0.0.1:{self.settings.health_port(name)}/readyz"
+        """Poll the process's /readyz until it answers 200, or say why it did not."""
+        process = self.processes[name]
+        url = f"http://127.0.0.1:{process.port}/readyz"
         deadline = time.monotonic() + self.settings.startup_timeout_s
         while time.monotonic() < deadline:
-            process = self.services[name]
-            if process.poll() is not None:
+            assert process.popen is not None
+            if process.popen.poll() is not None:
                 raise LocalStackError(
-                    f"The {name} service exited with code {process.returncode} while starting; "
-                    f"see {self.log_dir / (name + '.log')}."
+                    f"The {name} service exited with code {process.popen.returncode} while "
+                    f"starting; see {self._log_path(process)}."
                 )
             try:
                 if httpx.get(url, timeout=1.0).status_code == 200:
@@ -124,25 +183,114 @@ class LocalSystem:
             time.sleep(0.2)
         raise LocalStackError(
             f"The {name} service was not ready after {self.settings.startup_timeout_s:.0f} s; "
-            f"see {self.log_dir / (name + '.log')}."
+            f"see {self._log_path(process)}."
         )
+
+    def supervise(self) -> None:
+        """One round of keeping things running: the database, the broker, each process."""
+        now = time.monotonic()
+        if self.postgres is not None and not self.postgres.is_running():
+            self.say("PostgreSQL stopped; starting it again")
+            self.postgres.start()
+            self.postgres_restarts += 1
+        if self.broker is not None and not self.broker.is_running():
+            self.say("The broker stopped; starting it again and re-creating its topics")
+            self.broker.stop()  # reap the dead process
+            self.broker.start()
+            asyncio.run(create_all_topics(self.settings))
+            self.broker_restarts += 1
+        for process in self.processes.values():
+            self._supervise_process(process, now)
+        self.write_state()
+
+    def _supervise_process(self, process: ServiceProcess, now: float) -> None:
+        assert process.popen is not None
+        if process.restart_at is None and process.popen.poll() is not None:
+            process.last_exit_code = process.popen.returncode
+            window = self.settings.restart_window_s
+            process.exit_times = [t for t in process.exit_times if now - t < window] + [now]
+            quick = len(process.exit_times)
+            if quick > self.settings.restarts_quick_max:
+                raise LocalStackError(
+                    f"The {process.name} service exited {quick} times within {window:.0f} s "
+                    f"(last exit code {process.last_exit_code}); see {self._log_path(process)}."
+                )
+            delay = min(
+                self.settings.restart_backoff_s * 2 ** (quick - 1),
+                self.settings.restart_backoff_max_s,
+            )
+            process.restart_at = now + delay
+            self.say(
+                f"The {process.name} service exited with code {process.last_exit_code}; "
+                f"restarting it in {delay:.1f} s (quick restart {quick} of "
+                f"{self.settings.restarts_quick_max})"
+            )
+        elif process.restart_at is not None and now >= process.restart_at:
+            process.restart_at = None
+            process.restarts += 1
+            self._spawn(process)
 
     def stop(self) -> None:
         """Stop the services (SIGTERM, then SIGKILL after 10 s), then the broker and database."""
-        for process in self.services.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.services.values():
+        running = [p.popen for p in self.processes.values() if p.popen is not None]
+        for popen in running:
+            if popen.poll() is None:
+                popen.send_signal(signal.SIGTERM)
+        for popen in running:
             try:
-                process.wait(timeout=10)
+                popen.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.services.clear()
+                popen.kill()
+                popen.wait()
+        self.processes.clear()
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:
             self.postgres.stop()
+        self.state_path.unlink(missing_ok=True)
+
+    def write_state(self) -> None:
+        """Record what runs where (read by `singlepot status` and the next `up`)."""
+        state = {
+            "pid": os.getpid(),
+            "broker": {
+                "pid": self.broker.pid if self.broker is not None else None,
+                "restarts": self.broker_restarts,
+            },
+            "postgres": {"restarts": self.postgres_restarts},
+            "services": [
+                {
+                    "name": p.name,
+                    "service": p.service,
+                    "replica": p.replica,
+                    "port": p.port,
+                    "pid": p.popen.pid if p.popen is not None else None,
+                    "state": p.state,
+                    "restarts": p.restarts,
+                    "last_exit_code": p.last_exit_code,
+                }
+                for p in self.processes.values()
+            ],
+        }
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=1), encoding="utf-8")
+        temporary.replace(self.state_path)
+
+    def _spawn(self, process: ServiceProcess) -> None:
+        log = self._log_path(process).open("ab")
+        environment = self._child_environment()
+        environment[SERVICE_PORT_SETTINGS[process.service]] = str(process.port)
+        process.popen = subprocess.Popen(
+            [sys.executable, "-m", "singlepot", "serve", process.service],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            start_new_session=True,  # Ctrl-C reaches us, and we stop the children in order
+        )
+
+    def _log_path(self, process: ServiceProcess) -> Path:
+        return self.log_dir / f"{process.name}.log"
 
     def _child_environment(self) -> dict[str, str]:
         """The children get the effective addresses explicitly, whatever the parent read."""
@@ -162,6 +310,61 @@ class LocalSystem:
         # marked as demonstration data; production registers real prefixes instead.
         environment.setdefault("SINGLEPOT_OPENDATA_DEMO", "true")
         return environment
+
+
+def read_state(state_path: Path) -> dict[str, Any] | None:
+    """What the last `up` recorded, or None when nothing was (or the file is unreadable)."""
+    try:
+        state: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state
+
+
+def stop_leftovers(state_path: Path) -> None:
+    """Stop the processes an `up` that was killed (-9) left running, so their ports are free.
+    Refuses when that `up` still runs. PostgreSQL is left: the next start reuses it."""
+    state = read_state(state_path)
+    if state is None:
+        return
+    if _runs(state.get("pid"), "singlepot") and state.get("pid") != os.getpid():
+        raise LocalStackError(
+            f"singlepot up is already running (pid {state['pid']}); stop it with Ctrl-C or "
+            f"`kill {state['pid']}` first."
+        )
+    pids = [(entry.get("pid"), "singlepot") for entry in state.get("services", [])]
+    pids.append((state.get("broker", {}).get("pid"), "tansu"))
+    for pid, command in pids:
+        if _runs(pid, command):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid)
+    state_path.unlink(missing_ok=True)
+
+
+def _runs(pid: object, command_word: str) -> bool:
+    """True when process `pid` is alive and its command line mentions `command_word` (a pid
+    may have been reused by something else since it was recorded)."""
+    if not isinstance(pid, int):
+        return False
+    try:
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return command_word.encode() in command_line
+
+
+def _wait_gone(pid: int, timeout_s: float = 5.0) -> None:
+    """Wait until process `pid` has exited (a zombie counts: it holds no port)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+        except OSError:
+            return
+        if ") Z " in status:
+            return
+        time.sleep(0.05)
 
 
 def gateway_url(settings: RuntimeSettings) -> str:

@@ -58,7 +58,7 @@ from contracts.ledger import (
 )
 from services.allocations import db, domain
 from services.allocations.errors import IllegalTransition, Refused
-from services.runtime.consumer import Handler, HandlerContext
+from services.runtime.consumer import Handler, HandlerContext, record_unapplied
 
 log = logging.getLogger(__name__)
 
@@ -515,16 +515,28 @@ async def _ledger_result(
     place_id: str,
     allocation_id: str,
     rule: Callable[[domain.Allocation], domain.Change],
+    *,
+    must_change: bool = False,
 ) -> None:
+    """Apply a ledger answer to its allocation; one it cannot take is recorded, not dropped.
+    `must_change`: an answer that changes nothing (nothing was waiting for it) is unapplied."""
     allocation = await db.lock_allocation(context.connection, place_id, allocation_id)
     if allocation is None:
-        # Another service's allocation (or another system's): not ours to track.
-        log.info("ledger result for unknown allocation %s in %s ignored", allocation_id, place_id)
+        # Every reservation is asked for by this service: an answer about an allocation it
+        # does not know is worth an operator's look, never a silent drop.
+        await record_unapplied(context, f"no allocation {allocation_id} in {place_id}")
         return
     try:
         change = rule(allocation)
     except IllegalTransition as refusal:
-        log.info("ignoring ledger result for %s: %s", allocation_id, refusal)
+        # A late or out-of-order answer the allocation can no longer take.
+        await record_unapplied(context, f"allocation {allocation_id}: {refusal}")
+        return
+    if must_change and change.allocation == allocation and not change.events:
+        await record_unapplied(
+            context,
+            f"allocation {allocation_id} is {allocation.status} and awaits no such answer",
+        )
         return
     await _save(context, change)
 
@@ -546,6 +558,7 @@ async def reservation_rejected(context: HandlerContext, result: ReservationRejec
         result.place_id,
         result.allocation_id,
         lambda allocation: domain.reservation_rejected(allocation, result.reason),
+        must_change=True,
     )
 
 

@@ -20,7 +20,7 @@ import asyncpg
 from opentelemetry.trace import SpanKind
 
 from contracts import ContractError, Event, topics
-from contracts.envelope import Envelope, decode, unwrap
+from contracts.envelope import Envelope, decode, encode, unwrap
 from services.runtime import telemetry
 from services.runtime.db import QUERIES
 from services.runtime.outbox import (
@@ -199,6 +199,45 @@ class EventConsumer:
             1, {telemetry.SERVICE_ATTRIBUTE: self.name, telemetry.EVENT_TYPE_ATTRIBUTE: event_type}
         )
         log.error("%s dead-lettered %s %s: %r", self.name, event_type, event_id, error)
+
+
+async def record_unapplied(context: HandlerContext, reason: str) -> None:
+    """Say loudly that the message being handled was not applied, and why: a WARNING, a count
+    on the `singlepot.consumer.unapplied` metric, and a copy on the dead-letter topic with the
+    reason, written in the handler's transaction. A late or out-of-order answer that no longer
+    means anything is thus never dropped silently; an operator can find and replay it."""
+    consumer = context.outbox.producer
+    envelope = context.envelope
+    telemetry.instruments().unapplied_messages.add(
+        1,
+        {
+            telemetry.SERVICE_ATTRIBUTE: consumer,
+            telemetry.EVENT_TYPE_ATTRIBUTE: envelope.event_type,
+        },
+    )
+    log.warning(
+        "%s did not apply %s %s: %s", consumer, envelope.event_type, envelope.event_id, reason
+    )
+    headers = {
+        EVENT_ID_HEADER: str(envelope.event_id),
+        EVENT_TYPE_HEADER: envelope.event_type,
+        "dead_letter_consumer": consumer,
+        "dead_letter_error": f"Unapplied: {reason}"[:2000],
+        "dead_letter_attempts": "1",
+    }
+    if envelope.traceparent:
+        headers[TRACEPARENT_HEADER] = envelope.traceparent
+    await add_row(
+        context.connection,
+        OutboxRow(
+            event_id=uuid.uuid5(DEAD_LETTER_NAMESPACE, f"{consumer}:{envelope.event_id}"),
+            topic=topics.DEAD_LETTER,
+            partition_key=unwrap(envelope).partition_key(),
+            event_type=envelope.event_type,
+            value=encode(envelope),
+            headers=headers,
+        ),
+    )
 
 
 def message_attributes(envelope: Envelope, event: Event) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +26,11 @@ class Migration:
 
     name: str
     path: Path
+
+    @functools.cached_property
+    def checksum(self) -> str:
+        """SHA-256 of the file: a migration edited after it was applied no longer matches."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
 def migrations_for(service_migrations: Path) -> list[Migration]:
@@ -76,14 +83,38 @@ async def migrate_schema(
         await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
         await connection.execute(f"SET LOCAL search_path TO {quoted}")
         await connection.execute(QUERIES.create_migrations_table)
+        await connection.execute(QUERIES.add_migration_checksums)
         done = {row["name"] for row in await connection.fetch(QUERIES.applied_migrations)}
         for migration in migrations:
             if migration.name in done:
+                await connection.execute(
+                    QUERIES.adopt_migration_checksum, migration.name, migration.checksum
+                )
                 continue
             await connection.execute(migration.path.read_text(encoding="utf-8"))
-            await connection.execute(QUERIES.record_migration, migration.name)
+            await connection.execute(QUERIES.record_migration, migration.name, migration.checksum)
             applied_now.append(migration.name)
     return applied_now
+
+
+async def migration_problems(
+    connection: asyncpg.Connection, migrations: Sequence[Migration]
+) -> list[str]:
+    """Why the schema (the connection's search path) does not match the code's migrations:
+    one sentence per migration missing or changed since it was applied; empty when it does.
+    A migration the schema has but the code does not (a newer release rolled back) is fine."""
+    if not await connection.fetchval(QUERIES.migrations_table_exists):
+        return ["no migrations applied; run `singlepot migrate`"]
+    # Every column: a schema migrated by an older release has no checksum column yet.
+    rows = await connection.fetch(QUERIES.applied_migrations_as_recorded)
+    applied = {row["name"]: row.get("checksum") for row in rows}
+    problems = []
+    for migration in migrations:
+        if migration.name not in applied:
+            problems.append(f"migration {migration.name} not applied; run `singlepot migrate`")
+        elif applied[migration.name] not in (None, migration.checksum):
+            problems.append(f"migration {migration.name} changed since it was applied")
+    return problems
 
 
 async def create_pool(database_url: str, schema: str, size_max: int) -> asyncpg.Pool:

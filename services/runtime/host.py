@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,10 +28,17 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchConsumer, BatchHandler
+from services.runtime.broker_watch import BrokerWatch
 from services.runtime.consumer import EventConsumer, Handler, IncomingMessage
-from services.runtime.db import QUERIES, create_pool
+from services.runtime.db import (
+    QUERIES,
+    Migration,
+    create_pool,
+    migration_problems,
+    migrations_for,
+)
 from services.runtime.errors import ConfigurationError
-from services.runtime.outbox import OutboxRelay
+from services.runtime.outbox import OutboxRelay, prune
 from services.runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -68,7 +76,9 @@ class ServiceHost:
     consumer: EventConsumer | None = None
     batch_consumer: BatchConsumer | None = None
     relay: OutboxRelay | None = None
+    broker_watch: BrokerWatch | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _migrations: list[Migration] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -81,6 +91,7 @@ class ServiceHost:
             self.settings.effective_database_url(), self.name, self.settings.database_pool_size_max
         )
         await self._check_migrated()
+        self._migrations = migrations_for(self.definition.migrations)
         self.producer = await _start_producer(self.settings, client_id=f"{self.name}-relay")
         self.relay = OutboxRelay(
             self.pool,
@@ -89,8 +100,16 @@ class ServiceHost:
             batch_size_max=self.settings.outbox_batch_size_max,
             poll_interval_s=self.settings.outbox_poll_interval_s,
             service=self.name,
+            standby_interval_s=self.settings.relay_standby_interval_s,
+            replay_window_s=self.settings.outbox_retention_s,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        self.broker_watch = BrokerWatch(self.settings, self.pool, self.relay, self.name)
+        await self.broker_watch.check()  # so that /readyz knows the broker from the start
+        self._tasks.append(
+            asyncio.create_task(self.broker_watch.run(), name=f"{self.name}-broker-watch")
+        )
+        self._tasks.append(asyncio.create_task(self._prune_forever(), name=f"{self.name}-prune"))
         if self.definition.subscriptions:
             self.consumer = EventConsumer(
                 name=self.name,
@@ -134,28 +153,73 @@ class ServiceHost:
             await self.pool.close()
 
     async def readiness(self) -> dict[str, Any]:
-        """Real checks: the database answers, the relay task lives, the consumer is connected."""
+        """Real checks: the database answers and its schema matches the code's migrations, the
+        broker answers, the relay task lives and is not stuck, the consumer is connected."""
         checks: dict[str, Any] = {}
         try:
-            assert self.pool is not None
-            async with self.pool.acquire(timeout=2) as connection:
-                checks["database"] = await connection.fetchval("SELECT 1") == 1
-                checks["outbox_backlog"] = await connection.fetchval(
-                    QUERIES.count_unpublished_outbox
-                )
+            await self._database_readiness(checks)
         except Exception as error:  # any failure here means "not ready", reported as such
             checks["database"] = False
             checks["database_error"] = str(error)
         checks["relay"] = bool(self._tasks) and not self._tasks[0].done()
+        checks["relay_active"] = self.relay is not None and self.relay.active
+        checks["relay_stuck"] = self._relay_stuck(checks.get("oldest_unpublished_s") or 0.0)
+        if self.broker_watch is not None:
+            checks.update(self.broker_watch.readiness())
         if self.consumer is not None:
             checks["consumer"] = (self.broker is not None and self.broker.running) or (
                 self.batch_consumer is not None and self.batch_consumer.running
             )
             checks["consumed"] = vars(self.consumer.stats)
         checks["ready"] = bool(
-            checks["database"] and checks["relay"] and checks.get("consumer", True)
+            checks["database"]
+            and not checks.get("migration_problems")
+            and checks["relay"]
+            and not checks["relay_stuck"]
+            and checks.get("broker", True)
+            and checks.get("consumer", True)
         )
         return checks
+
+    def _relay_stuck(self, oldest_unpublished_s: float) -> bool:
+        """The active relay has rows older than the limit and sent nothing for as long (one
+        draining a backlog after an outage is making progress, so it is not stuck)."""
+        limit_s = self.settings.relay_stuck_after_s
+        if self.relay is None or not self.relay.active or oldest_unpublished_s <= limit_s:
+            return False
+        return time.monotonic() - self.relay.last_progress_at > limit_s
+
+    async def _database_readiness(self, checks: dict[str, Any]) -> None:
+        assert self.pool is not None
+        async with self.pool.acquire(timeout=2) as connection:
+            checks["database"] = await connection.fetchval("SELECT 1") == 1
+            checks["outbox_backlog"] = await connection.fetchval(QUERIES.count_unpublished_outbox)
+            checks["oldest_unpublished_s"] = await connection.fetchval(
+                QUERIES.oldest_unpublished_outbox_age_s
+            )
+            problems = await migration_problems(connection, self._migrations)
+        if problems:
+            checks["migration_problems"] = problems
+
+    async def _prune_forever(self) -> None:
+        """Keep the outbox and inbox bounded; the active relay's replica does it for all."""
+        assert self.pool is not None and self.relay is not None
+        while True:
+            await asyncio.sleep(self.settings.prune_interval_s)
+            if not self.relay.active:
+                continue
+            try:
+                pruned = await prune(
+                    self.pool,
+                    outbox_retention_s=self.settings.outbox_retention_s,
+                    inbox_retention_s=self.settings.inbox_retention_s,
+                    batch_max=self.settings.prune_batch_size_max,
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("%s could not prune the outbox and inbox: %r", self.name, error)
+                continue
+            if pruned.outbox_rows or pruned.inbox_rows:
+                log.info("%s pruned %s", self.name, pruned)
 
     async def _check_migrated(self) -> None:
         assert self.pool is not None

@@ -9,14 +9,18 @@ next run, which is why every consumer keeps an inbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import Span, SpanKind
 
 from contracts import Event
@@ -133,7 +137,16 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes unpublished outbox rows of one schema, oldest first, in bounded batches."""
+    """Publishes unpublished outbox rows of one schema, oldest first, in bounded batches.
+
+    Only one relay per schema is active at a time, however many replicas run one: the active
+    relay holds a session-level PostgreSQL advisory lock on a connection of its own and
+    publishes through that connection's transactions. Two relays sending at once could put
+    one key's rows on Kafka out of order (relay A sends rows 1-500 while relay B sends
+    501-1000); a single sender keeps each key's order. The others stand by and retry the lock
+    every `standby_interval_s`; when the active relay's process dies or its connection drops,
+    PostgreSQL releases the lock and a standby takes over where the marks left off.
+    """
 
     def __init__(
         self,
@@ -144,6 +157,8 @@ class OutboxRelay:
         batch_size_max: int,
         poll_interval_s: float,
         service: str = "",
+        standby_interval_s: float = 1.0,
+        replay_window_s: float = 7 * 24 * 3600.0,
     ) -> None:
         self.service = service
         self.pool = pool
@@ -151,26 +166,76 @@ class OutboxRelay:
         self.topic_prefix = topic_prefix
         self.batch_size_max = batch_size_max
         self.poll_interval_s = poll_interval_s
+        self.standby_interval_s = standby_interval_s
+        self.replay_window_s = replay_window_s
         self.published_total = 0
+        self.replayed_total = 0
+        # When a batch last went out (or the outbox was found empty): a relay draining a
+        # backlog is slow, not stuck.
+        self.last_progress_at = time.monotonic()
+        # Set when the broker is found to have lost data (by this relay or the BrokerWatch);
+        # the active relay then replays its recent rows before publishing anything else.
+        self.lost_data_reason: str | None = None
+        self._leader_connection: PoolConnectionProxy | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while this relay holds its schema's relay lock (it is the one publishing)."""
+        connection = self._leader_connection
+        return connection is not None and not connection.is_closed()
+
+    async def take_over(self) -> bool:
+        """Become the active relay if none is; True when this relay holds the lock now."""
+        if self.active:
+            return True
+        await self.step_down()
+        connection = await self.pool.acquire()
+        try:
+            locked = await connection.fetchval(QUERIES.try_relay_lock)
+        except BaseException:
+            await self.pool.release(connection)
+            raise
+        if not locked:
+            await self.pool.release(connection)
+            return False
+        self._leader_connection = connection
+        log.info("%s outbox relay is now the active relay of its schema", self.service)
+        return True
+
+    async def step_down(self) -> None:
+        """Give the lock back (the pool's reset unlocks it; a dropped connection lost it)."""
+        connection, self._leader_connection = self._leader_connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await self.pool.release(connection, timeout=5)
 
     async def publish_batch(self) -> int:
-        """Publish one batch and mark it; return how many rows it held.
+        """Publish one batch and mark it, if this relay is the active one; return how many
+        rows it held.
 
-        Rows stay locked (`FOR UPDATE SKIP LOCKED`) while they are sent, so two relays on the
-        same schema never send the same row at the same time; the marks commit only after
-        the broker acknowledged every message (acks=all).
+        The marks commit only after the broker acknowledged every message (acks=all); the
+        batch runs on the lock's own connection, so a relay that lost its connection cannot
+        commit marks while another relay already sends.
         """
-        async with self.pool.acquire() as connection, connection.transaction():
+        if not await self.take_over():
+            return 0
+        connection = self._leader_connection
+        assert connection is not None
+        if self.lost_data_reason is not None:
+            await self.replay_recent(connection)
+        async with connection.transaction():
             rows = await connection.fetch(QUERIES.lock_unpublished_outbox, self.batch_size_max)
             if not rows:
                 self._record_backlog(0)
+                self.last_progress_at = time.monotonic()
                 return 0
             headers = [json.loads(row["headers"]) for row in rows]
             spans = []
             if telemetry.tracing():  # else each row's attributes were built for nothing
                 spans = [self._producer_span(row, h) for row, h in zip(rows, headers, strict=True)]
             deliveries = [await self._send(row, h) for row, h in zip(rows, headers, strict=True)]
-            await asyncio.gather(*deliveries)
+            placed = await asyncio.gather(*deliveries)
+            await self._record_positions(connection, rows, placed)
             await connection.execute(QUERIES.mark_outbox_published, [row["id"] for row in rows])
             # A full batch means more may wait; counting them costs a query only then.
             backlog = 0
@@ -181,7 +246,48 @@ class OutboxRelay:
                 span.end()
         self._record_backlog(backlog)
         self.published_total += len(rows)
+        self.last_progress_at = time.monotonic()
         return len(rows)
+
+    async def replay_recent(self, connection: asyncpg.Connection) -> int:
+        """Queue again every row published within the replay window (the broker lost them),
+        and forget where they were, in one transaction; return how many rows were queued."""
+        async with connection.transaction():
+            status = await connection.execute(
+                QUERIES.mark_recent_outbox_for_republish, self.replay_window_s
+            )
+            await connection.execute(QUERIES.forget_relay_positions)
+        queued = int(status.split()[-1])
+        log.warning(
+            "%s outbox relay replays %d row(s) published in the last %.0f s (%s)",
+            self.service,
+            queued,
+            self.replay_window_s,
+            self.lost_data_reason,
+        )
+        self.lost_data_reason = None
+        self.replayed_total += queued
+        return queued
+
+    async def _record_positions(
+        self, connection: asyncpg.Connection, rows: list[asyncpg.Record], placed: list[Any]
+    ) -> None:
+        """Note the last offset published on each partition; an offset that did not advance
+        past the one noted before means the broker forgot that partition (lost its data)."""
+        last: dict[tuple[str, int], tuple[int, UUID]] = {}
+        for row, metadata in zip(rows, placed, strict=True):
+            where = (metadata.topic, metadata.partition)
+            if where not in last or last[where][0] < metadata.offset:
+                last[where] = (metadata.offset, row["event_id"])
+        for (topic, partition_number), (offset, event_id) in last.items():
+            advanced = await connection.fetchval(
+                QUERIES.record_relay_position, topic, partition_number, offset, event_id
+            )
+            if advanced is None:
+                self.lost_data_reason = (
+                    f"{topic}/{partition_number} gave offset {offset}, not past the one "
+                    "published before"
+                )
 
     def _record_backlog(self, rows: int) -> None:
         telemetry.instruments().outbox_backlog[self.service] = rows
@@ -208,19 +314,27 @@ class OutboxRelay:
         )
 
     async def run(self) -> None:
-        """Relay forever: drain full batches at once, otherwise wait one poll interval."""
-        while True:
-            try:
-                published = await self.publish_batch()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The broker or database is away; the rows stay unpublished and are retried.
-                log.exception("outbox relay failed; retrying")
-                published = 0
-                await asyncio.sleep(max(self.poll_interval_s, 0.5))
-            if published < self.batch_size_max:
-                await asyncio.sleep(self.poll_interval_s)
+        """Relay forever: drain full batches at once, otherwise wait one poll interval; stand
+        by while another relay is active."""
+        try:
+            while True:
+                try:
+                    published = await self.publish_batch()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The broker or database is away; the rows stay unpublished and are
+                    # retried. The lock is given back, so a healthier replica may take over.
+                    log.exception("%s outbox relay failed; retrying", self.service)
+                    await self.step_down()
+                    published = 0
+                    await asyncio.sleep(max(self.poll_interval_s, 0.5))
+                if not self.active:
+                    await asyncio.sleep(self.standby_interval_s)
+                elif published < self.batch_size_max:
+                    await asyncio.sleep(self.poll_interval_s)
+        finally:
+            await self.step_down()
 
 
 async def unpublished_count(pool: asyncpg.Pool) -> int:
@@ -235,3 +349,27 @@ async def mark_all_for_republish(pool: asyncpg.Pool) -> int:
     async with pool.acquire() as connection:
         status = await connection.execute(QUERIES.mark_outbox_for_republish)
     return int(status.split()[-1])
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """How many rows one pruning pass deleted."""
+
+    outbox_rows: int
+    inbox_rows: int
+
+
+async def prune(
+    pool: asyncpg.Pool, *, outbox_retention_s: float, inbox_retention_s: float, batch_max: int
+) -> Pruned:
+    """Delete outbox rows published longer ago than their retention, and inbox rows older than
+    theirs, at most `batch_max` of each per call (short transactions; call again for more).
+
+    The inbox keeps longer than the outbox (a setting's rule), so every duplicate a replay
+    after broker loss can send still meets its inbox row."""
+    async with pool.acquire() as connection:
+        outbox_status = await connection.execute(
+            QUERIES.prune_published_outbox, outbox_retention_s, batch_max
+        )
+        inbox_status = await connection.execute(QUERIES.prune_inbox, inbox_retention_s, batch_max)
+    return Pruned(int(outbox_status.split()[-1]), int(inbox_status.split()[-1]))

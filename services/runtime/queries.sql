@@ -31,11 +31,71 @@ RETURNING event_id;
 -- name: create_migrations_table
 CREATE TABLE IF NOT EXISTS schema_migrations (
     name        text PRIMARY KEY,
-    applied_at  timestamptz NOT NULL DEFAULT now()
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    checksum    text
 );
 
+-- name: add_migration_checksums
+-- Schemas migrated before checksums were kept gain the column; their rows get one next.
+ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text;
+
 -- name: applied_migrations
-SELECT name FROM schema_migrations;
+SELECT name, checksum FROM schema_migrations;
+
+-- name: migrations_table_exists
+SELECT to_regclass('schema_migrations') IS NOT NULL;
+
+-- name: applied_migrations_as_recorded
+SELECT * FROM schema_migrations;
 
 -- name: record_migration
-INSERT INTO schema_migrations (name) VALUES ($1);
+INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2);
+
+-- name: adopt_migration_checksum
+-- A migration applied before checksums were kept is taken to be the file as it is now.
+UPDATE schema_migrations SET checksum = $2 WHERE name = $1 AND checksum IS NULL;
+
+-- name: try_relay_lock
+-- One active outbox relay per schema: a session-level lock, released when its connection ends.
+SELECT pg_try_advisory_lock(hashtext('outbox-relay:' || current_schema()));
+
+-- name: oldest_unpublished_outbox_age_s
+SELECT extract(epoch FROM now() - created_at)::float8
+FROM outbox
+WHERE published_at IS NULL
+ORDER BY id
+LIMIT 1;
+
+-- name: record_relay_position
+-- The last message this schema's relay published to a partition, to notice a broker that lost it.
+INSERT INTO relay_positions (topic, partition, "offset", event_id)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (topic, partition) DO UPDATE
+SET "offset" = excluded."offset", event_id = excluded.event_id, recorded_at = now()
+WHERE relay_positions."offset" < excluded."offset"
+RETURNING 1;
+
+-- name: relay_positions
+SELECT topic, partition, "offset", event_id FROM relay_positions;
+
+-- name: forget_relay_positions
+DELETE FROM relay_positions;
+
+-- name: mark_recent_outbox_for_republish
+-- After the broker lost data: queue again every row published within the retention window.
+UPDATE outbox SET published_at = NULL
+WHERE published_at IS NOT NULL AND published_at >= now() - make_interval(secs => $1);
+
+-- name: prune_published_outbox
+DELETE FROM outbox
+WHERE id IN (
+    SELECT id FROM outbox
+    WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)
+    LIMIT $2
+);
+
+-- name: prune_inbox
+DELETE FROM inbox
+WHERE ctid IN (
+    SELECT ctid FROM inbox WHERE processed_at < now() - make_interval(secs => $1) LIMIT $2
+);

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_DATABASE_NAME = "singlepot"
@@ -60,8 +60,38 @@ class RuntimeSettings(BaseSettings):
 
     outbox_batch_size_max: int = Field(default=500, ge=1, le=100_000)
     outbox_poll_interval_s: float = Field(default=0.02, gt=0)
+    relay_standby_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a standby relay tries to become the active one."
+    )
+    relay_stuck_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="/readyz fails while the active relay's oldest unsent row is older than this.",
+    )
+    broker_check_interval_s: float = Field(default=5.0, gt=0)
+    broker_check_timeout_s: float = Field(default=5.0, gt=0)
+    outbox_retention_s: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="Published outbox rows are kept this long, and replayed after broker loss.",
+    )
+    inbox_retention_s: float = Field(
+        default=14 * 24 * 3600.0,
+        gt=0,
+        description="Inbox rows are kept this long; at least the outbox retention.",
+    )
+    prune_interval_s: float = Field(default=600.0, gt=0)
+    prune_batch_size_max: int = Field(default=10_000, ge=1, le=1_000_000)
     database_pool_size_max: int = Field(default=10, ge=1, le=200)
     startup_timeout_s: float = Field(default=60.0, gt=0)
+
+    replicas: int = Field(
+        default=1, ge=1, le=16, description="Processes of each service `singlepot up` runs."
+    )
+    restart_backoff_s: float = Field(default=0.5, gt=0)
+    restart_backoff_max_s: float = Field(default=30.0, gt=0)
+    restarts_quick_max: int = Field(default=5, ge=1, le=1000)
+    restart_window_s: float = Field(default=60.0, gt=0)
 
     due_work_interval_s: float = Field(default=3600.0, gt=0)
 
@@ -76,6 +106,17 @@ class RuntimeSettings(BaseSettings):
         default="none", description="Where metrics go; `otlp` reads the OTEL_EXPORTER_OTLP_* vars."
     )
     metrics_interval_s: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _inbox_outlives_outbox(self) -> RuntimeSettings:
+        # A replay after broker loss re-sends rows up to the outbox retention old; each must
+        # still find its inbox row, or it would be applied twice.
+        if self.inbox_retention_s < self.outbox_retention_s:
+            raise ValueError(
+                "SINGLEPOT_INBOX_RETENTION_S must be at least SINGLEPOT_OUTBOX_RETENTION_S, so "
+                "that messages replayed from the outbox still meet their inbox rows"
+            )
+        return self
 
     def effective_database_url(self) -> str:
         """The configured PostgreSQL, or the embedded one `singlepot up` starts."""

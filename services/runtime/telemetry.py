@@ -255,6 +255,14 @@ class Metrics:
         self.dead_letters = meter.create_counter(
             "singlepot.consumer.dead_letters", description="Messages sent to the dead-letter topic"
         )
+        self.unapplied_messages = meter.create_counter(
+            "singlepot.consumer.unapplied",
+            description="Messages handled but not applied (late or out of order), with the reason",
+        )
+        self.broker_losses = meter.create_counter(
+            "singlepot.broker.losses",
+            description="Times a service found the broker had lost what it published, and replayed",
+        )
         self.reservations = meter.create_counter(
             "singlepot.ledger.reservations", description="Reservations the ledger made, by place"
         )

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from contracts.money import Pence, PositivePence
+from contracts.money import Pence, PositivePence, check_total_within_limit
 
 IDENTIFIER_LENGTH_MAX = 128
 TEXT_LENGTH_MAX = 4000
@@ -62,13 +62,15 @@ def _check_years_unique(
     repeated = repeated_values([entry.financial_year for entry in profile])
     if repeated:
         raise ValueError(f"profile lists a financial year more than once: {', '.join(repeated)}")
+    check_total_within_limit(sum(entry.amount_pence for entry in profile), "the profile's years")
     return profile
 
 
 Profile = Annotated[
     tuple[FinancialYearAmount, ...], Field(min_length=1), AfterValidator(_check_years_unique)
 ]
-"""Money per financial year: at least one year, each year once."""
+"""Money per financial year: at least one year, each year once, adding up to at most
+`PENCE_MAX`."""
 
 
 class AttributionShare(ValueObject):

@@ -74,7 +74,7 @@ def command_endpoint(gateway: Gateway, route: CommandRoute) -> Callable[..., Any
         else:
             require_some_subject(principal, route.permission, place_id)
         raw = await intake.read_body(request, gateway.settings.gateway_request_bytes_max)
-        body = intake.parse_json_object(raw)
+        body = intake.parse_json_object(raw, gateway.settings.gateway_json_depth_max)
         command = intake.build_command(route, body, path, principal.principal_id)
         if route.subject is Subject.CLAIMANT:
             claimant = getattr(command, "claimant_id", None)

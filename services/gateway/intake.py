@@ -11,6 +11,7 @@ from fastapi import Path, Request
 from pydantic import ValidationError
 
 from contracts import Event
+from contracts.json_limits import nesting_exceeds
 from contracts.values import IDENTIFIER_LENGTH_MAX
 from services.gateway import problems
 from services.gateway.commands import CommandRoute
@@ -53,8 +54,11 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """A JSON object from the body: malformed JSON is a 400, any other JSON value a 422."""
+def parse_json_object(raw: bytes, depth_max: int) -> dict[str, Any]:
+    """A JSON object from the body: malformed JSON is a 400, any other JSON value a 422, and
+    JSON nested deeper than `depth_max` a 422 before it is parsed."""
+    if nesting_exceeds(raw.decode("utf-8", errors="replace"), depth_max):
+        raise invalid("body", "depth_max", f"arrays and objects may nest at most {depth_max} deep")
     try:
         value = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:

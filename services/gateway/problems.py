@@ -6,11 +6,13 @@ own validation and HTTP errors, and anything unexpected into `application/proble
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +23,21 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://singlepot.dev/problems/"
+# How long a caller is asked to wait when the database cannot be reached: long enough for a
+# restart or fail-over, short enough that a retry soon finds it back.
+DATABASE_RETRY_AFTER_S = 5
+
+# What asyncpg raises when the database is unreachable, restarting or out of connections, as
+# opposed to a query that went wrong: the world's fault, answered 503, not a bug's 500.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    OSError,  # connection refused or reset
+    asyncio.TimeoutError,  # no connection within the pool's timeout
+    asyncpg.PostgresConnectionError,  # includes a connection closed mid-query
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
 
 
 class FieldProblem(BaseModel):
@@ -158,12 +175,33 @@ def install(app: FastAPI) -> None:
         )
         return response(problem, request.url.path)
 
+    async def on_database_outage(request: Request, error: Exception) -> JSONResponse:
+        return response(database_unavailable(error), request.url.path)
+
+    # Registered per class (not caught inside the catch-all below) so that they are answered
+    # like any refusal, not re-raised to the server as a crash.
+    for outage in DATABASE_OUTAGES:
+        app.add_exception_handler(outage, on_database_outage)
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         # A bug, not the caller's fault: logged in full, answered without internals.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         problem = ProblemError(500, "internal-error", "the gateway failed; the error is logged")
         return response(problem, request.url.path)
+
+
+def database_unavailable(error: BaseException) -> ProblemError:
+    """503 with Retry-After: the database is out of reach for now; the request may be retried
+    (with its Idempotency-Key, a command is still applied at most once)."""
+    log.warning("database unavailable: %s: %s", type(error).__name__, error)
+    return ProblemError(
+        503,
+        "database-unavailable",
+        f"the database cannot be reached just now; retry in {DATABASE_RETRY_AFTER_S} seconds",
+        errors=[field_problem("request", "database_available", "the database is unavailable")],
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
 
 
 def openapi_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

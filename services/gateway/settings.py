@@ -31,6 +31,13 @@ class GatewaySettings(BaseSettings):
     gateway_request_bytes_max: int = Field(
         default=1_000_000, ge=1_000, description="Largest JSON request body the gateway reads."
     )
+    gateway_json_depth_max: int = Field(
+        default=32,
+        ge=4,
+        le=256,
+        description="Deepest nesting of arrays and objects a JSON request body may have; "
+        "checked before the body is parsed.",
+    )
     gateway_upload_bytes_max: int = Field(
         default=50_000_000, ge=1_000, description="Largest evidence file upload the gateway reads."
     )

@@ -293,7 +293,7 @@ async def _subscription(
 
 async def _json_body(request: Request, gateway: Gateway) -> JsonObject:
     raw = await intake.read_body(request, gateway.settings.gateway_request_bytes_max)
-    return intake.parse_json_object(raw)
+    return intake.parse_json_object(raw, gateway.settings.gateway_json_depth_max)
 
 
 def _validated(model: type[M], body: JsonObject) -> M:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from contracts import Event
-from services.gateway import db, domain, intake, problems, subscriptions, uploads
+from services.gateway import db, domain, intake, problems, references, subscriptions, uploads
 from services.gateway.auth import (
     CALLER,
     Gateway,
@@ -76,6 +76,7 @@ def command_endpoint(gateway: Gateway, route: CommandRoute) -> Callable[..., Any
         raw = await intake.read_body(request, gateway.settings.gateway_request_bytes_max)
         body = intake.parse_json_object(raw, gateway.settings.gateway_json_depth_max)
         command = intake.build_command(route, body, path, principal.principal_id)
+        await references.check(gateway, command)
         if route.subject is Subject.CLAIMANT:
             claimant = getattr(command, "claimant_id", None)
             require(principal, route.permission, place_id, claimant, what=f"claimant {claimant}")

@@ -980,3 +980,8 @@ async def payment_for_recovery(
     if row is None:
         return None
     return {**dict(row), "attribution": json.loads(row["attribution"])}
+
+
+async def allocations_with_id(connection: asyncpg.Connection, allocation_id: str) -> list[dict]:
+    """(place_id, allocation_type, recipient_id) of every place's allocation of this id."""
+    return [dict(row) for row in await connection.fetch(QUERIES.allocations_with_id, allocation_id)]

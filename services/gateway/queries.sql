@@ -669,3 +669,8 @@ SELECT p.allocation_id, p.provider_id, p.contract_id, p.payment_kind,
 FROM payments p
 LEFT JOIN reservations r ON r.place_id = p.place_id AND r.allocation_id = p.allocation_id
 WHERE p.place_id = $1 AND p.payment_id = $2 AND p.status = 'made';
+
+-- name: allocations_with_id
+-- Every place's allocation of this id, to check a command's reference to one early.
+SELECT place_id, allocation_type, recipient_id FROM allocations
+WHERE allocation_id = $1 ORDER BY place_id;

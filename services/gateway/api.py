@@ -16,7 +16,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from contracts import Event
-from services.gateway import db, domain, intake, problems, references, subscriptions, uploads
+from services.gateway import (
+    db,
+    domain,
+    intake,
+    problems,
+    references,
+    security,
+    subscriptions,
+    uploads,
+)
 from services.gateway.auth import (
     CALLER,
     Gateway,
@@ -468,6 +477,7 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(opendata_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)
+    security.install(app, gateway_settings.web_swagger_ui_dir)
     _publish_openapi(app, components)
 
 

@@ -19,6 +19,8 @@ __all__ = ["GatewaySettings", "RuntimeSettings"]
 DEFAULT_WEB_ASSETS_DIR = (
     Path(__file__).resolve().parents[2] / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 )
+# And Swagger UI's, for the API documentation page (/docs).
+DEFAULT_SWAGGER_UI_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "swagger-ui-dist"
 
 
 class GatewaySettings(BaseSettings):
@@ -153,6 +155,11 @@ class GatewaySettings(BaseSettings):
         default=DEFAULT_WEB_ASSETS_DIR,
         description="Folder of GOV.UK Frontend's compiled assets (node_modules/govuk-frontend/"
         "dist/govuk, installed by `npm ci`), served at /assets.",
+    )
+    web_swagger_ui_dir: Path = Field(
+        default=DEFAULT_SWAGGER_UI_DIR,
+        description="Folder of Swagger UI's assets (node_modules/swagger-ui-dist, installed by "
+        "`npm ci`), served at /docs-assets for the API documentation page /docs.",
     )
 
     @field_validator("webhook_allowed_ports")

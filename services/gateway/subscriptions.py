@@ -32,6 +32,10 @@ from services.gateway.webhook_urls import WebhookUrlRefused, check_url_resolved
 
 JsonObject = dict[str, Any]
 SECRET_BYTES = 32
+SECRET_SHOWN_ONCE = (
+    "the signing secret is shown once, in the first answer; a repeat of the request does not "
+    "show it again: deactivate this subscription and create another for a new secret"
+)
 M = TypeVar("M", bound=BaseModel)
 SUBSCRIPTION_ID = Path(description="The subscription, as returned when it was made.")
 
@@ -147,6 +151,7 @@ def routes(gateway: Gateway) -> APIRouter:
             event_type="SubscribeWebhook",
             event_id=None,
             action=create,
+            logged=without_secret,
         )
 
     @router.get("/webhooks")
@@ -301,6 +306,11 @@ def _validated(model: type[M], body: JsonObject) -> M:
         return model.model_validate(body)
     except ValidationError as error:
         raise problems.from_pydantic(error) from None
+
+
+def without_secret(response_body: JsonObject) -> JsonObject:
+    """A subscription's creation answer as kept for replay: the secret is shown once only."""
+    return {**response_body, "secret": None, "secret_shown": SECRET_SHOWN_ONCE}
 
 
 def _jsonable(row: JsonObject) -> JsonObject:

@@ -4,7 +4,6 @@ hash-chain export, written to a file or to standard output."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -22,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from services.gateway.opendata import db as opendata_db
 from services.gateway.opendata import indigo, ocds, threesixtygiving
 from services.gateway.opendata.publishing import PlaceData
+from services.gateway.spreadsheet import SafeDictWriter
 from services.ledger import audit
 from services.runtime.db import create_pool
 from services.runtime.errors import RuntimeFailure
@@ -51,9 +51,7 @@ def threesixty_giving(
     data = asyncio.run(_place_data(place))
     with _output(out) as stream:
         if format is GrantFormat.csv:
-            writer = csv.DictWriter(
-                stream, fieldnames=threesixtygiving.CSV_COLUMNS, lineterminator="\r\n"
-            )
+            writer = SafeDictWriter(stream, threesixtygiving.CSV_COLUMNS)
             writer.writeheader()
             rows = list(threesixtygiving.csv_rows(data))
             for row in _progress(rows, "grants", out is not None):

@@ -11,7 +11,6 @@ with its free-text reason.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -33,6 +32,7 @@ from services.gateway.opendata.publishing import (
     pounds,
     stream_label,
 )
+from services.gateway.spreadsheet import SafeDictWriter
 
 SCHEMA_VERSION = "1.0"
 STREAM_VOCABULARY = "singlepot:funding-stream"
@@ -192,7 +192,7 @@ def csv_rows(data: PlaceData) -> Iterator[dict[str, str]]:
 
 def csv_text(rows: Iterable[dict[str, str]]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer = SafeDictWriter(buffer, CSV_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()

@@ -6,6 +6,7 @@ from typing import Any
 
 from contracts.money import PENCE_MAX
 from contracts.upcasting import UPCASTERS
+from contracts.values import FINANCIAL_YEAR_PATTERN, FINANCIAL_YEAR_PATTERN_SHAPE
 
 Schema = dict[str, Any]
 Snapshot = dict[str, Any]
@@ -17,6 +18,9 @@ _VALUE_KEYS = frozenset({"enum", "const"})
 # could never be stored or totalled (the ledger dead-lettered it), so no event that worked is
 # refused by them. Adding exactly these bounds is allowed; any other new or changed bound is not.
 _MONEY_BOUNDS = {"maximum": PENCE_MAX, "minimum": -PENCE_MAX}
+# Patterns replaced by ones that accept exactly what the old pattern and its validator
+# accepted together: the schema now states a rule that was always applied (issue 14).
+_EQUIVALENT_PATTERNS = {FINANCIAL_YEAR_PATTERN_SHAPE: FINANCIAL_YEAR_PATTERN}
 
 
 def breaking_changes(
@@ -122,6 +126,8 @@ def _compare_objects(where: str, old: Schema, new: Schema) -> list[str]:
 def _compare_leaf(where: str, old: Schema, new: Schema) -> list[str]:
     problems = []
     new = _without_added_money_bounds(old, new)
+    if "pattern" in old and _EQUIVALENT_PATTERNS.get(old["pattern"]) == new.get("pattern"):
+        new = {**new, "pattern": old["pattern"]}
     old_values, new_values = _allowed_values(old), _allowed_values(new)
     if old_values is not None and new_values is not None and old_values - new_values:
         removed = ", ".join(sorted(old_values - new_values))

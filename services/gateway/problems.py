@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.gateway.documented import DocumentedOperations
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -166,12 +168,15 @@ def install(app: FastAPI) -> None:
         rule = {404: ("path", "exists"), 405: ("method", "allowed")}.get(
             error.status_code, ("request", slug)
         )
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
         problem = ProblemError(
             error.status_code,
             slug,
             detail,
             errors=[field_problem(rule[0], rule[1], detail)],
-            headers=dict(error.headers or {}),
+            headers=headers,
         )
         return response(problem, request.url.path)
 
@@ -189,6 +194,17 @@ def install(app: FastAPI) -> None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         problem = ProblemError(500, "internal-error", "the gateway failed; the error is logged")
         return response(problem, request.url.path)
+
+
+def allowed_methods(request: Request, fallback: str) -> str:
+    """Every method the OpenAPI document gives this path: Starlette's own 405 names only the
+    first route that matched the path, though others may serve it with other methods."""
+    methods = set(DocumentedOperations(request.app.openapi()).operations(request.url.path))
+    if not methods:
+        return fallback
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def database_unavailable(error: BaseException) -> ProblemError:

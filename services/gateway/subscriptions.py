@@ -85,14 +85,18 @@ def routes(gateway: Gateway) -> APIRouter:
     async def spend_stream(
         request: Request,
         department_code: str = department_path,
-        last_event_id: str | None = Header(None, description="Resume after this sequence."),
+        last_event_id: str | None = Header(
+            None,
+            pattern=r"^\d{0,19}$",
+            description="Resume after this sequence; empty means from `after`, as if absent.",
+        ),
         after: int = Query(0, ge=0, le=intake.INTEGER_MAX, description="Or resume after this."),
         principal: Principal = CALLER,
     ) -> StreamingResponse:
         """Server-Sent Events: one `spend` event per spend, its id the feed sequence."""
         _may_read(principal, department_code)
         start = after
-        if last_event_id is not None:
+        if last_event_id:  # an empty Last-Event-ID names no event (the SSE standard)
             if not last_event_id.isdigit() or int(last_event_id) > intake.INTEGER_MAX:
                 raise problems.invalid(
                     "header.last-event-id", "sequence", "Last-Event-ID must be a sequence number"

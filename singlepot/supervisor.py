@@ -150,6 +150,8 @@ class LocalSystem:
         # A local run's webhook receivers are on this machine, which the URL rule refuses
         # unless allowed; the caller's own value wins.
         environment.setdefault("SINGLEPOT_WEBHOOK_ALLOWED_HOSTS", LOCAL_WEBHOOK_HOSTS)
+        # The local launcher may run with the built-in development secrets; nothing else may.
+        environment.setdefault("SINGLEPOT_LOCAL_DEFAULTS_ALLOWED", "true")
         return environment
 
 

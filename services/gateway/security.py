@@ -107,6 +107,21 @@ _DOCS_PAGE = """<!doctype html>
 """
 
 
+class DefaultSecretRefused(RuntimeError):
+    """A secret is at its public local default outside the local launcher."""
+
+
+def refuse_default_secrets(names: list[str], local_defaults_allowed: bool) -> None:
+    """Refuse to start with a public default secret unless the local launcher said so
+    (SINGLEPOT_LOCAL_DEFAULTS_ALLOWED): participant references hashed with a key everyone
+    knows could be recovered by anyone holding a list of candidate references."""
+    if names and not local_defaults_allowed:
+        raise DefaultSecretRefused(
+            f"{', '.join(names)} is at its public local default: set a secret value (from a "
+            "Kubernetes Secret in production); only the local launcher may run with it"
+        )
+
+
 def install(app: FastAPI, swagger_ui_dir: Path) -> None:
     """The headers on every answer, /docs from the installed Swagger UI, and the charts'
     stylesheet as a file (pages carry no inline style)."""

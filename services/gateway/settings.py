@@ -19,6 +19,9 @@ __all__ = ["GatewaySettings", "RuntimeSettings"]
 DEFAULT_WEB_ASSETS_DIR = (
     Path(__file__).resolve().parents[2] / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 )
+# The pseudonymisation key a local run uses; anywhere else the gateway refuses to start with it
+# (services/gateway/security.py), as it is public.
+LOCAL_PSEUDONYM_KEY = "local-only-pseudonymisation-key"
 # And Swagger UI's, for the API documentation page (/docs).
 DEFAULT_SWAGGER_UI_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "swagger-ui-dist"
 
@@ -52,7 +55,7 @@ class GatewaySettings(BaseSettings):
     # The same key as the outcomes service's (one per deployment, so duplicates across
     # providers and entry points are visible): either variable sets it.
     gateway_pseudonym_key: SecretStr = Field(
-        default=SecretStr("local-only-pseudonymisation-key"),
+        default=SecretStr(LOCAL_PSEUDONYM_KEY),
         validation_alias=AliasChoices(
             "SINGLEPOT_GATEWAY_PSEUDONYM_KEY", "SINGLEPOT_OUTCOMES_PARTICIPANT_HASH_KEY"
         ),
@@ -161,6 +164,12 @@ class GatewaySettings(BaseSettings):
         description="Folder of Swagger UI's assets (node_modules/swagger-ui-dist, installed by "
         "`npm ci`), served at /docs-assets for the API documentation page /docs.",
     )
+
+    def local_secrets_in_use(self) -> list[str]:
+        """The environment variables of secrets still at their public local defaults."""
+        if self.gateway_pseudonym_key.get_secret_value() == LOCAL_PSEUDONYM_KEY:
+            return ["SINGLEPOT_GATEWAY_PSEUDONYM_KEY"]
+        return []
 
     @field_validator("webhook_allowed_ports")
     @classmethod

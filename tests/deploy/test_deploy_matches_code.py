@@ -204,7 +204,9 @@ def test_probes_use_the_health_routes_the_service_really_serves(
 ) -> None:
     routes = {
         getattr(route, "path", None)
-        for route in build_http_app(service_definition(service), RuntimeSettings()).routes
+        for route in build_http_app(
+            service_definition(service), RuntimeSettings(local_defaults_allowed=True)
+        ).routes
     }
     (container,) = containers(deployment_for(objects, service))
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

@@ -12,7 +12,14 @@ import re
 import asyncpg
 import pytest
 
-from tests.integration.gateway.gateway_support import bearer, client_for, token_for
+from services.gateway.security import DefaultSecretRefused
+from tests.integration.gateway.gateway_support import (
+    bearer,
+    client_for,
+    gateway_app,
+    gateway_settings,
+    token_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +95,11 @@ async def test_the_api_documentation_comes_from_the_installed_swagger_ui(setting
     assert "<script>" not in docs.text  # no inline script
     assert [asset.status_code for asset in assets] == [200, 200, 200]
     assert "SwaggerUIBundle" in assets[1].text and "/openapi.json" in assets[2].text
+
+
+def test_the_gateway_refuses_to_start_with_the_public_pseudonymisation_key(settings) -> None:
+    production = settings.model_copy(update={"local_defaults_allowed": False})
+    with pytest.raises(DefaultSecretRefused, match="SINGLEPOT_GATEWAY_PSEUDONYM_KEY"):
+        gateway_app(production)
+    gateway_app(production, gateway_settings(gateway_pseudonym_key="a-real-secret-key"))
+    gateway_app(settings)  # the local launcher and the tests may use the default

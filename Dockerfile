@@ -5,7 +5,8 @@
 # In a cluster DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS point at CloudNativePG and Strimzi; the
 # embedded PostgreSQL and the bundled broker are for local use only and are never started here.
 
-# GOV.UK Frontend's compiled assets for the web pages, from the npm registry at the pinned version.
+# GOV.UK Frontend's compiled assets for the web pages and Swagger UI's for /docs, from the npm
+# registry at the pinned versions.
 FROM node:20-slim AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -32,12 +33,14 @@ RUN groupadd --system --gid 10001 singlepot \
        --shell /usr/sbin/nologin singlepot
 COPY --from=build /opt/singlepot /opt/singlepot
 COPY --from=assets /src/node_modules/govuk-frontend/dist/govuk /opt/singlepot/share/govuk-frontend
+COPY --from=assets /src/node_modules/swagger-ui-dist /opt/singlepot/share/swagger-ui
 # The root filesystem is read-only in the cluster: no bytecode files, local data under /tmp.
 ENV PATH="/opt/singlepot/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     SINGLEPOT_GATEWAY_HOST=0.0.0.0 \
     SINGLEPOT_WEB_ASSETS_DIR=/opt/singlepot/share/govuk-frontend \
+    SINGLEPOT_WEB_SWAGGER_UI_DIR=/opt/singlepot/share/swagger-ui \
     SINGLEPOT_DATA_DIR=/tmp/singlepot
 WORKDIR /tmp
 USER 10001:10001

@@ -10,7 +10,7 @@ from contracts.errors import (
 )
 from contracts.events import *  # noqa: F403  (events.__all__ is the list of models)
 from contracts.events import __all__ as _event_names
-from contracts.money import Pence, PositivePence, SignedPence, format_pounds
+from contracts.money import PENCE_MAX, Pence, PositivePence, SignedPence, format_pounds
 from contracts.topics import ALL_TOPICS, prefixed
 from contracts.upcasting import UPCASTERS, upcast
 
@@ -22,6 +22,7 @@ __all__ = [
     "Envelope",
     "InvalidEnvelope",
     "InvalidPayload",
+    "PENCE_MAX",
     "Pence",
     "PositivePence",
     "SignedPence",

@@ -6,9 +6,9 @@ votes, recusals and refusals are taken in the open. Every message is keyed by pl
 """
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from contracts.base import Event
 from contracts.money import Pence, PositivePence
@@ -21,6 +21,17 @@ from contracts.values import (
     ValueObject,
     repeated_values,
 )
+
+
+def _when(field: str, value: str, needs: list[str]) -> dict[str, Any]:
+    """JSON Schema for "when `field` is `value`, the fields `needs` are given (not null)": a
+    model validator's rule stated in the schema too, so that schema-valid is accepted."""
+    given: dict[str, Any] = {name: {"not": {"type": "null"}} for name in needs}
+    return {
+        "if": {"properties": {field: {"const": value}}, "required": [field]},
+        "then": {"required": needs, "properties": given},
+    }
+
 
 AllocationType = Literal["grant", "partnership_agreement", "outcomes_contract"]
 VariationKind = Literal["value_up", "value_down", "extension", "purpose"]
@@ -225,6 +236,19 @@ class SetDecisionRules(_DecisionRules):
 
 
 class _InterestDeclaration(Event, abstract=True):
+    # The rule below in the schema's own words, so a schema-valid declaration is accepted.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["recipient_id"], "properties": {"recipient_id": {"type": "string"}}},
+                {
+                    "required": ["allocation_id"],
+                    "properties": {"allocation_id": {"type": "string"}},
+                },
+            ]
+        }
+    )
+
     interest_id: Identifier
     member_id: Identifier
     recipient_id: Identifier | None = None
@@ -263,6 +287,15 @@ class AdoptLocalReformPlan(_PlanAdoption):
 
 
 class _EarmarkDefinition(Event, abstract=True):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _when("kind", "minimum_share", ["minimum_share_basis_points"]),
+                _when("kind", "excluded_purpose", ["department_code", "funding_stream_code"]),
+            ]
+        }
+    )
+
     earmark_id: Identifier
     kind: EarmarkKind
     purpose_tag: PurposeTag
@@ -320,6 +353,8 @@ class CloseVote(Event):
 class SignOffAllocation(Event):
     """The accounting officer signs off, or refuses with reasons, an approval over threshold."""
 
+    model_config = ConfigDict(json_schema_extra=_when("decision", "refused", ["reasons"]))
+
     topic = ALLOCATIONS_COMMANDS
 
     allocation_id: Identifier
@@ -336,6 +371,17 @@ class SignOffAllocation(Event):
 
 
 class _VariationProposal(Event, abstract=True):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _when("change", "value_up", ["new_value_pence"]),
+                _when("change", "value_down", ["new_value_pence"]),
+                _when("change", "extension", ["new_end_date"]),
+                _when("change", "purpose", ["new_purpose"]),
+            ]
+        }
+    )
+
     allocation_id: Identifier
     variation_id: Identifier
     change: VariationKind

@@ -4,7 +4,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from contracts.money import PENCE_MAX
 from contracts.upcasting import UPCASTERS
+from contracts.values import FINANCIAL_YEAR_PATTERN, FINANCIAL_YEAR_PATTERN_SHAPE
 
 Schema = dict[str, Any]
 Snapshot = dict[str, Any]
@@ -12,6 +14,13 @@ Snapshot = dict[str, Any]
 # Keys that describe a schema for people but do not change what validates.
 _ANNOTATION_KEYS = frozenset({"title", "description", "default", "examples"})
 _VALUE_KEYS = frozenset({"enum", "const"})
+# The money bounds added once to every amount (README, "Money limits"): an amount beyond them
+# could never be stored or totalled (the ledger dead-lettered it), so no event that worked is
+# refused by them. Adding exactly these bounds is allowed; any other new or changed bound is not.
+_MONEY_BOUNDS = {"maximum": PENCE_MAX, "minimum": -PENCE_MAX}
+# Patterns replaced by ones that accept exactly what the old pattern and its validator
+# accepted together: the schema now states a rule that was always applied (issue 14).
+_EQUIVALENT_PATTERNS = {FINANCIAL_YEAR_PATTERN_SHAPE: FINANCIAL_YEAR_PATTERN}
 
 
 def breaking_changes(
@@ -116,6 +125,9 @@ def _compare_objects(where: str, old: Schema, new: Schema) -> list[str]:
 
 def _compare_leaf(where: str, old: Schema, new: Schema) -> list[str]:
     problems = []
+    new = _without_added_money_bounds(old, new)
+    if "pattern" in old and _EQUIVALENT_PATTERNS.get(old["pattern"]) == new.get("pattern"):
+        new = {**new, "pattern": old["pattern"]}
     old_values, new_values = _allowed_values(old), _allowed_values(new)
     if old_values is not None and new_values is not None and old_values - new_values:
         removed = ", ".join(sorted(old_values - new_values))
@@ -125,6 +137,15 @@ def _compare_leaf(where: str, old: Schema, new: Schema) -> list[str]:
     if _signature(old) != _signature(new):
         problems.append(_type_changed(where, old, new))
     return problems
+
+
+def _without_added_money_bounds(old: Schema, new: Schema) -> Schema:
+    added = {
+        key
+        for key, bound in _MONEY_BOUNDS.items()
+        if key not in old and new.get(key) == bound and new.get("type") == "integer"
+    }
+    return _without(new, added)
 
 
 def _allowed_values(schema: Schema) -> set[str] | None:

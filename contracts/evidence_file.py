@@ -22,6 +22,7 @@ from typing import IO, Any, Literal
 
 from pydantic import ValidationError
 
+from contracts.json_limits import nesting_exceeds
 from contracts.outcomes import EvidenceClaim, SubmitEvidence
 from contracts.values import IDENTIFIER_LENGTH_MAX, TEXT_LENGTH_MAX
 
@@ -32,7 +33,14 @@ FileFormat = Literal["csv", "jsonl", "json"]
 # default 1 MB message limit, while a million-row file still needs only 500 commands.
 CLAIMS_PER_COMMAND_MAX = 2000
 # A JSON record larger than this cannot be a claim; it stops the file rather than the memory.
+# It is also the longest line of a JSON Lines file (in characters).
 JSON_RECORD_BYTES_MAX = 64 * 1024
+# A record is one flat object of text fields: anything nested deeper cannot be a claim, and
+# Python's JSON parser fails (RecursionError) near a thousand levels, so depth is checked first.
+JSON_RECORD_DEPTH_MAX = 4
+# The longest CSV field read (Python's csv module's own limit, which it enforces per process);
+# no evidence field may be longer than TEXT_LENGTH_MAX anyway.
+CSV_FIELD_CHARACTERS_MAX = csv.field_size_limit()
 READ_SIZE_BYTES = 1 << 16
 
 REQUIRED_FIELDS = (
@@ -73,7 +81,12 @@ class FileReport:
 
 
 class EvidenceFileError(ValueError):
-    """The file as a whole cannot be read (wrong format, forbidden column, broken JSON)."""
+    """The file as a whole cannot be read (wrong format, forbidden column, broken JSON); `rule`
+    names the rule it breaks for the problem document."""
+
+    def __init__(self, message: str, rule: str = "format") -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 def participant_hash(reference: str, pseudonym_key: bytes) -> str:
@@ -246,7 +259,7 @@ def _csv_records(stream: IO[bytes]) -> Iterator[dict[str, str]]:
             return
         columns = [name.strip() for name in header]
         _check_columns(columns)
-        for values in reader:
+        for values in _csv_rows(reader):
             if not values:
                 continue  # a blank line is not a record
             record = dict(zip(columns, values, strict=False))
@@ -257,18 +270,56 @@ def _csv_records(stream: IO[bytes]) -> Iterator[dict[str, str]]:
         text.detach()  # the caller's stream stays open: it is theirs to close
 
 
+def _csv_rows(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; a field over the csv module's limit stops the file with a named rule
+    (the reader cannot find the next row after it)."""
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise EvidenceFileError(
+                f"line {reader.line_num}: a field is longer than the "
+                f"{CSV_FIELD_CHARACTERS_MAX} characters a CSV field may have ({error})",
+                rule="field_length_max",
+            ) from None
+        yield values
+
+
+_LINE_TOO_LONG = f"is longer than the {JSON_RECORD_BYTES_MAX} characters a line may have"
+_NESTED_TOO_DEEP = f"nests deeper than {JSON_RECORD_DEPTH_MAX} levels; a record is one flat object"
+
+
 def _jsonl_records(stream: IO[bytes]) -> Iterator[Any]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig")
     try:
-        for line in text:
-            if not line.strip():
+        for line in _bounded_lines(text, JSON_RECORD_BYTES_MAX):
+            if line is None:
+                yield {"__json__": _LINE_TOO_LONG}
+            elif not line.strip():
                 continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as error:
-                yield {"__json__": f"is not valid JSON ({error.msg})"}
+            elif nesting_exceeds(line, JSON_RECORD_DEPTH_MAX):
+                yield {"__json__": _NESTED_TOO_DEEP}
+            else:
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as error:
+                    yield {"__json__": f"is not valid JSON ({error.msg})"}
     finally:
         text.detach()
+
+
+def _bounded_lines(text: IO[str], length_max: int) -> Iterator[str | None]:
+    """Each line of `text`, or None for a line longer than `length_max` characters, whose rest
+    is skipped a block at a time so that no long line is ever held whole."""
+    while line := text.readline(length_max + 1):
+        if len(line) <= length_max or line.endswith("\n"):
+            yield line
+            continue
+        while (rest := text.readline(READ_SIZE_BYTES)) and not rest.endswith("\n"):
+            pass
+        yield None
 
 
 def _json_array_records(stream: IO[bytes]) -> Iterator[Any]:
@@ -311,6 +362,10 @@ def _json_array_records(stream: IO[bytes]) -> Iterator[Any]:
             continue
         try:
             value, end = decoder.raw_decode(buffer, position)
+        except RecursionError:
+            raise EvidenceFileError(
+                f"a record of the JSON array {_NESTED_TOO_DEEP}", rule="depth_max"
+            ) from None
         except json.JSONDecodeError:
             if at_end or len(buffer) - position > JSON_RECORD_BYTES_MAX:
                 raise EvidenceFileError(

@@ -4,7 +4,7 @@ verification, payment advice, clawback, gaming monitors, open book and investor 
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from contracts.base import Event
 from contracts.money import Pence, PositivePence, SignedPence
@@ -144,6 +144,16 @@ class SampledClaim(ValueObject):
 
 class VerificationDecision(ValueObject):
     """A verifier's finding on one sampled claim; a failure must say why."""
+
+    # The rule below in the schema's own words, so a schema-valid decision is accepted.
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"passed": {"const": False}}, "required": ["passed"]},
+            "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+        },
+    )
 
     participant_hash: ParticipantHash
     metric_id: Identifier

@@ -3,9 +3,9 @@
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from contracts.money import Pence, PositivePence
+from contracts.money import Pence, PositivePence, check_total_within_limit
 
 IDENTIFIER_LENGTH_MAX = 128
 TEXT_LENGTH_MAX = 4000
@@ -31,8 +31,27 @@ def _check_financial_year(value: str) -> str:
     return value
 
 
+def _exact_financial_year_pattern() -> str:
+    """A regular expression for "YYYY-YY" whose second year follows the first ("2026-27",
+    "2099-00"): the rule `_check_financial_year` applies, written so that the JSON schema (and
+    the OpenAPI document) states it too, and a schema-valid year is never refused."""
+    by_tens = []
+    for tens in range(10):
+        pairs = [f"{units}-{(tens * 10 + units + 1) % 100:02d}" for units in range(10)]
+        by_tens.append(f"{tens}(?:{'|'.join(pairs)})")
+    return r"^\d{2}(?:" + "|".join(by_tens) + ")$"
+
+
+FINANCIAL_YEAR_PATTERN_SHAPE = r"^\d{4}-\d{2}$"
+FINANCIAL_YEAR_PATTERN = _exact_financial_year_pattern()
+
+# Validated by shape and then by the next-year rule, for a message a person can read; the
+# schema shows the exact pattern, which says the same in one expression.
 FinancialYear = Annotated[
-    str, Field(pattern=r"^\d{4}-\d{2}$"), AfterValidator(_check_financial_year)
+    str,
+    Field(pattern=FINANCIAL_YEAR_PATTERN_SHAPE),
+    AfterValidator(_check_financial_year),
+    WithJsonSchema({"type": "string", "pattern": FINANCIAL_YEAR_PATTERN}),
 ]
 """A UK financial year, April to March, written "2026-27"."""
 
@@ -73,13 +92,15 @@ def _check_years_unique(
     repeated = repeated_values([entry.financial_year for entry in profile])
     if repeated:
         raise ValueError(f"profile lists a financial year more than once: {', '.join(repeated)}")
+    check_total_within_limit(sum(entry.amount_pence for entry in profile), "the profile's years")
     return profile
 
 
 Profile = Annotated[
     tuple[FinancialYearAmount, ...], Field(min_length=1), AfterValidator(_check_years_unique)
 ]
-"""Money per financial year: at least one year, each year once."""
+"""Money per financial year: at least one year, each year once, adding up to at most
+`PENCE_MAX`."""
 
 
 class AttributionShare(ValueObject):

@@ -309,6 +309,8 @@ class LocalSystem:
         # A local run publishes its demo place's open data under placeholder identifiers,
         # marked as demonstration data; production registers real prefixes instead.
         environment.setdefault("SINGLEPOT_OPENDATA_DEMO", "true")
+        # The local launcher may run with the built-in development secrets; nothing else may.
+        environment.setdefault("SINGLEPOT_LOCAL_DEFAULTS_ALLOWED", "true")
         return environment
 
 

@@ -103,6 +103,8 @@ def test_settings(stack: Stack, database_url: str, **overrides: object) -> Runti
         "handler_retry_backoff_s": 0.01,
         "infrastructure_retry_backoff_s": 0.2,
         "outbox_poll_interval_s": 0.01,
+        # Tests run as the local launcher does, with the built-in development secrets.
+        "local_defaults_allowed": True,
     }
     values.update(overrides)
     return RuntimeSettings(**values)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from contracts import Event
+from contracts.values import FINANCIAL_YEAR_PATTERN, FINANCIAL_YEAR_PATTERN_SHAPE
 from services.gateway import (
     claim_results,
     command_status,
@@ -23,7 +24,10 @@ from services.gateway import (
     domain,
     intake,
     ledger_reports,
+    openapi_rules,
     problems,
+    references,
+    security,
     subscriptions,
     uploads,
 )
@@ -88,8 +92,9 @@ def command_endpoint(gateway: Gateway, route: CommandRoute) -> Callable[..., Any
         else:
             require_some_subject(principal, route.permission, place_id)
         raw = await intake.read_body(request, gateway.settings.gateway_request_bytes_max)
-        body = intake.parse_json_object(raw)
+        body = intake.parse_json_object(raw, gateway.settings.gateway_json_depth_max)
         command = intake.build_command(route, body, path, principal.principal_id)
+        await references.check(gateway, command)
         if route.subject is Subject.CLAIMANT:
             claimant = getattr(command, "claimant_id", None)
             require(principal, route.permission, place_id, claimant, what=f"claimant {claimant}")
@@ -119,7 +124,10 @@ def command_endpoint(gateway: Gateway, route: CommandRoute) -> Callable[..., Any
         ),
         *[
             inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, annotation=str, default=identifier_path()
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=str,
+                default=intake.path_parameter(name),
             )
             for name in route.path_fields
         ],
@@ -310,7 +318,12 @@ def query_routes(gateway: Gateway) -> APIRouter:
 
     from services.gateway import views
 
-    year_query = Query(None, pattern=r"^\d{4}-\d{2}$", description='A financial year, "2026-27".')
+    year_query = Query(
+        None,
+        pattern=FINANCIAL_YEAR_PATTERN_SHAPE,
+        json_schema_extra={"pattern": FINANCIAL_YEAR_PATTERN},
+        description='A financial year, "2026-27".',
+    )
     department_query = Query(None, min_length=1, max_length=128)
 
     @router.get("/places/{place_id}/pot/overview", tags=["ledger"])
@@ -470,6 +483,9 @@ def _providers_visible(
 def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | None = None) -> None:
     """Mount the API, the problem handlers and the OpenAPI document on the gateway's app."""
     gateway_settings = settings or GatewaySettings()
+    security.refuse_default_secrets(
+        gateway_settings.local_secrets_in_use(), host.settings.local_defaults_allowed
+    )
     gateway = Gateway(
         host,
         gateway_settings,
@@ -496,6 +512,8 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(organisations_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)
+    security.install(app, gateway_settings.web_swagger_ui_dir)
+    app.add_middleware(openapi_rules.UnknownQueryRefusal, document=lambda: app.openapi())
     _publish_openapi(app, components)
 
 
@@ -513,7 +531,7 @@ def _publish_openapi(app: FastAPI, components: dict[str, Any]) -> None:
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for name, schema in components.items():
                 schemas.setdefault(name, schema)
-            app.openapi_schema = document
+            app.openapi_schema = openapi_rules.with_storable_rules(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1198,3 +1198,8 @@ async def statement_by_year(
     """Paid and recovered pence per financial year, for a department or a provider."""
     rows = await connection.fetch(QUERIES.statement_by_year, place_id, department_code, provider_id)
     return _rows(rows)
+
+
+async def allocations_with_id(connection: asyncpg.Connection, allocation_id: str) -> list[dict]:
+    """(place_id, allocation_type, recipient_id) of every place's allocation of this id."""
+    return [dict(row) for row in await connection.fetch(QUERIES.allocations_with_id, allocation_id)]

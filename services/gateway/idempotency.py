@@ -21,6 +21,12 @@ JsonObject = dict[str, Any]
 REPLAY_HEADER = "Idempotency-Replayed"
 
 Action = Callable[[asyncpg.Connection], Awaitable[tuple[int, JsonObject]]]
+# What of a response is kept for replay: a secret shown once is left out of the log.
+Redaction = Callable[[JsonObject], JsonObject]
+
+
+def _kept_whole(response_body: JsonObject) -> JsonObject:
+    return response_body
 
 
 class _Raced(Exception):
@@ -39,11 +45,13 @@ async def idempotent(
     event_id: uuid.UUID | None,
     action: Action,
     known_response: tuple[int, JsonObject] | None = None,
+    logged: Redaction = _kept_whole,
 ) -> JSONResponse:
     """Run `action` once per (principal, key): in the same transaction as its effect the request's
     hash and response are stored; the same key again replays that response, or is a 409 when the
     request differs. When the response is known beforehand (`known_response`), the key is
-    claimed first, which saves a round trip on the common path."""
+    claimed first, which saves a round trip on the common path. `logged` says what of the
+    response is kept (and so replayed): a secret is answered once and never stored here."""
     fingerprint = domain.request_fingerprint(method_path, body)
     claim = functools.partial(
         db.claim_command,
@@ -74,7 +82,7 @@ async def idempotent(
                     return _replay(existing, fingerprint, key, method_path)
                 status, response_body = await action(connection)
                 claimed = await claim(
-                    connection, response_status=status, response_body=response_body
+                    connection, response_status=status, response_body=logged(response_body)
                 )
                 if not claimed:
                     raise _Raced()

@@ -11,7 +11,12 @@ from fastapi import Path, Request
 from pydantic import ValidationError
 
 from contracts import Event
-from contracts.values import IDENTIFIER_LENGTH_MAX
+from contracts.json_limits import nesting_exceeds
+from contracts.values import (
+    FINANCIAL_YEAR_PATTERN,
+    FINANCIAL_YEAR_PATTERN_SHAPE,
+    IDENTIFIER_LENGTH_MAX,
+)
 from services.gateway import problems
 from services.gateway.commands import CommandRoute
 from services.gateway.problems import ProblemError, invalid
@@ -23,6 +28,22 @@ INTEGER_MAX = 2**63 - 1
 def identifier_path() -> Any:
     """A path parameter holding an id: 1 to 128 characters, as contracts' Identifier."""
     return Path(min_length=1, max_length=IDENTIFIER_LENGTH_MAX)
+
+
+def financial_year_path() -> Any:
+    """A path parameter holding a financial year ("2026-27"). Its shape is checked here and
+    the next-year rule by the command, with a readable message; the OpenAPI document states
+    both in one exact pattern so that a schema-valid year is never refused."""
+    return Path(
+        pattern=FINANCIAL_YEAR_PATTERN_SHAPE,
+        json_schema_extra={"pattern": FINANCIAL_YEAR_PATTERN},
+        description='A financial year, "2026-27".',
+    )
+
+
+def path_parameter(name: str) -> Any:
+    """The path parameter a command route's field `name` takes."""
+    return financial_year_path() if name == "financial_year" else identifier_path()
 
 
 async def read_body(request: Request, bytes_max: int) -> bytes:
@@ -53,8 +74,11 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """A JSON object from the body: malformed JSON is a 400, any other JSON value a 422."""
+def parse_json_object(raw: bytes, depth_max: int) -> dict[str, Any]:
+    """A JSON object from the body: malformed JSON is a 400, any other JSON value a 422, and
+    JSON nested deeper than `depth_max` a 422 before it is parsed."""
+    if nesting_exceeds(raw.decode("utf-8", errors="replace"), depth_max):
+        raise invalid("body", "depth_max", f"arrays and objects may nest at most {depth_max} deep")
     try:
         value = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:

@@ -6,21 +6,40 @@ own validation and HTTP errors, and anything unexpected into `application/proble
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.gateway.documented import DocumentedOperations
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://singlepot.dev/problems/"
+# How long a caller is asked to wait when the database cannot be reached: long enough for a
+# restart or fail-over, short enough that a retry soon finds it back.
+DATABASE_RETRY_AFTER_S = 5
+
+# What asyncpg raises when the database is unreachable, restarting or out of connections, as
+# opposed to a query that went wrong: the world's fault, answered 503, not a bug's 500.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    OSError,  # connection refused or reset
+    asyncio.TimeoutError,  # no connection within the pool's timeout
+    asyncpg.PostgresConnectionError,  # includes a connection closed mid-query
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
 
 
 class FieldProblem(BaseModel):
@@ -149,14 +168,25 @@ def install(app: FastAPI) -> None:
         rule = {404: ("path", "exists"), 405: ("method", "allowed")}.get(
             error.status_code, ("request", slug)
         )
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
         problem = ProblemError(
             error.status_code,
             slug,
             detail,
             errors=[field_problem(rule[0], rule[1], detail)],
-            headers=dict(error.headers or {}),
+            headers=headers,
         )
         return response(problem, request.url.path)
+
+    async def on_database_outage(request: Request, error: Exception) -> JSONResponse:
+        return response(database_unavailable(error), request.url.path)
+
+    # Registered per class (not caught inside the catch-all below) so that they are answered
+    # like any refusal, not re-raised to the server as a crash.
+    for outage in DATABASE_OUTAGES:
+        app.add_exception_handler(outage, on_database_outage)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -164,6 +194,30 @@ def install(app: FastAPI) -> None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         problem = ProblemError(500, "internal-error", "the gateway failed; the error is logged")
         return response(problem, request.url.path)
+
+
+def allowed_methods(request: Request, fallback: str) -> str:
+    """Every method the OpenAPI document gives this path: Starlette's own 405 names only the
+    first route that matched the path, though others may serve it with other methods."""
+    methods = set(DocumentedOperations(request.app.openapi()).operations(request.url.path))
+    if not methods:
+        return fallback
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+def database_unavailable(error: BaseException) -> ProblemError:
+    """503 with Retry-After: the database is out of reach for now; the request may be retried
+    (with its Idempotency-Key, a command is still applied at most once)."""
+    log.warning("database unavailable: %s: %s", type(error).__name__, error)
+    return ProblemError(
+        503,
+        "database-unavailable",
+        f"the database cannot be reached just now; retry in {DATABASE_RETRY_AFTER_S} seconds",
+        errors=[field_problem("request", "database_available", "the database is unavailable")],
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
 
 
 def openapi_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -848,3 +848,8 @@ FROM department_spend
 WHERE place_id = $1 AND ($2::text IS NULL OR department_code = $2)
   AND ($3::text IS NULL OR record ->> 'provider_id' = $3)
 GROUP BY 1 ORDER BY 1;
+
+-- name: allocations_with_id
+-- Every place's allocation of this id, to check a command's reference to one early.
+SELECT place_id, allocation_type, recipient_id FROM allocations
+WHERE allocation_id = $1 ORDER BY place_id;

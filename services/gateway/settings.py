@@ -19,6 +19,11 @@ __all__ = ["GatewaySettings", "RuntimeSettings"]
 DEFAULT_WEB_ASSETS_DIR = (
     Path(__file__).resolve().parents[2] / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 )
+# The pseudonymisation key a local run uses; anywhere else the gateway refuses to start with it
+# (services/gateway/security.py), as it is public.
+LOCAL_PSEUDONYM_KEY = "local-only-pseudonymisation-key"
+# And Swagger UI's, for the API documentation page (/docs).
+DEFAULT_SWAGGER_UI_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "swagger-ui-dist"
 
 
 class PlacePublishing(BaseModel):
@@ -53,6 +58,13 @@ class GatewaySettings(BaseSettings):
     gateway_request_bytes_max: int = Field(
         default=1_000_000, ge=1_000, description="Largest JSON request body the gateway reads."
     )
+    gateway_json_depth_max: int = Field(
+        default=32,
+        ge=4,
+        le=256,
+        description="Deepest nesting of arrays and objects a JSON request body may have; "
+        "checked before the body is parsed.",
+    )
     gateway_upload_bytes_max: int = Field(
         default=50_000_000, ge=1_000, description="Largest evidence file upload the gateway reads."
     )
@@ -65,7 +77,7 @@ class GatewaySettings(BaseSettings):
     # The same key as the outcomes service's (one per deployment, so duplicates across
     # providers and entry points are visible): either variable sets it.
     gateway_pseudonym_key: SecretStr = Field(
-        default=SecretStr("local-only-pseudonymisation-key"),
+        default=SecretStr(LOCAL_PSEUDONYM_KEY),
         validation_alias=AliasChoices(
             "SINGLEPOT_GATEWAY_PSEUDONYM_KEY", "SINGLEPOT_OUTCOMES_PARTICIPANT_HASH_KEY"
         ),
@@ -191,6 +203,17 @@ class GatewaySettings(BaseSettings):
         description="Folder of GOV.UK Frontend's compiled assets (node_modules/govuk-frontend/"
         "dist/govuk, installed by `npm ci`), served at /assets.",
     )
+    web_swagger_ui_dir: Path = Field(
+        default=DEFAULT_SWAGGER_UI_DIR,
+        description="Folder of Swagger UI's assets (node_modules/swagger-ui-dist, installed by "
+        "`npm ci`), served at /docs-assets for the API documentation page /docs.",
+    )
+
+    def local_secrets_in_use(self) -> list[str]:
+        """The environment variables of secrets still at their public local defaults."""
+        if self.gateway_pseudonym_key.get_secret_value() == LOCAL_PSEUDONYM_KEY:
+            return ["SINGLEPOT_GATEWAY_PSEUDONYM_KEY"]
+        return []
 
     # Open data (services/gateway/opendata): each place's publishing identity.
     opendata_publishers: dict[str, PlacePublishing] = Field(

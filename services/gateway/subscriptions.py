@@ -38,6 +38,10 @@ from services.gateway.webhook_urls import WebhookUrlRefused, check_url_resolved
 
 JsonObject = dict[str, Any]
 SECRET_BYTES = 32
+SECRET_SHOWN_ONCE = (
+    "the signing secret is shown once, in the first answer; a repeat of the request does not "
+    "show it again: deactivate this subscription and create another for a new secret"
+)
 M = TypeVar("M", bound=BaseModel)
 SUBSCRIPTION_ID = Path(description="The subscription, as returned when it was made.")
 
@@ -90,14 +94,18 @@ def routes(gateway: Gateway) -> APIRouter:
     async def spend_stream(
         request: Request,
         department_code: str = department_path,
-        last_event_id: str | None = Header(None, description="Resume after this sequence."),
+        last_event_id: str | None = Header(
+            None,
+            pattern=r"^\d{0,19}$",
+            description="Resume after this sequence; empty means from `after`, as if absent.",
+        ),
         after: int = Query(0, ge=0, le=intake.INTEGER_MAX, description="Or resume after this."),
         principal: Principal = CALLER,
     ) -> StreamingResponse:
         """Server-Sent Events: one `spend` event per spend, its id the feed sequence."""
         _may_read(principal, department_code)
         start = after
-        if last_event_id is not None:
+        if last_event_id:  # an empty Last-Event-ID names no event (the SSE standard)
             if not last_event_id.isdigit() or int(last_event_id) > intake.INTEGER_MAX:
                 raise problems.invalid(
                     "header.last-event-id", "sequence", "Last-Event-ID must be a sequence number"
@@ -159,6 +167,7 @@ def routes(gateway: Gateway) -> APIRouter:
             event_type="SubscribeWebhook",
             event_id=None,
             action=create,
+            logged=without_secret,
         )
 
     @router.get("/webhooks")
@@ -312,7 +321,7 @@ async def _subscription(
 
 async def _json_body(request: Request, gateway: Gateway) -> JsonObject:
     raw = await intake.read_body(request, gateway.settings.gateway_request_bytes_max)
-    return intake.parse_json_object(raw)
+    return intake.parse_json_object(raw, gateway.settings.gateway_json_depth_max)
 
 
 def _validated(model: type[M], body: JsonObject) -> M:
@@ -320,6 +329,11 @@ def _validated(model: type[M], body: JsonObject) -> M:
         return model.model_validate(body)
     except ValidationError as error:
         raise problems.from_pydantic(error) from None
+
+
+def without_secret(response_body: JsonObject) -> JsonObject:
+    """A subscription's creation answer as kept for replay: the secret is shown once only."""
+    return {**response_body, "secret": None, "secret_shown": SECRET_SHOWN_ONCE}
 
 
 def _jsonable(row: JsonObject) -> JsonObject:

@@ -204,6 +204,8 @@ def commands_from_file(
                 report=report,
             )
         )
-    except (EvidenceFileError, UnicodeDecodeError) as error:
+    except EvidenceFileError as error:
+        raise problems.invalid("file", error.rule, str(error)) from None
+    except UnicodeDecodeError as error:
         raise problems.invalid("file", "format", str(error)) from None
     return commands, batch_id

@@ -87,7 +87,7 @@ async def list_principals(connection: asyncpg.Connection) -> list[dict[str, obje
 
 
 async def set_password(connection: asyncpg.Connection, principal_id: str, password: str) -> None:
-    """Set a person's web sign-in password (stored only as a salted scrypt hash); their open
+    """Set a person's web sign-in password (stored only as an Argon2id hash); their open
     web sessions end, so a changed password locks out whoever knew the old one."""
     if not await store.principal_exists(connection, principal_id):
         raise LookupError(f"no user or service {principal_id!r}; add it first")
@@ -99,6 +99,11 @@ async def set_password(connection: asyncpg.Connection, principal_id: str, passwo
 
 async def check_password(connection: asyncpg.Connection, principal_id: str, password: str) -> bool:
     """Whether the password is the principal's; an unknown principal takes as long as a wrong
-    password and is simply False, so the answer does not reveal who has an account."""
+    password and is simply False, so the answer does not reveal who has an account. A right
+    password kept in an older or weaker form is hashed again with today's Argon2id."""
     stored = await store.password_hash_of(connection, principal_id)
-    return await asyncio.to_thread(passwords.verify_password, password, stored)
+    verified = await asyncio.to_thread(passwords.verify_password, password, stored)
+    if verified and stored is not None and passwords.needs_rehash(stored):
+        rehashed = await asyncio.to_thread(passwords.hash_password, password)
+        await store.set_password(connection, principal_id, rehashed)
+    return verified

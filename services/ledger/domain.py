@@ -46,7 +46,7 @@ from contracts import (
     VirementRequested,
 )
 from contracts.ledger import IatiTransactionType
-from contracts.money import format_pounds
+from contracts.money import PENCE_MAX, format_pounds
 from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.values import next_financial_year
 from services.ledger.errors import LedgerRejection
@@ -270,6 +270,25 @@ class PlaceBook:
                 found.append(StreamShare(department_code, funding_stream_code, balance))
         return sorted(found, key=lambda share: (share.department_code, share.funding_stream_code))
 
+    def group_balance(self, financial_year: str, prefix: str) -> int:
+        """The sum of a group's balances (`"settlement:"`, `"received:"`) in one year."""
+        accounts = self._groups.get((financial_year, prefix), ())
+        return sum(self.balances[(financial_year, account)] for account in accounts)
+
+    def settled_pence(self, financial_year: str, stream: tuple[str, str] | None = None) -> int:
+        """Money settled into the pot for a year: of one (department, stream), or of all.
+
+        A settlement debits the settlement account and a receipt moves that debit to the
+        received account, so the two together hold everything ever settled."""
+        if stream is None:
+            both = self.group_balance(financial_year, "settlement:")
+            both += self.group_balance(financial_year, "received:")
+            return -both
+        return -(
+            self.balance(financial_year, settlement_account(*stream))
+            + self.balance(financial_year, received_account(*stream))
+        )
+
     def use_id(self, used_id: str) -> None:
         self.used_ids.add(used_id)
         self.new_used_ids.add(used_id)
@@ -428,6 +447,7 @@ def post(
     assert len(legs) >= 2, "a transfer has at least two legs"
     assert sum(leg.signed_pence for leg in legs) == 0, f"unbalanced transfer: {legs}"
     assert financial_year not in book.closed_years, "closed years are checked before posting"
+    _within_limit(book, financial_year, legs)
     sequence = book.sequence + 1
     fields: dict[str, Any] = {
         "place_id": book.place_id,
@@ -458,6 +478,19 @@ def post(
     decision.transfers.append(transfer)
     decision.events.append(transfer_posted(transfer))
     return transfer
+
+
+def _within_limit(book: PlaceBook, financial_year: str, legs: Sequence[Leg]) -> None:
+    """Refuse a transfer that would take any balance beyond the money limit, so every
+    balance stays exact in the database's 64-bit integers and in JSON. Only the first
+    transfer of a request can meet this: a settlement checks all its years beforehand."""
+    for leg in legs:
+        after_pence = book.balance(financial_year, leg.account) + leg.signed_pence
+        if abs(after_pence) > PENCE_MAX:
+            raise LedgerRejection(
+                f"{leg.account} in {financial_year} would hold {after_pence} pence, beyond the "
+                f"limit of {PENCE_MAX} pence a balance may hold"
+            )
 
 
 def name_based_id(namespace: UUID, name: str) -> UUID:
@@ -548,6 +581,7 @@ def record_settlement(book: PlaceBook, decision: Decision, command: RecordSettle
         )
     for year in command.profile:
         _open_year(book, year.financial_year)
+        _settled_within_limit(book, command, year.financial_year, year.amount_pence)
     department, stream = command.department_code, command.funding_stream_code
     transfer_ids = []
     for year in command.profile:
@@ -577,6 +611,24 @@ def record_settlement(book: PlaceBook, decision: Decision, command: RecordSettle
             transfer_id=transfer_ids[0],
         )
     )
+
+
+def _settled_within_limit(
+    book: PlaceBook, command: RecordSettlement, financial_year: str, amount_pence: int
+) -> None:
+    """A stream's and the whole pot's settled money in a year stay within the money limit."""
+    stream = (command.department_code, command.funding_stream_code)
+    totals = {
+        f"{stream[0]} {stream[1]}'s": book.settled_pence(financial_year, stream),
+        f"{book.place_id}'s pot": book.settled_pence(financial_year),
+    }
+    for what, settled_pence in totals.items():
+        if settled_pence + amount_pence > PENCE_MAX:
+            raise LedgerRejection(
+                f"settlement {command.settlement_id} would take {what} money settled for "
+                f"{financial_year} to {settled_pence + amount_pence} pence, over the limit of "
+                f"{PENCE_MAX} pence (2^53 - 1) a stream or pot total may reach"
+            )
 
 
 def record_receipt(book: PlaceBook, decision: Decision, command: RecordReceipt) -> None:

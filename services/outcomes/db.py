@@ -240,6 +240,13 @@ async def allocation(
     return domain.AllocationView(**dict(row)) if row else None
 
 
+async def places_holding_allocation(
+    connection: asyncpg.Connection, allocation_id: str
+) -> tuple[str, ...]:
+    rows = await connection.fetch(QUERIES.places_holding_allocation, allocation_id)
+    return tuple(row["place_id"] for row in rows)
+
+
 async def record_allocation_approved(
     connection: asyncpg.Connection,
     place_id: str,

@@ -474,6 +474,22 @@ def registration_problems(
     return tuple(problems)
 
 
+def allocation_place_problems(
+    place_id: str, allocation_id: str, places_holding: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Why a contract of `place_id` cannot draw on `allocation_id`, known in `places_holding`:
+    an allocation known only in other places is theirs, and a contract on it could have its
+    evidence verified but never be paid (payments come from the contract's own place's pot).
+    An allocation not known anywhere yet is allowed: its approval may still be on its way,
+    and the type, recipient and value checks apply once it is known."""
+    if not places_holding or place_id in places_holding:
+        return ()
+    return (
+        f"allocation {allocation_id} belongs to {', '.join(places_holding)}, not {place_id}: "
+        "a contract draws on an allocation of its own place",
+    )
+
+
 def amendment_problems(
     contract: Contract, metric_id: str, version: int, effective_from: date
 ) -> tuple[str, ...]:

@@ -95,6 +95,10 @@ async def register_contract(
         kpi_threshold_pence=settings.social_value_kpi_threshold_pence,
         kpi_count_required=settings.social_value_kpi_count,
     )
+    places_holding = await db.places_holding_allocation(context.connection, command.allocation_id)
+    problems += domain.allocation_place_problems(
+        command.place_id, command.allocation_id, places_holding
+    )
     if problems:
         await context.outbox.add(
             OutcomesContractRejected(

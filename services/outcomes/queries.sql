@@ -58,6 +58,11 @@ WHERE m.contract_id = $1 AND m.metric_id = delta.metric_id;
 SELECT allocation_id, allocation_type, recipient_id, value_pence, funded
 FROM allocations WHERE place_id = $1 AND allocation_id = $2;
 
+-- name: places_holding_allocation
+-- Every place the service knows an allocation of this id in, to refuse a contract that names
+-- another place's allocation.
+SELECT place_id FROM allocations WHERE allocation_id = $1 ORDER BY place_id;
+
 -- name: record_allocation_approved
 INSERT INTO allocations (place_id, allocation_id, allocation_type, recipient_id, value_pence)
 VALUES ($1, $2, $3, $4, $5)

@@ -369,9 +369,13 @@ def build_http_app(definition: ServiceDefinition, settings: RuntimeSettings) -> 
             await host.stop()
 
     # FastAPI traces requests natively when a tracer provider is installed; probes are left out.
+    # No /docs or /redoc from FastAPI: they load Swagger UI from a CDN. The gateway serves
+    # its own /docs from the installed package (services/gateway/security.py).
     app = FastAPI(
         title=f"singlepot {definition.name}",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         telemetry={"exclude": _is_probe},
     )
     app.state.host = host

@@ -9,6 +9,8 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_DATABASE_NAME = "singlepot"
+# The embedded PostgreSQL's generated superuser password, in its data folder (mode 0600).
+LOCAL_POSTGRES_PASSWORD_FILE = "postgres-password"
 
 
 class RuntimeSettings(BaseSettings):
@@ -33,6 +35,11 @@ class RuntimeSettings(BaseSettings):
         description="Kafka cluster to use instead of the bundled Tansu broker.",
     )
     data_dir: Path = Field(default=Path(".data"), description="Where local data lives.")
+    local_defaults_allowed: bool = Field(
+        default=False,
+        description="Set by the local launcher (singlepot up, make run) and the tests: allows "
+        "the built-in development secrets, with which a service refuses to start elsewhere.",
+    )
     postgres_port: int = Field(default=54329, ge=1, le=65535)
     broker_port: int = Field(default=19092, ge=1, le=65535)
     gateway_host: str = "127.0.0.1"
@@ -119,10 +126,15 @@ class RuntimeSettings(BaseSettings):
         return self
 
     def effective_database_url(self) -> str:
-        """The configured PostgreSQL, or the embedded one `singlepot up` starts."""
+        """The configured PostgreSQL, or the embedded one `singlepot up` starts (with the
+        password it generated, kept in its data folder)."""
         if self.database_url:
             return self.database_url
-        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{LOCAL_DATABASE_NAME}"
+        user = "postgres"
+        password_path = self.data_dir / "postgres" / LOCAL_POSTGRES_PASSWORD_FILE
+        if password_path.exists():
+            user += ":" + password_path.read_text(encoding="utf-8").strip()
+        return f"postgresql://{user}@127.0.0.1:{self.postgres_port}/{LOCAL_DATABASE_NAME}"
 
     def effective_bootstrap_servers(self) -> str:
         """The configured Kafka cluster, or the bundled broker `singlepot up` starts."""

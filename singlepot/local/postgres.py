@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from services.runtime.settings import LOCAL_POSTGRES_PASSWORD_FILE
 from singlepot.local.errors import LocalStackError, log_size, log_tail
 from singlepot.local.ports import accepts_connections, port_is_free
 
@@ -141,7 +143,23 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+        """The superuser's URL, with the cluster's generated password once it has one."""
+        password = self.password()
+        user = f"postgres:{password}" if password else "postgres"
+        return f"postgresql://{user}@{self.host}:{self.port}/postgres"
+
+    @property
+    def password_path(self) -> Path:
+        """The superuser's generated password (mode 0600), beside the cluster, not inside it."""
+        return self.data_dir / LOCAL_POSTGRES_PASSWORD_FILE
+
+    def password(self) -> str | None:
+        """The cluster's password; None for a cluster made before passwords (it trusts local
+        connections, as it always did, until its data folder is made afresh)."""
+        try:
+            return self.password_path.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
 
     @property
     def cluster_dir(self) -> Path:
@@ -166,9 +184,12 @@ class EmbeddedPostgres:
             return
         self._check_port_free()
         self.run_as = choose_run_as()
+        new_cluster = not (self.cluster_dir / "PG_VERSION").exists()
+        if new_cluster:
+            self._write_password()
         self._prepare_dirs(bin_dir)
         began = time.monotonic()
-        if not (self.cluster_dir / "PG_VERSION").exists():
+        if new_cluster:
             self._initdb(bin_dir)
         self._remove_stale_lock_files()
         self._pg_ctl_start(bin_dir)
@@ -265,7 +286,18 @@ class EmbeddedPostgres:
                 "remove it and start again."
             )
 
+    def _write_password(self) -> None:
+        """A fresh random password for a new cluster's superuser, readable by its owner only;
+        a password left by an earlier cluster in this folder is used again."""
+        if self.password() is not None:
+            return
+        descriptor = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(secrets.token_urlsafe(24) + "\n")
+
     def _initdb(self, bin_dir: Path) -> None:
+        # Every connection, over TCP or the socket, proves the password (SCRAM-SHA-256): any
+        # local program could otherwise connect as superuser.
         command = [
             str(bin_dir / "initdb"),
             "-D",
@@ -273,7 +305,8 @@ class EmbeddedPostgres:
             "-U",
             "postgres",
             "-A",
-            "trust",
+            "scram-sha-256",
+            f"--pwfile={self.password_path}",
             "-E",
             "UTF8",
             "--no-locale",

@@ -190,6 +190,12 @@ def test_the_dockerfile_builds_one_non_root_python_slim_image_entering_at_single
         DOCKERFILE,
         flags=re.MULTILINE,
     ), "the web pages' assets are copied to where the image tells the gateway to find them"
+    (swagger_dir,) = re.findall(r"SINGLEPOT_WEB_SWAGGER_UI_DIR=(\S+)", DOCKERFILE)
+    assert re.search(
+        rf"^COPY --from=assets /src/node_modules/swagger-ui-dist {swagger_dir}$",
+        DOCKERFILE,
+        flags=re.MULTILINE,
+    ), "Swagger UI's assets are copied to where the image tells the gateway to find them"
     assert re.search(r"pip install \.$", DOCKERFILE, flags=re.MULTILINE)
     (entrypoint,) = re.findall(r"^ENTRYPOINT (.+)$", DOCKERFILE, flags=re.MULTILINE)
     assert json.loads(entrypoint) == ["singlepot"]
@@ -310,7 +316,9 @@ def test_probes_use_the_health_routes_the_service_really_serves(
 ) -> None:
     routes = {
         getattr(route, "path", None)
-        for route in build_http_app(service_definition(service), RuntimeSettings()).routes
+        for route in build_http_app(
+            service_definition(service), RuntimeSettings(local_defaults_allowed=True)
+        ).routes
     }
     (container,) = containers(deployment_for(objects, service))
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

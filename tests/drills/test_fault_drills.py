@@ -77,6 +77,7 @@ def drill_settings(stack: LocalStack) -> RuntimeSettings:
         consumer_heartbeat_interval_ms=500,
         consumer_fetch_max_wait_ms=20,
         infrastructure_retry_backoff_s=0.3,
+        local_defaults_allowed=True,
     )
 
 
@@ -176,6 +177,7 @@ class Drill:
             "SINGLEPOT_CONSUMER_FETCH_MAX_WAIT_MS": "20",
             "SINGLEPOT_INFRASTRUCTURE_RETRY_BACKOFF_S": "0.3",
             "SINGLEPOT_CONSUMER_BATCH_SIZE_MAX": "50",
+            "SINGLEPOT_LOCAL_DEFAULTS_ALLOWED": "true",
         }
         if service == "gateway":
             self.gateway_port = int(env["SINGLEPOT_GATEWAY_PORT"])

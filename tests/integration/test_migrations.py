@@ -38,7 +38,7 @@ async def test_migrations_build_every_schema_from_empty_and_are_idempotent(stack
     assert second == {name: [] for name in SERVICE_NAMES}
 
 
-async def test_ledger_transfers_cannot_be_updated_or_deleted(database_url) -> None:
+async def test_ledger_transfers_cannot_be_updated_deleted_or_truncated(database_url) -> None:
     connection = await asyncpg.connect(database_url, server_settings={"search_path": "ledger"})
     try:
         await connection.execute(
@@ -50,5 +50,8 @@ async def test_ledger_transfers_cannot_be_updated_or_deleted(database_url) -> No
             await connection.execute("UPDATE transfers SET description = 'changed'")
         with pytest.raises(asyncpg.RaiseError, match="immutable"):
             await connection.execute("DELETE FROM transfers")
+        with pytest.raises(asyncpg.RaiseError, match="immutable"):
+            await connection.execute("TRUNCATE transfers")
+        assert await connection.fetchval("SELECT count(*) FROM transfers") == 1
     finally:
         await connection.close()

@@ -72,7 +72,7 @@ def routes(gateway: Gateway) -> APIRouter:
         require(principal, Permission.REGISTER_ORGANISATION, place_id)
         # Read within the gateway's body limit, as every command is.
         raw = await read_body(request, gateway.settings.gateway_request_bytes_max)
-        fields = parse_json_object(raw)
+        fields = parse_json_object(raw, gateway.settings.gateway_json_depth_max)
         check_storable(fields, "body")
         try:
             body = OrganisationRegistration.model_validate(fields)

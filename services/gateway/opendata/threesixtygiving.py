@@ -12,7 +12,6 @@ classifications, and payments made are disbursement transactions; a settled reco
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 from datetime import datetime
@@ -36,6 +35,7 @@ from services.gateway.opendata.publishing import (
     pounds,
     stream_label,
 )
+from services.gateway.spreadsheet import SafeDictWriter
 
 SCHEMA_VERSION = "1.4"
 # Classification vocabularies, scoped by the publisher's prefix: "360G-gmca:funding-stream".
@@ -286,7 +286,7 @@ def csv_columns(rows: Iterable[dict[str, str]]) -> list[str]:
 
 def write_csv(stream: TextIO, rows: list[dict[str, str]]) -> None:
     """The one place the 360Giving CSV is written (the HTTP file and the export command)."""
-    writer = csv.DictWriter(stream, fieldnames=csv_columns(rows), lineterminator="\r\n")
+    writer = SafeDictWriter(stream, csv_columns(rows))
     writer.writeheader()
     writer.writerows(rows)
 

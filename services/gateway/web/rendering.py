@@ -24,7 +24,7 @@ from contracts.money import format_pounds
 from services.gateway.auth import Gateway
 from services.gateway.domain import Principal
 from services.gateway.problems import FieldProblem
-from services.gateway.web import charts, csrf, words
+from services.gateway.web import csrf, words
 from services.gateway.web.sessions import Session
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -133,7 +133,6 @@ def render(page: Page, template: str, status_code: int = 200, **context: Any) ->
         idempotency_key=str(uuid.uuid4()),
         service_name=SERVICE_NAME,
         current_path=page.request.url.path,
-        chart_css=charts.CHART_CSS,
         **context,
     )
     return HTMLResponse(

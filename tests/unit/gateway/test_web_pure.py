@@ -14,7 +14,7 @@ from services.gateway.web.routes import _safe_next, links_for
 
 def test_a_password_verifies_against_its_hash_and_a_wrong_one_does_not() -> None:
     stored = passwords.hash_password("a long enough password")
-    assert stored.startswith("scrypt$16384$8$1$")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert passwords.verify_password("a long enough password", stored)
     assert not passwords.verify_password("a long enough passworD", stored)
     assert not passwords.verify_password("a long enough password", None)

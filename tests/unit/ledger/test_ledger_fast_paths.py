@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts import (
+    PENCE_MAX,
     ClosePeriod,
     Event,
     FinancialYearAmount,
@@ -120,7 +121,7 @@ def _every_kind_of_answer() -> list[tuple[uuid.UUID, Event]]:
             place_id=PLACE,
             allocation_id="TOO-BIG",
             financial_year=YEAR,
-            amount_pence=10**30,
+            amount_pence=PENCE_MAX,
             purpose=TRICKY_TEXT,
         ),
         PaymentRequested(
@@ -258,7 +259,7 @@ def test_an_answer_row_carries_the_same_bytes_and_headers_as_wrapping_then_encod
     assert compared > 40
 
 
-@given(purpose=text, allocation_id=text, amount_pence=st.integers(min_value=1, max_value=10**30))
+@given(purpose=text, allocation_id=text, amount_pence=st.integers(min_value=1, max_value=PENCE_MAX))
 def test_a_request_body_hash_is_the_sorted_json_hash_for_any_text(
     purpose: str, allocation_id: str, amount_pence: int
 ) -> None:

@@ -4,7 +4,6 @@ spend. Another department's spend is never shown."""
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -16,6 +15,7 @@ from services.gateway import views
 from services.gateway.auth import require
 from services.gateway.domain import Permission
 from services.gateway.intake import identifier_path
+from services.gateway.spreadsheet import SafeWriter
 from services.gateway.web import charts
 from services.gateway.web.rendering import Page, render
 from services.gateway.web.routes import PAGE, WebRoute, signed_in
@@ -34,15 +34,6 @@ CSV_COLUMNS = (
     "amount_pence",
     "amount_pounds",
 )
-# Cells a spreadsheet would run as a formula are prefixed with ' (OWASP CSV injection advice).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not text.lstrip("-").replace(".", "").isdigit():
-        return "'" + text
-    return text
 
 
 def share_rows(spend: list[dict[str, Any]], department_code: str) -> list[dict[str, Any]]:
@@ -64,12 +55,12 @@ def share_rows(spend: list[dict[str, Any]], department_code: str) -> list[dict[s
 def spend_csv(rows: list[dict[str, Any]]) -> str:
     """One line per attributed share: pence exactly, and pounds with two decimals."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         pence = int(row.get("amount_pence") or 0)
         values = {**row, "amount_pence": pence, "amount_pounds": format_pounds_plain(pence)}
-        writer.writerow([_cell(values.get(column)) for column in CSV_COLUMNS])
+        writer.writerow([values.get(column) for column in CSV_COLUMNS])
     return out.getvalue()
 
 

@@ -477,6 +477,7 @@ def test_secrets_are_only_referenced_never_defined_or_inlined(objects: list[Mani
         *(f"singlepot-db-{service}" for service in SERVICE_NAMES),
         "singlepot-db-auditor",
         "singlepot-ledger-report",
+        "singlepot-pseudonym-key",
     }
     referenced = set()
     for workload in workloads(objects):

@@ -29,6 +29,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from services.runtime.settings import LOCAL_POSTGRES_PASSWORD_FILE
 from singlepot.local.ports import free_port
 
 PLACES = ("GM", "WMCA", "LCR")
@@ -107,7 +108,11 @@ class SupervisedSystem:
 
     @property
     def database_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.env['SINGLEPOT_POSTGRES_PORT']}/singlepot"
+        # The embedded cluster's superuser proves a generated password (kept beside the cluster).
+        password_file = self.data_dir / "postgres" / LOCAL_POSTGRES_PASSWORD_FILE
+        password = password_file.read_text(encoding="utf-8").strip()
+        port = self.env["SINGLEPOT_POSTGRES_PORT"]
+        return f"postgresql://postgres:{password}@127.0.0.1:{port}/singlepot"
 
     def start(self) -> None:
         self.starts += 1
@@ -355,7 +360,7 @@ def run_drills(workdir: Path, settle_s: float = 3.0) -> list[DrillResult]:
     results = []
     try:
         places = " ".join(f"--grant finance@{place}" for place in PLACES)
-        system.cli("users", "add", "drill-finance", *places.split(), "--grant", "auditor")
+        system.cli("users", "add", "drill-finance", *places.split(), "--grant", "auditor@*")
         token = system.cli("users", "token", "drill-finance").stdout.strip().splitlines()[-1]
         stream = CommandStream(system, token)
         stream.start()

@@ -175,7 +175,8 @@ def arrivals(log_path: Path, *, by_batch: bool = False) -> dict[str, float]:
 
 
 async def make_token(
-    database_url: str, grants_text: tuple[str, ...] = ("finance@GM", "auditor", "department:DWP")
+    database_url: str,
+    grants_text: tuple[str, ...] = ("finance@GM", "auditor@*", "department@*:DWP"),
 ) -> str:
     connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
     try:

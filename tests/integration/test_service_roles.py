@@ -37,6 +37,9 @@ LEDGER_TABLE_RIGHTS = (
     "WHERE relnamespace = 'ledger'::regnamespace ORDER BY relname"
 )
 ROLES = [service_role(name) for name in SERVICE_NAMES] + [AUDITOR_ROLE]
+# Every role of these tests logs in with this password (the embedded PostgreSQL asks each
+# connection for one, SCRAM-SHA-256, as a production server does).
+ROLE_PASSWORD = "roles-test-password"
 
 
 async def _create_login_roles(admin: asyncpg.Connection) -> None:
@@ -44,9 +47,9 @@ async def _create_login_roles(admin: asyncpg.Connection) -> None:
     Roles span the server's databases; another test may have made them already."""
     for role in ROLES:
         try:
-            await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+            await admin.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{ROLE_PASSWORD}'")
         except (asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
-            await admin.execute(f'ALTER ROLE "{role}" LOGIN')
+            await admin.execute(f"ALTER ROLE \"{role}\" LOGIN PASSWORD '{ROLE_PASSWORD}'")
 
 
 @pytest.fixture
@@ -57,7 +60,9 @@ async def migrated_by_owner(stack) -> AsyncIterator[str]:
     admin = await asyncpg.connect(stack.database_url("postgres"))
     try:
         await _create_login_roles(admin)
-        await admin.execute(f'CREATE ROLE "{owner}" LOGIN NOSUPERUSER NOCREATEROLE')
+        await admin.execute(
+            f"CREATE ROLE \"{owner}\" LOGIN NOSUPERUSER NOCREATEROLE PASSWORD '{ROLE_PASSWORD}'"
+        )
         await admin.execute(f'CREATE DATABASE "{database}" OWNER "{owner}"')
         url = stack.database_url(database)
         await migrate_all(_as(url, owner), create_database=False, service_roles=True)
@@ -69,9 +74,9 @@ async def migrated_by_owner(stack) -> AsyncIterator[str]:
 
 
 def _as(url: str, role: str) -> str:
-    """`url` with `role` as the user (the embedded PostgreSQL trusts local connections)."""
+    """`url` with `role` (and the tests' password) as the user."""
     scheme, rest = url.split("://", 1)
-    return f"{scheme}://{role}@{rest.rsplit('@', 1)[-1]}"
+    return f"{scheme}://{role}:{ROLE_PASSWORD}@{rest.rsplit('@', 1)[-1]}"
 
 
 async def _connect_as(url: str, role: str) -> asyncpg.Connection:

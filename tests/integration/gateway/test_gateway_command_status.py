@@ -180,9 +180,10 @@ async def test_every_service_refuses_in_one_shape_read_back_at_the_commands_loca
         settlement = settlement_body("S-1", 1_000_000)
         first = await send(client, finance, "k-s", "/settlements", settlement)
         await settled(client, finance, first)
-        await settled(
-            client, finance, await send(client, finance, "k-a", "/allocations", proposal_body())
-        )
+        # An outcomes-contract allocation, so the contract below may name it (the gateway
+        # refuses a contract naming a grant before it is sent).
+        proposal = {**proposal_body(), "allocation_type": "outcomes_contract"}
+        await settled(client, finance, await send(client, finance, "k-a", "/allocations", proposal))
         sent = {
             "settlement again": await send(client, finance, "k-s2", "/settlements", settlement),
             "virement": await send(client, finance, "k-v", "/virements", virement),

@@ -23,9 +23,12 @@ from contracts import (
 )
 from services.ledger.app import DEFINITION as LEDGER
 from services.ledger.reports import add_report_routes
+from services.ledger.settings import LedgerReportSettings
 from tests.support.kafka import TopicReader, eventually, publish, running
 
 pytestmark = pytest.mark.integration
+
+REPORT_TOKEN = "statements-test-credential"
 
 
 def settlement(department: str, stream: str, amount_pence: int) -> RecordSettlement:
@@ -100,9 +103,13 @@ async def test_provider_and_department_statements_answer_paid_recovered_and_net_
         )
         await eventually(seen(reader, RecoveryRecorded))
         app = FastAPI()
-        add_report_routes(app, host)
+        add_report_routes(app, host, LedgerReportSettings(ledger_report_token=REPORT_TOKEN))
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://ledger",
+            headers={"Authorization": f"Bearer {REPORT_TOKEN}"},
+        ) as client:
             provider = await client.get("/ledger/v1/places/GM/statements/providers/PROV-1")
             department = await client.get("/ledger/v1/places/GM/statements/departments/DWP")
             nobody = await client.get("/ledger/v1/places/GM/statements/providers/PROV-9")

@@ -534,7 +534,7 @@ def department_token(database_url: str) -> str:
     """A department service token, made with the command an administrator uses."""
     singlepot = str(Path(sys.executable).parent / "singlepot")
     env = {**os.environ, "DATABASE_URL": database_url}
-    add = [singlepot, "users", "add", "dwp-feed", "--service", "--grant", "department@GM:DWP"]
+    add = [singlepot, "users", "add", "dwp-feed", "--service", "--grant", "department@*:DWP"]
     subprocess.run(add, env=env, check=True, capture_output=True, timeout=60)
     issued = subprocess.run(
         [singlepot, "users", "token", "dwp-feed"],

@@ -1,6 +1,6 @@
 """Events on the ledger's topics: requests to it, its results, posted transfers, public spend."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -15,6 +15,7 @@ from contracts.values import (
     Profile,
     Text,
     TransferLeg,
+    ValueObject,
     check_attribution_adds_up,
 )
 
@@ -60,8 +61,25 @@ class RecordReceipt(Event):
     amount_pence: PositivePence
 
 
+class FundingStream(ValueObject):
+    """One department's funding stream in a place's pot, named in a funding rule."""
+
+    department_code: Identifier
+    funding_stream_code: Identifier
+
+
+FUNDING_STREAMS_MAX = 200
+"""The most streams one funding rule may name (a pot holds about twenty)."""
+
+FundingStreams = Annotated[tuple[FundingStream, ...], Field(max_length=FUNDING_STREAMS_MAX)]
+
+
 class ReservationRequested(Event):
-    """Ask the ledger to reserve part of the pot for an approved allocation."""
+    """Ask the ledger to reserve part of the pot for an approved allocation.
+
+    Funding rules (both absent from older requests): when `eligible_streams` names streams,
+    only those may fund the reservation; `excluded_streams` may never fund it (a restricted
+    stream, say). The ledger reserves pro rata across the eligible streams only."""
 
     topic = LEDGER_REQUESTS
 
@@ -69,6 +87,8 @@ class ReservationRequested(Event):
     financial_year: FinancialYear
     amount_pence: PositivePence
     purpose: Text
+    eligible_streams: FundingStreams = ()
+    excluded_streams: FundingStreams = ()
 
 
 class ReservationReleaseRequested(Event):
@@ -205,6 +225,10 @@ class ReservationRejected(Event):
     amount_pence: Pence
     reason: Text
     unreserved_pence: SignedPence
+    # The rule broken and its numbers (contracts.refusals); absent from older ledgers' events,
+    # which only ever refused for "reservation_within_unreserved_pot".
+    rule: Identifier | None = None
+    figures: Figures = Field(default_factory=dict)
 
 
 class ReservationReleased(Event):

@@ -27,6 +27,7 @@ from contracts.allocations import (
     VariationRejected,
 )
 from contracts.ledger import (
+    FundingStream,
     PaymentRequested,
     ReservationReleaseRequested,
     ReservationRequested,
@@ -576,17 +577,51 @@ def test_an_allocation_is_not_counted_twice_when_its_own_terms_are_rechecked() -
     domain.check_earmarks(a_place(earmarks=(EARLY_HELP,)), year, "A-1", 800_000_00, ())
 
 
-def test_a_stream_that_may_not_fund_a_purpose_refuses_it_with_the_numbers() -> None:
+def test_a_stream_that_may_not_fund_a_purpose_leaves_it_to_the_other_streams() -> None:
+    # £250,000 of dormant-asset money beside £750,000 of DWP money: the DWP money funds it.
+    year = a_year(750_000_00, streams=DORMANT_ASSETS)
+    domain.check_earmarks(
+        a_place(earmarks=(NOT_STATUTORY,)), year, "A-1", 750_000_00, ("statutory-services",)
+    )
+
+
+def test_an_allocation_the_other_streams_cannot_fund_is_refused_with_the_numbers() -> None:
     year = a_year(750_000_00, streams=DORMANT_ASSETS)
     with pytest.raises(Refused) as error:
         domain.check_earmarks(
-            a_place(earmarks=(NOT_STATUTORY,)), year, "A-1", 100_000_00, ("statutory-services",)
+            a_place(earmarks=(NOT_STATUTORY,)), year, "A-1", 750_000_01, ("statutory-services",)
         )
     assert check_refused(error, "earmark_excluded_purpose") == (
         "earmark 'EM-2': DCMS/DORMANT-ASSETS may not fund 'statutory-services' (dormant-asset "
-        "money must not replace statutory funding); it holds £250,000.00 (25%) of the 2026-27 "
-        "pot, so this allocation of £100,000.00 would draw about £25,000.00 from it"
+        "money must not replace statutory funding); it holds £250,000.00 of the 2026-27 pot, "
+        "and the other streams settled only £750,000.00, less than this allocation of "
+        "£750,000.01"
     )
+    assert error.value.figures == {
+        "stream_pence": 250_000_00,
+        "value_pence": 750_000_01,
+        "eligible_pence": 750_000_00,
+    }
+
+
+def test_the_reservation_of_a_statutory_allocation_excludes_the_restricted_stream() -> None:
+    place = a_place(earmarks=(NOT_STATUTORY,))
+    allocation = proposed(purpose_tags=("statutory-services",))
+    year = a_year(750_000_00, streams=DORMANT_ASSETS)
+    change = domain.decide(place, allocation, year, approved_tally(), "mayor")
+    [requested] = [e for e in change.events if isinstance(e, ReservationRequested)]
+    assert requested.excluded_streams == (
+        FundingStream(department_code="DCMS", funding_stream_code="DORMANT-ASSETS"),
+    )
+    assert requested.eligible_streams == ()
+
+
+def test_the_reservation_of_an_untagged_allocation_excludes_nothing() -> None:
+    place = a_place(earmarks=(NOT_STATUTORY,))
+    year = a_year(750_000_00, streams=DORMANT_ASSETS)
+    change = domain.decide(place, proposed(), year, approved_tally(), "mayor")
+    [requested] = [e for e in change.events if isinstance(e, ReservationRequested)]
+    assert requested.excluded_streams == ()
 
 
 def test_an_excluded_stream_without_money_that_year_refuses_nothing() -> None:
@@ -924,7 +959,7 @@ def test_a_change_of_purpose_is_checked_against_the_earmarks() -> None:
     variation = a_variation(
         "purpose", new_purpose="adult social care", new_purpose_tags=("statutory-services",)
     )
-    with pytest.raises(Refused, match="may not fund 'statutory-services'"):
+    with pytest.raises(Refused, match="may not fund the new purpose of allocation A-1"):
         domain.check_variation(a_place(earmarks=(NOT_STATUTORY,)), funded(), variation, year)
 
 

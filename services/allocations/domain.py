@@ -241,6 +241,8 @@ class Proposal:
     instalments: tuple[Instalment, ...] = ()
     purpose_tags: tuple[str, ...] = ()
     citizen_involvement: tuple[CitizenInvolvement, ...] = ()
+    funding_streams: tuple[FundingStream, ...] = ()
+    excluded_funding_streams: tuple[FundingStream, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -548,6 +550,21 @@ def excluded_streams(place: Place, tags: Sequence[str]) -> tuple[FundingStream, 
     )
 
 
+def funding_rules(
+    place: Place, allocation: Allocation, tags: Sequence[str]
+) -> dict[str, tuple[FundingStream, ...]]:
+    """The funding rules a reservation for the allocation carries to the ledger: the streams its
+    proposal named as eligible, and those it or the place's earmarks for its tags exclude."""
+    proposal = allocation.proposal
+    excluded = {*proposal.excluded_funding_streams, *excluded_streams(place, tags)}
+    return {
+        "eligible_streams": proposal.funding_streams,
+        "excluded_streams": tuple(
+            sorted(excluded, key=lambda s: (s.department_code, s.funding_stream_code))
+        ),
+    }
+
+
 # --- Votes and decisions ----------------------------------------------------------------------
 
 
@@ -788,7 +805,7 @@ def _request_reservation(place: Place, allocation: Allocation, events: tuple[Eve
         financial_year=allocation.proposal.financial_year,
         amount_pence=allocation.value_pence,
         purpose=allocation.purpose,
-        excluded_streams=excluded_streams(place, allocation.purpose_tags),
+        **funding_rules(place, allocation, allocation.purpose_tags),
     )
     moved = replace(allocation, status=transition(allocation.status, RESERVATION_REQUESTED))
     return Change(moved, (*events, requested))
@@ -1334,7 +1351,7 @@ def apply_variation(
                 financial_year=allocation.proposal.financial_year,
                 amount_pence=increase,
                 purpose=varied.purpose,
-                excluded_streams=excluded_streams(place, varied.purpose_tags),
+                **funding_rules(place, varied, varied.purpose_tags),
             )
         )
     elif varied.value_pence < previous:

@@ -3,11 +3,13 @@ exact wording of each refusal (it is public, and it must carry the rule and the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
 from contracts.allocations import (
     AllocationApproved,
@@ -1061,3 +1063,40 @@ def test_after_a_refused_release_an_ended_allocation_asks_again_for_what_is_now_
 def test_a_running_allocation_does_not_ask_again_after_a_refused_release() -> None:
     change = domain.release_refused(funded(), 10_000_00, "closed period")
     assert [type(event) for event in change.events] == [ReleaseRefused]
+
+
+# --- Funding rules named by the allocation ----------------------------------------------------
+
+WORK = FundingStream(department_code="DWP", funding_stream_code="WORK")
+HEALTH = FundingStream(department_code="DHSC", funding_stream_code="HEALTH")
+DORMANT = FundingStream(department_code="DCMS", funding_stream_code="DORMANT-ASSETS")
+
+
+def test_the_streams_an_allocation_names_travel_with_its_reservation() -> None:
+    place = a_place(earmarks=(NOT_STATUTORY,))
+    allocation = proposed(
+        funding_streams=(WORK, HEALTH),
+        excluded_funding_streams=(HEALTH,),
+        purpose_tags=("statutory-services",),
+    )
+    year = a_year(750_000_00, streams=DORMANT_ASSETS)
+    change = domain.decide(place, allocation, year, approved_tally(), "mayor")
+    [requested] = [e for e in change.events if isinstance(e, ReservationRequested)]
+    assert requested.eligible_streams == (WORK, HEALTH)
+    # The allocation's own exclusion and the earmark's, in (department, stream) order.
+    assert requested.excluded_streams == (DORMANT, HEALTH)
+
+
+def test_an_allocation_with_funding_rules_is_stored_and_read_back_unchanged() -> None:
+    allocation = proposed(funding_streams=(WORK,), excluded_funding_streams=(DORMANT,))
+    adapter = TypeAdapter(domain.Allocation)
+    assert adapter.validate_json(adapter.dump_json(allocation)) == allocation
+
+
+def test_an_allocation_stored_before_funding_rules_reads_with_none() -> None:
+    adapter = TypeAdapter(domain.Allocation)
+    document = json.loads(adapter.dump_json(proposed()))
+    del document["proposal"]["funding_streams"], document["proposal"]["excluded_funding_streams"]
+    allocation = adapter.validate_python(document)
+    assert allocation.proposal.funding_streams == ()
+    assert allocation.proposal.excluded_funding_streams == ()

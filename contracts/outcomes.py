@@ -27,6 +27,17 @@ RowNumber = Annotated[int, Field(ge=1, strict=True)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 
 
+VerificationRule = Literal[
+    "hold", "pay_remainder", "extrapolate_error_rate", "reject_above_threshold"
+]
+"""What a contract does with a batch whose verification sample has failed claims: hold it
+for a person (the default, and the rule before contracts stated one), pay the rest without the
+failed claims, reduce the unsampled claims' payment by the sample's error rate, or reject the
+batch when the error rate is above the contract's threshold (paying the rest below it)."""
+
+BASIS_POINTS_WHOLE = 10_000
+
+
 class ContractEvent(Event, abstract=True):
     """An event about one outcomes contract, keyed by contract so its evidence stays in order."""
 
@@ -198,6 +209,12 @@ class _ContractTerms(ContractEvent, abstract=True):
     difficulty_segments: tuple[Identifier, ...] = ()
     social_value_kpis: tuple[SocialValueKpi, ...] = ()
     social_impact_bond: bool = False
+    # What a failed verification sample does to the batch (stated in the contract, published).
+    verification_rule: VerificationRule = "hold"
+    # reject_above_threshold only: the highest error rate (failed / sampled) still paid.
+    error_rate_threshold_basis_points: int | None = Field(
+        default=None, ge=0, le=BASIS_POINTS_WHOLE, strict=True
+    )
 
     @model_validator(mode="after")
     def _terms_are_consistent(self) -> "_ContractTerms":
@@ -226,6 +243,12 @@ def _terms_problem(terms: _ContractTerms) -> str | None:
     unknown_payers = sorted({p.payer_id for p in terms.prices if p.payer_id} - payers)
     if unknown_payers:
         return f"prices name payers not listed in payers: {', '.join(unknown_payers)}"
+    needs_threshold = terms.verification_rule == "reject_above_threshold"
+    if needs_threshold != (terms.error_rate_threshold_basis_points is not None):
+        return (
+            "error_rate_threshold_basis_points is required with verification_rule "
+            "reject_above_threshold, and only with it"
+        )
     if terms.start_date and terms.end_date and terms.end_date <= terms.start_date:
         return f"end_date ({terms.end_date}) must be after start_date ({terms.start_date})"
     periods = sorted(terms.claim_periods, key=lambda period: period.starts_on)
@@ -445,6 +468,23 @@ class EvidenceHeld(ContractEvent):
     verifier_id: Identifier
     failed_count: int = Field(ge=1, strict=True)
     reasons: tuple[Text, ...] = Field(min_length=1, max_length=EVENT_LIST_LENGTH_MAX)
+
+
+class VerificationRuleApplied(ContractEvent):
+    """A batch's whole sample was decided with failed claims, and the contract's verification
+    rule decided the batch: `decision` is "paid" (`payable_pence` is requested from the ledger)
+    or "rejected" (nothing is paid). `figures` carries every number the rule used, so the
+    provider can check the arithmetic; the failed claims were refused with the verifier's
+    reasons (ClaimResultsRecorded)."""
+
+    topic = OUTCOMES_LIFECYCLE
+
+    batch_id: Identifier
+    verification_rule: VerificationRule
+    decision: Literal["paid", "rejected"]
+    payable_pence: Pence
+    reason: Text
+    figures: Figures = Field(default_factory=dict)
 
 
 class EvidenceRejected(ContractEvent):

@@ -507,13 +507,17 @@ class RemittanceAdvised(ContractEvent):
     amount_pence: Pence
     lines: tuple[RemittanceLine, ...]
     transfer_id: Identifier
+    # What the contract's extrapolate_error_rate rule took off the lines (0 otherwise, and in
+    # advice written before verification rules): the lines less this are what was paid.
+    verification_reduction_pence: Pence = 0
 
     @model_validator(mode="after")
     def _lines_add_up(self) -> "RemittanceAdvised":
         lines_pence = sum(line.amount_pence for line in self.lines)
-        if lines_pence != self.amount_pence:
+        if lines_pence - self.verification_reduction_pence != self.amount_pence:
             raise ValueError(
-                f"remittance lines add up to {lines_pence} pence but amount_pence is "
+                f"remittance lines add up to {lines_pence} pence, less a verification "
+                f"reduction of {self.verification_reduction_pence} pence, but amount_pence is "
                 f"{self.amount_pence}"
             )
         return self

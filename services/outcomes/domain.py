@@ -10,9 +10,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Literal, Protocol
 
 from contracts.money import format_pounds
+from contracts.outcomes import VerificationRule
 
 ParticipantMetric = tuple[str, str]
 """(participant_hash, metric_id): the outcome that is paid once per place."""
@@ -445,15 +446,15 @@ class FailedSample:
 class VerificationOutcome:
     """What a contract's verification rule decided for a batch with a failed sample."""
 
-    rule: str
-    decision: str  # "paid" or "rejected"
+    rule: VerificationRule
+    decision: Literal["paid", "rejected"]
     payable_pence: int
     reason: str
     figures: dict[str, int]
 
 
 def apply_verification_rule(
-    rule: str, threshold_basis_points: int | None, sample: FailedSample
+    rule: VerificationRule, threshold_basis_points: int | None, sample: FailedSample
 ) -> VerificationOutcome | None:
     """The batch's payment under the contract's rule, or None when the rule is to hold it.
 
@@ -500,7 +501,9 @@ def _extrapolated(sample: FailedSample, figures: dict[str, int]) -> Verification
     return _paid("extrapolate_error_rate", payable_pence, figures, reason)
 
 
-def _paid(rule: str, payable_pence: int, figures: dict[str, int], why: str) -> VerificationOutcome:
+def _paid(
+    rule: VerificationRule, payable_pence: int, figures: dict[str, int], why: str
+) -> VerificationOutcome:
     figures["payable_pence"] = payable_pence
     reason = (
         f"{figures['failed_count']} failed claim(s) worth {format_pounds(figures['failed_pence'])} "

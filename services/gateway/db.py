@@ -329,9 +329,22 @@ async def evidence_for_contract(
 ) -> list[Row]:
     rows = await connection.fetch(QUERIES.evidence_for_contract, place_id, contract_id, limit)
     return [
-        {**dict(row), "reasons": json.loads(row["reasons"]), "sample": json.loads(row["sample"])}
+        {
+            **dict(row),
+            "reasons": json.loads(row["reasons"]),
+            "sample": json.loads(row["sample"]),
+            "verification_outcome": json.loads(row["verification_outcome"] or "null"),
+        }
         for row in rows
     ]
+
+
+async def set_verification_outcome(
+    connection: asyncpg.Connection, place_id: str, contract_id: str, batch_id: str, outcome: Row
+) -> None:
+    await connection.execute(
+        QUERIES.set_verification_outcome, place_id, contract_id, batch_id, json.dumps(outcome)
+    )
 
 
 async def add_evidence_sample(

@@ -193,8 +193,13 @@ ON CONFLICT (place_id, contract_id, batch_id) DO UPDATE SET
 
 -- name: evidence_for_contract
 SELECT batch_id, provider_id, status, claim_count, accepted_count, rejected_count,
-       verified_count, amount_pence, reasons::text AS reasons, sample_size, sample::text AS sample
+       verified_count, amount_pence, reasons::text AS reasons, sample_size, sample::text AS sample,
+       verification_outcome::text AS verification_outcome
 FROM evidence_batches WHERE place_id = $1 AND contract_id = $2 ORDER BY batch_id LIMIT $3;
+
+-- name: set_verification_outcome
+UPDATE evidence_batches SET verification_outcome = $4::jsonb, updated_at = now()
+WHERE place_id = $1 AND contract_id = $2 AND batch_id = $3;
 
 -- name: insert_payment
 INSERT INTO payments (place_id, payment_id, allocation_id, provider_id, contract_id,

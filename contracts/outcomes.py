@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from contracts.base import Event
+from contracts.ledger import PayerShares, check_payer_shares
 from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import OUTCOMES_COMMANDS, OUTCOMES_LIFECYCLE
 from contracts.values import Figures, Identifier, Text, ValueObject, repeated_values
@@ -510,6 +511,14 @@ class RemittanceAdvised(ContractEvent):
     # What the contract's extrapolate_error_rate rule took off the lines (0 otherwise, and in
     # advice written before verification rules): the lines less this are what was paid.
     verification_reduction_pence: Pence = 0
+    # The payment split by the contract's payers, as the ledger booked it (absent when the
+    # contract names no payers, and in advice written before payers' shares).
+    payer_shares: PayerShares = ()
+
+    @model_validator(mode="after")
+    def _payer_shares_add_up(self) -> "RemittanceAdvised":
+        check_payer_shares(self.payer_shares, self.amount_pence)
+        return self
 
     @model_validator(mode="after")
     def _lines_add_up(self) -> "RemittanceAdvised":

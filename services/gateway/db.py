@@ -759,6 +759,7 @@ async def insert_remittance(
         json.dumps(values["lines"]),
         values["transfer_id"],
         advised_at,
+        json.dumps(values.get("payer_shares", [])),
     )
 
 
@@ -925,7 +926,7 @@ async def remittances_of_provider(
     connection: asyncpg.Connection, place_id: str, provider_id: str
 ) -> list[Row]:
     records = await connection.fetch(QUERIES.remittances_of_provider, place_id, provider_id)
-    return _view_rows(records, ("lines",))
+    return _view_rows(records, ("lines", "payer_shares"))
 
 
 async def payments_of_provider(

@@ -465,8 +465,8 @@ WHERE place_id = $1 AND claim_id = $2;
 
 -- name: insert_remittance
 INSERT INTO remittances (place_id, payment_id, contract_id, batch_id, provider_id, amount_pence,
-                         lines, transfer_id, advised_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+                         lines, transfer_id, advised_at, payer_shares)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)
 ON CONFLICT (place_id, payment_id) DO NOTHING;
 
 -- name: insert_clawback
@@ -606,7 +606,7 @@ ORDER BY b.contract_id, b.batch_id;
 
 -- name: remittances_of_provider
 SELECT contract_id, batch_id, payment_id, amount_pence, transfer_id, advised_at,
-       lines::text AS lines
+       lines::text AS lines, payer_shares::text AS payer_shares
 FROM remittances WHERE place_id = $1 AND provider_id = $2 ORDER BY advised_at, payment_id;
 
 -- name: payments_of_provider

@@ -390,7 +390,7 @@ def transfer_hash(fields: Mapping[str, Any]) -> str:
 
 # Fields added to requests after requests were first answered: left out of the fingerprint when
 # empty, so that a resend of a request answered before they existed is still a resend.
-_HASHED_ONLY_WHEN_SET = ("eligible_streams", "excluded_streams")
+_HASHED_ONLY_WHEN_SET = ("eligible_streams", "excluded_streams", "payer_shares")
 
 
 def request_body_hash(event: Event) -> str:
@@ -813,6 +813,7 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
             claim_batch_id=request.claim_batch_id,
             attribution=attribution,
             transfer_id=transfer.transfer_id,
+            payer_shares=request.payer_shares,
         )
     )
     decision.events.append(

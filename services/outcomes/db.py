@@ -545,6 +545,13 @@ async def verified_payable_pence(
     return None if document is None else int(json.loads(document)["payable_pence"])
 
 
+async def batch_pence_by_payer(
+    connection: asyncpg.Connection, contract_id: str, batch_id: str
+) -> dict[str | None, int]:
+    rows = await connection.fetch(QUERIES.batch_pence_by_payer, contract_id, batch_id)
+    return {row["payer_id"]: int(row["pence"]) for row in rows}
+
+
 async def request_batch_payment(
     connection: asyncpg.Connection,
     contract_id: str,

@@ -517,6 +517,33 @@ def _percent(basis_points: int) -> str:
     return f"{whole}.{part:02d}".rstrip("0").rstrip(".") + "%"
 
 
+# --- Payers' shares ---------------------------------------------------------------------------
+
+
+def split_by_payer(
+    claimed_by_payer: Mapping[str | None, int], payable_pence: int
+) -> tuple[tuple[str, int], ...]:
+    """A batch's payment split between the contract's payers: each payer funds the claims of
+    the metrics it pays for (each payer's cap was applied claim by claim when they were priced).
+    A payment less than the claims (an extrapolated reduction) is split pro rata, by largest
+    remainder with ties to the lower payer id, so the shares add up to it exactly. () when the
+    contract names no payers or some claims' metric names none: the payment is not split."""
+    if not claimed_by_payer or None in claimed_by_payer:
+        return ()
+    payers = sorted(payer for payer in claimed_by_payer if payer is not None)
+    claimed = [claimed_by_payer[payer] for payer in payers]
+    basis = sum(claimed)
+    if basis == 0 or payable_pence == 0:
+        return ()
+    assert payable_pence <= basis, "a payment never exceeds the claims it pays"
+    floors = [payable_pence * amount // basis for amount in claimed]
+    remainders = [payable_pence * amount % basis for amount in claimed]
+    order = sorted(range(len(payers)), key=lambda i: (-remainders[i], payers[i]))
+    for index in order[: payable_pence - sum(floors)]:
+        floors[index] += 1
+    return tuple((payer, amount) for payer, amount in zip(payers, floors, strict=True) if amount)
+
+
 # --- Registration, amendment, open book -------------------------------------------------------
 
 

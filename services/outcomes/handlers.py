@@ -16,6 +16,7 @@ from typing import Final, Literal
 from contracts.allocations import AllocationApproved, AllocationFunded
 from contracts.base import Event
 from contracts.ledger import (
+    PayerShare,
     PaymentMade,
     PaymentRejected,
     PaymentRequested,
@@ -501,6 +502,11 @@ async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_i
     await db.request_batch_payment(
         connection, contract.contract_id, batch_id, amount_pence, payment_id
     )
+    claimed_by_payer = await db.batch_pence_by_payer(connection, contract.contract_id, batch_id)
+    payer_shares = tuple(
+        PayerShare(payer_id=payer_id, amount_pence=share_pence)
+        for payer_id, share_pence in domain.split_by_payer(claimed_by_payer, amount_pence)
+    )
     await context.outbox.add(
         PaymentRequested(
             place_id=contract.place_id,
@@ -512,6 +518,7 @@ async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_i
             contract_id=contract.contract_id,
             claim_batch_id=batch_id,
             purpose=f"outcome payment for contract {contract.contract_id}, batch {batch_id}",
+            payer_shares=payer_shares,
         )
     )
 
@@ -571,6 +578,7 @@ async def record_payment(context: HandlerContext, result: PaymentMade) -> None:
             lines=tuple(RemittanceLine(**dict(line)) for line in lines),
             transfer_id=result.transfer_id,
             verification_reduction_pence=sum(line["amount_pence"] for line in lines) - amount_pence,
+            payer_shares=result.payer_shares,
         )
     )
     # Participants of this batch are now paid: the funnel's last step moved.

@@ -223,6 +223,14 @@ UPDATE batches SET verification_outcome = $3::jsonb WHERE contract_id = $1 AND b
 -- name: verification_outcome
 SELECT verification_outcome FROM batches WHERE contract_id = $1 AND batch_id = $2;
 
+-- What a batch's claims waiting for payment claim from each payer (NULL: a metric naming none).
+-- name: batch_pence_by_payer
+SELECT m.payer_id, sum(c.price_pence)::bigint AS pence
+FROM claims AS c
+JOIN metric_prices AS m ON m.contract_id = c.contract_id AND m.metric_id = c.metric_id
+WHERE c.contract_id = $1 AND c.batch_id = $2 AND c.status = 'pending'
+GROUP BY m.payer_id;
+
 -- name: remittance_lines
 SELECT claim_period_id, metric_id, metric_version, count(*)::int AS outcome_count,
        sum(price_pence)::bigint AS amount_pence

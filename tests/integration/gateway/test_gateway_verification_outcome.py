@@ -1,5 +1,6 @@
 """The provider sees what its contract's verification rule decided for a batch whose sample
-failed, with every figure, on the batch in the evidence API (the real gateway and broker)."""
+failed, with every figure, on the batch in the evidence API, and what each outcome payer paid
+on its statement (the real gateway and broker)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Any
 
 import pytest
 
+from contracts.ledger import PayerShare
 from contracts.outcomes import (
     EvidenceSubmitted,
     MetricPrice,
     OutcomesContractRegistered,
+    RemittanceAdvised,
+    RemittanceLine,
     VerificationRuleApplied,
 )
 from tests.integration.gateway.gateway_support import bearer, client_for, token_for
@@ -88,3 +92,53 @@ async def test_the_provider_reads_the_rule_its_figures_and_the_payable_amount(
         "reason": applied.reason,
         "figures": FIGURES,
     }
+
+
+async def test_the_providers_statement_shows_what_each_payer_paid(settings, database_url) -> None:
+    provider = await token_for(database_url, "prov-2", "provider@GM:PROV-2")
+    advice = RemittanceAdvised(
+        place_id="GM",
+        contract_id="C-2",
+        batch_id="B-1",
+        payment_id="OP-1",
+        provider_id="PROV-2",
+        amount_pence=5_000_00,
+        lines=(
+            RemittanceLine(
+                claim_period_id=None,
+                metric_id="JOB",
+                metric_version=1,
+                outcome_count=2,
+                amount_pence=2_000_00,
+            ),
+            RemittanceLine(
+                claim_period_id=None,
+                metric_id="SUSTAINED",
+                metric_version=1,
+                outcome_count=1,
+                amount_pence=3_000_00,
+            ),
+        ),
+        transfer_id="T-1",
+        payer_shares=(
+            PayerShare(payer_id="GM-POT", amount_pence=2_000_00),
+            PayerShare(payer_id="NATIONAL", amount_pence=3_000_00),
+        ),
+    )
+    await publish(settings, advice)
+    async with client_for(settings) as client:
+
+        async def statement() -> dict[str, Any] | None:
+            response = await client.get(
+                "/api/v1/places/GM/providers/PROV-2/overview", headers=bearer(provider)
+            )
+            body = response.json() if response.status_code == 200 else {}
+            return body if body.get("remittances") else None
+
+        overview = await eventually(statement, timeout_s=20)
+
+    assert overview["statement"]["remitted_by_payer"] == {"GM-POT": 2_000_00, "NATIONAL": 3_000_00}
+    assert overview["remittances"][0]["payer_shares"] == [
+        {"payer_id": "GM-POT", "amount_pence": 2_000_00},
+        {"payer_id": "NATIONAL", "amount_pence": 3_000_00},
+    ]

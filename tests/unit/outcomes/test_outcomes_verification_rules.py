@@ -130,3 +130,29 @@ def test_a_threshold_comes_with_reject_above_threshold_and_only_with_it(
 ) -> None:
     with pytest.raises(ValidationError, match="error_rate_threshold_basis_points is required"):
         RegisterOutcomesContract(**contract_terms(**changes))  # type: ignore[arg-type]
+
+
+# --- Payers' shares ---------------------------------------------------------------------------
+
+
+def test_a_payment_is_split_by_the_payer_of_each_claims_metric() -> None:
+    # £2,000.00 of the place pot's metric and £3,000.00 of the national fund's, paid in full.
+    claimed = {"GM-POT": 2_000_00, "NATIONAL": 3_000_00}
+    assert domain.split_by_payer(claimed, 5_000_00) == (
+        ("GM-POT", 2_000_00),
+        ("NATIONAL", 3_000_00),
+    )
+
+
+def test_a_reduced_payment_is_split_pro_rata_to_the_penny() -> None:
+    # £1.00 paid of £3.00 claimed (1 : 2) is 33⅓p and 66⅔p; the spare penny goes to the
+    # larger remainder, NATIONAL.
+    assert domain.split_by_payer({"GM-POT": 100, "NATIONAL": 200}, 100) == (
+        ("GM-POT", 33),
+        ("NATIONAL", 67),
+    )
+
+
+def test_a_payment_is_not_split_when_a_metric_names_no_payer() -> None:
+    assert domain.split_by_payer({"GM-POT": 100, None: 200}, 300) == ()
+    assert domain.split_by_payer({}, 300) == ()

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.base import Event
+from contracts.ledger import FundingStreams
 from contracts.money import Pence, PositivePence
 from contracts.topics import ALLOCATIONS_COMMANDS, ALLOCATIONS_LIFECYCLE
 from contracts.values import (
@@ -130,6 +131,10 @@ class _AllocationProposal(Event, abstract=True):
     # Tags the place's earmarks are checked against (e.g. "early-intervention").
     purpose_tags: tuple[PurposeTag, ...] = ()
     citizen_involvement: tuple[CitizenInvolvement, ...] = ()
+    # Funding rules: only these streams of the pot may fund it (any stream when none is named),
+    # and these never do; the place's excluded_purpose earmarks add to the excluded ones.
+    funding_streams: FundingStreams = ()
+    excluded_funding_streams: FundingStreams = ()
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> "_AllocationProposal":

@@ -1,6 +1,6 @@
 """Events on the ledger's topics: requests to it, its results, posted transfers, public spend."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -15,6 +15,7 @@ from contracts.values import (
     Profile,
     Text,
     TransferLeg,
+    ValueObject,
     check_attribution_adds_up,
 )
 
@@ -60,8 +61,53 @@ class RecordReceipt(Event):
     amount_pence: PositivePence
 
 
+class FundingStream(ValueObject):
+    """One department's funding stream in a place's pot, named in a funding rule."""
+
+    department_code: Identifier
+    funding_stream_code: Identifier
+
+
+FUNDING_STREAMS_MAX = 200
+"""The most streams one funding rule may name (a pot holds about twenty)."""
+
+FundingStreams = Annotated[tuple[FundingStream, ...], Field(max_length=FUNDING_STREAMS_MAX)]
+
+
+class PayerShare(ValueObject):
+    """The part of an outcome payment one of the contract's payers funds (its cap applied)."""
+
+    payer_id: Identifier
+    amount_pence: Pence
+
+
+PAYER_SHARES_MAX = 100
+"""The most payers one outcome payment may be split between (INDIGO contracts name a few)."""
+
+PayerShares = Annotated[tuple[PayerShare, ...], Field(max_length=PAYER_SHARES_MAX)]
+
+
+def check_payer_shares(payer_shares: tuple[PayerShare, ...], amount_pence: int) -> None:
+    """Raise ValueError unless payer shares (when given) name each payer once and add up to the
+    amount exactly."""
+    if not payer_shares:
+        return
+    payers = [share.payer_id for share in payer_shares]
+    if len(set(payers)) != len(payers):
+        raise ValueError("payer_shares must name each payer once")
+    shares_pence = sum(share.amount_pence for share in payer_shares)
+    if shares_pence != amount_pence:
+        raise ValueError(
+            f"payer_shares add up to {shares_pence} pence but amount_pence is {amount_pence}"
+        )
+
+
 class ReservationRequested(Event):
-    """Ask the ledger to reserve part of the pot for an approved allocation."""
+    """Ask the ledger to reserve part of the pot for an approved allocation.
+
+    Funding rules (both absent from older requests): when `eligible_streams` names streams,
+    only those may fund the reservation; `excluded_streams` may never fund it (a restricted
+    stream, say). The ledger reserves pro rata across the eligible streams only."""
 
     topic = LEDGER_REQUESTS
 
@@ -69,6 +115,8 @@ class ReservationRequested(Event):
     financial_year: FinancialYear
     amount_pence: PositivePence
     purpose: Text
+    eligible_streams: FundingStreams = ()
+    excluded_streams: FundingStreams = ()
 
 
 class ReservationReleaseRequested(Event):
@@ -94,6 +142,14 @@ class PaymentRequested(Event):
     contract_id: Identifier | None = None
     claim_batch_id: Identifier | None = None
     purpose: Text
+    # An outcome payment split by the contract's payers (absent from older requests and from
+    # payments of contracts that name no payers); the ledger books them with the payment.
+    payer_shares: PayerShares = ()
+
+    @model_validator(mode="after")
+    def _payer_shares_add_up(self) -> "PaymentRequested":
+        check_payer_shares(self.payer_shares, self.amount_pence)
+        return self
 
     @model_validator(mode="after")
     def _outcome_payments_name_their_evidence(self) -> "PaymentRequested":
@@ -205,6 +261,10 @@ class ReservationRejected(Event):
     amount_pence: Pence
     reason: Text
     unreserved_pence: SignedPence
+    # The rule broken and its numbers (contracts.refusals); absent from older ledgers' events,
+    # which only ever refused for "reservation_within_unreserved_pot".
+    rule: Identifier | None = None
+    figures: Figures = Field(default_factory=dict)
 
 
 class ReservationReleased(Event):
@@ -242,10 +302,13 @@ class PaymentMade(Event):
     claim_batch_id: Identifier | None
     attribution: Attribution
     transfer_id: Identifier
+    # The request's split by outcome payer, as booked (absent from older ledgers' events).
+    payer_shares: PayerShares = ()
 
     @model_validator(mode="after")
     def _attribution_adds_up(self) -> "PaymentMade":
         check_attribution_adds_up(self.attribution, self.amount_pence)
+        check_payer_shares(self.payer_shares, self.amount_pence)
         return self
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from contracts.base import Event
+from contracts.ledger import PayerShares, check_payer_shares
 from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import OUTCOMES_COMMANDS, OUTCOMES_LIFECYCLE
 from contracts.values import Figures, Identifier, Text, ValueObject, repeated_values
@@ -25,6 +26,17 @@ RowNumber = Annotated[int, Field(ge=1, strict=True)]
 """The 1-based number of a record in an evidence file (the header is not counted)."""
 
 Count = Annotated[int, Field(ge=0, strict=True)]
+
+
+VerificationRule = Literal[
+    "hold", "pay_remainder", "extrapolate_error_rate", "reject_above_threshold"
+]
+"""What a contract does with a batch whose verification sample has failed claims: hold it
+for a person (the default, and the rule before contracts stated one), pay the rest without the
+failed claims, reduce the unsampled claims' payment by the sample's error rate, or reject the
+batch when the error rate is above the contract's threshold (paying the rest below it)."""
+
+BASIS_POINTS_WHOLE = 10_000
 
 
 class ContractEvent(Event, abstract=True):
@@ -208,6 +220,12 @@ class _ContractTerms(ContractEvent, abstract=True):
     difficulty_segments: tuple[Identifier, ...] = ()
     social_value_kpis: tuple[SocialValueKpi, ...] = ()
     social_impact_bond: bool = False
+    # What a failed verification sample does to the batch (stated in the contract, published).
+    verification_rule: VerificationRule = "hold"
+    # reject_above_threshold only: the highest error rate (failed / sampled) still paid.
+    error_rate_threshold_basis_points: int | None = Field(
+        default=None, ge=0, le=BASIS_POINTS_WHOLE, strict=True
+    )
 
     @model_validator(mode="after")
     def _terms_are_consistent(self) -> "_ContractTerms":
@@ -236,6 +254,12 @@ def _terms_problem(terms: _ContractTerms) -> str | None:
     unknown_payers = sorted({p.payer_id for p in terms.prices if p.payer_id} - payers)
     if unknown_payers:
         return f"prices name payers not listed in payers: {', '.join(unknown_payers)}"
+    needs_threshold = terms.verification_rule == "reject_above_threshold"
+    if needs_threshold != (terms.error_rate_threshold_basis_points is not None):
+        return (
+            "error_rate_threshold_basis_points is required with verification_rule "
+            "reject_above_threshold, and only with it"
+        )
     if terms.start_date and terms.end_date and terms.end_date <= terms.start_date:
         return f"end_date ({terms.end_date}) must be after start_date ({terms.start_date})"
     periods = sorted(terms.claim_periods, key=lambda period: period.starts_on)
@@ -457,6 +481,23 @@ class EvidenceHeld(ContractEvent):
     reasons: tuple[Text, ...] = Field(min_length=1, max_length=EVENT_LIST_LENGTH_MAX)
 
 
+class VerificationRuleApplied(ContractEvent):
+    """A batch's whole sample was decided with failed claims, and the contract's verification
+    rule decided the batch: `decision` is "paid" (`payable_pence` is requested from the ledger)
+    or "rejected" (nothing is paid). `figures` carries every number the rule used, so the
+    provider can check the arithmetic; the failed claims were refused with the verifier's
+    reasons (ClaimResultsRecorded)."""
+
+    topic = OUTCOMES_LIFECYCLE
+
+    batch_id: Identifier
+    verification_rule: VerificationRule
+    decision: Literal["paid", "rejected"]
+    payable_pence: Pence
+    reason: Text
+    figures: Figures = Field(default_factory=dict)
+
+
 class EvidenceRejected(ContractEvent):
     """A batch was rejected as a whole, with every reason found."""
 
@@ -477,13 +518,25 @@ class RemittanceAdvised(ContractEvent):
     amount_pence: Pence
     lines: tuple[RemittanceLine, ...]
     transfer_id: Identifier
+    # What the contract's extrapolate_error_rate rule took off the lines (0 otherwise, and in
+    # advice written before verification rules): the lines less this are what was paid.
+    verification_reduction_pence: Pence = 0
+    # The payment split by the contract's payers, as the ledger booked it (absent when the
+    # contract names no payers, and in advice written before payers' shares).
+    payer_shares: PayerShares = ()
+
+    @model_validator(mode="after")
+    def _payer_shares_add_up(self) -> "RemittanceAdvised":
+        check_payer_shares(self.payer_shares, self.amount_pence)
+        return self
 
     @model_validator(mode="after")
     def _lines_add_up(self) -> "RemittanceAdvised":
         lines_pence = sum(line.amount_pence for line in self.lines)
-        if lines_pence != self.amount_pence:
+        if lines_pence - self.verification_reduction_pence != self.amount_pence:
             raise ValueError(
-                f"remittance lines add up to {lines_pence} pence but amount_pence is "
+                f"remittance lines add up to {lines_pence} pence, less a verification "
+                f"reduction of {self.verification_reduction_pence} pence, but amount_pence is "
                 f"{self.amount_pence}"
             )
         return self

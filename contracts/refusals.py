@@ -78,12 +78,10 @@ def _from_reservation(event: ReservationRejected) -> dict[str, Any]:
     return {
         "command_type": "ReservationRequested",
         "subject_id": event.allocation_id,
-        "rule": "reservation_within_unreserved_pot",
+        "rule": event.rule or "reservation_within_unreserved_pot",
         "reason": event.reason,
-        "figures": {
-            "amount_pence": event.amount_pence,
-            "unreserved_pence": event.unreserved_pence,
-        },
+        "figures": event.figures
+        or {"amount_pence": event.amount_pence, "unreserved_pence": event.unreserved_pence},
     }
 
 

@@ -38,6 +38,7 @@ from contracts.allocations import (
     VariationRejected,
 )
 from contracts.ledger import (
+    FundingStream,
     PaymentRequested,
     ReleaseReason,
     ReservationReleaseRequested,
@@ -240,6 +241,8 @@ class Proposal:
     instalments: tuple[Instalment, ...] = ()
     purpose_tags: tuple[str, ...] = ()
     citizen_involvement: tuple[CitizenInvolvement, ...] = ()
+    funding_streams: tuple[FundingStream, ...] = ()
+    excluded_funding_streams: tuple[FundingStream, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -502,8 +505,9 @@ def _stream_pence(earmark: Earmark, year: YearBook) -> int:
 def _check_excluded_purpose(
     earmark: Earmark, year: YearBook, value_pence: int, tags: Sequence[str]
 ) -> None:
-    # The ledger reserves from every stream of the pot pro rata, so an excluded stream with money
-    # in the year would fund part of any allocation for the excluded purpose.
+    # The ledger reserves an allocation for the excluded purpose from the pot's other streams
+    # only (the reservation request names the excluded stream), so the allocation is refused
+    # here only when those other streams did not settle enough to fund it at all.
     if earmark.purpose_tag not in tags or year.pot_pence == 0:
         return
     stream_pence = sum(
@@ -512,20 +516,53 @@ def _check_excluded_purpose(
         if (s.department_code, s.funding_stream_code)
         == (earmark.department_code, earmark.funding_stream_code)
     )
-    if stream_pence == 0:
+    eligible_pence = year.pot_pence - stream_pence
+    if stream_pence == 0 or value_pence <= eligible_pence:
         return
-    pot_pence = year.pot_pence
-    draw_pence = value_pence * stream_pence // pot_pence
     raise Refused(
         "earmark_excluded_purpose",
         f"earmark '{earmark.earmark_id}': {earmark.department_code}/"
         f"{earmark.funding_stream_code} may not fund '{earmark.purpose_tag}' "
-        f"({earmark.reason}); it holds {format_pounds(stream_pence)} "
-        f"({percent(stream_pence * BASIS_POINTS_WHOLE // pot_pence)}) of the "
-        f"{year.financial_year} pot, so this allocation of {format_pounds(value_pence)} would "
-        f"draw about {format_pounds(draw_pence)} from it",
-        {"stream_pence": stream_pence, "value_pence": value_pence, "draw_pence": draw_pence},
+        f"({earmark.reason}); it holds {format_pounds(stream_pence)} of the "
+        f"{year.financial_year} pot, and the other streams settled only "
+        f"{format_pounds(eligible_pence)}, less than this allocation of "
+        f"{format_pounds(value_pence)}",
+        {
+            "stream_pence": stream_pence,
+            "value_pence": value_pence,
+            "eligible_pence": eligible_pence,
+        },
     )
+
+
+def excluded_streams(place: Place, tags: Sequence[str]) -> tuple[FundingStream, ...]:
+    """The streams the place's earmarks forbid from funding an allocation with these purpose
+    tags, for the ledger to leave out when it reserves (restricted streams)."""
+    excluded: set[tuple[str, str]] = set()
+    for earmark in place.earmarks:
+        department, stream = earmark.department_code, earmark.funding_stream_code
+        if earmark.kind == "excluded_purpose" and earmark.purpose_tag in tags:
+            if department and stream:
+                excluded.add((department, stream))
+    return tuple(
+        FundingStream(department_code=department, funding_stream_code=stream)
+        for department, stream in sorted(excluded)
+    )
+
+
+def funding_rules(
+    place: Place, allocation: Allocation, tags: Sequence[str]
+) -> dict[str, tuple[FundingStream, ...]]:
+    """The funding rules a reservation for the allocation carries to the ledger: the streams its
+    proposal named as eligible, and those it or the place's earmarks for its tags exclude."""
+    proposal = allocation.proposal
+    excluded = {*proposal.excluded_funding_streams, *excluded_streams(place, tags)}
+    return {
+        "eligible_streams": proposal.funding_streams,
+        "excluded_streams": tuple(
+            sorted(excluded, key=lambda s: (s.department_code, s.funding_stream_code))
+        ),
+    }
 
 
 # --- Votes and decisions ----------------------------------------------------------------------
@@ -741,7 +778,7 @@ def decide(
     decided = replace(allocation, rules_version=place.rules.version)
     if needs_sign_off:
         return Change(replace(decided, status=AWAITING_SIGN_OFF), (approved,))
-    return _request_reservation(decided, (approved,))
+    return _request_reservation(place, decided, (approved,))
 
 
 def _reject(allocation: Allocation, reason: str, rule: str, rules_version: int) -> Change:
@@ -761,13 +798,14 @@ def _reject(allocation: Allocation, reason: str, rule: str, rules_version: int) 
     )
 
 
-def _request_reservation(allocation: Allocation, events: tuple[Event, ...]) -> Change:
+def _request_reservation(place: Place, allocation: Allocation, events: tuple[Event, ...]) -> Change:
     requested = ReservationRequested(
         place_id=allocation.place_id,
         allocation_id=allocation.allocation_id,
         financial_year=allocation.proposal.financial_year,
         amount_pence=allocation.value_pence,
         purpose=allocation.purpose,
+        **funding_rules(place, allocation, allocation.purpose_tags),
     )
     moved = replace(allocation, status=transition(allocation.status, RESERVATION_REQUESTED))
     return Change(moved, (*events, requested))
@@ -814,7 +852,7 @@ def sign_off(
         accounting_officer_id=signer_id,
         value_pence=allocation.value_pence,
     )
-    return _request_reservation(allocation, (signed,))
+    return _request_reservation(place, allocation, (signed,))
 
 
 # --- The ledger's answers ---------------------------------------------------------------------
@@ -1145,6 +1183,30 @@ def check_variation(
             value,
             allocation.purpose_tags if tags is None else tags,
         )
+        if tags is not None:
+            _check_reservation_may_take_new_tags(place, allocation, tags, year)
+
+
+def _check_reservation_may_take_new_tags(
+    place: Place, allocation: Allocation, tags: Sequence[str], year: YearBook
+) -> None:
+    # A funded allocation's reservation was drawn under its old tags' funding rules; a purpose
+    # that newly excludes a stream with money in the year may already hold that stream's money,
+    # so it needs a new allocation rather than a new label.
+    before = set(excluded_streams(place, allocation.purpose_tags))
+    settled = {
+        (s.department_code, s.funding_stream_code) for s in year.streams if s.settled_pence > 0
+    }
+    for stream in excluded_streams(place, tags):
+        key = (stream.department_code, stream.funding_stream_code)
+        if stream not in before and key in settled:
+            raise Refused(
+                "earmark_excluded_purpose",
+                f"{stream.department_code}/{stream.funding_stream_code} may not fund the new "
+                f"purpose of allocation {allocation.allocation_id}, and its reservation was "
+                "drawn from every stream of the pot including that one: propose a new "
+                "allocation for the new purpose",
+            )
 
 
 def _check_change(allocation: Allocation, variation: Variation) -> None:
@@ -1193,7 +1255,7 @@ def decide_variation(
     new_value = variation.new_value_pence or allocation.value_pence
     if new_value > place.rules.sign_off_threshold_pence:
         return replace(variation, awaiting_sign_off=True), Change(allocation, ())
-    return apply_variation(allocation, variation)
+    return apply_variation(allocation, variation, place)
 
 
 def sign_off_variation(
@@ -1221,7 +1283,7 @@ def sign_off_variation(
             allocation, variation, f"the accounting officer refused: {refused.reasons}"
         )
         return rejected_variation, Change(change.allocation, (refused, *change.events))
-    applied_variation, change = apply_variation(allocation, variation)
+    applied_variation, change = apply_variation(allocation, variation, place)
     signed = AllocationSignedOff(
         place_id=place.place_id,
         allocation_id=allocation.allocation_id,
@@ -1246,7 +1308,9 @@ def _reject_variation(
     )
 
 
-def apply_variation(allocation: Allocation, variation: Variation) -> tuple[Variation, Change]:
+def apply_variation(
+    allocation: Allocation, variation: Variation, place: Place
+) -> tuple[Variation, Change]:
     """The varied allocation, with the ledger request the change needs: an extra reservation
     for a rise, a release "varied_down" for a cut."""
     previous = allocation.value_pence
@@ -1287,6 +1351,7 @@ def apply_variation(allocation: Allocation, variation: Variation) -> tuple[Varia
                 financial_year=allocation.proposal.financial_year,
                 amount_pence=increase,
                 purpose=varied.purpose,
+                **funding_rules(place, varied, varied.purpose_tags),
             )
         )
     elif varied.value_pence < previous:

@@ -655,6 +655,8 @@ def _proposal_of(command: ProposeAllocation) -> domain.Proposal:
         instalments=command.instalments,
         purpose_tags=command.purpose_tags,
         citizen_involvement=command.citizen_involvement,
+        funding_streams=command.funding_streams,
+        excluded_funding_streams=command.excluded_funding_streams,
     )
 
 

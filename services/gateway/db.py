@@ -329,9 +329,22 @@ async def evidence_for_contract(
 ) -> list[Row]:
     rows = await connection.fetch(QUERIES.evidence_for_contract, place_id, contract_id, limit)
     return [
-        {**dict(row), "reasons": json.loads(row["reasons"]), "sample": json.loads(row["sample"])}
+        {
+            **dict(row),
+            "reasons": json.loads(row["reasons"]),
+            "sample": json.loads(row["sample"]),
+            "verification_outcome": json.loads(row["verification_outcome"] or "null"),
+        }
         for row in rows
     ]
+
+
+async def set_verification_outcome(
+    connection: asyncpg.Connection, place_id: str, contract_id: str, batch_id: str, outcome: Row
+) -> None:
+    await connection.execute(
+        QUERIES.set_verification_outcome, place_id, contract_id, batch_id, json.dumps(outcome)
+    )
 
 
 async def add_evidence_sample(
@@ -746,6 +759,7 @@ async def insert_remittance(
         json.dumps(values["lines"]),
         values["transfer_id"],
         advised_at,
+        json.dumps(values.get("payer_shares", [])),
     )
 
 
@@ -912,7 +926,7 @@ async def remittances_of_provider(
     connection: asyncpg.Connection, place_id: str, provider_id: str
 ) -> list[Row]:
     records = await connection.fetch(QUERIES.remittances_of_provider, place_id, provider_id)
-    return _view_rows(records, ("lines",))
+    return _view_rows(records, ("lines", "payer_shares"))
 
 
 async def payments_of_provider(

@@ -62,6 +62,7 @@ from contracts.outcomes import (
     FunnelMeasured,
     ReferralsRecorded,
     RemittanceAdvised,
+    VerificationRuleApplied,
 )
 from services.gateway import claim_results, command_status, db, domain
 from services.runtime.consumer import Handler, HandlerContext
@@ -427,6 +428,19 @@ async def on_evidence_held(context: HandlerContext, event: EvidenceHeld) -> None
     )
 
 
+async def on_verification_rule_applied(
+    context: HandlerContext, event: VerificationRuleApplied
+) -> None:
+    """The contract's rule decided a batch with a failed sample: the provider sees every figure."""
+    outcome = event.model_dump(
+        mode="json",
+        include={"verification_rule", "decision", "payable_pence", "reason", "figures"},
+    )
+    await db.set_verification_outcome(
+        context.connection, event.place_id, event.contract_id, event.batch_id, outcome
+    )
+
+
 async def on_evidence_rejected(context: HandlerContext, event: EvidenceRejected) -> None:
     await db.upsert_evidence_batch(
         context.connection,
@@ -494,6 +508,7 @@ HANDLERS: dict[type[Event], Handler] = {
     EvidenceVerified: on_evidence_verified,
     EvidenceRejected: on_evidence_rejected,
     EvidenceHeld: on_evidence_held,
+    VerificationRuleApplied: on_verification_rule_applied,
     EvidenceSampled: on_evidence_sampled,
     AllocationSignedOff: on_allocation_signed_off,
     AllocationSignOffRefused: on_sign_off_refused,

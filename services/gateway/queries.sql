@@ -193,8 +193,13 @@ ON CONFLICT (place_id, contract_id, batch_id) DO UPDATE SET
 
 -- name: evidence_for_contract
 SELECT batch_id, provider_id, status, claim_count, accepted_count, rejected_count,
-       verified_count, amount_pence, reasons::text AS reasons, sample_size, sample::text AS sample
+       verified_count, amount_pence, reasons::text AS reasons, sample_size, sample::text AS sample,
+       verification_outcome::text AS verification_outcome
 FROM evidence_batches WHERE place_id = $1 AND contract_id = $2 ORDER BY batch_id LIMIT $3;
+
+-- name: set_verification_outcome
+UPDATE evidence_batches SET verification_outcome = $4::jsonb, updated_at = now()
+WHERE place_id = $1 AND contract_id = $2 AND batch_id = $3;
 
 -- name: insert_payment
 INSERT INTO payments (place_id, payment_id, allocation_id, provider_id, contract_id,
@@ -460,8 +465,8 @@ WHERE place_id = $1 AND claim_id = $2;
 
 -- name: insert_remittance
 INSERT INTO remittances (place_id, payment_id, contract_id, batch_id, provider_id, amount_pence,
-                         lines, transfer_id, advised_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+                         lines, transfer_id, advised_at, payer_shares)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)
 ON CONFLICT (place_id, payment_id) DO NOTHING;
 
 -- name: insert_clawback
@@ -601,7 +606,7 @@ ORDER BY b.contract_id, b.batch_id;
 
 -- name: remittances_of_provider
 SELECT contract_id, batch_id, payment_id, amount_pence, transfer_id, advised_at,
-       lines::text AS lines
+       lines::text AS lines, payer_shares::text AS payer_shares
 FROM remittances WHERE place_id = $1 AND provider_id = $2 ORDER BY advised_at, payment_id;
 
 -- name: payments_of_provider

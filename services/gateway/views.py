@@ -186,12 +186,14 @@ async def provider_overview(
     "rejected_count",
     "verified_count", "amount_pence", "reasons" [str]}], "remittances": [{"contract_id",
     "batch_id", "payment_id", "amount_pence", "transfer_id", "advised_at", "lines":
-    [{"claim_period_id", "metric_id", "metric_version", "outcome_count", "amount_pence"}]}],
+    [{"claim_period_id", "metric_id", "metric_version", "outcome_count", "amount_pence"}],
+    "payer_shares": [{"payer_id", "amount_pence"}]}],
     "payments": [{"payment_id", "allocation_id", "contract_id", "claim_batch_id", "amount_pence",
     "payment_kind", "status" (made | rejected), "reason", "recovered_pence"}], "recoveries":
     [{"contract_id", "clawback_id", "payment_id", "metric_id", "amount_pence", "status" (raised |
     recovered | refused), "reason"}], "statement": {"paid_pence", "recovered_pence", "net_pence",
-    "remitted_pence", "awaiting_payment_pence" (verified batches not yet paid)}}`.
+    "remitted_pence", "awaiting_payment_pence" (verified batches not yet paid),
+    "remitted_by_payer" {payer_id: pence} (outcome payments split by the contracts' payers)}}`.
     """
     contracts = await db.contracts_of_provider(conn, place_id, provider_id)
     batches = await db.batches_of_provider(conn, place_id, provider_id)
@@ -214,6 +216,7 @@ async def provider_overview(
             "recovered_pence": recovered_pence,
             "net_pence": paid_pence - recovered_pence,
             "remitted_pence": sum(row["amount_pence"] for row in remittances),
+            "remitted_by_payer": _remitted_by_payer(remittances),
             "awaiting_payment_pence": sum(
                 row["amount_pence"]
                 for row in batches
@@ -222,6 +225,15 @@ async def provider_overview(
             ),
         },
     }
+
+
+def _remitted_by_payer(remittances: list[JsonObject]) -> dict[str, int]:
+    """What each outcome payer has paid the provider, from the remittances' payer shares."""
+    totals: dict[str, int] = {}
+    for remittance in remittances:
+        for share in remittance.get("payer_shares") or ():
+            totals[share["payer_id"]] = totals.get(share["payer_id"], 0) + share["amount_pence"]
+    return dict(sorted(totals.items()))
 
 
 async def verifier_queue(conn: asyncpg.Connection, place_id: str) -> list[JsonObject]:

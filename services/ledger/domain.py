@@ -45,7 +45,7 @@ from contracts import (
     VirementRecorded,
     VirementRequested,
 )
-from contracts.ledger import IatiTransactionType
+from contracts.ledger import FundingStream, IatiTransactionType
 from contracts.money import PENCE_MAX, format_pounds
 from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.values import next_financial_year
@@ -407,6 +407,11 @@ def transfer_hash(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+# Fields added to requests after requests were first answered: left out of the fingerprint when
+# empty, so that a resend of a request answered before they existed is still a resend.
+_HASHED_ONLY_WHEN_SET = ("eligible_streams", "excluded_streams", "payer_shares")
+
+
 def request_body_hash(event: Event) -> str:
     """A fingerprint of a request's content, to tell a resend from a reused id: SHA-256 of
     `json.dumps(body, sort_keys=True, separators=(",", ":"))`, which answered requests stored.
@@ -417,6 +422,9 @@ def request_body_hash(event: Event) -> str:
     DEL takes `json.dumps`. tests/unit/ledger checks both ways.
     """
     body = event.model_dump(mode="json")
+    for name in _HASHED_ONLY_WHEN_SET:
+        if body.get(name) == []:
+            del body[name]
     canonical = pydantic_core.to_json(_keys_sorted(body))
     if not canonical.isascii() or b"\x7f" in canonical:
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
@@ -683,8 +691,12 @@ def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) 
             f"{request.financial_year}; one allocation draws on one financial year"
         )
     _open_year(book, year)
-    pot_mix = book.shares(year, "pot:")
-    unreserved_pence = sum(share.amount_pence for share in pot_mix)
+    whole_pot = book.shares(year, "pot:")
+    unreserved_pence = sum(share.amount_pence for share in whole_pot)
+    pot_mix = eligible_mix(whole_pot, request)
+    eligible_pence = sum(share.amount_pence for share in pot_mix)
+    if request.amount_pence > eligible_pence and eligible_pence < unreserved_pence:
+        raise _short_of_eligible_streams(book, request, year, unreserved_pence, eligible_pence)
     if request.amount_pence > unreserved_pence:
         raise LedgerRejection(
             f"reservation of {format_pounds(request.amount_pence)} for allocation "
@@ -713,6 +725,49 @@ def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) 
             attribution=attribution_of(shares),
             transfer_id=transfer.transfer_id,
         )
+    )
+
+
+def _stream_key(stream: StreamShare | FundingStream) -> tuple[str, str]:
+    return stream.department_code, stream.funding_stream_code
+
+
+def eligible_mix(
+    pot_mix: Sequence[StreamShare], request: ReservationRequested
+) -> list[StreamShare]:
+    """The pot's streams that may fund a reservation under its funding rules: those it names
+    as eligible (every stream when it names none), less those it excludes."""
+    eligible = {_stream_key(stream) for stream in request.eligible_streams}
+    excluded = {_stream_key(stream) for stream in request.excluded_streams}
+    return [
+        share
+        for share in pot_mix
+        if (not eligible or _stream_key(share) in eligible) and _stream_key(share) not in excluded
+    ]
+
+
+def _short_of_eligible_streams(
+    book: PlaceBook,
+    request: ReservationRequested,
+    year: str,
+    unreserved_pence: int,
+    eligible_pence: int,
+) -> LedgerRejection:
+    """The refusal of a reservation that the pot could cover but its eligible streams cannot."""
+    return LedgerRejection(
+        f"reservation of {format_pounds(request.amount_pence)} for allocation "
+        f"{request.allocation_id} exceeds the {format_pounds(eligible_pence)} unreserved in the "
+        f"streams that may fund it ({book.place_id} {year}); the other "
+        f"{format_pounds(unreserved_pence - eligible_pence)} of the unreserved pot is in "
+        "streams its funding rules exclude",
+        unreserved_pence=eligible_pence,
+        rule="reservation_within_eligible_streams",
+        figures={
+            "amount_pence": request.amount_pence,
+            "eligible_pence": eligible_pence,
+            "unreserved_pence": unreserved_pence,
+            "excluded_pence": unreserved_pence - eligible_pence,
+        },
     )
 
 
@@ -810,6 +865,7 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
             claim_batch_id=request.claim_batch_id,
             attribution=attribution,
             transfer_id=transfer.transfer_id,
+            payer_shares=request.payer_shares,
         )
     )
     decision.events.append(
@@ -1054,6 +1110,8 @@ def rejection_event(
             amount_pence=request.amount_pence,
             reason=reason,
             unreserved_pence=rejection.unreserved_pence,
+            rule=None if rejection.rule == "ledger_rule" else rejection.rule,
+            figures=rejection.figures,
         )
     if isinstance(request, PaymentRequested):
         return PaymentRejected(

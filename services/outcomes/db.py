@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from contracts.outcomes import VerificationRule
 from services.outcomes import domain
 from services.runtime.sql import load_queries
 
@@ -484,6 +485,78 @@ async def hold_batch(
     connection: asyncpg.Connection, contract_id: str, batch_id: str, reasons: Sequence[str]
 ) -> None:
     await connection.execute(QUERIES.hold_batch, contract_id, batch_id, list(reasons))
+
+
+async def verification_terms(
+    connection: asyncpg.Connection, contract_id: str
+) -> tuple[VerificationRule, int | None]:
+    """The contract's verification rule and threshold ("hold" for contracts without one)."""
+    row = await connection.fetchrow(QUERIES.contract_verification_terms, contract_id)
+    return row["verification_rule"], row["threshold_basis_points"]
+
+
+async def failed_sample(
+    connection: asyncpg.Connection, contract_id: str, batch_id: str, sample_size: int
+) -> domain.FailedSample:
+    row = await connection.fetchrow(QUERIES.failed_sample, contract_id, batch_id)
+    return domain.FailedSample(
+        accepted_count=row["accepted_count"],
+        accepted_pence=int(row["accepted_pence"]),
+        sample_size=sample_size,
+        sample_pence=int(row["sample_pence"]),
+        failed_count=row["failed_count"],
+        failed_pence=int(row["failed_pence"]),
+    )
+
+
+async def settle_failed_sample(
+    connection: asyncpg.Connection,
+    contract_id: str,
+    batch_id: str,
+    outcome: domain.VerificationOutcome,
+) -> None:
+    """Keep the rule's decision on the batch and refuse the failed claims, which stop counting
+    against the caps; a rejected batch's other claims are refused with it."""
+    failed = await connection.fetch(QUERIES.refuse_failed_sample_claims, contract_id, batch_id)
+    released: dict[str, int] = {}
+    for row in failed:
+        released[row["metric_id"]] = released.get(row["metric_id"], 0) - row["price_pence"]
+    if outcome.decision == "rejected":
+        for row in await connection.fetch(QUERIES.batch_committed_by_metric, contract_id, batch_id):
+            released[row["metric_id"]] = released.get(row["metric_id"], 0) - row["pence"]
+        await connection.execute(
+            QUERIES.set_batch_claims_status,
+            contract_id,
+            batch_id,
+            "pending",
+            "verification_rejected",
+        )
+    await add_committed(connection, contract_id, released)
+    document = {
+        "verification_rule": outcome.rule,
+        "decision": outcome.decision,
+        "payable_pence": outcome.payable_pence,
+        "reason": outcome.reason,
+        "figures": outcome.figures,
+    }
+    await connection.execute(
+        QUERIES.set_verification_outcome, contract_id, batch_id, json.dumps(document)
+    )
+
+
+async def verified_payable_pence(
+    connection: asyncpg.Connection, contract_id: str, batch_id: str
+) -> int | None:
+    """What a verification rule decided to pay for the batch, or None when no rule applied."""
+    document = await connection.fetchval(QUERIES.verification_outcome, contract_id, batch_id)
+    return None if document is None else int(json.loads(document)["payable_pence"])
+
+
+async def batch_pence_by_payer(
+    connection: asyncpg.Connection, contract_id: str, batch_id: str
+) -> dict[str | None, int]:
+    rows = await connection.fetch(QUERIES.batch_pence_by_payer, contract_id, batch_id)
+    return {row["payer_id"]: int(row["pence"]) for row in rows}
 
 
 async def request_batch_payment(

@@ -10,9 +10,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Literal, Protocol
 
 from contracts.money import format_pounds
+from contracts.outcomes import VerificationRule
 
 ParticipantMetric = tuple[str, str]
 """(participant_hash, metric_id): the outcome that is paid once per place."""
@@ -411,6 +412,136 @@ class SampleState:
         if self.failures:
             return "failed"
         return "passed" if self.decided >= self.sample_size else "undecided"
+
+
+BASIS_POINTS_WHOLE = 10_000
+
+
+@dataclass(frozen=True)
+class FailedSample:
+    """A batch whose whole sample is decided, with failed claims: what a verification rule needs.
+    `accepted_*` are the batch's claims waiting for payment, the sample's included."""
+
+    accepted_count: int
+    accepted_pence: int
+    sample_size: int
+    sample_pence: int
+    failed_count: int
+    failed_pence: int
+
+    def figures(self) -> dict[str, int]:
+        return {
+            "accepted_count": self.accepted_count,
+            "accepted_pence": self.accepted_pence,
+            "sample_size": self.sample_size,
+            "sample_pence": self.sample_pence,
+            "failed_count": self.failed_count,
+            "failed_pence": self.failed_pence,
+            # Floored, for people; the threshold compares the exact fraction.
+            "error_rate_basis_points": self.failed_count * BASIS_POINTS_WHOLE // self.sample_size,
+        }
+
+
+@dataclass(frozen=True)
+class VerificationOutcome:
+    """What a contract's verification rule decided for a batch with a failed sample."""
+
+    rule: VerificationRule
+    decision: Literal["paid", "rejected"]
+    payable_pence: int
+    reason: str
+    figures: dict[str, int]
+
+
+def apply_verification_rule(
+    rule: VerificationRule, threshold_basis_points: int | None, sample: FailedSample
+) -> VerificationOutcome | None:
+    """The batch's payment under the contract's rule, or None when the rule is to hold it.
+
+    The failed claims are never paid. `pay_remainder` pays every other claim. `extrapolate_
+    error_rate` pays the sample's passed claims and reduces the unsampled claims' amount by the
+    sample's error rate (failed / sampled), the reduction rounded up to the penny.
+    `reject_above_threshold` rejects the whole batch when the error rate is above the threshold
+    and pays the remainder otherwise.
+    """
+    assert sample.failed_count > 0 and sample.sample_size >= sample.failed_count
+    figures = sample.figures()
+    remainder_pence = sample.accepted_pence - sample.failed_pence
+    if rule == "pay_remainder":
+        return _paid(rule, remainder_pence, figures, "the failed claims are left out")
+    if rule == "extrapolate_error_rate":
+        return _extrapolated(sample, figures)
+    if rule == "reject_above_threshold":
+        assert threshold_basis_points is not None, "the contract's terms require a threshold"
+        figures["threshold_basis_points"] = threshold_basis_points
+        above = (
+            sample.failed_count * BASIS_POINTS_WHOLE > threshold_basis_points * sample.sample_size
+        )
+        rate = f"{sample.failed_count} of {sample.sample_size} sampled claims failed"
+        limit = f"the contract's threshold of {_percent(threshold_basis_points)}"
+        if above:
+            figures["payable_pence"] = 0
+            reason = f"{rate}, above {limit}: the batch is rejected and nothing is paid"
+            return VerificationOutcome(rule, "rejected", 0, reason, figures)
+        return _paid(rule, remainder_pence, figures, f"{rate}, within {limit}")
+    return None
+
+
+def _extrapolated(sample: FailedSample, figures: dict[str, int]) -> VerificationOutcome:
+    unsampled_pence = sample.accepted_pence - sample.sample_pence
+    # Rounded up: an uncertain penny stays with the payer, as the error rate is an estimate.
+    reduction_pence = -(-unsampled_pence * sample.failed_count // sample.sample_size)
+    payable_pence = sample.sample_pence - sample.failed_pence + unsampled_pence - reduction_pence
+    figures |= {"unsampled_pence": unsampled_pence, "extrapolated_reduction_pence": reduction_pence}
+    reason = (
+        f"{sample.failed_count} of {sample.sample_size} sampled claims failed: the failed claims "
+        f"are left out and the {format_pounds(unsampled_pence)} of unsampled claims is reduced "
+        f"by {format_pounds(reduction_pence)} at that error rate"
+    )
+    return _paid("extrapolate_error_rate", payable_pence, figures, reason)
+
+
+def _paid(
+    rule: VerificationRule, payable_pence: int, figures: dict[str, int], why: str
+) -> VerificationOutcome:
+    figures["payable_pence"] = payable_pence
+    reason = (
+        f"{figures['failed_count']} failed claim(s) worth {format_pounds(figures['failed_pence'])} "
+        f"refused; {why}; {format_pounds(payable_pence)} is paid"
+    )
+    return VerificationOutcome(rule, "paid", payable_pence, reason, figures)
+
+
+def _percent(basis_points: int) -> str:
+    whole, part = divmod(basis_points, 100)
+    return f"{whole}.{part:02d}".rstrip("0").rstrip(".") + "%"
+
+
+# --- Payers' shares ---------------------------------------------------------------------------
+
+
+def split_by_payer(
+    claimed_by_payer: Mapping[str | None, int], payable_pence: int
+) -> tuple[tuple[str, int], ...]:
+    """A batch's payment split between the contract's payers: each payer funds the claims of
+    the metrics it pays for (each payer's cap was applied claim by claim when they were priced).
+    A payment less than the claims (an extrapolated reduction) is split pro rata, by largest
+    remainder with ties to the lower payer id, so the shares add up to it exactly. () when the
+    contract names no payers or some claims' metric names none: the payment is not split."""
+    if not claimed_by_payer or None in claimed_by_payer:
+        return ()
+    payers = sorted(payer for payer in claimed_by_payer if payer is not None)
+    claimed = [claimed_by_payer[payer] for payer in payers]
+    basis = sum(claimed)
+    if basis == 0 or payable_pence == 0:
+        return ()
+    assert payable_pence <= basis, "a payment never exceeds the claims it pays"
+    floors = [payable_pence * amount // basis for amount in claimed]
+    remainders = [payable_pence * amount % basis for amount in claimed]
+    order = sorted(range(len(payers)), key=lambda i: (-remainders[i], payers[i]))
+    for index in order[: payable_pence - sum(floors)]:
+        floors[index] += 1
+    return tuple((payer, amount) for payer, amount in zip(payers, floors, strict=True) if amount)
 
 
 # --- Registration, amendment, open book -------------------------------------------------------

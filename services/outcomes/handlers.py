@@ -16,6 +16,7 @@ from typing import Final, Literal
 from contracts.allocations import AllocationApproved, AllocationFunded
 from contracts.base import Event
 from contracts.ledger import (
+    PayerShare,
     PaymentMade,
     PaymentRejected,
     PaymentRequested,
@@ -61,6 +62,7 @@ from contracts.outcomes import (
     SegmentFunnelCounts,
     SubmitEvidence,
     SubmitOpenBook,
+    VerificationRuleApplied,
 )
 from services.outcomes import db, domain
 from services.outcomes.settings import OutcomesSettings
@@ -416,6 +418,9 @@ async def record_verification_decision(
     state = await db.sample_state(
         connection, contract.contract_id, command.batch_id, batch["sample_size"]
     )
+    if state.outcome == "failed" and state.decided >= state.sample_size:
+        if await _apply_verification_rule(context, contract, command.batch_id, state.sample_size):
+            return
     if state.outcome == "failed":
         await db.hold_batch(connection, contract.contract_id, command.batch_id, state.failures)
         await context.outbox.add(
@@ -432,10 +437,55 @@ async def record_verification_decision(
         await _pay_batch(context, contract, command.batch_id)
 
 
+async def _apply_verification_rule(
+    context: HandlerContext, contract: domain.Contract, batch_id: str, sample_size: int
+) -> bool:
+    """The whole sample is decided and some claims failed: settle the batch by the contract's
+    verification rule. False when the rule is to hold it for a person."""
+    connection = context.connection
+    rule, threshold = await db.verification_terms(connection, contract.contract_id)
+    sample = await db.failed_sample(connection, contract.contract_id, batch_id, sample_size)
+    outcome = domain.apply_verification_rule(rule, threshold, sample)
+    if outcome is None:
+        return False
+    await db.settle_failed_sample(connection, contract.contract_id, batch_id, outcome)
+    await context.outbox.add(
+        VerificationRuleApplied(
+            place_id=contract.place_id,
+            contract_id=contract.contract_id,
+            batch_id=batch_id,
+            verification_rule=outcome.rule,
+            decision=outcome.decision,
+            payable_pence=outcome.payable_pence,
+            reason=outcome.reason,
+            figures=outcome.figures,
+        )
+    )
+    if outcome.decision == "rejected":
+        await db.set_batch_status(
+            connection, contract.contract_id, batch_id, "rejected", 0, outcome.reason
+        )
+        await context.outbox.add(
+            EvidenceRejected(
+                place_id=contract.place_id,
+                contract_id=contract.contract_id,
+                batch_id=batch_id,
+                reasons=(outcome.reason,),
+            )
+        )
+    else:
+        await _pay_batch(context, contract, batch_id)
+    return True
+
+
 async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_id: str) -> None:
-    """The batch is verified: ask the ledger to pay it, once its allocation is funded."""
+    """The batch is verified: ask the ledger to pay it, once its allocation is funded. A batch
+    settled by a verification rule is paid what the rule decided."""
     connection = context.connection
     count, amount_pence = await db.batch_totals(connection, contract.contract_id, batch_id)
+    payable_pence = await db.verified_payable_pence(connection, contract.contract_id, batch_id)
+    if payable_pence is not None:
+        amount_pence = payable_pence
     await context.outbox.add(
         EvidenceVerified(
             place_id=contract.place_id,
@@ -456,6 +506,11 @@ async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_i
     await db.request_batch_payment(
         connection, contract.contract_id, batch_id, amount_pence, payment_id
     )
+    claimed_by_payer = await db.batch_pence_by_payer(connection, contract.contract_id, batch_id)
+    payer_shares = tuple(
+        PayerShare(payer_id=payer_id, amount_pence=share_pence)
+        for payer_id, share_pence in domain.split_by_payer(claimed_by_payer, amount_pence)
+    )
     await context.outbox.add(
         PaymentRequested(
             place_id=contract.place_id,
@@ -467,6 +522,7 @@ async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_i
             contract_id=contract.contract_id,
             claim_batch_id=batch_id,
             purpose=f"outcome payment for contract {contract.contract_id}, batch {batch_id}",
+            payer_shares=payer_shares,
         )
     )
 
@@ -525,6 +581,8 @@ async def record_payment(context: HandlerContext, result: PaymentMade) -> None:
             amount_pence=amount_pence,
             lines=tuple(RemittanceLine(**dict(line)) for line in lines),
             transfer_id=result.transfer_id,
+            verification_reduction_pence=sum(line["amount_pence"] for line in lines) - amount_pence,
+            payer_shares=result.payer_shares,
         )
     )
     # Participants of this batch are now paid: the funnel's last step moved.

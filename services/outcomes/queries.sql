@@ -186,6 +186,56 @@ SELECT count(*)::int AS decided,
        coalesce(array_agg(reason ORDER BY reason) FILTER (WHERE NOT passed), '{}') AS failures
 FROM latest;
 
+-- name: contract_verification_terms
+SELECT coalesce(terms->>'verification_rule', 'hold') AS verification_rule,
+       (terms->>'error_rate_threshold_basis_points')::int AS threshold_basis_points
+FROM contracts WHERE contract_id = $1;
+
+-- A batch's claims waiting for payment, its sample, and the sampled claims whose latest
+-- decision failed: the figures a verification rule works on.
+-- name: failed_sample
+WITH latest AS (
+    SELECT DISTINCT ON (participant_hash, metric_id) participant_hash, metric_id, passed
+    FROM verification_decisions
+    WHERE contract_id = $1 AND batch_id = $2
+    ORDER BY participant_hash, metric_id, decision_number DESC
+)
+SELECT count(*)::int AS accepted_count,
+       coalesce(sum(c.price_pence), 0)::bigint AS accepted_pence,
+       coalesce(sum(c.price_pence) FILTER (WHERE c.sampled), 0)::bigint AS sample_pence,
+       count(*) FILTER (WHERE NOT l.passed)::int AS failed_count,
+       coalesce(sum(c.price_pence) FILTER (WHERE NOT l.passed), 0)::bigint AS failed_pence
+FROM claims AS c
+LEFT JOIN latest AS l ON l.participant_hash = c.participant_hash AND l.metric_id = c.metric_id
+WHERE c.contract_id = $1 AND c.batch_id = $2 AND c.status = 'pending';
+
+-- name: refuse_failed_sample_claims
+WITH latest AS (
+    SELECT DISTINCT ON (participant_hash, metric_id) participant_hash, metric_id, passed
+    FROM verification_decisions
+    WHERE contract_id = $1 AND batch_id = $2
+    ORDER BY participant_hash, metric_id, decision_number DESC
+)
+UPDATE claims AS c SET status = 'failed_verification'
+FROM latest AS l
+WHERE c.contract_id = $1 AND c.batch_id = $2 AND c.status = 'pending'
+  AND l.participant_hash = c.participant_hash AND l.metric_id = c.metric_id AND NOT l.passed
+RETURNING c.metric_id, c.price_pence;
+
+-- name: set_verification_outcome
+UPDATE batches SET verification_outcome = $3::jsonb WHERE contract_id = $1 AND batch_id = $2;
+
+-- name: verification_outcome
+SELECT verification_outcome FROM batches WHERE contract_id = $1 AND batch_id = $2;
+
+-- What a batch's claims waiting for payment claim from each payer (NULL: a metric naming none).
+-- name: batch_pence_by_payer
+SELECT m.payer_id, sum(c.price_pence)::bigint AS pence
+FROM claims AS c
+JOIN metric_prices AS m ON m.contract_id = c.contract_id AND m.metric_id = c.metric_id
+WHERE c.contract_id = $1 AND c.batch_id = $2 AND c.status = 'pending'
+GROUP BY m.payer_id;
+
 -- name: remittance_lines
 SELECT claim_period_id, metric_id, metric_version, count(*)::int AS outcome_count,
        sum(price_pence)::bigint AS amount_pence

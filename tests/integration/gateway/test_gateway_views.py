@@ -710,6 +710,8 @@ async def test_the_provider_overview_gives_batches_remittances_and_a_statement(f
         "net_pence": 40_000,
         "remitted_pence": 50_000,
         "awaiting_payment_pence": 0,
+        # The remittance names no payers (its contract has none).
+        "remitted_by_payer": {},
     }
 
 

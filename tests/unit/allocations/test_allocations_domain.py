@@ -3,11 +3,13 @@ exact wording of each refusal (it is public, and it must carry the rule and the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
 from contracts.allocations import (
     AllocationApproved,
@@ -27,6 +29,7 @@ from contracts.allocations import (
     VariationRejected,
 )
 from contracts.ledger import (
+    FundingStream,
     PaymentRequested,
     ReservationReleaseRequested,
     ReservationRequested,
@@ -576,17 +579,51 @@ def test_an_allocation_is_not_counted_twice_when_its_own_terms_are_rechecked() -
     domain.check_earmarks(a_place(earmarks=(EARLY_HELP,)), year, "A-1", 800_000_00, ())
 
 
-def test_a_stream_that_may_not_fund_a_purpose_refuses_it_with_the_numbers() -> None:
+def test_a_stream_that_may_not_fund_a_purpose_leaves_it_to_the_other_streams() -> None:
+    # £250,000 of dormant-asset money beside £750,000 of DWP money: the DWP money funds it.
+    year = a_year(750_000_00, streams=DORMANT_ASSETS)
+    domain.check_earmarks(
+        a_place(earmarks=(NOT_STATUTORY,)), year, "A-1", 750_000_00, ("statutory-services",)
+    )
+
+
+def test_an_allocation_the_other_streams_cannot_fund_is_refused_with_the_numbers() -> None:
     year = a_year(750_000_00, streams=DORMANT_ASSETS)
     with pytest.raises(Refused) as error:
         domain.check_earmarks(
-            a_place(earmarks=(NOT_STATUTORY,)), year, "A-1", 100_000_00, ("statutory-services",)
+            a_place(earmarks=(NOT_STATUTORY,)), year, "A-1", 750_000_01, ("statutory-services",)
         )
     assert check_refused(error, "earmark_excluded_purpose") == (
         "earmark 'EM-2': DCMS/DORMANT-ASSETS may not fund 'statutory-services' (dormant-asset "
-        "money must not replace statutory funding); it holds £250,000.00 (25%) of the 2026-27 "
-        "pot, so this allocation of £100,000.00 would draw about £25,000.00 from it"
+        "money must not replace statutory funding); it holds £250,000.00 of the 2026-27 pot, "
+        "and the other streams settled only £750,000.00, less than this allocation of "
+        "£750,000.01"
     )
+    assert error.value.figures == {
+        "stream_pence": 250_000_00,
+        "value_pence": 750_000_01,
+        "eligible_pence": 750_000_00,
+    }
+
+
+def test_the_reservation_of_a_statutory_allocation_excludes_the_restricted_stream() -> None:
+    place = a_place(earmarks=(NOT_STATUTORY,))
+    allocation = proposed(purpose_tags=("statutory-services",))
+    year = a_year(750_000_00, streams=DORMANT_ASSETS)
+    change = domain.decide(place, allocation, year, approved_tally(), "mayor")
+    [requested] = [e for e in change.events if isinstance(e, ReservationRequested)]
+    assert requested.excluded_streams == (
+        FundingStream(department_code="DCMS", funding_stream_code="DORMANT-ASSETS"),
+    )
+    assert requested.eligible_streams == ()
+
+
+def test_the_reservation_of_an_untagged_allocation_excludes_nothing() -> None:
+    place = a_place(earmarks=(NOT_STATUTORY,))
+    year = a_year(750_000_00, streams=DORMANT_ASSETS)
+    change = domain.decide(place, proposed(), year, approved_tally(), "mayor")
+    [requested] = [e for e in change.events if isinstance(e, ReservationRequested)]
+    assert requested.excluded_streams == ()
 
 
 def test_an_excluded_stream_without_money_that_year_refuses_nothing() -> None:
@@ -924,7 +961,7 @@ def test_a_change_of_purpose_is_checked_against_the_earmarks() -> None:
     variation = a_variation(
         "purpose", new_purpose="adult social care", new_purpose_tags=("statutory-services",)
     )
-    with pytest.raises(Refused, match="may not fund 'statutory-services'"):
+    with pytest.raises(Refused, match="may not fund the new purpose of allocation A-1"):
         domain.check_variation(a_place(earmarks=(NOT_STATUTORY,)), funded(), variation, year)
 
 
@@ -1026,3 +1063,40 @@ def test_after_a_refused_release_an_ended_allocation_asks_again_for_what_is_now_
 def test_a_running_allocation_does_not_ask_again_after_a_refused_release() -> None:
     change = domain.release_refused(funded(), 10_000_00, "closed period")
     assert [type(event) for event in change.events] == [ReleaseRefused]
+
+
+# --- Funding rules named by the allocation ----------------------------------------------------
+
+WORK = FundingStream(department_code="DWP", funding_stream_code="WORK")
+HEALTH = FundingStream(department_code="DHSC", funding_stream_code="HEALTH")
+DORMANT = FundingStream(department_code="DCMS", funding_stream_code="DORMANT-ASSETS")
+
+
+def test_the_streams_an_allocation_names_travel_with_its_reservation() -> None:
+    place = a_place(earmarks=(NOT_STATUTORY,))
+    allocation = proposed(
+        funding_streams=(WORK, HEALTH),
+        excluded_funding_streams=(HEALTH,),
+        purpose_tags=("statutory-services",),
+    )
+    year = a_year(750_000_00, streams=DORMANT_ASSETS)
+    change = domain.decide(place, allocation, year, approved_tally(), "mayor")
+    [requested] = [e for e in change.events if isinstance(e, ReservationRequested)]
+    assert requested.eligible_streams == (WORK, HEALTH)
+    # The allocation's own exclusion and the earmark's, in (department, stream) order.
+    assert requested.excluded_streams == (DORMANT, HEALTH)
+
+
+def test_an_allocation_with_funding_rules_is_stored_and_read_back_unchanged() -> None:
+    allocation = proposed(funding_streams=(WORK,), excluded_funding_streams=(DORMANT,))
+    adapter = TypeAdapter(domain.Allocation)
+    assert adapter.validate_json(adapter.dump_json(allocation)) == allocation
+
+
+def test_an_allocation_stored_before_funding_rules_reads_with_none() -> None:
+    adapter = TypeAdapter(domain.Allocation)
+    document = json.loads(adapter.dump_json(proposed()))
+    del document["proposal"]["funding_streams"], document["proposal"]["excluded_funding_streams"]
+    allocation = adapter.validate_python(document)
+    assert allocation.proposal.funding_streams == ()
+    assert allocation.proposal.excluded_funding_streams == ()

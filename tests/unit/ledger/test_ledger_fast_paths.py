@@ -270,7 +270,7 @@ def test_a_request_body_hash_is_the_sorted_json_hash_for_any_text(
         amount_pence=amount_pence,
         purpose=purpose,
     )
-    plain = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    plain = json.dumps(_hashed_body(request), sort_keys=True, separators=(",", ":"))
     assert domain.request_body_hash(request) == hashlib.sha256(plain.encode()).hexdigest()
 
 
@@ -278,6 +278,16 @@ def test_a_nested_request_body_hashes_with_its_inner_keys_sorted_too() -> None:
     [(_, settlement), *_] = _every_kind_of_answer()
     plain = json.dumps(settlement.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     assert domain.request_body_hash(settlement) == hashlib.sha256(plain.encode()).hexdigest()
+
+
+def _hashed_body(request: ReservationRequested) -> dict[str, object]:
+    """The request's body as the ledger fingerprints it: funding rules, added later, are left
+    out while empty so that requests answered before they existed still match a resend."""
+    body = request.model_dump(mode="json")
+    for name in ("eligible_streams", "excluded_streams"):
+        if body[name] == []:
+            del body[name]
+    return body
 
 
 @given(namespace=st.uuids(), name=text)
@@ -298,5 +308,5 @@ def test_a_request_body_hash_matches_json_for_characters_the_two_encoders_escape
         amount_pence=1,
         purpose=f"p{character}",
     )
-    plain = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    plain = json.dumps(_hashed_body(request), sort_keys=True, separators=(",", ":"))
     assert domain.request_body_hash(request) == hashlib.sha256(plain.encode()).hexdigest()

@@ -1,0 +1,210 @@
+"""Balances as at a past date, by effective and by recorded date, from figures written by hand;
+each answer names a chain position, and the audit export up to that position re-derives it and
+passes the shipped verifier (tools/verify_audit.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.ledger import db, domain
+from services.ledger.reports import add_report_routes
+from services.ledger.settings import LedgerReportSettings
+from services.runtime.db import create_pool
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+AUTHORISED = {"Authorization": "Bearer report-token"}
+
+# (recorded at, effective on or None for a row older than effective dates, legs)
+BOOK: list[tuple[datetime, date | None, list[tuple[str, str, int]]]] = [
+    (  # 1: DWP pays in £1,000 on 1 April, recorded the next day
+        datetime(2026, 4, 2, 10, tzinfo=UTC),
+        date(2026, 4, 1),
+        [("received:DWP:WORK", "debit", 1_000_00), ("pot:DWP:WORK", "credit", 1_000_00)],
+    ),
+    (  # 2: £300 reserved for allocation A-1
+        datetime(2026, 4, 10, 9, tzinfo=UTC),
+        date(2026, 4, 10),
+        [("pot:DWP:WORK", "debit", 300_00), ("commitment:A-1:DWP:WORK", "credit", 300_00)],
+    ),
+    (  # 3: £100 paid on 28 April, recorded on 3 May (back-dated)
+        datetime(2026, 5, 3, 8, tzinfo=UTC),
+        date(2026, 4, 28),
+        [("commitment:A-1:DWP:WORK", "debit", 100_00), ("provider:PROV-1", "credit", 100_00)],
+    ),
+    (  # 4: DHSC pays in £500; a row without an effective date takes its recorded day
+        datetime(2026, 5, 20, 23, 59, tzinfo=UTC),
+        None,
+        [("received:DHSC:CARE", "debit", 500_00), ("pot:DHSC:CARE", "credit", 500_00)],
+    ),
+    (  # 5: £50 paid on 1 June
+        datetime(2026, 6, 1, 12, tzinfo=UTC),
+        date(2026, 6, 1),
+        [("commitment:A-1:DWP:WORK", "debit", 50_00), ("provider:PROV-1", "credit", 50_00)],
+    ),
+]
+
+
+def verifier() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "verify_audit", ROOT / "tools" / "verify_audit.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def chained() -> list[domain.Transfer]:
+    transfers, previous = [], domain.GENESIS_HASH
+    for sequence, (_, _, legs) in enumerate(BOOK, start=1):
+        unhashed = domain.Transfer(
+            place_id="GM",
+            sequence=sequence,
+            transfer_id=f"T-{sequence}",
+            request_event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"request/{sequence}"),
+            financial_year="2026-27",
+            iati_transaction_type=1,
+            department_code=None,
+            funding_stream_code=None,
+            allocation_id=None,
+            contract_id=None,
+            claim_id=None,
+            description=f"transfer {sequence}",
+            legs=tuple(domain.Leg(*leg) for leg in legs),  # type: ignore[arg-type]
+            previous_hash=previous,
+            chain_hash="",
+        )
+        transfer = replace(unhashed, chain_hash=domain.chain_hash(domain.transfer_body(unhashed)))
+        transfers.append(transfer)
+        previous = transfer.chain_hash
+    return transfers
+
+
+async def ask(database_url: str, *paths: str) -> list[httpx.Response]:
+    """Store the book, then ask the ledger's report routes, in order."""
+    transfers = chained()
+    pool = await create_pool(database_url, "ledger", 2)
+    try:
+        async with pool.acquire() as connection:
+            await connection.copy_records_to_table(
+                "transfers",
+                records=[
+                    (*db._transfer_record(transfer), recorded_at, effective_on)
+                    for transfer, (recorded_at, effective_on, _) in zip(
+                        transfers, BOOK, strict=True
+                    )
+                ],
+                columns=(*db.TRANSFER_COLUMNS, "posted_at", "effective_on"),
+            )
+    finally:
+        await pool.close()
+    return await ask_again(database_url, *paths)
+
+
+def figures(answer: dict[str, Any]) -> dict[str, int]:
+    return {row["account"]: row["balance_pence"] for row in answer["balances"]}
+
+
+def derived(lines: list[str], left_out: list[int]) -> dict[str, int]:
+    """What an auditor sums from the export's lines, leaving out the named sequences."""
+    balances: dict[str, int] = {}
+    for text in lines[1:]:
+        transfer = json.loads(text)
+        if transfer["sequence"] in left_out:
+            continue
+        for leg in transfer["legs"]:
+            sign = 1 if leg["direction"] == "credit" else -1
+            balances[leg["account"]] = balances.get(leg["account"], 0) + sign * leg["amount_pence"]
+    return {account: pence for account, pence in balances.items() if pence}
+
+
+async def test_balances_as_at_a_recorded_date_are_the_chain_prefix_the_verifier_accepts(
+    database_url: str,
+) -> None:
+    (answer_response,) = await ask(
+        database_url, "/ledger/v1/places/GM/balances-as-at?date=2026-04-30&by=recorded"
+    )
+    answer = answer_response.json()
+    position = answer["chain_position"]
+    assert position["sequence"] == 2  # the back-dated payment was recorded in May
+    assert figures(answer) == {
+        "received:DWP:WORK": -1_000_00,
+        "pot:DWP:WORK": 700_00,
+        "commitment:A-1:DWP:WORK": 300_00,
+    }
+
+    (export,) = await ask_again(database_url, "/ledger/v1/places/GM/audit-export?up_to_sequence=2")
+    lines = export.text.split("\n")[:-1]
+    assert verifier().verify(lines) == (2, position["chain_hash"])
+    header_balances = {
+        row["account"]: row["balance_pence"] for row in json.loads(lines[0])["balances"]
+    }
+    assert header_balances == figures(answer) == derived(lines, [])
+
+
+async def test_balances_as_at_an_effective_date_leave_out_later_events_and_re_derive(
+    database_url: str,
+) -> None:
+    april, may, filtered = await ask(
+        database_url,
+        "/ledger/v1/places/GM/balances-as-at?date=2026-04-30",
+        "/ledger/v1/places/GM/balances-as-at?date=2026-05-20&by=effective",
+        "/ledger/v1/places/GM/balances-as-at?date=2026-04-30&allocation_id=A-1",
+    )
+    april_answer, may_answer = april.json(), may.json()
+    # Asked after all five were recorded: the back-dated payment (3) counts in April.
+    assert april_answer["chain_position"]["sequence"] == 5
+    assert april_answer["left_out_sequences"] == [4, 5]
+    assert figures(april_answer) == {
+        "received:DWP:WORK": -1_000_00,
+        "pot:DWP:WORK": 700_00,
+        "commitment:A-1:DWP:WORK": 200_00,
+        "provider:PROV-1": 100_00,
+    }
+    assert may_answer["left_out_sequences"] == [5]  # 4 has no effective date: its recorded day
+    assert figures(may_answer)["pot:DHSC:CARE"] == 500_00
+    assert figures(filtered.json()) == {"commitment:A-1:DWP:WORK": 200_00}
+    assert filtered.json()["total_pence"] == 200_00
+
+    (export,) = await ask_again(database_url, "/ledger/v1/places/GM/audit-export?up_to_sequence=5")
+    lines = export.text.split("\n")[:-1]
+    assert verifier().verify(lines) == (5, april_answer["chain_position"]["chain_hash"])
+    assert derived(lines, april_answer["left_out_sequences"]) == figures(april_answer)
+    assert derived(lines, may_answer["left_out_sequences"]) == figures(may_answer)
+
+
+async def test_a_bad_basis_or_date_is_refused_naming_the_field(database_url: str) -> None:
+    bad_basis, bad_date = await ask(
+        database_url,
+        "/ledger/v1/places/GM/balances-as-at?date=2026-04-30&by=posted",
+        "/ledger/v1/places/GM/balances-as-at?date=30-04-2026",
+    )
+    assert bad_basis.status_code == 422 and "by" in bad_basis.text
+    assert bad_date.status_code == 422 and "date" in bad_date.text
+
+
+async def ask_again(database_url: str, *paths: str) -> list[httpx.Response]:
+    """Ask routes of a ledger whose book is already stored."""
+    pool = await create_pool(database_url, "ledger", 2)
+    app = FastAPI()
+    credential = LedgerReportSettings(ledger_report_token="report-token")
+    add_report_routes(app, SimpleNamespace(pool=pool), credential)  # type: ignore[arg-type]
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as client:
+            return [await client.get(path, headers=AUTHORISED) for path in paths]
+    finally:
+        await pool.close()

@@ -106,6 +106,7 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ),
     ("GET", f"{API}{PLACE}/audit-export"): Door(P.READ_AUDIT, Scope.PLACE),
     ("GET", f"{API}{PLACE}/trial-balance/{{financial_year}}"): Door(P.READ_AUDIT, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/balances-as-at"): Door(P.READ_BALANCES, Scope.PLACE),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER

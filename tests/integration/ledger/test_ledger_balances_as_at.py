@@ -4,8 +4,11 @@ passes the shipped verifier (tools/verify_audit.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import os
+import sys
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -208,3 +211,30 @@ async def ask_again(database_url: str, *paths: str) -> list[httpx.Response]:
             return [await client.get(path, headers=AUTHORISED) for path in paths]
     finally:
         await pool.close()
+
+
+async def test_the_cli_prints_balances_as_at_a_date_with_the_chain_position(
+    database_url: str,
+) -> None:
+    (answer,) = await ask(
+        database_url, "/ledger/v1/places/GM/balances-as-at?date=2026-04-30&department_code=DWP"
+    )
+    environment = {**os.environ, "COLUMNS": "200", "DATABASE_URL": database_url}
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "singlepot"),
+        *("ledger", "balances", "GM", "--as-at", "2026-04-30", "--by", "effective"),
+        *("--department", "DWP"),
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    text = output.decode()
+
+    assert process.returncode == 0, text
+    position = answer.json()["chain_position"]
+    assert f"chain position 5, hash {position['chain_hash']}" in text
+    assert "left out (effective after 2026-04-30): 4, 5" in text
+    assert "commitment:A-1:DWP:WORK" in text and "£200.00" in text
+    assert "pot:DWP:WORK" in text and "£700.00" in text
+    assert "PROV-1" not in text  # a provider's account belongs to no department

@@ -56,6 +56,8 @@ def describe_account(account: str) -> dict[str, str | None]:
 
 def end_of_day(day: date) -> datetime:
     """The first instant after the day, in UTC: 'as at a date' includes the whole day."""
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
 

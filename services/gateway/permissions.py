@@ -110,6 +110,12 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ("GET", f"{API}{PLACE}/returns/transparency/{{financial_year}}/{{quarter}}"): Door(
         P.READ_RETURNS, Scope.PLACE
     ),
+    ("GET", f"{API}{PLACE}/returns/prompt-payment/{{financial_year}}/{{half}}"): Door(
+        P.READ_RETURNS, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/returns/payments-over-30000/{{financial_year}}/{{quarter}}"): Door(
+        P.READ_RETURNS, Scope.PLACE
+    ),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER

@@ -848,3 +848,13 @@ FROM department_spend
 WHERE place_id = $1 AND ($2::text IS NULL OR department_code = $2)
   AND ($3::text IS NULL OR record ->> 'provider_id' = $3)
 GROUP BY 1 ORDER BY 1;
+
+-- name: note_evidence_received
+-- The first submission of a batch is when its valid claim was received; later events of the
+-- same batch never move it.
+UPDATE evidence_batches SET received_at = coalesce(received_at, $4)
+WHERE place_id = $1 AND contract_id = $2 AND batch_id = $3;
+
+-- name: note_payment_made
+UPDATE payments SET paid_at = coalesce(paid_at, $3)
+WHERE place_id = $1 AND payment_id = $2 AND status = 'made';

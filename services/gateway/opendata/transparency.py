@@ -84,7 +84,16 @@ class QuarterRefused(ValueError):
 
 
 def quarter_of(financial_year: str, quarter: str) -> Quarter:
-    """ "2026-27" and "Q1" as a Quarter, or a refusal naming the field."""
+    """A financial year ("2026-27") and a quarter ("Q1") as a Quarter, or a refusal naming the
+    field."""
+    check_financial_year(financial_year)
+    if quarter not in ("Q1", "Q2", "Q3", "Q4"):
+        raise QuarterRefused("quarter", "a quarter is Q1 (April to June) to Q4 (January to March)")
+    return Quarter(financial_year, int(quarter[1]))
+
+
+def check_financial_year(financial_year: str) -> None:
+    """Refuse what is not a financial year "2026-27" (the second part is the next year)."""
     start, _, end = financial_year.partition("-")
     if not (start.isdigit() and end.isdigit() and len(start) == 4 and len(end) == 2):
         raise QuarterRefused("financial_year", 'a financial year is written "2026-27"')
@@ -92,9 +101,6 @@ def quarter_of(financial_year: str, quarter: str) -> Quarter:
         raise QuarterRefused(
             "financial_year", f"{financial_year} is not a financial year from 1900-01 to 9998-99"
         )
-    if quarter not in ("Q1", "Q2", "Q3", "Q4"):
-        raise QuarterRefused("quarter", "a quarter is Q1 (April to June) to Q4 (January to March)")
-    return Quarter(financial_year, int(quarter[1]))
 
 
 def return_rows(data: PlaceData, quarter: Quarter) -> list[dict[str, str]]:

@@ -5,7 +5,8 @@ open data. Pure: the routes load a place's data and write what `return_rows` giv
 
 Rules, each in one place below:
 - A payment is published when it is over £500 (more than 50,000 pence) and was made in the
-  quarter (its date is the day the gateway recorded it, UTC).
+  quarter (its date is the day it was paid, UTC; for rows kept before payment dates were
+  recorded, the day the gateway recorded it).
 - A recovery is a credit note: a negative amount on the day it was settled, published when the
   payment it takes back was over £500, so the published payments and credit notes net.
 - The beneficiary is named from the organisations register. A beneficiary that is not in the
@@ -107,15 +108,15 @@ def return_rows(data: PlaceData, quarter: Quarter) -> list[dict[str, str]]:
     """The quarter's rows, in date then transaction order."""
     payments = {payment.payment_id: payment for payment in data.payments}
     rows = [
-        (payment.recorded_at, _row(data, payment, payment.amount_pence, payment.recorded_at, ""))
+        (payment.paid_moment, _row(data, payment, payment.amount_pence, payment.paid_moment, ""))
         for payment in data.payments
         if payment.status == "made"
         and payment.amount_pence > THRESHOLD_PENCE
-        and quarter.holds(payment.recorded_at)
+        and quarter.holds(payment.paid_moment)
     ]
     for recovery in data.recoveries:
         paid = payments.get(recovery.payment_id)
-        moment = recovery.settled_at or (paid.recorded_at if paid else None)
+        moment = recovery.settled_at or (paid.paid_moment if paid else None)
         if paid is None or moment is None or paid.amount_pence <= THRESHOLD_PENCE:
             continue
         if quarter.holds(moment):

@@ -64,9 +64,12 @@ def routes(gateway: Gateway) -> APIRouter:
         if wanted.last_day >= datetime.now(UTC).date():
             detail = f"{wanted.label()} is published after it ends, on {wanted.last_day}"
             raise ProblemError(404, "not-found", detail)
-        data = await load(place_id)
-        if not data.payments and place_id not in gateway.settings.opendata_publishers:
+        check_storable(place_id, "place_id")
+        async with gateway.pool.acquire() as connection:
+            known = await db.place_known(connection, place_id)
+        if not known and place_id not in gateway.settings.opendata_publishers:
             raise ProblemError(404, "not-found", f"no place {place_id} publishes open data")
+        data = await load(place_id)
         text = transparency.csv_text(transparency.return_rows(data, wanted))
         return published(
             request, text.encode("utf-8"), "text/csv; charset=utf-8", _named(place_id, wanted)

@@ -20,7 +20,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.ledger import db, domain
+from contracts import FinancialYearAmount, RecordSettlement
+from contracts.envelope import wrap
+from services.ledger import db, domain, handlers
 from services.ledger.reports import add_report_routes
 from services.ledger.settings import LedgerReportSettings
 from services.runtime.db import create_pool
@@ -238,3 +240,28 @@ async def test_the_cli_prints_balances_as_at_a_date_with_the_chain_position(
     assert "commitment:A-1:DWP:WORK" in text and "£200.00" in text
     assert "pot:DWP:WORK" in text and "£700.00" in text
     assert "PROV-1" not in text  # a provider's account belongs to no department
+
+
+async def test_a_posted_transfer_keeps_its_requests_date_as_its_effective_date(
+    database_url: str,
+) -> None:
+    request = RecordSettlement(
+        place_id="GM",
+        settlement_id="S-1",
+        department_code="DWP",
+        funding_stream_code="WORK",
+        spending_review_period="SR2025",
+        profile=(FinancialYearAmount(financial_year="2026-27", amount_pence=1_000_00),),
+    )
+    envelope = wrap(request, producer="test", occurred_at=datetime(2026, 3, 31, 23, 30, tzinfo=UTC))
+    pool = await create_pool(database_url, "ledger", 2)
+    try:
+        async with pool.acquire() as connection:
+            async with connection.transaction():
+                await handlers.handle_batch(connection, [(envelope, request)])
+            rows = await connection.fetch("SELECT effective_on, posted_at FROM transfers")
+    finally:
+        await pool.close()
+
+    assert rows and {row["effective_on"] for row in rows} == {date(2026, 3, 31)}
+    assert all(row["posted_at"].date() > date(2026, 3, 31) for row in rows)  # recorded later

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from services.gateway.opendata.organisations import Organisation
@@ -74,7 +75,11 @@ def quarter_one() -> PlaceData:
             payment("P-2", "PROV-WW", 500_00, at(16, 4)),  # exactly £500: not over
             payment("P-3", "PROV-WW", 499_99, at(17, 4)),  # below: not published
             payment("P-4", "PROV-JSMITH", 800_00, at(20, 5)),  # a person: redacted
-            payment("P-5", "PROV-WW", 2_500_00, at(30, 6), allocation_id="A-OC"),
+            # Paid on 30 June, recorded by the gateway on 2 July: it is a Q1 payment.
+            replace(
+                payment("P-5", "PROV-WW", 2_500_00, at(2, 7), allocation_id="A-OC"),
+                paid_at=at(30, 6),
+            ),
             payment("P-6", "PROV-WW", 9_000_00, at(1, 7)),  # next quarter
             payment("P-7", "PROV-WW", 700_00, at(3, 4), status="refused"),  # never paid
         ),

@@ -106,9 +106,13 @@ def balances(
         table.add_row(row["financial_year"], row["account"], format_pounds(row["balance_pence"]))
     console.print(table)
     console.print(f"chain position {position['sequence']}, hash {position['chain_hash']}")
+    console.print(f"recorded through sequence {answer['recorded_through_sequence']}")
     if answer["left_out_sequences"]:
         later = ", ".join(str(sequence) for sequence in answer["left_out_sequences"])
         console.print(f"left out (effective after {answer['as_at']}): {later}")
+    if answer["added_sequences"]:
+        earlier = ", ".join(str(sequence) for sequence in answer["added_sequences"])
+        console.print(f"added (recorded later, effective by {answer['as_at']}): {earlier}")
 
 
 async def _balances(place: str, day: date, by: AsAtBasis, wanted: BalanceFilter) -> dict[str, Any]:

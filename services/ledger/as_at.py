@@ -4,9 +4,12 @@ names the chain position (sequence and hash) it was computed to, so an auditor c
 from the audit export up to that position (docs/audit-export.md).
 
 By recorded date the answer is always a whole prefix of the chain: every transfer up to the last
-one recorded before the end of the day (UTC). By effective date it is the chain up to its head
-when asked, leaving out the transfers whose effective date is later; their sequences are named in
-the answer (`left_out_sequences`), so the export up to the position re-derives it too.
+one recorded before the end of the day (UTC), `recorded_through_sequence`. By effective date it
+is computed to the chain's head when asked: that same prefix, less the transfers in it whose
+effective date is later (`left_out_sequences`), plus the transfers recorded after it whose
+effective date is by the day (`added_sequences`, back-dated entries). Both lists hold only the
+entries whose two dates fall either side of the day, so they stay short however long the chain;
+the export up to the named position re-derives the answer from them.
 """
 
 from __future__ import annotations
@@ -72,14 +75,18 @@ async def balances_as_at(
     end of `as_at`, read in one repeatable-read snapshot, with the chain position they reach."""
     wanted = wanted or BalanceFilter()
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        if by == "recorded":
-            position = await db.recorded_position(connection, place_id, end_of_day(as_at))
-            left_out: list[int] = []
-        else:
+        recorded_through = await db.recorded_position(connection, place_id, end_of_day(as_at))
+        left_out: list[int] = []
+        added: list[int] = []
+        position = recorded_through
+        if by == "effective":
             position = await db.head_position(connection, place_id)
-            left_out = await db.effective_later_than(connection, place_id, position, as_at)
+            left_out = await db.effective_later_than(connection, place_id, recorded_through, as_at)
+            added = await db.effective_by_recorded_after(
+                connection, place_id, recorded_through, position, as_at
+            )
         head_hash = await db.chain_hash_at(connection, place_id, position)
-        rows = await db.balances_from_legs(connection, place_id, position, left_out)
+        rows = await db.balances_from_legs(connection, place_id, recorded_through, left_out, added)
     balances = [
         {
             "financial_year": row["financial_year"],
@@ -94,7 +101,9 @@ async def balances_as_at(
         "as_at": as_at.isoformat(),
         "by": by,
         "chain_position": {"sequence": position, "chain_hash": head_hash},
+        "recorded_through_sequence": recorded_through,
         "left_out_sequences": left_out,
+        "added_sequences": added,
         "balances": balances,
         "total_pence": sum(row["balance_pence"] for row in balances),
     }

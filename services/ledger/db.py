@@ -449,14 +449,25 @@ async def effective_later_than(
     return [row["sequence"] for row in rows]
 
 
+async def effective_by_recorded_after(
+    connection: asyncpg.Connection, place_id: str, after: int, up_to: int, as_at: date
+) -> list[int]:
+    rows = await connection.fetch(
+        QUERIES.effective_by_recorded_after, place_id, after, up_to, as_at
+    )
+    return [row["sequence"] for row in rows]
+
+
 async def balances_from_legs(
     connection: asyncpg.Connection,
     place_id: str,
     up_to_sequence: int,
     left_out: Sequence[int] = (),
+    added: Sequence[int] = (),
 ) -> list[dict]:
+    """Balances from the legs of transfers 1..up_to_sequence except `left_out`, plus `added`."""
     rows = await connection.fetch(
-        QUERIES.balances_from_legs, place_id, up_to_sequence, list(left_out)
+        QUERIES.balances_from_legs, place_id, up_to_sequence, list(left_out), list(added)
     )
     return [dict(row) for row in rows]
 

@@ -172,15 +172,24 @@ ORDER BY sequence;
 
 -- name: balances_from_legs
 -- Credit-positive balances per financial year and account, summed from the legs of the
--- transfers up to a chain position, leaving out the given sequences.
+-- transfers up to a chain position ($2) except the sequences $3, plus the sequences $4.
 SELECT transfer.financial_year, leg ->> 'account' AS account,
        sum(CASE WHEN leg ->> 'direction' = 'credit' THEN (leg ->> 'amount_pence')::bigint
                 ELSE -(leg ->> 'amount_pence')::bigint END)::bigint AS balance_pence
 FROM transfers AS transfer, jsonb_array_elements(transfer.legs) AS leg
-WHERE transfer.place_id = $1 AND transfer.sequence <= $2
-  AND NOT (transfer.sequence = ANY($3::bigint[]))
+WHERE transfer.place_id = $1
+  AND ((transfer.sequence <= $2 AND NOT (transfer.sequence = ANY($3::bigint[])))
+       OR transfer.sequence = ANY($4::bigint[]))
 GROUP BY transfer.financial_year, leg ->> 'account'
 ORDER BY transfer.financial_year, leg ->> 'account';
+
+-- name: effective_by_recorded_after
+-- Transfers recorded after a chain position ($2) up to another ($3) whose money event happened
+-- by the date: added to a balance as at that effective date.
+SELECT sequence FROM transfers
+WHERE place_id = $1 AND sequence > $2 AND sequence <= $3
+  AND coalesce(effective_on, (posted_at AT TIME ZONE 'UTC')::date) <= $4
+ORDER BY sequence;
 
 -- name: transfers_up_to
 SELECT place_id, sequence, transfer_id, request_event_id, financial_year,

@@ -59,6 +59,11 @@ BOOK: list[tuple[datetime, date | None, list[tuple[str, str, int]]]] = [
         date(2026, 6, 1),
         [("commitment:A-1:DWP:WORK", "debit", 50_00), ("provider:PROV-1", "credit", 50_00)],
     ),
+    (  # 6: recorded on 2 June, effective 1 July (DHSC's next receipt, entered early)
+        datetime(2026, 6, 2, 9, tzinfo=UTC),
+        date(2026, 7, 1),
+        [("received:DHSC:CARE", "debit", 200_00), ("pot:DHSC:CARE", "credit", 200_00)],
+    ),
 ]
 
 
@@ -123,12 +128,17 @@ def figures(answer: dict[str, Any]) -> dict[str, int]:
     return {row["account"]: row["balance_pence"] for row in answer["balances"]}
 
 
-def derived(lines: list[str], left_out: list[int]) -> dict[str, int]:
-    """What an auditor sums from the export's lines, leaving out the named sequences."""
+def derived(lines: list[str], answer: dict[str, Any]) -> dict[str, int]:
+    """What an auditor sums from the export's lines, as the answer says: the transfers recorded
+    through its prefix less those left out, plus those added."""
     balances: dict[str, int] = {}
     for text in lines[1:]:
         transfer = json.loads(text)
-        if transfer["sequence"] in left_out:
+        sequence = transfer["sequence"]
+        in_prefix = sequence <= answer["recorded_through_sequence"]
+        if not (in_prefix and sequence not in answer["left_out_sequences"]) and (
+            sequence not in answer["added_sequences"]
+        ):
             continue
         for leg in transfer["legs"]:
             sign = 1 if leg["direction"] == "credit" else -1
@@ -157,38 +167,49 @@ async def test_balances_as_at_a_recorded_date_are_the_chain_prefix_the_verifier_
     header_balances = {
         row["account"]: row["balance_pence"] for row in json.loads(lines[0])["balances"]
     }
-    assert header_balances == figures(answer) == derived(lines, [])
+    assert header_balances == figures(answer) == derived(lines, answer)
+    assert (answer["left_out_sequences"], answer["added_sequences"]) == ([], [])
 
 
 async def test_balances_as_at_an_effective_date_leave_out_later_events_and_re_derive(
     database_url: str,
 ) -> None:
-    april, may, filtered = await ask(
+    april, may, june, filtered = await ask(
         database_url,
         "/ledger/v1/places/GM/balances-as-at?date=2026-04-30",
         "/ledger/v1/places/GM/balances-as-at?date=2026-05-20&by=effective",
+        "/ledger/v1/places/GM/balances-as-at?date=2026-06-15",
         "/ledger/v1/places/GM/balances-as-at?date=2026-04-30&allocation_id=A-1",
     )
     april_answer, may_answer = april.json(), may.json()
     # Asked after all five were recorded: the back-dated payment (3) counts in April.
-    assert april_answer["chain_position"]["sequence"] == 5
-    assert april_answer["left_out_sequences"] == [4, 5]
+    assert april_answer["chain_position"]["sequence"] == 6
+    assert april_answer["recorded_through_sequence"] == 2
+    assert april_answer["added_sequences"] == [3]  # recorded in May, effective in April
+    assert april_answer["left_out_sequences"] == []
     assert figures(april_answer) == {
         "received:DWP:WORK": -1_000_00,
         "pot:DWP:WORK": 700_00,
         "commitment:A-1:DWP:WORK": 200_00,
         "provider:PROV-1": 100_00,
     }
-    assert may_answer["left_out_sequences"] == [5]  # 4 has no effective date: its recorded day
+    # 4 has no effective date: its recorded day, 20 May, counts.
+    assert may_answer["recorded_through_sequence"] == 4
+    assert (may_answer["left_out_sequences"], may_answer["added_sequences"]) == ([], [])
     assert figures(may_answer)["pot:DHSC:CARE"] == 500_00
+    june_answer = june.json()
+    assert june_answer["recorded_through_sequence"] == 6
+    assert (june_answer["left_out_sequences"], june_answer["added_sequences"]) == ([6], [])
+    assert figures(june_answer)["pot:DHSC:CARE"] == 500_00  # not yet the July receipt
     assert figures(filtered.json()) == {"commitment:A-1:DWP:WORK": 200_00}
     assert filtered.json()["total_pence"] == 200_00
 
-    (export,) = await ask_again(database_url, "/ledger/v1/places/GM/audit-export?up_to_sequence=5")
+    (export,) = await ask_again(database_url, "/ledger/v1/places/GM/audit-export?up_to_sequence=6")
     lines = export.text.split("\n")[:-1]
-    assert verifier().verify(lines) == (5, april_answer["chain_position"]["chain_hash"])
-    assert derived(lines, april_answer["left_out_sequences"]) == figures(april_answer)
-    assert derived(lines, may_answer["left_out_sequences"]) == figures(may_answer)
+    assert verifier().verify(lines) == (6, april_answer["chain_position"]["chain_hash"])
+    assert derived(lines, april_answer) == figures(april_answer)
+    assert derived(lines, may_answer) == figures(may_answer)
+    assert derived(lines, june_answer) == figures(june_answer)
 
 
 async def test_a_bad_basis_or_date_is_refused_naming_the_field(database_url: str) -> None:
@@ -235,8 +256,8 @@ async def test_the_cli_prints_balances_as_at_a_date_with_the_chain_position(
 
     assert process.returncode == 0, text
     position = answer.json()["chain_position"]
-    assert f"chain position 5, hash {position['chain_hash']}" in text
-    assert "left out (effective after 2026-04-30): 4, 5" in text
+    assert f"chain position 6, hash {position['chain_hash']}" in text
+    assert "added (recorded later, effective by 2026-04-30): 3" in text
     assert "commitment:A-1:DWP:WORK" in text and "£200.00" in text
     assert "pot:DWP:WORK" in text and "£700.00" in text
     assert "PROV-1" not in text  # a provider's account belongs to no department

@@ -1,5 +1,6 @@
 """The ledger's read-only HTTP queries, on its internal port, for the gateway and auditors:
-balances by stream and department, trial balance per year, statements, verification. Each needs
+balances by stream and department, balances as at a date, trial balance per year, statements,
+the audit export (whole or up to a chain position), verification. Each needs
 the service credential `SINGLEPOT_LEDGER_REPORT_TOKEN` as a bearer token; with none configured
 they refuse everyone. Auditors reach the export and trial balances through the gateway's own
 permission-checked routes; `/healthz` and `/readyz` stay open."""

@@ -242,19 +242,14 @@ async def test_the_cli_prints_balances_as_at_a_date_with_the_chain_position(
     (answer,) = await ask(
         database_url, "/ledger/v1/places/GM/balances-as-at?date=2026-04-30&department_code=DWP"
     )
-    environment = {**os.environ, "COLUMNS": "200", "DATABASE_URL": database_url}
-    process = await asyncio.create_subprocess_exec(
+    status, text = await run(
         str(Path(sys.executable).parent / "singlepot"),
         *("ledger", "balances", "GM", "--as-at", "2026-04-30", "--by", "effective"),
         *("--department", "DWP"),
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        database_url=database_url,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    text = output.decode()
 
-    assert process.returncode == 0, text
+    assert status == 0, text
     position = answer.json()["chain_position"]
     assert f"chain position 6, hash {position['chain_hash']}" in text
     assert "added (recorded later, effective by 2026-04-30): 3" in text
@@ -286,3 +281,44 @@ async def test_a_posted_transfer_keeps_its_requests_date_as_its_effective_date(
 
     assert rows and {row["effective_on"] for row in rows} == {date(2026, 3, 31)}
     assert all(row["posted_at"].date() > date(2026, 3, 31) for row in rows)  # recorded later
+
+
+async def test_the_shipped_verifier_accepts_the_cli_export_up_to_a_recorded_balances_position(
+    database_url: str, tmp_path: Path
+) -> None:
+    (answer,) = await ask(
+        database_url, "/ledger/v1/places/GM/balances-as-at?date=2026-05-03&by=recorded"
+    )
+    position = answer.json()["chain_position"]
+    out = tmp_path / "GM-to-3.jsonl"
+
+    exported = await run(
+        str(Path(sys.executable).parent / "singlepot"),
+        *("export", "audit", "--place", "GM", "--out", str(out)),
+        *("--up-to-sequence", str(position["sequence"])),
+        database_url=database_url,
+    )
+    verified = await run(sys.executable, "-I", str(ROOT / "tools" / "verify_audit.py"), str(out))
+
+    assert position["sequence"] == 3
+    assert exported[0] == 0, exported[1]
+    assert verified == (0, f"verified 3 transfers, head {position['chain_hash']}\n")
+    header = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert {row["account"]: row["balance_pence"] for row in header["balances"]} == figures(
+        answer.json()
+    )
+
+
+async def run(*arguments: str, database_url: str | None = None) -> tuple[int, str]:
+    environment = {**os.environ, "COLUMNS": "200"}
+    if database_url is not None:
+        environment["DATABASE_URL"] = database_url
+    process = await asyncio.create_subprocess_exec(
+        *arguments,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, output.decode()

@@ -86,18 +86,29 @@ def indigo_projects(place: str = PLACE, out: Path | None = OUT) -> None:
 
 
 @app.command(name="audit")
-def audit_export(place: str = PLACE, out: Path | None = OUT) -> None:
+def audit_export(
+    place: str = PLACE,
+    out: Path | None = OUT,
+    up_to_sequence: int | None = typer.Option(
+        None,
+        "--up-to-sequence",
+        min=0,
+        help="Stop at this chain position (the one a balance as at a date names).",
+    ),
+) -> None:
     """The place's whole transfer log with its hash chain, as JSON Lines; check it with
     `python tools/verify_audit.py FILE`."""
     with _output(out) as stream:
-        count = asyncio.run(_write_audit(place, stream, out is not None))
+        count = asyncio.run(_write_audit(place, stream, out is not None, up_to_sequence))
     _done(out, f"{count} transfers")
 
 
-async def _write_audit(place: str, stream: TextIO, shown: bool) -> int:
+async def _write_audit(
+    place: str, stream: TextIO, shown: bool, up_to_sequence: int | None = None
+) -> int:
     """Write the export line by line as the ledger's cursor yields it; the number of transfers."""
     async with _connection("ledger") as connection:
-        lines = audit.stream_lines(connection, place, _now())
+        lines = audit.stream_lines(connection, place, _now(), up_to_sequence=up_to_sequence)
         header = await anext(lines)
         stream.write(header + "\n")
         total: int = json.loads(header)["transfer_count"]

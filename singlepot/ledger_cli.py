@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
 
 import asyncpg
 import typer
@@ -13,6 +16,8 @@ from rich.table import Table
 
 from contracts.money import format_pounds
 from services.ledger import db
+from services.ledger.as_at import AsAtBasis, BalanceFilter
+from services.ledger.as_at import balances_as_at as as_at_balances
 from services.ledger.verification import PlaceVerification, verify_all
 from services.runtime.db import create_pool
 from services.runtime.errors import RuntimeFailure
@@ -20,6 +25,13 @@ from services.runtime.settings import RuntimeSettings
 
 app = typer.Typer(help="Verify the ledger and print its reports.", no_args_is_help=True)
 console = Console()
+
+
+class Basis(StrEnum):
+    """Which date a balance as at a date goes by."""
+
+    effective = "effective"
+    recorded = "recorded"
 
 
 @app.command()
@@ -68,6 +80,44 @@ def trial_balance(
 async def _trial_balance(place: str, financial_year: str) -> list[dict]:
     async with _ledger_connection() as connection:
         return await db.trial_balance(connection, place, financial_year)
+
+
+@app.command()
+def balances(
+    place: str = typer.Argument(..., help="The place, e.g. GM."),
+    as_at: datetime = typer.Option(
+        ..., "--as-at", formats=["%Y-%m-%d"], help="The day, e.g. 2027-03-31 (its end, UTC)."
+    ),
+    by: Basis = typer.Option(Basis.effective, help="By effective date or by recorded date."),
+    department: str | None = typer.Option(None, help="Only this department's accounts."),
+    stream: str | None = typer.Option(None, help="Only this funding stream's accounts."),
+    allocation: str | None = typer.Option(None, help="Only this allocation's accounts."),
+    account: str | None = typer.Option(None, help="Only this account."),
+) -> None:
+    """Every account's balance as at a date, naming the chain position it was computed to; the
+    audit export up to that position re-derives it (docs/audit-export.md)."""
+    wanted = BalanceFilter(account, department, stream, allocation)
+    answer = asyncio.run(_balances(place, as_at.date(), by.value, wanted))
+    position = answer["chain_position"]
+    table = Table(title=f"Balances of {place} as at {answer['as_at']} by {answer['by']} date")
+    for column in ("financial year", "account", "balance"):
+        table.add_column(column, justify="right" if column == "balance" else "left")
+    for row in answer["balances"]:
+        table.add_row(row["financial_year"], row["account"], format_pounds(row["balance_pence"]))
+    console.print(table)
+    console.print(f"chain position {position['sequence']}, hash {position['chain_hash']}")
+    console.print(f"recorded through sequence {answer['recorded_through_sequence']}")
+    if answer["left_out_sequences"]:
+        later = ", ".join(str(sequence) for sequence in answer["left_out_sequences"])
+        console.print(f"left out (effective after {answer['as_at']}): {later}")
+    if answer["added_sequences"]:
+        earlier = ", ".join(str(sequence) for sequence in answer["added_sequences"])
+        console.print(f"added (recorded later, effective by {answer['as_at']}): {earlier}")
+
+
+async def _balances(place: str, day: date, by: AsAtBasis, wanted: BalanceFilter) -> dict[str, Any]:
+    async with _ledger_connection() as connection:
+        return await as_at_balances(connection, place, day, by, wanted)
 
 
 @asynccontextmanager

@@ -365,6 +365,20 @@ async def add_evidence_sample(
     )
 
 
+async def note_evidence_received(
+    connection: asyncpg.Connection, place_id: str, contract_id: str, batch_id: str, at: datetime
+) -> None:
+    """Keep when the batch's valid claim was received (its first submission)."""
+    await connection.execute(QUERIES.note_evidence_received, place_id, contract_id, batch_id, at)
+
+
+async def note_payment_made(
+    connection: asyncpg.Connection, place_id: str, payment_id: str, at: datetime
+) -> None:
+    """Keep when the payment was made, for the days-to-pay figures."""
+    await connection.execute(QUERIES.note_payment_made, place_id, payment_id, at)
+
+
 async def insert_payment(connection: asyncpg.Connection, values: Row) -> None:
     await connection.execute(
         QUERIES.insert_payment,

@@ -88,6 +88,10 @@ class Permission(StrEnum):
     READ_CLAIMS = "read.claims"
     # The ledger's own reports of a place: the audit export and trial balances.
     READ_AUDIT = "read.audit"
+    # Balances as at any date, with the chain position they reach: finance staff and auditors.
+    READ_BALANCES = "read.balances"
+    # The statutory returns (Transparency Code, prompt payment): finance staff and auditors.
+    READ_RETURNS = "read.returns"
     MANAGE_WEBHOOKS = "webhooks.manage"
     # The organisations register the open-data exports name organisations from.
     REGISTER_ORGANISATION = "opendata.register_organisation"
@@ -125,6 +129,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.CLAW_BACK,
         P.RECORD_INVESTOR_FLOW,
         P.REGISTER_ORGANISATION,
+        P.READ_BALANCES,
+        P.READ_RETURNS,
     },
     Role.BOARD_MEMBER: _BOARD,
     Role.CHAIR: _BOARD
@@ -144,7 +150,14 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.VERIFIER: frozenset({P.READ_CONTRACTS, P.READ_EVIDENCE, P.VERIFY_EVIDENCE, P.CLAW_BACK}),
     Role.DEPARTMENT: frozenset({P.READ_DEPARTMENT_SPEND, P.MANAGE_WEBHOOKS}),
     Role.AUDITOR: _PLACE_READS
-    | {P.READ_SPEND, P.READ_EVIDENCE, P.READ_DEPARTMENT_SPEND, P.READ_AUDIT},
+    | {
+        P.READ_SPEND,
+        P.READ_EVIDENCE,
+        P.READ_DEPARTMENT_SPEND,
+        P.READ_AUDIT,
+        P.READ_BALANCES,
+        P.READ_RETURNS,
+    },
     Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS}),
 }
 

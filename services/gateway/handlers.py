@@ -125,6 +125,9 @@ async def on_reservation_released(context: HandlerContext, event: ReservationRel
 
 async def on_payment_made(context: HandlerContext, event: PaymentMade) -> None:
     await db.insert_payment(context.connection, {**event.model_dump(mode="json"), "status": "made"})
+    await db.note_payment_made(
+        context.connection, event.place_id, event.payment_id, context.envelope.occurred_at
+    )
 
 
 async def on_payment_rejected(context: HandlerContext, event: PaymentRejected) -> None:
@@ -401,6 +404,13 @@ async def on_contract_registered(
 async def on_evidence_submitted(context: HandlerContext, event: EvidenceSubmitted) -> None:
     await db.upsert_evidence_batch(
         context.connection, {**event.model_dump(mode="json"), "status": "submitted"}
+    )
+    await db.note_evidence_received(
+        context.connection,
+        event.place_id,
+        event.contract_id,
+        event.batch_id,
+        context.envelope.occurred_at,
     )
 
 

@@ -1,16 +1,18 @@
-"""The ledger's reports for auditors, through the gateway: the audit export and a year's trial
-balance of a place, behind the gateway's own permission check (`read.audit`, the auditor's),
-fetched from the ledger's report port with the service credential. The ledger's port itself
-answers nobody else (see `services/ledger/reports.py`). The routes are offered only by a
-gateway that holds that credential (`SINGLEPOT_LEDGER_REPORT_TOKEN`)."""
+"""The ledger's reports for auditors and finance staff, through the gateway: the audit export, a
+year's trial balance and balances as at a date of a place, behind the gateway's own permission
+check (`read.audit`, the auditor's; `read.balances`, finance staff's and auditors'), fetched from
+the ledger's report port with the service credential. The ledger's port itself answers nobody
+else (see `services/ledger/reports.py`). The routes are offered only by a gateway that holds that
+credential (`SINGLEPOT_LEDGER_REPORT_TOKEN`)."""
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import quote
+from datetime import date
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 import httpx
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -47,6 +49,33 @@ def routes(gateway: Gateway) -> APIRouter:
         auditors only."""
         require(principal, Permission.READ_AUDIT, place_id, what="the trial balance")
         path = f"/ledger/v1/places/{quote(place_id, safe='')}/trial-balance/{financial_year}"
+        return await _relayed(gateway, path)
+
+    @router.get("/balances-as-at", response_class=StreamingResponse)
+    async def balances_as_at(
+        place_id: str = place,
+        date: date = Query(..., description="The day the balances are as at (its end, UTC)."),
+        by: Literal["effective", "recorded"] = Query("effective"),
+        account: str | None = Query(None, max_length=400),
+        department_code: str | None = Query(None, max_length=128),
+        funding_stream_code: str | None = Query(None, max_length=128),
+        allocation_id: str | None = Query(None, max_length=128),
+        principal: Principal = CALLER,
+    ) -> Any:
+        """Balances as at a date, by effective or recorded date, for any account, stream,
+        department or allocation, naming the chain position (sequence and hash) they were
+        computed to; finance staff and auditors."""
+        require(principal, Permission.READ_BALANCES, place_id, what="balances as at a date")
+        asked = {
+            "date": date.isoformat(),
+            "by": by,
+            "account": account,
+            "department_code": department_code,
+            "funding_stream_code": funding_stream_code,
+            "allocation_id": allocation_id,
+        }
+        query = urlencode({name: value for name, value in asked.items() if value is not None})
+        path = f"/ledger/v1/places/{quote(place_id, safe='')}/balances-as-at?{query}"
         return await _relayed(gateway, path)
 
     return router

@@ -106,6 +106,16 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ),
     ("GET", f"{API}{PLACE}/audit-export"): Door(P.READ_AUDIT, Scope.PLACE),
     ("GET", f"{API}{PLACE}/trial-balance/{{financial_year}}"): Door(P.READ_AUDIT, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/balances-as-at"): Door(P.READ_BALANCES, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/returns/transparency/{{financial_year}}/{{quarter}}"): Door(
+        P.READ_RETURNS, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/returns/prompt-payment/{{financial_year}}/{{half}}"): Door(
+        P.READ_RETURNS, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/returns/payments-over-30000/{{financial_year}}/{{quarter}}"): Door(
+        P.READ_RETURNS, Scope.PLACE
+    ),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
@@ -144,6 +154,7 @@ OPEN_DATA_FILES = (
     f"{OPEN_DATA}/360giving.csv",
     f"{OPEN_DATA}/ocds.json",
     f"{OPEN_DATA}/indigo.json",
+    f"{OPEN_DATA}/transparency/{{financial_year}}/{{quarter}}/transparency.csv",
 )
 DOCUMENTATION = ("/openapi.json",)
 OPEN_DOORS: dict[tuple[str, str], Door] = {

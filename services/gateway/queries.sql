@@ -858,3 +858,13 @@ GROUP BY 1 ORDER BY 1;
 -- Every place's allocation of this id, to check a command's reference to one early.
 SELECT place_id, allocation_type, recipient_id FROM allocations
 WHERE allocation_id = $1 ORDER BY place_id;
+
+-- name: note_evidence_received
+-- The first submission of a batch is when its valid claim was received; later events of the
+-- same batch never move it.
+UPDATE evidence_batches SET received_at = coalesce(received_at, $4)
+WHERE place_id = $1 AND contract_id = $2 AND batch_id = $3;
+
+-- name: note_payment_made
+UPDATE payments SET paid_at = coalesce(paid_at, $3)
+WHERE place_id = $1 AND payment_id = $2 AND status = 'made';

@@ -47,16 +47,41 @@ async def stream_lines(
     place_id: str,
     exported_at: datetime,
     prefetch: int = PREFETCH_ROWS,
+    up_to_sequence: int | None = None,
 ) -> AsyncIterator[str]:
     """The whole export, header first, each line without its newline, read in one
     repeatable-read snapshot so the header's count, head hash and balances agree with the
-    transfers that follow. The transaction stays open while the caller consumes the lines."""
+    transfers that follow. The transaction stays open while the caller consumes the lines.
+    With `up_to_sequence`, the export stops at that chain position (a balance as at a date
+    names one) and the header's balances are those the transfers up to it give."""
     assert prefetch > 0, "prefetch is a positive number of rows"
+    if up_to_sequence is not None:
+        async for text in _stream_prefix(
+            connection, place_id, exported_at, prefetch, up_to_sequence
+        ):
+            yield text
+        return
     async with connection.transaction(isolation="repeatable_read", readonly=True):
         transfer_count, head_hash = await db.chain_summary(connection, place_id)
         balances = await db.balances_for_place(connection, place_id)
         yield _header(place_id, transfer_count, head_hash, balances, exported_at)
         async for transfer in db.stream_transfers(connection, place_id, prefetch):
+            yield line(transfer)
+
+
+async def _stream_prefix(
+    connection: asyncpg.Connection,
+    place_id: str,
+    exported_at: datetime,
+    prefetch: int,
+    up_to_sequence: int,
+) -> AsyncIterator[str]:
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        position = min(up_to_sequence, await db.head_position(connection, place_id))
+        head_hash = await db.chain_hash_at(connection, place_id, position)
+        balances = await db.balances_from_legs(connection, place_id, position)
+        yield _header(place_id, position, head_hash, balances, exported_at)
+        async for transfer in db.stream_transfers_up_to(connection, place_id, position, prefetch):
             yield line(transfer)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -178,13 +179,19 @@ async def save_books(
     books: Iterable[domain.PlaceBook],
     decisions: Sequence[tuple[domain.Decision, Event]],
     outbox_rows: Sequence[OutboxRow],
+    effective_dates: Mapping[UUID, date] | None = None,
 ) -> None:
-    """Write every change of the batch: transfers, balances, records, answers, outbox."""
+    """Write every change of the batch: transfers, balances, records, answers, outbox.
+    `effective_dates` gives, by request id, the day each request's money event happened; a
+    transfer without one takes the day it is recorded."""
     books = list(books)
     transfers = [transfer for decision, _ in decisions for transfer in decision.transfers]
     if transfers:
+        dates = effective_dates or {}
         await connection.copy_records_to_table(
-            "transfers", records=[_transfer_record(t) for t in transfers], columns=TRANSFER_COLUMNS
+            "transfers",
+            records=[(*_transfer_record(t), dates.get(t.request_event_id)) for t in transfers],
+            columns=(*TRANSFER_COLUMNS, "effective_on"),
         )
     await _save_balances(connection, books)
     await connection.execute(
@@ -409,3 +416,66 @@ def group_by_place(
     for event_id, request in requests:
         grouped[request.place_id].append((event_id, request))
     return grouped
+
+
+# --- Balances as at a date (services/ledger/as_at.py) -----------------------------------------
+
+
+async def recorded_position(
+    connection: asyncpg.Connection, place_id: str, recorded_before: datetime
+) -> int:
+    """The last chain position recorded before the instant (0: none)."""
+    sequence: int = await connection.fetchval(QUERIES.recorded_position, place_id, recorded_before)
+    return sequence
+
+
+async def head_position(connection: asyncpg.Connection, place_id: str) -> int:
+    sequence: int = await connection.fetchval(QUERIES.head_position, place_id)
+    return sequence
+
+
+async def chain_hash_at(connection: asyncpg.Connection, place_id: str, sequence: int) -> str:
+    """The hash at a chain position; the genesis hash at position 0."""
+    if sequence == 0:
+        return domain.GENESIS_HASH
+    found: str = await connection.fetchval(QUERIES.chain_hash_at, place_id, sequence)
+    return found
+
+
+async def effective_later_than(
+    connection: asyncpg.Connection, place_id: str, up_to_sequence: int, as_at: date
+) -> list[int]:
+    rows = await connection.fetch(QUERIES.effective_later_than, place_id, up_to_sequence, as_at)
+    return [row["sequence"] for row in rows]
+
+
+async def effective_by_recorded_after(
+    connection: asyncpg.Connection, place_id: str, after: int, up_to: int, as_at: date
+) -> list[int]:
+    rows = await connection.fetch(
+        QUERIES.effective_by_recorded_after, place_id, after, up_to, as_at
+    )
+    return [row["sequence"] for row in rows]
+
+
+async def balances_from_legs(
+    connection: asyncpg.Connection,
+    place_id: str,
+    up_to_sequence: int,
+    left_out: Sequence[int] = (),
+    added: Sequence[int] = (),
+) -> list[dict]:
+    """Balances from the legs of transfers 1..up_to_sequence except `left_out`, plus `added`."""
+    rows = await connection.fetch(
+        QUERIES.balances_from_legs, place_id, up_to_sequence, list(left_out), list(added)
+    )
+    return [dict(row) for row in rows]
+
+
+async def stream_transfers_up_to(
+    connection: asyncpg.Connection, place_id: str, up_to_sequence: int, prefetch: int
+) -> AsyncIterator[domain.Transfer]:
+    """Like `stream_transfers`, stopping at a chain position."""
+    cursor = connection.cursor(QUERIES.transfers_up_to, place_id, up_to_sequence, prefetch=prefetch)
+    async for row in cursor:
+        yield _transfer(row)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC
 from uuid import UUID, uuid5
 
 import asyncpg
@@ -55,7 +56,11 @@ async def handle_batch(
             else:
                 decided.append((decision, request))
                 outbox_rows += _answer_rows(envelope, decision, telemetry.current_traceparent())
-    await db.save_books(connection, books.values(), decided, outbox_rows)
+    # A transfer's effective date is the day its request says the money event happened.
+    effective_dates = {
+        envelope.event_id: envelope.occurred_at.astimezone(UTC).date() for envelope, _ in messages
+    }
+    await db.save_books(connection, books.values(), decided, outbox_rows, effective_dates)
     # Counted where the money moves, not where events are published: a republished outbox
     # would count again.
     for decision, request in decided:

@@ -145,3 +145,54 @@ FROM transfers
 WHERE place_id = $1
   AND EXISTS (SELECT 1 FROM jsonb_array_elements(legs) AS leg WHERE leg ->> 'account' ~ $2)
 ORDER BY sequence;
+
+-- name: recorded_position
+-- The chain position a place's ledger had reached by $2 (exclusive, a timestamptz): the last
+-- sequence before the first transfer recorded at or after it, so the answer is always a whole
+-- prefix of the chain, which the audit export up to that sequence re-derives.
+SELECT coalesce(
+    (SELECT min(sequence) - 1 FROM transfers WHERE place_id = $1 AND posted_at >= $2),
+    (SELECT max(sequence) FROM transfers WHERE place_id = $1),
+    0)::bigint AS sequence;
+
+-- name: head_position
+SELECT coalesce(max(sequence), 0)::bigint AS sequence FROM transfers WHERE place_id = $1;
+
+-- name: chain_hash_at
+SELECT chain_hash FROM transfers WHERE place_id = $1 AND sequence = $2;
+
+-- name: effective_later_than
+-- Transfers up to a chain position whose money event happened after the date: left out of a
+-- balance as at that effective date. A transfer without an effective date takes the day it
+-- was recorded (UTC).
+SELECT sequence FROM transfers
+WHERE place_id = $1 AND sequence <= $2
+  AND coalesce(effective_on, (posted_at AT TIME ZONE 'UTC')::date) > $3
+ORDER BY sequence;
+
+-- name: balances_from_legs
+-- Credit-positive balances per financial year and account, summed from the legs of the
+-- transfers up to a chain position ($2) except the sequences $3, plus the sequences $4.
+SELECT transfer.financial_year, leg ->> 'account' AS account,
+       sum(CASE WHEN leg ->> 'direction' = 'credit' THEN (leg ->> 'amount_pence')::bigint
+                ELSE -(leg ->> 'amount_pence')::bigint END)::bigint AS balance_pence
+FROM transfers AS transfer, jsonb_array_elements(transfer.legs) AS leg
+WHERE transfer.place_id = $1
+  AND ((transfer.sequence <= $2 AND NOT (transfer.sequence = ANY($3::bigint[])))
+       OR transfer.sequence = ANY($4::bigint[]))
+GROUP BY transfer.financial_year, leg ->> 'account'
+ORDER BY transfer.financial_year, leg ->> 'account';
+
+-- name: effective_by_recorded_after
+-- Transfers recorded after a chain position ($2) up to another ($3) whose money event happened
+-- by the date: added to a balance as at that effective date.
+SELECT sequence FROM transfers
+WHERE place_id = $1 AND sequence > $2 AND sequence <= $3
+  AND coalesce(effective_on, (posted_at AT TIME ZONE 'UTC')::date) <= $4
+ORDER BY sequence;
+
+-- name: transfers_up_to
+SELECT place_id, sequence, transfer_id, request_event_id, financial_year,
+       iati_transaction_type, department_code, funding_stream_code, allocation_id, contract_id,
+       claim_id, description, legs::text AS legs, previous_hash, chain_hash
+FROM transfers WHERE place_id = $1 AND sequence <= $2 ORDER BY sequence;

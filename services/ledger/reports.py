@@ -1,5 +1,6 @@
 """The ledger's read-only HTTP queries, on its internal port, for the gateway and auditors:
-balances by stream and department, trial balance per year, statements, verification. Each needs
+balances by stream and department, balances as at a date, trial balance per year, statements,
+the audit export (whole or up to a chain position), verification. Each needs
 the service credential `SINGLEPOT_LEDGER_REPORT_TOKEN` as a bearer token; with none configured
 they refuse everyone. Auditors reach the export and trial balances through the gateway's own
 permission-checked routes; `/healthz` and `/readyz` stay open."""
@@ -8,14 +9,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.ledger import audit, db
+from services.ledger import as_at, audit, db
+from services.ledger.as_at import AsAtBasis, BalanceFilter
 from services.ledger.settings import LedgerReportSettings
 from services.ledger.verification import verify_place
 from services.runtime.host import ServiceHost
@@ -130,8 +132,29 @@ def add_report_routes(
             "transfers": rows,
         }
 
+    @router.get("/ledger/v1/places/{place_id}/balances-as-at", tags=["ledger"])
+    async def balances_as_at(
+        place_id: str = PLACE,
+        date: date = Query(..., description="The day the balances are as at (its end, UTC)."),
+        by: AsAtBasis = Query("effective", description="effective or recorded date"),
+        account: str | None = Query(None, max_length=400),
+        department_code: str | None = Query(None, max_length=128),
+        funding_stream_code: str | None = Query(None, max_length=128),
+        allocation_id: str | None = Query(None, max_length=128),
+    ) -> dict[str, Any]:
+        """Balances as at a date, by effective or recorded date, for any account, stream,
+        department or allocation, naming the chain position they were computed to."""
+        wanted = BalanceFilter(account, department_code, funding_stream_code, allocation_id)
+        answer: dict[str, Any] = await fetch(as_at.balances_as_at, place_id, date, by, wanted)
+        return answer
+
     @router.get("/ledger/v1/places/{place_id}/audit-export", tags=["ledger"])
-    async def audit_export(place_id: str = PLACE) -> Response:
+    async def audit_export(
+        place_id: str = PLACE,
+        up_to_sequence: int | None = Query(
+            None, ge=0, description="Stop at this chain position (a balance as at names one)."
+        ),
+    ) -> Response:
         """The place's transfer log with its hash chain, as JSON Lines (docs/audit-export.md)."""
         exported_at = datetime.now(UTC)
 
@@ -141,7 +164,9 @@ def add_report_routes(
             # the header states how many transfers follow and the last one's hash.
             assert host.pool is not None
             async with host.pool.acquire() as connection:
-                async for text in audit.stream_lines(connection, place_id, exported_at):
+                async for text in audit.stream_lines(
+                    connection, place_id, exported_at, up_to_sequence=up_to_sequence
+                ):
                     yield f"{text}\n"
 
         return StreamingResponse(body(), media_type="application/x-ndjson")

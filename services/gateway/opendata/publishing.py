@@ -279,6 +279,12 @@ class Payment:
     status: str
     recovered_pence: int
     recorded_at: datetime
+    # When the payment was made (its event's occurred_at); None for rows kept before it was.
+    paid_at: datetime | None = None
+
+    @property
+    def paid_moment(self) -> datetime:
+        return self.paid_at or self.recorded_at
 
 
 @dataclass(frozen=True)

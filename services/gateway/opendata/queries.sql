@@ -29,7 +29,7 @@ FROM evidence_batches WHERE place_id = $1 ORDER BY contract_id, batch_id LIMIT $
 
 -- name: payments
 SELECT payment_id, allocation_id, provider_id, contract_id, claim_batch_id, amount_pence,
-       payment_kind, status, recovered_pence, recorded_at
+       payment_kind, status, recovered_pence, recorded_at, paid_at
 FROM payments WHERE place_id = $1 ORDER BY recorded_at, payment_id LIMIT $2;
 
 -- name: recoveries

@@ -66,6 +66,8 @@ RIGHT = {
     "department_code": "DWP",
     "allocation_id": "A-1",
     "financial_year": "2026-27",
+    "quarter": "Q1",
+    "half": "H1",
     "claim_id": "CL-1",
     "batch_id": "B-1",
     "organisation_ref": "PROV-A",

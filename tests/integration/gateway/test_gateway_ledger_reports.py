@@ -93,3 +93,31 @@ async def test_a_gateway_without_the_ledger_credential_offers_no_reports(
         document = (await client.get("/openapi.json")).json()
     assert answer.status_code == 404
     assert "/api/v1/places/{place_id}/audit-export" not in document["paths"]
+
+
+async def test_finance_staff_and_auditors_of_the_place_get_balances_as_at_a_date(
+    settings, database_url
+) -> None:
+    finance = bearer(await token_for(database_url, "fin-gm", "finance@GM"))
+    auditor = bearer(await token_for(database_url, "audit-gm", "auditor@GM"))
+    other_place = bearer(await token_for(database_url, "fin-lpl", "finance@LPL"))
+    board = bearer(await token_for(database_url, "board-gm", "board_member@GM"))
+    path = f"{GM}/balances-as-at?date=2027-03-31&by=recorded&department_code=DWP"
+    async with ledger_reports(database_url) as ledger:
+        gateway = gateway_settings(gateway_ledger_url=ledger, ledger_report_token=CREDENTIAL)
+        async with client_for(settings, gateway) as client:
+            answers = [await client.get(path, headers=headers) for headers in (finance, auditor)]
+            refused = [
+                (await client.get(path, headers=headers)).status_code
+                for headers in (other_place, board, {})
+            ]
+            bad_basis = await client.get(
+                f"{GM}/balances-as-at?date=2027-03-31&by=posted", headers=finance
+            )
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["as_at"] == "2027-03-31"
+        assert answer.json()["by"] == "recorded"
+        assert answer.json()["chain_position"] == {"sequence": 0, "chain_hash": "0" * 64}
+    assert refused == [403, 403, 401]
+    assert bad_basis.status_code == 422 and "by" in bad_basis.text

@@ -1,0 +1,1 @@
+"""The statutory returns finance staff produce from the gateway's read models."""

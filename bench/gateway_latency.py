@@ -39,8 +39,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.report import Figure, Target, publish
 from contracts import AttributionShare, FinancialYearAmount, SpendRecorded, topics
 from contracts.envelope import encode, wrap
-from services.gateway import users
 from services.gateway.domain import parse_grant
+from services.gateway.identity import users
 from services.runtime.settings import RuntimeSettings
 from singlepot.demo import DEMO_GRANTS, load_demo
 from singlepot.local.broker import LocalBroker

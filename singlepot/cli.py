@@ -265,7 +265,7 @@ app.add_typer(gateway_app, name="gateway")
 def rebuild_gateway() -> None:
     """Empty the gateway's read models and rewind its consumer group, so that its next start
     rebuilds them from the topics. Stop the gateway first."""
-    from services.gateway.rebuild import rebuild_read_models
+    from services.gateway.projections.rebuild import rebuild_read_models
 
     config = settings()
     with one_sentence_errors():

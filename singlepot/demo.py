@@ -32,9 +32,9 @@ from typing import Any
 
 import httpx
 
-from services.gateway import users
 from services.gateway.domain import parse_grant
-from services.gateway.web.passwords import generate_password
+from services.gateway.identity import users
+from services.gateway.identity.passwords import generate_password
 from services.runtime.db import connect
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.errors import LocalStackError

@@ -20,8 +20,8 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from services.gateway import db
-from services.gateway.reconciliation import PlaceReconciliation, reconcile_place
+from services.gateway.projections import db
+from services.gateway.projections.reconciliation import PlaceReconciliation, reconcile_place
 from services.runtime import telemetry
 from services.runtime.db import create_pool
 from services.runtime.errors import RuntimeFailure

@@ -21,10 +21,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.gateway import users
 from services.gateway.domain import Grant, Role, explicit_grant
+from services.gateway.identity import users
+from services.gateway.identity.passwords import PasswordRuleError, check_rules, generate_password
 from services.gateway.settings import GatewaySettings
-from services.gateway.web.passwords import PasswordRuleError, check_rules, generate_password
 from services.runtime.db import connect
 from services.runtime.errors import RuntimeFailure
 from services.runtime.settings import RuntimeSettings

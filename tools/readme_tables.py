@@ -1,4 +1,4 @@
-"""Rewrite the permission tables in README.md from `services/gateway/permissions.py`
+"""Rewrite the permission tables in README.md from `services/gateway/identity/permissions.py`
 (`python -m tools.readme_tables`); a unit test fails while README and the module disagree."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from services.gateway import permissions
+from services.gateway.identity import permissions
 
 README = Path(__file__).parent.parent / "README.md"
 TABLES = {"role-table": permissions.role_table, "door-table": permissions.markdown_table}

@@ -18,7 +18,7 @@ from contracts.values import (
     IDENTIFIER_LENGTH_MAX,
 )
 from services.gateway import problems
-from services.gateway.commands import CommandRoute
+from services.gateway.command_table import CommandRoute
 from services.gateway.problems import ProblemError, invalid
 
 # PostgreSQL bigint: the ledger stores pence in it, so larger integers are refused at the door.

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.gateway.documented import DocumentedOperations
+from services.gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Problem(BaseModel):
     errors: list[FieldProblem] = []
 
 
-class ProblemError(Exception):
+class ProblemError(GatewayError):
     """A request the gateway refuses, with everything the problem document needs."""
 
     def __init__(

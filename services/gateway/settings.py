@@ -20,7 +20,7 @@ DEFAULT_WEB_ASSETS_DIR = (
     Path(__file__).resolve().parents[2] / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 )
 # The pseudonymisation key a local run uses; anywhere else the gateway refuses to start with it
-# (services/gateway/security.py), as it is public.
+# (services/gateway/identity/security.py), as it is public.
 LOCAL_PSEUDONYM_KEY = "local-only-pseudonymisation-key"
 # And Swagger UI's, for the API documentation page (/docs).
 DEFAULT_SWAGGER_UI_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "swagger-ui-dist"
@@ -148,8 +148,8 @@ class GatewaySettings(BaseSettings):
     webhook_batch_size_max: int = Field(
         default=100, ge=1, description="Most webhook deliveries attempted at once."
     )
-    # Where webhooks may go (services/gateway/webhook_urls.py): https to public addresses only,
-    # so a department's token cannot make the gateway post into its own network.
+    # Where webhooks may go (services/gateway/delivery/webhook_urls.py): https to public
+    # addresses only, so a department's token cannot make the gateway post into its own network.
     webhook_allowed_hosts: str = Field(
         default="",
         description="Comma-separated host names or IP addresses a webhook may reach whatever "

@@ -370,7 +370,7 @@ def build_http_app(definition: ServiceDefinition, settings: RuntimeSettings) -> 
 
     # FastAPI traces requests natively when a tracer provider is installed; probes are left out.
     # No /docs or /redoc from FastAPI: they load Swagger UI from a CDN. The gateway serves
-    # its own /docs from the installed package (services/gateway/security.py).
+    # its own /docs from the installed package (services/gateway/identity/security.py).
     app = FastAPI(
         title=f"singlepot {definition.name}",
         lifespan=lifespan,

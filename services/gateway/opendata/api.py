@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.gateway import problems
-from services.gateway.auth import Gateway, GuardedRoute
+from services.gateway.identity.auth import Gateway, GuardedRoute
 from services.gateway.intake import check_storable, identifier_path
 from services.gateway.opendata import db, indigo, ocds, threesixtygiving
 from services.gateway.opendata.organisations import Organisation

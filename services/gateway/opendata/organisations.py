@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.gateway.errors import GatewayError
+
 KINDS = ("department", "provider", "investor", "combined_authority")
 
 # DOMAIN.md §2: a provider's legal form is recorded; public bodies cover departments and CAs.
@@ -71,7 +73,7 @@ class Organisation:
         return self.org_id_scheme in ORG_ID_SCHEMES
 
 
-class RegistrationRefused(ValueError):
+class RegistrationRefused(GatewayError, ValueError):
     """The registration breaks a rule of the register; `field` names the field, `rule` the rule."""
 
     def __init__(self, field: str, rule: str, message: str) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.gateway.errors import GatewayError
 from services.gateway.opendata.organisations import Organisation
 
 JsonObject = dict[str, Any]
@@ -82,7 +83,7 @@ DISTRICTS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-class PublishingRefused(Exception):
+class PublishingRefused(GatewayError):
     """The place cannot publish: its publishing identity is incomplete."""
 
 

@@ -11,14 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.gateway import problems
-from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal
-from services.gateway.intake import (
-    check_storable,
-    identifier_path,
-    parse_json_object,
-    read_body,
-)
+from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
+from services.gateway.intake import check_storable, identifier_path, parse_json_object, read_body
 from services.gateway.opendata import db
 from services.gateway.opendata.organisations import (
     Organisation,

@@ -18,11 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TextIO
 
-from services.gateway.opendata.organisations import (
-    CHARITY_SCHEMES,
-    COMPANY_SCHEMES,
-    Organisation,
-)
+from services.gateway.opendata.organisations import CHARITY_SCHEMES, COMPANY_SCHEMES, Organisation
 from services.gateway.opendata.publishing import (
     CURRENCY,
     LICENCE_URL,

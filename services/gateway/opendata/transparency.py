@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from typing import TextIO
 
 from contracts.money import format_pounds_plain
+from services.gateway.errors import GatewayError
 from services.gateway.opendata.publishing import Payment, PlaceData
 
 THRESHOLD_PENCE = 500_00
@@ -76,7 +77,7 @@ class Quarter:
         return f"{self.financial_year}-Q{self.number}"
 
 
-class QuarterRefused(ValueError):
+class QuarterRefused(GatewayError, ValueError):
     """The financial year or quarter named is not one; `field` names which."""
 
     def __init__(self, field: str, message: str) -> None:

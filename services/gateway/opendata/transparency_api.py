@@ -12,8 +12,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from services.gateway import problems
-from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal
+from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.intake import check_storable, identifier_path
 from services.gateway.opendata import db, transparency
 from services.gateway.opendata.api import CSV_RESPONSE, published

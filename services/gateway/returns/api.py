@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Path
 
 from services.gateway import problems
-from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal
+from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.intake import identifier_path
 from services.gateway.opendata import transparency
 from services.gateway.returns import db, prompt_payment

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import Event
-
-# `api` mounts these pages, so it is imported as a module and `api.accept` looked up per call.
-from services.gateway import api, db, domain, intake
-from services.gateway.auth import require, require_some_subject
-from services.gateway.commands import COMMAND_ROUTES, CommandRoute, Subject
+from services.gateway import domain, intake
+from services.gateway.command_table import COMMAND_ROUTES, CommandRoute, Subject
+from services.gateway.commands.api import accept
 from services.gateway.domain import Principal
+from services.gateway.identity.auth import require, require_some_subject
 from services.gateway.problems import FieldProblem, ProblemError, field_problem
+from services.gateway.projections import db
 from services.gateway.web.rendering import Page
 
 ROUTES: dict[type[Event], CommandRoute] = {route.command: route for route in COMMAND_ROUTES}
@@ -51,7 +51,7 @@ async def send(
             require_some_subject(principal, route.permission, place_id)
         command = intake.build_command(route, body, path, principal.principal_id)
         event_id = domain.command_event_id(principal.principal_id, idempotency_key)
-        await api.accept(
+        await accept(
             gateway, principal, page.request, idempotency_key, command, event_id, {**body, **path}
         )
     except ProblemError as problem:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from services.gateway.errors import GatewayError
+
 FIELD = "csrf_token"
 
 
-class CsrfRefused(Exception):
+class CsrfRefused(GatewayError):
     """A form post without the token of the session it came from."""
 
 

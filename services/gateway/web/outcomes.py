@@ -15,7 +15,9 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from services.gateway import command_status, db, domain
+from services.gateway import domain
+from services.gateway.command_log import db
+from services.gateway.command_log import status as command_status
 from services.gateway.domain import Principal
 from services.gateway.web.rendering import Page
 

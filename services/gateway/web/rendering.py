@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from contracts.money import format_pounds
-from services.gateway.auth import Gateway
 from services.gateway.domain import Principal
+from services.gateway.identity.auth import Gateway
+from services.gateway.identity.sessions import Session
 from services.gateway.problems import FieldProblem
 from services.gateway.web import csrf, words
-from services.gateway.web.sessions import Session
 
 TEMPLATES = Path(__file__).parent / "templates"
 SERVICE_NAME = "singlepot"

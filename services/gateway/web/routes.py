@@ -4,26 +4,26 @@ Frontend assets on the gateway's app. Every page answers HTML, errors included."
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from services.gateway import db, permissions, uploads, users
-from services.gateway.auth import Gateway, RateLimiter, check_door, gateway_of
+from services.gateway.commands import uploads
 from services.gateway.domain import EVERY_PLACE, Principal, Role
-from services.gateway.permissions import Door, Scope
+from services.gateway.errors import GatewayError
+from services.gateway.identity import db, permissions, sessions, users
+from services.gateway.identity.auth import RateLimiter, check_door, gateway_of
+from services.gateway.identity.permissions import Door, Scope
 from services.gateway.problems import ProblemError, field_problem
-from services.gateway.web import csrf, sessions, store
+from services.gateway.projections import db as projections_db
+from services.gateway.web import csrf
 from services.gateway.web.rendering import Page, error_summary, field_errors, render
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ FORM_FIELDS_MAX = 50
 USER_ID_LENGTH_MAX = 128
 
 
-class SignInRequired(Exception):
+class SignInRequired(GatewayError):
     """A page that needs a signed-in person was asked for by someone who is not."""
 
 
@@ -150,7 +150,7 @@ def public_router() -> APIRouter:
                 }
             )
         async with page.gateway.pool.acquire() as connection:
-            places = await store.known_places(connection)
+            places = await projections_db.known_places(connection)
         notice = "You have signed out." if request.query_params.get("signed_out") else None
         return render(page, "home.html", title="Pooled place budgets", places=places, notice=notice)
 
@@ -230,7 +230,7 @@ def sign_in_router(limiter: RateLimiter) -> APIRouter:
             if target == "/account":
                 # Asked for nothing in particular: land on the person's own pages.
                 grants = await db.grants_of(connection, user_id)
-                places = await store.known_places(connection)
+                places = await projections_db.known_places(connection)
                 target = landing_page(Principal(user_id, grants), places)
         response = RedirectResponse(target, status_code=303)
         sessions.set_cookie(
@@ -259,7 +259,7 @@ def sign_in_router(limiter: RateLimiter) -> APIRouter:
         """The pages the signed-in person's roles open to them."""
         principal = signed_in(page)
         async with page.gateway.pool.acquire() as connection:
-            places = await store.known_places(connection)
+            places = await projections_db.known_places(connection)
         return render(page, "account.html", title="Your pages", links=links_for(principal, places))
 
     return router
@@ -313,54 +313,3 @@ def landing_page(principal: Principal, places: list[str]) -> str:
         for place in (places if grant.place_id == EVERY_PLACE else [grant.place_id])
     }
     return own.pop() if len(own) == 1 else "/account"
-
-
-# --- Wiring -----------------------------------------------------------------------------------
-
-
-def install(app: FastAPI, gateway: Gateway) -> None:
-    """Mount the pages and their assets on the gateway's app."""
-    from services.gateway.web.pages import ROUTERS
-
-    settings = gateway.settings
-    limiter = RateLimiter(
-        settings.web_sign_in_attempts_per_s, settings.web_sign_in_attempts_burst_max
-    )
-    app.include_router(public_router())
-    app.include_router(sign_in_router(limiter))
-    for router in ROUTERS:
-        app.include_router(router())
-    assets = settings.web_assets_dir
-    if not (assets / "govuk-frontend.min.css").exists():
-        log.warning("GOV.UK Frontend assets missing at %s: run `make setup` (npm ci)", assets)
-    app.mount("/assets", StaticFiles(directory=assets / "assets", check_dir=False), "assets")
-    app.mount("/govuk-frontend", StaticFiles(directory=assets, check_dir=False), "govuk-frontend")
-    app.mount("/web-static", StaticFiles(directory=STATIC), "web-static")
-    _answer_browsers_lost_with_a_page(app)
-
-
-# Machine-readable surfaces keep problem+json whatever the client asks for.
-API_PREFIXES = ("/api/", "/open-data/", "/docs", "/openapi.json", "/healthz", "/readyz")
-
-
-def _answer_browsers_lost_with_a_page(app: FastAPI) -> None:
-    """A browser that asks for a page that is not there gets a GOV.UK "Page not found" page;
-    API clients (and every path under the API) keep the problem+json answer."""
-    answer_with_problem = app.exception_handlers[StarletteHTTPException]
-
-    async def on_http(request: Request, error: Exception) -> Response:
-        assert isinstance(error, StarletteHTTPException)
-        accept = request.headers.get("accept", "")
-        wants_page = "text/html" in accept.split(",")[0]
-        if error.status_code in (404, 405) and wants_page:
-            if not request.url.path.startswith(API_PREFIXES):
-                return _error(
-                    request,
-                    404,
-                    "Page not found",
-                    "If you typed the web address, check it is correct.",
-                )
-        answered = answer_with_problem(request, error)
-        return await answered if inspect.isawaitable(answered) else answered
-
-    app.add_exception_handler(StarletteHTTPException, on_http)

@@ -15,9 +15,9 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from services.gateway import users
 from services.gateway.app import definition
 from services.gateway.domain import parse_grant
+from services.gateway.identity import users
 from services.gateway.settings import GatewaySettings
 from services.runtime.host import build_http_app
 from services.runtime.settings import RuntimeSettings

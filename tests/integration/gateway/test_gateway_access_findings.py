@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from contracts import AttributionShare, SpendRecorded
-from services.gateway import users
+from services.gateway.identity import users
 from tests.integration.gateway.gateway_support import (
     WebhookReceiver,
     bearer,

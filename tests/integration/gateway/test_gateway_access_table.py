@@ -1,8 +1,8 @@
 """The permission table, walked: every route of the real gateway (API routes from its router and
 OpenAPI document, web pages and forms from the web router) is asked by every role at the right
 scope, at a wrong place, for a wrong provider and a wrong department, and by a revoked token and
-by nobody, and every answer must agree with `services/gateway/permissions.py`. A route missing
-from the table fails the test; so does any answer the table does not predict.
+by nobody, and every answer must agree with `services/gateway/identity/permissions.py`. A route
+missing from the table fails the test; so does any answer the table does not predict.
 
 The expectation is worked out here from the table's data (each door's action and scope, and
 `ROLE_PERMISSIONS`) by a few lines of its own, not by the gateway's grant checks, so a broken
@@ -25,9 +25,9 @@ import pytest
 from starlette.routing import Route
 
 from contracts import MetricPrice, OutcomesContractRegistered
-from services.gateway import permissions, users
 from services.gateway.domain import ROLE_PERMISSIONS, SUBJECT_ROLES, Role, parse_grant
-from services.gateway.permissions import Door, Scope
+from services.gateway.identity import permissions, users
+from services.gateway.identity.permissions import Door, Scope
 from services.gateway.web import csrf
 from tests.integration.gateway.gateway_support import (
     bearer,

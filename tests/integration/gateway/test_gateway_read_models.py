@@ -17,8 +17,8 @@ from contracts import (
 )
 from contracts.envelope import encode, wrap
 from services.gateway.app import definition
-from services.gateway.handlers import HANDLERS
-from services.gateway.rebuild import rebuild_read_models
+from services.gateway.projections.handlers import HANDLERS
+from services.gateway.projections.rebuild import rebuild_read_models
 from services.runtime.consumer import EventConsumer, IncomingMessage
 from tests.integration.gateway.gateway_support import bearer, client_for, token_for
 from tests.support.kafka import eventually, publish

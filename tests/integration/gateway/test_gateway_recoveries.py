@@ -21,8 +21,9 @@ from contracts.base import Event
 from contracts.envelope import Envelope, unwrap, wrap
 from contracts.ledger import PaymentMade, PeriodClosed, RecoveryRecorded, ReservationMade
 from contracts.outcomes import ClawbackRaised, ClawbackSettled
-from services.gateway import db, handlers, views
-from services.gateway.domain import signature_is_valid
+from services.gateway.delivery import db
+from services.gateway.delivery.domain import signature_is_valid
+from services.gateway.projections import handlers, views
 from services.gateway.web.pages.department import share_rows, spend_csv
 from tests.integration.gateway.gateway_support import (
     WebhookReceiver,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.gateway.domain import recovery_attribution
+from services.gateway.projections.domain import recovery_attribution
 from services.ledger.domain import StreamShare, attribute
 
 DEPARTMENTS = st.sampled_from(["DWP", "DHSC", "DFE", "MOJ"])

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from contracts import MetricPrice, OutcomesContractRegistered
-from services.gateway import users
+from services.gateway.identity import users
 from tests.integration.gateway.gateway_support import (
     bearer,
     client_for,

@@ -12,7 +12,7 @@ import re
 import asyncpg
 import pytest
 
-from services.gateway.security import DefaultSecretRefused
+from services.gateway.identity.security import DefaultSecretRefused
 from tests.integration.gateway.gateway_support import (
     bearer,
     client_for,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from contracts import AttributionShare, SpendRecorded
-from services.gateway.domain import signature_is_valid
+from services.gateway.delivery.domain import signature_is_valid
 from tests.integration.gateway.gateway_support import (
     WebhookReceiver,
     bearer,

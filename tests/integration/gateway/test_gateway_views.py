@@ -1,6 +1,7 @@
-"""The views the web pages read (services/gateway/views.py), on real PostgreSQL: a place's story
-fed through the gateway's real handlers (the batch path the service runs), each view's figures
-checked, and a rebuild replayed through the one-by-one path giving identical views."""
+"""The views the web pages read (services/gateway/projections/views.py), on real PostgreSQL: a
+place's story fed through the gateway's real handlers (the batch path the service runs), each
+view's figures checked, and a rebuild replayed through the one-by-one path giving identical
+views."""
 
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ from contracts.outcomes import (
     SegmentFunnelCounts,
 )
 from contracts.values import AttributionShare, FinancialYearAmount
-from services.gateway import db, handlers, views
-from services.gateway.handlers import HANDLERS
+from services.gateway.projections import db, handlers, views
+from services.gateway.projections.handlers import HANDLERS
 from services.runtime.consumer import EventConsumer, IncomingMessage
 
 pytestmark = [pytest.mark.integration]

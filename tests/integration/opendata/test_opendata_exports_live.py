@@ -45,8 +45,8 @@ from contracts.outcomes import (
     RemittanceLine,
     SampledClaim,
 )
-from services.gateway.handlers import HANDLERS
 from services.gateway.opendata import validation
+from services.gateway.projections.handlers import HANDLERS
 from services.ledger.app import DEFINITION as LEDGER
 from services.runtime.consumer import HandlerContext
 from services.runtime.outbox import Outbox

@@ -31,7 +31,7 @@ from contracts import (
     ReservationRequested,
     VirementRequested,
 )
-from services.gateway import views
+from services.gateway.projections import views
 from tests.integration.reconcile.books import Books, books_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

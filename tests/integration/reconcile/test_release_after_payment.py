@@ -15,7 +15,7 @@ from contracts import (
     ReservationReleaseRequested,
     ReservationRequested,
 )
-from services.gateway import views
+from services.gateway.projections import views
 from tests.integration.reconcile.books import books_on
 
 pytestmark = pytest.mark.integration

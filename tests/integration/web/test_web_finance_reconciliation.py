@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from services.gateway import db
+from services.gateway.projections import db
 from tests.integration.web.web_support import browser_client, sign_in, web_user
 
 pytestmark = pytest.mark.integration

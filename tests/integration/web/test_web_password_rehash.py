@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from services.gateway.web import store
+from services.gateway.identity import db as store
 from tests.integration.web.web_support import (
     PASSWORD,
     browser_client,

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 import httpx
 
-from services.gateway import users
 from services.gateway.domain import parse_grant
+from services.gateway.identity import users
 from services.gateway.settings import GatewaySettings
 from services.runtime.settings import RuntimeSettings
 from tests.integration.gateway.gateway_support import gateway_app, gateway_settings

@@ -12,9 +12,9 @@ from contracts.ledger import RequestRejected
 from contracts.outcomes import CommandRejected
 from contracts.refusals import refusal_of
 from contracts.values import financial_year_on
-from services.gateway.command_status import DONE, REFUSED, WAITING_FOR_LEDGER, progress_of
+from services.gateway.command_log.status import DONE, REFUSED, WAITING_FOR_LEDGER, progress_of
 from services.gateway.domain import Grant, Principal, Role
-from services.gateway.views import default_year
+from services.gateway.projections.views import default_year
 from services.gateway.web.routes import landing_page
 from services.gateway.web.words import status_tag, status_words
 

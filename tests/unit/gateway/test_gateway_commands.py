@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from contracts import topics
 from contracts.base import EVENT_TYPES
-from services.gateway.api import body_schema
-from services.gateway.commands import COMMAND_ROUTES, SERVICE_ONLY_COMMANDS
+from services.gateway.command_table import COMMAND_ROUTES, SERVICE_ONLY_COMMANDS
+from services.gateway.commands.api import body_schema
 
 COMMAND_TOPICS = (topics.LEDGER_REQUESTS, topics.ALLOCATIONS_COMMANDS, topics.OUTCOMES_COMMANDS)
 

@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 
 from contracts import AttributionShare, SpendRecorded
 from services.gateway import domain
-from services.gateway.auth import RateLimiter
+from services.gateway.delivery import domain as delivery_domain
 from services.gateway.domain import Grant, Permission, Principal, Role
+from services.gateway.identity.auth import RateLimiter
+from services.gateway.projections import domain as projections_domain
 
 
 def test_a_grant_string_names_role_place_and_subject() -> None:
@@ -66,23 +68,23 @@ def test_the_auditor_reads_everything_and_changes_nothing() -> None:
     weights=st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=12),
 )
 def test_a_pro_rata_split_adds_up_to_the_penny(amount: int, weights: list[int]) -> None:
-    parts = domain.split_pro_rata(amount, weights)
+    parts = projections_domain.split_pro_rata(amount, weights)
     assert sum(parts) == amount
     assert len(parts) == len(weights)
     assert all(part >= 0 for part in parts)
 
 
 def test_a_signature_is_valid_only_for_the_same_secret_time_and_body() -> None:
-    signature = domain.webhook_signature("secret", 1_700_000_000, b'{"a":1}')
+    signature = delivery_domain.webhook_signature("secret", 1_700_000_000, b'{"a":1}')
     assert signature.startswith("v1=")
-    assert domain.signature_is_valid("secret", 1_700_000_000, b'{"a":1}', signature)
-    assert not domain.signature_is_valid("other", 1_700_000_000, b'{"a":1}', signature)
-    assert not domain.signature_is_valid("secret", 1_700_000_001, b'{"a":1}', signature)
-    assert not domain.signature_is_valid("secret", 1_700_000_000, b'{"a":2}', signature)
+    assert delivery_domain.signature_is_valid("secret", 1_700_000_000, b'{"a":1}', signature)
+    assert not delivery_domain.signature_is_valid("other", 1_700_000_000, b'{"a":1}', signature)
+    assert not delivery_domain.signature_is_valid("secret", 1_700_000_001, b'{"a":1}', signature)
+    assert not delivery_domain.signature_is_valid("secret", 1_700_000_000, b'{"a":2}', signature)
 
 
 def test_webhook_retries_back_off_exponentially_up_to_a_maximum() -> None:
-    delays = [domain.retry_delay_s(attempt, 1.0, 10.0) for attempt in range(1, 7)]
+    delays = [delivery_domain.retry_delay_s(attempt, 1.0, 10.0) for attempt in range(1, 7)]
     assert delays == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
 
 
@@ -132,7 +134,7 @@ def test_a_department_sees_only_its_own_shares_of_a_spend() -> None:
         ),
         transfer_id="T-1",
     )
-    views = {view.department_code: view for view in domain.department_views(spend)}
+    views = {view.department_code: view for view in projections_domain.department_views(spend)}
     assert set(views) == {"DWP", "DHSC"}
     assert views["DWP"].amount_pence == 500
     assert {s["department_code"] for s in views["DWP"].record["attribution"]} == {"DWP"}
@@ -158,6 +160,6 @@ def test_the_pot_overview_shows_available_as_the_ledger_booked_it_per_stream_and
             "available_pence": 200,
         },
     ]
-    overview = domain.pot_overview(rows)
+    overview = projections_domain.pot_overview(rows)
     assert [s["available_pence"] for s in overview["streams"]] == [75, 200]
     assert overview["totals"]["available_pence"] == 275

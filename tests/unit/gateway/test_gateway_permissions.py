@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from services.gateway import permissions
 from services.gateway.domain import (
     Permission,
     PlaceSet,
@@ -18,7 +17,8 @@ from services.gateway.domain import (
     format_grant,
     parse_grant,
 )
-from services.gateway.permissions import Scope, Target
+from services.gateway.identity import permissions
+from services.gateway.identity.permissions import Scope, Target
 
 README = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
 

@@ -5,8 +5,8 @@ are still read."""
 from __future__ import annotations
 
 from contracts import AttributionShare, ReservationReleased, VirementRecorded
-from services.gateway import domain
-from services.gateway.reconciliation import ReadModels, reconcile_place
+from services.gateway.projections import domain
+from services.gateway.projections.reconciliation import ReadModels, reconcile_place
 
 YEAR = "2026-27"
 

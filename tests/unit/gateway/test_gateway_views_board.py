@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.gateway.domain import earmark_check, recused_members, sign_off_state
+from services.gateway.projections.domain import earmark_check, recused_members, sign_off_state
 
 ALLOCATION = {"allocation_id": "A-1", "recipient_id": "TRUST"}
 

@@ -10,8 +10,7 @@ import httpcore
 import pytest
 from pydantic import ValidationError
 
-from services.gateway.settings import GatewaySettings
-from services.gateway.webhook_urls import (
+from services.gateway.delivery.webhook_urls import (
     WebhookUrlPolicy,
     WebhookUrlRefused,
     check_url,
@@ -19,7 +18,8 @@ from services.gateway.webhook_urls import (
     internal_kind,
     normal_host,
 )
-from services.gateway.webhooks import GuardedNetworkBackend, url_policy
+from services.gateway.delivery.webhooks import GuardedNetworkBackend, url_policy
+from services.gateway.settings import GatewaySettings
 
 STRICT = WebhookUrlPolicy.of()
 PUBLIC_V4 = "151.101.0.1"

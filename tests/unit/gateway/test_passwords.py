@@ -8,7 +8,7 @@ import hashlib
 
 from argon2 import PasswordHasher
 
-from services.gateway.web import passwords
+from services.gateway.identity import passwords
 
 PASSWORD = "a long enough password"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from services.gateway.domain import Principal, parse_grant
-from services.gateway.web import csrf, passwords
+from services.gateway.identity import passwords
+from services.gateway.web import csrf
 from services.gateway.web.pages.department import spend_csv
 from services.gateway.web.rendering import parse_pounds, pounds
 from services.gateway.web.routes import _safe_next, links_for

@@ -7,11 +7,11 @@ from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
 from contracts.allocations import CastVote, SignOffAllocation
-from services.gateway import views
-from services.gateway.auth import require
 from services.gateway.domain import Permission
+from services.gateway.identity.auth import require
 from services.gateway.intake import identifier_path
 from services.gateway.problems import FieldProblem, field_problem
+from services.gateway.projections import views
 from services.gateway.web import outcomes
 from services.gateway.web.commands import send
 from services.gateway.web.rendering import Page, error_summary, render

@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from services.gateway import views
-from services.gateway.auth import require
 from services.gateway.domain import Permission
+from services.gateway.identity.auth import require
 from services.gateway.intake import identifier_path
+from services.gateway.projections import views
 from services.gateway.web.rendering import Page, render
 from services.gateway.web.routes import PAGE, WebRoute, signed_in
 

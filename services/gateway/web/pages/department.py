@@ -11,10 +11,10 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from contracts.money import format_pounds_plain
-from services.gateway import views
-from services.gateway.auth import require
 from services.gateway.domain import Permission
+from services.gateway.identity.auth import require
 from services.gateway.intake import identifier_path
+from services.gateway.projections import views
 from services.gateway.spreadsheet import SafeWriter
 from services.gateway.web import charts
 from services.gateway.web.rendering import Page, render

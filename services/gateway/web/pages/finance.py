@@ -11,20 +11,15 @@ from fastapi import APIRouter, Query
 from starlette.responses import RedirectResponse, Response
 
 from contracts import ClosePeriod, RecordReceipt
-from services.gateway import db, views
-from services.gateway.auth import require
+from services.gateway.command_log import db
 from services.gateway.domain import Permission, Principal
+from services.gateway.identity.auth import require
 from services.gateway.intake import identifier_path
 from services.gateway.problems import FieldProblem, field_problem
+from services.gateway.projections import views
 from services.gateway.web import charts, outcomes
 from services.gateway.web.commands import IDEMPOTENCY_FIELD, send
-from services.gateway.web.rendering import (
-    Page,
-    error_summary,
-    field_errors,
-    parse_pounds,
-    render,
-)
+from services.gateway.web.rendering import Page, error_summary, field_errors, parse_pounds, render
 from services.gateway.web.routes import PAGE, WebRoute, read_form, signed_in, text
 
 RECEIPT_FIELDS = {

@@ -16,12 +16,14 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from contracts.evidence_file import FileReport
-from services.gateway import claim_results, db, domain, intake, uploads, views
-from services.gateway.auth import require
+from services.gateway import domain, intake
+from services.gateway.command_log.idempotency import idempotent
+from services.gateway.commands import uploads
 from services.gateway.domain import Permission, Principal
-from services.gateway.idempotency import idempotent
+from services.gateway.identity.auth import require
 from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError
+from services.gateway.projections import claim_results, db, views
 from services.gateway.web import charts, csrf
 from services.gateway.web import outcomes as command_outcomes
 from services.gateway.web.rendering import Page, render

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from services.gateway import views
 from services.gateway.intake import identifier_path
+from services.gateway.projections import views
 from services.gateway.web.pages.finance import pot_chart, spend_chart
 from services.gateway.web.rendering import Page, render
 from services.gateway.web.routes import PAGE, WebRoute

@@ -12,9 +12,10 @@ from typing import Any
 import asyncpg
 from fastapi.responses import JSONResponse
 
-from services.gateway import db, domain, problems
-from services.gateway.auth import Gateway
+from services.gateway import domain, problems
+from services.gateway.command_log import db
 from services.gateway.domain import Principal
+from services.gateway.identity.auth import Gateway
 from services.gateway.problems import ProblemError
 
 JsonObject = dict[str, Any]

@@ -24,10 +24,11 @@ from contracts.outcomes import (
     EvidenceSampled,
     RemittanceAdvised,
 )
-from services.gateway import db, intake, problems
-from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
+from services.gateway import intake, problems
 from services.gateway.domain import Permission, Principal
+from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.intake import identifier_path
+from services.gateway.projections import db
 from services.runtime.consumer import Handler, HandlerContext
 
 JsonObject = dict[str, Any]

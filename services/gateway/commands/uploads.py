@@ -25,12 +25,14 @@ from contracts.evidence_file import (
     refuse_unknown_metrics,
 )
 from contracts.outcomes import SubmitEvidence
-from services.gateway import command_status, db, domain, intake, problems
-from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
+from services.gateway import domain, intake, problems
+from services.gateway.command_log import status as command_status
+from services.gateway.command_log.idempotency import idempotent
 from services.gateway.domain import Permission, Principal
-from services.gateway.idempotency import idempotent
+from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError, field_problem
+from services.gateway.projections import db
 from services.runtime.outbox import Outbox
 
 JsonObject = dict[str, Any]

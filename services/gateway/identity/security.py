@@ -15,11 +15,11 @@ import re
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.web import charts
+from services.gateway.errors import GatewayError
 
 _GOVUK_TEMPLATE = ("govuk_frontend_jinja", "templates/template.html")
 _INLINE_SCRIPT = re.compile(r"<script[^>]*>(.*?)</script>", re.DOTALL)
@@ -107,7 +107,7 @@ _DOCS_PAGE = """<!doctype html>
 """
 
 
-class DefaultSecretRefused(RuntimeError):
+class DefaultSecretRefused(GatewayError, RuntimeError):
     """A secret is at its public local default outside the local launcher."""
 
 
@@ -123,16 +123,11 @@ def refuse_default_secrets(names: list[str], local_defaults_allowed: bool) -> No
 
 
 def install(app: FastAPI, swagger_ui_dir: Path) -> None:
-    """The headers on every answer, /docs from the installed Swagger UI, and the charts'
-    stylesheet as a file (pages carry no inline style)."""
+    """The headers on every answer, and /docs from the installed Swagger UI."""
     app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/docs", include_in_schema=False)
     async def documentation() -> HTMLResponse:
         return HTMLResponse(_DOCS_PAGE)
-
-    @app.get("/web-charts.css", include_in_schema=False)
-    async def chart_stylesheet() -> Response:
-        return Response(charts.CHART_CSS, media_type="text/css")
 
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_dir, check_dir=False), "docs")

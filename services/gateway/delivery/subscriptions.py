@@ -22,19 +22,20 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from services.gateway import db, domain, intake, problems, webhooks
-from services.gateway.auth import (
+from services.gateway import domain, intake, problems
+from services.gateway.command_log.idempotency import idempotent
+from services.gateway.delivery import db, webhooks
+from services.gateway.delivery.webhook_urls import WebhookUrlRefused, check_url_resolved
+from services.gateway.domain import Permission, PlaceSet, Principal
+from services.gateway.identity.auth import (
     CALLER,
     Gateway,
     GuardedRoute,
     current_principal,
     require_places,
 )
-from services.gateway.domain import Permission, PlaceSet, Principal
-from services.gateway.idempotency import idempotent
 from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError
-from services.gateway.webhook_urls import WebhookUrlRefused, check_url_resolved
 
 JsonObject = dict[str, Any]
 SECRET_BYTES = 32

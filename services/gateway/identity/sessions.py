@@ -13,10 +13,10 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway import db
 from services.gateway.domain import Principal
+from services.gateway.identity import db
+from services.gateway.identity import db as store
 from services.gateway.settings import GatewaySettings
-from services.gateway.web import store
 
 SESSION_ID_BYTES = 32
 # The sign-in form's own anti-forgery cookie lives this long (a form left open for an hour).

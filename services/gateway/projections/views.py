@@ -2,8 +2,8 @@
 an asyncpg connection (the gateway schema on its search path) and returning plain, JSON-ready
 dicts and lists. Money is int pence, dates are ISO strings ("2026-04-01"), months "2026-04".
 
-The figures come from the read models the gateway's handlers keep (services/gateway/handlers.py);
-the SQL lives in queries.sql and is run by db.py, as everywhere else in the gateway.
+The figures come from the read models the projections room's handlers keep (`handlers.py`);
+the SQL lives in the room's queries.sql and is run by its db.py, as in every room of the gateway.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 import asyncpg
 
 from contracts.values import financial_year_on
-from services.gateway import db, domain
+from services.gateway.delivery import db as delivery_db
+from services.gateway.projections import db, domain
 
 JsonObject = dict[str, Any]
 
@@ -261,7 +262,11 @@ async def department_spend(
     and for a recovery also "kind": "recovery", "recovery_id", "transfer_id",
     "recovered_at"}]`.
     """
-    return await db.department_spend_rows(conn, place_id, department_code)
+    rows = await delivery_db.department_spend_rows(conn, place_id, department_code)
+    spent_at = await db.spent_at_of(conn, [row["spend_id"] for row in rows])
+    for row in rows:
+        row["spent_at"] = spent_at.get(row["spend_id"]) or row["spent_at"]
+    return rows
 
 
 async def outcomes_against_targets(
@@ -442,7 +447,7 @@ async def statement_by_year(
     Returns `{"paid_pence", "recovered_pence", "net_pence", "by_year": [{"financial_year",
     "paid_pence", "recovered_pence", "net_pence"}]}`.
     """
-    rows = await db.statement_by_year(conn, place_id, department_code, provider_id)
+    rows = await delivery_db.statement_by_year(conn, place_id, department_code, provider_id)
     by_year = [{**row, "net_pence": row["paid_pence"] - row["recovered_pence"]} for row in rows]
     paid_pence = sum(row["paid_pence"] for row in rows)
     recovered_pence = sum(row["recovered_pence"] for row in rows)

@@ -1,18 +1,22 @@
-"""The gateway's database access: the only gateway module that talks to asyncpg."""
+"""The projections room's database access: the read models kept from public events (the pot,
+allocations, the board, claims, contracts, evidence, payments, remittances), the inbox, and
+reconciliation runs. The only module of the room that talks to asyncpg."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import astuple, dataclass
+from dataclasses import astuple
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from services.gateway.domain import Grant, PotStreamChange, Role
-from services.gateway.reconciliation import ReadModels
+from services.gateway.command_log import db as command_log_db
+from services.gateway.delivery import db as delivery_db
+from services.gateway.projections.domain import PotStreamChange
+from services.gateway.projections.reconciliation import ReadModels
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
@@ -22,110 +26,6 @@ Row = dict[str, Any]
 
 def _rows(records: list[asyncpg.Record]) -> list[Row]:
     return [dict(record) for record in records]
-
-
-# --- Identity ---------------------------------------------------------------------------------
-
-
-async def upsert_principal(
-    connection: asyncpg.Connection, principal_id: str, kind: str, display_name: str
-) -> None:
-    await connection.execute(QUERIES.upsert_principal, principal_id, kind, display_name)
-
-
-async def add_grant(connection: asyncpg.Connection, principal_id: str, grant: Grant) -> None:
-    await connection.execute(
-        QUERIES.add_grant, principal_id, grant.role.value, grant.place_id, grant.subject_id
-    )
-
-
-async def grants_of(connection: asyncpg.Connection, principal_id: str) -> tuple[Grant, ...]:
-    rows = await connection.fetch(QUERIES.grants_of, principal_id)
-    return tuple(Grant(Role(row["role"]), row["place_id"], row["subject_id"]) for row in rows)
-
-
-async def insert_token(
-    connection: asyncpg.Connection,
-    token_id: uuid.UUID,
-    principal_id: str,
-    hashed: bytes,
-    description: str,
-    expires_at: datetime,
-) -> None:
-    await connection.execute(
-        QUERIES.insert_token, token_id, principal_id, hashed, description, expires_at
-    )
-
-
-async def token_by_hash(connection: asyncpg.Connection, hashed: bytes) -> Row | None:
-    """The token's row with its principal's grants, or None for an unknown token."""
-    row = await connection.fetchrow(QUERIES.token_by_hash, hashed)
-    if row is None:
-        return None
-    grants = tuple(
-        Grant(Role(role), place_id, subject_id)
-        for role, place_id, subject_id in json.loads(row["grants"])
-    )
-    return {**dict(row), "grants": grants}
-
-
-async def revoke_token(connection: asyncpg.Connection, token_id: uuid.UUID) -> bool:
-    return await connection.fetchval(QUERIES.revoke_token, token_id) is not None
-
-
-async def revoke_tokens_of(connection: asyncpg.Connection, principal_id: str) -> int:
-    return len(await connection.fetch(QUERIES.revoke_tokens_of, principal_id))
-
-
-async def list_principals(connection: asyncpg.Connection) -> list[Row]:
-    return _rows(await connection.fetch(QUERIES.list_principals))
-
-
-async def tokens_of(connection: asyncpg.Connection, principal_id: str) -> list[Row]:
-    return _rows(await connection.fetch(QUERIES.tokens_of, principal_id))
-
-
-# --- Commands ---------------------------------------------------------------------------------
-
-
-async def claim_command(
-    connection: asyncpg.Connection,
-    *,
-    principal_id: str,
-    idempotency_key: str,
-    token_id: uuid.UUID | None,
-    event_id: uuid.UUID | None,
-    event_type: str,
-    place_id: str,
-    method_path: str,
-    request_hash: str,
-    response_status: int,
-    response_body: Row,
-) -> bool:
-    """Record the request; False when this principal already used the key (nothing written)."""
-    accepted_at = await connection.fetchval(
-        QUERIES.claim_command,
-        principal_id,
-        idempotency_key,
-        token_id,
-        event_id,
-        event_type,
-        place_id,
-        method_path,
-        request_hash,
-        response_status,
-        json.dumps(response_body),
-    )
-    return accepted_at is not None
-
-
-async def command_by_key(
-    connection: asyncpg.Connection, principal_id: str, idempotency_key: str
-) -> Row | None:
-    row = await connection.fetchrow(QUERIES.command_by_key, principal_id, idempotency_key)
-    if row is None:
-        return None
-    return {**dict(row), "response_body": json.loads(row["response_body"])}
 
 
 # --- Pot, statements, spend -------------------------------------------------------------------
@@ -151,20 +51,6 @@ async def statements_for_place(connection: asyncpg.Connection, place_id: str) ->
 
 async def close_period(connection: asyncpg.Connection, place_id: str, year: str) -> None:
     await connection.execute(QUERIES.close_period, place_id, year)
-
-
-@dataclass(frozen=True)
-class SpendView:
-    """One department's view of one spend event, as the feed keeps it."""
-
-    department_code: str
-    amount_pence: int
-    record: Row
-    place_id: str
-    spend_id: str
-    event_id: uuid.UUID
-    # The trace the spend event travelled in, so its webhook deliveries continue it.
-    traceparent: str | None = None
 
 
 async def insert_spends(
@@ -407,144 +293,6 @@ async def payments_for_place(
 ) -> list[Row]:
     rows = await connection.fetch(QUERIES.payments_for_place, place_id, limit)
     return [{**dict(row), "attribution": json.loads(row["attribution"])} for row in rows]
-
-
-# --- Department spend feed --------------------------------------------------------------------
-
-
-async def append_department_spend(connection: asyncpg.Connection, views: list[SpendView]) -> None:
-    """Append departments' views to the feed in order, numbered in commit order under the feed
-    lock, and queue a webhook delivery per active subscription of each department."""
-    await connection.execute(QUERIES.lock_spend_feed)
-    await connection.execute(
-        QUERIES.append_department_spend,
-        [view.department_code for view in views],
-        [view.amount_pence for view in views],
-        [json.dumps(view.record) for view in views],
-        [view.place_id for view in views],
-        [view.spend_id for view in views],
-        [view.event_id for view in views],
-        [view.traceparent for view in views],
-    )
-
-
-async def department_spend_after(
-    connection: asyncpg.Connection,
-    department_code: str,
-    after: int,
-    limit: int,
-    places: list[str] | None,
-) -> list[Row]:
-    """The department's feed after a sequence, in `places` only (None: every place)."""
-    rows = await connection.fetch(
-        QUERIES.department_spend_after, department_code, after, limit, places
-    )
-    return [{**dict(row), "record": json.loads(row["record"])} for row in rows]
-
-
-# --- Webhooks ---------------------------------------------------------------------------------
-
-
-async def insert_subscription(
-    connection: asyncpg.Connection,
-    subscription_id: uuid.UUID,
-    department_code: str,
-    url: str,
-    secret: str,
-    created_by: str,
-    places: list[str] | None,
-) -> datetime:
-    """A subscription delivering the department's spend in `places` (None: every place)."""
-    created_at: datetime = await connection.fetchval(
-        QUERIES.insert_subscription,
-        subscription_id,
-        department_code,
-        url,
-        secret,
-        created_by,
-        places,
-    )
-    return created_at
-
-
-async def subscriptions_of(
-    connection: asyncpg.Connection, department_code: str, places: list[str] | None
-) -> list[Row]:
-    """The department's subscriptions whose places all lie in `places` (None: every place)."""
-    return _rows(await connection.fetch(QUERIES.subscriptions_of, department_code, places))
-
-
-async def subscription(
-    connection: asyncpg.Connection,
-    department_code: str,
-    subscription_id: uuid.UUID,
-    places: list[str] | None,
-) -> Row | None:
-    """One subscription, if its places all lie in `places` (None: every place)."""
-    row = await connection.fetchrow(QUERIES.subscription, department_code, subscription_id, places)
-    return dict(row) if row else None
-
-
-async def deactivate_subscription(
-    connection: asyncpg.Connection,
-    department_code: str,
-    subscription_id: uuid.UUID,
-    deactivated_by: str,
-    reason: str,
-) -> int:
-    """Stop an active subscription and cancel its pending deliveries (recording `reason` as
-    their last error); return how many were cancelled (0 when it was already stopped)."""
-    cancelled: int = await connection.fetchval(
-        QUERIES.deactivate_subscription, department_code, subscription_id, deactivated_by, reason
-    )
-    return cancelled
-
-
-async def replay_since(
-    connection: asyncpg.Connection,
-    subscription_id: uuid.UUID,
-    department_code: str,
-    since: datetime,
-) -> int:
-    status = await connection.execute(QUERIES.replay_since, subscription_id, department_code, since)
-    return int(status.split()[-1])
-
-
-async def lock_due_deliveries(connection: asyncpg.Connection, limit: int) -> list[Row]:
-    return _rows(await connection.fetch(QUERIES.lock_due_deliveries, limit))
-
-
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    """What one attempt at a delivery came to, and what the delivery becomes."""
-
-    delivery_id: int
-    status: str
-    retry_in_s: float
-    error: str
-    attempt: int
-    status_code: int | None
-    duration_ms: int
-
-
-async def record_delivery_outcomes(
-    connection: asyncpg.Connection, outcomes: list[DeliveryOutcome]
-) -> None:
-    columns = list(zip(*[astuple(outcome) for outcome in outcomes], strict=True))
-    await connection.execute(QUERIES.record_delivery_outcomes, *[list(c) for c in columns])
-
-
-async def deliveries_of(
-    connection: asyncpg.Connection, subscription_id: uuid.UUID, status: str | None, limit: int
-) -> list[Row]:
-    rows = await connection.fetch(QUERIES.deliveries_of, subscription_id, status, limit)
-    return [{**dict(row), "attempt_log": json.loads(row["attempt_log"])} for row in rows]
-
-
-async def cancel_deliveries(
-    connection: asyncpg.Connection, delivery_ids: list[int], reason: str
-) -> None:
-    await connection.execute(QUERIES.cancel_deliveries, delivery_ids, reason)
 
 
 async def claim_inbox_batch(
@@ -959,20 +707,6 @@ async def verifier_queue(connection: asyncpg.Connection, place_id: str) -> list[
     return _view_rows(await connection.fetch(QUERIES.verifier_queue, place_id), ("sample",))
 
 
-async def department_spend_rows(
-    connection: asyncpg.Connection, place_id: str, department_code: str
-) -> list[Row]:
-    """The department's feed rows in the place, each spread out with its spend record."""
-    records = await connection.fetch(QUERIES.department_spend_rows, place_id, department_code)
-    rows = []
-    for row in _view_rows(records, ("record",)):
-        record = row.pop("record")
-        record.pop("place_id", None)
-        record.pop("department_code", None)
-        rows.append({**record, **row})
-    return rows
-
-
 async def contract_terms(
     connection: asyncpg.Connection, place_id: str, contract_id: str
 ) -> Row | None:
@@ -1016,6 +750,7 @@ async def claims_for_place(connection: asyncpg.Connection, place_id: str) -> lis
 
 async def clear_read_models(connection: asyncpg.Connection, consumer: str) -> None:
     await connection.execute(QUERIES.truncate_read_models)
+    await command_log_db.forget_outcomes(connection)
     await connection.execute(QUERIES.forget_inbox, consumer)
 
 
@@ -1050,9 +785,27 @@ async def money_read_models(connection: asyncpg.Connection, place_id: str) -> Re
                 await connection.fetch(QUERIES.reconcile_allocations, place_id)
             ),
             providers_net=_rows(await connection.fetch(QUERIES.reconcile_providers, place_id)),
-            departments_net=_rows(await connection.fetch(QUERIES.reconcile_departments, place_id)),
-            spend_net=_rows(await connection.fetch(QUERIES.reconcile_spend, place_id)),
+            departments_net=await delivery_db.departments_net(connection, place_id),
+            spend_net=_net_by_year(
+                _rows(await connection.fetch(QUERIES.reconcile_spend, place_id))
+                + await delivery_db.recoveries_by_year(connection, place_id)
+            ),
         )
+
+
+def _net_by_year(rows: list[Row]) -> list[Row]:
+    """Pence per financial year, summed over the rows, in year order (a year-less row last)."""
+    totals: dict[str | None, int] = {}
+    for row in rows:
+        totals[row["financial_year"]] = totals.get(row["financial_year"], 0) + row["net_pence"]
+    years = sorted(totals, key=lambda year: (year is None, year or ""))
+    return [{"financial_year": year, "net_pence": totals[year]} for year in years]
+
+
+async def spent_at_of(connection: asyncpg.Connection, spend_ids: list[str]) -> dict[str, str]:
+    """When each of these spends was recorded (ISO time), by spend id."""
+    rows = await connection.fetch(QUERIES.spent_at_of, spend_ids)
+    return {row["spend_id"]: _plain(row["spent_at"]) for row in rows}
 
 
 async def record_reconciliation_run(
@@ -1074,52 +827,6 @@ async def record_reconciliation_run(
 async def latest_reconciliation_run(connection: asyncpg.Connection, place_id: str) -> Row | None:
     row = await connection.fetchrow(QUERIES.latest_reconciliation_run, place_id)
     return None if row is None else dict(row)
-
-
-# --- Command status ---------------------------------------------------------------------------
-
-
-async def record_command_progress(
-    connection: asyncpg.Connection,
-    command_id: uuid.UUID,
-    *,
-    status: str,
-    waiting_for: str | None,
-    made: Row,
-    refusal: Row | None,
-    event_type: str,
-    at: datetime,
-) -> None:
-    await connection.execute(
-        QUERIES.record_command_progress,
-        command_id,
-        status,
-        waiting_for,
-        json.dumps(made),
-        None if refusal is None else json.dumps(refusal),
-        event_type,
-        at,
-    )
-
-
-async def command_status(connection: asyncpg.Connection, command_id: uuid.UUID) -> Row | None:
-    """The command as accepted, with what became of it; None for an unknown id."""
-    row = await connection.fetchrow(QUERIES.command_status, command_id)
-    if row is None:
-        return None
-    refusal = row["refusal"]
-    return {
-        **dict(row),
-        "made": json.loads(row["made"]),
-        "refusal": None if refusal is None else json.loads(refusal),
-    }
-
-
-async def command_refusals_for_place(
-    connection: asyncpg.Connection, place_id: str, limit: int
-) -> list[Row]:
-    rows = await connection.fetch(QUERIES.command_refusals_for_place, place_id, limit)
-    return [{**dict(row), "refusal": json.loads(row["refusal"])} for row in rows]
 
 
 # --- Per-claim results of evidence batches ----------------------------------------------------
@@ -1217,17 +924,11 @@ async def contract_metric_ids(
     return frozenset(ids)
 
 
-async def statement_by_year(
-    connection: asyncpg.Connection,
-    place_id: str,
-    department_code: str | None = None,
-    provider_id: str | None = None,
-) -> list[Row]:
-    """Paid and recovered pence per financial year, for a department or a provider."""
-    rows = await connection.fetch(QUERIES.statement_by_year, place_id, department_code, provider_id)
-    return _rows(rows)
-
-
 async def allocations_with_id(connection: asyncpg.Connection, allocation_id: str) -> list[dict]:
     """(place_id, allocation_type, recipient_id) of every place's allocation of this id."""
     return [dict(row) for row in await connection.fetch(QUERIES.allocations_with_id, allocation_id)]
+
+
+async def known_places(connection: asyncpg.Connection) -> list[str]:
+    """Every place the read models hold (the start page lists them)."""
+    return [str(row["place_id"]) for row in await connection.fetch(QUERIES.known_places)]

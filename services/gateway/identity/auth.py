@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +16,10 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.gateway import db, domain, permissions
+from services.gateway import domain
 from services.gateway.domain import Permission, PlaceSet, Principal
-from services.gateway.permissions import Door, Scope, Target
+from services.gateway.identity import db, permissions
+from services.gateway.identity.permissions import Door, Scope, Target
 from services.gateway.problems import ProblemError, field_problem
 from services.gateway.settings import GatewaySettings
 from services.runtime.host import ServiceHost
@@ -55,6 +56,10 @@ class RateLimiter:
         self._buckets[key] = bucket
 
 
+# (connection, place_id, contract_id) → the contract's provider, or None for no such contract.
+ContractProvider = Callable[[asyncpg.Connection, str, str], Awaitable[str | None]]
+
+
 @dataclass
 class Gateway:
     """What every endpoint needs: the service host (its pool), the settings, the limiter."""
@@ -62,6 +67,9 @@ class Gateway:
     host: ServiceHost
     settings: GatewaySettings
     limiter: RateLimiter
+    # Who provides a contract (the projections' read model), for doors scoped to a contract's
+    # provider; handed in by the app, as identity sits below the rooms that keep read models.
+    contract_provider: ContractProvider
     # Recently seen tokens (by hash): when looked up, the principal, and when the token expires.
     principals: dict[bytes, tuple[float, Principal, datetime]] = field(default_factory=dict)
 
@@ -203,7 +211,7 @@ async def door_target(gateway: Gateway, door: Door, request: Request) -> Target:
         if "\x00" in place_id + path["contract_id"]:
             return Target(place_id, None)  # PostgreSQL text cannot hold NUL: no such contract
         async with gateway.pool.acquire() as connection:
-            provider = await db.contract_provider(connection, place_id, path["contract_id"])
+            provider = await gateway.contract_provider(connection, place_id, path["contract_id"])
         return Target(place_id, provider)
     subject_by_scope = {
         Scope.PATH_PROVIDER: path.get("provider_id"),

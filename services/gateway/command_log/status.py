@@ -29,10 +29,11 @@ from contracts import (
 from contracts.allocations import AllocationSignedOff
 from contracts.envelope import Envelope
 from contracts.refusals import REFUSAL_EVENTS, refusal_of
-from services.gateway import db, problems
-from services.gateway.auth import CALLER, Gateway, GuardedRoute
-from services.gateway.commands import COMMAND_ROUTES
+from services.gateway import problems
+from services.gateway.command_log import db
+from services.gateway.command_table import COMMAND_ROUTES
 from services.gateway.domain import Principal
+from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute
 from services.gateway.problems import ProblemError
 from services.runtime.consumer import Handler, HandlerContext
 

@@ -17,8 +17,8 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.gateway import problems
-from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal
+from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.intake import identifier_path
 from services.gateway.problems import ProblemError
 

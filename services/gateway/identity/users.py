@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.gateway import db, domain
+from services.gateway import domain
 from services.gateway.domain import Grant
-from services.gateway.web import passwords, store
+from services.gateway.identity import db, passwords
+from services.gateway.identity import db as store
 
 
 @dataclass(frozen=True)

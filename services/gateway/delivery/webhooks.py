@@ -27,9 +27,9 @@ import httpcore
 import httpx
 from opentelemetry.trace import SpanKind
 
-from services.gateway import db, domain, webhook_urls
+from services.gateway.delivery import db, domain, webhook_urls
+from services.gateway.delivery.webhook_urls import Resolver, WebhookUrlPolicy, WebhookUrlRefused
 from services.gateway.settings import GatewaySettings
-from services.gateway.webhook_urls import Resolver, WebhookUrlPolicy, WebhookUrlRefused
 from services.runtime import telemetry
 from services.runtime.host import ServiceHost
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from contracts import Event
 from contracts.outcomes import RegisterOutcomesContract
-from services.gateway import db
-from services.gateway.auth import Gateway
+from services.gateway.identity.auth import Gateway
 from services.gateway.problems import ProblemError, invalid
+from services.gateway.projections import db
 
 
 def contract_allocation_problem(

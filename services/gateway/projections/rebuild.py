@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.gateway import db
+from services.gateway.projections import db
 from services.runtime.db import connect
 from services.runtime.host import ServiceDefinition
 from services.runtime.settings import RuntimeSettings

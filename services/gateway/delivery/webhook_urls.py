@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
+from services.gateway.errors import GatewayError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """Resolves a host name and port to the IP addresses (as text) a connection would try."""
@@ -41,7 +43,7 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
-class WebhookUrlRefused(ValueError):
+class WebhookUrlRefused(GatewayError, ValueError):
     """A webhook URL (or an address it resolves to) that breaks the rule named by `rule`."""
 
     def __init__(self, rule: str, message: str) -> None:

@@ -64,7 +64,9 @@ from contracts.outcomes import (
     RemittanceAdvised,
     VerificationRuleApplied,
 )
-from services.gateway import claim_results, command_status, db, domain
+from services.gateway.command_log import status as command_status
+from services.gateway.delivery import db as delivery_db
+from services.gateway.projections import claim_results, db, domain
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -147,10 +149,10 @@ async def on_recovery_recorded(context: HandlerContext, event: RecoveryRecorded)
     if payment is None:
         return  # a payment the gateway never saw made: no feed record to build from
     envelope = context.envelope
-    await db.append_department_spend(
+    await delivery_db.append_department_spend(
         context.connection,
         [
-            db.SpendView(
+            delivery_db.SpendView(
                 department_code,
                 amount_pence,
                 record,
@@ -202,10 +204,10 @@ async def record_spends(
             for envelope, event in spends
         ],
     )
-    await db.append_department_spend(
+    await delivery_db.append_department_spend(
         connection,
         [
-            db.SpendView(
+            delivery_db.SpendView(
                 view.department_code,
                 view.amount_pence,
                 view.record,
@@ -221,7 +223,7 @@ async def record_spends(
 
 
 # --- Recoveries as negative spend -------------------------------------------------------------
-# Pure: these would sit in domain.py, which this change could not touch (see the report).
+# Pure: these would sit in gateway_domain.py, which this change could not touch (see the report).
 
 
 # --- Allocations ------------------------------------------------------------------------------

@@ -1,66 +1,4 @@
--- Named queries of the gateway service.
-
--- ---- Identity ---------------------------------------------------------------------------------
-
--- name: upsert_principal
-INSERT INTO principals (principal_id, kind, display_name) VALUES ($1, $2, $3)
-ON CONFLICT (principal_id) DO UPDATE SET display_name = EXCLUDED.display_name;
-
--- name: add_grant
-INSERT INTO grants (principal_id, role, place_id, subject_id) VALUES ($1, $2, $3, $4)
-ON CONFLICT DO NOTHING;
-
--- name: grants_of
-SELECT role, place_id, subject_id FROM grants WHERE principal_id = $1
-ORDER BY role, place_id, subject_id;
-
--- name: insert_token
-INSERT INTO tokens (token_id, principal_id, token_hash, description, expires_at)
-VALUES ($1, $2, $3, $4, $5);
-
--- name: token_by_hash
-SELECT t.token_id, t.principal_id, t.expires_at, t.revoked_at,
-       coalesce((SELECT json_agg(json_build_array(g.role, g.place_id, g.subject_id))
-                 FROM grants g WHERE g.principal_id = t.principal_id), '[]')::text AS grants
-FROM tokens t WHERE t.token_hash = $1;
-
--- name: revoke_token
-UPDATE tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL
-RETURNING token_id;
-
--- name: revoke_tokens_of
-UPDATE tokens SET revoked_at = now() WHERE principal_id = $1 AND revoked_at IS NULL
-RETURNING token_id;
-
--- name: list_principals
-SELECT p.principal_id, p.kind, p.display_name, p.created_at,
-       coalesce((SELECT array_agg(g.role || '@' || g.place_id
-                                  || CASE WHEN g.subject_id = '' THEN '' ELSE ':' || g.subject_id END
-                                  ORDER BY g.role, g.place_id)
-                 FROM grants g WHERE g.principal_id = p.principal_id), '{}') AS grants,
-       (SELECT count(*) FROM tokens t WHERE t.principal_id = p.principal_id
-          AND t.revoked_at IS NULL AND t.expires_at > now()) AS live_tokens
-FROM principals p ORDER BY p.principal_id;
-
--- name: tokens_of
-SELECT token_id, description, created_at, expires_at, revoked_at FROM tokens
-WHERE principal_id = $1 ORDER BY created_at;
-
--- ---- Commands and idempotency -----------------------------------------------------------------
-
--- name: claim_command
-INSERT INTO command_log (principal_id, idempotency_key, token_id, event_id, event_type, place_id,
-                         method_path, request_hash, response_status, response_body)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
-ON CONFLICT (principal_id, idempotency_key) DO NOTHING
-RETURNING accepted_at;
-
--- name: command_by_key
-SELECT event_type, method_path, request_hash, response_status, response_body::text AS response_body,
-       accepted_at
-FROM command_log WHERE principal_id = $1 AND idempotency_key = $2;
-
--- ---- Read models: the pot ---------------------------------------------------------------------
+-- Named queries of the projections room: the read models kept from public events.
 
 -- name: add_to_pot_streams
 INSERT INTO pot_streams (place_id, financial_year, department_code, funding_stream_code,
@@ -218,136 +156,6 @@ FROM payments WHERE place_id = $1 ORDER BY recorded_at, payment_id LIMIT $2;
 
 -- ---- Department spend feed --------------------------------------------------------------------
 
--- name: lock_spend_feed
--- Held to commit, so feed sequence numbers are handed out and committed in the same order:
--- a reader that saw number n never later finds a new row below n.
-SELECT pg_advisory_xact_lock(hashtext('gateway.department_spend'));
-
--- name: append_department_spend
--- Each department's view of one spend joins the feed, and a delivery is queued for each of that
--- department's active webhooks that cover the spend's place; a view already in the feed (a
--- replayed event) adds nothing.
-WITH views AS (
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::uuid[],
-                         $7::text[])
-        WITH ORDINALITY AS v(department_code, amount_pence, record, place_id, spend_id, event_id,
-                             traceparent, position)
-), appended AS (
-    INSERT INTO department_spend (sequence, department_code, place_id, spend_id, event_id,
-                                  amount_pence, record, traceparent)
-    SELECT nextval('department_spend_sequence'), v.department_code, v.place_id, v.spend_id,
-           v.event_id, v.amount_pence, v.record::jsonb, v.traceparent
-    FROM (SELECT * FROM views ORDER BY position) v
-    ON CONFLICT (event_id, department_code) DO NOTHING
-    RETURNING sequence, department_code, event_id, place_id
-)
-INSERT INTO webhook_deliveries (subscription_id, sequence, event_id, status)
-SELECT s.subscription_id, a.sequence, a.event_id, 'pending'
-FROM appended a
-JOIN webhook_subscriptions s ON s.department_code = a.department_code AND s.active
-    AND (s.place_ids IS NULL OR a.place_id = ANY(s.place_ids))
-ON CONFLICT (subscription_id, event_id) DO NOTHING;
-
--- name: department_spend_after
--- $4: the places the reader's grants cover (NULL: every place).
-SELECT sequence, event_id, place_id, record::text AS record, received_at
-FROM department_spend WHERE department_code = $1 AND sequence > $2
-  AND ($4::text[] IS NULL OR place_id = ANY($4::text[]))
-ORDER BY sequence LIMIT $3;
-
--- ---- Webhooks ---------------------------------------------------------------------------------
-
--- name: insert_subscription
-INSERT INTO webhook_subscriptions (subscription_id, department_code, url, secret, created_by,
-                                   place_ids)
-VALUES ($1, $2, $3, $4, $5, $6::text[])
-RETURNING created_at;
-
--- name: subscriptions_of
--- Only those whose places all lie within $2, the caller's places (NULL: every place).
-SELECT subscription_id, department_code, url, created_by, created_at, active, deactivated_at,
-       deactivated_by, place_ids
-FROM webhook_subscriptions WHERE department_code = $1
-  AND ($2::text[] IS NULL OR (place_ids IS NOT NULL AND place_ids <@ $2::text[]))
-ORDER BY created_at;
-
--- name: subscription
--- Found only when its places all lie within $3, the caller's places (NULL: every place).
-SELECT subscription_id, department_code, url, created_by, created_at, active, deactivated_at,
-       deactivated_by, place_ids
-FROM webhook_subscriptions WHERE department_code = $1 AND subscription_id = $2
-  AND ($3::text[] IS NULL OR (place_ids IS NOT NULL AND place_ids <@ $3::text[]));
-
--- name: deactivate_subscription
--- Stop a subscription (once: a second call changes nothing) and cancel its pending deliveries;
--- a delivery being posted right now is locked, so this waits for its outcome, then cancels it
--- only if it is still pending. Returns how many were cancelled.
-WITH stopped AS (
-    UPDATE webhook_subscriptions SET active = false, deactivated_at = now(), deactivated_by = $3
-    WHERE department_code = $1 AND subscription_id = $2 AND active
-    RETURNING subscription_id
-), cancelled AS (
-    UPDATE webhook_deliveries d SET status = 'cancelled', last_error = $4
-    FROM stopped s WHERE d.subscription_id = s.subscription_id AND d.status = 'pending'
-    RETURNING d.delivery_id
-)
-SELECT count(*)::int FROM cancelled;
-
--- name: replay_since
-INSERT INTO webhook_deliveries (subscription_id, sequence, event_id, status)
-SELECT $1, f.sequence, f.event_id, 'pending' FROM department_spend f
-JOIN webhook_subscriptions s ON s.subscription_id = $1
-WHERE f.department_code = $2 AND f.received_at >= $3
-  AND (s.place_ids IS NULL OR f.place_id = ANY(s.place_ids))
-ON CONFLICT (subscription_id, event_id) DO UPDATE SET
-    status = 'pending', attempts = 0, next_attempt_at = now(), last_error = '',
-    delivered_at = NULL;
-
--- name: lock_due_deliveries
-SELECT d.delivery_id, d.subscription_id, d.sequence, d.event_id, d.attempts, s.url, s.secret,
-       s.active, f.department_code, f.place_id, f.record::text AS record, f.traceparent
-FROM webhook_deliveries d
-JOIN webhook_subscriptions s USING (subscription_id)
-JOIN department_spend f ON f.sequence = d.sequence
-WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-ORDER BY d.next_attempt_at, d.delivery_id
-LIMIT $1
-FOR UPDATE OF d SKIP LOCKED;
-
--- name: record_delivery_outcomes
--- One statement for a whole batch of attempts: each delivery's new state, and its log row.
-WITH outcome AS (
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::int[], $6::int[],
-                         $7::int[])
-        AS o(delivery_id, status, retry_in_s, error, attempt, status_code, duration_ms)
-), updated AS (
-    UPDATE webhook_deliveries d SET status = o.status, attempts = o.attempt,
-           next_attempt_at = now() + make_interval(secs => o.retry_in_s), last_error = o.error,
-           delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE NULL END
-    FROM outcome o WHERE d.delivery_id = o.delivery_id
-)
-INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)
-SELECT delivery_id, attempt, status_code, error, duration_ms FROM outcome;
-
--- name: deliveries_of
-SELECT d.delivery_id, d.sequence, d.event_id, d.status, d.attempts, d.last_error,
-       d.created_at, d.next_attempt_at, d.delivered_at,
-       coalesce((SELECT json_agg(json_build_object(
-                     'attempt', a.attempt, 'attempted_at', a.attempted_at,
-                     'status_code', a.status_code, 'error', a.error,
-                     'duration_ms', a.duration_ms) ORDER BY a.attempt_id)
-                 FROM webhook_attempts a WHERE a.delivery_id = d.delivery_id), '[]')::text
-           AS attempt_log
-FROM webhook_deliveries d
-WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2)
-ORDER BY d.delivery_id LIMIT $3;
-
--- name: cancel_deliveries
--- Deliveries found due for a subscription already stopped (queued by a spend that committed as
--- it was being deactivated): cancelled, never posted.
-UPDATE webhook_deliveries SET status = 'cancelled', last_error = $2
-WHERE delivery_id = ANY($1::bigint[]) AND status = 'pending';
-
 -- name: claim_inbox_batch
 INSERT INTO inbox (consumer, event_id, event_type, outcome)
 SELECT $1, event_id, event_type, 'processed'
@@ -363,7 +171,7 @@ RETURNING event_id;
 TRUNCATE pot_streams, spend_records, allocations, reservations, contracts, evidence_batches,
          payments, closed_periods, boards, decision_rules, interests, votes, board_decisions,
          sign_offs, command_refusals, earmarks, missions, claims, remittances, clawbacks,
-         contract_funnel, contract_segment_funnel, evidence_claim_results, command_outcomes;
+         contract_funnel, contract_segment_funnel, evidence_claim_results;
 
 -- name: forget_inbox
 DELETE FROM inbox WHERE consumer = $1;
@@ -629,14 +437,6 @@ LEFT JOIN contracts c ON c.place_id = b.place_id AND c.contract_id = b.contract_
 WHERE b.place_id = $1 AND b.status = 'awaiting_verification'
 ORDER BY b.contract_id, b.batch_id;
 
--- name: department_spend_rows
-SELECT f.sequence, f.event_id, f.spend_id, f.amount_pence AS department_amount_pence,
-       f.record::text AS record,
-       -- A recovery has no spend record: it carries its own date.
-       coalesce(s.spent_at, (f.record->>'recovered_at')::timestamptz) AS spent_at
-FROM department_spend f LEFT JOIN spend_records s ON s.spend_id = f.spend_id
-WHERE f.place_id = $1 AND f.department_code = $2 ORDER BY f.sequence;
-
 -- name: contract_terms
 SELECT contract_id, provider_id, cap_pence, prices::text AS prices, terms::text AS terms
 FROM contracts WHERE place_id = $1 AND contract_id = $2;
@@ -714,23 +514,16 @@ SELECT provider_id, sum(amount_pence - recovered_pence)::bigint AS net_pence
 FROM payments WHERE place_id = $1 AND status = 'made'
 GROUP BY provider_id ORDER BY provider_id;
 
--- name: reconcile_departments
--- Each department's feed (spend, and recoveries as negative spend), per financial year.
-SELECT department_code, record->>'financial_year' AS financial_year,
-       sum(amount_pence)::bigint AS net_pence
-FROM department_spend WHERE place_id = $1
-GROUP BY department_code, record->>'financial_year' ORDER BY 1, 2;
-
 -- name: reconcile_spend
--- The place's spend list per financial year, less the recoveries booked in that year (which
--- the department feeds carry, one row per department with a share).
-SELECT financial_year, sum(net_pence)::bigint AS net_pence FROM (
-    SELECT record->>'financial_year' AS financial_year, amount_pence AS net_pence
-    FROM spend_records WHERE place_id = $1
-    UNION ALL
-    SELECT record->>'financial_year', amount_pence
-    FROM department_spend WHERE place_id = $1 AND record->>'kind' = 'recovery'
-) AS spend GROUP BY financial_year ORDER BY financial_year;
+-- The place's spend list per financial year (the recoveries booked in each year, which the
+-- department feeds carry, are the delivery room's `recoveries_by_year`).
+SELECT record->>'financial_year' AS financial_year, sum(amount_pence)::bigint AS net_pence
+FROM spend_records WHERE place_id = $1
+GROUP BY 1 ORDER BY 1;
+
+-- name: spent_at_of
+-- When each of these spends was recorded (the department feed's rows name their spend).
+SELECT spend_id, spent_at FROM spend_records WHERE spend_id = ANY($1::text[]);
 
 -- name: record_reconciliation_run
 INSERT INTO reconciliation_runs (place_id, started_at, differences_count, accounts_checked)
@@ -743,41 +536,6 @@ FROM reconciliation_runs WHERE place_id IS NULL OR place_id = $1
 ORDER BY finished_at DESC, run_id DESC LIMIT 1;
 
 -- ---- Command status: what became of each accepted command --------------------------------------
-
--- name: record_command_progress
--- A result or refusal correlated to a command a person sent; nothing for other correlations
--- (services' own work, events published before the command log). A refusal is final; what
--- a command made accumulates.
-INSERT INTO command_outcomes (command_id, status, waiting_for, made, refusal, last_event_type,
-                              updated_at)
-SELECT event_id, $2, $3, $4::jsonb, $5::jsonb, $6, $7
-FROM command_log WHERE event_id = $1
-ON CONFLICT (command_id) DO UPDATE SET
-    status = EXCLUDED.status,
-    waiting_for = EXCLUDED.waiting_for,
-    made = command_outcomes.made || EXCLUDED.made,
-    refusal = EXCLUDED.refusal,
-    last_event_type = EXCLUDED.last_event_type,
-    updated_at = EXCLUDED.updated_at
-WHERE command_outcomes.status <> 'refused';
-
--- name: command_status
-SELECT l.event_id AS command_id, l.principal_id, l.event_type AS command_type, l.place_id,
-       l.accepted_at, coalesce(o.status, 'accepted') AS status, o.waiting_for,
-       coalesce(o.made, '{}'::jsonb)::text AS made, o.refusal::text AS refusal,
-       o.last_event_type, o.updated_at
-FROM command_log l LEFT JOIN command_outcomes o ON o.command_id = l.event_id
-WHERE l.event_id = $1;
-
--- name: command_refusals_for_place
--- The place's refused commands, newest first, for the pages where their objects live.
-SELECT o.command_id, l.event_type AS command_type, l.principal_id, o.refusal::text AS refusal,
-       o.updated_at
-FROM command_outcomes o JOIN command_log l ON l.event_id = o.command_id
-WHERE l.place_id = $1 AND o.status = 'refused'
-ORDER BY o.updated_at DESC LIMIT $2;
-
--- ---- Per-claim results of evidence batches ----------------------------------------------------
 
 -- name: insert_claim_results
 -- One part of a chunk's assessment; a part delivered again changes nothing.
@@ -843,17 +601,6 @@ SELECT coalesce(array_agg(price ->> 'metric_id'), '{}'::text[]) AS metric_ids
 FROM contracts, jsonb_array_elements(prices) AS price
 WHERE place_id = $1 AND contract_id = $2;
 
--- name: statement_by_year
--- Paid, recovered (clawed back) and net per financial year, from the department spend feed:
--- one department's part ($2), or every department's part of one provider's payments ($3).
-SELECT record ->> 'financial_year' AS financial_year,
-       coalesce(sum(amount_pence) FILTER (WHERE amount_pence > 0), 0)::bigint AS paid_pence,
-       coalesce(-sum(amount_pence) FILTER (WHERE amount_pence < 0), 0)::bigint AS recovered_pence
-FROM department_spend
-WHERE place_id = $1 AND ($2::text IS NULL OR department_code = $2)
-  AND ($3::text IS NULL OR record ->> 'provider_id' = $3)
-GROUP BY 1 ORDER BY 1;
-
 -- name: allocations_with_id
 -- Every place's allocation of this id, to check a command's reference to one early.
 SELECT place_id, allocation_type, recipient_id FROM allocations
@@ -868,3 +615,9 @@ WHERE place_id = $1 AND contract_id = $2 AND batch_id = $3;
 -- name: note_payment_made
 UPDATE payments SET paid_at = coalesce(paid_at, $3)
 WHERE place_id = $1 AND payment_id = $2 AND status = 'made';
+
+-- name: known_places
+SELECT place_id FROM pot_streams
+UNION
+SELECT place_id FROM allocations
+ORDER BY place_id;

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.gateway.commands import COMMAND_ROUTES, Subject
+from services.gateway.command_table import COMMAND_ROUTES, Subject
 from services.gateway.domain import (
     EVERY_PLACE,
     ROLE_PERMISSIONS,
@@ -161,7 +161,7 @@ OPEN_DOORS: dict[tuple[str, str], Door] = {
     ("GET", "/healthz"): OPEN,
     ("GET", "/readyz"): OPEN,
     ("GET", "/web-charts.css"): OPEN,
-    # Swagger UI from the installed package (services/gateway/security.py); no ReDoc.
+    # Swagger UI from the installed package (services/gateway/identity/security.py); no ReDoc.
     ("GET", "/docs"): OPEN,
     # The API's documentation and open data answer HEAD as well as GET (open-data users' tools
     # ask HEAD before they fetch).
@@ -233,7 +233,8 @@ def route_doors(methods: Iterable[str] | None, path: str) -> dict[str, Door]:
     doors = {method: door_of(method, path) for method in methods or ()}
     missing = sorted(method for method, door in doors.items() if door is None)
     if missing:
-        raise LookupError(f"{missing} {path} has no door in services/gateway/permissions.py")
+        where = "services/gateway/identity/permissions.py"
+        raise LookupError(f"{missing} {path} has no door in {where}")
     return {method: door for method, door in doors.items() if door is not None}
 
 

@@ -13,6 +13,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.gateway.errors import GatewayError
+
 # Argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane; tens of milliseconds a
 # check). The cost is recorded in each stored hash, so raising it here rehashes every
 # password at its owner's next sign-in (`needs_rehash`).
@@ -33,7 +35,7 @@ _DECOY = _HASHER.hash(secrets.token_urlsafe(16))
 _SCRYPT_PREFIX = "scrypt$"
 
 
-class PasswordRuleError(ValueError):
+class PasswordRuleError(GatewayError, ValueError):
     """A password that breaks a rule (too short, too long)."""
 
 

@@ -1,0 +1,117 @@
+"""The command log's database access: every accepted request by principal and Idempotency-Key
+(`command_log`), and what became of each command (`command_outcomes`). The only module of the
+room that talks to asyncpg."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from services.runtime.sql import load_queries
+
+QUERIES = load_queries(Path(__file__).parent / "queries.sql")
+
+Row = dict[str, Any]
+
+
+def _rows(records: list[asyncpg.Record]) -> list[Row]:
+    return [dict(record) for record in records]
+
+
+# --- Commands ---------------------------------------------------------------------------------
+
+
+async def claim_command(
+    connection: asyncpg.Connection,
+    *,
+    principal_id: str,
+    idempotency_key: str,
+    token_id: uuid.UUID | None,
+    event_id: uuid.UUID | None,
+    event_type: str,
+    place_id: str,
+    method_path: str,
+    request_hash: str,
+    response_status: int,
+    response_body: Row,
+) -> bool:
+    """Record the request; False when this principal already used the key (nothing written)."""
+    accepted_at = await connection.fetchval(
+        QUERIES.claim_command,
+        principal_id,
+        idempotency_key,
+        token_id,
+        event_id,
+        event_type,
+        place_id,
+        method_path,
+        request_hash,
+        response_status,
+        json.dumps(response_body),
+    )
+    return accepted_at is not None
+
+
+async def command_by_key(
+    connection: asyncpg.Connection, principal_id: str, idempotency_key: str
+) -> Row | None:
+    row = await connection.fetchrow(QUERIES.command_by_key, principal_id, idempotency_key)
+    if row is None:
+        return None
+    return {**dict(row), "response_body": json.loads(row["response_body"])}
+
+
+# --- Command status ---------------------------------------------------------------------------
+
+
+async def record_command_progress(
+    connection: asyncpg.Connection,
+    command_id: uuid.UUID,
+    *,
+    status: str,
+    waiting_for: str | None,
+    made: Row,
+    refusal: Row | None,
+    event_type: str,
+    at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.record_command_progress,
+        command_id,
+        status,
+        waiting_for,
+        json.dumps(made),
+        None if refusal is None else json.dumps(refusal),
+        event_type,
+        at,
+    )
+
+
+async def command_status(connection: asyncpg.Connection, command_id: uuid.UUID) -> Row | None:
+    """The command as accepted, with what became of it; None for an unknown id."""
+    row = await connection.fetchrow(QUERIES.command_status, command_id)
+    if row is None:
+        return None
+    refusal = row["refusal"]
+    return {
+        **dict(row),
+        "made": json.loads(row["made"]),
+        "refusal": None if refusal is None else json.loads(refusal),
+    }
+
+
+async def command_refusals_for_place(
+    connection: asyncpg.Connection, place_id: str, limit: int
+) -> list[Row]:
+    rows = await connection.fetch(QUERIES.command_refusals_for_place, place_id, limit)
+    return [{**dict(row), "refusal": json.loads(row["refusal"])} for row in rows]
+
+
+async def forget_outcomes(connection: asyncpg.Connection) -> None:
+    """Forget every command's outcome (the accepted requests stay), for a rebuild."""
+    await connection.execute(QUERIES.forget_outcomes)

@@ -1,0 +1,54 @@
+-- Named queries of the command log: accepted requests by Idempotency-Key, and commands' outcomes.
+
+-- name: claim_command
+INSERT INTO command_log (principal_id, idempotency_key, token_id, event_id, event_type, place_id,
+                         method_path, request_hash, response_status, response_body)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+ON CONFLICT (principal_id, idempotency_key) DO NOTHING
+RETURNING accepted_at;
+
+-- name: command_by_key
+SELECT event_type, method_path, request_hash, response_status, response_body::text AS response_body,
+       accepted_at
+FROM command_log WHERE principal_id = $1 AND idempotency_key = $2;
+
+-- ---- Read models: the pot ---------------------------------------------------------------------
+
+-- name: record_command_progress
+-- A result or refusal correlated to a command a person sent; nothing for other correlations
+-- (services' own work, events published before the command log). A refusal is final; what
+-- a command made accumulates.
+INSERT INTO command_outcomes (command_id, status, waiting_for, made, refusal, last_event_type,
+                              updated_at)
+SELECT event_id, $2, $3, $4::jsonb, $5::jsonb, $6, $7
+FROM command_log WHERE event_id = $1
+ON CONFLICT (command_id) DO UPDATE SET
+    status = EXCLUDED.status,
+    waiting_for = EXCLUDED.waiting_for,
+    made = command_outcomes.made || EXCLUDED.made,
+    refusal = EXCLUDED.refusal,
+    last_event_type = EXCLUDED.last_event_type,
+    updated_at = EXCLUDED.updated_at
+WHERE command_outcomes.status <> 'refused';
+
+-- name: command_status
+SELECT l.event_id AS command_id, l.principal_id, l.event_type AS command_type, l.place_id,
+       l.accepted_at, coalesce(o.status, 'accepted') AS status, o.waiting_for,
+       coalesce(o.made, '{}'::jsonb)::text AS made, o.refusal::text AS refusal,
+       o.last_event_type, o.updated_at
+FROM command_log l LEFT JOIN command_outcomes o ON o.command_id = l.event_id
+WHERE l.event_id = $1;
+
+-- name: command_refusals_for_place
+-- The place's refused commands, newest first, for the pages where their objects live.
+SELECT o.command_id, l.event_type AS command_type, l.principal_id, o.refusal::text AS refusal,
+       o.updated_at
+FROM command_outcomes o JOIN command_log l ON l.event_id = o.command_id
+WHERE l.place_id = $1 AND o.status = 'refused'
+ORDER BY o.updated_at DESC LIMIT $2;
+
+-- ---- Per-claim results of evidence batches ----------------------------------------------------
+
+-- name: forget_outcomes
+-- A rebuild of the read models replays every event, and with them what became of each command.
+TRUNCATE command_outcomes;

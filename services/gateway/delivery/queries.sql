@@ -1,0 +1,166 @@
+-- Named queries of the delivery room: the department spend feed, webhook subscriptions and
+-- deliveries.
+
+-- name: lock_spend_feed
+-- Held to commit, so feed sequence numbers are handed out and committed in the same order:
+-- a reader that saw number n never later finds a new row below n.
+SELECT pg_advisory_xact_lock(hashtext('gateway.department_spend'));
+
+-- name: append_department_spend
+-- Each department's view of one spend joins the feed, and a delivery is queued for each of that
+-- department's active webhooks that cover the spend's place; a view already in the feed (a
+-- replayed event) adds nothing.
+WITH views AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::uuid[],
+                         $7::text[])
+        WITH ORDINALITY AS v(department_code, amount_pence, record, place_id, spend_id, event_id,
+                             traceparent, position)
+), appended AS (
+    INSERT INTO department_spend (sequence, department_code, place_id, spend_id, event_id,
+                                  amount_pence, record, traceparent)
+    SELECT nextval('department_spend_sequence'), v.department_code, v.place_id, v.spend_id,
+           v.event_id, v.amount_pence, v.record::jsonb, v.traceparent
+    FROM (SELECT * FROM views ORDER BY position) v
+    ON CONFLICT (event_id, department_code) DO NOTHING
+    RETURNING sequence, department_code, event_id, place_id
+)
+INSERT INTO webhook_deliveries (subscription_id, sequence, event_id, status)
+SELECT s.subscription_id, a.sequence, a.event_id, 'pending'
+FROM appended a
+JOIN webhook_subscriptions s ON s.department_code = a.department_code AND s.active
+    AND (s.place_ids IS NULL OR a.place_id = ANY(s.place_ids))
+ON CONFLICT (subscription_id, event_id) DO NOTHING;
+
+-- name: department_spend_after
+-- $4: the places the reader's grants cover (NULL: every place).
+SELECT sequence, event_id, place_id, record::text AS record, received_at
+FROM department_spend WHERE department_code = $1 AND sequence > $2
+  AND ($4::text[] IS NULL OR place_id = ANY($4::text[]))
+ORDER BY sequence LIMIT $3;
+
+-- ---- Webhooks ---------------------------------------------------------------------------------
+
+-- name: insert_subscription
+INSERT INTO webhook_subscriptions (subscription_id, department_code, url, secret, created_by,
+                                   place_ids)
+VALUES ($1, $2, $3, $4, $5, $6::text[])
+RETURNING created_at;
+
+-- name: subscriptions_of
+-- Only those whose places all lie within $2, the caller's places (NULL: every place).
+SELECT subscription_id, department_code, url, created_by, created_at, active, deactivated_at,
+       deactivated_by, place_ids
+FROM webhook_subscriptions WHERE department_code = $1
+  AND ($2::text[] IS NULL OR (place_ids IS NOT NULL AND place_ids <@ $2::text[]))
+ORDER BY created_at;
+
+-- name: subscription
+-- Found only when its places all lie within $3, the caller's places (NULL: every place).
+SELECT subscription_id, department_code, url, created_by, created_at, active, deactivated_at,
+       deactivated_by, place_ids
+FROM webhook_subscriptions WHERE department_code = $1 AND subscription_id = $2
+  AND ($3::text[] IS NULL OR (place_ids IS NOT NULL AND place_ids <@ $3::text[]));
+
+-- name: deactivate_subscription
+-- Stop a subscription (once: a second call changes nothing) and cancel its pending deliveries;
+-- a delivery being posted right now is locked, so this waits for its outcome, then cancels it
+-- only if it is still pending. Returns how many were cancelled.
+WITH stopped AS (
+    UPDATE webhook_subscriptions SET active = false, deactivated_at = now(), deactivated_by = $3
+    WHERE department_code = $1 AND subscription_id = $2 AND active
+    RETURNING subscription_id
+), cancelled AS (
+    UPDATE webhook_deliveries d SET status = 'cancelled', last_error = $4
+    FROM stopped s WHERE d.subscription_id = s.subscription_id AND d.status = 'pending'
+    RETURNING d.delivery_id
+)
+SELECT count(*)::int FROM cancelled;
+
+-- name: replay_since
+INSERT INTO webhook_deliveries (subscription_id, sequence, event_id, status)
+SELECT $1, f.sequence, f.event_id, 'pending' FROM department_spend f
+JOIN webhook_subscriptions s ON s.subscription_id = $1
+WHERE f.department_code = $2 AND f.received_at >= $3
+  AND (s.place_ids IS NULL OR f.place_id = ANY(s.place_ids))
+ON CONFLICT (subscription_id, event_id) DO UPDATE SET
+    status = 'pending', attempts = 0, next_attempt_at = now(), last_error = '',
+    delivered_at = NULL;
+
+-- name: lock_due_deliveries
+SELECT d.delivery_id, d.subscription_id, d.sequence, d.event_id, d.attempts, s.url, s.secret,
+       s.active, f.department_code, f.place_id, f.record::text AS record, f.traceparent
+FROM webhook_deliveries d
+JOIN webhook_subscriptions s USING (subscription_id)
+JOIN department_spend f ON f.sequence = d.sequence
+WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+ORDER BY d.next_attempt_at, d.delivery_id
+LIMIT $1
+FOR UPDATE OF d SKIP LOCKED;
+
+-- name: record_delivery_outcomes
+-- One statement for a whole batch of attempts: each delivery's new state, and its log row.
+WITH outcome AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::int[], $6::int[],
+                         $7::int[])
+        AS o(delivery_id, status, retry_in_s, error, attempt, status_code, duration_ms)
+), updated AS (
+    UPDATE webhook_deliveries d SET status = o.status, attempts = o.attempt,
+           next_attempt_at = now() + make_interval(secs => o.retry_in_s), last_error = o.error,
+           delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE NULL END
+    FROM outcome o WHERE d.delivery_id = o.delivery_id
+)
+INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)
+SELECT delivery_id, attempt, status_code, error, duration_ms FROM outcome;
+
+-- name: deliveries_of
+SELECT d.delivery_id, d.sequence, d.event_id, d.status, d.attempts, d.last_error,
+       d.created_at, d.next_attempt_at, d.delivered_at,
+       coalesce((SELECT json_agg(json_build_object(
+                     'attempt', a.attempt, 'attempted_at', a.attempted_at,
+                     'status_code', a.status_code, 'error', a.error,
+                     'duration_ms', a.duration_ms) ORDER BY a.attempt_id)
+                 FROM webhook_attempts a WHERE a.delivery_id = d.delivery_id), '[]')::text
+           AS attempt_log
+FROM webhook_deliveries d
+WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2)
+ORDER BY d.delivery_id LIMIT $3;
+
+-- name: cancel_deliveries
+-- Deliveries found due for a subscription already stopped (queued by a spend that committed as
+-- it was being deactivated): cancelled, never posted.
+UPDATE webhook_deliveries SET status = 'cancelled', last_error = $2
+WHERE delivery_id = ANY($1::bigint[]) AND status = 'pending';
+
+-- name: department_spend_rows
+SELECT f.sequence, f.event_id, f.spend_id, f.amount_pence AS department_amount_pence,
+       f.record::text AS record,
+       -- A recovery carries its own date; a spend's date is the spend list's (the projections
+       -- room's), filled in by the caller.
+       (f.record->>'recovered_at')::timestamptz AS spent_at
+FROM department_spend f
+WHERE f.place_id = $1 AND f.department_code = $2 ORDER BY f.sequence;
+
+-- name: statement_by_year
+-- Paid, recovered (clawed back) and net per financial year, from the department spend feed:
+-- one department's part ($2), or every department's part of one provider's payments ($3).
+SELECT record ->> 'financial_year' AS financial_year,
+       coalesce(sum(amount_pence) FILTER (WHERE amount_pence > 0), 0)::bigint AS paid_pence,
+       coalesce(-sum(amount_pence) FILTER (WHERE amount_pence < 0), 0)::bigint AS recovered_pence
+FROM department_spend
+WHERE place_id = $1 AND ($2::text IS NULL OR department_code = $2)
+  AND ($3::text IS NULL OR record ->> 'provider_id' = $3)
+GROUP BY 1 ORDER BY 1;
+
+-- name: reconcile_departments
+-- Each department's feed (spend, and recoveries as negative spend), per financial year.
+SELECT department_code, record->>'financial_year' AS financial_year,
+       sum(amount_pence)::bigint AS net_pence
+FROM department_spend WHERE place_id = $1
+GROUP BY department_code, record->>'financial_year' ORDER BY 1, 2;
+
+-- name: recoveries_by_year
+-- The recoveries booked in each financial year, as the department feeds carry them (one row per
+-- department with a share; negative).
+SELECT record->>'financial_year' AS financial_year, sum(amount_pence)::bigint AS net_pence
+FROM department_spend WHERE place_id = $1 AND record->>'kind' = 'recovery'
+GROUP BY 1 ORDER BY 1;

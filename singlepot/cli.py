@@ -160,7 +160,15 @@ def _print_pot(pot: dict[str, Any]) -> None:
 
 
 @app.command()
-def serve(service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICE_NAMES)}")) -> None:
+def serve(
+    service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICE_NAMES)}"),
+    role: str = typer.Option(
+        "all",
+        "--role",
+        help="The gateway only: api (HTTP: API, pages, open data, the feed and SSE), projector "
+        "(events into the read models), delivery (webhooks), or all (what `up` runs).",
+    ),
+) -> None:
     """Run one service in the foreground (what a Kubernetes Deployment runs)."""
     import uvicorn
 
@@ -170,7 +178,7 @@ def serve(service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICE_N
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(name)s %(message)s")
     with one_sentence_errors():
         try:
-            definition = service_definition(service)
+            definition = service_definition(service, role)
         except ValueError as error:
             raise LocalStackError(str(error)) from None
         host = config.gateway_host if service == "gateway" else config.service_host

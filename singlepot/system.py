@@ -14,11 +14,20 @@ from singlepot.roles import grant_service_roles
 SERVICE_NAMES = ("ledger", "allocations", "outcomes", "gateway")
 
 
-def service_definition(name: str) -> ServiceDefinition:
-    """The definition exported by `services/<name>/app.py`."""
+def service_definition(name: str, role: str = "all") -> ServiceDefinition:
+    """The definition exported by `services/<name>/app.py`; for the gateway, the one doing
+    `role` (api, projector, delivery, or all)."""
     if name not in SERVICE_NAMES:
         raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICE_NAMES)}")
     module = importlib.import_module(f"services.{name}.app")
+    if name == "gateway" and role != "all":
+        roles = [known.value for known in module.Role]
+        if role not in roles:
+            raise ValueError(f"unknown gateway role {role!r}; choose one of {', '.join(roles)}")
+        gateway: ServiceDefinition = module.definition(role=module.Role(role))
+        return gateway
+    if role != "all":
+        raise ValueError(f"--role is the gateway's only; {name} runs as one role")
     definition: ServiceDefinition = module.DEFINITION
     return definition
 

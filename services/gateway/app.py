@@ -1,35 +1,62 @@
 """The gateway service: HTTP commands and queries for people, read models from public events,
-and webhook delivery to departments."""
+and webhook delivery to departments. It runs as one process doing all three (`singlepot up`),
+or as one process per role (`singlepot serve gateway --role api|projector|delivery`), each
+scaled on its own: the API by CPU, the projector and delivery by the work waiting for them."""
 
 from __future__ import annotations
 
 import functools
+from enum import StrEnum
 from pathlib import Path
 
 from contracts import topics
 from services.gateway.api import extend_http
-from services.gateway.handlers import HANDLERS, handle_batch
+from services.gateway.delivery.webhooks import delivery_loop
+from services.gateway.projections.handlers import HANDLERS, handle_batch
 from services.gateway.settings import GatewaySettings
-from services.gateway.webhooks import delivery_loop
 from services.runtime.host import ServiceDefinition
 
 
-def definition(settings: GatewaySettings | None = None) -> ServiceDefinition:
-    """The gateway with its own settings (read from the environment unless given)."""
+class Role(StrEnum):
+    """What one gateway process does. Every role relays the gateway's outbox (one relay is
+    active per schema however many processes run) and answers /healthz and /readyz."""
+
+    # Everything in one process: what `singlepot up` runs.
+    ALL = "all"
+    # HTTP: the API (commands, reads, command status, subscriptions, the feed and its
+    # Server-Sent Events stream, which are requests like any other), the pages and open data.
+    API = "api"
+    # Consumes the services' public events into the read models and the department feed.
+    PROJECTOR = "projector"
+    # Posts due webhook deliveries from the feed, signed, with retries.
+    DELIVERY = "delivery"
+
+
+SUBSCRIPTIONS = (
+    topics.LEDGER_RESULTS,
+    topics.LEDGER_SPEND,
+    topics.ALLOCATIONS_LIFECYCLE,
+    topics.OUTCOMES_LIFECYCLE,
+)
+
+
+def definition(settings: GatewaySettings | None = None, role: Role = Role.ALL) -> ServiceDefinition:
+    """The gateway with its own settings (read from the environment unless given), doing what
+    `role` does. Every role is the service `gateway`: one schema, one consumer group."""
     gateway_settings = settings or GatewaySettings()
+    serves_http = role in (Role.ALL, Role.API)
+    projects = role in (Role.ALL, Role.PROJECTOR)
+    delivers = role in (Role.ALL, Role.DELIVERY)
     return ServiceDefinition(
         name="gateway",
         migrations=Path(__file__).parent / "migrations",
-        subscriptions=(
-            topics.LEDGER_RESULTS,
-            topics.LEDGER_SPEND,
-            topics.ALLOCATIONS_LIFECYCLE,
-            topics.OUTCOMES_LIFECYCLE,
-        ),
-        handlers=HANDLERS,
-        batch_handler=handle_batch,
-        extend_http=functools.partial(extend_http, settings=gateway_settings),
-        background_tasks=(delivery_loop(gateway_settings),),
+        subscriptions=SUBSCRIPTIONS if projects else (),
+        handlers=HANDLERS if projects else {},
+        batch_handler=handle_batch if projects else None,
+        extend_http=functools.partial(extend_http, settings=gateway_settings)
+        if serves_http
+        else None,
+        background_tasks=(delivery_loop(gateway_settings),) if delivers else (),
     )
 
 

@@ -45,7 +45,9 @@ LIBRARY_VARIABLES = {"PGUSER", "PGPASSWORD", "K8S_POD_NAME"} | OPENTELEMETRY_VAR
 # in a container's env must be one of these classes' fields (or a library's), so a misspelt one,
 # or one given to a process that never reads it, fails.
 SETTINGS_READ_BY: dict[tuple[str, ...], tuple[type[BaseSettings], ...]] = {
-    ("serve", "gateway"): (GatewaySettings,),
+    ("serve", "gateway", "--role", "api"): (GatewaySettings,),
+    ("serve", "gateway", "--role", "projector"): (GatewaySettings,),
+    ("serve", "gateway", "--role", "delivery"): (GatewaySettings,),
     ("serve", "ledger"): (LedgerReportSettings,),
     ("serve", "outcomes"): (OutcomesSettings,),
     ("reconcile",): (ReconcileSettings,),
@@ -140,6 +142,38 @@ def secret_key(variable: Manifest) -> tuple[str, str]:
 
 def deployment_for(objects: list[Manifest], service: str) -> Manifest:
     return named(objects, "Deployment", f"singlepot-{service}")
+
+
+# The gateway runs as three Deployments, one per role (`serve gateway --role R`); its API role
+# keeps the service's name (`singlepot-gateway`), the others are named for their role.
+GATEWAY_WORKER_ROLES = ("projector", "delivery")
+
+
+def serve_arguments(service: str) -> list[str]:
+    """What a service's (for the gateway: its API role's) Deployment runs."""
+    return ["serve", service, "--role", "api"] if service == "gateway" else ["serve", service]
+
+
+def scalers(objects: list[Manifest]) -> list[tuple[str, int, int]]:
+    """(Deployment, least replicas, most replicas) of every autoscaler: the HPAs by CPU, and
+    KEDA's ScaledObjects by the work waiting."""
+    by_cpu = [
+        (
+            item["spec"]["scaleTargetRef"]["name"],
+            item["spec"]["minReplicas"],
+            item["spec"]["maxReplicas"],
+        )
+        for item in of_kind(objects, "HorizontalPodAutoscaler")
+    ]
+    by_work = [
+        (
+            item["spec"]["scaleTargetRef"]["name"],
+            item["spec"]["minReplicaCount"],
+            item["spec"]["maxReplicaCount"],
+        )
+        for item in of_kind(objects, "ScaledObject")
+    ]
+    return by_cpu + by_work
 
 
 def config_map(objects: list[Manifest]) -> dict[str, str]:
@@ -239,12 +273,17 @@ def test_there_is_one_deployment_per_service_running_singlepot_serve(
 ) -> None:
     deployments = service_deployments(objects)
     assert sorted(item["metadata"]["name"] for item in deployments) == sorted(
-        f"singlepot-{name}" for name in SERVICE_NAMES
+        [f"singlepot-{name}" for name in SERVICE_NAMES]
+        + [f"singlepot-gateway-{role}" for role in GATEWAY_WORKER_ROLES]
     )
     for service in SERVICE_NAMES:
         (container,) = containers(deployment_for(objects, service))
-        assert container["args"] == ["serve", service]
+        assert container["args"] == serve_arguments(service)
         assert "command" not in container  # the image's entrypoint is `singlepot`
+    for role in GATEWAY_WORKER_ROLES:
+        (container,) = containers(deployment_for(objects, f"gateway-{role}"))
+        assert container["args"] == ["serve", "gateway", "--role", role]
+        assert "command" not in container
 
 
 def test_the_migrations_job_runs_singlepot_migrate_with_the_service_roles(
@@ -359,7 +398,7 @@ def test_every_environment_variable_in_the_manifests_is_one_the_code_reads(
 
 
 def test_a_misspelt_or_misplaced_variable_is_not_one_the_code_reads() -> None:
-    gateway = {"args": ["serve", "gateway"]}
+    gateway = {"args": serve_arguments("gateway")}
     assert "SINGLEPOT_GATEWAY_LEDGER_URL" in variables_read_by(gateway)
     assert "SINGLEPOT_GATEWAY_LEDGER_URI" not in variables_read_by(gateway)
     assert "SINGLEPOT_RECONCILE_LEDGER_URL" not in variables_read_by(gateway)
@@ -537,10 +576,27 @@ def test_every_deployment_has_startup_liveness_and_readiness_probes(
 def test_every_deployment_has_its_service_autoscaler_and_disruption_budget(
     objects: list[Manifest],
 ) -> None:
+    workers = {f"singlepot-gateway-{role}" for role in GATEWAY_WORKER_ROLES}
     for deployment in service_deployments(objects):
         name = deployment["metadata"]["name"]
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert "replicas" not in deployment["spec"]  # the autoscaler owns the count
+        if name in workers:
+            # No Service (nothing calls them); KEDA scales them by the work waiting.
+            assert not [
+                item for item in of_kind(objects, "Service") if item["metadata"]["name"] == name
+            ]
+            scaler = named(objects, "ScaledObject", name)
+            assert scaler["spec"]["scaleTargetRef"] == {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": name,
+            }
+            assert selects(
+                named(objects, "PodDisruptionBudget", name)["spec"]["selector"]["matchLabels"],
+                labels,
+            )
+            continue
         assert selects(named(objects, "Service", name)["spec"]["selector"], labels)
         assert selects(
             named(objects, "PodDisruptionBudget", name)["spec"]["selector"]["matchLabels"], labels
@@ -558,15 +614,15 @@ def test_no_service_scales_past_the_partitions_its_consumers_can_use(
     objects: list[Manifest],
 ) -> None:
     partitions = min(topic["spec"]["partitions"] for topic in of_kind(objects, "KafkaTopic"))
-    for autoscaler in of_kind(objects, "HorizontalPodAutoscaler"):
-        assert autoscaler["spec"]["maxReplicas"] <= partitions
+    for _, _, most in scalers(objects):
+        assert most <= partitions
 
 
 def test_postgresql_accepts_every_connection_the_services_can_open_at_full_scale(
     objects: list[Manifest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pool_size = settings_from_config(objects, monkeypatch).database_pool_size_max
-    pods = sum(item["spec"]["maxReplicas"] for item in of_kind(objects, "HorizontalPodAutoscaler"))
+    pods = sum(most for _, _, most in scalers(objects))
     (cluster,) = of_kind(objects, "Cluster")
     max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
     assert pods * pool_size + RESERVED_DATABASE_CONNECTIONS <= max_connections
@@ -634,8 +690,8 @@ def test_services_reach_only_kafka_postgresql_the_collector_dns_and_the_ledgers_
     if service == "gateway":
         (rule,) = policy["ingress"]
         assert "from" not in rule  # the public API: from anywhere, on its port only
-        # Webhooks too, and the ledger's reports for auditors.
-        assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53, HTTPS_PORT, LEDGER_PORT}
+        # And the ledger's reports for auditors; webhooks are the delivery role's.
+        assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53, LEDGER_PORT}
     elif service == "ledger":
         (rule,) = policy["ingress"]
         assert rule["from"]  # its report routes: for some callers only (test_deploy_network_reach)
@@ -645,10 +701,40 @@ def test_services_reach_only_kafka_postgresql_the_collector_dns_and_the_ledgers_
         assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53}
 
 
+@pytest.mark.parametrize("role", GATEWAY_WORKER_ROLES)
+def test_the_gateways_worker_roles_take_no_ingress_and_only_delivery_reaches_receivers(
+    objects: list[Manifest], role: str
+) -> None:
+    name = f"singlepot-gateway-{role}"
+    policy = named(objects, "NetworkPolicy", name)["spec"]
+    labels = deployment_for(objects, f"gateway-{role}")["spec"]["template"]["metadata"]["labels"]
+    assert selects(policy["podSelector"]["matchLabels"], labels)
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    assert policy.get("ingress", []) == []  # only the API role is reached from outside
+    egress_ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
+    assert all(rule.get("to") for rule in policy["egress"])
+    webhooks = {HTTPS_PORT} if role == "delivery" else set()
+    assert egress_ports == {9092, 5432, OTLP_HTTP_PORT, 53} | webhooks
+
+
+def test_the_projector_scales_by_its_consumer_groups_lag_and_delivery_by_deliveries_due(
+    objects: list[Manifest],
+) -> None:
+    (lag,) = named(objects, "ScaledObject", "singlepot-gateway-projector")["spec"]["triggers"]
+    assert lag["type"] == "kafka"
+    assert lag["metadata"]["consumerGroup"] == RuntimeSettings().consumer_group("gateway")
+    assert "topic" not in lag["metadata"]  # every topic the group reads
+    (due,) = named(objects, "ScaledObject", "singlepot-gateway-delivery")["spec"]["triggers"]
+    assert due["type"] == "postgresql"
+    assert "gateway.webhook_deliveries" in due["metadata"]["query"]
+    secrets = named(objects, "TriggerAuthentication", due["authenticationRef"]["name"])
+    assert {ref["name"] for ref in secrets["spec"]["secretTargetRef"]} == {"singlepot-db-gateway"}
+
+
 def test_webhook_egress_reaches_public_https_receivers_but_not_private_or_metadata_addresses(
     objects: list[Manifest],
 ) -> None:
-    policy = named(objects, "NetworkPolicy", "singlepot-gateway")["spec"]
+    policy = named(objects, "NetworkPolicy", "singlepot-gateway-delivery")["spec"]
     (rule,) = [
         rule for rule in policy["egress"] if HTTPS_PORT in {port["port"] for port in rule["ports"]}
     ]

@@ -59,7 +59,7 @@ def test_each_vendored_file_is_a_custom_resource_definition_and_nothing_else() -
         )
 
 
-def test_the_crds_cover_strimzi_cloudnativepg_and_prometheus_operator_kinds_in_use() -> None:
+def test_the_crds_cover_strimzi_cloudnativepg_prometheus_operator_and_keda_kinds_in_use() -> None:
     assert set(CRD_VALIDATORS) == {
         ("kafka.strimzi.io/v1", "Kafka"),
         ("kafka.strimzi.io/v1", "KafkaNodePool"),
@@ -68,6 +68,8 @@ def test_the_crds_cover_strimzi_cloudnativepg_and_prometheus_operator_kinds_in_u
         ("postgresql.cnpg.io/v1", "ScheduledBackup"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("keda.sh/v1alpha1", "ScaledObject"),
+        ("keda.sh/v1alpha1", "TriggerAuthentication"),
     }
 
 
@@ -139,6 +141,10 @@ def test_the_crds_reject_a_typo_a_wrong_type_a_missing_field_and_a_value_not_all
     endpoint_typo["spec"]["podMetricsEndpoints"][0]["intervall"] = "30s"
     rule_without_expression = first(objects, "PrometheusRule")
     del rule_without_expression["spec"]["groups"][0]["rules"][0]["expr"]
+    scaler_without_target = first(objects, "ScaledObject")
+    del scaler_without_target["spec"]["scaleTargetRef"]
+    secret_without_key = first(objects, "TriggerAuthentication")
+    del secret_without_key["spec"]["secretTargetRef"][0]["key"]
     for broken in (
         typo,
         wrong_type,
@@ -146,6 +152,8 @@ def test_the_crds_reject_a_typo_a_wrong_type_a_missing_field_and_a_value_not_all
         bad_method,
         endpoint_typo,
         rule_without_expression,
+        scaler_without_target,
+        secret_without_key,
     ):
         assert crd_errors(broken) != [], broken["kind"]
 

@@ -15,7 +15,6 @@ from starlette.responses import Response
 
 from services.gateway.domain import Principal
 from services.gateway.identity import db
-from services.gateway.identity import db as store
 from services.gateway.settings import GatewaySettings
 
 SESSION_ID_BYTES = 32
@@ -49,8 +48,8 @@ async def start(
     """A new session for the principal; returns its id (for the cookie) and expiry."""
     session_id = new_session_id()
     expires_at = datetime.now(UTC) + timedelta(seconds=settings.web_session_lifetime_s)
-    await store.delete_expired_sessions(connection)
-    await store.insert_session(connection, session_hash(session_id), principal_id, expires_at)
+    await db.delete_expired_sessions(connection)
+    await db.insert_session(connection, session_hash(session_id), principal_id, expires_at)
     return session_id, expires_at
 
 
@@ -61,7 +60,7 @@ async def current(
     session_id = request.cookies.get(settings.web_session_cookie_name)
     if not session_id or len(session_id) > 100:
         return None
-    principal_id = await store.live_session(connection, session_hash(session_id))
+    principal_id = await db.live_session(connection, session_hash(session_id))
     if principal_id is None:
         return None
     grants = await db.grants_of(connection, principal_id)
@@ -69,7 +68,7 @@ async def current(
 
 
 async def end(connection: asyncpg.Connection, session_id: str) -> None:
-    await store.end_session(connection, session_hash(session_id))
+    await db.end_session(connection, session_hash(session_id))
 
 
 def set_cookie(

@@ -15,7 +15,6 @@ import asyncpg
 from services.gateway import domain
 from services.gateway.domain import Grant
 from services.gateway.identity import db, passwords
-from services.gateway.identity import db as store
 
 
 @dataclass(frozen=True)
@@ -90,21 +89,21 @@ async def list_principals(connection: asyncpg.Connection) -> list[dict[str, obje
 async def set_password(connection: asyncpg.Connection, principal_id: str, password: str) -> None:
     """Set a person's web sign-in password (stored only as an Argon2id hash); their open
     web sessions end, so a changed password locks out whoever knew the old one."""
-    if not await store.principal_exists(connection, principal_id):
+    if not await db.principal_exists(connection, principal_id):
         raise LookupError(f"no user or service {principal_id!r}; add it first")
     hashed = await asyncio.to_thread(passwords.hash_password, password)
     async with connection.transaction():
-        await store.set_password(connection, principal_id, hashed)
-        await store.end_sessions_of(connection, principal_id)
+        await db.set_password(connection, principal_id, hashed)
+        await db.end_sessions_of(connection, principal_id)
 
 
 async def check_password(connection: asyncpg.Connection, principal_id: str, password: str) -> bool:
     """Whether the password is the principal's; an unknown principal takes as long as a wrong
     password and is simply False, so the answer does not reveal who has an account. A right
     password kept in an older or weaker form is hashed again with today's Argon2id."""
-    stored = await store.password_hash_of(connection, principal_id)
+    stored = await db.password_hash_of(connection, principal_id)
     verified = await asyncio.to_thread(passwords.verify_password, password, stored)
     if verified and stored is not None and passwords.needs_rehash(stored):
         rehashed = await asyncio.to_thread(passwords.hash_password, password)
-        await store.set_password(connection, principal_id, rehashed)
+        await db.set_password(connection, principal_id, rehashed)
     return verified

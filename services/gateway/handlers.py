@@ -65,6 +65,7 @@ from contracts.outcomes import (
     VerificationRuleApplied,
 )
 from services.gateway import claim_results, command_status, db, domain
+from services.gateway.opendata import history_handlers
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -541,8 +542,9 @@ HANDLERS: dict[type[Event], Handler] = {
     EngagementsRecorded: on_engagements_recorded,
 }
 # Per-claim results of evidence batches are kept beside (claim_results), and every handler
-# also records what its event means for the command it answers (command_status).
-HANDLERS = command_status.tracked(claim_results.alongside(HANDLERS))
+# also records what its event means for the command it answers (command_status). An event that
+# changes an outcomes contract also keeps its OCDS release (opendata/history_handlers).
+HANDLERS = command_status.tracked(history_handlers.alongside(claim_results.alongside(HANDLERS)))
 
 
 async def handle_batch(

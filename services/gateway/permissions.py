@@ -153,6 +153,7 @@ OPEN_DATA_FILES = (
     f"{OPEN_DATA}/360giving.json",
     f"{OPEN_DATA}/360giving.csv",
     f"{OPEN_DATA}/ocds.json",
+    f"{OPEN_DATA}/ocds-records.json",
     f"{OPEN_DATA}/indigo.json",
     f"{OPEN_DATA}/transparency/{{financial_year}}/{{quarter}}/transparency.csv",
 )

@@ -86,15 +86,25 @@ async def place_data(
     tables agree with each other; `publisher` resolves the place's publishing identity from its
     registered combined authority (None: the demo's placeholders)."""
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        register = await organisations(connection, place_id, rows_max)
-        missions = await connection.fetch(QUERIES.missions, place_id, rows_max)
-        allocations = await connection.fetch(QUERIES.allocations, place_id, rows_max)
-        reservations = await connection.fetch(QUERIES.reservations, place_id, rows_max)
-        contracts = await connection.fetch(QUERIES.contracts, place_id, rows_max)
-        paid = await connection.fetch(QUERIES.paid_claim_periods, place_id, rows_max)
-        evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
-        payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
-        recoveries = await connection.fetch(QUERIES.recoveries, place_id, rows_max)
+        return await read_place_data(connection, place_id, rows_max, publisher)
+
+
+async def read_place_data(
+    connection: asyncpg.Connection,
+    place_id: str,
+    rows_max: int = ROWS_MAX,
+    publisher: Callable[[Organisation | None], Publisher] | None = None,
+) -> PlaceData:
+    """`place_data` inside the caller's own transaction (a handler's, when keeping releases)."""
+    register = await organisations(connection, place_id, rows_max)
+    missions = await connection.fetch(QUERIES.missions, place_id, rows_max)
+    allocations = await connection.fetch(QUERIES.allocations, place_id, rows_max)
+    reservations = await connection.fetch(QUERIES.reservations, place_id, rows_max)
+    contracts = await connection.fetch(QUERIES.contracts, place_id, rows_max)
+    paid = await connection.fetch(QUERIES.paid_claim_periods, place_id, rows_max)
+    evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
+    payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
+    recoveries = await connection.fetch(QUERIES.recoveries, place_id, rows_max)
     authority = register.get(place_id)
     return PlaceData(
         place_id=place_id,

@@ -48,6 +48,15 @@ def ocid(data: PlaceData, allocation_id: str) -> str:
 
 
 def release_package(data: PlaceData, published_at: datetime, uri: str) -> JsonObject:
+    """A release package of each process's current state (the history is `history.py`'s)."""
+    package = package_frame(data, published_at, uri)
+    package["releases"] = [release(data, allocation) for allocation in data.contracted()]
+    return package
+
+
+def package_frame(data: PlaceData, published_at: datetime, uri: str) -> JsonObject:
+    """A package's metadata (release and record packages share it): uri, version, date,
+    publisher, licence and publication policy."""
     identity = data.identity()
     publisher: JsonObject = {"name": identity.authority.name}
     if identity.authority.registered:
@@ -61,7 +70,6 @@ def release_package(data: PlaceData, published_at: datetime, uri: str) -> JsonOb
         "publishedDate": datetime_text(published_at),
         "publisher": publisher,
         "license": LICENCE_URL,
-        "releases": [release(data, allocation) for allocation in data.contracted()],
     }
     if identity.publication_policy_url:
         package["publicationPolicy"] = identity.publication_policy_url

@@ -80,3 +80,46 @@ LEFT JOIN organisations o
        ON o.place_id = p.place_id AND o.organisation_ref = p.place_id
       AND o.kind = 'combined_authority'
 ORDER BY p.place_id LIMIT $1;
+
+-- ---- OCDS release history (history.py) -------------------------------------------------------
+
+-- name: allocation_of_contract
+SELECT allocation_id FROM contracts WHERE place_id = $1 AND contract_id = $2;
+
+-- name: allocation_of_payment
+SELECT allocation_id FROM payments WHERE place_id = $1 AND payment_id = $2;
+
+-- name: lock_release_history
+-- One writer at a time per contracting process: the consumer and a request catching up.
+SELECT pg_advisory_xact_lock(hashtextextended('ocds_releases/' || $1 || '/' || $2, 0));
+
+-- name: release_caused_by
+SELECT sequence FROM ocds_releases
+WHERE place_id = $1 AND allocation_id = $2 AND caused_by = $3;
+
+-- name: latest_release_before
+-- The process's release in force at a moment (a replayed event compares with what was
+-- published then, not since), else its latest.
+SELECT sequence, released_at, content_sha256, release::text AS release
+FROM ocds_releases
+WHERE place_id = $1 AND allocation_id = $2 AND ($3::timestamptz IS NULL OR released_at <= $3)
+ORDER BY released_at DESC, sequence DESC LIMIT 1;
+
+-- name: next_release_sequence
+SELECT coalesce(max(sequence), 0) + 1 FROM ocds_releases
+WHERE place_id = $1 AND allocation_id = $2;
+
+-- name: store_release
+INSERT INTO ocds_releases (place_id, allocation_id, sequence, released_at, content_sha256,
+                           release, caused_by)
+VALUES ($1, $2, $3, $4, $5, $6::json, $7);
+
+-- name: releases
+SELECT allocation_id, sequence, released_at, release::text AS release
+FROM ocds_releases WHERE place_id = $1
+ORDER BY allocation_id, sequence LIMIT $2;
+
+-- name: is_outcomes_contract
+SELECT EXISTS (SELECT 1 FROM allocations
+               WHERE place_id = $1 AND allocation_id = $2
+                 AND allocation_type = 'outcomes_contract');

@@ -1,0 +1,96 @@
+"""Keeps an OCDS release whenever an event changes an outcomes contract's contracting process:
+run after the read model's own handler, in the same transaction, for the events that change
+what OCDS says (award, contract, milestones, payments, recoveries, termination). The release is
+dated by the event (`occurred_at`), so a rebuild's replay finds the releases it already kept."""
+
+from __future__ import annotations
+
+from contracts import (
+    AllocationApproved,
+    AllocationCancelled,
+    AllocationExpired,
+    AllocationFunded,
+    AllocationUnfunded,
+    AllocationVaried,
+    Event,
+    EvidenceRejected,
+    EvidenceSubmitted,
+    EvidenceVerified,
+    OutcomesContractRegistered,
+    PaymentMade,
+    RecoveryRecorded,
+    ReservationReleased,
+)
+from contracts.outcomes import (
+    ClawbackSettled,
+    EvidenceHeld,
+    EvidenceSampled,
+    RemittanceAdvised,
+    VerificationRuleApplied,
+)
+from services.gateway.opendata import db, history_db
+from services.runtime.consumer import Handler, HandlerContext
+
+CHANGES_A_PROCESS: tuple[type[Event], ...] = (
+    AllocationApproved,
+    AllocationFunded,
+    AllocationVaried,
+    AllocationCancelled,
+    AllocationExpired,
+    AllocationUnfunded,
+    ReservationReleased,
+    OutcomesContractRegistered,
+    EvidenceSubmitted,
+    EvidenceSampled,
+    EvidenceHeld,
+    EvidenceVerified,
+    EvidenceRejected,
+    VerificationRuleApplied,
+    RemittanceAdvised,
+    PaymentMade,
+    RecoveryRecorded,
+    ClawbackSettled,
+)
+
+
+async def keep_release(context: HandlerContext, event: Event) -> None:
+    """After the read model took the event: keep a release if the process it names changed."""
+    place_id = getattr(event, "place_id", None)
+    if place_id is None:
+        return
+    allocation_id = getattr(event, "allocation_id", None) or await history_db.allocation_named_by(
+        context.connection,
+        place_id,
+        getattr(event, "contract_id", None),
+        getattr(event, "payment_id", None),
+    )
+    if allocation_id is None or not await history_db.is_outcomes_contract(
+        context.connection, place_id, allocation_id
+    ):
+        return  # grants are 360Giving's: no OCDS release
+    data = await db.read_place_data(context.connection, place_id)
+    await history_db.keep_releases(
+        context.connection,
+        data,
+        [allocation_id],
+        context.envelope.occurred_at,
+        context.envelope.event_id,
+    )
+
+
+def alongside(handlers: dict[type[Event], Handler]) -> dict[type[Event], Handler]:
+    """The read models' handlers, each process-changing event's release kept after its own."""
+
+    def both(first: Handler | None) -> Handler:
+        async def handle(context: HandlerContext, event: Event) -> None:
+            if first is not None:
+                await first(context, event)
+            await keep_release(context, event)
+
+        handle.__name__ = getattr(first, "__name__", "keep_release")
+        return handle
+
+    combined = dict(handlers)
+    for kind in CHANGES_A_PROCESS:
+        combined[kind] = both(handlers.get(kind))
+    return combined

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from services.gateway import problems
 from services.gateway.auth import Gateway, GuardedRoute
 from services.gateway.intake import check_storable, identifier_path
+from services.gateway.opendata import catalogue as dcat
 from services.gateway.opendata import (
     db,
     history,
@@ -158,20 +159,9 @@ def routes(gateway: Gateway) -> APIRouter:
         """The place's open datasets, their licence (OGL v3) and publisher."""
         data = await load(place_id)
         base = str(request.url).rstrip("/")
-        authority = data.authority()
-        document = {
-            "place_id": place_id,
-            "publisher": {"name": authority.name, "org_id": authority.org_id},
-            "publication_policy": data.identity().publication_policy_url,
-            "demonstration_data": data.identity().demo,
-            "licence": {"name": LICENCE_NAME, "url": LICENCE_URL},
-            "personal_data": "none: organisations and money only",
-            "datasets": [
-                {"name": name, "url": f"{base}/{name}", "media_type": media, "title": title}
-                for name, media, title in DATASETS
-                if HOLDS[name](data)
-            ],
-        }
+        held = [(name, media, title) for name, media, title in DATASETS if HOLDS[name](data)]
+        issued = min((a.award_moment() for a in data.awarded()), default=_dated(data))
+        document = dcat.document(data, base, held, issued, _dated(data))
         return published(request, _json(document), "application/json")
 
     @get_and_head(f"{PREFIX}/360giving.json")

@@ -18,6 +18,7 @@ from services.gateway.opendata.publishing import (
     Contract,
     ContractTerms,
     EvidenceBatch,
+    InvestorFlow,
     MetricPrice,
     MetricTerms,
     PayerTerms,
@@ -76,6 +77,24 @@ async def register_organisation(
     )
 
 
+async def record_investor_flow(
+    connection: asyncpg.Connection,
+    place_id: str,
+    flow: InvestorFlow,
+) -> None:
+    """Keep an investor flow (a replayed one is already kept)."""
+    await connection.execute(
+        QUERIES.record_investor_flow,
+        place_id,
+        flow.flow_id,
+        flow.contract_id,
+        flow.investor_id,
+        flow.flow_kind,
+        flow.amount_pence,
+        flow.occurred_on,
+    )
+
+
 async def place_data(
     connection: asyncpg.Connection,
     place_id: str,
@@ -105,6 +124,7 @@ async def read_place_data(
     evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
     payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
     recoveries = await connection.fetch(QUERIES.recoveries, place_id, rows_max)
+    investor_flows = await connection.fetch(QUERIES.investor_flows, place_id, rows_max)
     authority = register.get(place_id)
     return PlaceData(
         place_id=place_id,
@@ -117,6 +137,7 @@ async def read_place_data(
         evidence=tuple(EvidenceBatch(**dict(row)) for row in evidence),
         payments=tuple(Payment(**dict(row)) for row in payments),
         recoveries=tuple(Recovery(**dict(row)) for row in recoveries),
+        investor_flows=tuple(InvestorFlow(**dict(row)) for row in investor_flows),
     )
 
 

@@ -1,7 +1,8 @@
-"""Keeps an OCDS release whenever an event changes an outcomes contract's contracting process:
-run after the read model's own handler, in the same transaction, for the events that change
-what OCDS says (award, contract, milestones, payments, recoveries, termination). The release is
-dated by the event (`occurred_at`), so a rebuild's replay finds the releases it already kept."""
+"""The open-data room's handlers, run beside the read models' in the same transaction:
+investor flows kept for the exports, and an OCDS release kept whenever an event changes what
+OCDS says about an outcomes contract (award, contract, milestones, payments, recoveries,
+investors, termination). The release is dated by the event (`occurred_at`), so a rebuild's
+replay finds the releases it already kept."""
 
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ from contracts.outcomes import (
     ClawbackSettled,
     EvidenceHeld,
     EvidenceSampled,
+    InvestorFlowRecorded,
     RemittanceAdvised,
     VerificationRuleApplied,
 )
 from services.gateway.opendata import db, history_db
+from services.gateway.opendata.publishing import InvestorFlow
 from services.runtime.consumer import Handler, HandlerContext
 
 CHANGES_A_PROCESS: tuple[type[Event], ...] = (
@@ -50,6 +53,7 @@ CHANGES_A_PROCESS: tuple[type[Event], ...] = (
     PaymentMade,
     RecoveryRecorded,
     ClawbackSettled,
+    InvestorFlowRecorded,
 )
 
 
@@ -78,6 +82,22 @@ async def keep_release(context: HandlerContext, event: Event) -> None:
     )
 
 
+async def on_investor_flow(context: HandlerContext, event: InvestorFlowRecorded) -> None:
+    """A social impact bond's investor flow, kept for INDIGO's investments and OCDS's parties."""
+    flow = InvestorFlow(
+        event.flow_id,
+        event.contract_id,
+        event.investor_id,
+        event.flow_kind,
+        event.amount_pence,
+        event.occurred_on,
+    )
+    await db.record_investor_flow(context.connection, event.place_id, flow)
+
+
+OWN_HANDLERS: dict[type[Event], Handler] = {InvestorFlowRecorded: on_investor_flow}
+
+
 def alongside(handlers: dict[type[Event], Handler]) -> dict[type[Event], Handler]:
     """The read models' handlers, each process-changing event's release kept after its own."""
 
@@ -90,7 +110,7 @@ def alongside(handlers: dict[type[Event], Handler]) -> dict[type[Event], Handler
         handle.__name__ = getattr(first, "__name__", "keep_release")
         return handle
 
-    combined = dict(handlers)
+    combined = {**handlers, **OWN_HANDLERS}
     for kind in CHANGES_A_PROCESS:
-        combined[kind] = both(handlers.get(kind))
+        combined[kind] = both(combined.get(kind))
     return combined

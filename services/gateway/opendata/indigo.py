@@ -98,6 +98,7 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
             }
         ],
         "outcome_payment_commitments": _commitments(data, contract, paid_pence),
+        "investments": _investments(data, contract),
         "outcome_metrics": [_metric(contract, price.metric_id) for price in contract.prices],
         "outcome_pricings": [_pricing(contract, price) for price in contract.prices],
         "outcome_payments": [
@@ -217,6 +218,44 @@ def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[J
     return commitments
 
 
+# INDIGO's investor categories for the register's legal forms; a company is an impact investor
+# here (it invests in a social impact bond).
+INVESTOR_CATEGORIES = {
+    "charity": "Foundation/Philanthropist",
+    "public_body": "Government/Public Sector/Public Bank",
+}
+IMPACT_INVESTOR = "Impact Investor"
+
+
+def _investments(data: PlaceData, contract: Contract) -> list[JsonObject]:
+    """One investment per investor with flows recorded: the capital invested so far as its
+    commitment (singlepot records flows, not commitments), repayments and returns in notes."""
+    found = []
+    for number, (investor_id, kinds) in enumerate(
+        data.investors_of(contract.contract_id).items(), start=1
+    ):
+        investor = data.organisation(investor_id, "investor")
+        category = INVESTOR_CATEGORIES.get(investor.legal_form, IMPACT_INVESTOR)
+        found.append(
+            {
+                "id": f"investment{number}",
+                "organisation_id": {"value": investor.org_id},
+                "organisation_role_category": {"value": category},
+                "investment_commitment": {
+                    "currency": _value(CURRENCY),
+                    "amount": {"exact": _value(json_pounds(kinds.get("investment", 0)))},
+                },
+                "notes": (
+                    f"Invested £{pounds(kinds.get('investment', 0))}, repaid "
+                    f"£{pounds(kinds.get('repayment', 0))}, returns "
+                    f"£{pounds(kinds.get('return', 0))}, as recorded to date"
+                ),
+                "status": PUBLIC,
+            }
+        )
+    return found
+
+
 def _organisations(data: PlaceData) -> list[JsonObject]:
     """Every organisation a project names (the authority, providers, payers), each once, by the
     same org-id the other exports use."""
@@ -229,6 +268,9 @@ def _organisations(data: PlaceData) -> list[JsonObject]:
         for payer_id in payer_ids:
             payer = data.organisation(payer_id, "department")
             found[payer.org_id] = payer
+        for investor_id in data.investors_of(contract.contract_id):
+            investor = data.organisation(investor_id, "investor")
+            found[investor.org_id] = investor
     return [
         {"id": identifier, "data": organisation_data(found[identifier])}
         for identifier in sorted(found)

@@ -200,6 +200,15 @@ def _parties(
     )
     for code in departments:
         parties.append(_party_details(data.organisation(code, "department"), ["funder"]))
+    # A social impact bond's investors finance the contracting process (OCDS 1.1.5's partyRole
+    # codelist has no investor role): funders too; INDIGO's investments say which invested.
+    named = {party["id"] for party in parties}
+    for contract in data.contracts_for(allocation.allocation_id):
+        for investor_id in data.investors_of(contract.contract_id):
+            investor = data.organisation(investor_id, "investor")
+            if investor.org_id not in named:
+                named.add(investor.org_id)
+                parties.append(_party_details(investor, ["funder"]))
     return parties
 
 

@@ -304,6 +304,19 @@ class Recovery:
 
 
 @dataclass(frozen=True)
+class InvestorFlow:
+    """Money between a social impact bond's investor and the provider: an investment, a
+    repayment or a return. Never an outcome payment."""
+
+    flow_id: str
+    contract_id: str
+    investor_id: str
+    flow_kind: str
+    amount_pence: int
+    occurred_on: date
+
+
+@dataclass(frozen=True)
 class Movement:
     """One movement of money that an export publishes for a payment: the payment itself, or a
     recovery of it (negative pence)."""
@@ -330,6 +343,7 @@ class PlaceData:
     evidence: tuple[EvidenceBatch, ...] = ()
     payments: tuple[Payment, ...] = ()
     recoveries: tuple[Recovery, ...] = ()
+    investor_flows: tuple[InvestorFlow, ...] = ()
 
     def identity(self) -> Publisher:
         return self.publisher or demo_publisher(self.place_id)
@@ -430,6 +444,16 @@ class PlaceData:
 
     def contracts_for(self, allocation_id: str) -> list[Contract]:
         return [c for c in self.contracts if c.allocation_id == allocation_id]
+
+    def investors_of(self, contract_id: str) -> dict[str, dict[str, int]]:
+        """Each investor in a contract with its pence per flow kind (investment, repayment,
+        return), investors in id order."""
+        found: dict[str, dict[str, int]] = {}
+        for flow in self.investor_flows:
+            if flow.contract_id == contract_id:
+                kinds = found.setdefault(flow.investor_id, {})
+                kinds[flow.flow_kind] = kinds.get(flow.flow_kind, 0) + flow.amount_pence
+        return dict(sorted(found.items()))
 
     def evidence_for(self, contract_id: str) -> list[EvidenceBatch]:
         return [batch for batch in self.evidence if batch.contract_id == contract_id]

@@ -123,3 +123,15 @@ ORDER BY allocation_id, sequence LIMIT $2;
 SELECT EXISTS (SELECT 1 FROM allocations
                WHERE place_id = $1 AND allocation_id = $2
                  AND allocation_type = 'outcomes_contract');
+
+-- ---- Investor flows (social impact bonds) ------------------------------------------------------
+
+-- name: record_investor_flow
+INSERT INTO investor_flows (place_id, flow_id, contract_id, investor_id, flow_kind, amount_pence,
+                            occurred_on)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (place_id, flow_id) DO NOTHING;
+
+-- name: investor_flows
+SELECT flow_id, contract_id, investor_id, flow_kind, amount_pence, occurred_on
+FROM investor_flows WHERE place_id = $1 ORDER BY contract_id, occurred_on, flow_id LIMIT $2;

@@ -5,17 +5,25 @@ events (a rebuild) keeps nothing new, and a grant keeps no OCDS release."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
 import pytest
 
 from contracts import Event
 from contracts.envelope import Envelope, wrap
+from contracts.outcomes import InvestorFlowRecorded
 from services.gateway import db as gateway_db
 from services.gateway.handlers import HANDLERS
 from services.gateway.opendata import validation
 from services.runtime.consumer import HandlerContext
 from services.runtime.outbox import Outbox
-from tests.integration.gateway.gateway_support import client_for, gateway_settings
+from tests.integration.gateway.gateway_support import (
+    bearer,
+    client_for,
+    gateway_settings,
+    token_for,
+)
 from tests.integration.opendata.test_opendata_exports_live import (
     EVENTS,
     GRANT_EVENTS,
@@ -113,3 +121,48 @@ async def test_a_release_is_kept_per_change_and_records_are_compiled_from_them(
 
     assert replayed == kept  # the replay kept nothing new and changed nothing
     assert records_after.headers["etag"] == first_records.headers["etag"]
+
+
+async def test_an_investor_flow_reaches_indigo_and_ocds_through_the_handlers(
+    settings, database_url
+) -> None:
+    flow = InvestorFlowRecorded(
+        place_id="GM",
+        contract_id="C-1",
+        flow_id="F-1",
+        investor_id="INV-NORTHERN",
+        flow_kind="investment",
+        amount_pence=250_000_00,
+        occurred_on=date(2026, 6, 1),
+    )
+    investor = {
+        "kind": "investor",
+        "name": "Northern Social Investment Ltd",
+        "legal_form": "company",
+        "org_id_scheme": "GB-COH",
+        "org_id_identifier": "12345678",
+    }
+    published = gateway_settings(opendata_publishers=PUBLISHERS, opendata_demo=False)
+    async with client_for(settings, published) as client:
+        await register_organisations(client, database_url)
+        token = await token_for(database_url, "finance-investors", "finance@GM")
+        answer = await client.put(
+            "/api/v1/places/GM/organisations/INV-NORTHERN", json=investor, headers=bearer(token)
+        )
+        assert answer.status_code == 200, answer.text
+        envelopes = [(wrap(event, producer="test"), event) for event in [*EVENTS, flow]]
+        await feed(database_url, envelopes)
+        await feed(database_url, envelopes[-1:])  # the same flow again: kept once
+        projects = (await client.get("/open-data/places/GM/indigo.json")).json()
+        releases = (await client.get("/open-data/places/GM/ocds.json")).json()
+
+    [project] = projects["projects"]
+    [investment] = project["data"]["investments"]
+    assert investment["organisation_id"] == {"value": "GB-COH-12345678"}
+    assert investment["investment_commitment"]["amount"]["exact"]["value"] == 250_000.0
+    assert "GB-COH-12345678" in {o["id"] for o in projects["organisations"]}
+    latest = releases["releases"][-1]
+    assert latest["tag"] == ["contractUpdate"]  # the parties changed: an investor joined
+    funders = {p["id"] for p in latest["parties"] if "funder" in p["roles"]}
+    assert "GB-COH-12345678" in funders
+    assert findings(review(releases)) == {}

@@ -457,6 +457,10 @@ async def test_the_public_open_data_is_valid_and_holds_no_personal_data(
         projects = (await client.get("/open-data/places/GM/indigo.json")).json()
 
     assert catalogue["licence"]["name"] == "Open Government Licence v3.0"
+    assert catalogue["@type"] == "dcat:Catalog"  # DCAT: tests/unit/opendata/test_opendata_dcat.py
+    assert [d["dcat:distribution"][0]["dcat:downloadURL"] for d in catalogue["dcat:dataset"]] == [
+        d["url"] for d in catalogue["datasets"]
+    ]
     assert catalogue["publisher"] == {
         "name": "Greater Manchester Combined Authority",
         "org_id": "GB-LAE-GMCA",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from services.gateway.opendata.publishing import (
     InvestorFlow,
     MetricPrice,
     MetricTerms,
+    PaidByPayer,
     PayerTerms,
     Payment,
     PlaceData,
@@ -95,6 +96,35 @@ async def record_investor_flow(
     )
 
 
+async def record_payer_shares(
+    connection: asyncpg.Connection,
+    place_id: str,
+    entry_id: str,
+    payment_id: str,
+    financial_year: str | None,
+    shares: list[tuple[str, int]],
+    recorded_at: datetime,
+) -> None:
+    """Keep a payment's (positive) or a recovery's (negative) split by outcome payer."""
+    await connection.execute(
+        QUERIES.record_payer_shares,
+        place_id,
+        entry_id,
+        payment_id,
+        financial_year,
+        [payer for payer, _ in shares],
+        recorded_at,
+        [pence for _, pence in shares],
+    )
+
+
+async def payer_statement_by_year(
+    connection: asyncpg.Connection, place_id: str, payer_id: str
+) -> list[dict[str, Any]]:
+    rows = await connection.fetch(QUERIES.payer_statement_by_year, place_id, payer_id)
+    return [dict(row) for row in rows]
+
+
 async def place_data(
     connection: asyncpg.Connection,
     place_id: str,
@@ -125,6 +155,7 @@ async def read_place_data(
     payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
     recoveries = await connection.fetch(QUERIES.recoveries, place_id, rows_max)
     investor_flows = await connection.fetch(QUERIES.investor_flows, place_id, rows_max)
+    payer_rows = await connection.fetch(QUERIES.payer_shares_of_place, place_id, rows_max)
     authority = register.get(place_id)
     return PlaceData(
         place_id=place_id,
@@ -138,6 +169,10 @@ async def read_place_data(
         payments=tuple(Payment(**dict(row)) for row in payments),
         recoveries=tuple(Recovery(**dict(row)) for row in recoveries),
         investor_flows=tuple(InvestorFlow(**dict(row)) for row in investor_flows),
+        payer_shares=tuple(
+            PaidByPayer(row["payer_id"], row["payment_id"], row["amount_pence"])
+            for row in payer_rows
+        ),
     )
 
 

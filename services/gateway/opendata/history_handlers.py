@@ -95,22 +95,61 @@ async def on_investor_flow(context: HandlerContext, event: InvestorFlowRecorded)
     await db.record_investor_flow(context.connection, event.place_id, flow)
 
 
-OWN_HANDLERS: dict[type[Event], Handler] = {InvestorFlowRecorded: on_investor_flow}
+async def on_payment_made(context: HandlerContext, event: PaymentMade) -> None:
+    """A payment's split by outcome payer, as the ledger booked it."""
+    shares = [(s.payer_id, s.amount_pence) for s in event.payer_shares]
+    if shares:
+        await db.record_payer_shares(
+            context.connection,
+            event.place_id,
+            event.payment_id,
+            event.payment_id,
+            None,
+            shares,
+            context.envelope.occurred_at,
+        )
+
+
+async def on_recovery_recorded(context: HandlerContext, event: RecoveryRecorded) -> None:
+    """A recovery's split by outcome payer, as the ledger booked it: negative shares."""
+    shares = [(s.payer_id, -s.amount_pence) for s in event.payer_shares]
+    if shares:
+        await db.record_payer_shares(
+            context.connection,
+            event.place_id,
+            f"recovery:{event.recovery_id}",
+            event.payment_id,
+            event.financial_year,
+            shares,
+            context.envelope.occurred_at,
+        )
+
+
+OWN_HANDLERS: dict[type[Event], Handler] = {
+    InvestorFlowRecorded: on_investor_flow,
+    PaymentMade: on_payment_made,
+    RecoveryRecorded: on_recovery_recorded,
+}
 
 
 def alongside(handlers: dict[type[Event], Handler]) -> dict[type[Event], Handler]:
-    """The read models' handlers, each process-changing event's release kept after its own."""
+    """The read models' handlers, each followed by this room's own (investor flows, payers'
+    shares) and, for an event that changes a contracting process, the release it keeps."""
 
-    def both(first: Handler | None) -> Handler:
+    def chained(kind: type[Event]) -> Handler:
+        steps = [handlers.get(kind), OWN_HANDLERS.get(kind)]
+        if kind in CHANGES_A_PROCESS:
+            steps.append(keep_release)
+        present = [step for step in steps if step is not None]
+
         async def handle(context: HandlerContext, event: Event) -> None:
-            if first is not None:
-                await first(context, event)
-            await keep_release(context, event)
+            for step in present:
+                await step(context, event)
 
-        handle.__name__ = getattr(first, "__name__", "keep_release")
+        handle.__name__ = getattr(present[0], "__name__", "handle")
         return handle
 
-    combined = {**handlers, **OWN_HANDLERS}
-    for kind in CHANGES_A_PROCESS:
-        combined[kind] = both(combined.get(kind))
+    combined = dict(handlers)
+    for kind in {*OWN_HANDLERS, *CHANGES_A_PROCESS}:
+        combined[kind] = chained(kind)
     return combined

@@ -21,6 +21,7 @@ from services.gateway.opendata.publishing import (
     Contract,
     JsonObject,
     MetricPrice,
+    Payment,
     PlaceData,
     date_text,
     datetime_text,
@@ -103,18 +104,19 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
         "outcome_pricings": [_pricing(contract, price) for price in contract.prices],
         "outcome_payments": [
             {
-                "payer_organisation_id": {"value": data.authority().org_id},
+                "payer_organisation_id": {"value": payer.org_id},
                 "recipient_organisation_id": {"value": provider.org_id},
                 "type": {"value": "Actual"},
                 "money": {
                     "currency": {"value": CURRENCY},
-                    "amount": {"value": json_pounds(data.net_paid_pence(p))},
+                    "amount": {"value": json_pounds(pence)},
                 },
                 "status": PUBLIC,
-                "notes": f"payment {p.payment_id} on {date_text(p.recorded_at.date())}",
+                "notes": f"payment {p.payment_id} on {date_text(p.recorded_at.date())}{note}",
             }
             for p in payments
             if p.contract_id in (None, contract.contract_id)
+            for payer, pence, note in _by_payer(data, p)
         ],
         "open_contracting_datas": [
             {"ocid": ocds.ocid(data, contract.allocation_id), "status": PUBLIC}
@@ -132,6 +134,18 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
     # No empty arrays: a list with nothing in it (no payments yet) is left out.
     body = {key: value for key, value in body.items() if value != []}
     return {"id": project_id(data, contract.contract_id), "data": body}
+
+
+def _by_payer(data: PlaceData, payment: Payment) -> list[tuple[Organisation, int, str]]:
+    """A payment as each outcome payer funded it, net of recoveries (the ledger's booked
+    split); the combined authority for all of it when it was not split by payer."""
+    shares = data.paid_by_payer({payment.payment_id})
+    if not shares:
+        return [(data.authority(), data.net_paid_pence(payment), "")]
+    return [
+        (data.organisation(payer_id, "department"), pence, f", {payer_id}'s share")
+        for payer_id, pence in sorted(shares.items())
+    ]
 
 
 def _metric(contract: Contract, metric_id: str) -> JsonObject:
@@ -204,6 +218,13 @@ def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[J
                 "status": PUBLIC,
             }
         ]
+    payment_ids = {
+        p.payment_id
+        for p in data.payments_for(contract.allocation_id)
+        if p.contract_id == contract.contract_id
+    }
+    # What each payer funded, net of recoveries, as the ledger booked the split.
+    paid_by_payer = data.paid_by_payer(payment_ids)
     commitments = []
     for payer_id, caps in sorted(payers.items()):
         commitment: JsonObject = {
@@ -214,6 +235,8 @@ def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[J
         if all(cap is not None for cap in caps):
             total = sum(cap for cap in caps if cap is not None)
             commitment["maximum_potential_outcome_payment"] = _commitment_money(total)
+        if payer_id in paid_by_payer:
+            commitment["total_outcome_payments"] = _commitment_money(paid_by_payer[payer_id])
         commitments.append(commitment)
     return commitments
 

@@ -317,6 +317,16 @@ class InvestorFlow:
 
 
 @dataclass(frozen=True)
+class PaidByPayer:
+    """An outcome payer's share of a payment (positive) or of a recovery of it (negative), as
+    the ledger booked it."""
+
+    payer_id: str
+    payment_id: str
+    amount_pence: int
+
+
+@dataclass(frozen=True)
 class Movement:
     """One movement of money that an export publishes for a payment: the payment itself, or a
     recovery of it (negative pence)."""
@@ -344,6 +354,7 @@ class PlaceData:
     payments: tuple[Payment, ...] = ()
     recoveries: tuple[Recovery, ...] = ()
     investor_flows: tuple[InvestorFlow, ...] = ()
+    payer_shares: tuple[PaidByPayer, ...] = ()
 
     def identity(self) -> Publisher:
         return self.publisher or demo_publisher(self.place_id)
@@ -444,6 +455,15 @@ class PlaceData:
 
     def contracts_for(self, allocation_id: str) -> list[Contract]:
         return [c for c in self.contracts if c.allocation_id == allocation_id]
+
+    def paid_by_payer(self, payment_ids: set[str]) -> dict[str, int]:
+        """Each outcome payer's net share (payments less recoveries) of the given payments, as
+        the ledger booked them; {} when none was split by payer."""
+        found: dict[str, int] = {}
+        for share in self.payer_shares:
+            if share.payment_id in payment_ids:
+                found[share.payer_id] = found.get(share.payer_id, 0) + share.amount_pence
+        return found
 
     def investors_of(self, contract_id: str) -> dict[str, dict[str, int]]:
         """Each investor in a contract with its pence per flow kind (investment, repayment,

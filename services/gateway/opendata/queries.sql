@@ -135,3 +135,29 @@ ON CONFLICT (place_id, flow_id) DO NOTHING;
 -- name: investor_flows
 SELECT flow_id, contract_id, investor_id, flow_kind, amount_pence, occurred_on
 FROM investor_flows WHERE place_id = $1 ORDER BY contract_id, occurred_on, flow_id LIMIT $2;
+
+-- ---- Outcome payers' shares (payer statements, INDIGO) ----------------------------------------
+
+-- name: record_payer_shares
+INSERT INTO payer_shares (place_id, entry_id, payer_id, payment_id, financial_year, amount_pence,
+                          recorded_at)
+-- A payment's year is its reservation's (the ledger draws it there); a recovery names its own.
+SELECT $1, $2, payer_id, $3,
+       coalesce($4, (SELECT r.financial_year FROM payments p
+                     JOIN reservations r USING (place_id, allocation_id)
+                     WHERE p.place_id = $1 AND p.payment_id = $3)),
+       amount_pence, $6
+FROM unnest($5::text[], $7::bigint[]) AS share(payer_id, amount_pence)
+ON CONFLICT (place_id, entry_id, payer_id) DO NOTHING;
+
+-- name: payer_statement_by_year
+-- A payer's shares of payments (paid) and of recoveries (recovered, positive) per year.
+SELECT coalesce(financial_year, 'unknown') AS financial_year,
+       sum(amount_pence) FILTER (WHERE amount_pence > 0)::bigint AS paid_pence,
+       coalesce(-sum(amount_pence) FILTER (WHERE amount_pence < 0), 0)::bigint AS recovered_pence
+FROM payer_shares WHERE place_id = $1 AND payer_id = $2
+GROUP BY 1 ORDER BY 1;
+
+-- name: payer_shares_of_place
+SELECT payer_id, payment_id, amount_pence FROM payer_shares
+WHERE place_id = $1 ORDER BY payment_id, payer_id LIMIT $2;

@@ -15,6 +15,7 @@ from services.gateway import views
 from services.gateway.auth import require
 from services.gateway.domain import Permission
 from services.gateway.intake import identifier_path
+from services.gateway.opendata import payers
 from services.gateway.spreadsheet import SafeWriter
 from services.gateway.web import charts
 from services.gateway.web.rendering import Page, render
@@ -85,6 +86,7 @@ def router() -> APIRouter:
             statement = await views.statement_by_year(
                 connection, place_id, department_code=department_code
             )
+            as_payer = await payers.payer_statement(connection, place_id, department_code)
         months = [str(row["month"]) for row in over_time]
         chart = charts.line_chart(
             "department-spend",
@@ -104,6 +106,7 @@ def router() -> APIRouter:
             total_pence=sum(int(row.get("amount_pence") or 0) for row in rows),
             chart=chart,
             statement=statement,
+            as_payer=as_payer,
         )
 
     @routes.get("/places/{place_id}/departments/{department_code}/spend.csv")

@@ -171,6 +171,14 @@ class RecoveryRaised(Event):
     provider_id: Identifier
     amount_pence: PositivePence
     reason: Text
+    # The recovery split by the outcome payers whose shares of the payment it takes back (the
+    # clawed-back claim's metric's payer); absent from older requests and unsplit payments.
+    payer_shares: PayerShares = ()
+
+    @model_validator(mode="after")
+    def _payer_shares_add_up(self) -> "RecoveryRaised":
+        check_payer_shares(self.payer_shares, self.amount_pence)
+        return self
 
 
 class ClosePeriod(Event):
@@ -339,11 +347,14 @@ class RecoveryRecorded(Event):
     transfer_id: Identifier
     attribution: Attribution | None = None
     financial_year: FinancialYear | None = None
+    # The request's split by outcome payer, as booked (absent from older ledgers' events).
+    payer_shares: PayerShares = ()
 
     @model_validator(mode="after")
     def _attribution_adds_up(self) -> "RecoveryRecorded":
         if self.attribution is not None:
             check_attribution_adds_up(self.attribution, self.amount_pence)
+        check_payer_shares(self.payer_shares, self.amount_pence)
         return self
 
 

@@ -109,9 +109,9 @@ PLAN = {
 # government organisation register ids (org-id.guide GB-GOR; checked against the register's data,
 # openregister/government-organisation-data: D10 DWP, D12 Department of Health, D4 the
 # communities department), and the providers (fictional organisations with plausible, made-up
-# numbers). Every open-data file names them by these ids. The combined authority's own id is
-# unconfirmed: GB-LAE's register (openregister/local-authority-data) lists councils and the GLA
-# but no combined authority, so a real place confirms its id with 360Giving before publishing.
+# numbers). Every open-data file names them by these ids. The combined authority's is GB-LAE-GMCA:
+# the Local Authorities for England register's final data lists GMCA as local-authority-type
+# COMB, "Combined Authority" (organisations.COMBINED_AUTHORITIES_GB_LAE says where).
 ORGANISATIONS: dict[str, dict[str, Any]] = {
     "GM": {
         "kind": "combined_authority",

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from services.gateway.opendata import db as opendata_db
-from services.gateway.opendata import indigo, ocds, threesixtygiving
+from services.gateway.opendata import history, history_db, indigo, records, threesixtygiving
 from services.gateway.opendata.api import EPOCH
 from services.gateway.opendata.organisations import Organisation
 from services.gateway.opendata.publishing import (
@@ -68,12 +68,36 @@ def ocds_release_package(
     place: str = PLACE,
     out: Path | None = OUT,
 ) -> None:
-    """Contracts, milestones and payments as an OCDS 1.1 release package."""
+    """Contracts, milestones and payments as an OCDS 1.1 release package: every release kept."""
     data = asyncio.run(_place_data(place))
+    kept = asyncio.run(_kept_releases(data))
     uri = f"singlepot:open-data/places/{place}/ocds.json"
     with _output(out) as stream:
-        _write_json(stream, ocds.release_package(data, _dated(data), uri))
-    _done(out, f"{len(data.contracted())} releases")
+        published_at = history.last_released(kept, _dated(data))
+        _write_json(stream, history.release_package_of(data, kept, published_at, uri))
+    _done(out, f"{len(kept)} releases")
+
+
+@app.command(name="ocds-records")
+def ocds_record_package(place: str = PLACE, out: Path | None = OUT) -> None:
+    """Contracts as an OCDS 1.1 record package: compiled and versioned releases."""
+    data = asyncio.run(_place_data(place))
+    kept = asyncio.run(_kept_releases(data))
+    releases = [history.identified(k, data.identity()) for k in kept]
+    uri = f"singlepot:open-data/places/{place}/ocds-records.json"
+    releases_uri = f"singlepot:open-data/places/{place}/ocds.json"
+    with _output(out) as stream:
+        published_at = history.last_released(kept, _dated(data))
+        package = records.record_package(data, releases, published_at, uri, releases_uri)
+        _write_json(stream, package)
+    _done(out, f"{len(data.contracted())} records")
+
+
+async def _kept_releases(data: PlaceData) -> list[history.KeptRelease]:
+    """The place's kept OCDS releases, after keeping one for any process that changed since."""
+    async with _connection("gateway") as connection:
+        await history_db.catch_up(connection, data, _now())
+        return await history_db.kept_releases(connection, data.place_id)
 
 
 @app.command(name="indigo")

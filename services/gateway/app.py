@@ -12,7 +12,8 @@ from pathlib import Path
 from contracts import topics
 from services.gateway.api import extend_http
 from services.gateway.delivery.webhooks import delivery_loop
-from services.gateway.projections.handlers import HANDLERS, handle_batch
+from services.gateway.opendata import history_handlers
+from services.gateway.projections import handlers as projection_handlers
 from services.gateway.settings import GatewaySettings
 from services.runtime.host import ServiceDefinition
 
@@ -31,6 +32,11 @@ class Role(StrEnum):
     # Posts due webhook deliveries from the feed, signed, with retries.
     DELIVERY = "delivery"
 
+
+# The projector's handlers: the read models' own (projections), and the rooms above that keep
+# something of the same events in the same transaction (open data keeps OCDS releases).
+HANDLERS = history_handlers.alongside(projection_handlers.HANDLERS)
+handle_batch = projection_handlers.batch_handler(HANDLERS)
 
 SUBSCRIPTIONS = (
     topics.LEDGER_RESULTS,

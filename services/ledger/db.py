@@ -86,10 +86,12 @@ class _Needs:
             self.allocations.add((place, request.allocation_id))
             self.payments.add((place, request.payment_id))
             self.accounts.add((place, domain.provider_account(request.provider_id)))
+            self.accounts.update((place, a) for a in domain.payer_accounts(request.payer_shares))
         elif isinstance(request, RecoveryRaised):
             self.payments.add((place, request.payment_id))
             self.used_ids.add((place, f"recovery:{request.recovery_id}"))
             self.accounts.add((place, domain.provider_account(request.provider_id)))
+            self.accounts.update((place, a) for a in domain.payer_accounts(request.payer_shares))
         elif isinstance(request, VirementRequested):
             self.used_ids.add((place, f"virement:{request.virement_id}"))
             self.years.add((place, request.financial_year))

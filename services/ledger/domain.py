@@ -45,7 +45,7 @@ from contracts import (
     VirementRecorded,
     VirementRequested,
 )
-from contracts.ledger import FundingStream, IatiTransactionType
+from contracts.ledger import FundingStream, IatiTransactionType, PayerShare
 from contracts.money import PENCE_MAX, format_pounds
 from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.values import next_financial_year
@@ -93,6 +93,40 @@ def commitment_account(allocation_id: str, department_code: str, funding_stream_
 def provider_account(provider_id: str) -> str:
     """What has been paid to a provider, less what was recovered from it."""
     return f"provider:{provider_id}"
+
+
+def payer_account(payer_id: str) -> str:
+    """Memorandum: what an outcome payer funded of the payments (debit-positive), less what was
+    recovered; balanced by `PAYERS_FUNDED`. The money itself moves on the stream accounts."""
+    return f"payer:{payer_id}"
+
+
+PAYERS_FUNDED = "payers:funded"
+"""Memorandum: the other side of every payer's account, so a payment's payer legs balance."""
+
+
+def payer_accounts(payer_shares: Sequence[PayerShare]) -> list[str]:
+    """The accounts a payment's or a recovery's payer legs touch (the ledger loads them)."""
+    return (
+        [*(payer_account(s.payer_id) for s in payer_shares), PAYERS_FUNDED] if payer_shares else []
+    )
+
+
+def payer_legs(payer_shares: Sequence[PayerShare], paid: bool) -> list[Leg]:
+    """The memorandum legs that book a payment's (paid) or a recovery's split by outcome payer:
+    each payer's account debited with its share (credited back on a recovery), the payers'
+    control account the other way. None when the request names no payers."""
+    if not payer_shares:
+        return []
+    payer_side: Literal["debit", "credit"] = "debit" if paid else "credit"
+    control_side: Literal["debit", "credit"] = "credit" if paid else "debit"
+    legs = [
+        Leg(payer_account(s.payer_id), payer_side, s.amount_pence)
+        for s in payer_shares
+        if s.amount_pence
+    ]
+    total = sum(s.amount_pence for s in payer_shares)
+    return [*legs, Leg(PAYERS_FUNDED, control_side, total)] if total else []
 
 
 def stream_of(account: str) -> tuple[str | None, str | None]:
@@ -835,6 +869,7 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
         for s in shares
     ]
     legs.append(Leg(provider_account(request.provider_id), "credit", request.amount_pence))
+    legs += payer_legs(request.payer_shares, paid=True)
     tags = Tags(
         f"{request.payment_kind} {request.payment_id}: {request.purpose}",
         allocation_id=request.allocation_id,
@@ -918,6 +953,7 @@ def recover(book: PlaceBook, decision: Decision, request: RecoveryRaised) -> Non
         Leg(pot_account(s.department_code, s.funding_stream_code), "credit", s.amount_pence)
         for s in shares
     ]
+    legs += payer_legs(request.payer_shares, paid=False)
     tags = Tags(
         f"recovery {request.recovery_id} of payment {request.payment_id}: {request.reason}",
         allocation_id=request.allocation_id,
@@ -935,6 +971,7 @@ def recover(book: PlaceBook, decision: Decision, request: RecoveryRaised) -> Non
             transfer_id=transfer.transfer_id,
             attribution=attribution_of(shares),
             financial_year=year,
+            payer_shares=request.payer_shares,
         )
     )
     decision.events.append(recovered_spend(book.place_id, request, payment, shares, year, transfer))

@@ -132,6 +132,17 @@ def add_report_routes(
             "transfers": rows,
         }
 
+    @router.get("/ledger/v1/places/{place_id}/statements/payers/{payer_id}", tags=["ledger"])
+    async def payer_statement(
+        place_id: str = PLACE, payer_id: str = identifier()
+    ) -> dict[str, Any]:
+        """What an outcome payer funded of outcome payments (its booked share of each), what
+        was recovered of its shares and the net, by year, from its memorandum account."""
+        pattern = f"^payer:{_escaped(payer_id)}$"
+        rows: list[dict[str, Any]] = await fetch(db.statement, place_id, pattern)
+        summary = statement_summary(rows, paid=_payer_paid(payer_id))
+        return {"place_id": place_id, "payer_id": payer_id, **summary, "transfers": rows}
+
     @router.get("/ledger/v1/places/{place_id}/balances-as-at", tags=["ledger"])
     async def balances_as_at(
         place_id: str = PLACE,
@@ -204,6 +215,18 @@ def _provider_paid(provider_id: str) -> PaidAndRecovered:
     def paid(legs: Legs) -> tuple[int, int]:
         mine = [leg for leg in legs if leg["account"] == account]
         return _total(mine, "credit"), _total(mine, "debit")
+
+    return paid
+
+
+def _payer_paid(payer_id: str) -> PaidAndRecovered:
+    """Paid and recovered pence of one transfer, for an outcome payer: debits to its account
+    are its shares of payments, credits its shares of recoveries."""
+    account = f"payer:{payer_id}"
+
+    def paid(legs: Legs) -> tuple[int, int]:
+        mine = [leg for leg in legs if leg["account"] == account]
+        return _total(mine, "debit"), _total(mine, "credit")
 
     return paid
 

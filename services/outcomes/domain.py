@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, Protocol
 
+from contracts.ledger import PayerShare
 from contracts.money import format_pounds
 from contracts.outcomes import VerificationRule
 
@@ -518,6 +519,19 @@ def _percent(basis_points: int) -> str:
 
 
 # --- Payers' shares ---------------------------------------------------------------------------
+
+
+def recovery_payer_shares(
+    contract: Contract, metric_id: str, amount_pence: int
+) -> tuple[PayerShare, ...]:
+    """A clawback's split by payer: all of it the clawed-back claim's metric's payer's, when
+    every metric of the contract names a payer (then every payment of it was split by payer,
+    `split_by_payer`); () otherwise, as its payments were not split either."""
+    metric = contract.metrics.get(metric_id)
+    every_metric_paid_by_someone = all(m.payer_id for m in contract.metrics.values())
+    if metric is None or metric.payer_id is None or not every_metric_paid_by_someone:
+        return ()
+    return (PayerShare(payer_id=metric.payer_id, amount_pence=amount_pence),)
 
 
 def split_by_payer(

@@ -659,6 +659,9 @@ async def claw_back(context: HandlerContext, command: ClawBackClaim) -> None:
             provider_id=contract.provider_id,
             amount_pence=claim["price_pence"],
             reason=command.reason,
+            payer_shares=domain.recovery_payer_shares(
+                contract, command.metric_id, claim["price_pence"]
+            ),
         )
     )
     await context.outbox.add(

@@ -3,23 +3,52 @@ the vendored OCDS 1.1.5 schemas and codelists instead of downloading the standar
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from unittest import mock
 
 from services.gateway.opendata import validation
 
+STANDARD = "https://standard.open-contracting.org/schema/1__1__5/"
 
-def review(document: dict[str, Any]) -> dict[str, Any]:
+
+class _VendoredStandard:
+    """Stands in for `requests` inside jsonref: libcoveocds dereferences a record package's
+    `versionedRelease` by its URL, and this answers that URL with the vendored file (the same
+    bytes, byte for byte: schemas/README.md), so the review needs no network access."""
+
+    class _Answer:
+        def __init__(self, document: Any) -> None:
+            self.document = document
+
+        def raise_for_status(self) -> None:
+            return None
+
+        def json(self, **_: Any) -> Any:
+            return self.document
+
+    def get(self, uri: str) -> _Answer:
+        if not uri.startswith(STANDARD):
+            raise LookupError(f"the review asked for {uri}, which is not vendored")
+        name = uri.removeprefix(STANDARD)
+        return self._Answer(json.loads((validation.SCHEMAS / name).read_text(encoding="utf-8")))
+
+
+def review(document: dict[str, Any], record_package: bool = False) -> dict[str, Any]:
     """libcoveocds's whole report: validation errors, additional fields, codelist values and
-    its additional checks."""
+    its additional checks (of a record package when `record_package`)."""
     from libcoveocds.api import ocds_json_output  # a test-only dependency
     from libcoveocds.config import LibCoveOCDSConfig
 
     config = LibCoveOCDSConfig()
     config.config["context"] = "api"
     config.config["standard_zip"] = validation.ocds_standard_zip()
-    result: dict[str, Any] = ocds_json_output(
-        json_data=document, lib_cove_ocds_config=config, record_pkg=False
-    )
+    import jsonref
+
+    with mock.patch.object(jsonref, "requests", _VendoredStandard()):
+        result: dict[str, Any] = ocds_json_output(
+            json_data=document, lib_cove_ocds_config=config, record_pkg=record_package
+        )
     return result
 
 

@@ -168,7 +168,7 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
         }
         open_data = {
             name: httpx.get(f"{gateway}/open-data/places/GM/{name}").json()
-            for name in ("ocds.json", "indigo.json", "360giving.json")
+            for name in ("ocds.json", "ocds-records.json", "indigo.json", "360giving.json")
         }
     finally:
         exit_code = stop_with_ctrl_c(first)
@@ -186,8 +186,13 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
     ]
     # The demo's outcomes contract passes the OCDS Data Review Tool's library, and names the
     # registered organisations by their org-ids in OCDS and INDIGO alike.
+    # Its releases are kept as history (one process, a release per change) and compiled into a
+    # record: both packages pass it too.
     assert findings(review(open_data["ocds.json"])) == {}
-    [release] = open_data["ocds.json"]["releases"]
+    assert findings(review(open_data["ocds-records.json"], record_package=True)) == {}
+    [record] = open_data["ocds-records.json"]["records"]
+    assert len(record["releases"]) == len(open_data["ocds.json"]["releases"]) > 1
+    release = open_data["ocds.json"]["releases"][-1]
     funders = {p["id"] for p in release["parties"] if "funder" in p["roles"]}
     assert "GB-GOR-D10" in funders  # DWP
     assert release["awards"][0]["suppliers"][0]["id"] == "GB-COH-09876543"

@@ -153,6 +153,7 @@ OPEN_DATA_FILES = (
     f"{OPEN_DATA}/360giving.json",
     f"{OPEN_DATA}/360giving.csv",
     f"{OPEN_DATA}/ocds.json",
+    f"{OPEN_DATA}/ocds-records.json",
     f"{OPEN_DATA}/indigo.json",
     f"{OPEN_DATA}/transparency/{{financial_year}}/{{quarter}}/transparency.csv",
 )
@@ -184,6 +185,13 @@ WEB_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{PLACE}/finance/receipts"): Door(P.RECORD_RECEIPT, Scope.PLACE),
     ("GET", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
     ("POST", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
+    # The organisations register (services/gateway/web/pages/organisations.py), as its API has it.
+    ("GET", f"{PLACE}/organisations"): Door(P.READ_ALLOCATIONS, Scope.PLACE),
+    ("POST", f"{PLACE}/organisations"): Door(P.REGISTER_ORGANISATION, Scope.PLACE),
+    ("GET", f"{PLACE}/organisations/{{organisation_ref}}"): Door(P.READ_ALLOCATIONS, Scope.PLACE),
+    ("POST", f"{PLACE}/organisations/{{organisation_ref}}"): Door(
+        P.REGISTER_ORGANISATION, Scope.PLACE
+    ),
     ("GET", f"{PLACE}/board"): Door(P.READ_BOARD, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/votes"): Door(P.VOTE, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/sign-off"): Door(

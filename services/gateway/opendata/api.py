@@ -20,7 +20,15 @@ from fastapi.responses import Response
 from services.gateway import problems
 from services.gateway.identity.auth import Gateway, GuardedRoute
 from services.gateway.intake import check_storable, identifier_path
-from services.gateway.opendata import db, indigo, ocds, threesixtygiving
+from services.gateway.opendata import catalogue as dcat
+from services.gateway.opendata import (
+    db,
+    history,
+    history_db,
+    indigo,
+    records,
+    threesixtygiving,
+)
 from services.gateway.opendata.organisations import Organisation
 from services.gateway.opendata.publishing import (
     LICENCE_NAME,
@@ -36,7 +44,16 @@ PREFIX = "/open-data/places/{place_id}"
 DATASETS = (
     ("360giving.json", "application/json", "Grants and payments, 360Giving 1.4 grants package"),
     ("360giving.csv", "text/csv", "Grants and payments, 360Giving flat CSV"),
-    ("ocds.json", "application/json", "Outcomes contracts and payments, OCDS 1.1 releases"),
+    (
+        "ocds.json",
+        "application/json",
+        "Outcomes contracts and payments, OCDS 1.1 release package: every release kept",
+    ),
+    (
+        "ocds-records.json",
+        "application/json",
+        "Outcomes contracts, OCDS 1.1 record package: compiled and versioned releases",
+    ),
     ("indigo.json", "application/json", "Outcomes contracts, INDIGO 4.1 project data"),
 )
 # Which datasets have something in them: a 360Giving package and an OCDS release package must
@@ -45,6 +62,7 @@ HOLDS: Mapping[str, Callable[[PlaceData], bool]] = {
     "360giving.json": lambda data: bool(data.grants()),
     "360giving.csv": lambda data: bool(data.grants()),
     "ocds.json": lambda data: bool(data.contracted()),
+    "ocds-records.json": lambda data: bool(data.contracted()),
     "indigo.json": lambda data: bool(data.contracts),
 }
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -141,20 +159,9 @@ def routes(gateway: Gateway) -> APIRouter:
         """The place's open datasets, their licence (OGL v3) and publisher."""
         data = await load(place_id)
         base = str(request.url).rstrip("/")
-        authority = data.authority()
-        document = {
-            "place_id": place_id,
-            "publisher": {"name": authority.name, "org_id": authority.org_id},
-            "publication_policy": data.identity().publication_policy_url,
-            "demonstration_data": data.identity().demo,
-            "licence": {"name": LICENCE_NAME, "url": LICENCE_URL},
-            "personal_data": "none: organisations and money only",
-            "datasets": [
-                {"name": name, "url": f"{base}/{name}", "media_type": media, "title": title}
-                for name, media, title in DATASETS
-                if HOLDS[name](data)
-            ],
-        }
+        held = [(name, media, title) for name, media, title in DATASETS if HOLDS[name](data)]
+        issued = min((a.award_moment() for a in data.awarded()), default=_dated(data))
+        document = dcat.document(data, base, held, issued, _dated(data))
         return published(request, _json(document), "application/json")
 
     @get_and_head(f"{PREFIX}/360giving.json")
@@ -183,8 +190,32 @@ def routes(gateway: Gateway) -> APIRouter:
     async def releases(request: Request, place_id: str = place) -> Response:
         """Outcomes contracts, milestones and payments as an OCDS 1.1 release package."""
         data = await load(place_id, "ocds.json")
-        document = ocds.release_package(data, _dated(data), str(request.url))
+        releases = await kept(data)
+        published_at = history.last_released(releases, _dated(data))
+        document = history.release_package_of(data, releases, published_at, str(request.url))
         return published(request, _json(document), "application/json")
+
+    @get_and_head(f"{PREFIX}/ocds-records.json")
+    async def records_of(request: Request, place_id: str = place) -> Response:
+        """Outcomes contracts as an OCDS 1.1 record package: per contracting process its
+        releases, compiled release and versioned release."""
+        data = await load(place_id, "ocds-records.json")
+        identity = data.identity()
+        found = await kept(data)
+        releases = [history.identified(release, identity) for release in found]
+        releases_url = str(request.url).replace("/ocds-records.json", "/ocds.json")
+        published_at = history.last_released(found, _dated(data))
+        document = records.record_package(
+            data, releases, published_at, str(request.url), releases_url
+        )
+        return published(request, _json(document), "application/json")
+
+    async def kept(data: PlaceData) -> list[history.KeptRelease]:
+        """The place's kept releases, after keeping one for any process that changed in a way
+        no event told (an organisation registered or renamed) or was never released."""
+        async with gateway.pool.acquire() as connection:
+            await history_db.catch_up(connection, data, datetime.now(UTC))
+            return await history_db.kept_releases(connection, data.place_id)
 
     @get_and_head(f"{PREFIX}/indigo.json")
     async def outcomes_contracts(request: Request, place_id: str = place) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,10 @@ from services.gateway.opendata.publishing import (
     Contract,
     ContractTerms,
     EvidenceBatch,
+    InvestorFlow,
     MetricPrice,
     MetricTerms,
+    PaidByPayer,
     PayerTerms,
     Payment,
     PlaceData,
@@ -76,6 +78,53 @@ async def register_organisation(
     )
 
 
+async def record_investor_flow(
+    connection: asyncpg.Connection,
+    place_id: str,
+    flow: InvestorFlow,
+) -> None:
+    """Keep an investor flow (a replayed one is already kept)."""
+    await connection.execute(
+        QUERIES.record_investor_flow,
+        place_id,
+        flow.flow_id,
+        flow.contract_id,
+        flow.investor_id,
+        flow.flow_kind,
+        flow.amount_pence,
+        flow.occurred_on,
+    )
+
+
+async def record_payer_shares(
+    connection: asyncpg.Connection,
+    place_id: str,
+    entry_id: str,
+    payment_id: str,
+    financial_year: str | None,
+    shares: list[tuple[str, int]],
+    recorded_at: datetime,
+) -> None:
+    """Keep a payment's (positive) or a recovery's (negative) split by outcome payer."""
+    await connection.execute(
+        QUERIES.record_payer_shares,
+        place_id,
+        entry_id,
+        payment_id,
+        financial_year,
+        [payer for payer, _ in shares],
+        recorded_at,
+        [pence for _, pence in shares],
+    )
+
+
+async def payer_statement_by_year(
+    connection: asyncpg.Connection, place_id: str, payer_id: str
+) -> list[dict[str, Any]]:
+    rows = await connection.fetch(QUERIES.payer_statement_by_year, place_id, payer_id)
+    return [dict(row) for row in rows]
+
+
 async def place_data(
     connection: asyncpg.Connection,
     place_id: str,
@@ -86,15 +135,27 @@ async def place_data(
     tables agree with each other; `publisher` resolves the place's publishing identity from its
     registered combined authority (None: the demo's placeholders)."""
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        register = await organisations(connection, place_id, rows_max)
-        missions = await connection.fetch(QUERIES.missions, place_id, rows_max)
-        allocations = await connection.fetch(QUERIES.allocations, place_id, rows_max)
-        reservations = await connection.fetch(QUERIES.reservations, place_id, rows_max)
-        contracts = await connection.fetch(QUERIES.contracts, place_id, rows_max)
-        paid = await connection.fetch(QUERIES.paid_claim_periods, place_id, rows_max)
-        evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
-        payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
-        recoveries = await connection.fetch(QUERIES.recoveries, place_id, rows_max)
+        return await read_place_data(connection, place_id, rows_max, publisher)
+
+
+async def read_place_data(
+    connection: asyncpg.Connection,
+    place_id: str,
+    rows_max: int = ROWS_MAX,
+    publisher: Callable[[Organisation | None], Publisher] | None = None,
+) -> PlaceData:
+    """`place_data` inside the caller's own transaction (a handler's, when keeping releases)."""
+    register = await organisations(connection, place_id, rows_max)
+    missions = await connection.fetch(QUERIES.missions, place_id, rows_max)
+    allocations = await connection.fetch(QUERIES.allocations, place_id, rows_max)
+    reservations = await connection.fetch(QUERIES.reservations, place_id, rows_max)
+    contracts = await connection.fetch(QUERIES.contracts, place_id, rows_max)
+    paid = await connection.fetch(QUERIES.paid_claim_periods, place_id, rows_max)
+    evidence = await connection.fetch(QUERIES.evidence_batches, place_id, rows_max)
+    payments = await connection.fetch(QUERIES.payments, place_id, rows_max)
+    recoveries = await connection.fetch(QUERIES.recoveries, place_id, rows_max)
+    investor_flows = await connection.fetch(QUERIES.investor_flows, place_id, rows_max)
+    payer_rows = await connection.fetch(QUERIES.payer_shares_of_place, place_id, rows_max)
     authority = register.get(place_id)
     return PlaceData(
         place_id=place_id,
@@ -107,6 +168,11 @@ async def place_data(
         evidence=tuple(EvidenceBatch(**dict(row)) for row in evidence),
         payments=tuple(Payment(**dict(row)) for row in payments),
         recoveries=tuple(Recovery(**dict(row)) for row in recoveries),
+        investor_flows=tuple(InvestorFlow(**dict(row)) for row in investor_flows),
+        payer_shares=tuple(
+            PaidByPayer(row["payer_id"], row["payment_id"], row["amount_pence"])
+            for row in payer_rows
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from services.gateway.opendata.publishing import (
     Contract,
     JsonObject,
     MetricPrice,
+    Payment,
     PlaceData,
     date_text,
     datetime_text,
@@ -98,22 +99,24 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
             }
         ],
         "outcome_payment_commitments": _commitments(data, contract, paid_pence),
+        "investments": _investments(data, contract),
         "outcome_metrics": [_metric(contract, price.metric_id) for price in contract.prices],
         "outcome_pricings": [_pricing(contract, price) for price in contract.prices],
         "outcome_payments": [
             {
-                "payer_organisation_id": {"value": data.authority().org_id},
+                "payer_organisation_id": {"value": payer.org_id},
                 "recipient_organisation_id": {"value": provider.org_id},
                 "type": {"value": "Actual"},
                 "money": {
                     "currency": {"value": CURRENCY},
-                    "amount": {"value": json_pounds(data.net_paid_pence(p))},
+                    "amount": {"value": json_pounds(pence)},
                 },
                 "status": PUBLIC,
-                "notes": f"payment {p.payment_id} on {date_text(p.recorded_at.date())}",
+                "notes": f"payment {p.payment_id} on {date_text(p.recorded_at.date())}{note}",
             }
             for p in payments
             if p.contract_id in (None, contract.contract_id)
+            for payer, pence, note in _by_payer(data, p)
         ],
         "open_contracting_datas": [
             {"ocid": ocds.ocid(data, contract.allocation_id), "status": PUBLIC}
@@ -131,6 +134,18 @@ def project(data: PlaceData, contract: Contract, allocation: Allocation | None) 
     # No empty arrays: a list with nothing in it (no payments yet) is left out.
     body = {key: value for key, value in body.items() if value != []}
     return {"id": project_id(data, contract.contract_id), "data": body}
+
+
+def _by_payer(data: PlaceData, payment: Payment) -> list[tuple[Organisation, int, str]]:
+    """A payment as each outcome payer funded it, net of recoveries (the ledger's booked
+    split); the combined authority for all of it when it was not split by payer."""
+    shares = data.paid_by_payer({payment.payment_id})
+    if not shares:
+        return [(data.authority(), data.net_paid_pence(payment), "")]
+    return [
+        (data.organisation(payer_id, "department"), pence, f", {payer_id}'s share")
+        for payer_id, pence in sorted(shares.items())
+    ]
 
 
 def _metric(contract: Contract, metric_id: str) -> JsonObject:
@@ -203,6 +218,13 @@ def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[J
                 "status": PUBLIC,
             }
         ]
+    payment_ids = {
+        p.payment_id
+        for p in data.payments_for(contract.allocation_id)
+        if p.contract_id == contract.contract_id
+    }
+    # What each payer funded, net of recoveries, as the ledger booked the split.
+    paid_by_payer = data.paid_by_payer(payment_ids)
     commitments = []
     for payer_id, caps in sorted(payers.items()):
         commitment: JsonObject = {
@@ -213,8 +235,48 @@ def _commitments(data: PlaceData, contract: Contract, paid_pence: int) -> list[J
         if all(cap is not None for cap in caps):
             total = sum(cap for cap in caps if cap is not None)
             commitment["maximum_potential_outcome_payment"] = _commitment_money(total)
+        if payer_id in paid_by_payer:
+            commitment["total_outcome_payments"] = _commitment_money(paid_by_payer[payer_id])
         commitments.append(commitment)
     return commitments
+
+
+# INDIGO's investor categories for the register's legal forms; a company is an impact investor
+# here (it invests in a social impact bond).
+INVESTOR_CATEGORIES = {
+    "charity": "Foundation/Philanthropist",
+    "public_body": "Government/Public Sector/Public Bank",
+}
+IMPACT_INVESTOR = "Impact Investor"
+
+
+def _investments(data: PlaceData, contract: Contract) -> list[JsonObject]:
+    """One investment per investor with flows recorded: the capital invested so far as its
+    commitment (singlepot records flows, not commitments), repayments and returns in notes."""
+    found = []
+    for number, (investor_id, kinds) in enumerate(
+        data.investors_of(contract.contract_id).items(), start=1
+    ):
+        investor = data.organisation(investor_id, "investor")
+        category = INVESTOR_CATEGORIES.get(investor.legal_form, IMPACT_INVESTOR)
+        found.append(
+            {
+                "id": f"investment{number}",
+                "organisation_id": {"value": investor.org_id},
+                "organisation_role_category": {"value": category},
+                "investment_commitment": {
+                    "currency": _value(CURRENCY),
+                    "amount": {"exact": _value(json_pounds(kinds.get("investment", 0)))},
+                },
+                "notes": (
+                    f"Invested £{pounds(kinds.get('investment', 0))}, repaid "
+                    f"£{pounds(kinds.get('repayment', 0))}, returns "
+                    f"£{pounds(kinds.get('return', 0))}, as recorded to date"
+                ),
+                "status": PUBLIC,
+            }
+        )
+    return found
 
 
 def _organisations(data: PlaceData) -> list[JsonObject]:
@@ -229,6 +291,9 @@ def _organisations(data: PlaceData) -> list[JsonObject]:
         for payer_id in payer_ids:
             payer = data.organisation(payer_id, "department")
             found[payer.org_id] = payer
+        for investor_id in data.investors_of(contract.contract_id):
+            investor = data.organisation(investor_id, "investor")
+            found[investor.org_id] = investor
     return [
         {"id": identifier, "data": organisation_data(found[identifier])}
         for identifier in sorted(found)

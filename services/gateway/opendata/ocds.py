@@ -48,6 +48,15 @@ def ocid(data: PlaceData, allocation_id: str) -> str:
 
 
 def release_package(data: PlaceData, published_at: datetime, uri: str) -> JsonObject:
+    """A release package of each process's current state (the history is `history.py`'s)."""
+    package = package_frame(data, published_at, uri)
+    package["releases"] = [release(data, allocation) for allocation in data.contracted()]
+    return package
+
+
+def package_frame(data: PlaceData, published_at: datetime, uri: str) -> JsonObject:
+    """A package's metadata (release and record packages share it): uri, version, date,
+    publisher, licence and publication policy."""
     identity = data.identity()
     publisher: JsonObject = {"name": identity.authority.name}
     if identity.authority.registered:
@@ -61,7 +70,6 @@ def release_package(data: PlaceData, published_at: datetime, uri: str) -> JsonOb
         "publishedDate": datetime_text(published_at),
         "publisher": publisher,
         "license": LICENCE_URL,
-        "releases": [release(data, allocation) for allocation in data.contracted()],
     }
     if identity.publication_policy_url:
         package["publicationPolicy"] = identity.publication_policy_url
@@ -192,6 +200,15 @@ def _parties(
     )
     for code in departments:
         parties.append(_party_details(data.organisation(code, "department"), ["funder"]))
+    # A social impact bond's investors finance the contracting process (OCDS 1.1.5's partyRole
+    # codelist has no investor role): funders too; INDIGO's investments say which invested.
+    named = {party["id"] for party in parties}
+    for contract in data.contracts_for(allocation.allocation_id):
+        for investor_id in data.investors_of(contract.contract_id):
+            investor = data.organisation(investor_id, "investor")
+            if investor.org_id not in named:
+                named.add(investor.org_id)
+                parties.append(_party_details(investor, ["funder"]))
     return parties
 
 

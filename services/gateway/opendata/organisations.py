@@ -41,6 +41,22 @@ ORG_ID_SCHEMES = {
     "GB-EDU": re.compile(r"^\d{6}$"),  # schools (URN)
 }
 
+# The combined authorities the Local Authorities for England register (org-id.guide GB-LAE)
+# lists, local-authority-type COMB ("Combined Authority"), from its final data: repository
+# openregister/registers-data-archive, local-authority-eng/records.json, commit
+# 3bd3ef732e98763868d48bb1e177ccc4e0af281c (the register retired in 2021 and takes no new
+# entries). A combined authority made since (West Yorkshire, North East, York and North
+# Yorkshire, East Midlands, ...) has no GB-LAE code: opendata/README.md says what to do.
+COMBINED_AUTHORITIES_GB_LAE = {
+    "GMCA": "Greater Manchester Combined Authority",
+    "WMCA": "West Midlands Combined Authority",
+    "LCR": "Liverpool City Region",
+    "SCR": "Sheffield City Region",
+    "TVCA": "Tees Valley Combined Authority",
+    "WECA": "West of England Combined Authority",
+    "CPCA": "Cambridgeshire and Peterborough Combined Authority",
+}
+
 # What each scheme's number is called in 360Giving's recipient organisation.
 CHARITY_SCHEMES = frozenset({"GB-CHC", "GB-SC"})
 COMPANY_SCHEMES = frozenset({"GB-COH"})

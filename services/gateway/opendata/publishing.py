@@ -305,6 +305,29 @@ class Recovery:
 
 
 @dataclass(frozen=True)
+class InvestorFlow:
+    """Money between a social impact bond's investor and the provider: an investment, a
+    repayment or a return. Never an outcome payment."""
+
+    flow_id: str
+    contract_id: str
+    investor_id: str
+    flow_kind: str
+    amount_pence: int
+    occurred_on: date
+
+
+@dataclass(frozen=True)
+class PaidByPayer:
+    """An outcome payer's share of a payment (positive) or of a recovery of it (negative), as
+    the ledger booked it."""
+
+    payer_id: str
+    payment_id: str
+    amount_pence: int
+
+
+@dataclass(frozen=True)
 class Movement:
     """One movement of money that an export publishes for a payment: the payment itself, or a
     recovery of it (negative pence)."""
@@ -331,6 +354,8 @@ class PlaceData:
     evidence: tuple[EvidenceBatch, ...] = ()
     payments: tuple[Payment, ...] = ()
     recoveries: tuple[Recovery, ...] = ()
+    investor_flows: tuple[InvestorFlow, ...] = ()
+    payer_shares: tuple[PaidByPayer, ...] = ()
 
     def identity(self) -> Publisher:
         return self.publisher or demo_publisher(self.place_id)
@@ -431,6 +456,25 @@ class PlaceData:
 
     def contracts_for(self, allocation_id: str) -> list[Contract]:
         return [c for c in self.contracts if c.allocation_id == allocation_id]
+
+    def paid_by_payer(self, payment_ids: set[str]) -> dict[str, int]:
+        """Each outcome payer's net share (payments less recoveries) of the given payments, as
+        the ledger booked them; {} when none was split by payer."""
+        found: dict[str, int] = {}
+        for share in self.payer_shares:
+            if share.payment_id in payment_ids:
+                found[share.payer_id] = found.get(share.payer_id, 0) + share.amount_pence
+        return found
+
+    def investors_of(self, contract_id: str) -> dict[str, dict[str, int]]:
+        """Each investor in a contract with its pence per flow kind (investment, repayment,
+        return), investors in id order."""
+        found: dict[str, dict[str, int]] = {}
+        for flow in self.investor_flows:
+            if flow.contract_id == contract_id:
+                kinds = found.setdefault(flow.investor_id, {})
+                kinds[flow.flow_kind] = kinds.get(flow.flow_kind, 0) + flow.amount_pence
+        return dict(sorted(found.items()))
 
     def evidence_for(self, contract_id: str) -> list[EvidenceBatch]:
         return [batch for batch in self.evidence if batch.contract_id == contract_id]

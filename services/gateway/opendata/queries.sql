@@ -80,3 +80,84 @@ LEFT JOIN organisations o
        ON o.place_id = p.place_id AND o.organisation_ref = p.place_id
       AND o.kind = 'combined_authority'
 ORDER BY p.place_id LIMIT $1;
+
+-- ---- OCDS release history (history.py) -------------------------------------------------------
+
+-- name: allocation_of_contract
+SELECT allocation_id FROM contracts WHERE place_id = $1 AND contract_id = $2;
+
+-- name: allocation_of_payment
+SELECT allocation_id FROM payments WHERE place_id = $1 AND payment_id = $2;
+
+-- name: lock_release_history
+-- One writer at a time per contracting process: the consumer and a request catching up.
+SELECT pg_advisory_xact_lock(hashtextextended('ocds_releases/' || $1 || '/' || $2, 0));
+
+-- name: release_caused_by
+SELECT sequence FROM ocds_releases
+WHERE place_id = $1 AND allocation_id = $2 AND caused_by = $3;
+
+-- name: latest_release_before
+-- The process's release in force at a moment (a replayed event compares with what was
+-- published then, not since), else its latest.
+SELECT sequence, released_at, content_sha256, release::text AS release
+FROM ocds_releases
+WHERE place_id = $1 AND allocation_id = $2 AND ($3::timestamptz IS NULL OR released_at <= $3)
+ORDER BY released_at DESC, sequence DESC LIMIT 1;
+
+-- name: next_release_sequence
+SELECT coalesce(max(sequence), 0) + 1 FROM ocds_releases
+WHERE place_id = $1 AND allocation_id = $2;
+
+-- name: store_release
+INSERT INTO ocds_releases (place_id, allocation_id, sequence, released_at, content_sha256,
+                           release, caused_by)
+VALUES ($1, $2, $3, $4, $5, $6::json, $7);
+
+-- name: releases
+SELECT allocation_id, sequence, released_at, release::text AS release
+FROM ocds_releases WHERE place_id = $1
+ORDER BY allocation_id, sequence LIMIT $2;
+
+-- name: is_outcomes_contract
+SELECT EXISTS (SELECT 1 FROM allocations
+               WHERE place_id = $1 AND allocation_id = $2
+                 AND allocation_type = 'outcomes_contract');
+
+-- ---- Investor flows (social impact bonds) ------------------------------------------------------
+
+-- name: record_investor_flow
+INSERT INTO investor_flows (place_id, flow_id, contract_id, investor_id, flow_kind, amount_pence,
+                            occurred_on)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (place_id, flow_id) DO NOTHING;
+
+-- name: investor_flows
+SELECT flow_id, contract_id, investor_id, flow_kind, amount_pence, occurred_on
+FROM investor_flows WHERE place_id = $1 ORDER BY contract_id, occurred_on, flow_id LIMIT $2;
+
+-- ---- Outcome payers' shares (payer statements, INDIGO) ----------------------------------------
+
+-- name: record_payer_shares
+INSERT INTO payer_shares (place_id, entry_id, payer_id, payment_id, financial_year, amount_pence,
+                          recorded_at)
+-- A payment's year is its reservation's (the ledger draws it there); a recovery names its own.
+SELECT $1, $2, payer_id, $3,
+       coalesce($4, (SELECT r.financial_year FROM payments p
+                     JOIN reservations r USING (place_id, allocation_id)
+                     WHERE p.place_id = $1 AND p.payment_id = $3)),
+       amount_pence, $6
+FROM unnest($5::text[], $7::bigint[]) AS share(payer_id, amount_pence)
+ON CONFLICT (place_id, entry_id, payer_id) DO NOTHING;
+
+-- name: payer_statement_by_year
+-- A payer's shares of payments (paid) and of recoveries (recovered, positive) per year.
+SELECT coalesce(financial_year, 'unknown') AS financial_year,
+       sum(amount_pence) FILTER (WHERE amount_pence > 0)::bigint AS paid_pence,
+       coalesce(-sum(amount_pence) FILTER (WHERE amount_pence < 0), 0)::bigint AS recovered_pence
+FROM payer_shares WHERE place_id = $1 AND payer_id = $2
+GROUP BY 1 ORDER BY 1;
+
+-- name: payer_shares_of_place
+SELECT payer_id, payment_id, amount_pence FROM payer_shares
+WHERE place_id = $1 ORDER BY payment_id, payer_id LIMIT $2;

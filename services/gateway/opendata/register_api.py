@@ -69,27 +69,7 @@ def routes(gateway: Gateway) -> APIRouter:
         raw = await read_body(request, gateway.settings.gateway_request_bytes_max)
         fields = parse_json_object(raw, gateway.settings.gateway_json_depth_max)
         check_storable(fields, "body")
-        try:
-            body = OrganisationRegistration.model_validate(fields)
-        except ValidationError as error:
-            raise problems.from_pydantic(error) from None
-        try:
-            organisation = check_registration(Organisation(organisation_ref, **body.model_dump()))
-        except RegistrationRefused as refusal:
-            raise problems.invalid(refusal.field, refusal.rule, str(refusal)) from None
-        try:
-            async with gateway.pool.acquire() as connection:
-                await db.register_organisation(
-                    connection, place_id, organisation, principal.principal_id
-                )
-        except asyncpg.UniqueViolationError:
-            raise problems.invalid(
-                "org_id_identifier",
-                "one_organisation_one_id",
-                f"{organisation.org_id} is already registered in {place_id} under another "
-                "reference",
-                409,
-            ) from None
+        organisation = await register(gateway, principal, place_id, organisation_ref, fields)
         return {"place_id": place_id, **_public(organisation)}
 
     @router.get(PATH)
@@ -104,6 +84,40 @@ def routes(gateway: Gateway) -> APIRouter:
         return {"place_id": place_id, "organisations": [_public(o) for o in found.values()]}
 
     return router
+
+
+async def register(
+    gateway: Gateway,
+    principal: Principal,
+    place_id: str,
+    organisation_ref: str,
+    fields: dict[str, Any],
+) -> Organisation:
+    """Register (or correct) an organisation from its fields, checked by the register's rules;
+    the API and the finance pages both register through here. A ProblemError names the field
+    and the rule (409 when another reference of the place holds the org-id)."""
+    require(principal, Permission.REGISTER_ORGANISATION, place_id)
+    try:
+        body = OrganisationRegistration.model_validate(fields)
+    except ValidationError as error:
+        raise problems.from_pydantic(error) from None
+    try:
+        organisation = check_registration(Organisation(organisation_ref, **body.model_dump()))
+    except RegistrationRefused as refusal:
+        raise problems.invalid(refusal.field, refusal.rule, str(refusal)) from None
+    try:
+        async with gateway.pool.acquire() as connection:
+            await db.register_organisation(
+                connection, place_id, organisation, principal.principal_id
+            )
+    except asyncpg.UniqueViolationError:
+        raise problems.invalid(
+            "org_id_identifier",
+            "one_organisation_one_id",
+            f"{organisation.org_id} is already registered in {place_id} under another reference",
+            409,
+        ) from None
+    return organisation
 
 
 def _public(organisation: Organisation) -> dict[str, Any]:

@@ -89,6 +89,25 @@ def ocds_validator() -> Validator:
     )
 
 
+VERSIONED_RELEASE_SCHEMA_URI = (
+    "https://standard.open-contracting.org/schema/1__1__5/versioned-release-validation-schema.json"
+)
+
+
+@cache
+def ocds_record_validator() -> Validator:
+    """The OCDS 1.1.5 record package schema, its releases, compiled and versioned releases."""
+    registry = _registry(RELEASE_SCHEMA_URI, "release-schema.json").with_resource(
+        VERSIONED_RELEASE_SCHEMA_URI,
+        Resource.from_contents(
+            _load("versioned-release-validation-schema.json"), default_specification=DRAFT4
+        ),
+    )
+    return Draft4Validator(
+        _load("record-package-schema.json"), registry=registry, format_checker=FORMATS
+    )
+
+
 INDIGO_SCHEMA = "indigo-project.json"
 VENDORED_BLOBS = {
     "release-schema.json": "38a70b5c58c42a24ae609b92f0dcb82618f742bb",
@@ -98,6 +117,7 @@ VENDORED_BLOBS = {
     "indigo-project.json": "4ea937ae2cc72e6c2c47ebc06bc595fbdeaf96ee",
     "indigo-organisation.json": "40950b73aa85678346771530db18177f139fe084",
     "versioned-release-validation-schema.json": "182ce17449d8f4388d9640adb08a48d595b8ccd4",
+    "record-package-schema.json": "4448642702835f4aa1a9b0452759b4d1a0803aa9",
 }
 OCDS_CODELISTS = "ocds-codelists"
 OCDS_CODELISTS_TREE = "ee61e03548fd41cf8e583e32c02b5e754eb1785a"
@@ -123,7 +143,7 @@ def ocds_standard_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("standard-1__1__5/", b"")
         for name in VENDORED_BLOBS:
-            if "release" in name:
+            if name.startswith(("release", "record", "versioned")):
                 archive.write(SCHEMAS / name, f"standard-1__1__5/schema/{name}")
         for path in sorted((SCHEMAS / OCDS_CODELISTS).iterdir()):
             archive.write(path, f"standard-1__1__5/schema/codelists/{path.name}")

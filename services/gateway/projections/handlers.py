@@ -6,7 +6,8 @@ queue a webhook delivery per subscription for every spend event. The registry is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
@@ -67,6 +68,7 @@ from contracts.outcomes import (
 from services.gateway.command_log import status as command_status
 from services.gateway.delivery import db as delivery_db
 from services.gateway.projections import claim_results, db, domain
+from services.runtime.batch_consumer import BatchHandler
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -543,12 +545,20 @@ HANDLERS: dict[type[Event], Handler] = {
     EngagementsRecorded: on_engagements_recorded,
 }
 # Per-claim results of evidence batches are kept beside (claim_results), and every handler
-# also records what its event means for the command it answers (command_status).
+# also records what its event means for the command it answers (command_status). Rooms above
+# add their own handlers to this table in `app.py` (open data keeps OCDS releases).
 HANDLERS = command_status.tracked(claim_results.alongside(HANDLERS))
 
 
-async def handle_batch(
-    connection: asyncpg.Connection, messages: Sequence[tuple[Envelope, Event]]
+def batch_handler(handlers: Mapping[type[Event], Handler]) -> BatchHandler:
+    """The batch handler over a handler table (this room's, or the app's fuller one)."""
+    return functools.partial(_handle_batch, handlers)
+
+
+async def _handle_batch(
+    handlers: Mapping[type[Event], Handler],
+    connection: asyncpg.Connection,
+    messages: Sequence[tuple[Envelope, Event]],
 ) -> None:
     """A partition's fetch in one transaction: the inbox is claimed for every message in one
     statement, then each message not seen before goes to its handler. A failing batch is
@@ -572,4 +582,7 @@ async def handle_batch(
         return
     for envelope, event in fresh:
         outbox = Outbox(connection, CONSUMER, causation=envelope)
-        await HANDLERS[type(event)](HandlerContext(connection, outbox, envelope), event)
+        await handlers[type(event)](HandlerContext(connection, outbox, envelope), event)
+
+
+handle_batch = batch_handler(HANDLERS)

@@ -10,6 +10,8 @@ and recoveries as negative spend) and webhook deliveries are kept: feed numbers 
 event ids) and departments must not be sent their spend, or a recovery, again; a replayed event
 finds its (event id, department) row and adds nothing.
 The organisations register is kept too: finance staff write it through the API, not a topic.
+So are the kept OCDS releases (`ocds_releases`): their ids are published, and the replay finds
+each release it would keep already kept (opendata/history.py).
 """
 
 from __future__ import annotations

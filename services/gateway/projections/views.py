@@ -57,6 +57,15 @@ async def pot_overview(
         )
         for name in POT_FIGURES:
             department[name] += stream[name]
+    totals = {name: sum(stream[name] for stream in streams) for name in POT_FIGURES}
+    # Paid is what left the commitments; recoveries go back to the pot, so what the ledger holds
+    # as spend is paid less recovered (`recovered_pence`, `net_paid_pence`).
+    recovered = await delivery_db.recovered_by_department(conn, place_id, year) if year else {}
+    for department in departments.values():
+        department["recovered_pence"] = recovered.get(department["department_code"], 0)
+        department["net_paid_pence"] = department["paid_pence"] - department["recovered_pence"]
+    totals["recovered_pence"] = sum(recovered.values())
+    totals["net_paid_pence"] = totals["paid_pence"] - totals["recovered_pence"]
     return {
         "place_id": place_id,
         "financial_year": year,
@@ -64,7 +73,7 @@ async def pot_overview(
         "closed": bool(year and await db.period_is_closed(conn, place_id, year)),
         "streams": streams,
         "departments": list(departments.values()),
-        "totals": {name: sum(stream[name] for stream in streams) for name in POT_FIGURES},
+        "totals": totals,
     }
 
 
@@ -86,9 +95,11 @@ async def spend_over_time(
     Returns `[{"month": "2026-04", "department_code", "spent_pence" (in that month),
     "cumulative_pence" (that department's spend up to and including the month)}]`, ordered by
     department then month; only the given department when `department_code` is set. Months with
-    no spend for a department are left out (its cumulative figure carries over).
+    no spend for a department are left out (its cumulative figure carries over). Recoveries
+    (clawbacks) count as negative spend in the month the ledger recorded them, so the figures
+    are net of them, as the ledger's are.
     """
-    return await db.spend_by_month(conn, place_id, department_code)
+    return await delivery_db.spend_by_month_net(conn, place_id, department_code)
 
 
 async def board_proposals(conn: asyncpg.Connection, place_id: str) -> list[JsonObject]:

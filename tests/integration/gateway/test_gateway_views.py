@@ -629,6 +629,9 @@ async def test_the_pot_overview_shows_the_latest_year_by_stream_and_department(f
         "reserved_pence": 300_000,
         "paid_pence": 60_000,
         "available_pence": 1_200_000 + 10_000,
+        # The clawback RC-1 of P-2: paid, less recovered, is the ledger's spend.
+        "recovered_pence": 10_000,
+        "net_paid_pence": 50_000,
     }
     assert [row["department_code"] for row in pot["departments"]] == ["DHSC", "DWP"]
     assert fed["pot_2025"]["totals"]["settled_pence"] == 1_000
@@ -638,12 +641,13 @@ async def test_spend_over_time_counts_each_month_and_runs_a_cumulative_total(fed
     assert fed["spend_over_time"] == [
         {"month": "2026-05", "department_code": "DHSC", "spent_pence": 20_000,
          "cumulative_pence": 20_000},
-        {"month": "2026-06", "department_code": "DHSC", "spent_pence": 4_000,
-         "cumulative_pence": 24_000},
+        # June: P-3's shares, less the recovery RC-1 of P-2 (DHSC 4,000, DWP 6,000).
+        {"month": "2026-06", "department_code": "DHSC", "spent_pence": 0,
+         "cumulative_pence": 20_000},
         {"month": "2026-05", "department_code": "DWP", "spent_pence": 30_000,
          "cumulative_pence": 30_000},
-        {"month": "2026-06", "department_code": "DWP", "spent_pence": 6_000,
-         "cumulative_pence": 36_000},
+        {"month": "2026-06", "department_code": "DWP", "spent_pence": 0,
+         "cumulative_pence": 30_000},
     ]  # fmt: skip
     async with pool.acquire() as conn:
         only_dwp = await views.spend_over_time(conn, GM, "DWP")

@@ -68,3 +68,61 @@ def test_a_payer_named_twice_is_invalid() -> None:
     twice = (SPLIT[0], PayerShare(payer_id="GM-POT", amount_pence=3_000_00))
     with pytest.raises(ValidationError, match="each payer once"):
         outcome_payment(payer_shares=twice)
+
+
+def test_each_payers_share_is_booked_on_its_own_account_and_a_recovery_credits_it_back() -> None:
+    from contracts.ledger import RecoveryRaised, RecoveryRecorded
+
+    book = domain.PlaceBook(PLACE)
+    domain.decide(
+        book,
+        uuid.uuid4(),
+        RecordSettlement(
+            place_id=PLACE,
+            settlement_id="S-1",
+            department_code="DWP",
+            funding_stream_code="WORK",
+            spending_review_period="SR2025",
+            profile=(FinancialYearAmount(financial_year="2026-27", amount_pence=10_000_00),),
+        ),
+    )
+    domain.decide(
+        book,
+        uuid.uuid4(),
+        ReservationRequested(
+            place_id=PLACE,
+            allocation_id="A-1",
+            financial_year="2026-27",
+            amount_pence=10_000_00,
+            purpose="outcomes contract",
+        ),
+    )
+    domain.decide(book, uuid.uuid4(), outcome_payment())
+    recovery = domain.decide(
+        book,
+        uuid.uuid4(),
+        RecoveryRaised(
+            place_id=PLACE,
+            recovery_id="R-1",
+            payment_id="OP-1",
+            allocation_id="A-1",
+            provider_id="P-1",
+            amount_pence=1_000_00,
+            reason="a job start found invalid",
+            payer_shares=(PayerShare(payer_id="GM-POT", amount_pence=1_000_00),),
+        ),
+    )
+
+    # Credit-positive balances: each payer's account is debited with what it funded.
+    assert book.balance("2026-27", "payer:GM-POT") == -(2_000_00 - 1_000_00)
+    assert book.balance("2026-27", "payer:NATIONAL") == -3_000_00
+    assert book.balance("2026-27", domain.PAYERS_FUNDED) == 5_000_00 - 1_000_00
+    # The memorandum moves no money: the provider and the pot see the payment as before.
+    assert book.balance("2026-27", "provider:P-1") == 4_000_00
+    [recorded] = [e for e in recovery.events if isinstance(e, RecoveryRecorded)]
+    assert recorded.payer_shares == (PayerShare(payer_id="GM-POT", amount_pence=1_000_00),)
+
+
+def test_a_payment_without_payers_books_no_payer_legs() -> None:
+    assert domain.payer_legs((), paid=True) == []
+    assert domain.payer_accounts(()) == []

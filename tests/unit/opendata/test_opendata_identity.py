@@ -216,3 +216,17 @@ def test_a_placeholder_is_refused_as_a_registered_prefix() -> None:
                 "GM": {"threesixtygiving_prefix": "360G-gmca", "ocds_prefix": "ocds-singlepot"}
             }
         )
+
+
+def test_the_demo_combined_authority_is_registered_as_gb_lae_lists_it() -> None:
+    from services.gateway.opendata.organisations import (
+        COMBINED_AUTHORITIES_GB_LAE,
+        ORG_ID_SCHEMES,
+    )
+    from singlepot.demo import ORGANISATIONS
+
+    authority = ORGANISATIONS["GM"]
+    assert (authority["org_id_scheme"], authority["org_id_identifier"]) == ("GB-LAE", "GMCA")
+    assert COMBINED_AUTHORITIES_GB_LAE["GMCA"] == authority["name"]
+    for code in COMBINED_AUTHORITIES_GB_LAE:
+        assert ORG_ID_SCHEMES["GB-LAE"].match(code), code

@@ -5,6 +5,7 @@ from services.gateway.web.pages import (
     claims,
     department,
     finance,
+    organisations,
     provider,
     public,
     verifier,
@@ -18,4 +19,5 @@ ROUTERS = (
     provider.router,
     verifier.router,
     department.router,
+    organisations.router,
 )

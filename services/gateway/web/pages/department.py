@@ -14,6 +14,7 @@ from contracts.money import format_pounds_plain
 from services.gateway.domain import Permission
 from services.gateway.identity.auth import require
 from services.gateway.intake import identifier_path
+from services.gateway.opendata import payers
 from services.gateway.projections import views
 from services.gateway.spreadsheet import SafeWriter
 from services.gateway.web import charts
@@ -85,6 +86,7 @@ def router() -> APIRouter:
             statement = await views.statement_by_year(
                 connection, place_id, department_code=department_code
             )
+            as_payer = await payers.payer_statement(connection, place_id, department_code)
         months = [str(row["month"]) for row in over_time]
         chart = charts.line_chart(
             "department-spend",
@@ -104,6 +106,7 @@ def router() -> APIRouter:
             total_pence=sum(int(row.get("amount_pence") or 0) for row in rows),
             chart=chart,
             statement=statement,
+            as_payer=as_payer,
         )
 
     @routes.get("/places/{place_id}/departments/{department_code}/spend.csv")

@@ -12,7 +12,7 @@ SELECT event_type, method_path, request_hash, response_status, response_body::te
        accepted_at
 FROM command_log WHERE principal_id = $1 AND idempotency_key = $2;
 
--- ---- Read models: the pot ---------------------------------------------------------------------
+-- ---- Command status: what became of each accepted command --------------------------------------
 
 -- name: record_command_progress
 -- A result or refusal correlated to a command a person sent; nothing for other correlations
@@ -46,8 +46,6 @@ SELECT o.command_id, l.event_type AS command_type, l.principal_id, o.refusal::te
 FROM command_outcomes o JOIN command_log l ON l.event_id = o.command_id
 WHERE l.place_id = $1 AND o.status = 'refused'
 ORDER BY o.updated_at DESC LIMIT $2;
-
--- ---- Per-claim results of evidence batches ----------------------------------------------------
 
 -- name: forget_outcomes
 -- A rebuild of the read models replays every event, and with them what became of each command.

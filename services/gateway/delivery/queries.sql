@@ -1,6 +1,8 @@
 -- Named queries of the delivery room: the department spend feed, webhook subscriptions and
 -- deliveries.
 
+-- ---- Department spend feed --------------------------------------------------------------------
+
 -- name: lock_spend_feed
 -- Held to commit, so feed sequence numbers are handed out and committed in the same order:
 -- a reader that saw number n never later finds a new row below n.

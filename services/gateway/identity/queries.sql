@@ -72,6 +72,3 @@ FROM principals p ORDER BY p.principal_id;
 -- name: tokens_of
 SELECT token_id, description, created_at, expires_at, revoked_at FROM tokens
 WHERE principal_id = $1 ORDER BY created_at;
-
--- ---- Commands and idempotency -----------------------------------------------------------------
-

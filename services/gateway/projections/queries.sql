@@ -1,5 +1,7 @@
 -- Named queries of the projections room: the read models kept from public events.
 
+-- ---- Read models: the pot ---------------------------------------------------------------------
+
 -- name: add_to_pot_streams
 INSERT INTO pot_streams (place_id, financial_year, department_code, funding_stream_code,
                          settled_pence, received_pence, reserved_pence, paid_pence,
@@ -153,8 +155,6 @@ WHERE place_id = $1 AND payment_id = $2;
 SELECT payment_id, allocation_id, provider_id, contract_id, claim_batch_id, amount_pence,
        payment_kind, status, reason, recovered_pence, attribution::text AS attribution
 FROM payments WHERE place_id = $1 ORDER BY recorded_at, payment_id LIMIT $2;
-
--- ---- Department spend feed --------------------------------------------------------------------
 
 -- name: claim_inbox_batch
 INSERT INTO inbox (consumer, event_id, event_type, outcome)
@@ -535,7 +535,7 @@ SELECT place_id, started_at, finished_at, differences_count, accounts_checked
 FROM reconciliation_runs WHERE place_id IS NULL OR place_id = $1
 ORDER BY finished_at DESC, run_id DESC LIMIT 1;
 
--- ---- Command status: what became of each accepted command --------------------------------------
+-- ---- Per-claim results of evidence batches ----------------------------------------------------
 
 -- name: insert_claim_results
 -- One part of a chunk's assessment; a part delivered again changes nothing.

@@ -11,11 +11,11 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.base import Event
+from contracts.decisions import CommandRefusal
 from contracts.ledger import FundingStreams
 from contracts.money import Pence, PositivePence
 from contracts.topics import ALLOCATIONS_COMMANDS, ALLOCATIONS_LIFECYCLE
 from contracts.values import (
-    Figures,
     FinancialYear,
     Identifier,
     Text,
@@ -733,16 +733,11 @@ class ClaimOverdue(Event):
     as_of: date
 
 
-class CommandRefused(Event):
-    """A command was refused: the rule it broke and the numbers, for the person who sent it."""
+class CommandRefused(CommandRefusal):
+    """A command to the allocations service was refused: the rule it broke and the numbers,
+    for the person who sent it (the one refusal shape, `contracts.decisions.CommandRefusal`)."""
 
     topic = ALLOCATIONS_LIFECYCLE
-
-    command_type: Identifier
-    subject_id: Identifier
-    rule: Identifier
-    reason: Text
-    figures: Figures = Field(default_factory=dict)
 
 
 class ReleaseRefused(Event):

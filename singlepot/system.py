@@ -15,11 +15,12 @@ SERVICE_NAMES = ("ledger", "allocations", "outcomes", "gateway")
 
 
 def service_definition(name: str) -> ServiceDefinition:
-    """The definition exported by `services/<name>/app.py`."""
+    """The definition built by `services/<name>/app.py`'s `definition()`, which reads the
+    service's settings from the environment now, not at import."""
     if name not in SERVICE_NAMES:
         raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICE_NAMES)}")
     module = importlib.import_module(f"services.{name}.app")
-    definition: ServiceDefinition = module.DEFINITION
+    definition: ServiceDefinition = module.definition()
     return definition
 
 

@@ -33,4 +33,9 @@ def definition(settings: GatewaySettings | None = None) -> ServiceDefinition:
     )
 
 
-DEFINITION = definition()
+def __getattr__(name: str) -> ServiceDefinition:
+    # `DEFINITION` is built on first use rather than at import: importing this module never
+    # reads the environment.
+    if name == "DEFINITION":
+        return definition()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

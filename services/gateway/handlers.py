@@ -60,11 +60,13 @@ from contracts.outcomes import (
     EvidenceHeld,
     EvidenceSampled,
     FunnelMeasured,
+    OutcomesCommandRefused,
     ReferralsRecorded,
     RemittanceAdvised,
     VerificationRuleApplied,
 )
 from services.gateway import claim_results, command_status, db, domain
+from services.gateway.refused_work import handlers as refused_work
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -528,6 +530,7 @@ HANDLERS: dict[type[Event], Handler] = {
     VoteRecorded: on_vote_recorded,
     BoardDecisionRecorded: on_board_decision,
     CommandRefused: on_command_refused,
+    OutcomesCommandRefused: refused_work.on_outcomes_command_refused,
     EarmarkSet: on_earmark_set,
     LocalReformPlanAdopted: on_plan_adopted,
     ClaimLodged: on_claim_lodged,

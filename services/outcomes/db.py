@@ -736,6 +736,12 @@ async def insert_open_book(connection: asyncpg.Connection, *values: Any) -> None
     await connection.execute(QUERIES.insert_open_book, *values)
 
 
+async def investor_flow_exists(
+    connection: asyncpg.Connection, contract_id: str, flow_id: str
+) -> bool:
+    return bool(await connection.fetchval(QUERIES.investor_flow_exists, contract_id, flow_id))
+
+
 async def insert_investor_flow(connection: asyncpg.Connection, *values: Any) -> bool:
     """contract_id, flow_id, investor_id, flow_kind, amount_pence, occurred_on; False if the
     flow id was recorded before."""

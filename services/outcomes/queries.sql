@@ -370,6 +370,9 @@ INSERT INTO open_book_returns (contract_id, period_id, cost_pence, surplus_or_lo
                                social_value_cost_pence, kpi_results, outcome_payments_pence)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7);
 
+-- name: investor_flow_exists
+SELECT EXISTS (SELECT 1 FROM investor_flows WHERE contract_id = $1 AND flow_id = $2);
+
 -- name: insert_investor_flow
 INSERT INTO investor_flows (contract_id, flow_id, investor_id, flow_kind, amount_pence,
                             occurred_on)

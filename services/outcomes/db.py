@@ -311,10 +311,33 @@ async def earlier_claims(
     )
     return {
         (row["participant_hash"], row["metric_id"]): domain.EarlierClaim(
-            row["contract_id"], row["batch_id"], row["row_number"]
+            row["contract_id"],
+            row["batch_id"],
+            row["row_number"],
+            row["status"],
+            row["evidence_reference"],
         )
         for row in rows
     }
+
+
+async def archive_failed_claims(
+    connection: asyncpg.Connection,
+    place_id: str,
+    batch_id: str,
+    keys: Sequence[domain.ParticipantMetric],
+) -> None:
+    """Move claims that failed verification aside; their resubmissions in `batch_id` replace
+    them (see domain.resubmitted)."""
+    if not keys:
+        return
+    await connection.execute(
+        QUERIES.archive_failed_claims,
+        place_id,
+        batch_id,
+        [participant for participant, _ in keys],
+        [metric for _, metric in keys],
+    )
 
 
 async def store_chunk(

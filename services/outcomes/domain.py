@@ -158,15 +158,23 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class EarlierClaim:
-    """Where a participant-metric outcome was claimed before, to name it in a rejection."""
+    """Where a participant-metric outcome was claimed before, to name it in a rejection, with
+    where that claim stands and its evidence (a claim that failed verification may come back)."""
 
     contract_id: str
     batch_id: str
     row_number: int | None
+    status: str = "pending"
+    evidence_reference: str | None = None
 
     def describe(self) -> str:
         row = f", row {self.row_number}" if self.row_number else ""
         return f"contract {self.contract_id}, batch {self.batch_id}{row}"
+
+    @property
+    def failed_verification(self) -> bool:
+        """Refused by the verifier: the one kind of earlier claim that may be resubmitted."""
+        return self.status == FAILED_VERIFICATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +185,8 @@ class PricedClaim:
     price_pence: int
     metric_version: int
     claim_period_id: str | None
+    # The claim that failed verification which this one resubmits with new evidence.
+    resubmits: EarlierClaim | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +204,9 @@ METRIC_PRICED = "metric_priced"  # the contract prices no such metric
 PAID_ONCE = "participant_metric_paid_once"  # a duplicate, in the batch or anywhere in the place
 WITHIN_CAP = "within_cap"  # the contract's, the metric's or the payer's cap is reached
 CLAIM_RULES = (CLAIM_VALID, METRIC_PRICED, PAID_ONCE, WITHIN_CAP)
+# The rule an accepted claim names when it resubmits one that failed verification.
+RESUBMITTED = "resubmitted_after_failed_verification"
+FAILED_VERIFICATION = "failed_verification"
 
 
 @dataclass(frozen=True)
@@ -321,8 +334,9 @@ def assess(
         key = (claim.participant_hash, claim.metric_id)
         reason = claim_problem(contract, claim, received_on)
         rule = CLAIM_VALID if claim.metric_id in contract.metrics else METRIC_PRICED
+        before = seen.get(key) or earlier.get(key)
         if reason is None:
-            reason = _duplicate_problem(contract, claim, earlier.get(key) or seen.get(key))
+            reason = _duplicate_problem(contract, claim, before)
             rule = PAID_ONCE
         if reason is not None:
             rejected.append(RejectedClaim(claim, reason, rule))
@@ -339,7 +353,11 @@ def assess(
         period = contract.claim_period_on(claim.achieved_on)
         accepted.append(
             PricedClaim(
-                claim, amount_pence, version.version, period.claim_period_id if period else None
+                claim,
+                amount_pence,
+                version.version,
+                period.claim_period_id if period else None,
+                resubmits=before,
             )
         )
     return Assessment(tuple(accepted), tuple(rejected))
@@ -381,12 +399,41 @@ def _claim_period_problem(contract: Contract, day: date, received_on: date) -> s
 def _duplicate_problem(
     contract: Contract, claim: ClaimLike, earlier: EarlierClaim | None
 ) -> str | None:
+    """Why a claim repeats an outcome claimed before, or None. A participant's outcome is paid
+    once per place, so a paid or pending claim blocks any other; a claim the verifier refused
+    (failed verification) may come back in a later batch, with new evidence only."""
     if earlier is None:
         return None
+    if earlier.failed_verification:
+        if claim.evidence_reference != earlier.evidence_reference:
+            return None
+        return (
+            f"participant {claim.participant_hash}'s metric {claim.metric_id} failed "
+            f"verification ({earlier.describe()}) with evidence {claim.evidence_reference}; a "
+            "resubmission needs new evidence"
+        )
     return (
         f"participant {claim.participant_hash} already has metric {claim.metric_id} claimed in "
         f"{contract.place_id} ({earlier.describe()})"
     )
+
+
+def resubmitted(assessment: Assessment) -> list[ParticipantMetric]:
+    """The accepted claims that resubmit one which failed verification: the failed claim is
+    archived so that the new one takes its place."""
+    return [
+        (priced.claim.participant_hash, priced.claim.metric_id)
+        for priced in assessment.accepted
+        if priced.resubmits is not None and priced.resubmits.failed_verification
+    ]
+
+
+def resubmission_note(priced: PricedClaim) -> str | None:
+    """What a provider reads beside an accepted resubmission, or None for a first claim."""
+    earlier = priced.resubmits
+    if earlier is None or not earlier.failed_verification:
+        return None
+    return f"resubmitted with new evidence after failing verification ({earlier.describe()})"
 
 
 def reasons_summary(rejected: Iterable[str]) -> str:

@@ -210,6 +210,9 @@ async def _assess_chunk(
         batch_id=command.batch_id,
         received_on=context.envelope.occurred_at.date(),
     )
+    await db.archive_failed_claims(
+        context.connection, contract.place_id, command.batch_id, domain.resubmitted(assessment)
+    )
     await db.store_chunk(
         context.connection, contract, command.batch_id, command.chunk_index, len(claims), assessment
     )
@@ -277,6 +280,7 @@ def _claim_result(
     rejected: domain.RejectedClaim | None = None,
     priced: domain.PricedClaim | None = None,
 ) -> ClaimResult:
+    note = domain.resubmission_note(priced) if priced else None
     return ClaimResult.model_validate(
         {
             "participant_hash": claim.participant_hash,
@@ -284,8 +288,8 @@ def _claim_result(
             "status": status,
             "row_number": claim.row_number,
             "achieved_on": claim.achieved_on,
-            "reason": rejected.reason if rejected else None,
-            "rule": rejected.rule if rejected else None,
+            "reason": rejected.reason if rejected else note,
+            "rule": rejected.rule if rejected else (domain.RESUBMITTED if note else None),
             "amount_pence": priced.price_pence if priced else None,
         }
     )

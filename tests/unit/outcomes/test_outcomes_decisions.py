@@ -16,7 +16,7 @@ from contracts.outcomes import (
     VerificationDecision,
 )
 from services.outcomes import domain
-from tests.unit.outcomes.test_outcomes_domain import ALICE, a_contract
+from tests.unit.outcomes.test_outcomes_domain import ALICE, a_claim, a_contract, assess
 
 
 def clawback(clawback_id: str = "CB-1") -> ClawBackClaim:
@@ -200,3 +200,52 @@ def test_an_investor_flow_of_a_contract_that_is_not_a_social_impact_bond_is_refu
 def test_a_refusal_names_the_most_specific_subject_of_its_command() -> None:
     assert domain.subject_of(clawback("CB-7")) == "CB-7"
     assert domain.subject_of(verdicts("B-9")) == "B-9"
+
+
+# --- Resubmission of a claim that failed verification -----------------------------------------
+
+
+def failed_earlier(evidence_reference: str = "evidence/1") -> domain.EarlierClaim:
+    return domain.EarlierClaim("C-1", "B-1", None, "failed_verification", evidence_reference)
+
+
+def test_a_claim_that_failed_verification_may_come_back_with_new_evidence() -> None:
+    earlier = {(ALICE, "employed"): failed_earlier("evidence/old")}
+
+    assessment = assess(a_contract(), [a_claim(ALICE)], earlier)
+
+    [priced] = assessment.accepted
+    assert priced.price_pence == 100_00
+    assert domain.resubmitted(assessment) == [(ALICE, "employed")]
+    assert domain.resubmission_note(priced) == (
+        "resubmitted with new evidence after failing verification (contract C-1, batch B-1)"
+    )
+
+
+def test_a_claim_that_failed_verification_may_not_come_back_with_the_same_evidence() -> None:
+    earlier = {(ALICE, "employed"): failed_earlier("evidence/1")}
+
+    assessment = assess(a_contract(), [a_claim(ALICE)], earlier)
+
+    assert assessment.accepted == ()
+    [rejected] = assessment.rejected
+    assert rejected.rule == domain.PAID_ONCE
+    assert rejected.reason.endswith("with evidence evidence/1; a resubmission needs new evidence")
+
+
+def test_a_pending_or_paid_claim_blocks_a_resubmission_whatever_its_evidence() -> None:
+    for status in ("pending", "paid", "clawback_requested", "verification_rejected"):
+        earlier = {(ALICE, "employed"): domain.EarlierClaim("C-1", "B-1", None, status, "old")}
+
+        assessment = assess(a_contract(), [a_claim(ALICE)], earlier)
+
+        assert assessment.accepted == (), status
+        assert domain.resubmitted(assessment) == []
+
+
+def test_a_resubmission_repeated_within_its_batch_is_paid_once() -> None:
+    earlier = {(ALICE, "employed"): failed_earlier("evidence/old")}
+
+    assessment = assess(a_contract(), [a_claim(ALICE), a_claim(ALICE)], earlier)
+
+    assert len(assessment.accepted) == 1 and len(assessment.rejected) == 1

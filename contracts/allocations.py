@@ -703,6 +703,41 @@ class InstalmentUnpaid(Event):
     instalment_number: int = Field(ge=1, strict=True)
     payment_id: Identifier
     reason: Text
+    # The ledger's rule, and whether a due-work run retries the instalment once money has come
+    # into the reservation (absent in events written before they were added).
+    rule: Identifier | None = None
+    will_retry: bool = False
+
+
+class InstalmentRetried(Event):
+    """A refused grant instalment was asked for again, under a new payment id, because money
+    came into its reservation (a rise) since the ledger refused it."""
+
+    topic = ALLOCATIONS_LIFECYCLE
+
+    allocation_id: Identifier
+    instalment_number: int = Field(ge=1, strict=True)
+    payment_id: Identifier
+    refused_payment_id: Identifier
+    amount_pence: PositivePence
+    # What the reservation held for payments when it was refused, and when retried.
+    available_at_refusal_pence: Pence
+    available_pence: Pence
+    as_of: date
+
+
+class InstalmentUnpayable(Event):
+    """A refused grant instalment cannot be paid by retrying (the ledger's rule cannot pass
+    with more money, e.g. its year is closed): finance staff must act."""
+
+    topic = ALLOCATIONS_LIFECYCLE
+
+    allocation_id: Identifier
+    instalment_number: int = Field(ge=1, strict=True)
+    payment_id: Identifier
+    amount_pence: PositivePence
+    rule: Identifier
+    reason: Text
 
 
 class ClaimLodged(_ClaimLodging):

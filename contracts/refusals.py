@@ -103,9 +103,9 @@ def _from_payment(event: PaymentRejected) -> dict[str, Any]:
     return {
         "command_type": "PaymentRequested",
         "subject_id": event.payment_id,
-        "rule": "payment_within_reservation",
+        "rule": event.rule or "payment_within_reservation",
         "reason": event.reason,
-        "figures": {"amount_pence": event.amount_pence},
+        "figures": event.figures or {"amount_pence": event.amount_pence},
     }
 
 

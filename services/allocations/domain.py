@@ -49,7 +49,9 @@ from contracts.allocations import (
     Instalment,
     InstalmentFellDue,
     InstalmentPaid,
+    InstalmentRetried,
     InstalmentUnpaid,
+    InstalmentUnpayable,
     InterestDeclared,
     LocalReformPlanAdopted,
     LodgeClaim,
@@ -283,6 +285,12 @@ class ScheduledInstalment:
     due_date: date
     amount_pence: int
     status: str = SCHEDULED
+    # Requests made again after a refusal; each has its own payment id (see payment_id_for).
+    attempt: int = 0
+    # Refused under a rule that more money may pass: the next due-work run after money came
+    # into the reservation (it holds more than at the refusal) asks again.
+    awaiting_retry: bool = False
+    available_at_refusal_pence: int = 0
 
 
 @dataclass(frozen=True)
@@ -327,6 +335,18 @@ class Allocation:
         return (
             self.reserved_pence
             + self.recovered_pence
+            - self.paid_pence
+            - self.in_flight_pence
+            - self.release_requested_pence
+        )
+
+    @property
+    def reservation_left_pence(self) -> int:
+        """What the ledger's reservation still holds for payments: reserved, less paid, in
+        flight and released. Unlike `unspent_pence` it leaves recoveries out: the ledger returns
+        a recovery to the pot, not to the reservation, so only a rise adds to it."""
+        return (
+            self.reserved_pence
             - self.paid_pence
             - self.in_flight_pence
             - self.release_requested_pence
@@ -967,23 +987,91 @@ def payment_made(allocation: Allocation, payment_id: str, amount_pence: int) -> 
     )
 
 
-def payment_rejected(allocation: Allocation, payment_id: str, reason: str) -> Change:
-    """An instalment the ledger refused is unpaid; after the end, its money is released."""
+RETRYABLE_PAYMENT_RULES = frozenset({"within_reservation"})
+"""The ledger's refusals of an instalment that may pass later: the reservation was too small,
+and money can come into it (a value_up variation's rise). Any other refusal (a closed
+year, no reservation, a rule not named) cannot pass by asking again: finance staff are told."""
+
+
+def payment_rejected(
+    allocation: Allocation, payment_id: str, reason: str, rule: str | None = None
+) -> Change:
+    """An instalment the ledger refused is unpaid; after the end, its money is released. A
+    running allocation's instalment waits for a retry when more money may pass the rule, else
+    it is reported as unpayable."""
     instalment = _instalment_paid(allocation, payment_id)
     if instalment is None:
         return Change(allocation, ())
-    unpaid = _with_instalment(allocation, replace(instalment, status=NOT_PAID))
+    will_retry = allocation.status == FUNDED and rule in RETRYABLE_PAYMENT_RULES
+    refused = replace(instalment, status=NOT_PAID, awaiting_retry=will_retry)
+    unpaid = _with_instalment(allocation, refused)
+    unpaid = _with_instalment(
+        unpaid, replace(refused, available_at_refusal_pence=max(unpaid.reservation_left_pence, 0))
+    )
     event = InstalmentUnpaid(
         place_id=allocation.place_id,
         allocation_id=allocation.allocation_id,
         instalment_number=instalment.number,
         payment_id=payment_id,
         reason=reason,
+        rule=rule,
+        will_retry=will_retry,
     )
     if allocation.status in ENDED:
         released = release_unspent(unpaid)
         return Change(released.allocation, (event, *released.events))
-    return Change(unpaid, (event,))
+    if will_retry:
+        return Change(unpaid, (event,))
+    unpayable = InstalmentUnpayable(
+        place_id=allocation.place_id,
+        allocation_id=allocation.allocation_id,
+        instalment_number=instalment.number,
+        payment_id=payment_id,
+        amount_pence=instalment.amount_pence,
+        rule=rule or "ledger_rule",
+        reason=reason,
+    )
+    return Change(unpaid, (event, unpayable))
+
+
+def retry_refused_instalments(allocation: Allocation, as_of: date) -> Change:
+    """Ask again for each refused instalment awaiting a retry, once money has come into the
+    reservation since the refusal (a rise funded) and what it holds covers the instalment; the
+    others wait."""
+    if allocation.status != FUNDED:
+        return Change(allocation, ())
+    events: list[Event] = []
+    current = allocation
+    for instalment in allocation.instalments:
+        if not instalment.awaiting_retry or instalment.status != NOT_PAID:
+            continue
+        available = max(current.reservation_left_pence, 0)
+        if (
+            available <= instalment.available_at_refusal_pence
+            or available < instalment.amount_pence
+        ):
+            continue
+        attempt = instalment.attempt + 1
+        retried = replace(instalment, status=REQUESTED, attempt=attempt, awaiting_retry=False)
+        current = _with_instalment(current, retried)
+        payment_id = payment_id_for(allocation.allocation_id, instalment.number, attempt)
+        events.append(_instalment_payment(allocation, instalment, payment_id))
+        events.append(
+            InstalmentRetried(
+                place_id=allocation.place_id,
+                allocation_id=allocation.allocation_id,
+                instalment_number=instalment.number,
+                payment_id=payment_id,
+                refused_payment_id=payment_id_for(
+                    allocation.allocation_id, instalment.number, instalment.attempt
+                ),
+                amount_pence=instalment.amount_pence,
+                available_at_refusal_pence=instalment.available_at_refusal_pence,
+                available_pence=available,
+                as_of=as_of,
+            )
+        )
+    return Change(current, tuple(events))
 
 
 def recovery_recorded(allocation: Allocation, amount_pence: int) -> Change:
@@ -1022,7 +1110,7 @@ def _instalment_paid(allocation: Allocation, payment_id: str) -> ScheduledInstal
         (
             i
             for i in allocation.instalments
-            if payment_id_for(allocation.allocation_id, i.number) == payment_id
+            if payment_id_for(allocation.allocation_id, i.number, i.attempt) == payment_id
             and i.status == REQUESTED
         ),
         None,
@@ -1098,9 +1186,11 @@ def expire(allocation: Allocation, as_of: date) -> Change | None:
 # --- Grant instalments ------------------------------------------------------------------------
 
 
-def payment_id_for(allocation_id: str, number: int) -> str:
-    """Deterministic and at most 128 characters: the ledger dedupes payments by this id."""
-    suffix = f"/i{number}"
+def payment_id_for(allocation_id: str, number: int, attempt: int = 0) -> str:
+    """Deterministic and at most 128 characters: the ledger dedupes payments by this id. A
+    retry of a refused instalment has an id of its own ("/r1", "/r2", ...), so the refused
+    payment and the one made stay apart in every read model."""
+    suffix = f"/i{number}" + (f"/r{attempt}" if attempt else "")
     if len(allocation_id) + len(suffix) <= IDENTIFIER_LENGTH_MAX:
         return f"{allocation_id}{suffix}"
     return f"{hashlib.sha256(allocation_id.encode()).hexdigest()}{suffix}"
@@ -1117,17 +1207,7 @@ def due_instalments(allocation: Allocation, as_of: date) -> Change:
             continue
         payment_id = payment_id_for(allocation.allocation_id, instalment.number)
         current = _with_instalment(current, replace(instalment, status=REQUESTED))
-        events.append(
-            PaymentRequested(
-                place_id=allocation.place_id,
-                payment_id=payment_id,
-                allocation_id=allocation.allocation_id,
-                provider_id=allocation.proposal.recipient_id,
-                amount_pence=instalment.amount_pence,
-                payment_kind="grant_instalment",
-                purpose=allocation.purpose,
-            )
-        )
+        events.append(_instalment_payment(allocation, instalment, payment_id))
         events.append(
             InstalmentFellDue(
                 place_id=allocation.place_id,
@@ -1141,14 +1221,29 @@ def due_instalments(allocation: Allocation, as_of: date) -> Change:
     return Change(current, tuple(events))
 
 
+def _instalment_payment(
+    allocation: Allocation, instalment: ScheduledInstalment, payment_id: str
+) -> PaymentRequested:
+    return PaymentRequested(
+        place_id=allocation.place_id,
+        payment_id=payment_id,
+        allocation_id=allocation.allocation_id,
+        provider_id=allocation.proposal.recipient_id,
+        amount_pence=instalment.amount_pence,
+        payment_kind="grant_instalment",
+        purpose=allocation.purpose,
+    )
+
+
 def due_work(allocation: Allocation, as_of: date) -> Change:
-    """What falls due for one allocation by `as_of`: instalments first (they fell due while it
-    ran), then expiry, which releases what is left."""
-    paid = due_instalments(allocation, as_of)
+    """What falls due for one allocation by `as_of`: refused instalments money has come back
+    for, then instalments (they fell due while it ran), then expiry, which releases the rest."""
+    retried = retry_refused_instalments(allocation, as_of)
+    paid = due_instalments(retried.allocation, as_of)
     ended = expire(paid.allocation, as_of)
     if ended is None:
-        return paid
-    return Change(ended.allocation, (*paid.events, *ended.events))
+        return Change(paid.allocation, (*retried.events, *paid.events))
+    return Change(ended.allocation, (*retried.events, *paid.events, *ended.events))
 
 
 # --- Variations -------------------------------------------------------------------------------

@@ -435,12 +435,15 @@ async def payment_made(context: HandlerContext, result: PaymentMade) -> None:
 
 
 async def payment_rejected(context: HandlerContext, result: PaymentRejected) -> None:
-    """A refused instalment is unpaid, with the ledger's reason."""
+    """A refused instalment is unpaid, with the ledger's reason: retried by a later due-work
+    run or reported as unpayable, as `domain.payment_rejected` decides."""
     await _ledger_result(
         context,
         result.place_id,
         result.allocation_id,
-        lambda allocation: domain.payment_rejected(allocation, result.payment_id, result.reason),
+        lambda allocation: domain.payment_rejected(
+            allocation, result.payment_id, result.reason, result.rule
+        ),
     )
 
 

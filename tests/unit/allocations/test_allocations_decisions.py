@@ -17,18 +17,22 @@ from contracts.allocations import (
     ClaimResponded,
     CloseVote,
     ConfigureBoard,
+    InstalmentRetried,
+    InstalmentUnpaid,
+    InstalmentUnpayable,
     LodgeClaim,
     ProcessDueWork,
     RespondToClaim,
     VoteRecorded,
 )
-from contracts.ledger import ReservationReleaseRequested, ReservationRequested
+from contracts.ledger import PaymentRequested, ReservationReleaseRequested, ReservationRequested
 from services.allocations import domain
 from tests.unit.allocations.test_allocations_domain import (
     BOARD,
     a_place,
     a_year,
     funded,
+    funded_grant,
     interest,
     proposed,
     votes,
@@ -254,3 +258,110 @@ def test_a_refusal_names_the_most_specific_subject_of_its_command() -> None:
     assert domain.subject_of(vote) == "V-1"
     assert domain.subject_of(configure(2)) == "2"
     assert BOARD.version == 1
+
+
+# --- Refused instalments: retried when money comes back, reported when it cannot pass ---------
+
+
+def grant_with_first_instalment_refused(rule: str | None) -> domain.Allocation:
+    """A £50,000.00 grant of two £20,000.00 instalments, £40,000.00 of it already paid out by
+    another payment, so the ledger refuses the first instalment (£10,000.00 left)."""
+    asked = domain.due_work(funded_grant(), date(2026, 6, 1)).allocation
+    drained = domain.payment_made(asked, "OTHER-1", 40_000_00).allocation
+    refused = domain.payment_rejected(drained, "A-1/i1", "exceeds the reservation", rule)
+    return refused.allocation
+
+
+def test_an_instalment_refused_for_want_of_reservation_waits_for_a_retry() -> None:
+    asked = domain.due_work(funded_grant(), date(2026, 6, 1)).allocation
+    drained = domain.payment_made(asked, "OTHER-1", 40_000_00).allocation
+
+    change = domain.payment_rejected(
+        drained, "A-1/i1", "exceeds the reservation", "within_reservation"
+    )
+
+    [unpaid] = change.events
+    assert isinstance(unpaid, InstalmentUnpaid) and unpaid.will_retry
+    first = change.allocation.instalments[0]
+    assert (first.status, first.awaiting_retry) == (domain.NOT_PAID, True)
+    # £50,000.00 reserved less £40,000.00 paid: £10,000.00 was there when it was refused.
+    assert first.available_at_refusal_pence == 10_000_00
+
+
+def test_a_refused_instalment_is_not_retried_before_money_comes_back() -> None:
+    refused = grant_with_first_instalment_refused("within_reservation")
+
+    change = domain.due_work(refused, date(2026, 6, 2))
+
+    assert change.events == ()
+    assert change.allocation.instalments[0].awaiting_retry
+
+
+def test_a_recovery_does_not_retry_a_refused_instalment_as_it_goes_to_the_pot() -> None:
+    refused = grant_with_first_instalment_refused("within_reservation")
+    recovered = domain.recovery_recorded(refused, 40_000_00).allocation
+
+    assert domain.due_work(recovered, date(2026, 7, 1)).events == ()
+
+
+def rise_funded(allocation: domain.Allocation, rise_pence: int) -> domain.Allocation:
+    """A value_up variation whose rise the ledger reserved."""
+    rising = replace(
+        allocation,
+        value_pence=allocation.value_pence + rise_pence,
+        pending_increase_pence=rise_pence,
+    )
+    return domain.reservation_made(rising, rise_pence).allocation
+
+
+def test_a_refused_instalment_is_retried_under_a_new_payment_id_once_money_comes_in() -> None:
+    refused = grant_with_first_instalment_refused("within_reservation")
+    risen = rise_funded(refused, 15_000_00)
+    assert risen.reserved_pence == 65_000_00
+
+    change = domain.due_work(risen, date(2026, 7, 1))
+
+    payment, retried = change.events
+    assert isinstance(payment, PaymentRequested)
+    assert (payment.payment_id, payment.amount_pence) == ("A-1/i1/r1", 20_000_00)
+    assert isinstance(retried, InstalmentRetried)
+    assert (retried.refused_payment_id, retried.available_at_refusal_pence) == ("A-1/i1", 10_000_00)
+    # £65,000.00 reserved less the £40,000.00 paid out.
+    assert retried.available_pence == 25_000_00
+    first = change.allocation.instalments[0]
+    assert (first.status, first.attempt, first.awaiting_retry) == (domain.REQUESTED, 1, False)
+    paid = domain.payment_made(change.allocation, "A-1/i1/r1", 20_000_00)
+    assert paid.allocation.instalments[0].status == domain.PAID
+
+
+def test_a_rise_too_small_to_cover_the_instalment_leaves_it_waiting() -> None:
+    refused = grant_with_first_instalment_refused("within_reservation")
+    risen = rise_funded(refused, 5_000_00)
+
+    change = domain.due_work(risen, date(2026, 7, 1))
+
+    assert change.events == ()
+    assert change.allocation.instalments[0].awaiting_retry
+
+
+def test_an_instalment_refused_in_a_closed_year_is_reported_not_retried() -> None:
+    asked = domain.due_work(funded_grant(), date(2026, 6, 1)).allocation
+
+    change = domain.payment_rejected(asked, "A-1/i1", "financial year is closed", "period_open")
+
+    unpaid, unpayable = change.events
+    assert isinstance(unpaid, InstalmentUnpaid) and not unpaid.will_retry
+    assert isinstance(unpayable, InstalmentUnpayable)
+    assert (unpayable.rule, unpayable.amount_pence) == ("period_open", 20_000_00)
+    assert not change.allocation.instalments[0].awaiting_retry
+    recovered = domain.recovery_recorded(change.allocation, 40_000_00).allocation
+    assert domain.due_work(recovered, date(2026, 7, 1)).events == ()
+
+
+def test_a_refusal_under_an_unnamed_rule_is_reported_for_a_person_to_look_at() -> None:
+    asked = domain.due_work(funded_grant(), date(2026, 6, 1)).allocation
+
+    change = domain.payment_rejected(asked, "A-1/i1", "no reservation")
+
+    assert isinstance(change.events[-1], InstalmentUnpayable)
+    assert change.events[-1].rule == "ledger_rule"

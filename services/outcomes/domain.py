@@ -471,6 +471,18 @@ def sample_size(accepted_count: int, share: float, minimum: int) -> int:
     return min(accepted_count, max(minimum, math.ceil(accepted_count * share)))
 
 
+CompletionStep = Literal["reject", "pay", "sample"]
+
+
+def on_completion(accepted_count: int, share: float, minimum: int) -> tuple[CompletionStep, int]:
+    """What a batch whose every chunk is in calls for, and its sample size: rejected when no
+    claim was accepted, paid at once when sampling is off, else sampled for the verifier."""
+    if accepted_count == 0:
+        return "reject", 0
+    size = sample_size(accepted_count, share, minimum)
+    return ("pay", 0) if size == 0 else ("sample", size)
+
+
 @dataclass(frozen=True)
 class SampleState:
     """The latest decision on each sampled claim of a batch."""

@@ -301,8 +301,11 @@ async def _complete_batch(
     """Every chunk is in: reject an empty batch, or draw the sample for the verifier."""
     connection = context.connection
     await db.raise_work_mem(connection, settings.completion_work_mem_mb)
-    accepted_count, amount_pence = await db.batch_totals(connection, contract.contract_id, batch_id)
-    if accepted_count == 0:
+    accepted_count, _ = await db.batch_totals(connection, contract.contract_id, batch_id)
+    step, size = domain.on_completion(
+        accepted_count, settings.verification_sample_share, settings.verification_sample_size_min
+    )
+    if step == "reject":
         reasons = await db.batch_rejection_reasons(
             connection, contract.contract_id, batch_id, REASONS_LISTED_MAX
         )
@@ -319,10 +322,7 @@ async def _complete_batch(
             )
         )
         return
-    size = domain.sample_size(
-        accepted_count, settings.verification_sample_share, settings.verification_sample_size_min
-    )
-    if size == 0:
+    if step == "pay":
         await _pay_batch(context, contract, batch_id)
     else:
         await _draw_sample(settings, context, contract, batch_id, accepted_count, size)

@@ -249,3 +249,11 @@ def test_a_resubmission_repeated_within_its_batch_is_paid_once() -> None:
     assessment = assess(a_contract(), [a_claim(ALICE), a_claim(ALICE)], earlier)
 
     assert len(assessment.accepted) == 1 and len(assessment.rejected) == 1
+
+
+def test_a_completed_batch_is_rejected_without_claims_paid_unsampled_or_else_sampled() -> None:
+    assert domain.on_completion(0, 0.05, 1) == ("reject", 0)
+    assert domain.on_completion(10, 0.0, 1) == ("pay", 0)
+    # 5% of 100 claims, rounded up, at least the minimum of one.
+    assert domain.on_completion(100, 0.05, 1) == ("sample", 5)
+    assert domain.on_completion(3, 0.05, 1) == ("sample", 1)

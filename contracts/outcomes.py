@@ -398,7 +398,8 @@ class OutcomesContractRegistered(_ContractTerms):
 
 
 class OutcomesContractRejected(ContractEvent):
-    """A contract registration was refused, with every reason found."""
+    """A contract registration was refused, with every reason found.
+    No longer published (see `OutcomesCommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -617,7 +618,8 @@ class ClawbackSettled(ContractEvent):
 
 
 class ClawbackRefused(ContractEvent):
-    """A clawback command could not be acted on (no such paid claim, already clawed back)."""
+    """A clawback command could not be acted on (no such paid claim, already clawed back).
+    No longer published (see `OutcomesCommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -690,7 +692,8 @@ class OpenBookSubmitted(ContractEvent):
 
 
 class OpenBookRejected(ContractEvent):
-    """An open-book return was refused, with the reasons."""
+    """An open-book return was refused, with the reasons.
+    No longer published (see `OutcomesCommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 

@@ -471,6 +471,18 @@ def sample_size(accepted_count: int, share: float, minimum: int) -> int:
     return min(accepted_count, max(minimum, math.ceil(accepted_count * share)))
 
 
+def chunk_is_new(batch_status: str | None, chunk_received: bool) -> bool:
+    """Whether a chunk of evidence is taken: the first of a new batch, or one not yet received
+    of a batch still receiving. A chunk received before, or one of a batch already complete,
+    changes nothing, so a resubmitted file or API batch is harmless."""
+    return batch_status is None or (batch_status == "receiving" and not chunk_received)
+
+
+def claim_status_after_recovery(*, recovered: bool) -> str:
+    """A clawed-back claim once the ledger answers: recovered, or (refused) paid again."""
+    return "clawed_back" if recovered else CLAIM_PAID
+
+
 CompletionStep = Literal["reject", "pay", "sample"]
 
 

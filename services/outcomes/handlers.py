@@ -172,15 +172,11 @@ async def _receive_chunk(
     """False (and nothing changes) for a chunk already received or a batch already complete:
     a resubmitted file or API batch changes nothing."""
     batch = await db.batch(context.connection, contract.contract_id, command.batch_id)
-    if batch is None:
-        await db.start_batch(
-            context.connection, contract.contract_id, command.batch_id, command.provider_id
-        )
-        return True
-    repeated = batch["status"] != "receiving" or await db.chunk_exists(
+    status = batch["status"] if batch is not None else None
+    received = status == "receiving" and await db.chunk_exists(
         context.connection, contract.contract_id, command.batch_id, command.chunk_index
     )
-    if repeated:
+    if not domain.chunk_is_new(status, received):
         log.info(
             "batch %s chunk %d of contract %s was received before; message %s changes nothing",
             command.batch_id,
@@ -188,7 +184,12 @@ async def _receive_chunk(
             contract.contract_id,
             context.envelope.event_id,
         )
-    return not repeated
+        return False
+    if batch is None:
+        await db.start_batch(
+            context.connection, contract.contract_id, command.batch_id, command.provider_id
+        )
+    return True
 
 
 async def _assess_chunk(
@@ -635,7 +636,7 @@ async def record_recovery(
         settled["place_id"],
         settled["participant_hash"],
         settled["metric_id"],
-        "clawed_back",
+        domain.claim_status_after_recovery(recovered=True),
     )
     await db.add_committed(
         context.connection, settled["contract_id"], {settled["metric_id"]: -settled["amount_pence"]}
@@ -669,7 +670,7 @@ async def record_request_rejection(
         settled["place_id"],
         settled["participant_hash"],
         settled["metric_id"],
-        "paid",
+        domain.claim_status_after_recovery(recovered=False),
     )
     await context.outbox.add(
         ClawbackSettled(

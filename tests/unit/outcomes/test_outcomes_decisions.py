@@ -257,3 +257,15 @@ def test_a_completed_batch_is_rejected_without_claims_paid_unsampled_or_else_sam
     # 5% of 100 claims, rounded up, at least the minimum of one.
     assert domain.on_completion(100, 0.05, 1) == ("sample", 5)
     assert domain.on_completion(3, 0.05, 1) == ("sample", 1)
+
+
+def test_a_chunk_is_taken_once_and_never_after_its_batch_is_complete() -> None:
+    assert domain.chunk_is_new(None, False)
+    assert domain.chunk_is_new("receiving", False)
+    assert not domain.chunk_is_new("receiving", True)
+    assert not domain.chunk_is_new("awaiting_verification", False)
+
+
+def test_a_clawed_back_claim_counts_as_paid_again_when_the_ledger_refuses_the_recovery() -> None:
+    assert domain.claim_status_after_recovery(recovered=True) == "clawed_back"
+    assert domain.claim_status_after_recovery(recovered=False) == "paid"

@@ -11,11 +11,11 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.base import Event
+from contracts.decisions import CommandRefusal
 from contracts.ledger import FundingStreams
 from contracts.money import Pence, PositivePence
 from contracts.topics import ALLOCATIONS_COMMANDS, ALLOCATIONS_LIFECYCLE
 from contracts.values import (
-    Figures,
     FinancialYear,
     Identifier,
     Text,
@@ -703,6 +703,41 @@ class InstalmentUnpaid(Event):
     instalment_number: int = Field(ge=1, strict=True)
     payment_id: Identifier
     reason: Text
+    # The ledger's rule, and whether a due-work run retries the instalment once money has come
+    # into the reservation (absent in events written before they were added).
+    rule: Identifier | None = None
+    will_retry: bool = False
+
+
+class InstalmentRetried(Event):
+    """A refused grant instalment was asked for again, under a new payment id, because money
+    came into its reservation (a rise) since the ledger refused it."""
+
+    topic = ALLOCATIONS_LIFECYCLE
+
+    allocation_id: Identifier
+    instalment_number: int = Field(ge=1, strict=True)
+    payment_id: Identifier
+    refused_payment_id: Identifier
+    amount_pence: PositivePence
+    # What the reservation held for payments when it was refused, and when retried.
+    available_at_refusal_pence: Pence
+    available_pence: Pence
+    as_of: date
+
+
+class InstalmentUnpayable(Event):
+    """A refused grant instalment cannot be paid by retrying (the ledger's rule cannot pass
+    with more money, e.g. its year is closed): finance staff must act."""
+
+    topic = ALLOCATIONS_LIFECYCLE
+
+    allocation_id: Identifier
+    instalment_number: int = Field(ge=1, strict=True)
+    payment_id: Identifier
+    amount_pence: PositivePence
+    rule: Identifier
+    reason: Text
 
 
 class ClaimLodged(_ClaimLodging):
@@ -733,16 +768,11 @@ class ClaimOverdue(Event):
     as_of: date
 
 
-class CommandRefused(Event):
-    """A command was refused: the rule it broke and the numbers, for the person who sent it."""
+class CommandRefused(CommandRefusal):
+    """A command to the allocations service was refused: the rule it broke and the numbers,
+    for the person who sent it (the one refusal shape, `contracts.decisions.CommandRefusal`)."""
 
     topic = ALLOCATIONS_LIFECYCLE
-
-    command_type: Identifier
-    subject_id: Identifier
-    rule: Identifier
-    reason: Text
-    figures: Figures = Field(default_factory=dict)
 
 
 class ReleaseRefused(Event):

@@ -332,6 +332,10 @@ class PaymentRejected(Event):
     # Echoed from the request so the outcomes service can find the batch without a lookup.
     contract_id: Identifier | None = None
     claim_batch_id: Identifier | None = None
+    # The rule broken and its numbers (absent in events written before they were added), so a
+    # requester can tell a refusal that may pass later (more money) from one that cannot.
+    rule: Identifier | None = None
+    figures: Figures = Field(default_factory=dict)
 
 
 class RecoveryRecorded(Event):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from contracts.base import Event
+from contracts.decisions import CommandRefusal
 from contracts.ledger import PayerShares, check_payer_shares
 from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import OUTCOMES_COMMANDS, OUTCOMES_LIFECYCLE
@@ -397,7 +398,8 @@ class OutcomesContractRegistered(_ContractTerms):
 
 
 class OutcomesContractRejected(ContractEvent):
-    """A contract registration was refused, with every reason found."""
+    """A contract registration was refused, with every reason found.
+    No longer published (see `OutcomesCommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -616,7 +618,8 @@ class ClawbackSettled(ContractEvent):
 
 
 class ClawbackRefused(ContractEvent):
-    """A clawback command could not be acted on (no such paid claim, already clawed back)."""
+    """A clawback command could not be acted on (no such paid claim, already clawed back).
+    No longer published (see `OutcomesCommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -689,7 +692,8 @@ class OpenBookSubmitted(ContractEvent):
 
 
 class OpenBookRejected(ContractEvent):
-    """An open-book return was refused, with the reasons."""
+    """An open-book return was refused, with the reasons.
+    No longer published (see `OutcomesCommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -710,7 +714,10 @@ class InvestorFlowRecorded(ContractEvent):
 
 
 class CommandRejected(ContractEvent):
-    """An outcomes command was refused as a whole, naming it and every reason."""
+    """An outcomes command was refused as a whole, naming it and every reason.
+
+    Published before the one refusal shape; kept so that the events on the topic stay readable
+    (`contracts.refusals` reads them). New refusals are `OutcomesCommandRefused`."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -720,3 +727,11 @@ class CommandRejected(ContractEvent):
     # (contracts.refusals); absent in events written before they were added.
     rule: Identifier | None = None
     figures: Figures = Field(default_factory=dict)
+
+
+class OutcomesCommandRefused(ContractEvent, CommandRefusal):
+    """A command to the outcomes service was refused, in the one refusal shape
+    (`contracts.decisions.CommandRefusal`): the command, its subject, the rule, why, the figures.
+    Keyed by contract like every outcomes event."""
+
+    topic = OUTCOMES_LIFECYCLE

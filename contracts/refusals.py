@@ -1,9 +1,10 @@
 """One refusal shape for every service: which command was refused, by whom, under which rule,
 why in a sentence, and the figures; read out of each service's own refusal events.
 
-The services refuse with events of their own (`CommandRefused` from allocations,
-`CommandRejected` from outcomes, `RequestRejected` and the specific reservation and payment
-refusals from the ledger), which stay readable as they are. `refusal_of` reads any of them, old
+Allocations and outcomes refuse in the one shape `contracts.decisions.CommandRefusal`
+(`CommandRefused` and `OutcomesCommandRefused`, one per topic); the older and other refusal
+events (`CommandRejected` from outcomes, `RequestRejected` and the specific reservation and
+payment refusals from the ledger) stay readable as they are. `refusal_of` reads any of them, old
 or new, as one `Refusal`, so a reader (the gateway's command status, a page) never needs to know
 which service decided. The command is found through the envelope: a service wraps what it
 decides with the command's envelope as causation, so the correlation id is the command's id.
@@ -19,6 +20,7 @@ from pydantic import Field
 
 from contracts.allocations import AllocationUnfunded, CommandRefused, ReleaseRefused
 from contracts.base import Event
+from contracts.decisions import CommandRefusal
 from contracts.envelope import Envelope
 from contracts.ledger import PaymentRejected, RequestRejected, ReservationRejected
 from contracts.outcomes import (
@@ -26,6 +28,7 @@ from contracts.outcomes import (
     CommandRejected,
     EvidenceRejected,
     OpenBookRejected,
+    OutcomesCommandRefused,
     OutcomesContractRejected,
 )
 from contracts.values import TEXT_LENGTH_MAX, Figures, Identifier, Text, ValueObject
@@ -44,7 +47,8 @@ class Refusal(ValueObject):
     decided_by: Identifier
 
 
-def _from_allocations(event: CommandRefused) -> dict[str, Any]:
+def _from_refusal(event: CommandRefusal) -> dict[str, Any]:
+    """The one refusal shape (`contracts.decisions.CommandRefusal`), read as it is."""
     return {
         "command_type": event.command_type,
         "subject_id": event.subject_id,
@@ -99,9 +103,9 @@ def _from_payment(event: PaymentRejected) -> dict[str, Any]:
     return {
         "command_type": "PaymentRequested",
         "subject_id": event.payment_id,
-        "rule": "payment_within_reservation",
+        "rule": event.rule or "payment_within_reservation",
         "reason": event.reason,
-        "figures": {"amount_pence": event.amount_pence},
+        "figures": event.figures or {"amount_pence": event.amount_pence},
     }
 
 
@@ -164,7 +168,8 @@ def _joined(reasons: tuple[str, ...]) -> str:
 
 
 READERS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
-    CommandRefused: _from_allocations,
+    CommandRefused: _from_refusal,
+    OutcomesCommandRefused: _from_refusal,
     CommandRejected: _from_outcomes,
     RequestRejected: _from_ledger,
     ReservationRejected: _from_reservation,

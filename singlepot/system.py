@@ -15,7 +15,8 @@ SERVICE_NAMES = ("ledger", "allocations", "outcomes", "gateway")
 
 
 def service_definition(name: str, role: str = "all") -> ServiceDefinition:
-    """The definition exported by `services/<name>/app.py`; for the gateway, the one doing
+    """The definition built by `services/<name>/app.py`'s `definition()`, which reads the
+    service's settings from the environment now, not at import; for the gateway, the one doing
     `role` (api, projector, delivery, or all)."""
     if name not in SERVICE_NAMES:
         raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICE_NAMES)}")
@@ -28,7 +29,7 @@ def service_definition(name: str, role: str = "all") -> ServiceDefinition:
         return gateway
     if role != "all":
         raise ValueError(f"--role is the gateway's only; {name} runs as one role")
-    definition: ServiceDefinition = module.DEFINITION
+    definition: ServiceDefinition = module.definition()
     return definition
 
 

@@ -1,42 +1,73 @@
 """The allocations service's pure rules: boards and their decision rules, proposals, votes,
 sign-off, earmarks, variations, endings, grant instalments and Right to Serve claims.
 
-No I/O here. Each rule takes the state it needs and returns the new state with the events to
-publish, or raises `Refused` naming the rule and the numbers. Money is integer pence; shares
-are basis points (1% = 100) so that no float ever decides anything.
+No I/O here. Each command has a `decide_*` function (at the bottom) that takes the state its
+handler loaded and returns a `contracts.decisions.Decision`: the new state with the events to
+publish, or the rule broken with a sentence and the figures. The rules it is built from raise
+`Refused` where a check fails, and `_decides` turns that into the refused decision. Money is
+integer pence; shares are basis points (1% = 100) so that no float ever decides anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import ParamSpec, TypeVar
 
 from contracts import Event, format_pounds
 from contracts.allocations import (
+    AdoptLocalReformPlan,
     AllocationApproved,
     AllocationCancelled,
     AllocationExpired,
     AllocationFunded,
+    AllocationProposed,
     AllocationRejected,
     AllocationSignedOff,
     AllocationSignOffRefused,
     AllocationType,
     AllocationUnfunded,
     AllocationVaried,
+    BoardConfigured,
     BoardDecisionRecorded,
+    CancelAllocation,
+    CastVote,
     CitizenInvolvement,
     ClaimLodged,
     ClaimOverdue,
+    ClaimResponded,
+    CloseVote,
+    ConfigureBoard,
+    DecideAllocation,
+    DecisionRulesSet,
+    DeclareInterest,
+    EarmarkSet,
     Instalment,
     InstalmentFellDue,
     InstalmentPaid,
+    InstalmentRetried,
     InstalmentUnpaid,
+    InstalmentUnpayable,
+    InterestDeclared,
+    LocalReformPlanAdopted,
+    LodgeClaim,
+    ProcessDueWork,
+    ProposeAllocation,
+    ProposeVariation,
     ReleaseRefused,
+    RespondToClaim,
+    SetDecisionRules,
+    SetEarmark,
+    SignOffAllocation,
+    VariationProposed,
     VariationRejected,
+    VoteRecorded,
 )
+from contracts.decisions import Decision
 from contracts.ledger import (
     FundingStream,
     PaymentRequested,
@@ -45,6 +76,9 @@ from contracts.ledger import (
     ReservationRequested,
 )
 from services.allocations.errors import IllegalTransition, Refused
+
+Arguments = ParamSpec("Arguments")
+State = TypeVar("State")
 
 BASIS_POINTS_WHOLE = 10_000
 IDENTIFIER_LENGTH_MAX = 128
@@ -251,6 +285,12 @@ class ScheduledInstalment:
     due_date: date
     amount_pence: int
     status: str = SCHEDULED
+    # Requests made again after a refusal; each has its own payment id (see payment_id_for).
+    attempt: int = 0
+    # Refused under a rule that more money may pass: the next due-work run after money came
+    # into the reservation (it holds more than at the refusal) asks again.
+    awaiting_retry: bool = False
+    available_at_refusal_pence: int = 0
 
 
 @dataclass(frozen=True)
@@ -295,6 +335,18 @@ class Allocation:
         return (
             self.reserved_pence
             + self.recovered_pence
+            - self.paid_pence
+            - self.in_flight_pence
+            - self.release_requested_pence
+        )
+
+    @property
+    def reservation_left_pence(self) -> int:
+        """What the ledger's reservation still holds for payments: reserved, less paid, in
+        flight and released. Unlike `unspent_pence` it leaves recoveries out: the ledger returns
+        a recovery to the pot, not to the reservation, so only a rise adds to it."""
+        return (
+            self.reserved_pence
             - self.paid_pence
             - self.in_flight_pence
             - self.release_requested_pence
@@ -935,23 +987,91 @@ def payment_made(allocation: Allocation, payment_id: str, amount_pence: int) -> 
     )
 
 
-def payment_rejected(allocation: Allocation, payment_id: str, reason: str) -> Change:
-    """An instalment the ledger refused is unpaid; after the end, its money is released."""
+RETRYABLE_PAYMENT_RULES = frozenset({"within_reservation"})
+"""The ledger's refusals of an instalment that may pass later: the reservation was too small,
+and money can come into it (a value_up variation's rise). Any other refusal (a closed
+year, no reservation, a rule not named) cannot pass by asking again: finance staff are told."""
+
+
+def payment_rejected(
+    allocation: Allocation, payment_id: str, reason: str, rule: str | None = None
+) -> Change:
+    """An instalment the ledger refused is unpaid; after the end, its money is released. A
+    running allocation's instalment waits for a retry when more money may pass the rule, else
+    it is reported as unpayable."""
     instalment = _instalment_paid(allocation, payment_id)
     if instalment is None:
         return Change(allocation, ())
-    unpaid = _with_instalment(allocation, replace(instalment, status=NOT_PAID))
+    will_retry = allocation.status == FUNDED and rule in RETRYABLE_PAYMENT_RULES
+    refused = replace(instalment, status=NOT_PAID, awaiting_retry=will_retry)
+    unpaid = _with_instalment(allocation, refused)
+    unpaid = _with_instalment(
+        unpaid, replace(refused, available_at_refusal_pence=max(unpaid.reservation_left_pence, 0))
+    )
     event = InstalmentUnpaid(
         place_id=allocation.place_id,
         allocation_id=allocation.allocation_id,
         instalment_number=instalment.number,
         payment_id=payment_id,
         reason=reason,
+        rule=rule,
+        will_retry=will_retry,
     )
     if allocation.status in ENDED:
         released = release_unspent(unpaid)
         return Change(released.allocation, (event, *released.events))
-    return Change(unpaid, (event,))
+    if will_retry:
+        return Change(unpaid, (event,))
+    unpayable = InstalmentUnpayable(
+        place_id=allocation.place_id,
+        allocation_id=allocation.allocation_id,
+        instalment_number=instalment.number,
+        payment_id=payment_id,
+        amount_pence=instalment.amount_pence,
+        rule=rule or "ledger_rule",
+        reason=reason,
+    )
+    return Change(unpaid, (event, unpayable))
+
+
+def retry_refused_instalments(allocation: Allocation, as_of: date) -> Change:
+    """Ask again for each refused instalment awaiting a retry, once money has come into the
+    reservation since the refusal (a rise funded) and what it holds covers the instalment; the
+    others wait."""
+    if allocation.status != FUNDED:
+        return Change(allocation, ())
+    events: list[Event] = []
+    current = allocation
+    for instalment in allocation.instalments:
+        if not instalment.awaiting_retry or instalment.status != NOT_PAID:
+            continue
+        available = max(current.reservation_left_pence, 0)
+        if (
+            available <= instalment.available_at_refusal_pence
+            or available < instalment.amount_pence
+        ):
+            continue
+        attempt = instalment.attempt + 1
+        retried = replace(instalment, status=REQUESTED, attempt=attempt, awaiting_retry=False)
+        current = _with_instalment(current, retried)
+        payment_id = payment_id_for(allocation.allocation_id, instalment.number, attempt)
+        events.append(_instalment_payment(allocation, instalment, payment_id))
+        events.append(
+            InstalmentRetried(
+                place_id=allocation.place_id,
+                allocation_id=allocation.allocation_id,
+                instalment_number=instalment.number,
+                payment_id=payment_id,
+                refused_payment_id=payment_id_for(
+                    allocation.allocation_id, instalment.number, instalment.attempt
+                ),
+                amount_pence=instalment.amount_pence,
+                available_at_refusal_pence=instalment.available_at_refusal_pence,
+                available_pence=available,
+                as_of=as_of,
+            )
+        )
+    return Change(current, tuple(events))
 
 
 def recovery_recorded(allocation: Allocation, amount_pence: int) -> Change:
@@ -990,7 +1110,7 @@ def _instalment_paid(allocation: Allocation, payment_id: str) -> ScheduledInstal
         (
             i
             for i in allocation.instalments
-            if payment_id_for(allocation.allocation_id, i.number) == payment_id
+            if payment_id_for(allocation.allocation_id, i.number, i.attempt) == payment_id
             and i.status == REQUESTED
         ),
         None,
@@ -1066,9 +1186,11 @@ def expire(allocation: Allocation, as_of: date) -> Change | None:
 # --- Grant instalments ------------------------------------------------------------------------
 
 
-def payment_id_for(allocation_id: str, number: int) -> str:
-    """Deterministic and at most 128 characters: the ledger dedupes payments by this id."""
-    suffix = f"/i{number}"
+def payment_id_for(allocation_id: str, number: int, attempt: int = 0) -> str:
+    """Deterministic and at most 128 characters: the ledger dedupes payments by this id. A
+    retry of a refused instalment has an id of its own ("/r1", "/r2", ...), so the refused
+    payment and the one made stay apart in every read model."""
+    suffix = f"/i{number}" + (f"/r{attempt}" if attempt else "")
     if len(allocation_id) + len(suffix) <= IDENTIFIER_LENGTH_MAX:
         return f"{allocation_id}{suffix}"
     return f"{hashlib.sha256(allocation_id.encode()).hexdigest()}{suffix}"
@@ -1085,17 +1207,7 @@ def due_instalments(allocation: Allocation, as_of: date) -> Change:
             continue
         payment_id = payment_id_for(allocation.allocation_id, instalment.number)
         current = _with_instalment(current, replace(instalment, status=REQUESTED))
-        events.append(
-            PaymentRequested(
-                place_id=allocation.place_id,
-                payment_id=payment_id,
-                allocation_id=allocation.allocation_id,
-                provider_id=allocation.proposal.recipient_id,
-                amount_pence=instalment.amount_pence,
-                payment_kind="grant_instalment",
-                purpose=allocation.purpose,
-            )
-        )
+        events.append(_instalment_payment(allocation, instalment, payment_id))
         events.append(
             InstalmentFellDue(
                 place_id=allocation.place_id,
@@ -1109,14 +1221,29 @@ def due_instalments(allocation: Allocation, as_of: date) -> Change:
     return Change(current, tuple(events))
 
 
+def _instalment_payment(
+    allocation: Allocation, instalment: ScheduledInstalment, payment_id: str
+) -> PaymentRequested:
+    return PaymentRequested(
+        place_id=allocation.place_id,
+        payment_id=payment_id,
+        allocation_id=allocation.allocation_id,
+        provider_id=allocation.proposal.recipient_id,
+        amount_pence=instalment.amount_pence,
+        payment_kind="grant_instalment",
+        purpose=allocation.purpose,
+    )
+
+
 def due_work(allocation: Allocation, as_of: date) -> Change:
-    """What falls due for one allocation by `as_of`: instalments first (they fell due while it
-    ran), then expiry, which releases what is left."""
-    paid = due_instalments(allocation, as_of)
+    """What falls due for one allocation by `as_of`: refused instalments money has come back
+    for, then instalments (they fell due while it ran), then expiry, which releases the rest."""
+    retried = retry_refused_instalments(allocation, as_of)
+    paid = due_instalments(retried.allocation, as_of)
     ended = expire(paid.allocation, as_of)
     if ended is None:
-        return paid
-    return Change(ended.allocation, (*paid.events, *ended.events))
+        return Change(paid.allocation, (*retried.events, *paid.events))
+    return Change(ended.allocation, (*retried.events, *paid.events, *ended.events))
 
 
 # --- Variations -------------------------------------------------------------------------------
@@ -1438,3 +1565,415 @@ def claim_overdue(claim: Claim, place_id: str, as_of: date) -> ClaimOverdue | No
 def claim_response(claim: Claim, responded_on: date) -> tuple[Claim, bool]:
     """The answered claim, and whether the answer came after the deadline."""
     return replace(claim, status=CLAIM_ANSWERED), responded_on > claim.response_due_on
+
+
+# --- Decisions: one per command ---------------------------------------------------------------
+# Each takes the state its handler loaded and the command, and returns a `Decision`: the state
+# to save and the events to publish, or the rule broken. The checks above raise `Refused` from
+# deep inside a rule; `_decides` turns that into a refused decision at this boundary, so a
+# handler never catches anything and never holds a rule.
+
+SUBJECT_FIELDS = (
+    "variation_id",
+    "allocation_id",
+    "claim_id",
+    "plan_id",
+    "earmark_id",
+    "interest_id",
+    "board_version",
+    "rules_version",
+    "as_of",
+)
+"""The fields that name what a command is about, most specific first."""
+
+
+def subject_of(command: Event) -> str:
+    """What a command is about, as its refusal names it (the place when nothing narrower)."""
+    for name in SUBJECT_FIELDS:
+        value = getattr(command, name, None)
+        if value is not None:
+            return str(value)
+    return command.place_id
+
+
+def _decides(rule: Callable[Arguments, Decision[State]]) -> Callable[Arguments, Decision[State]]:
+    """The rule, with a `Refused` raised inside it returned as a refused decision."""
+
+    @functools.wraps(rule)
+    def decide_or_refuse(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Decision[State]:
+        try:
+            return rule(*args, **kwargs)
+        except Refused as refusal:
+            return Decision.refuse(refusal.rule, str(refusal), refusal.figures)
+
+    return decide_or_refuse
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An adopted Local Reform Plan as stored: its id, the command as JSON, its missions."""
+
+    plan_id: str
+    document: str
+    mission_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Changed:
+    """An allocation as a command left it, and its variation when the command was about one."""
+
+    allocation: Allocation
+    variation: Variation | None = None
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """What a due-work run changed: allocations (instalments, expiries) and overdue claims."""
+
+    allocations: tuple[Allocation, ...]
+    claims: tuple[Claim, ...]
+
+
+@_decides
+def decide_board(place: Place, command: ConfigureBoard) -> Decision[Board]:
+    """The next version of the board; the same version repeated unchanged does nothing."""
+    board = Board(
+        version=command.board_version,
+        chair_id=command.chair_id,
+        chair_role=command.chair_role,
+        accounting_officer_id=command.accounting_officer_id,
+        members=tuple(Member(m.member_id, m.seat, m.voting) for m in command.members),
+    )
+    current = place.board.version if place.board else None
+    if not next_version(current, board.version, "board", board == place.board):
+        return Decision()
+    return Decision(board, (BoardConfigured(**command.model_dump()),))
+
+
+@_decides
+def decide_rules(place: Place, command: SetDecisionRules) -> Decision[Rules]:
+    """The next version of the decision rules; the same version repeated does nothing."""
+    rules = Rules(
+        version=command.rules_version,
+        quorum_members=command.quorum_members,
+        majority=command.majority,
+        sign_off_threshold_pence=command.sign_off_threshold_pence,
+        proposer_ids=command.proposer_ids,
+        proposer_seats=command.proposer_seats,
+        claim_response_days=command.claim_response_days,
+    )
+    if not next_version(place.rules.version, rules.version, "rules", rules == place.rules):
+        return Decision()
+    return Decision(rules, (DecisionRulesSet(**command.model_dump()),))
+
+
+@_decides
+def decide_interest(
+    place: Place, existing: Interest | None, command: DeclareInterest
+) -> Decision[Interest]:
+    """A board member's declared interest (they are recused from what it concerns)."""
+    check_interest(place.board, place.place_id, command.member_id)
+    interest = Interest(
+        command.interest_id,
+        command.member_id,
+        command.recipient_id,
+        command.allocation_id,
+        command.description,
+    )
+    if existing == interest:
+        return Decision()
+    if existing is not None:
+        raise Refused("interest_id_unique", f"interest {command.interest_id} exists already")
+    return Decision(interest, (InterestDeclared(**command.model_dump()),))
+
+
+@_decides
+def decide_plan(
+    place: Place, existing_document: str | None, command: AdoptLocalReformPlan
+) -> Decision[Plan]:
+    """An adopted plan whose missions are new; the same plan again does nothing."""
+    if existing_document is not None:
+        if AdoptLocalReformPlan.model_validate_json(existing_document) == command:
+            return Decision()
+        raise Refused("plan_id_unique", f"plan {command.plan_id} was adopted with other terms")
+    mission_ids = tuple(mission.mission_id for mission in command.missions)
+    check_missions_new(place.mission_ids, mission_ids, command.plan_id)
+    plan = Plan(command.plan_id, command.model_dump_json(), mission_ids)
+    return Decision(plan, (LocalReformPlanAdopted(**command.model_dump()),))
+
+
+def decide_earmark(command: SetEarmark) -> Decision[Earmark]:
+    """An earmark set (or replaced): any earmark may be set; proposals are checked against it."""
+    earmark = Earmark(
+        command.earmark_id,
+        command.kind,
+        command.purpose_tag,
+        command.minimum_share_basis_points,
+        command.department_code,
+        command.funding_stream_code,
+        command.reason,
+    )
+    return Decision(earmark, (EarmarkSet(**command.model_dump()),))
+
+
+def proposal_of(command: ProposeAllocation) -> Proposal:
+    return Proposal(
+        allocation_id=command.allocation_id,
+        allocation_type=command.allocation_type,
+        recipient_id=command.recipient_id,
+        purpose=command.purpose,
+        mission_id=command.mission_id,
+        start_date=command.start_date,
+        end_date=command.end_date,
+        value_pence=command.value_pence,
+        financial_year=command.financial_year,
+        proposed_by=command.proposed_by,
+        instalments=command.instalments,
+        purpose_tags=command.purpose_tags,
+        citizen_involvement=command.citizen_involvement,
+        funding_streams=command.funding_streams,
+        excluded_funding_streams=command.excluded_funding_streams,
+    )
+
+
+@_decides
+def decide_proposal(
+    place: Place, existing: Allocation | None, year: YearBook, command: ProposeAllocation
+) -> Decision[Allocation]:
+    """A new proposal; the same proposal again does nothing, another under its id is refused."""
+    allocation = propose(place, existing, proposal_of(command), year)
+    if allocation is None:
+        return Decision()
+    return Decision(allocation, (AllocationProposed(**command.model_dump()),))
+
+
+def _found(place_id: str, allocation_id: str, allocation: Allocation | None) -> Allocation:
+    if allocation is None:
+        raise Refused("allocation_exists", f"no allocation {allocation_id} in {place_id}")
+    return allocation
+
+
+def _variation_of(
+    allocation: Allocation, variation_id: str, variation: Variation | None
+) -> Variation:
+    if variation is None or variation.allocation_id != allocation.allocation_id:
+        raise Refused(
+            "variation_exists",
+            f"no variation {variation_id} of allocation {allocation.allocation_id}",
+        )
+    return variation
+
+
+def open_for_votes(
+    allocation: Allocation, variation_id: str | None, variation: Variation | None
+) -> tuple[bool, str]:
+    """Whether the allocation (or its variation) takes votes now, and how to name it."""
+    if variation_id is None:
+        return allocation.status == PROPOSED, f"allocation {allocation.allocation_id}"
+    varied = _variation_of(allocation, variation_id, variation)
+    is_open = varied.status == VARIATION_PROPOSED and not varied.awaiting_sign_off
+    return is_open, f"variation {variation_id} of allocation {allocation.allocation_id}"
+
+
+@_decides
+def decide_vote(
+    place: Place,
+    allocation: Allocation | None,
+    variation: Variation | None,
+    interests: Iterable[Interest],
+    previous: Vote | None,
+    command: CastVote,
+) -> Decision[Vote]:
+    """A member's vote with the rules version in force; recused members are refused."""
+    found = _found(command.place_id, command.allocation_id, allocation)
+    is_open, subject = open_for_votes(found, command.variation_id, variation)
+    vote = check_vote(
+        place,
+        interests,
+        subject,
+        is_open,
+        found.allocation_id,
+        found.proposal.recipient_id,
+        command.member_id,
+        previous,
+        command.vote,
+        command.reason,
+    )
+    if vote is None:
+        return Decision()
+    recorded = VoteRecorded(
+        place_id=command.place_id,
+        allocation_id=command.allocation_id,
+        variation_id=command.variation_id,
+        member_id=command.member_id,
+        vote=command.vote,
+        rules_version=vote.rules_version,
+        reason=vote.reason,
+    )
+    return Decision(vote, (recorded,))
+
+
+@_decides
+def decide_close_vote(
+    place: Place,
+    allocation: Allocation | None,
+    variation: Variation | None,
+    interests: Iterable[Interest],
+    votes: Sequence[Vote],
+    year: YearBook,
+    command: CloseVote,
+) -> Decision[Changed]:
+    """Count the votes under the rules in force and apply the board's decision."""
+    found = _found(command.place_id, command.allocation_id, allocation)
+    is_open, subject = open_for_votes(found, command.variation_id, variation)
+    if not is_open:
+        raise Refused("vote_open", f"{subject} is not open for votes")
+    result = tally(
+        place, interests, subject, found.allocation_id, found.proposal.recipient_id, votes
+    )
+    return _apply_decision(place, found, variation, year, result, command.closed_by)
+
+
+@_decides
+def decide_resolution(
+    place: Place,
+    allocation: Allocation | None,
+    variation: Variation | None,
+    year: YearBook,
+    command: DecideAllocation,
+) -> Decision[Changed]:
+    """A decision without recorded votes, for a place with no board; repeated or late, it
+    changes nothing (deciding is idempotent)."""
+    found = _found(command.place_id, command.allocation_id, allocation)
+    is_open, _ = open_for_votes(found, command.variation_id, variation)
+    if not is_open:
+        return Decision()
+    result = resolution(place, command.decided_by, command.decision, command.reason)
+    return _apply_decision(place, found, variation, year, result, command.decided_by)
+
+
+def _apply_decision(
+    place: Place,
+    allocation: Allocation,
+    variation: Variation | None,
+    year: YearBook,
+    result: Tally,
+    decided_by: str,
+) -> Decision[Changed]:
+    variation_id = variation.variation_id if variation is not None else None
+    recorded = decision_event(place, allocation.allocation_id, variation_id, result)
+    if variation is None:
+        change = decide(place, allocation, year, result, decided_by)
+        return Decision(Changed(change.allocation), (recorded, *change.events))
+    varied, change = decide_variation(place, allocation, variation, year, result)
+    return Decision(Changed(change.allocation, varied), (recorded, *change.events))
+
+
+@_decides
+def decide_sign_off(
+    place: Place,
+    allocation: Allocation | None,
+    variation: Variation | None,
+    command: SignOffAllocation,
+) -> Decision[Changed]:
+    """The accounting officer signs off (the ledger is asked to reserve) or refuses."""
+    found = _found(command.place_id, command.allocation_id, allocation)
+    signer, answer, reasons = command.accounting_officer_id, command.decision, command.reasons
+    if command.variation_id is None:
+        change = sign_off(place, found, signer, answer, reasons)
+        return Decision(Changed(change.allocation), change.events)
+    varied = _variation_of(found, command.variation_id, variation)
+    signed, change = sign_off_variation(place, found, varied, signer, answer, reasons)
+    return Decision(Changed(change.allocation, signed), change.events)
+
+
+@_decides
+def decide_variation_proposal(
+    place: Place,
+    allocation: Allocation | None,
+    existing: Variation | None,
+    year: YearBook,
+    command: ProposeVariation,
+) -> Decision[Variation]:
+    """A proposed variation, then decided like the allocation was; the same one again does
+    nothing, another under its id is refused."""
+    found = _found(command.place_id, command.allocation_id, allocation)
+    variation = Variation(
+        variation_id=command.variation_id,
+        allocation_id=command.allocation_id,
+        change=command.change,
+        reason=command.reason,
+        proposed_by=command.proposed_by,
+        proposed_on=command.proposed_on,
+        new_value_pence=command.new_value_pence,
+        new_end_date=command.new_end_date,
+        new_purpose=command.new_purpose,
+        new_purpose_tags=command.new_purpose_tags,
+    )
+    if existing is not None:
+        if existing.same_request(variation):
+            return Decision()
+        raise Refused(
+            "variation_id_unique", f"variation {command.variation_id} exists with other terms"
+        )
+    check_variation(place, found, variation, year)
+    return Decision(variation, (VariationProposed(**command.model_dump()),))
+
+
+@_decides
+def decide_cancel(allocation: Allocation | None, command: CancelAllocation) -> Decision[Changed]:
+    """Cancel a running allocation and release its unspent reservation."""
+    found = _found(command.place_id, command.allocation_id, allocation)
+    change = cancel(found, f"{command.reason} (by {command.cancelled_by})")
+    return Decision(Changed(change.allocation), change.events)
+
+
+def decide_due_work(
+    allocations: Iterable[Allocation], overdue: Iterable[Claim], command: ProcessDueWork
+) -> Decision[DueWork]:
+    """Everything due by a date: grant instalments, expiries (releasing the rest), overdue
+    claims. State records what was done, so the same date again changes nothing more."""
+    changed: list[Allocation] = []
+    flagged: list[Claim] = []
+    events: list[Event] = []
+    for allocation in allocations:
+        change = due_work(allocation, command.as_of)
+        if change.events:
+            changed.append(change.allocation)
+            events += change.events
+    for claim in overdue:
+        flag = claim_overdue(claim, command.place_id, command.as_of)
+        if flag is not None:
+            flagged.append(replace(claim, overdue_flagged=True))
+            events.append(flag)
+    return Decision(DueWork(tuple(changed), tuple(flagged)), tuple(events))
+
+
+@_decides
+def decide_claim(place: Place, existing: Claim | None, command: LodgeClaim) -> Decision[Claim]:
+    """A claim recorded with the date the board must answer by; the same claim again does
+    nothing, another under its id is refused."""
+    claim = Claim(
+        claim_id=command.claim_id,
+        claim_kind=command.claim_kind,
+        claimant_id=command.claimant_id,
+        claimant_kind=command.claimant_kind,
+        service_description=command.service_description,
+        lodged_on=command.lodged_on,
+        response_due_on=response_due(place.rules, command.lodged_on),
+    )
+    lodged = lodge_claim(place, existing, claim)
+    if lodged is None:
+        return Decision()
+    return Decision(claim, (lodged,))
+
+
+@_decides
+def decide_claim_response(existing: Claim | None, command: RespondToClaim) -> Decision[Claim]:
+    """The board's reasoned response to an open claim, noting whether it came late."""
+    claim = check_claim_answerable(command.place_id, existing, command.claim_id)
+    answered, late = claim_response(claim, command.responded_on)
+    responded = ClaimResponded(
+        **command.model_dump(), response_due_on=claim.response_due_on, late=late
+    )
+    return Decision(answered, (responded,))

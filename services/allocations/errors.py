@@ -14,7 +14,8 @@ class IllegalTransition(AllocationsError):
 
 class Refused(AllocationsError):
     """A command breaks one of the place's rules; `rule` names it and the message gives the
-    numbers. Handlers publish it as a CommandRefused event; nothing else is written."""
+    numbers. Raised inside the domain's rules; the domain's `decide_*` functions return it as a
+    refused `Decision`, which handlers publish as a CommandRefused event, writing nothing else."""
 
     def __init__(self, rule: str, message: str, figures: dict[str, int] | None = None) -> None:
         super().__init__(message)

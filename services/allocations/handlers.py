@@ -2,16 +2,16 @@
 requests out, and the ledger's answers applied to each allocation.
 
 Every handler runs inside the runtime's transaction, together with the inbox row, so a message
-takes effect at most once. A command that breaks a rule is undone to a savepoint and answered
-with a public CommandRefused event naming the rule and the numbers. The registry `HANDLERS` at
-the bottom maps event types to handlers.
+takes effect at most once. A command handler loads the state it needs, asks the domain to
+decide (`domain.decide_*`), then saves the decided state and publishes its events, or publishes
+the refusal as a `CommandRefused` naming the rule and the numbers; nothing else is written then.
+The registry `HANDLERS` at the bottom maps event types to handlers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -23,19 +23,12 @@ from contracts import (
 )
 from contracts.allocations import (
     AdoptLocalReformPlan,
-    AllocationProposed,
-    BoardConfigured,
     CancelAllocation,
     CastVote,
-    ClaimResponded,
     CloseVote,
     CommandRefused,
     ConfigureBoard,
-    DecisionRulesSet,
     DeclareInterest,
-    EarmarkSet,
-    InterestDeclared,
-    LocalReformPlanAdopted,
     LodgeClaim,
     ProcessDueWork,
     ProposeVariation,
@@ -43,9 +36,8 @@ from contracts.allocations import (
     SetDecisionRules,
     SetEarmark,
     SignOffAllocation,
-    VariationProposed,
-    VoteRecorded,
 )
+from contracts.decisions import Decision
 from contracts.ledger import (
     PaymentMade,
     PaymentRejected,
@@ -57,73 +49,32 @@ from contracts.ledger import (
     ReservationReleaseRequested,
 )
 from services.allocations import db, domain
-from services.allocations.errors import IllegalTransition, Refused
+from services.allocations.errors import IllegalTransition
 from services.runtime.consumer import Handler, HandlerContext, record_unapplied
 
 log = logging.getLogger(__name__)
 
-SUBJECT_FIELDS = (
-    "variation_id",
-    "allocation_id",
-    "claim_id",
-    "plan_id",
-    "earmark_id",
-    "interest_id",
-    "board_version",
-    "rules_version",
-    "as_of",
-)
 
-
-def refusable(handler: Callable[[HandlerContext, Any], Awaitable[None]]) -> Handler:
-    """Run a command handler in a savepoint; a Refused rule undoes it and is published."""
-
-    async def run(context: HandlerContext, command: Event) -> None:
-        try:
-            async with context.connection.transaction():
-                await handler(context, command)
-        except Refused as refusal:
-            await context.outbox.add(
-                CommandRefused(
-                    place_id=command.place_id,
-                    command_type=command.event_type,
-                    subject_id=_subject(command),
-                    rule=refusal.rule,
-                    reason=str(refusal),
-                    figures=refusal.figures,
-                )
+async def _publish(context: HandlerContext, command: Event, decision: Decision[Any]) -> None:
+    """Publish what was decided: its events, or the refusal in the one refusal shape."""
+    if decision.refusal is not None:
+        refusal = decision.refusal
+        await context.outbox.add(
+            CommandRefused(
+                place_id=command.place_id,
+                command_type=command.event_type,
+                subject_id=domain.subject_of(command),
+                rule=refusal.rule,
+                reason=refusal.reason,
+                figures=dict(refusal.figures),
             )
-
-    run.__name__ = handler.__name__
-    run.__doc__ = handler.__doc__
-    return run
-
-
-def _subject(command: Event) -> str:
-    for name in SUBJECT_FIELDS:
-        value = getattr(command, name, None)
-        if value is not None:
-            return str(value)
-    return command.place_id
+        )
+        return
+    await _publish_events(context, decision.events)
 
 
-async def _place(context: HandlerContext, place_id: str) -> domain.Place:
-    await db.lock_place(context.connection, place_id)
-    return await db.load_place(context.connection, place_id)
-
-
-async def _allocation(
-    context: HandlerContext, place_id: str, allocation_id: str
-) -> domain.Allocation:
-    allocation = await db.lock_allocation(context.connection, place_id, allocation_id)
-    if allocation is None:
-        raise Refused("allocation_exists", f"no allocation {allocation_id} in {place_id}")
-    return allocation
-
-
-async def _save(context: HandlerContext, change: domain.Change) -> None:
-    await db.save_allocation(context.connection, change.allocation)
-    for event in change.events:
+async def _publish_events(context: HandlerContext, events: Sequence[Event]) -> None:
+    for event in events:
         envelope = await context.outbox.add(event)
         if isinstance(event, ReservationReleaseRequested):
             # The ledger's refusal of a release names only this event id.
@@ -136,98 +87,107 @@ async def _save(context: HandlerContext, change: domain.Change) -> None:
             )
 
 
+async def _save(context: HandlerContext, change: domain.Change) -> None:
+    await db.save_allocation(context.connection, change.allocation)
+    await _publish_events(context, change.events)
+
+
+async def _save_changed(context: HandlerContext, changed: domain.Changed | None) -> None:
+    if changed is None:
+        return
+    if changed.variation is not None:
+        await db.save_variation(context.connection, changed.allocation.place_id, changed.variation)
+    await db.save_allocation(context.connection, changed.allocation)
+
+
+async def _place(context: HandlerContext, place_id: str) -> domain.Place:
+    await db.lock_place(context.connection, place_id)
+    return await db.load_place(context.connection, place_id)
+
+
+async def _allocation_and_variation(
+    context: HandlerContext, place_id: str, allocation_id: str, variation_id: str | None
+) -> tuple[domain.Allocation | None, domain.Variation | None]:
+    """The allocation a command names (locked), and its variation when it names one."""
+    allocation = await db.lock_allocation(context.connection, place_id, allocation_id)
+    if allocation is None or variation_id is None:
+        return allocation, None
+    return allocation, await db.lock_variation(context.connection, place_id, variation_id)
+
+
+async def _interests(
+    context: HandlerContext, place_id: str, allocation: domain.Allocation | None
+) -> list[domain.Interest]:
+    if allocation is None:
+        return []
+    return await db.interests_in(
+        context.connection, place_id, allocation.allocation_id, allocation.proposal.recipient_id
+    )
+
+
+async def _year(
+    context: HandlerContext, place_id: str, allocation: domain.Allocation | None
+) -> domain.YearBook:
+    """The year book of the allocation's financial year (an empty one for no allocation)."""
+    if allocation is None:
+        return domain.YearBook("", (), ())
+    return await db.year_book(context.connection, place_id, allocation.proposal.financial_year)
+
+
 # --- The place: board, rules, interests, plans, earmarks --------------------------------------
 
 
-@refusable
 async def configure_board(context: HandlerContext, command: ConfigureBoard) -> None:
     """Record the next version of the board."""
     place = await _place(context, command.place_id)
-    board = domain.Board(
-        version=command.board_version,
-        chair_id=command.chair_id,
-        chair_role=command.chair_role,
-        accounting_officer_id=command.accounting_officer_id,
-        members=tuple(domain.Member(m.member_id, m.seat, m.voting) for m in command.members),
-    )
-    current = place.board.version if place.board else None
-    if domain.next_version(current, board.version, "board", board == place.board):
-        await db.insert_board(context.connection, command.place_id, board)
-        await context.outbox.add(BoardConfigured(**command.model_dump()))
+    decision = domain.decide_board(place, command)
+    if decision.state is not None:
+        await db.insert_board(context.connection, command.place_id, decision.state)
+    await _publish(context, command, decision)
 
 
-@refusable
 async def set_rules(context: HandlerContext, command: SetDecisionRules) -> None:
     """Record the next version of the decision rules."""
     place = await _place(context, command.place_id)
-    rules = domain.Rules(
-        version=command.rules_version,
-        quorum_members=command.quorum_members,
-        majority=command.majority,
-        sign_off_threshold_pence=command.sign_off_threshold_pence,
-        proposer_ids=command.proposer_ids,
-        proposer_seats=command.proposer_seats,
-        claim_response_days=command.claim_response_days,
-    )
-    if domain.next_version(place.rules.version, rules.version, "rules", rules == place.rules):
-        await db.insert_rules(context.connection, command.place_id, rules)
-        await context.outbox.add(DecisionRulesSet(**command.model_dump()))
+    decision = domain.decide_rules(place, command)
+    if decision.state is not None:
+        await db.insert_rules(context.connection, command.place_id, decision.state)
+    await _publish(context, command, decision)
 
 
-@refusable
 async def declare_interest(context: HandlerContext, command: DeclareInterest) -> None:
     """Record a member's interest: they are recused from what it concerns."""
     place = await _place(context, command.place_id)
-    domain.check_interest(place.board, place.place_id, command.member_id)
-    interest = domain.Interest(
-        command.interest_id,
-        command.member_id,
-        command.recipient_id,
-        command.allocation_id,
-        command.description,
-    )
     existing = await db.find_interest(context.connection, command.place_id, command.interest_id)
-    if existing == interest:
-        return
-    if existing is not None:
-        raise Refused("interest_id_unique", f"interest {command.interest_id} exists already")
-    await db.insert_interest(context.connection, command.place_id, interest)
-    await context.outbox.add(InterestDeclared(**command.model_dump()))
+    decision = domain.decide_interest(place, existing, command)
+    if decision.state is not None:
+        await db.insert_interest(context.connection, command.place_id, decision.state)
+    await _publish(context, command, decision)
 
 
-@refusable
 async def adopt_plan(context: HandlerContext, command: AdoptLocalReformPlan) -> None:
     """Adopt a Local Reform Plan; its missions are what allocations may name."""
     place = await _place(context, command.place_id)
-    document = command.model_dump_json()
     existing = await db.find_plan(context.connection, command.place_id, command.plan_id)
-    if existing is not None:
-        if AdoptLocalReformPlan.model_validate_json(existing) == command:
-            return
-        raise Refused("plan_id_unique", f"plan {command.plan_id} was adopted with other terms")
-    mission_ids = [mission.mission_id for mission in command.missions]
-    domain.check_missions_new(place.mission_ids, mission_ids, command.plan_id)
-    await db.insert_plan(
-        context.connection, command.place_id, command.plan_id, document, mission_ids
-    )
-    await context.outbox.add(LocalReformPlanAdopted(**command.model_dump()))
+    decision = domain.decide_plan(place, existing, command)
+    if (plan := decision.state) is not None:
+        await db.insert_plan(
+            context.connection,
+            command.place_id,
+            plan.plan_id,
+            plan.document,
+            list(plan.mission_ids),
+        )
+    await _publish(context, command, decision)
 
 
-@refusable
 async def set_earmark(context: HandlerContext, command: SetEarmark) -> None:
     """Set (or replace) an earmark of the place's pot."""
     await _place(context, command.place_id)
-    earmark = domain.Earmark(
-        command.earmark_id,
-        command.kind,
-        command.purpose_tag,
-        command.minimum_share_basis_points,
-        command.department_code,
-        command.funding_stream_code,
-        command.reason,
-    )
-    await db.upsert_earmark(context.connection, command.place_id, earmark)
-    await context.outbox.add(EarmarkSet(**command.model_dump()))
+    decision = domain.decide_earmark(command)
+    if decision.state is not None:
+        await db.upsert_earmark(context.connection, command.place_id, decision.state)
+    await _publish(context, command, decision)
 
 
 async def record_settlement(context: HandlerContext, result: SettlementRecorded) -> None:
@@ -246,265 +206,146 @@ async def record_settlement(context: HandlerContext, result: SettlementRecorded)
 # --- Proposals, votes, decisions, sign-off ----------------------------------------------------
 
 
-@refusable
 async def propose(context: HandlerContext, command: ProposeAllocation) -> None:
     """Record a new proposal; a repeated allocation id with another body is refused."""
     place = await _place(context, command.place_id)
     existing = await db.lock_allocation(context.connection, command.place_id, command.allocation_id)
     year = await db.year_book(context.connection, command.place_id, command.financial_year)
-    allocation = domain.propose(place, existing, _proposal_of(command), year)
-    if allocation is not None:
-        await db.save_allocation(context.connection, allocation)
-        await context.outbox.add(AllocationProposed(**command.model_dump()))
+    decision = domain.decide_proposal(place, existing, year, command)
+    if decision.state is not None:
+        await db.save_allocation(context.connection, decision.state)
+    await _publish(context, command, decision)
 
 
-@refusable
 async def cast_vote(context: HandlerContext, command: CastVote) -> None:
     """Record a member's vote with the rules version in force; recused members are refused."""
-    place = await _place(context, command.place_id)
-    allocation = await _allocation(context, command.place_id, command.allocation_id)
-    is_open, subject = await _open_for_votes(context, allocation, command.variation_id)
-    connection = context.connection
-    interests = await db.interests_in(
-        connection, place.place_id, allocation.allocation_id, allocation.proposal.recipient_id
+    place_id = command.place_id
+    place = await _place(context, place_id)
+    allocation, variation = await _allocation_and_variation(
+        context, place_id, command.allocation_id, command.variation_id
     )
+    interests = await _interests(context, place_id, allocation)
     previous = await db.find_vote(
-        connection, place.place_id, command.allocation_id, command.variation_id, command.member_id
+        context.connection, place_id, command.allocation_id, command.variation_id, command.member_id
     )
-    vote = domain.check_vote(
-        place,
-        interests,
-        subject,
-        is_open,
-        allocation.allocation_id,
-        allocation.proposal.recipient_id,
-        command.member_id,
-        previous,
-        command.vote,
-        command.reason,
-    )
-    if vote is None:
-        return
-    await db.insert_vote(
-        connection, place.place_id, command.allocation_id, command.variation_id, vote
-    )
-    await context.outbox.add(
-        VoteRecorded(
-            place_id=command.place_id,
-            allocation_id=command.allocation_id,
-            variation_id=command.variation_id,
-            member_id=command.member_id,
-            vote=command.vote,
-            rules_version=vote.rules_version,
-            reason=vote.reason,
+    decision = domain.decide_vote(place, allocation, variation, interests, previous, command)
+    if decision.state is not None:
+        await db.insert_vote(
+            context.connection,
+            place_id,
+            command.allocation_id,
+            command.variation_id,
+            decision.state,
         )
-    )
+    await _publish(context, command, decision)
 
 
-@refusable
 async def close_vote(context: HandlerContext, command: CloseVote) -> None:
     """Count the votes under the rules in force and apply the decision."""
-    place = await _place(context, command.place_id)
-    allocation = await _allocation(context, command.place_id, command.allocation_id)
-    is_open, subject = await _open_for_votes(context, allocation, command.variation_id)
-    if not is_open:
-        raise Refused("vote_open", f"{subject} is not open for votes")
-    connection = context.connection
-    recipient_id = allocation.proposal.recipient_id
-    interests = await db.interests_in(
-        connection, place.place_id, allocation.allocation_id, recipient_id
+    place_id = command.place_id
+    place = await _place(context, place_id)
+    allocation, variation = await _allocation_and_variation(
+        context, place_id, command.allocation_id, command.variation_id
     )
+    interests = await _interests(context, place_id, allocation)
     votes = await db.votes_on(
-        connection, place.place_id, command.allocation_id, command.variation_id
+        context.connection, place_id, command.allocation_id, command.variation_id
     )
-    result = domain.tally(place, interests, subject, allocation.allocation_id, recipient_id, votes)
-    await _apply_decision(
-        context, place, allocation, command.variation_id, result, command.closed_by
+    year = await _year(context, place_id, allocation)
+    decision = domain.decide_close_vote(
+        place, allocation, variation, interests, votes, year, command
     )
+    await _save_changed(context, decision.state)
+    await _publish(context, command, decision)
 
 
-@refusable
 async def decide(context: HandlerContext, command: DecideAllocation) -> None:
     """A decision without recorded votes, for a place with no board configured."""
     place = await _place(context, command.place_id)
-    allocation = await _allocation(context, command.place_id, command.allocation_id)
-    is_open, subject = await _open_for_votes(context, allocation, command.variation_id)
-    if not is_open:
-        # A decision repeated or arriving late changes nothing: deciding is idempotent.
-        log.info("ignoring decision on %s: it is no longer open", subject)
-        return
-    result = domain.resolution(place, command.decided_by, command.decision, command.reason)
-    await _apply_decision(
-        context, place, allocation, command.variation_id, result, command.decided_by
+    allocation, variation = await _allocation_and_variation(
+        context, command.place_id, command.allocation_id, command.variation_id
     )
+    year = await _year(context, command.place_id, allocation)
+    decision = domain.decide_resolution(place, allocation, variation, year, command)
+    await _save_changed(context, decision.state)
+    await _publish(context, command, decision)
 
 
-async def _open_for_votes(
-    context: HandlerContext, allocation: domain.Allocation, variation_id: str | None
-) -> tuple[bool, str]:
-    if variation_id is None:
-        return allocation.status == domain.PROPOSED, f"allocation {allocation.allocation_id}"
-    variation = await _variation(context, allocation, variation_id)
-    is_open = variation.status == domain.VARIATION_PROPOSED and not variation.awaiting_sign_off
-    return is_open, f"variation {variation_id} of allocation {allocation.allocation_id}"
-
-
-async def _variation(
-    context: HandlerContext, allocation: domain.Allocation, variation_id: str
-) -> domain.Variation:
-    variation = await db.lock_variation(context.connection, allocation.place_id, variation_id)
-    if variation is None or variation.allocation_id != allocation.allocation_id:
-        raise Refused(
-            "variation_exists",
-            f"no variation {variation_id} of allocation {allocation.allocation_id}",
-        )
-    return variation
-
-
-async def _apply_decision(
-    context: HandlerContext,
-    place: domain.Place,
-    allocation: domain.Allocation,
-    variation_id: str | None,
-    result: domain.Tally,
-    decided_by: str,
-) -> None:
-    connection = context.connection
-    year = await db.year_book(connection, place.place_id, allocation.proposal.financial_year)
-    await context.outbox.add(
-        domain.decision_event(place, allocation.allocation_id, variation_id, result)
-    )
-    if variation_id is None:
-        await _save(context, domain.decide(place, allocation, year, result, decided_by))
-        return
-    variation = await _variation(context, allocation, variation_id)
-    varied, change = domain.decide_variation(place, allocation, variation, year, result)
-    await db.save_variation(connection, place.place_id, varied)
-    await _save(context, change)
-
-
-@refusable
 async def sign_off(context: HandlerContext, command: SignOffAllocation) -> None:
     """The accounting officer signs off (the ledger is asked to reserve) or refuses."""
     place = await _place(context, command.place_id)
-    allocation = await _allocation(context, command.place_id, command.allocation_id)
-    if command.variation_id is None:
-        change = domain.sign_off(
-            place, allocation, command.accounting_officer_id, command.decision, command.reasons
-        )
-        await _save(context, change)
-        return
-    variation = await _variation(context, allocation, command.variation_id)
-    varied, change = domain.sign_off_variation(
-        place,
-        allocation,
-        variation,
-        command.accounting_officer_id,
-        command.decision,
-        command.reasons,
+    allocation, variation = await _allocation_and_variation(
+        context, command.place_id, command.allocation_id, command.variation_id
     )
-    await db.save_variation(context.connection, place.place_id, varied)
-    await _save(context, change)
+    decision = domain.decide_sign_off(place, allocation, variation, command)
+    await _save_changed(context, decision.state)
+    await _publish(context, command, decision)
 
 
 # --- Variations and endings -------------------------------------------------------------------
 
 
-@refusable
 async def propose_variation(context: HandlerContext, command: ProposeVariation) -> None:
     """Record a proposed variation; it is then decided like the allocation was."""
     place = await _place(context, command.place_id)
-    allocation = await _allocation(context, command.place_id, command.allocation_id)
-    variation = domain.Variation(
-        variation_id=command.variation_id,
-        allocation_id=command.allocation_id,
-        change=command.change,
-        reason=command.reason,
-        proposed_by=command.proposed_by,
-        proposed_on=command.proposed_on,
-        new_value_pence=command.new_value_pence,
-        new_end_date=command.new_end_date,
-        new_purpose=command.new_purpose,
-        new_purpose_tags=command.new_purpose_tags,
+    allocation = await db.lock_allocation(
+        context.connection, command.place_id, command.allocation_id
     )
     existing = await db.lock_variation(context.connection, command.place_id, command.variation_id)
-    if existing is not None:
-        if existing.same_request(variation):
-            return
-        raise Refused(
-            "variation_id_unique", f"variation {command.variation_id} exists with other terms"
-        )
-    year = await db.year_book(
-        context.connection, command.place_id, allocation.proposal.financial_year
-    )
-    domain.check_variation(place, allocation, variation, year)
-    await db.save_variation(context.connection, command.place_id, variation)
-    await context.outbox.add(VariationProposed(**command.model_dump()))
+    year = await _year(context, command.place_id, allocation)
+    decision = domain.decide_variation_proposal(place, allocation, existing, year, command)
+    if decision.state is not None:
+        await db.save_variation(context.connection, command.place_id, decision.state)
+    await _publish(context, command, decision)
 
 
-@refusable
 async def cancel(context: HandlerContext, command: CancelAllocation) -> None:
     """Cancel an allocation and release its unspent reservation."""
     await _place(context, command.place_id)
-    allocation = await _allocation(context, command.place_id, command.allocation_id)
-    await _save(context, domain.cancel(allocation, f"{command.reason} (by {command.cancelled_by})"))
+    allocation = await db.lock_allocation(
+        context.connection, command.place_id, command.allocation_id
+    )
+    decision = domain.decide_cancel(allocation, command)
+    await _save_changed(context, decision.state)
+    await _publish(context, command, decision)
 
 
-@refusable
 async def process_due_work(context: HandlerContext, command: ProcessDueWork) -> None:
-    """Everything due by a date: grant instalments, expiries (releasing the rest), overdue
-    claims. State records what was done, so the same date again changes nothing more."""
+    """Everything due by a date: grant instalments, expiries, overdue claims."""
     await _place(context, command.place_id)
     connection = context.connection
-    for allocation in await db.lock_due_allocations(connection, command.place_id, command.as_of):
-        change = domain.due_work(allocation, command.as_of)
-        if change.events:
-            await _save(context, change)
-    for claim in await db.lock_overdue_claims(connection, command.place_id, command.as_of):
-        overdue = domain.claim_overdue(claim, command.place_id, command.as_of)
-        if overdue is not None:
-            await db.save_claim(connection, command.place_id, _flagged(claim))
-            await context.outbox.add(overdue)
-
-
-def _flagged(claim: domain.Claim) -> domain.Claim:
-    return replace(claim, overdue_flagged=True)
+    allocations = await db.lock_due_allocations(connection, command.place_id, command.as_of)
+    claims = await db.lock_overdue_claims(connection, command.place_id, command.as_of)
+    decision = domain.decide_due_work(allocations, claims, command)
+    if (done := decision.state) is not None:
+        for allocation in done.allocations:
+            await db.save_allocation(connection, allocation)
+        for claim in done.claims:
+            await db.save_claim(connection, command.place_id, claim)
+    await _publish(context, command, decision)
 
 
 # --- Right to Serve / Right to Request --------------------------------------------------------
 
 
-@refusable
 async def lodge_claim(context: HandlerContext, command: LodgeClaim) -> None:
     """Record a claim with the date the board must answer by."""
     place = await _place(context, command.place_id)
-    claim = domain.Claim(
-        claim_id=command.claim_id,
-        claim_kind=command.claim_kind,
-        claimant_id=command.claimant_id,
-        claimant_kind=command.claimant_kind,
-        service_description=command.service_description,
-        lodged_on=command.lodged_on,
-        response_due_on=domain.response_due(place.rules, command.lodged_on),
-    )
     existing = await db.lock_claim(context.connection, command.place_id, command.claim_id)
-    lodged = domain.lodge_claim(place, existing, claim)
-    if lodged is not None:
-        await db.save_claim(context.connection, command.place_id, claim)
-        await context.outbox.add(lodged)
+    decision = domain.decide_claim(place, existing, command)
+    if decision.state is not None:
+        await db.save_claim(context.connection, command.place_id, decision.state)
+    await _publish(context, command, decision)
 
 
-@refusable
 async def respond_to_claim(context: HandlerContext, command: RespondToClaim) -> None:
     """Publish the board's reasoned response, noting whether it came late."""
     await _place(context, command.place_id)
     existing = await db.lock_claim(context.connection, command.place_id, command.claim_id)
-    claim = domain.check_claim_answerable(command.place_id, existing, command.claim_id)
-    answered, late = domain.claim_response(claim, command.responded_on)
-    await db.save_claim(context.connection, command.place_id, answered)
-    await context.outbox.add(
-        ClaimResponded(**command.model_dump(), response_due_on=claim.response_due_on, late=late)
-    )
+    decision = domain.decide_claim_response(existing, command)
+    if decision.state is not None:
+        await db.save_claim(context.connection, command.place_id, decision.state)
+    await _publish(context, command, decision)
 
 
 # --- The ledger's answers ---------------------------------------------------------------------
@@ -594,12 +435,15 @@ async def payment_made(context: HandlerContext, result: PaymentMade) -> None:
 
 
 async def payment_rejected(context: HandlerContext, result: PaymentRejected) -> None:
-    """A refused instalment is unpaid, with the ledger's reason."""
+    """A refused instalment is unpaid, with the ledger's reason: retried by a later due-work
+    run or reported as unpayable, as `domain.payment_rejected` decides."""
     await _ledger_result(
         context,
         result.place_id,
         result.allocation_id,
-        lambda allocation: domain.payment_rejected(allocation, result.payment_id, result.reason),
+        lambda allocation: domain.payment_rejected(
+            allocation, result.payment_id, result.reason, result.rule
+        ),
     )
 
 
@@ -637,26 +481,6 @@ async def request_rejected(context: HandlerContext, result: RequestRejected) -> 
         result.place_id,
         allocation_id,
         lambda allocation: domain.release_refused(allocation, amount_pence, result.reason),
-    )
-
-
-def _proposal_of(command: ProposeAllocation) -> domain.Proposal:
-    return domain.Proposal(
-        allocation_id=command.allocation_id,
-        allocation_type=command.allocation_type,
-        recipient_id=command.recipient_id,
-        purpose=command.purpose,
-        mission_id=command.mission_id,
-        start_date=command.start_date,
-        end_date=command.end_date,
-        value_pence=command.value_pence,
-        financial_year=command.financial_year,
-        proposed_by=command.proposed_by,
-        instalments=command.instalments,
-        purpose_tags=command.purpose_tags,
-        citizen_involvement=command.citizen_involvement,
-        funding_streams=command.funding_streams,
-        excluded_funding_streams=command.excluded_funding_streams,
     )
 
 

@@ -84,11 +84,15 @@ ON CONFLICT (place_id, allocation_id) DO UPDATE SET
 
 -- name: lock_due_allocations
 -- Running allocations with something possibly due: past their end, or funded grants whose
--- next instalment may have fallen due (the domain decides exactly).
+-- next instalment may have fallen due or whose refused instalment may be retried (the domain
+-- decides exactly).
 SELECT document::text AS document FROM allocations
 WHERE place_id = $1
   AND status IN ('proposed', 'awaiting_sign_off', 'reservation_requested', 'funded')
-  AND (end_date < $2 OR (status = 'funded' AND document -> 'instalments' @> '[{"status": "scheduled"}]'))
+  AND (end_date < $2
+       OR (status = 'funded' AND document -> 'instalments' @> '[{"status": "scheduled"}]')
+       -- A refused instalment waiting for money to come back into the reservation.
+       OR (status = 'funded' AND document -> 'instalments' @> '[{"awaiting_retry": true}]'))
 ORDER BY allocation_id
 FOR UPDATE;
 

@@ -14,6 +14,7 @@ from services.gateway.api import extend_http
 from services.gateway.delivery.webhooks import delivery_loop
 from services.gateway.opendata import history_handlers
 from services.gateway.projections import handlers as projection_handlers
+from services.gateway.refused_work import handlers as refused_work
 from services.gateway.settings import GatewaySettings
 from services.runtime.host import ServiceDefinition
 
@@ -33,9 +34,10 @@ class Role(StrEnum):
     DELIVERY = "delivery"
 
 
-# The projector's handlers: the read models' own (projections), and the rooms above that keep
-# something of the same events in the same transaction (open data keeps OCDS releases).
-HANDLERS = history_handlers.alongside(projection_handlers.HANDLERS)
+# The projector's handlers: the read models' own (projections), the rooms' own read models
+# (refused work), and rooms that keep something of the same events in the same transaction
+# (open data keeps OCDS releases).
+HANDLERS = history_handlers.alongside(projection_handlers.handlers_with(refused_work.HANDLERS))
 handle_batch = projection_handlers.batch_handler(HANDLERS)
 
 SUBSCRIPTIONS = (
@@ -66,4 +68,9 @@ def definition(settings: GatewaySettings | None = None, role: Role = Role.ALL) -
     )
 
 
-DEFINITION = definition()
+def __getattr__(name: str) -> ServiceDefinition:
+    # `DEFINITION` is built on first use rather than at import: importing this module never
+    # reads the environment.
+    if name == "DEFINITION":
+        return definition()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1159,6 +1159,8 @@ def rejection_event(
             reason=reason,
             contract_id=request.contract_id,
             claim_batch_id=request.claim_batch_id,
+            rule=None if rejection.rule == "ledger_rule" else rejection.rule,
+            figures=rejection.figures,
         )
     return RequestRejected(
         place_id=place_id,

@@ -311,10 +311,33 @@ async def earlier_claims(
     )
     return {
         (row["participant_hash"], row["metric_id"]): domain.EarlierClaim(
-            row["contract_id"], row["batch_id"], row["row_number"]
+            row["contract_id"],
+            row["batch_id"],
+            row["row_number"],
+            row["status"],
+            row["evidence_reference"],
         )
         for row in rows
     }
+
+
+async def archive_failed_claims(
+    connection: asyncpg.Connection,
+    place_id: str,
+    batch_id: str,
+    keys: Sequence[domain.ParticipantMetric],
+) -> None:
+    """Move claims that failed verification aside; their resubmissions in `batch_id` replace
+    them (see domain.resubmitted)."""
+    if not keys:
+        return
+    await connection.execute(
+        QUERIES.archive_failed_claims,
+        place_id,
+        batch_id,
+        [participant for participant, _ in keys],
+        [metric for _, metric in keys],
+    )
 
 
 async def store_chunk(
@@ -734,6 +757,12 @@ async def insert_open_book(connection: asyncpg.Connection, *values: Any) -> None
     """contract_id, period_id, cost, surplus_or_loss, social_value_cost, kpi_results json,
     outcome_payments."""
     await connection.execute(QUERIES.insert_open_book, *values)
+
+
+async def investor_flow_exists(
+    connection: asyncpg.Connection, contract_id: str, flow_id: str
+) -> bool:
+    return bool(await connection.fetchval(QUERIES.investor_flow_exists, contract_id, flow_id))
 
 
 async def insert_investor_flow(connection: asyncpg.Connection, *values: Any) -> bool:

@@ -1,6 +1,7 @@
 """The outcomes service's pure rules: which claims are payable, at which metric version's price,
 within which caps; the verification sample; registration, amendment and open-book checks; and
-the gaming monitors. No I/O here: functions take what the database holds and return decisions.
+the gaming monitors. No I/O here: functions take what the database holds and return decisions;
+each command's `decide_*` (at the bottom) returns a `contracts.decisions.Decision`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,35 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
-from contracts.ledger import PayerShare
+from contracts.base import Event
+from contracts.decisions import Decision
+from contracts.ledger import PayerShare, PaymentRequested, RecoveryRaised
 from contracts.money import format_pounds
-from contracts.outcomes import VerificationRule
+from contracts.outcomes import (
+    AmendMetric,
+    ClawBackClaim,
+    ClawbackRaised,
+    ContractEvent,
+    EvidenceVerified,
+    InvestorFlowRecorded,
+    MetricAmended,
+    OpenBookSubmitted,
+    OutcomesContractRegistered,
+    RecordEngagements,
+    RecordInvestorFlow,
+    RecordReferrals,
+    RecordVerificationDecision,
+    RegisterOutcomesContract,
+    SubmitEvidence,
+    SubmitOpenBook,
+    VerificationRule,
+)
+
+OUTCOME_PAYMENT: Final[Literal["outcome_payment"]] = "outcome_payment"
+# Reasons listed in one refusal or summary; every one is kept in the service's tables.
+REASONS_LISTED_MAX = 20
 
 ParticipantMetric = tuple[str, str]
 """(participant_hash, metric_id): the outcome that is paid once per place."""
@@ -133,15 +158,23 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class EarlierClaim:
-    """Where a participant-metric outcome was claimed before, to name it in a rejection."""
+    """Where a participant-metric outcome was claimed before, to name it in a rejection, with
+    where that claim stands and its evidence (a claim that failed verification may come back)."""
 
     contract_id: str
     batch_id: str
     row_number: int | None
+    status: str = "pending"
+    evidence_reference: str | None = None
 
     def describe(self) -> str:
         row = f", row {self.row_number}" if self.row_number else ""
         return f"contract {self.contract_id}, batch {self.batch_id}{row}"
+
+    @property
+    def failed_verification(self) -> bool:
+        """Refused by the verifier: the one kind of earlier claim that may be resubmitted."""
+        return self.status == FAILED_VERIFICATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +185,8 @@ class PricedClaim:
     price_pence: int
     metric_version: int
     claim_period_id: str | None
+    # The claim that failed verification which this one resubmits with new evidence.
+    resubmits: EarlierClaim | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +204,9 @@ METRIC_PRICED = "metric_priced"  # the contract prices no such metric
 PAID_ONCE = "participant_metric_paid_once"  # a duplicate, in the batch or anywhere in the place
 WITHIN_CAP = "within_cap"  # the contract's, the metric's or the payer's cap is reached
 CLAIM_RULES = (CLAIM_VALID, METRIC_PRICED, PAID_ONCE, WITHIN_CAP)
+# The rule an accepted claim names when it resubmits one that failed verification.
+RESUBMITTED = "resubmitted_after_failed_verification"
+FAILED_VERIFICATION = "failed_verification"
 
 
 @dataclass(frozen=True)
@@ -296,8 +334,9 @@ def assess(
         key = (claim.participant_hash, claim.metric_id)
         reason = claim_problem(contract, claim, received_on)
         rule = CLAIM_VALID if claim.metric_id in contract.metrics else METRIC_PRICED
+        before = seen.get(key) or earlier.get(key)
         if reason is None:
-            reason = _duplicate_problem(contract, claim, earlier.get(key) or seen.get(key))
+            reason = _duplicate_problem(contract, claim, before)
             rule = PAID_ONCE
         if reason is not None:
             rejected.append(RejectedClaim(claim, reason, rule))
@@ -314,7 +353,11 @@ def assess(
         period = contract.claim_period_on(claim.achieved_on)
         accepted.append(
             PricedClaim(
-                claim, amount_pence, version.version, period.claim_period_id if period else None
+                claim,
+                amount_pence,
+                version.version,
+                period.claim_period_id if period else None,
+                resubmits=before,
             )
         )
     return Assessment(tuple(accepted), tuple(rejected))
@@ -356,12 +399,41 @@ def _claim_period_problem(contract: Contract, day: date, received_on: date) -> s
 def _duplicate_problem(
     contract: Contract, claim: ClaimLike, earlier: EarlierClaim | None
 ) -> str | None:
+    """Why a claim repeats an outcome claimed before, or None. A participant's outcome is paid
+    once per place, so a paid or pending claim blocks any other; a claim the verifier refused
+    (failed verification) may come back in a later batch, with new evidence only."""
     if earlier is None:
         return None
+    if earlier.failed_verification:
+        if claim.evidence_reference != earlier.evidence_reference:
+            return None
+        return (
+            f"participant {claim.participant_hash}'s metric {claim.metric_id} failed "
+            f"verification ({earlier.describe()}) with evidence {claim.evidence_reference}; a "
+            "resubmission needs new evidence"
+        )
     return (
         f"participant {claim.participant_hash} already has metric {claim.metric_id} claimed in "
         f"{contract.place_id} ({earlier.describe()})"
     )
+
+
+def resubmitted(assessment: Assessment) -> list[ParticipantMetric]:
+    """The accepted claims that resubmit one which failed verification: the failed claim is
+    archived so that the new one takes its place."""
+    return [
+        (priced.claim.participant_hash, priced.claim.metric_id)
+        for priced in assessment.accepted
+        if priced.resubmits is not None and priced.resubmits.failed_verification
+    ]
+
+
+def resubmission_note(priced: PricedClaim) -> str | None:
+    """What a provider reads beside an accepted resubmission, or None for a first claim."""
+    earlier = priced.resubmits
+    if earlier is None or not earlier.failed_verification:
+        return None
+    return f"resubmitted with new evidence after failing verification ({earlier.describe()})"
 
 
 def reasons_summary(rejected: Iterable[str]) -> str:
@@ -397,6 +469,30 @@ def sample_size(accepted_count: int, share: float, minimum: int) -> int:
     if accepted_count == 0 or share <= 0:
         return 0
     return min(accepted_count, max(minimum, math.ceil(accepted_count * share)))
+
+
+def chunk_is_new(batch_status: str | None, chunk_received: bool) -> bool:
+    """Whether a chunk of evidence is taken: the first of a new batch, or one not yet received
+    of a batch still receiving. A chunk received before, or one of a batch already complete,
+    changes nothing, so a resubmitted file or API batch is harmless."""
+    return batch_status is None or (batch_status == "receiving" and not chunk_received)
+
+
+def claim_status_after_recovery(*, recovered: bool) -> str:
+    """A clawed-back claim once the ledger answers: recovered, or (refused) paid again."""
+    return "clawed_back" if recovered else CLAIM_PAID
+
+
+CompletionStep = Literal["reject", "pay", "sample"]
+
+
+def on_completion(accepted_count: int, share: float, minimum: int) -> tuple[CompletionStep, int]:
+    """What a batch whose every chunk is in calls for, and its sample size: rejected when no
+    claim was accepted, paid at once when sampling is off, else sampled for the verifier."""
+    if accepted_count == 0:
+        return "reject", 0
+    size = sample_size(accepted_count, share, minimum)
+    return ("pay", 0) if size == 0 else ("sample", size)
 
 
 @dataclass(frozen=True)
@@ -816,3 +912,318 @@ def deadline_flags(
             )
             flags.append(Flag("deadline_clustering", period.claim_period_id, detail))
     return flags
+
+
+# --- Decisions: one per command ---------------------------------------------------------------
+# Each takes what its handler loaded and the command, and returns a `Decision`: the state to
+# save and the events to publish, or the rule broken with one sentence (several problems are
+# joined into it) and the figures. Handlers publish a refusal as `OutcomesCommandRefused`.
+
+SUBJECT_FIELDS = ("clawback_id", "batch_id", "period_id", "flow_id", "metric_id", "contract_id")
+"""The fields that name what an outcomes command is about, most specific first."""
+
+CLAIM_PAID = "paid"
+
+
+def subject_of(command: ContractEvent) -> str:
+    """What a command is about, as its refusal names it."""
+    for name in SUBJECT_FIELDS:
+        value = getattr(command, name, None)
+        if isinstance(value, str):
+            return value
+    return command.contract_id
+
+
+def _refused(rule: str, problems: Sequence[str], figures: Mapping[str, int] | None = None) -> Any:
+    return Decision.refuse(rule, "; ".join(problems), figures)
+
+
+def _not_registered(contract_id: str) -> Decision[Any]:
+    return Decision.refuse("contract_registered", f"contract {contract_id} is not registered")
+
+
+def decide_registration(
+    command: RegisterOutcomesContract,
+    registered_before: bool,
+    allocation: AllocationView | None,
+    places_holding: tuple[str, ...],
+    *,
+    kpi_threshold_pence: int,
+    kpi_count_required: int,
+) -> Decision[RegisterOutcomesContract]:
+    """A contract registered on its outcomes_contract allocation, or why not."""
+    if registered_before:
+        return Decision.refuse(
+            "contract_id_unique", f"contract {command.contract_id} is already registered"
+        )
+    terms = RegistrationTerms(
+        command.contract_id,
+        command.provider_id,
+        command.cap_pence,
+        len(command.social_value_kpis),
+        command.social_impact_bond,
+    )
+    problems = registration_problems(
+        terms,
+        allocation,
+        kpi_threshold_pence=kpi_threshold_pence,
+        kpi_count_required=kpi_count_required,
+    )
+    problems += allocation_place_problems(command.place_id, command.allocation_id, places_holding)
+    if problems:
+        figures = {"cap_pence": command.cap_pence}
+        if allocation is not None and allocation.value_pence is not None:
+            figures["allocation_value_pence"] = allocation.value_pence
+        return _refused("contract_fits_allocation", problems, figures)
+    return Decision(command, (OutcomesContractRegistered(**command.model_dump()),))
+
+
+def decide_amendment(contract: Contract | None, command: AmendMetric) -> Decision[MetricVersion]:
+    """A metric's next version, agreed by the parties; earlier versions stay as they were."""
+    if contract is None:
+        return _not_registered(command.contract_id)
+    problems = amendment_problems(
+        contract, command.metric_id, command.version, command.effective_from
+    )
+    if problems:
+        return _refused("metric_version_follows", problems, {"version": command.version})
+    version = MetricVersion(command.version, command.effective_from, command.price_pence)
+    return Decision(version, (MetricAmended(**command.model_dump(exclude={"definition"})),))
+
+
+def decide_provider_holds(
+    contract: Contract | None, command: SubmitEvidence | RecordReferrals | RecordEngagements
+) -> Decision[Contract]:
+    """The contract, when it is registered in the command's place and held by its provider."""
+    problems = batch_problems(contract, command.contract_id, command.place_id, command.provider_id)
+    if problems or contract is None:
+        return _refused("evidence_batch_valid", problems)
+    return Decision(contract)
+
+
+def decide_verification_intake(
+    contract: Contract | None,
+    batch_status: str | None,
+    strangers: Sequence[ParticipantMetric],
+    command: RecordVerificationDecision,
+) -> Decision[Contract]:
+    """The verifier's decisions may be recorded: the batch awaits them and each decided claim
+    was in its sample."""
+    if contract is None or batch_status is None:
+        return Decision.refuse(
+            "batch_submitted",
+            f"batch {command.batch_id} of contract {command.contract_id} was not submitted",
+        )
+    if batch_status not in ("awaiting_verification", "held"):
+        return Decision.refuse(
+            "batch_awaiting_verification",
+            f"batch {command.batch_id} is {batch_status}, not awaiting verification",
+        )
+    if strangers:
+        problems = [
+            f"participant {participant} metric {metric} was not sampled from batch "
+            f"{command.batch_id}"
+            for participant, metric in strangers[:REASONS_LISTED_MAX]
+        ]
+        return _refused("decided_claims_sampled", problems, {"not_sampled": len(strangers)})
+    return Decision(contract)
+
+
+VerificationStep = Literal["wait", "pay", "apply_rule", "hold"]
+
+
+def after_verification(state: SampleState) -> VerificationStep:
+    """What a batch's sample, as decided so far, calls for: wait for more decisions, pay it,
+    settle it by the contract's verification rule (every sampled claim decided, some failed),
+    or hold it for a person (a failure while others are undecided, or a rule of "hold")."""
+    if state.outcome == "passed":
+        return "pay"
+    if state.outcome == "undecided":
+        return "wait"
+    return "apply_rule" if state.decided >= state.sample_size else "hold"
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """A claim as stored: which contract it is of, where it has got to, and what it was paid."""
+
+    contract_id: str
+    status: str
+    payment_id: str | None
+    price_pence: int
+    claim_period_id: str | None
+
+
+@dataclass(frozen=True)
+class Clawback:
+    """A clawback raised on a paid claim: what the ledger is asked to recover."""
+
+    recovery_id: str
+    clawback_id: str
+    contract_id: str
+    place_id: str
+    participant_hash: str
+    metric_id: str
+    payment_id: str
+    amount_pence: int
+    reason: str
+    raised_by: str
+
+
+def decide_clawback(
+    contract: Contract | None,
+    raised_before: bool,
+    claim: ClaimRecord | None,
+    command: ClawBackClaim,
+) -> Decision[Clawback]:
+    """Recover a paid claim found invalid. Only a paid claim can be clawed back: one still
+    pending was never paid, and one clawed back already has nothing more to recover."""
+    if contract is None:
+        return _not_registered(command.contract_id)
+    if raised_before:
+        return Decision.refuse(
+            "clawback_id_unique", f"clawback {command.clawback_id} was raised before"
+        )
+    if claim is None or claim.contract_id != contract.contract_id:
+        return Decision.refuse(
+            "claim_exists",
+            f"contract {contract.contract_id} has no claim of metric {command.metric_id} for "
+            f"participant {command.participant_hash}",
+        )
+    if claim.status != CLAIM_PAID or claim.payment_id is None:
+        return Decision.refuse(
+            "clawback_of_a_paid_claim",
+            f"the claim is {claim.status}, not paid: only a paid claim can be clawed back",
+        )
+    clawback = Clawback(
+        recovery_id=recovery_id_for(contract.contract_id, command.clawback_id),
+        clawback_id=command.clawback_id,
+        contract_id=contract.contract_id,
+        place_id=contract.place_id,
+        participant_hash=command.participant_hash,
+        metric_id=command.metric_id,
+        payment_id=claim.payment_id,
+        amount_pence=claim.price_pence,
+        reason=command.reason,
+        raised_by=command.raised_by,
+    )
+    return Decision(clawback, _clawback_events(contract, clawback, claim.claim_period_id))
+
+
+def _clawback_events(
+    contract: Contract, clawback: Clawback, claim_period_id: str | None
+) -> tuple[Event, ...]:
+    recovery = RecoveryRaised(
+        place_id=contract.place_id,
+        recovery_id=clawback.recovery_id,
+        payment_id=clawback.payment_id,
+        allocation_id=contract.allocation_id,
+        provider_id=contract.provider_id,
+        amount_pence=clawback.amount_pence,
+        reason=clawback.reason,
+        payer_shares=recovery_payer_shares(contract, clawback.metric_id, clawback.amount_pence),
+    )
+    raised = ClawbackRaised(
+        place_id=contract.place_id,
+        contract_id=contract.contract_id,
+        clawback_id=clawback.clawback_id,
+        recovery_id=clawback.recovery_id,
+        payment_id=clawback.payment_id,
+        participant_hash=clawback.participant_hash,
+        metric_id=clawback.metric_id,
+        amount_pence=clawback.amount_pence,
+        reason=clawback.reason,
+        claim_period_id=claim_period_id,
+    )
+    return recovery, raised
+
+
+def decide_open_book(
+    contract: Contract | None,
+    submitted_before: bool,
+    paid_pence: int,
+    command: SubmitOpenBook,
+) -> Decision[SubmitOpenBook]:
+    """A provider's open-book return, recorded beside the outcome payments of its period."""
+    if contract is None:
+        return _not_registered(command.contract_id)
+    problems = open_book_problems(
+        contract, command.provider_id, command.period_id, [k.kpi_id for k in command.kpi_results]
+    )
+    if submitted_before:
+        problems += (f"an open-book return for period {command.period_id} was submitted before",)
+    if problems:
+        return _refused("open_book_complete", problems)
+    submitted = OpenBookSubmitted(**command.model_dump(), outcome_payments_pence=paid_pence)
+    return Decision(command, (submitted,))
+
+
+def open_book_period(contract: Contract, period_id: str) -> str | None:
+    """The period whose payments an open-book return sits beside (None: the whole contract,
+    for a contract without claim periods)."""
+    return period_id if contract.claim_periods else None
+
+
+def decide_investor_flow(
+    social_impact_bond: bool, recorded_before: bool, command: RecordInvestorFlow
+) -> Decision[RecordInvestorFlow]:
+    """An investor flow of a social impact bond; it never touches outcome payments."""
+    if not social_impact_bond:
+        return Decision.refuse(
+            "social_impact_bond",
+            f"contract {command.contract_id} is not a registered social impact bond",
+        )
+    if recorded_before:
+        return Decision.refuse(
+            "flow_id_unique", f"investor flow {command.flow_id} was recorded before"
+        )
+    return Decision(command, (InvestorFlowRecorded(**command.model_dump()),))
+
+
+@dataclass(frozen=True)
+class BatchPayment:
+    """How a verified batch is paid: now (asking the ledger) or once its allocation is funded."""
+
+    status: Literal["awaiting_funding", "payment_requested"]
+    amount_pence: int
+    payment_id: str | None
+
+
+def decide_batch_payment(
+    contract: Contract,
+    batch_id: str,
+    allocation_funded: bool,
+    verified_count: int,
+    amount_pence: int,
+    claimed_by_payer: Mapping[str | None, int],
+) -> Decision[BatchPayment]:
+    """The batch is verified: ask the ledger to pay it, split by payer, once its allocation is
+    funded; paying before the ledger reserved the money would only be refused, so it waits."""
+    verified = EvidenceVerified(
+        place_id=contract.place_id,
+        contract_id=contract.contract_id,
+        batch_id=batch_id,
+        verified_count=verified_count,
+        amount_pence=amount_pence,
+    )
+    if not allocation_funded:
+        return Decision(BatchPayment("awaiting_funding", amount_pence, None), (verified,))
+    payment_id = payment_id_for(contract.contract_id, batch_id)
+    payer_shares = tuple(
+        PayerShare(payer_id=payer_id, amount_pence=share_pence)
+        for payer_id, share_pence in split_by_payer(claimed_by_payer, amount_pence)
+    )
+    requested = PaymentRequested(
+        place_id=contract.place_id,
+        payment_id=payment_id,
+        allocation_id=contract.allocation_id,
+        provider_id=contract.provider_id,
+        amount_pence=amount_pence,
+        payment_kind=OUTCOME_PAYMENT,
+        contract_id=contract.contract_id,
+        claim_batch_id=batch_id,
+        purpose=f"outcome payment for contract {contract.contract_id}, batch {batch_id}",
+        payer_shares=payer_shares,
+    )
+    payment = BatchPayment("payment_requested", amount_pence, payment_id)
+    return Decision(payment, (verified, requested))

@@ -2,24 +2,26 @@
 payment and recovery requests, remittance advice and flags out.
 
 Every handler runs inside the runtime's transaction, together with the inbox row, so a message
-takes effect at most once. Handlers that need the service's settings take them first and are
-bound with functools.partial in `handlers()` at the bottom, which builds the registry.
+takes effect at most once. A command handler loads what it needs, asks the domain to decide
+(`domain.decide_*`), then saves and publishes what was decided, or publishes the refusal as an
+`OutcomesCommandRefused` naming the rule; the rules live in `domain.py`. Every handler takes the
+service's settings first; the registry `HANDLERS` at the bottom maps message types to handlers,
+and `app.definition` binds them to the settings.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from functools import partial
-from typing import Final, Literal
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from contracts.allocations import AllocationApproved, AllocationFunded
 from contracts.base import Event
+from contracts.decisions import Decision
 from contracts.ledger import (
-    PayerShare,
     PaymentMade,
     PaymentRejected,
-    PaymentRequested,
     RecoveryRaised,
     RecoveryRecorded,
     RequestRejected,
@@ -30,26 +32,17 @@ from contracts.outcomes import (
     ClaimResult,
     ClaimResultsRecorded,
     ClawBackClaim,
-    ClawbackRaised,
-    ClawbackRefused,
     ClawbackSettled,
-    CommandRejected,
     ContractEvent,
     EngagementsRecorded,
     EvidenceHeld,
     EvidenceRejected,
     EvidenceSampled,
     EvidenceSubmitted,
-    EvidenceVerified,
     FunnelMeasured,
     GamingFlagRaised,
-    InvestorFlowRecorded,
-    MetricAmended,
-    OpenBookRejected,
-    OpenBookSubmitted,
     OutcomePaymentRejected,
-    OutcomesContractRegistered,
-    OutcomesContractRejected,
+    OutcomesCommandRefused,
     RecordEngagements,
     RecordInvestorFlow,
     RecordReferrals,
@@ -65,13 +58,40 @@ from contracts.outcomes import (
     VerificationRuleApplied,
 )
 from services.outcomes import db, domain
+from services.outcomes.domain import OUTCOME_PAYMENT, REASONS_LISTED_MAX
 from services.outcomes.settings import OutcomesSettings
-from services.runtime.consumer import Handler, HandlerContext
+from services.runtime.consumer import HandlerContext
 
 log = logging.getLogger(__name__)
 
-OUTCOME_PAYMENT: Final[Literal["outcome_payment"]] = "outcome_payment"
-REASONS_LISTED_MAX = 20
+OutcomesHandler = Callable[[OutcomesSettings, HandlerContext, Any], Awaitable[None]]
+"""An outcomes handler: the service's settings, the handler context, the message."""
+
+
+async def _publish(
+    context: HandlerContext, command: ContractEvent, decision: Decision[Any]
+) -> None:
+    """Publish what was decided: its events, or the refusal in the one refusal shape."""
+    if decision.refusal is not None:
+        refusal = decision.refusal
+        await context.outbox.add(
+            OutcomesCommandRefused(
+                place_id=command.place_id,
+                contract_id=command.contract_id,
+                command_type=command.event_type,
+                subject_id=domain.subject_of(command),
+                rule=refusal.rule,
+                reason=refusal.reason,
+                figures=dict(refusal.figures),
+            )
+        )
+        return
+    await _publish_events(context, decision.events)
+
+
+async def _publish_events(context: HandlerContext, events: Iterable[Event]) -> None:
+    for event in events:
+        await context.outbox.add(event)
 
 
 # --- Contracts --------------------------------------------------------------------------------
@@ -81,59 +101,40 @@ async def register_contract(
     settings: OutcomesSettings, context: HandlerContext, command: RegisterOutcomesContract
 ) -> None:
     """Store a new contract on its outcomes_contract allocation, or say why not."""
-    if await db.contract_exists(context.connection, command.contract_id):
-        await _refuse(context, command, f"contract {command.contract_id} is already registered")
-        return
-    allocation = await db.allocation(context.connection, command.place_id, command.allocation_id)
-    problems = domain.registration_problems(
-        domain.RegistrationTerms(
-            command.contract_id,
-            command.provider_id,
-            command.cap_pence,
-            len(command.social_value_kpis),
-            command.social_impact_bond,
-        ),
+    connection = context.connection
+    registered_before = await db.contract_exists(connection, command.contract_id)
+    allocation = await db.allocation(connection, command.place_id, command.allocation_id)
+    places_holding = await db.places_holding_allocation(connection, command.allocation_id)
+    decision = domain.decide_registration(
+        command,
+        registered_before,
         allocation,
+        places_holding,
         kpi_threshold_pence=settings.social_value_kpi_threshold_pence,
         kpi_count_required=settings.social_value_kpi_count,
     )
-    places_holding = await db.places_holding_allocation(context.connection, command.allocation_id)
-    problems += domain.allocation_place_problems(
-        command.place_id, command.allocation_id, places_holding
-    )
-    if problems:
-        await context.outbox.add(
-            OutcomesContractRejected(
-                place_id=command.place_id, contract_id=command.contract_id, reasons=problems
-            )
-        )
-        return
-    await db.insert_contract(context.connection, _new_contract(command))
-    await context.outbox.add(OutcomesContractRegistered(**command.model_dump()))
+    if decision.state is not None:
+        await db.insert_contract(connection, _new_contract(decision.state))
+    await _publish(context, command, decision)
 
 
-async def amend_metric(context: HandlerContext, command: AmendMetric) -> None:
+async def amend_metric(
+    settings: OutcomesSettings, context: HandlerContext, command: AmendMetric
+) -> None:
     """Add a metric's next version, agreed by the parties; earlier versions stay as they were."""
     contract = await db.lock_contract(context.connection, command.contract_id)
-    if contract is None:
-        await _refuse(context, command, f"contract {command.contract_id} is not registered")
-        return
-    problems = domain.amendment_problems(
-        contract, command.metric_id, command.version, command.effective_from
-    )
-    if problems:
-        await _refuse(context, command, *problems)
-        return
-    await db.insert_metric_version(
-        context.connection,
-        contract.contract_id,
-        command.metric_id,
-        domain.MetricVersion(command.version, command.effective_from, command.price_pence),
-        command.definition.model_dump() if command.definition else None,
-        command.agreed_by,
-        command.reason,
-    )
-    await context.outbox.add(MetricAmended(**command.model_dump(exclude={"definition"})))
+    decision = domain.decide_amendment(contract, command)
+    if decision.state is not None:
+        await db.insert_metric_version(
+            context.connection,
+            command.contract_id,
+            command.metric_id,
+            decision.state,
+            command.definition.model_dump() if command.definition else None,
+            command.agreed_by,
+            command.reason,
+        )
+    await _publish(context, command, decision)
 
 
 # --- Evidence ---------------------------------------------------------------------------------
@@ -146,20 +147,11 @@ async def submit_evidence(
     verification sample (or, with sampling off, ask the ledger to pay)."""
     connection = context.connection
     contract = await db.lock_contract(connection, command.contract_id)
-    problems = domain.batch_problems(
-        contract, command.contract_id, command.place_id, command.provider_id
-    )
-    if problems:
-        await context.outbox.add(
-            EvidenceRejected(
-                place_id=command.place_id,
-                contract_id=command.contract_id,
-                batch_id=command.batch_id,
-                reasons=problems,
-            )
-        )
+    decision = domain.decide_provider_holds(contract, command)
+    if decision.state is None:
+        await _publish(context, command, decision)
         return
-    assert contract is not None, "batch_problems reports a missing contract"
+    contract = decision.state
     if not await _receive_chunk(context, contract, command):
         return
     await _assess_chunk(settings, context, contract, command)
@@ -180,15 +172,11 @@ async def _receive_chunk(
     """False (and nothing changes) for a chunk already received or a batch already complete:
     a resubmitted file or API batch changes nothing."""
     batch = await db.batch(context.connection, contract.contract_id, command.batch_id)
-    if batch is None:
-        await db.start_batch(
-            context.connection, contract.contract_id, command.batch_id, command.provider_id
-        )
-        return True
-    repeated = batch["status"] != "receiving" or await db.chunk_exists(
+    status = batch["status"] if batch is not None else None
+    received = status == "receiving" and await db.chunk_exists(
         context.connection, contract.contract_id, command.batch_id, command.chunk_index
     )
-    if repeated:
+    if not domain.chunk_is_new(status, received):
         log.info(
             "batch %s chunk %d of contract %s was received before; message %s changes nothing",
             command.batch_id,
@@ -196,7 +184,12 @@ async def _receive_chunk(
             contract.contract_id,
             context.envelope.event_id,
         )
-    return not repeated
+        return False
+    if batch is None:
+        await db.start_batch(
+            context.connection, contract.contract_id, command.batch_id, command.provider_id
+        )
+    return True
 
 
 async def _assess_chunk(
@@ -217,6 +210,9 @@ async def _assess_chunk(
         earlier,
         batch_id=command.batch_id,
         received_on=context.envelope.occurred_at.date(),
+    )
+    await db.archive_failed_claims(
+        context.connection, contract.place_id, command.batch_id, domain.resubmitted(assessment)
     )
     await db.store_chunk(
         context.connection, contract, command.batch_id, command.chunk_index, len(claims), assessment
@@ -285,6 +281,7 @@ def _claim_result(
     rejected: domain.RejectedClaim | None = None,
     priced: domain.PricedClaim | None = None,
 ) -> ClaimResult:
+    note = domain.resubmission_note(priced) if priced else None
     return ClaimResult.model_validate(
         {
             "participant_hash": claim.participant_hash,
@@ -292,8 +289,8 @@ def _claim_result(
             "status": status,
             "row_number": claim.row_number,
             "achieved_on": claim.achieved_on,
-            "reason": rejected.reason if rejected else None,
-            "rule": rejected.rule if rejected else None,
+            "reason": rejected.reason if rejected else note,
+            "rule": rejected.rule if rejected else (domain.RESUBMITTED if note else None),
             "amount_pence": priced.price_pence if priced else None,
         }
     )
@@ -305,8 +302,11 @@ async def _complete_batch(
     """Every chunk is in: reject an empty batch, or draw the sample for the verifier."""
     connection = context.connection
     await db.raise_work_mem(connection, settings.completion_work_mem_mb)
-    accepted_count, amount_pence = await db.batch_totals(connection, contract.contract_id, batch_id)
-    if accepted_count == 0:
+    accepted_count, _ = await db.batch_totals(connection, contract.contract_id, batch_id)
+    step, size = domain.on_completion(
+        accepted_count, settings.verification_sample_share, settings.verification_sample_size_min
+    )
+    if step == "reject":
         reasons = await db.batch_rejection_reasons(
             connection, contract.contract_id, batch_id, REASONS_LISTED_MAX
         )
@@ -323,10 +323,7 @@ async def _complete_batch(
             )
         )
         return
-    size = domain.sample_size(
-        accepted_count, settings.verification_sample_share, settings.verification_sample_size_min
-    )
-    if size == 0:
+    if step == "pay":
         await _pay_batch(context, contract, batch_id)
     else:
         await _draw_sample(settings, context, contract, batch_id, accepted_count, size)
@@ -376,37 +373,19 @@ async def _draw_sample(
 async def record_verification_decision(
     settings: OutcomesSettings, context: HandlerContext, command: RecordVerificationDecision
 ) -> None:
-    """Record a verifier's decisions; pay the batch when its whole sample passed, hold it with
-    the verifier's reasons when any sampled claim failed."""
+    """Record a verifier's decisions; then pay, settle by the contract's rule, or hold the
+    batch, as `domain.after_verification` says."""
     connection = context.connection
     contract = await db.lock_contract(connection, command.contract_id)
     batch = await db.batch(connection, command.contract_id, command.batch_id)
-    if contract is None or batch is None:
-        await _refuse(
-            context,
-            command,
-            f"batch {command.batch_id} of contract {command.contract_id} was not submitted",
-        )
-        return
-    if batch["status"] not in ("awaiting_verification", "held"):
-        await _refuse(
-            context,
-            command,
-            f"batch {command.batch_id} is {batch['status']}, not awaiting verification",
-        )
-        return
     pairs = [(d.participant_hash, d.metric_id) for d in command.decisions]
-    strangers = await db.unsampled(connection, contract.contract_id, command.batch_id, pairs)
-    if strangers:
-        await _refuse(
-            context,
-            command,
-            *(
-                f"participant {p} metric {m} was not sampled from batch {command.batch_id}"
-                for p, m in strangers[:REASONS_LISTED_MAX]
-            ),
-        )
+    strangers = await db.unsampled(connection, command.contract_id, command.batch_id, pairs)
+    status = batch["status"] if batch is not None else None
+    decision = domain.decide_verification_intake(contract, status, strangers, command)
+    if decision.state is None or batch is None:
+        await _publish(context, command, decision)
         return
+    contract = decision.state
     await db.insert_decisions(
         connection,
         contract.contract_id,
@@ -418,10 +397,12 @@ async def record_verification_decision(
     state = await db.sample_state(
         connection, contract.contract_id, command.batch_id, batch["sample_size"]
     )
-    if state.outcome == "failed" and state.decided >= state.sample_size:
-        if await _apply_verification_rule(context, contract, command.batch_id, state.sample_size):
-            return
-    if state.outcome == "failed":
+    step = domain.after_verification(state)
+    if step == "apply_rule" and await _apply_verification_rule(
+        context, contract, command.batch_id, state.sample_size
+    ):
+        return
+    if step in ("apply_rule", "hold"):
         await db.hold_batch(connection, contract.contract_id, command.batch_id, state.failures)
         await context.outbox.add(
             EvidenceHeld(
@@ -433,7 +414,7 @@ async def record_verification_decision(
                 reasons=state.failures[:2000],
             )
         )
-    elif state.outcome == "passed":
+    elif step == "pay":
         await _pay_batch(context, contract, command.batch_id)
 
 
@@ -479,58 +460,41 @@ async def _apply_verification_rule(
 
 
 async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_id: str) -> None:
-    """The batch is verified: ask the ledger to pay it, once its allocation is funded. A batch
-    settled by a verification rule is paid what the rule decided."""
+    """The batch is verified: ask the ledger to pay it once its allocation is funded (see
+    `domain.decide_batch_payment`). A batch settled by a verification rule is paid what the
+    rule decided."""
     connection = context.connection
     count, amount_pence = await db.batch_totals(connection, contract.contract_id, batch_id)
     payable_pence = await db.verified_payable_pence(connection, contract.contract_id, batch_id)
-    if payable_pence is not None:
-        amount_pence = payable_pence
-    await context.outbox.add(
-        EvidenceVerified(
-            place_id=contract.place_id,
-            contract_id=contract.contract_id,
-            batch_id=batch_id,
-            verified_count=count,
-            amount_pence=amount_pence,
-        )
-    )
     allocation = await db.allocation(connection, contract.place_id, contract.allocation_id)
-    if allocation is None or not allocation.funded:
-        # Paying before the ledger reserved the money would only be refused: wait for it.
-        await db.set_batch_status(
-            connection, contract.contract_id, batch_id, "awaiting_funding", amount_pence
-        )
-        return
-    payment_id = domain.payment_id_for(contract.contract_id, batch_id)
-    await db.request_batch_payment(
-        connection, contract.contract_id, batch_id, amount_pence, payment_id
-    )
     claimed_by_payer = await db.batch_pence_by_payer(connection, contract.contract_id, batch_id)
-    payer_shares = tuple(
-        PayerShare(payer_id=payer_id, amount_pence=share_pence)
-        for payer_id, share_pence in domain.split_by_payer(claimed_by_payer, amount_pence)
+    decision = domain.decide_batch_payment(
+        contract,
+        batch_id,
+        allocation is not None and allocation.funded,
+        count,
+        amount_pence if payable_pence is None else payable_pence,
+        claimed_by_payer,
     )
-    await context.outbox.add(
-        PaymentRequested(
-            place_id=contract.place_id,
-            payment_id=payment_id,
-            allocation_id=contract.allocation_id,
-            provider_id=contract.provider_id,
-            amount_pence=amount_pence,
-            payment_kind=OUTCOME_PAYMENT,
-            contract_id=contract.contract_id,
-            claim_batch_id=batch_id,
-            purpose=f"outcome payment for contract {contract.contract_id}, batch {batch_id}",
-            payer_shares=payer_shares,
+    payment = decision.state
+    assert payment is not None, "a verified batch is always paid or waits for funding"
+    if payment.payment_id is None:
+        await db.set_batch_status(
+            connection, contract.contract_id, batch_id, payment.status, payment.amount_pence
         )
-    )
+    else:
+        await db.request_batch_payment(
+            connection, contract.contract_id, batch_id, payment.amount_pence, payment.payment_id
+        )
+    await _publish_events(context, decision.events)
 
 
 # --- Allocations and the ledger's answers -----------------------------------------------------
 
 
-async def record_allocation_approved(context: HandlerContext, event: AllocationApproved) -> None:
+async def record_allocation_approved(
+    settings: OutcomesSettings, context: HandlerContext, event: AllocationApproved
+) -> None:
     """Remember an allocation's type, recipient and value, to check contracts against."""
     await db.record_allocation_approved(
         context.connection,
@@ -542,7 +506,9 @@ async def record_allocation_approved(context: HandlerContext, event: AllocationA
     )
 
 
-async def record_allocation_funded(context: HandlerContext, event: AllocationFunded) -> None:
+async def record_allocation_funded(
+    settings: OutcomesSettings, context: HandlerContext, event: AllocationFunded
+) -> None:
     """The ledger reserved the allocation: verified batches waiting for it are paid now."""
     connection = context.connection
     await db.record_allocation_funded(connection, event.place_id, event.allocation_id)
@@ -555,7 +521,9 @@ async def record_allocation_funded(context: HandlerContext, event: AllocationFun
             await _pay_batch(context, contract, batch_id)
 
 
-async def record_payment(context: HandlerContext, result: PaymentMade) -> None:
+async def record_payment(
+    settings: OutcomesSettings, context: HandlerContext, result: PaymentMade
+) -> None:
     """The ledger paid a batch: mark it paid and send the provider its remittance advice."""
     if result.payment_kind != OUTCOME_PAYMENT or result.contract_id is None:
         return  # a grant instalment, not ours
@@ -589,7 +557,9 @@ async def record_payment(context: HandlerContext, result: PaymentMade) -> None:
     await _publish_funnel(context, result.place_id, contract_id)
 
 
-async def record_payment_rejection(context: HandlerContext, result: PaymentRejected) -> None:
+async def record_payment_rejection(
+    settings: OutcomesSettings, context: HandlerContext, result: PaymentRejected
+) -> None:
     """The ledger refused to pay a batch; its reason is kept. Grant payments match no batch."""
     marked = await db.mark_payment_rejected(context.connection, result.payment_id, result.reason)
     if marked is None:
@@ -609,98 +579,54 @@ async def record_payment_rejection(context: HandlerContext, result: PaymentRejec
 # --- Clawback ---------------------------------------------------------------------------------
 
 
-async def claw_back(context: HandlerContext, command: ClawBackClaim) -> None:
+async def claw_back(
+    settings: OutcomesSettings, context: HandlerContext, command: ClawBackClaim
+) -> None:
     """A paid claim was found invalid: ask the ledger to recover what it was paid."""
     connection = context.connection
     contract = await db.lock_contract(connection, command.contract_id)
-    problem = await _clawback_problem(context, contract, command)
-    if problem is not None:
-        await context.outbox.add(
-            ClawbackRefused(
-                place_id=command.place_id,
-                contract_id=command.contract_id,
-                clawback_id=command.clawback_id,
-                reason=problem,
-            )
+    raised_before = await db.clawback_exists(connection, command.contract_id, command.clawback_id)
+    place_id = contract.place_id if contract is not None else command.place_id
+    row = await db.claim(connection, place_id, command.participant_hash, command.metric_id)
+    claim = _claim_record(row) if row is not None else None
+    decision = domain.decide_clawback(contract, raised_before, claim, command)
+    if (clawback := decision.state) is not None:
+        await db.insert_clawback(
+            connection,
+            clawback.recovery_id,
+            clawback.clawback_id,
+            clawback.contract_id,
+            clawback.place_id,
+            clawback.participant_hash,
+            clawback.metric_id,
+            clawback.payment_id,
+            clawback.amount_pence,
+            clawback.reason,
+            clawback.raised_by,
         )
-        return
-    assert contract is not None, "_clawback_problem reports a missing contract"
-    claim = await db.claim(
-        connection, contract.place_id, command.participant_hash, command.metric_id
-    )
-    assert claim is not None, "_clawback_problem reports a missing claim"
-    recovery_id = domain.recovery_id_for(contract.contract_id, command.clawback_id)
-    await db.insert_clawback(
-        connection,
-        recovery_id,
-        command.clawback_id,
-        contract.contract_id,
-        contract.place_id,
-        command.participant_hash,
-        command.metric_id,
-        claim["payment_id"],
-        claim["price_pence"],
-        command.reason,
-        command.raised_by,
-    )
-    await db.set_claim_status(
-        connection,
-        contract.place_id,
-        command.participant_hash,
-        command.metric_id,
-        "clawback_requested",
-    )
-    await context.outbox.add(
-        RecoveryRaised(
-            place_id=contract.place_id,
-            recovery_id=recovery_id,
-            payment_id=claim["payment_id"],
-            allocation_id=contract.allocation_id,
-            provider_id=contract.provider_id,
-            amount_pence=claim["price_pence"],
-            reason=command.reason,
-            payer_shares=domain.recovery_payer_shares(
-                contract, command.metric_id, claim["price_pence"]
-            ),
+        await db.set_claim_status(
+            connection,
+            clawback.place_id,
+            clawback.participant_hash,
+            clawback.metric_id,
+            "clawback_requested",
         )
-    )
-    await context.outbox.add(
-        ClawbackRaised(
-            place_id=contract.place_id,
-            contract_id=contract.contract_id,
-            clawback_id=command.clawback_id,
-            recovery_id=recovery_id,
-            payment_id=claim["payment_id"],
-            participant_hash=command.participant_hash,
-            metric_id=command.metric_id,
-            amount_pence=claim["price_pence"],
-            reason=command.reason,
-            claim_period_id=claim["claim_period_id"],
-        )
+    await _publish(context, command, decision)
+
+
+def _claim_record(row: Any) -> domain.ClaimRecord:
+    return domain.ClaimRecord(
+        contract_id=row["contract_id"],
+        status=row["status"],
+        payment_id=row["payment_id"],
+        price_pence=row["price_pence"],
+        claim_period_id=row["claim_period_id"],
     )
 
 
-async def _clawback_problem(
-    context: HandlerContext, contract: domain.Contract | None, command: ClawBackClaim
-) -> str | None:
-    if contract is None:
-        return f"contract {command.contract_id} is not registered"
-    if await db.clawback_exists(context.connection, contract.contract_id, command.clawback_id):
-        return f"clawback {command.clawback_id} was raised before"
-    claim = await db.claim(
-        context.connection, contract.place_id, command.participant_hash, command.metric_id
-    )
-    if claim is None or claim["contract_id"] != contract.contract_id:
-        return (
-            f"contract {contract.contract_id} has no claim of metric {command.metric_id} for "
-            f"participant {command.participant_hash}"
-        )
-    if claim["status"] != "paid":
-        return f"the claim is {claim['status']}, not paid: only a paid claim can be clawed back"
-    return None
-
-
-async def record_recovery(context: HandlerContext, result: RecoveryRecorded) -> None:
+async def record_recovery(
+    settings: OutcomesSettings, context: HandlerContext, result: RecoveryRecorded
+) -> None:
     """The ledger recovered a clawback: the claim is clawed back and the statement shows it."""
     settled = await db.settle_clawback(context.connection, result.recovery_id, "recovered", None)
     if settled is None:
@@ -710,7 +636,7 @@ async def record_recovery(context: HandlerContext, result: RecoveryRecorded) -> 
         settled["place_id"],
         settled["participant_hash"],
         settled["metric_id"],
-        "clawed_back",
+        domain.claim_status_after_recovery(recovered=True),
     )
     await db.add_committed(
         context.connection, settled["contract_id"], {settled["metric_id"]: -settled["amount_pence"]}
@@ -728,7 +654,9 @@ async def record_recovery(context: HandlerContext, result: RecoveryRecorded) -> 
     )
 
 
-async def record_request_rejection(context: HandlerContext, result: RequestRejected) -> None:
+async def record_request_rejection(
+    settings: OutcomesSettings, context: HandlerContext, result: RequestRejected
+) -> None:
     """The ledger refused a recovery: the claim counts as paid again, with the ledger's reason."""
     if result.request_event_type != RecoveryRaised.event_type:
         return
@@ -742,7 +670,7 @@ async def record_request_rejection(context: HandlerContext, result: RequestRejec
         settled["place_id"],
         settled["participant_hash"],
         settled["metric_id"],
-        "paid",
+        domain.claim_status_after_recovery(recovered=False),
     )
     await context.outbox.add(
         ClawbackSettled(
@@ -764,7 +692,10 @@ async def record_referrals(
     settings: OutcomesSettings, context: HandlerContext, command: RecordReferrals
 ) -> None:
     """Record referrals (a participant is referred once per contract), then run the monitors."""
-    if not await _provider_holds(context, command, command.provider_id):
+    contract = await db.lock_contract(context.connection, command.contract_id)
+    decision = domain.decide_provider_holds(contract, command)
+    if decision.state is None:
+        await _publish(context, command, decision)
         return
     recorded = await db.insert_referrals(
         context.connection,
@@ -787,7 +718,10 @@ async def record_engagements(
     settings: OutcomesSettings, context: HandlerContext, command: RecordEngagements
 ) -> None:
     """Record engagements of referred participants, then run the monitors."""
-    if not await _provider_holds(context, command, command.provider_id):
+    contract = await db.lock_contract(context.connection, command.contract_id)
+    decision = domain.decide_provider_holds(contract, command)
+    if decision.state is None:
+        await _publish(context, command, decision)
         return
     recorded = await db.insert_engagements(
         context.connection,
@@ -862,93 +796,56 @@ async def _publish_funnel(
 # --- Open book and investor flows -------------------------------------------------------------
 
 
-async def submit_open_book(context: HandlerContext, command: SubmitOpenBook) -> None:
+async def submit_open_book(
+    settings: OutcomesSettings, context: HandlerContext, command: SubmitOpenBook
+) -> None:
     """Record a provider's open-book return beside the outcome payments of its period."""
     connection = context.connection
     contract = await db.lock_contract(connection, command.contract_id)
-    if contract is None:
-        await _refuse(context, command, f"contract {command.contract_id} is not registered")
-        return
-    problems = domain.open_book_problems(
-        contract, command.provider_id, command.period_id, [k.kpi_id for k in command.kpi_results]
-    )
-    if await db.open_book_exists(connection, contract.contract_id, command.period_id):
-        problems += (f"an open-book return for period {command.period_id} was submitted before",)
-    if problems:
-        await context.outbox.add(
-            OpenBookRejected(
-                place_id=command.place_id,
-                contract_id=command.contract_id,
-                period_id=command.period_id,
-                reasons=problems,
-            )
+    submitted_before = await db.open_book_exists(connection, command.contract_id, command.period_id)
+    paid_pence = 0
+    if contract is not None:
+        period_id = domain.open_book_period(contract, command.period_id)
+        paid_pence = await db.paid_in_period(connection, contract.contract_id, period_id)
+    decision = domain.decide_open_book(contract, submitted_before, paid_pence, command)
+    if decision.state is not None:
+        await db.insert_open_book(
+            connection,
+            command.contract_id,
+            command.period_id,
+            command.cost_pence,
+            command.surplus_or_loss_pence,
+            command.social_value_cost_pence,
+            _json([k.model_dump() for k in command.kpi_results]),
+            paid_pence,
         )
-        return
-    period_id = command.period_id if contract.claim_periods else None
-    paid_pence = await db.paid_in_period(connection, contract.contract_id, period_id)
-    await db.insert_open_book(
-        connection,
-        contract.contract_id,
-        command.period_id,
-        command.cost_pence,
-        command.surplus_or_loss_pence,
-        command.social_value_cost_pence,
-        _json([k.model_dump() for k in command.kpi_results]),
-        paid_pence,
-    )
-    await context.outbox.add(
-        OpenBookSubmitted(**command.model_dump(), outcome_payments_pence=paid_pence)
-    )
+    await _publish(context, command, decision)
 
 
-async def record_investor_flow(context: HandlerContext, command: RecordInvestorFlow) -> None:
+async def record_investor_flow(
+    settings: OutcomesSettings, context: HandlerContext, command: RecordInvestorFlow
+) -> None:
     """Record a social impact bond's investor flow; it never touches outcome payments."""
-    if not await db.is_social_impact_bond(context.connection, command.contract_id):
-        await _refuse(
-            context,
-            command,
-            f"contract {command.contract_id} is not a registered social impact bond",
-        )
-        return
-    recorded = await db.insert_investor_flow(
-        context.connection,
-        command.contract_id,
-        command.flow_id,
-        command.investor_id,
-        command.flow_kind,
-        command.amount_pence,
-        command.occurred_on,
+    connection = context.connection
+    social_impact_bond = await db.is_social_impact_bond(connection, command.contract_id)
+    recorded_before = await db.investor_flow_exists(
+        connection, command.contract_id, command.flow_id
     )
-    if not recorded:
-        await _refuse(context, command, f"investor flow {command.flow_id} was recorded before")
-        return
-    await context.outbox.add(InvestorFlowRecorded(**command.model_dump()))
+    decision = domain.decide_investor_flow(social_impact_bond, recorded_before, command)
+    if decision.state is not None:
+        await db.insert_investor_flow(
+            connection,
+            command.contract_id,
+            command.flow_id,
+            command.investor_id,
+            command.flow_kind,
+            command.amount_pence,
+            command.occurred_on,
+        )
+    await _publish(context, command, decision)
 
 
 # --- Helpers ----------------------------------------------------------------------------------
-
-
-async def _refuse(context: HandlerContext, command: ContractEvent, *reasons: str) -> None:
-    await context.outbox.add(
-        CommandRejected(
-            place_id=command.place_id,
-            contract_id=command.contract_id,
-            command_type=command.event_type,
-            reasons=reasons,
-            # The shared refusal shape's rule: outcomes names its rules in the reasons.
-            rule="outcomes_command_valid",
-        )
-    )
-
-
-async def _provider_holds(
-    context: HandlerContext, command: RecordReferrals | RecordEngagements, provider_id: str
-) -> bool:
-    contract = await db.lock_contract(context.connection, command.contract_id)
-    problems = domain.batch_problems(contract, command.contract_id, command.place_id, provider_id)
-    if problems:
-        await _refuse(context, command, *problems)
-    return not problems
 
 
 def _json(value: object) -> str:
@@ -982,27 +879,6 @@ def _new_contract(command: RegisterOutcomesContract) -> db.NewContract:
     )
 
 
-def handlers(settings: OutcomesSettings) -> dict[type[Event], Handler]:
-    """The registry: each message type the service handles, with its handler."""
-    return {
-        RegisterOutcomesContract: partial(register_contract, settings),
-        AmendMetric: amend_metric,
-        SubmitEvidence: partial(submit_evidence, settings),
-        RecordVerificationDecision: partial(record_verification_decision, settings),
-        ClawBackClaim: claw_back,
-        RecordReferrals: partial(record_referrals, settings),
-        RecordEngagements: partial(record_engagements, settings),
-        SubmitOpenBook: submit_open_book,
-        RecordInvestorFlow: record_investor_flow,
-        AllocationApproved: record_allocation_approved,
-        AllocationFunded: record_allocation_funded,
-        PaymentMade: record_payment,
-        PaymentRejected: record_payment_rejection,
-        RecoveryRecorded: record_recovery,
-        RequestRejected: record_request_rejection,
-    }
-
-
 async def _announce_verification_results(
     settings: OutcomesSettings,
     context: HandlerContext,
@@ -1030,3 +906,23 @@ async def _announce_verification_results(
                 results=tuple(results[start : start + part_size]),
             )
         )
+
+
+HANDLERS: dict[type[Event], OutcomesHandler] = {
+    RegisterOutcomesContract: register_contract,
+    AmendMetric: amend_metric,
+    SubmitEvidence: submit_evidence,
+    RecordVerificationDecision: record_verification_decision,
+    ClawBackClaim: claw_back,
+    RecordReferrals: record_referrals,
+    RecordEngagements: record_engagements,
+    SubmitOpenBook: submit_open_book,
+    RecordInvestorFlow: record_investor_flow,
+    AllocationApproved: record_allocation_approved,
+    AllocationFunded: record_allocation_funded,
+    PaymentMade: record_payment,
+    PaymentRejected: record_payment_rejection,
+    RecoveryRecorded: record_recovery,
+    RequestRejected: record_request_rejection,
+}
+"""The registry: each message type the service handles, with its handler."""

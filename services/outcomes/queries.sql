@@ -125,16 +125,36 @@ ORDER BY batch_id;
 -- subquery into a hash join over every claim of the place, which it picks when the table's
 -- statistics lag behind a month-end upload (measured: 1.1 s a chunk at a million claims).
 -- name: earlier_claims
-SELECT incoming.participant_hash, incoming.metric_id, c.contract_id, c.batch_id, c.row_number
+SELECT incoming.participant_hash, incoming.metric_id, c.contract_id, c.batch_id, c.row_number,
+       c.status, c.evidence_reference
 FROM unnest($2::text[], $3::text[]) AS incoming(participant_hash, metric_id)
 CROSS JOIN LATERAL (
-    SELECT claims.contract_id, claims.batch_id, claims.row_number
+    SELECT claims.contract_id, claims.batch_id, claims.row_number, claims.status,
+           claims.evidence_reference
     FROM claims
     WHERE claims.place_id = $1
       AND claims.participant_hash = incoming.participant_hash
       AND claims.metric_id = incoming.metric_id
     LIMIT 1
 ) AS c;
+
+-- name: archive_failed_claims
+-- Claims that failed verification, resubmitted with new evidence in batch $2: each moves to
+-- resubmitted_claims, so that its resubmission takes its place as the live claim.
+WITH moved AS (
+    DELETE FROM claims AS c
+    USING unnest($3::text[], $4::text[]) AS k(participant_hash, metric_id)
+    WHERE c.place_id = $1 AND c.participant_hash = k.participant_hash
+      AND c.metric_id = k.metric_id AND c.status = 'failed_verification'
+    RETURNING c.place_id, c.participant_hash, c.metric_id, c.contract_id, c.batch_id,
+              c.achieved_on, c.evidence_reference, c.price_pence, c.row_number, c.status
+)
+INSERT INTO resubmitted_claims (place_id, participant_hash, metric_id, contract_id, batch_id,
+                                achieved_on, evidence_reference, price_pence, row_number, status,
+                                resubmitted_in_batch)
+SELECT place_id, participant_hash, metric_id, contract_id, batch_id, achieved_on,
+       evidence_reference, price_pence, row_number, status, $2
+FROM moved;
 
 -- name: raise_work_mem
 SELECT set_config('work_mem', $1, true);
@@ -369,6 +389,9 @@ WHERE contract_id = $1 AND status IN ('paid', 'clawback_requested')
 INSERT INTO open_book_returns (contract_id, period_id, cost_pence, surplus_or_loss_pence,
                                social_value_cost_pence, kpi_results, outcome_payments_pence)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7);
+
+-- name: investor_flow_exists
+SELECT EXISTS (SELECT 1 FROM investor_flows WHERE contract_id = $1 AND flow_id = $2);
 
 -- name: insert_investor_flow
 INSERT INTO investor_flows (contract_id, flow_id, investor_id, flow_kind, amount_pence,

@@ -89,6 +89,7 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
         P.READ_SPEND, Scope.PLACE, Door(P.READ_DEPARTMENT_SPEND, Scope.QUERY_DEPARTMENT)
     ),
     ("GET", f"{API}{PLACE}/payments"): Door(P.READ_PAYMENTS, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/refused-instalments"): Door(P.READ_PAYMENTS, Scope.PLACE),
     ("GET", f"{API}{PLACE}/allocations"): Door(P.READ_ALLOCATIONS, Scope.PLACE),
     ("GET", f"{API}{PLACE}/decisions"): Door(P.READ_ALLOCATIONS, Scope.PLACE),
     ("GET", f"{API}{PLACE}/board/proposals"): Door(P.READ_BOARD, Scope.PLACE),

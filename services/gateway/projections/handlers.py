@@ -61,6 +61,7 @@ from contracts.outcomes import (
     EvidenceHeld,
     EvidenceSampled,
     FunnelMeasured,
+    OutcomesCommandRefused,
     ReferralsRecorded,
     RemittanceAdvised,
     VerificationRuleApplied,
@@ -497,6 +498,25 @@ async def on_funnel_measured(context: HandlerContext, event: FunnelMeasured) -> 
     )
 
 
+async def on_outcomes_command_refused(
+    context: HandlerContext, event: OutcomesCommandRefused
+) -> None:
+    """A refused evidence batch is shown as a rejected batch with its reason, as it was when
+    outcomes published `EvidenceRejected` for it; the command's status shows every refusal."""
+    if event.command_type != "SubmitEvidence":
+        return
+    await db.upsert_evidence_batch(
+        context.connection,
+        {
+            "place_id": event.place_id,
+            "contract_id": event.contract_id,
+            "batch_id": event.subject_id,
+            "status": "rejected",
+            "reasons": [event.reason],
+        },
+    )
+
+
 HANDLERS: dict[type[Event], Handler] = {
     SettlementRecorded: on_settlement_recorded,
     ReceiptRecorded: on_receipt_recorded,
@@ -532,6 +552,7 @@ HANDLERS: dict[type[Event], Handler] = {
     VoteRecorded: on_vote_recorded,
     BoardDecisionRecorded: on_board_decision,
     CommandRefused: on_command_refused,
+    OutcomesCommandRefused: on_outcomes_command_refused,
     EarmarkSet: on_earmark_set,
     LocalReformPlanAdopted: on_plan_adopted,
     ClaimLodged: on_claim_lodged,
@@ -544,10 +565,21 @@ HANDLERS: dict[type[Event], Handler] = {
     FunnelMeasured: on_funnel_measured,
     EngagementsRecorded: on_engagements_recorded,
 }
-# Per-claim results of evidence batches are kept beside (claim_results), and every handler
-# also records what its event means for the command it answers (command_status). Rooms above
-# add their own handlers to this table in `app.py` (open data keeps OCDS releases).
-HANDLERS = command_status.tracked(claim_results.alongside(HANDLERS))
+_READ_MODEL_HANDLERS = HANDLERS
+
+
+def handlers_with(*rooms_handlers: Mapping[type[Event], Handler]) -> dict[type[Event], Handler]:
+    """The read models' handlers and those of rooms above (handed in by `app.py`, so this room
+    imports none of them). Per-claim results of evidence batches are kept beside
+    (claim_results), and every handler also records what its event means for the command it
+    answers (command_status)."""
+    table = dict(_READ_MODEL_HANDLERS)
+    for handlers in rooms_handlers:
+        table.update(handlers)
+    return command_status.tracked(claim_results.alongside(table))
+
+
+HANDLERS = handlers_with()
 
 
 def batch_handler(handlers: Mapping[type[Event], Handler]) -> BatchHandler:

@@ -214,7 +214,7 @@ async def test_every_service_refuses_in_one_shape_read_back_at_the_commands_loca
     assert {name: (r["rule"], r["decided_by"]) for name, r in refusals.items()} == {
         "settlement again": ("posts_once", "ledger"),
         "virement": ("virement_within_unreserved_stream", "ledger"),
-        "contract again": ("outcomes_command_valid", "outcomes"),
+        "contract again": ("contract_id_unique", "outcomes"),
         "close again": ("period_closes_once", "ledger"),
     }
     # The virement asks for £50,000.00 of the £10,000.00 the WORK stream holds unreserved.

@@ -23,7 +23,7 @@ from contracts.outcomes import (
     RegisterOutcomesContract,
     SubmitEvidence,
 )
-from services.outcomes.handlers import handlers
+from services.outcomes.app import definition
 from services.outcomes.settings import OutcomesSettings
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.db import create_pool
@@ -177,6 +177,6 @@ class Harness:
 async def harness(database_url: str, **settings: Any) -> AsyncIterator[Harness]:
     pool = await create_pool(database_url, "outcomes", 4)
     try:
-        yield Harness(pool, handlers(OutcomesSettings(**settings)))
+        yield Harness(pool, definition(OutcomesSettings(**settings)).handlers)
     finally:
         await pool.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.outcomes import OutcomesContractRegistered, OutcomesContractRejected
+from contracts.outcomes import OutcomesCommandRefused, OutcomesContractRegistered
 from tests.integration.outcomes.outcomes_support import funded, harness, register
 
 pytestmark = pytest.mark.integration
@@ -19,12 +19,13 @@ async def test_a_contract_on_another_places_allocation_is_refused(database_url) 
     async with harness(database_url) as outcomes:
         await outcomes.send(*_in_place("LPL", funded("A-LPL")))
         await outcomes.send(register("C-GM", allocation_id="A-LPL"))
-        rejected = await outcomes.emitted(OutcomesContractRejected)
+        rejected = await outcomes.emitted(OutcomesCommandRefused)
         registered = await outcomes.emitted(OutcomesContractRegistered)
         contracts = await outcomes.value("SELECT count(*) FROM contracts")
 
-    assert [r.reasons for r in rejected] == [
+    assert [(r.rule, r.reason) for r in rejected] == [
         (
+            "contract_fits_allocation",
             "allocation A-LPL belongs to LPL, not GM: a contract draws on an allocation of its "
             "own place",
         )

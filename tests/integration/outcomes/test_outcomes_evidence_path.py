@@ -19,9 +19,7 @@ from contracts.outcomes import (
     AmendMetric,
     ClawBackClaim,
     ClawbackRaised,
-    ClawbackRefused,
     ClawbackSettled,
-    CommandRejected,
     Engagement,
     EngagementsRecorded,
     EvidenceHeld,
@@ -33,11 +31,10 @@ from contracts.outcomes import (
     GamingFlagRaised,
     InvestorFlowRecorded,
     KpiResult,
-    OpenBookRejected,
     OpenBookSubmitted,
     OutcomePaymentRejected,
+    OutcomesCommandRefused,
     OutcomesContractRegistered,
-    OutcomesContractRejected,
     RecordEngagements,
     RecordInvestorFlow,
     RecordReferrals,
@@ -231,11 +228,12 @@ async def test_a_failed_sample_holds_the_batch_with_the_verifiers_reasons_until_
                 ),
             )
         )
-        (refused,) = await outcomes.emitted(CommandRejected)
+        (refused,) = await outcomes.emitted(OutcomesCommandRefused)
 
     assert (status, held.reasons, held.failed_count) == ("held", ("payslip does not match",), 1)
     assert request.amount_pence == 2_000_00
-    assert refused.reasons == ("batch B-1 is payment_requested, not awaiting verification",)
+    assert (refused.rule, refused.subject_id) == ("batch_awaiting_verification", "B-1")
+    assert refused.reason == "batch B-1 is payment_requested, not awaiting verification"
 
 
 async def test_a_cap_reached_mid_batch_pays_up_to_the_cap_and_rejects_the_rest_naming_it(
@@ -311,11 +309,15 @@ async def test_claims_are_priced_by_the_metric_version_in_force_when_achieved(
             "ORDER BY metric_version"
         )
         (request,) = await outcomes.emitted(PaymentRequested)
-        (refused,) = await outcomes.emitted(CommandRejected)
+        (refused,) = await outcomes.emitted(OutcomesCommandRefused)
 
     assert [tuple(row) for row in versions] == [(1, 1_000_00, "2026-Q1"), (2, 1_200_00, "2026-Q2")]
     assert request.amount_pence == 2_200_00
-    assert refused.reasons[0] == "metric JOB is at version 2; the next is 3, not 2"
+    assert (refused.command_type, refused.rule) == ("AmendMetric", "metric_version_follows")
+    assert refused.reason == (
+        "metric JOB is at version 2; the next is 3, not 2; "
+        "effective_from 2026-07-01 must be after version 2's 2026-07-01"
+    )
 
 
 async def test_a_verified_batch_waits_for_its_allocation_to_be_funded(database_url) -> None:
@@ -343,12 +345,15 @@ async def test_a_contract_must_sit_on_its_providers_outcomes_contract_allocation
         await outcomes.send(
             grant, register(), big, big.model_copy(update={"social_value_kpis": kpis})
         )
-        rejected = await outcomes.emitted(OutcomesContractRejected)
+        rejected = await outcomes.emitted(OutcomesCommandRefused)
         registered = await outcomes.emitted(OutcomesContractRegistered)
 
-    assert [r.reasons for r in rejected] == [
-        ("allocation A-1 is a grant, not an outcomes_contract",),
-        ("a contract over £5,000,000.00 must carry 3 social-value KPIs; it has 0",),
+    assert [(r.rule, r.reason) for r in rejected] == [
+        ("contract_fits_allocation", "allocation A-1 is a grant, not an outcomes_contract"),
+        (
+            "contract_fits_allocation",
+            "a contract over £5,000,000.00 must carry 3 social-value KPIs; it has 0",
+        ),
     ]
     assert [r.contract_id for r in registered] == ["C-BIG"]
 
@@ -433,12 +438,13 @@ async def test_a_clawback_raises_a_recovery_and_the_providers_statement_shows_it
                 transfer_id="T-10",
             )
         )
-        (refused,) = await outcomes.emitted(ClawbackRefused)
+        (refused,) = await outcomes.emitted(OutcomesCommandRefused)
         (settled,) = await outcomes.emitted(ClawbackSettled)
         async with outcomes.pool.acquire() as connection:
             statement = await db.provider_statement(connection, "C-1")
 
     assert refused.reason == "the claim is pending, not paid: only a paid claim can be clawed back"
+    assert (refused.rule, refused.subject_id) == ("clawback_of_a_paid_claim", "CB-1")
     assert (recovery.payment_id, recovery.amount_pence) == (request.payment_id, 1_000_00)
     assert settled.recovered and settled.clawback_id == "CB-2"
     assert (raised.recovery_id, raised.claim_period_id) == (recovery.recovery_id, "2026-Q1")
@@ -535,23 +541,27 @@ async def test_open_book_returns_and_investor_flows_are_recorded_apart_from_paym
         await outcomes.send(open_book, open_book, open_book.model_copy(update={"kpi_results": ()}))
         await outcomes.send(flow, flow)
         (submitted,) = await outcomes.emitted(OpenBookSubmitted)
-        rejected = await outcomes.emitted(OpenBookRejected)
+        *rejected, repeat = await outcomes.emitted(OutcomesCommandRefused)
         (recorded,) = await outcomes.emitted(InvestorFlowRecorded)
-        (repeat,) = await outcomes.emitted(CommandRejected)
         paid = await outcomes.value("SELECT paid_pence FROM contracts")
 
     assert submitted.outcome_payments_pence == 1_000_00
-    assert rejected[0].reasons == ("an open-book return for period 2026-Q1 was submitted before",)
-    assert "kpi_results must report the social-value KPI(s) K1, K2, K3" in rejected[1].reasons
+    assert [r.rule for r in rejected] == ["open_book_complete", "open_book_complete"]
+    assert rejected[0].reason == "an open-book return for period 2026-Q1 was submitted before"
+    assert "kpi_results must report the social-value KPI(s) K1, K2, K3" in rejected[1].reason
     assert recorded.amount_pence == 250_000_00 and paid == 1_000_00
-    assert repeat.reasons == ("investor flow INV-1 was recorded before",)
+    assert (repeat.rule, repeat.reason) == (
+        "flow_id_unique",
+        "investor flow INV-1 was recorded before",
+    )
 
 
 async def test_evidence_for_another_providers_contract_is_rejected_as_a_whole(database_url) -> None:
     async with harness(database_url) as outcomes:
         await outcomes.send(register(), evidence("B-1", claim(1), provider_id="P-X"))
-        (rejected,) = await outcomes.emitted(EvidenceRejected)
+        (rejected,) = await outcomes.emitted(OutcomesCommandRefused)
         claims = await outcomes.value("SELECT count(*) FROM claims")
 
-    assert rejected.reasons == ("contract C-1 is held by P-1, not P-X",)
+    assert (rejected.rule, rejected.subject_id) == ("evidence_batch_valid", "B-1")
+    assert rejected.reason == "contract C-1 is held by P-1, not P-X"
     assert claims == 0

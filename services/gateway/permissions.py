@@ -68,6 +68,7 @@ PLACE = "/places/{place_id}"
 CONTRACT = f"{PLACE}/outcomes-contracts/{{contract_id}}"
 DEPARTMENT = f"{API}/departments/{{department_code}}"
 WEBHOOK = f"{DEPARTMENT}/webhooks/{{subscription_id}}"
+NOTICE = f"{PLACE}/returns/notices/{{notice}}/{{financial_year}}/{{period}}"
 
 _COMMAND_SCOPES = {
     Subject.NONE: Scope.PLACE,
@@ -116,6 +117,9 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ("GET", f"{API}{PLACE}/returns/payments-over-30000/{{financial_year}}/{{quarter}}"): Door(
         P.READ_RETURNS, Scope.PLACE
     ),
+    # The payments notices (services/gateway/returns/notices_api.py).
+    ("GET", f"{API}{NOTICE}"): Door(P.READ_RETURNS, Scope.PLACE),
+    ("POST", f"{API}{NOTICE}/approval"): Door(P.APPROVE_RETURNS, Scope.PLACE),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
@@ -155,6 +159,7 @@ OPEN_DATA_FILES = (
     f"{OPEN_DATA}/ocds.json",
     f"{OPEN_DATA}/indigo.json",
     f"{OPEN_DATA}/transparency/{{financial_year}}/{{quarter}}/transparency.csv",
+    f"{OPEN_DATA}/payment-notices/{{notice}}/{{financial_year}}/{{period}}/notice.json",
 )
 DOCUMENTATION = ("/openapi.json",)
 OPEN_DOORS: dict[tuple[str, str], Door] = {
@@ -184,6 +189,7 @@ WEB_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{PLACE}/finance/receipts"): Door(P.RECORD_RECEIPT, Scope.PLACE),
     ("GET", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
     ("POST", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
+    ("GET", f"{PLACE}/finance/returns"): Door(P.READ_RETURNS, Scope.PLACE),
     ("GET", f"{PLACE}/board"): Door(P.READ_BOARD, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/votes"): Door(P.VOTE, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/sign-off"): Door(

@@ -19,3 +19,28 @@ LIMIT $4;
 
 -- name: registered_names
 SELECT organisation_ref, name FROM organisations WHERE place_id = $1;
+
+-- ---- The payments notices and their approval ------------------------------------------------
+
+-- name: payment_notice
+SELECT notice, financial_year, period, figures::text AS figures, figures_digest, approved_by,
+       approved_at, published_at, command_id
+FROM payment_notices
+WHERE place_id = $1 AND notice = $2 AND financial_year = $3 AND period = $4;
+
+-- name: payment_notices_of_place
+SELECT notice, financial_year, period, figures_digest, approved_by, approved_at, published_at,
+       command_id
+FROM payment_notices WHERE place_id = $1
+ORDER BY financial_year, period, notice
+LIMIT $2;
+
+-- name: approve_payment_notice
+INSERT INTO payment_notices (place_id, notice, financial_year, period, figures, figures_digest,
+                             approved_by, approved_at, published_at, command_id)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $8, $9);
+
+-- name: command_done_here
+-- A command the gateway decides itself (no service answers it) is done as it is accepted.
+INSERT INTO command_outcomes (command_id, status, made, last_event_type, updated_at)
+VALUES ($1, 'done', $2::jsonb, $3, $4);

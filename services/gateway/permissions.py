@@ -68,7 +68,10 @@ PLACE = "/places/{place_id}"
 CONTRACT = f"{PLACE}/outcomes-contracts/{{contract_id}}"
 DEPARTMENT = f"{API}/departments/{{department_code}}"
 WEBHOOK = f"{DEPARTMENT}/webhooks/{{subscription_id}}"
-NOTICE = f"{PLACE}/returns/notices/{{notice}}/{{financial_year}}/{{period}}"
+NOTICES = (
+    "payments-compliance/{financial_year}/{half}",
+    "payments-over-30000/{financial_year}/{quarter}",
+)
 
 _COMMAND_SCOPES = {
     Subject.NONE: Scope.PLACE,
@@ -118,8 +121,17 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
         P.READ_RETURNS, Scope.PLACE
     ),
     # The payments notices (services/gateway/returns/notices_api.py).
-    ("GET", f"{API}{NOTICE}"): Door(P.READ_RETURNS, Scope.PLACE),
-    ("POST", f"{API}{NOTICE}/approval"): Door(P.APPROVE_RETURNS, Scope.PLACE),
+    **{
+        (method, f"{API}{PLACE}/returns/notices/{notice}"): Door(permission, Scope.PLACE)
+        for notice in NOTICES
+        for method, permission in (("GET", P.READ_RETURNS),)
+    },
+    **{
+        ("POST", f"{API}{PLACE}/returns/notices/{notice}/approval"): Door(
+            P.APPROVE_RETURNS, Scope.PLACE
+        )
+        for notice in NOTICES
+    },
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
@@ -159,7 +171,7 @@ OPEN_DATA_FILES = (
     f"{OPEN_DATA}/ocds.json",
     f"{OPEN_DATA}/indigo.json",
     f"{OPEN_DATA}/transparency/{{financial_year}}/{{quarter}}/transparency.csv",
-    f"{OPEN_DATA}/payment-notices/{{notice}}/{{financial_year}}/{{period}}/notice.json",
+    *(f"{OPEN_DATA}/payment-notices/{notice}/notice.json" for notice in NOTICES),
 )
 DOCUMENTATION = ("/openapi.json",)
 OPEN_DOORS: dict[tuple[str, str], Door] = {

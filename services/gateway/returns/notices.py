@@ -106,6 +106,7 @@ def check_approval(
             "period",
             "period_ended",
             f"{notice.label} ends on {notice.last_day}; its notice is approved after that",
+            409,
         )
     if digest_read != digest_now:
         raise NoticeRefused(

@@ -17,22 +17,39 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.gateway import problems
 from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal, command_event_id
-from services.gateway.intake import check_storable, identifier_path
+from services.gateway.intake import check_storable, financial_year_path, identifier_path
 from services.gateway.opendata.api import published
 from services.gateway.problems import ProblemError
 from services.gateway.returns import db, local_commands, notices, prompt_payment
 
-NOTICE = Path(..., pattern=r"^payments-(compliance|over-30000)$", description="Which notice.")
-YEAR = Path(..., pattern=r"^\d{4}-\d{2}$", description='A financial year, "2026-27".')
-PERIOD = Path(
+# The endpoints' parameter is `period`; the path names it `half` or `quarter`.
+HALF = Path(
     ...,
-    pattern=r"^(H[12]|Q[1-4])$",
-    description="H1 or H2 for the compliance notice, Q1 to Q4 for the over-£30,000 notice.",
+    alias="half",
+    pattern=r"^H[12]$",
+    description="H1 (April to September) or H2 (October to March).",
 )
-PATH = "/api/v1/places/{place_id}/returns/notices/{notice}/{financial_year}/{period}"
-OPEN_PATH = (
-    "/open-data/places/{place_id}/payment-notices/{notice}/{financial_year}/{period}/notice.json"
+QUARTER = Path(
+    ...,
+    alias="quarter",
+    pattern=r"^Q[1-4]$",
+    description="Q1 (April to June) to Q4 (January to March).",
 )
+BASE = "/api/v1/places/{place_id}/returns/notices"
+OPEN_BASE = "/open-data/places/{place_id}/payment-notices"
+# One path per notice, so the document says exactly which periods each takes.
+PERIOD_NAME = {notices.COMPLIANCE: "half", notices.OVER_30000: "quarter"}
+PERIOD_PARAMETER = {notices.COMPLIANCE: HALF, notices.OVER_30000: QUARTER}
+
+
+def api_path(kind: str) -> str:
+    return f"{BASE}/{kind}/{{financial_year}}/{{{PERIOD_NAME[kind]}}}"
+
+
+def open_path(kind: str) -> str:
+    return f"{OPEN_BASE}/{kind}/{{financial_year}}/{{{PERIOD_NAME[kind]}}}/notice.json"
+
+
 APPROVED = "PaymentsNoticeApproved"
 
 
@@ -92,11 +109,10 @@ def notice_body(
         "approved_at": approved["approved_at"].isoformat(),
         "published_at": approved["published_at"].isoformat(),
         "command_id": str(approved["command_id"]),
-        "published_url": OPEN_PATH.format(
+        "published_url": open_path(notice.kind).format(
             place_id=place_id,
-            notice=notice.kind,
             financial_year=notice.financial_year,
-            period=notice.period_code,
+            **{PERIOD_NAME[notice.kind]: notice.period_code},
         ),
     }
 
@@ -105,98 +121,53 @@ def routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(
         route_class=GuardedRoute, responses=problems.openapi_responses(401, 403, 422)
     )
-    place = identifier_path()
+    for kind in notices.NOTICE_KINDS:
+        _notice_routes(router, gateway, kind)
+    return router
 
-    @router.get(PATH, tags=["returns"])
+
+def _notice_routes(router: APIRouter, gateway: Gateway, kind: str) -> None:
+    """The read, approval and published routes of one notice."""
+    place = identifier_path()
+    year = financial_year_path()
+    period_parameter = PERIOD_PARAMETER[kind]
+
     async def read_notice(
         place_id: str = place,
-        notice: str = NOTICE,
-        financial_year: str = YEAR,
-        period: str = PERIOD,
+        financial_year: str = year,
+        period: str = period_parameter,
         principal: Principal = CALLER,
     ) -> dict[str, Any]:
-        """A payments notice: the draft with its figures and their digest (what an approval
-        names), or the notice as approved, with who approved it, when, and where it is
-        published."""
         require(principal, Permission.READ_RETURNS, place_id, what="the place's returns")
-        wanted = _notice(notice, financial_year, period)
+        wanted = _notice(kind, financial_year, period)
         async with gateway.pool.acquire() as connection:
             approved = await db.payment_notice(connection, place_id, *_key(wanted))
             figures = {} if approved else await draft_figures(connection, place_id, wanted)
         return notice_body(place_id, wanted, figures, approved)
 
-    @router.post(
-        f"{PATH}/approval",
-        tags=["returns"],
-        status_code=201,
-        openapi_extra=REQUEST_BODY,
-        responses=problems.openapi_responses(400, 409, 413),
-    )
     async def approve_notice(
         request: Request,
         place_id: str = place,
-        notice: str = NOTICE,
-        financial_year: str = YEAR,
-        period: str = PERIOD,
+        financial_year: str = year,
+        period: str = period_parameter,
         idempotency_key: str = local_commands.idempotency_key_header(gateway),
         principal: Principal = CALLER,
     ) -> JSONResponse:
-        """The finance director approves the draft's figures, named by their digest; the
-        notice is recorded as approved (who, when, the figures) and published as open data."""
         check_storable(place_id, "place_id")
         require(principal, Permission.APPROVE_RETURNS, place_id, what="the place's returns")
-        wanted = _notice(notice, financial_year, period)
+        wanted = _notice(kind, financial_year, period)
         body, approval = await local_commands.body_of(request, gateway, Approval)
-        now = datetime.now(UTC)
-        async with gateway.pool.acquire() as connection:
-            approved = await db.payment_notice(connection, place_id, *_key(wanted))
-            figures = await draft_figures(connection, place_id, wanted)
-        digest = notices.figures_digest(figures)
-        if not _replayed_key(approved, principal, idempotency_key):
-            _check(wanted, now, approval.figures_digest, digest, approved is not None)
-        record = {
-            "figures": figures,
-            "figures_digest": digest,
-            "approved_by": principal.principal_id,
-            "approved_at": now,
-            "published_at": now,
-        }
-
-        async def approve(connection: asyncpg.Connection, command_id: Any) -> None:
-            await db.approve_payment_notice(
-                connection, place_id, *_key(wanted), figures, digest,
-                principal.principal_id, now, command_id,
-            )  # fmt: skip
-
-        answer = notice_body(place_id, wanted, figures, record | {"command_id": ""})
-        try:
-            return await local_commands.decide_here(
-                gateway,
-                principal,
-                request,
-                key=idempotency_key,
-                body=body,
-                place_id=place_id,
-                command_type=APPROVED,
-                decided_at=now,
-                made={"notice": wanted.kind, "period": wanted.label},
-                answer={"notice": _without_command(answer)},
-                effect=approve,
-            )
-        except asyncpg.UniqueViolationError:
-            detail = f"the {wanted.kind} notice {wanted.label} is approved"
-            raise problems.invalid("period", "approved_once", detail, 409) from None
+        return await _approve(gateway, principal, request, place_id, wanted, body, approval,
+                              idempotency_key)  # fmt: skip
 
     async def published_notice(
         request: Request,
         place_id: str = place,
-        notice: str = NOTICE,
-        financial_year: str = YEAR,
-        period: str = PERIOD,
+        financial_year: str = year,
+        period: str = period_parameter,
     ) -> Response:
-        """An approved payments notice, as published."""
         check_storable(place_id, "place_id")
-        wanted = _notice(notice, financial_year, period)
+        wanted = _notice(kind, financial_year, period)
         async with gateway.pool.acquire() as connection:
             approved = await db.payment_notice(connection, place_id, *_key(wanted))
         if approved is None:
@@ -206,12 +177,95 @@ def routes(gateway: Gateway) -> APIRouter:
         text = json.dumps(document, sort_keys=True, indent=1)
         return published(request, text.encode("utf-8"), "application/json")
 
-    options: dict[str, Any] = {"response_class": Response, "tags": ["open data"]}
-    router.add_api_route(OPEN_PATH, published_notice, methods=["GET"], **options)
-    router.add_api_route(
-        OPEN_PATH, published_notice, methods=["HEAD"], include_in_schema=False, **options
+    name = (
+        "payments compliance notice"
+        if kind == notices.COMPLIANCE
+        else "notice of payments over £30,000"
     )
-    return router
+    read_notice.__doc__ = (
+        f"The {name}: the draft with its figures and their digest (what an approval names), "
+        "or the notice as approved, with who approved it, when, and where it is published."
+    )
+    approve_notice.__doc__ = (
+        f"The finance director approves the {name}'s draft figures, named by their digest; "
+        "the notice is recorded as approved (who, when, the figures) and published."
+    )
+    published_notice.__doc__ = f"The {name} as approved and published."
+    suffix = kind.replace("-", "_")
+    router.add_api_route(
+        api_path(kind), read_notice, methods=["GET"], tags=["returns"], name=f"read_{suffix}"
+    )
+    router.add_api_route(
+        f"{api_path(kind)}/approval",
+        approve_notice,
+        methods=["POST"],
+        tags=["returns"],
+        status_code=201,
+        openapi_extra=REQUEST_BODY,
+        responses=problems.openapi_responses(400, 409, 413),
+        name=f"approve_{suffix}",
+    )
+    options: dict[str, Any] = {"response_class": Response, "tags": ["open data"]}
+    router.add_api_route(
+        open_path(kind), published_notice, methods=["GET"], name=f"published_{suffix}", **options
+    )
+    router.add_api_route(
+        open_path(kind), published_notice, methods=["HEAD"], include_in_schema=False,
+        name=f"published_{suffix}_head", **options,
+    )  # fmt: skip
+
+
+async def _approve(
+    gateway: Gateway,
+    principal: Principal,
+    request: Request,
+    place_id: str,
+    wanted: notices.NoticePeriod,
+    body: dict[str, Any],
+    approval: Approval,
+    idempotency_key: str,
+) -> JSONResponse:
+    """Record the approval of the figures as drafted now, once, and publish the notice."""
+    now = datetime.now(UTC)
+    async with gateway.pool.acquire() as connection:
+        approved = await db.payment_notice(connection, place_id, *_key(wanted))
+        figures = await draft_figures(connection, place_id, wanted)
+    digest = notices.figures_digest(figures)
+    if not _replayed_key(approved, principal, idempotency_key):
+        _check(wanted, now, approval.figures_digest, digest, approved is not None)
+    record = {
+        "figures": figures,
+        "figures_digest": digest,
+        "approved_by": principal.principal_id,
+        "approved_at": now,
+        "published_at": now,
+        "command_id": "",
+    }
+
+    async def approve(connection: asyncpg.Connection, command_id: Any) -> None:
+        await db.approve_payment_notice(
+            connection, place_id, *_key(wanted), figures, digest,
+            principal.principal_id, now, command_id,
+        )  # fmt: skip
+
+    answer = _without_command(notice_body(place_id, wanted, figures, record))
+    try:
+        return await local_commands.decide_here(
+            gateway,
+            principal,
+            request,
+            key=idempotency_key,
+            body=body,
+            place_id=place_id,
+            command_type=APPROVED,
+            decided_at=now,
+            made={"notice": wanted.kind, "period": wanted.label},
+            answer={"notice": answer},
+            effect=approve,
+        )
+    except asyncpg.UniqueViolationError:
+        detail = f"the {wanted.kind} notice {wanted.label} is approved"
+        raise problems.invalid("period", "approved_once", detail, 409) from None
 
 
 def _notice(notice: str, financial_year: str, period: str) -> notices.NoticePeriod:

@@ -68,8 +68,6 @@ RIGHT = {
     "financial_year": "2026-27",
     "quarter": "Q1",
     "half": "H1",
-    "notice": "payments-compliance",
-    "period": "H1",
     "claim_id": "CL-1",
     "batch_id": "B-1",
     "organisation_ref": "PROV-A",

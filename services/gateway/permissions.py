@@ -68,6 +68,7 @@ PLACE = "/places/{place_id}"
 CONTRACT = f"{PLACE}/outcomes-contracts/{{contract_id}}"
 DEPARTMENT = f"{API}/departments/{{department_code}}"
 WEBHOOK = f"{DEPARTMENT}/webhooks/{{subscription_id}}"
+BALANCE_STATEMENT = f"{PLACE}/departments/{{department_code}}/balance-statements/{{financial_year}}"
 NOTICES = (
     "payments-compliance/{financial_year}/{half}",
     "payments-over-30000/{financial_year}/{quarter}",
@@ -132,6 +133,20 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
         )
         for notice in NOTICES
     },
+    # Agreement of balances (services/gateway/returns/agreement_api.py).
+    ("GET", f"{API}{BALANCE_STATEMENT}"): Door(
+        P.READ_RETURNS, Scope.PLACE, Door(P.AGREE_BALANCES, Scope.PATH_DEPARTMENT)
+    ),
+    ("POST", f"{API}{BALANCE_STATEMENT}/{{funding_stream_code}}/answer"): Door(
+        P.AGREE_BALANCES, Scope.PATH_DEPARTMENT
+    ),
+    ("GET", f"{API}{PLACE}/balance-disputes"): Door(P.READ_RETURNS, Scope.PLACE),
+    ("POST", f"{API}{PLACE}/balance-disputes/{{dispute_id}}/notes"): Door(
+        P.APPROVE_RETURNS, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/returns/agreement-of-balances/{{financial_year}}"): Door(
+        P.READ_RETURNS, Scope.PLACE
+    ),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER

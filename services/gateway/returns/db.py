@@ -1,5 +1,5 @@
 """The returns room's database reads and writes: payments under contracts with their claims'
-dates, and the payments notices as approved."""
+dates, the payments notices as approved, and the agreement of balances."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from services.gateway.returns.agreement import BalanceLine
 from services.gateway.returns.prompt_payment import ContractPayment, Period
 from services.runtime.sql import load_queries
 
@@ -90,3 +91,111 @@ async def command_done_here(
     await connection.execute(
         QUERIES.command_done_here, command_id, json.dumps(made), event_type, done_at
     )
+
+
+# --- Agreement of balances ---------------------------------------------------------------------
+
+
+async def balance_lines(
+    connection: asyncpg.Connection,
+    place_id: str,
+    department_code: str | None,
+    financial_year: str,
+    rows_max: int = ROWS_MAX,
+) -> dict[str, list[BalanceLine]]:
+    """Each department's lines of the year (one department's, or every department's)."""
+    rows = await connection.fetch(
+        QUERIES.balance_lines, place_id, department_code, financial_year, rows_max
+    )
+    found: dict[str, list[BalanceLine]] = {}
+    for row in rows:
+        fields = dict(row)
+        department = fields.pop("department_code")
+        found.setdefault(department, []).append(BalanceLine(**fields))
+    return found
+
+
+async def balance_answers(
+    connection: asyncpg.Connection,
+    place_id: str,
+    department_code: str | None,
+    financial_year: str,
+    rows_max: int = ROWS_MAX,
+) -> list[dict[str, Any]]:
+    rows = await connection.fetch(
+        QUERIES.balance_answers, place_id, department_code, financial_year, rows_max
+    )
+    return [_decoded(row, "figures", "department_figures") for row in rows]
+
+
+async def insert_balance_answer(connection: asyncpg.Connection, answer: dict[str, Any]) -> None:
+    await connection.execute(
+        QUERIES.insert_balance_answer,
+        answer["answer_id"],
+        answer["place_id"],
+        answer["department_code"],
+        answer["financial_year"],
+        answer["funding_stream_code"],
+        answer["answer"],
+        json.dumps(answer["figures"]),
+        answer["figures_digest"],
+        None if answer["department_figures"] is None else json.dumps(answer["department_figures"]),
+        answer["note"],
+        answer["answered_by"],
+        answer["answered_at"],
+        answer["command_id"],
+    )
+
+
+async def balance_dispute(
+    connection: asyncpg.Connection, place_id: str, dispute_id: uuid.UUID
+) -> dict[str, Any] | None:
+    row = await connection.fetchrow(QUERIES.balance_dispute, place_id, dispute_id)
+    return None if row is None else dict(row)
+
+
+async def balance_disputes(
+    connection: asyncpg.Connection, place_id: str, rows_max: int = ROWS_MAX
+) -> list[dict[str, Any]]:
+    rows = await connection.fetch(QUERIES.balance_disputes, place_id, rows_max)
+    return [_decoded(row, "figures", "department_figures") for row in rows]
+
+
+async def balance_dispute_notes(
+    connection: asyncpg.Connection, dispute_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    rows = await connection.fetch(QUERIES.balance_dispute_notes, dispute_ids)
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row["answer_id"], []).append(dict(row))
+    return found
+
+
+async def add_balance_dispute_note(
+    connection: asyncpg.Connection,
+    dispute_id: uuid.UUID,
+    note: str,
+    resolves: bool,
+    written_by: str,
+    written_at: datetime,
+    command_id: uuid.UUID,
+) -> None:
+    """Add a note to a dispute, numbered after its last (under the dispute's row lock)."""
+    await connection.execute(QUERIES.lock_balance_dispute, dispute_id)
+    await connection.execute(
+        QUERIES.insert_balance_dispute_note,
+        dispute_id,
+        note,
+        resolves,
+        written_by,
+        written_at,
+        command_id,
+    )
+
+
+def _decoded(row: asyncpg.Record, *json_fields: str) -> dict[str, Any]:
+    fields = dict(row)
+    for name in json_fields:
+        if fields[name] is not None:
+            fields[name] = json.loads(fields[name])
+    return fields

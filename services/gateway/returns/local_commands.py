@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from services.gateway import command_status, domain, problems
+from services.gateway import db as gateway_db
 from services.gateway.auth import Gateway
 from services.gateway.domain import Principal
 from services.gateway.idempotency import idempotent
@@ -44,6 +45,18 @@ async def body_of(
         raise problems.from_pydantic(error) from None
 
 
+def command_id(principal: Principal, key: str) -> uuid.UUID:
+    return domain.command_event_id(principal.principal_id, key)
+
+
+async def already_sent(gateway: Gateway, principal: Principal, key: str) -> bool:
+    """Whether this key already named a command: its answer is replayed (or the request is a
+    409 when it differs), so the rules are not asked again."""
+    async with gateway.pool.acquire() as connection:
+        found = await gateway_db.command_by_key(connection, principal.principal_id, key)
+    return found is not None
+
+
 async def decide_here(
     gateway: Gateway,
     principal: Principal,
@@ -60,9 +73,9 @@ async def decide_here(
 ) -> JSONResponse:
     """Run `effect` once per key and answer 201 with the command's id, `done`, what it made and
     `answer`; `Location` names its status resource."""
-    command_id = domain.command_event_id(principal.principal_id, key)
+    decided_id = command_id(principal, key)
     response_body = {
-        "command_id": str(command_id),
+        "command_id": str(decided_id),
         "command_type": command_type,
         "status": command_status.DONE,
         "made": made,
@@ -70,8 +83,8 @@ async def decide_here(
     }
 
     async def action(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
-        await effect(connection, command_id)
-        await db.command_done_here(connection, command_id, made, command_type, decided_at)
+        await effect(connection, decided_id)
+        await db.command_done_here(connection, decided_id, made, command_type, decided_at)
         return 201, response_body
 
     response = await idempotent(
@@ -82,9 +95,9 @@ async def decide_here(
         body=body,
         place_id=place_id,
         event_type=command_type,
-        event_id=command_id,
+        event_id=decided_id,
         action=action,
         known_response=(201, response_body),
     )
-    response.headers["Location"] = command_status.location(command_id)
+    response.headers["Location"] = command_status.location(decided_id)
     return response

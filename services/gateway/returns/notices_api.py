@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway import problems
 from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
-from services.gateway.domain import Permission, Principal, command_event_id
+from services.gateway.domain import Permission, Principal
 from services.gateway.intake import check_storable, financial_year_path, identifier_path
 from services.gateway.opendata.api import published
 from services.gateway.problems import ProblemError
@@ -231,7 +231,7 @@ async def _approve(
         approved = await db.payment_notice(connection, place_id, *_key(wanted))
         figures = await draft_figures(connection, place_id, wanted)
     digest = notices.figures_digest(figures)
-    if not _replayed_key(approved, principal, idempotency_key):
+    if not await local_commands.already_sent(gateway, principal, idempotency_key):
         _check(wanted, now, approval.figures_digest, digest, approved is not None)
     record = {
         "figures": figures,
@@ -282,13 +282,6 @@ def _check(
         notices.check_approval(wanted, now.date(), read, drafted, done)
     except notices.NoticeRefused as refusal:
         raise problems.invalid(refusal.field, refusal.rule, str(refusal), refusal.status) from None
-
-
-def _replayed_key(approved: Any, principal: Principal, key: str) -> bool:
-    """Whether this request repeats the one that approved the notice (its answer is replayed)."""
-    return approved is not None and approved["command_id"] == command_event_id(
-        principal.principal_id, key
-    )
 
 
 def _key(notice: notices.NoticePeriod) -> tuple[str, str, str]:

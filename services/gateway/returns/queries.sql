@@ -44,3 +44,77 @@ VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $8, $9);
 -- A command the gateway decides itself (no service answers it) is done as it is accepted.
 INSERT INTO command_outcomes (command_id, status, made, last_event_type, updated_at)
 VALUES ($1, 'done', $2::jsonb, $3, $4);
+
+-- ---- Agreement of balances -------------------------------------------------------------------
+
+-- name: balance_lines
+-- Each department's streams in a year ($2 NULL: every department), with what was recovered
+-- into each (the department feed's recoveries, negative shares of the recovered payments).
+SELECT s.department_code, s.funding_stream_code, s.settled_pence AS committed_pence,
+       s.received_pence, s.reserved_pence, s.paid_pence,
+       coalesce(r.recovered_pence, 0)::bigint AS recovered_pence
+FROM pot_streams s
+LEFT JOIN (
+    SELECT d.department_code, share ->> 'funding_stream_code' AS funding_stream_code,
+           -sum((share ->> 'amount_pence')::bigint) AS recovered_pence
+    FROM department_spend d, jsonb_array_elements(d.record -> 'attribution') AS share
+    WHERE d.place_id = $1 AND d.record ->> 'financial_year' = $3
+      AND d.record ->> 'kind' = 'recovery' AND ($2::text IS NULL OR d.department_code = $2)
+    GROUP BY 1, 2
+) r ON r.department_code = s.department_code AND r.funding_stream_code = s.funding_stream_code
+WHERE s.place_id = $1 AND s.financial_year = $3 AND ($2::text IS NULL OR s.department_code = $2)
+ORDER BY s.department_code, s.funding_stream_code
+LIMIT $4;
+
+-- name: balance_answers
+-- The answers to a year's lines ($2 NULL: every department), oldest first, each with whether
+-- a note resolved it.
+SELECT a.answer_id, a.department_code, a.funding_stream_code, a.answer, a.figures::text AS figures,
+       a.figures_digest, a.department_figures::text AS department_figures, a.note,
+       a.answered_by, a.answered_at, a.command_id,
+       EXISTS (SELECT 1 FROM balance_dispute_notes n
+               WHERE n.answer_id = a.answer_id AND n.resolves) AS resolved
+FROM balance_answers a
+WHERE a.place_id = $1 AND a.financial_year = $3 AND ($2::text IS NULL OR a.department_code = $2)
+ORDER BY a.answered_at, a.answer_id
+LIMIT $4;
+
+-- name: insert_balance_answer
+INSERT INTO balance_answers (answer_id, place_id, department_code, financial_year,
+                             funding_stream_code, answer, figures, figures_digest,
+                             department_figures, note, answered_by, answered_at, command_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10, $11, $12, $13);
+
+-- name: balance_dispute
+SELECT a.answer_id, a.place_id, a.department_code, a.financial_year, a.funding_stream_code,
+       a.answer, a.answered_by, a.answered_at,
+       EXISTS (SELECT 1 FROM balance_dispute_notes n
+               WHERE n.answer_id = a.answer_id AND n.resolves) AS resolved
+FROM balance_answers a WHERE a.place_id = $1 AND a.answer_id = $2;
+
+-- name: balance_disputes
+-- The place's disputes, newest first, with whether each is resolved.
+SELECT a.answer_id, a.department_code, a.financial_year, a.funding_stream_code,
+       a.figures::text AS figures, a.department_figures::text AS department_figures, a.note,
+       a.answered_by, a.answered_at,
+       EXISTS (SELECT 1 FROM balance_dispute_notes n
+               WHERE n.answer_id = a.answer_id AND n.resolves) AS resolved
+FROM balance_answers a
+WHERE a.place_id = $1 AND a.answer = 'disputed'
+ORDER BY a.answered_at DESC, a.answer_id
+LIMIT $2;
+
+-- name: balance_dispute_notes
+SELECT answer_id, note_number, note, resolves, written_by, written_at
+FROM balance_dispute_notes WHERE answer_id = ANY($1::uuid[])
+ORDER BY answer_id, note_number;
+
+-- name: insert_balance_dispute_note
+-- Numbered after the dispute's last note; the caller holds the dispute's row lock.
+INSERT INTO balance_dispute_notes (answer_id, note_number, note, resolves, written_by,
+                                   written_at, command_id)
+SELECT $1, coalesce(max(note_number), 0) + 1, $2, $3, $4, $5, $6
+FROM balance_dispute_notes WHERE answer_id = $1;
+
+-- name: lock_balance_dispute
+SELECT answer_id FROM balance_answers WHERE answer_id = $1 FOR UPDATE;

@@ -68,6 +68,8 @@ RIGHT = {
     "financial_year": "2026-27",
     "quarter": "Q1",
     "half": "H1",
+    "funding_stream_code": "WORK",
+    "dispute_id": "6f1c2a3e-0000-4000-8000-000000000002",
     "claim_id": "CL-1",
     "batch_id": "B-1",
     "organisation_ref": "PROV-A",

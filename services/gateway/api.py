@@ -46,7 +46,12 @@ from services.gateway.intake import identifier_path
 from services.gateway.opendata import api as opendata_api
 from services.gateway.opendata import register_api as organisations_api
 from services.gateway.opendata import transparency_api
-from services.gateway.returns import agreement_api, notices_api
+from services.gateway.returns import (
+    agreement_api,
+    notices_api,
+    partner_returns_api,
+    payment_tax_api,
+)
 from services.gateway.returns import api as returns_api
 from services.gateway.settings import GatewaySettings
 from services.gateway.web import routes as web_routes
@@ -517,6 +522,8 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(returns_api.routes(gateway))
     app.include_router(notices_api.routes(gateway))
     app.include_router(agreement_api.routes(gateway))
+    app.include_router(partner_returns_api.routes(gateway))
+    app.include_router(payment_tax_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)
     security.install(app, gateway_settings.web_swagger_ui_dir)

@@ -65,6 +65,7 @@ from contracts.outcomes import (
     VerificationRuleApplied,
 )
 from services.gateway import claim_results, command_status, db, domain
+from services.gateway.returns import handlers as returns_handlers
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -542,7 +543,7 @@ HANDLERS: dict[type[Event], Handler] = {
 }
 # Per-claim results of evidence batches are kept beside (claim_results), and every handler
 # also records what its event means for the command it answers (command_status).
-HANDLERS = command_status.tracked(claim_results.alongside(HANDLERS))
+HANDLERS = command_status.tracked(claim_results.alongside(returns_handlers.alongside(HANDLERS)))
 
 
 async def handle_batch(

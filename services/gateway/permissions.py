@@ -69,6 +69,7 @@ CONTRACT = f"{PLACE}/outcomes-contracts/{{contract_id}}"
 DEPARTMENT = f"{API}/departments/{{department_code}}"
 WEBHOOK = f"{DEPARTMENT}/webhooks/{{subscription_id}}"
 BALANCE_STATEMENT = f"{PLACE}/departments/{{department_code}}/balance-statements/{{financial_year}}"
+PARTNER_RETURN = f"{PLACE}/returns/partner-returns/{{financial_year}}/{{quarter}}"
 NOTICES = (
     "payments-compliance/{financial_year}/{half}",
     "payments-over-30000/{financial_year}/{quarter}",
@@ -146,6 +147,15 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ),
     ("GET", f"{API}{PLACE}/returns/agreement-of-balances/{{financial_year}}"): Door(
         P.READ_RETURNS, Scope.PLACE
+    ),
+    # VAT and merchant category on payments (services/gateway/returns/payment_tax_api.py).
+    ("POST", f"{API}{PLACE}/payments/{{payment_id}}/tax-details"): Door(
+        P.APPROVE_RETURNS, Scope.PLACE
+    ),
+    # Partner returns (services/gateway/returns/partner_returns_api.py).
+    ("GET", f"{API}{PARTNER_RETURN}"): Door(P.READ_RETURNS, Scope.PLACE),
+    ("POST", f"{API}{PARTNER_RETURN}/{{department_code}}/narrative"): Door(
+        P.APPROVE_RETURNS, Scope.PLACE
     ),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from services.gateway.opendata.transparency import PaymentTax
 from services.gateway.returns.agreement import BalanceLine
 from services.gateway.returns.prompt_payment import ContractPayment, Period
 from services.runtime.sql import load_queries
@@ -199,3 +200,157 @@ def _decoded(row: asyncpg.Record, *json_fields: str) -> dict[str, Any]:
         if fields[name] is not None:
             fields[name] = json.loads(fields[name])
     return fields
+
+
+# --- Partner returns and the risk share --------------------------------------------------------
+
+
+async def note_partner_receipt(
+    connection: asyncpg.Connection,
+    place_id: str,
+    receipt_id: str,
+    financial_year: str,
+    department_code: str,
+    funding_stream_code: str,
+    amount_pence: int,
+    received_at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.note_partner_receipt,
+        place_id,
+        receipt_id,
+        financial_year,
+        department_code,
+        funding_stream_code,
+        amount_pence,
+        received_at,
+    )
+
+
+async def note_risk_share(
+    connection: asyncpg.Connection, share: dict[str, Any], applied_at: datetime
+) -> None:
+    await connection.execute(
+        QUERIES.note_risk_share,
+        share["place_id"],
+        share["financial_year"],
+        share["risk_share_id"],
+        share["rule"],
+        share["agreement_reference"],
+        share["pool_borne_pence"],
+        json.dumps(share["partners"]),
+        json.dumps(share["moves"]),
+        share["transfer_id"],
+        applied_at,
+    )
+
+
+async def risk_share(
+    connection: asyncpg.Connection, place_id: str, financial_year: str
+) -> dict[str, Any] | None:
+    row = await connection.fetchrow(QUERIES.risk_share, place_id, financial_year)
+    return None if row is None else _decoded(row, "partners")
+
+
+async def partner_committed(
+    connection: asyncpg.Connection, place_id: str, financial_year: str
+) -> dict[str, int]:
+    rows = await connection.fetch(QUERIES.partner_committed, place_id, financial_year)
+    return {row["department_code"]: row["committed_pence"] for row in rows}
+
+
+async def partner_flows(
+    connection: asyncpg.Connection,
+    place_id: str,
+    financial_year: str,
+    start: datetime,
+    end: datetime,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Each partner's (income, spending) dated in [start, end)."""
+    income = await connection.fetch(QUERIES.partner_income, place_id, financial_year, start, end)
+    spending = await connection.fetch(
+        QUERIES.partner_spending, place_id, financial_year, start, end
+    )
+    return (
+        {row["department_code"]: row["income_pence"] for row in income},
+        {row["department_code"]: row["spending_pence"] for row in spending},
+    )
+
+
+async def partner_narratives(
+    connection: asyncpg.Connection, place_id: str, financial_year: str, quarter: str
+) -> dict[str, dict[str, Any]]:
+    rows = await connection.fetch(QUERIES.partner_narratives, place_id, financial_year, quarter)
+    return {row["department_code"]: dict(row) for row in rows}
+
+
+async def partner_narrative_quarters(
+    connection: asyncpg.Connection, place_id: str, financial_year: str
+) -> dict[str, set[str]]:
+    rows = await connection.fetch(QUERIES.partner_narrative_quarters, place_id, financial_year)
+    return {row["quarter"]: set(row["departments"]) for row in rows}
+
+
+async def write_partner_narrative(
+    connection: asyncpg.Connection,
+    place_id: str,
+    financial_year: str,
+    quarter: str,
+    department_code: str,
+    narrative: str,
+    written_by: str,
+    written_at: datetime,
+    command_id: uuid.UUID,
+) -> None:
+    await connection.execute(
+        QUERIES.write_partner_narrative,
+        place_id,
+        financial_year,
+        quarter,
+        department_code,
+        narrative,
+        written_by,
+        written_at,
+        command_id,
+    )
+
+
+# --- VAT and merchant category on payments ------------------------------------------------------
+
+
+async def payment_amount(
+    connection: asyncpg.Connection, place_id: str, payment_id: str
+) -> int | None:
+    amount: int | None = await connection.fetchval(QUERIES.payment_amount, place_id, payment_id)
+    return amount
+
+
+async def record_payment_tax(
+    connection: asyncpg.Connection,
+    place_id: str,
+    payment_id: str,
+    tax: PaymentTax,
+    recorded_by: str,
+    recorded_at: datetime,
+    command_id: uuid.UUID,
+) -> None:
+    await connection.execute(
+        QUERIES.record_payment_tax,
+        place_id,
+        payment_id,
+        tax.irrecoverable_vat_pence,
+        tax.merchant_category,
+        recorded_by,
+        recorded_at,
+        command_id,
+    )
+
+
+async def payment_tax_of_place(
+    connection: asyncpg.Connection, place_id: str
+) -> dict[str, PaymentTax]:
+    rows = await connection.fetch(QUERIES.payment_tax_of_place, place_id)
+    return {
+        row["payment_id"]: PaymentTax(row["irrecoverable_vat_pence"], row["merchant_category"])
+        for row in rows
+    }

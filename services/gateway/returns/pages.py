@@ -39,6 +39,8 @@ def router() -> APIRouter:
             financial_year = financial_year_on(today)
         async with page.gateway.pool.acquire() as connection:
             approved = await db.payment_notices_of_place(connection, place_id)
+            partners = set(await db.partner_committed(connection, place_id, financial_year))
+            narrated = await db.partner_narrative_quarters(connection, place_id, financial_year)
             late = []
             for code in ("H1", "H2"):
                 half = notices.notice_period(notices.COMPLIANCE, financial_year, code)
@@ -56,7 +58,13 @@ def router() -> APIRouter:
             title=f"Returns of {place_id}, {financial_year}",
             place_id=place_id,
             financial_year=financial_year,
-            obligations=calendar.year_calendar(financial_year, today, of_year),
+            obligations=calendar.year_calendar(
+                financial_year,
+                today,
+                of_year,
+                # A quarter's partner returns are produced once every partner has a narrative.
+                [q for q, done in narrated.items() if partners and partners <= done],
+            ),
             late_payments=late,
         )
 

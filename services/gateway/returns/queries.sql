@@ -118,3 +118,75 @@ FROM balance_dispute_notes WHERE answer_id = $1;
 
 -- name: lock_balance_dispute
 SELECT answer_id FROM balance_answers WHERE answer_id = $1 FOR UPDATE;
+
+-- ---- Partner returns and the risk share -------------------------------------------------------
+
+-- name: note_partner_receipt
+INSERT INTO partner_receipts (place_id, receipt_id, financial_year, department_code,
+                              funding_stream_code, amount_pence, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING;
+
+-- name: note_risk_share
+INSERT INTO risk_shares (place_id, financial_year, risk_share_id, rule, agreement_reference,
+                         pool_borne_pence, partners, moves, transfer_id, applied_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10) ON CONFLICT DO NOTHING;
+
+-- name: risk_share
+SELECT risk_share_id, rule, agreement_reference, pool_borne_pence, partners::text AS partners,
+       transfer_id, applied_at
+FROM risk_shares WHERE place_id = $1 AND financial_year = $2;
+
+-- name: partner_committed
+-- Each partner's contribution to the year (settled), from the pot.
+SELECT department_code, sum(settled_pence)::bigint AS committed_pence
+FROM pot_streams WHERE place_id = $1 AND financial_year = $2
+GROUP BY department_code ORDER BY department_code;
+
+-- name: partner_income
+-- Each partner's receipts into the pool for the year, received in [$3, $4).
+SELECT department_code, sum(amount_pence)::bigint AS income_pence
+FROM partner_receipts
+WHERE place_id = $1 AND financial_year = $2 AND received_at >= $3 AND received_at < $4
+GROUP BY department_code;
+
+-- name: partner_spending
+-- Each partner's share of the year's spend, less recoveries, dated in [$3, $4).
+SELECT f.department_code, sum(f.amount_pence)::bigint AS spending_pence
+FROM department_spend f LEFT JOIN spend_records s ON s.spend_id = f.spend_id
+WHERE f.place_id = $1 AND f.record ->> 'financial_year' = $2
+  AND coalesce(s.spent_at, (f.record ->> 'recovered_at')::timestamptz, f.received_at) >= $3
+  AND coalesce(s.spent_at, (f.record ->> 'recovered_at')::timestamptz, f.received_at) < $4
+GROUP BY f.department_code;
+
+-- name: partner_narratives
+-- The latest narrative per partner for a quarter.
+SELECT DISTINCT ON (department_code) department_code, narrative, written_by, written_at
+FROM partner_return_narratives
+WHERE place_id = $1 AND financial_year = $2 AND quarter = $3
+ORDER BY department_code, written_at DESC, command_id;
+
+-- name: partner_narrative_quarters
+SELECT quarter, array_agg(DISTINCT department_code) AS departments
+FROM partner_return_narratives WHERE place_id = $1 AND financial_year = $2
+GROUP BY quarter;
+
+-- name: write_partner_narrative
+INSERT INTO partner_return_narratives (place_id, financial_year, quarter, department_code,
+                                       narrative, written_by, written_at, command_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- ---- VAT and merchant category on payments ----------------------------------------------------
+
+-- name: payment_amount
+SELECT amount_pence FROM payments WHERE place_id = $1 AND payment_id = $2;
+
+-- name: record_payment_tax
+INSERT INTO payment_tax_details (place_id, payment_id, irrecoverable_vat_pence,
+                                 merchant_category, recorded_by, recorded_at, command_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: payment_tax_of_place
+-- The latest VAT and merchant category recorded on each of the place's payments.
+SELECT DISTINCT ON (payment_id) payment_id, irrecoverable_vat_pence, merchant_category
+FROM payment_tax_details WHERE place_id = $1
+ORDER BY payment_id, recorded_at DESC, command_id;

@@ -69,6 +69,7 @@ RIGHT = {
     "quarter": "Q1",
     "half": "H1",
     "funding_stream_code": "WORK",
+    "payment_id": "P-1",
     "dispute_id": "6f1c2a3e-0000-4000-8000-000000000002",
     "claim_id": "CL-1",
     "batch_id": "B-1",

@@ -70,7 +70,12 @@ def notice_period(kind: str, financial_year: str, period_code: str) -> NoticePer
     try:
         transparency.check_financial_year(financial_year)
     except transparency.QuarterRefused as refusal:
-        raise NoticeRefused("financial_year", "financial_year", str(refusal)) from None
+        # A well-formed year out of range (before 1900-01 or after 9998-99) has no notice: 404;
+        # anything else is not a financial year: 422.
+        start, _, end = financial_year.partition("-")
+        well_formed = start.isdigit() and end.isdigit() and int(end) == (int(start) + 1) % 100
+        status = 404 if well_formed else 422
+        raise NoticeRefused("financial_year", "financial_year", str(refusal), status) from None
     if kind == COMPLIANCE:
         if period_code not in ("H1", "H2"):
             message = "the compliance notice covers H1 (April-September) or H2 (October-March)"

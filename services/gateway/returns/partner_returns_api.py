@@ -20,6 +20,7 @@ from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal
 from services.gateway.intake import check_storable, financial_year_path, identifier_path
 from services.gateway.opendata import transparency
+from services.gateway.problems import ProblemError
 from services.gateway.returns import db, local_commands, partner_returns
 
 PATH = "/api/v1/places/{place_id}/returns/partner-returns/{financial_year}/{quarter}"
@@ -63,8 +64,14 @@ def routes(gateway: Gateway) -> APIRouter:
         variance and its narrative, and the year's risk share once applied."""
         require(principal, Permission.READ_RETURNS, place_id, what="the place's returns")
         wanted = transparency.Quarter(financial_year, int(quarter[1]))
+        try:
+            periods = _periods(wanted)
+        except (ValueError, OverflowError):
+            # A well-formed year whose quarter falls outside the calendar (0000-01, 9999-00).
+            detail = f"no partner returns for {wanted.label()}: its dates are not in the calendar"
+            raise ProblemError(404, "not-found", detail) from None
         async with gateway.pool.acquire() as connection:
-            found = await _figures(connection, place_id, wanted)
+            found = await _figures(connection, place_id, wanted, periods)
         return {"place_id": place_id, "period": wanted.label(), **found}
 
     @router.post(
@@ -113,18 +120,28 @@ def routes(gateway: Gateway) -> APIRouter:
     return router
 
 
+Span = tuple[datetime, datetime]
+
+
+def _periods(quarter: transparency.Quarter) -> tuple[Span, Span]:
+    """The quarter's and the year to date's [start, end) instants."""
+    first = partner_returns.year_start(quarter).first_day
+    return (
+        partner_returns.bounds(quarter.first_day, quarter.last_day),
+        partner_returns.bounds(first, quarter.last_day),
+    )
+
+
 async def _figures(
-    connection: asyncpg.Connection, place_id: str, quarter: transparency.Quarter
+    connection: asyncpg.Connection,
+    place_id: str,
+    quarter: transparency.Quarter,
+    periods: tuple[Span, Span],
 ) -> dict[str, Any]:
     year = quarter.financial_year
     committed = await db.partner_committed(connection, place_id, year)
-    in_quarter = await db.partner_flows(
-        connection, place_id, year, *partner_returns.bounds(quarter.first_day, quarter.last_day)
-    )
-    first = partner_returns.year_start(quarter).first_day
-    to_date = await db.partner_flows(
-        connection, place_id, year, *partner_returns.bounds(first, quarter.last_day)
-    )
+    in_quarter = await db.partner_flows(connection, place_id, year, *periods[0])
+    to_date = await db.partner_flows(connection, place_id, year, *periods[1])
     narratives = await db.partner_narratives(connection, place_id, year, f"Q{quarter.number}")
     applied = await db.risk_share(connection, place_id, year)
     by_partner = {p["department_code"]: p for p in (applied or {}).get("partners", [])}

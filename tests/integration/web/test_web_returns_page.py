@@ -20,6 +20,7 @@ async def test_finance_staff_see_the_calendar_and_the_payments_later_than_30_day
     async with browser_client(settings) as browser:
         await sign_in(browser, "fin")
         page = await browser.get("/places/GM/finance/returns?year=2026-27")
+        finance_page = await browser.get("/places/GM/finance?year=2026-27")
     async with browser_client(settings) as other:
         await sign_in(other, "dwp")
         refused = await other.get("/places/GM/finance/returns")
@@ -38,3 +39,4 @@ async def test_finance_staff_see_the_calendar_and_the_payments_later_than_30_day
         assert name in html
     assert "30 October 2026" in html  # H1's notice is due 30 days after 30 September
     assert refused.status_code == 403
+    assert 'href="/places/GM/finance/returns?year=2026-27"' in finance_page.text

@@ -150,10 +150,12 @@ WHERE place_id = $1 AND financial_year = $2 AND received_at >= $3 AND received_a
 GROUP BY department_code;
 
 -- name: partner_spending
--- Each partner's share of the year's spend, less recoveries, dated in [$3, $4).
+-- Each partner's share of the year's spend, less recoveries, dated in [$3, $4); the risk
+-- share's adjustments are shown apart.
 SELECT f.department_code, sum(f.amount_pence)::bigint AS spending_pence
 FROM department_spend f LEFT JOIN spend_records s ON s.spend_id = f.spend_id
 WHERE f.place_id = $1 AND f.record ->> 'financial_year' = $2
+  AND coalesce(f.record ->> 'kind', 'spend') <> 'risk_share'
   AND coalesce(s.spent_at, (f.record ->> 'recovered_at')::timestamptz, f.received_at) >= $3
   AND coalesce(s.spent_at, (f.record ->> 'recovered_at')::timestamptz, f.received_at) < $4
 GROUP BY f.department_code;

@@ -90,7 +90,7 @@ async def write_read_models(database_url: str) -> None:
             ("SP-3", "DHSC", 120_000_00, on(6, 20)),  # Q1
             ("SP-4", "DHSC", 180_000_00, on(9, 1)),  # Q2
         ]
-        for number, (spend_id, department, pence, spent_at) in enumerate(spends, start=1):
+        for spend_id, department, pence, spent_at in spends:
             record = json.dumps({"financial_year": "2026-27", "spend_id": spend_id})
             await connection.execute(
                 "INSERT INTO spend_records (spend_id, place_id, amount_pence, record, spent_at)"
@@ -102,8 +102,8 @@ async def write_read_models(database_url: str) -> None:
             )
             await connection.execute(
                 "INSERT INTO department_spend (sequence, department_code, place_id, spend_id,"
-                " event_id, amount_pence, record) VALUES ($1, $2, 'GM', $3, $4, $5, $6::jsonb)",
-                number,
+                " event_id, amount_pence, record) VALUES (nextval('department_spend_sequence'),"
+                " $1, 'GM', $2, $3, $4, $5::jsonb)",
                 department,
                 spend_id,
                 uuid.uuid4(),
@@ -117,7 +117,8 @@ async def write_read_models(database_url: str) -> None:
         }
         await connection.execute(
             "INSERT INTO department_spend (sequence, department_code, place_id, spend_id,"
-            " event_id, amount_pence, record) VALUES (9, 'DHSC', 'GM', 'recovery/T-9', $1,"
+            " event_id, amount_pence, record) VALUES (nextval('department_spend_sequence'),"
+            " 'DHSC', 'GM', 'recovery/T-9', $1,"
             " -1000000, $2::jsonb)",
             uuid.uuid4(),
             json.dumps(recovery),
@@ -165,6 +166,13 @@ async def test_the_q2_partner_returns_with_a_narrative_and_the_years_risk_share(
             row["department_code"]: row["available_pence"]
             for row in await connection.fetch("SELECT * FROM pot_streams")
         }
+        feed_rows = [
+            (row["department_code"], row["amount_pence"])
+            for row in await connection.fetch(
+                "SELECT department_code, amount_pence FROM department_spend"
+                " WHERE record ->> 'kind' = 'risk_share' ORDER BY department_code"
+            )
+        ]
     finally:
         await connection.close()
 
@@ -189,6 +197,8 @@ async def test_the_q2_partner_returns_with_a_narrative_and_the_years_risk_share(
     assert dwp["risk_share"]["agreed_share_pence"] == 200_000_00
     assert read.json()["risk_share"]["rule"] == "equal"
     assert read.json()["risk_share"]["transfer_id"] == "T-RS"
-    # The overview's unreserved mirrors moved by exactly the ledger's stream moves.
+    # The overview's unreserved mirrors moved by exactly the ledger's stream moves, and each
+    # partner's feed tells it of its adjustment (not counted as the quarter's spending above).
     assert available == {"DWP": 400_000_00, "DHSC": 200_000_00}
+    assert feed_rows == [("DHSC", -100_000_00), ("DWP", 100_000_00)]
     assert sent.status_code == 202, sent.text

@@ -1,6 +1,6 @@
 """The finance pages' returns page: the year's returns calendar (what is due when, what was
-produced, approved and published) and the contract payments that took longer than 30 days, for
-finance staff and auditors (`read.returns`)."""
+produced, approved and published), the contract payments that took longer than 30 days, and the
+year's agreement-of-balances disputes, for finance staff and auditors (`read.returns`)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def router() -> APIRouter:
             approved = await db.payment_notices_of_place(connection, place_id)
             partners = set(await db.partner_committed(connection, place_id, financial_year))
             narrated = await db.partner_narrative_quarters(connection, place_id, financial_year)
+            disputes = [
+                dispute
+                for dispute in await db.balance_disputes(connection, place_id)
+                if dispute["financial_year"] == financial_year
+            ]
             late = []
             for code in ("H1", "H2"):
                 half = notices.notice_period(notices.COMPLIANCE, financial_year, code)
@@ -66,6 +71,7 @@ def router() -> APIRouter:
                 [q for q, done in narrated.items() if partners and partners <= done],
             ),
             late_payments=late,
+            disputes=disputes,
         )
 
     return routes

@@ -53,6 +53,13 @@ from contracts.outcomes import (
     RegisterOutcomesContract,
     SubmitEvidence,
 )
+from contracts.risk_share import (
+    AgreedShare,
+    ApplyRiskShare,
+    RiskShareApplied,
+    RiskSharePartner,
+    StreamMove,
+)
 from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.values import (
     Attribution,
@@ -124,5 +131,10 @@ __all__ = [
     "VariationKind",
     "VirementRecorded",
     "VirementRequested",
+    "AgreedShare",
+    "ApplyRiskShare",
+    "RiskShareApplied",
+    "RiskSharePartner",
+    "StreamMove",
     "event_class",
 ]

@@ -20,12 +20,18 @@ from services.gateway.identity import security
 from services.gateway.identity.auth import Gateway, RateLimiter
 from services.gateway.opendata import api as opendata_api
 from services.gateway.opendata import register_api as organisations_api
-from services.gateway.opendata import transparency_api
 from services.gateway.projections import api as projections_api
 from services.gateway.projections import claim_results
 from services.gateway.projections import db as projections_db
 from services.gateway.refused_work import api as refused_work_api
 from services.gateway.reports import api as ledger_reports
+from services.gateway.returns import (
+    agreement_api,
+    notices_api,
+    partner_returns_api,
+    payment_tax_api,
+    transparency_api,
+)
 from services.gateway.returns import api as returns_api
 from services.gateway.settings import GatewaySettings
 from services.gateway.web import site as web_site
@@ -70,6 +76,10 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(transparency_api.routes(gateway))
     app.include_router(returns_api.routes(gateway))
     app.include_router(refused_work_api.routes(gateway))
+    app.include_router(notices_api.routes(gateway))
+    app.include_router(agreement_api.routes(gateway))
+    app.include_router(partner_returns_api.routes(gateway))
+    app.include_router(payment_tax_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_site.install(app, gateway)
     security.install(app, gateway_settings.web_swagger_ui_dir)

@@ -15,6 +15,7 @@ from services.gateway.delivery.webhooks import delivery_loop
 from services.gateway.opendata import history_handlers
 from services.gateway.projections import handlers as projection_handlers
 from services.gateway.refused_work import handlers as refused_work
+from services.gateway.returns import handlers as returns_handlers
 from services.gateway.settings import GatewaySettings
 from services.runtime.host import ServiceDefinition
 
@@ -35,9 +36,11 @@ class Role(StrEnum):
 
 
 # The projector's handlers: the read models' own (projections), the rooms' own read models
-# (refused work), and rooms that keep something of the same events in the same transaction
-# (open data keeps OCDS releases).
-HANDLERS = history_handlers.alongside(projection_handlers.handlers_with(refused_work.HANDLERS))
+# (refused work, returns), and rooms that keep something of the same events in the same
+# transaction (open data keeps OCDS releases).
+HANDLERS = history_handlers.alongside(
+    projection_handlers.handlers_with(refused_work.HANDLERS, returns_handlers.HANDLERS)
+)
 handle_batch = projection_handlers.batch_handler(HANDLERS)
 
 SUBSCRIPTIONS = (

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from contracts import (
+    ApplyRiskShare,
     ClosePeriod,
     DecideAllocation,
     Event,
@@ -112,6 +113,10 @@ COMMAND_ROUTES: tuple[CommandRoute, ...] = (
     CommandRoute(f"{PLACE}/receipts", RecordReceipt, P.RECORD_RECEIPT),
     CommandRoute(f"{PLACE}/periods/{{financial_year}}/close", ClosePeriod, P.CLOSE_PERIOD),
     CommandRoute(f"{PLACE}/virements", VirementRequested, P.REQUEST_VIREMENT),
+    # The pooling agreement's year-end risk share (services/ledger/domain.py apply_risk_share).
+    CommandRoute(
+        f"{PLACE}/periods/{{financial_year}}/risk-share", ApplyRiskShare, P.APPROVE_RETURNS
+    ),
     # The board: how it is made up and decides, its plan and earmarks.
     CommandRoute(f"{PLACE}/board", ConfigureBoard, P.MANAGE_BOARD),
     CommandRoute(f"{PLACE}/decision-rules", SetDecisionRules, P.MANAGE_BOARD),

@@ -79,6 +79,11 @@ class Permission(StrEnum):
     READ_BALANCES = "read.balances"
     # The statutory returns (Transparency Code, prompt payment): finance staff and auditors.
     READ_RETURNS = "read.returns"
+    # The finance director's approvals of the returns (the payments notices), resolving
+    # agreement-of-balances disputes, and the partner returns' narratives and risk shares.
+    APPROVE_RETURNS = "returns.approve"
+    # A department reads its agreement-of-balances statement and confirms or disputes each line.
+    AGREE_BALANCES = "returns.agree_balances"
     MANAGE_WEBHOOKS = "webhooks.manage"
     # The organisations register the open-data exports name organisations from.
     REGISTER_ORGANISATION = "opendata.register_organisation"
@@ -118,6 +123,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.REGISTER_ORGANISATION,
         P.READ_BALANCES,
         P.READ_RETURNS,
+        P.APPROVE_RETURNS,
     },
     Role.BOARD_MEMBER: _BOARD,
     Role.CHAIR: _BOARD
@@ -135,7 +141,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         {P.READ_CONTRACTS, P.READ_EVIDENCE, P.SUBMIT_EVIDENCE, P.REPORT_DELIVERY, P.LODGE_CLAIM}
     ),
     Role.VERIFIER: frozenset({P.READ_CONTRACTS, P.READ_EVIDENCE, P.VERIFY_EVIDENCE, P.CLAW_BACK}),
-    Role.DEPARTMENT: frozenset({P.READ_DEPARTMENT_SPEND, P.MANAGE_WEBHOOKS}),
+    Role.DEPARTMENT: frozenset({P.READ_DEPARTMENT_SPEND, P.MANAGE_WEBHOOKS, P.AGREE_BALANCES}),
     Role.AUDITOR: _PLACE_READS
     | {
         P.READ_SPEND,

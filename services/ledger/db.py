@@ -19,6 +19,7 @@ import asyncpg
 import pydantic_core
 
 from contracts import (
+    ApplyRiskShare,
     Event,
     PaymentRequested,
     RecordReceipt,
@@ -94,6 +95,9 @@ class _Needs:
             self.accounts.update((place, a) for a in domain.payer_accounts(request.payer_shares))
         elif isinstance(request, VirementRequested):
             self.used_ids.add((place, f"virement:{request.virement_id}"))
+            self.years.add((place, request.financial_year))
+        elif isinstance(request, ApplyRiskShare):
+            self.used_ids.add((place, f"risk_share:{request.financial_year}"))
             self.years.add((place, request.financial_year))
 
 

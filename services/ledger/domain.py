@@ -47,6 +47,7 @@ from contracts import (
 )
 from contracts.ledger import FundingStream, IatiTransactionType, PayerShare
 from contracts.money import PENCE_MAX, format_pounds
+from contracts.risk_share import ApplyRiskShare, RiskShareApplied, RiskSharePartner, StreamMove
 from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.values import next_financial_year
 from services.ledger.errors import LedgerRejection
@@ -1080,6 +1081,168 @@ def _unused(book: PlaceBook, used_id: str, what: str) -> None:
         )
 
 
+# --- The year-end risk share of a pooled budget -------------------------------------------------
+
+
+def apply_risk_share(book: PlaceBook, decision: Decision, request: ApplyRiskShare) -> None:
+    """Share what the pool bore in a year between its partners (the departments that settled
+    into it) by the pooling agreement's rule, moving unreserved money from the partners whose
+    streams bore less than their share to those whose streams bore more, in one transfer.
+
+    What a partner's streams bore is what they settled less what is still unreserved in their
+    pot accounts: money paid out, or reserved for allocations and not released. Once per year,
+    in an open year; each payer needs the unreserved money it pays."""
+    _unused(
+        book, f"risk_share:{request.financial_year}", f"a risk share of {request.financial_year}"
+    )
+    _open_year(book, request.financial_year)
+    partners = _risk_share_partners(book, request)
+    payers = [p for p in partners if p.adjustment_pence < 0]
+    legs: list[Leg] = []
+    moves: list[StreamShare] = []
+    for partner in payers:
+        unreserved = _pot_mix(book, request.financial_year, partner.department_code)
+        owed = -partner.adjustment_pence
+        available = sum(share.amount_pence for share in unreserved)
+        if owed > available:
+            raise LedgerRejection(
+                f"the risk share takes {format_pounds(owed)} from {partner.department_code}, "
+                f"which has {format_pounds(available)} unreserved in {request.financial_year}",
+                rule="risk_share_within_unreserved",
+                figures={"amount_pence": owed, "available_pence": available},
+            )
+        for share in attribute(owed, unreserved):
+            legs.append(
+                Leg(
+                    pot_account(share.department_code, share.funding_stream_code),
+                    "debit",
+                    share.amount_pence,
+                )
+            )
+            moves.append(
+                StreamShare(share.department_code, share.funding_stream_code, -share.amount_pence)
+            )
+    for partner in (p for p in partners if p.adjustment_pence > 0):
+        contributed = _settled_mix(book, request.financial_year, partner.department_code)
+        for share in attribute(partner.adjustment_pence, contributed):
+            legs.append(
+                Leg(
+                    pot_account(share.department_code, share.funding_stream_code),
+                    "credit",
+                    share.amount_pence,
+                )
+            )
+            moves.append(share)
+    transfer_id = None
+    if legs:
+        tags = Tags(
+            f"risk share {request.risk_share_id} of {request.financial_year} ({request.rule}) "
+            f"under pooling agreement {request.agreement_reference}"
+        )
+        transfer = post(
+            book, decision, request.financial_year, legs, IATI_INCOMING_COMMITMENT, tags
+        )
+        transfer_id = transfer.transfer_id
+    book.use_id(f"risk_share:{request.financial_year}")
+    decision.events.append(
+        RiskShareApplied(
+            place_id=book.place_id,
+            risk_share_id=request.risk_share_id,
+            financial_year=request.financial_year,
+            rule=request.rule,
+            agreement_reference=request.agreement_reference,
+            pool_borne_pence=sum(p.borne_pence for p in partners),
+            partners=tuple(partners),
+            moves=tuple(
+                StreamMove(
+                    department_code=m.department_code,
+                    funding_stream_code=m.funding_stream_code,
+                    amount_pence=m.amount_pence,
+                )
+                for m in moves
+            ),
+            transfer_id=transfer_id,
+        )
+    )
+
+
+def _risk_share_partners(book: PlaceBook, request: ApplyRiskShare) -> list[RiskSharePartner]:
+    """Each partner's contribution, what its streams bore, its agreed share and adjustment."""
+    year = request.financial_year
+    contributed = {
+        department: sum(share.amount_pence for share in _settled_mix(book, year, department))
+        for department in _departments_settled(book, year)
+    }
+    departments = sorted(code for code, pence in contributed.items() if pence > 0)
+    if not departments:
+        raise LedgerRejection(
+            f"nothing was settled into {book.place_id} {year}: there are no partners to share",
+            rule="risk_share_partners",
+        )
+    borne = {
+        code: contributed[code] - sum(s.amount_pence for s in _pot_mix(book, year, code))
+        for code in departments
+    }
+    weights = _risk_share_weights(request, departments, contributed)
+    mix = [StreamShare(code, "", weight) for code, weight in zip(departments, weights, strict=True)]
+    agreed = {
+        share.department_code: share.amount_pence for share in attribute(sum(borne.values()), mix)
+    }
+    return [
+        RiskSharePartner(
+            department_code=code,
+            contributed_pence=contributed[code],
+            borne_pence=borne[code],
+            agreed_share_pence=agreed.get(code, 0),
+            adjustment_pence=borne[code] - agreed.get(code, 0),
+        )
+        for code in departments
+    ]
+
+
+def _risk_share_weights(
+    request: ApplyRiskShare, departments: list[str], contributed: Mapping[str, int]
+) -> list[int]:
+    if request.rule == "equal":
+        return [1] * len(departments)
+    if request.rule == "contributions":
+        return [contributed[code] for code in departments]
+    agreed = {share.department_code: share.basis_points for share in request.agreed_shares}
+    if sorted(agreed) != departments:
+        raise LedgerRejection(
+            f"the agreed shares name {', '.join(sorted(agreed))}; the partners of "
+            f"{request.place_id} {request.financial_year} are {', '.join(departments)}",
+            rule="risk_share_partners",
+        )
+    return [agreed[code] for code in departments]
+
+
+def _departments_settled(book: PlaceBook, year: str) -> set[str]:
+    found = set()
+    for prefix in ("settlement:", "received:"):
+        for account in book._groups.get((year, prefix), ()):
+            department, _ = stream_of(account)
+            assert department is not None
+            found.add(department)
+    return found
+
+
+def _settled_mix(book: PlaceBook, year: str, department: str) -> list[StreamShare]:
+    """What the department settled into the year, per stream, in stream order."""
+    per_stream: dict[str, int] = {}
+    for prefix in ("settlement:", "received:"):
+        for account in book._groups.get((year, prefix), ()):
+            code, stream = stream_of(account)
+            if code == department and stream is not None:
+                per_stream[stream] = per_stream.get(stream, 0) - book.balances[(year, account)]
+    return [StreamShare(department, stream, pence) for stream, pence in sorted(per_stream.items())]
+
+
+def _pot_mix(book: PlaceBook, year: str, department: str) -> list[StreamShare]:
+    """The department's unreserved money in the year, per stream."""
+    return [share for share in book.shares(year, "pot:") if share.department_code == department]
+
+
 OPERATIONS: dict[type[Event], Callable[..., None]] = {
     RecordSettlement: record_settlement,
     RecordReceipt: record_receipt,
@@ -1089,6 +1252,7 @@ OPERATIONS: dict[type[Event], Callable[..., None]] = {
     RecoveryRaised: recover,
     VirementRequested: vire,
     ClosePeriod: close_period,
+    ApplyRiskShare: apply_risk_share,
 }
 """Every request type the ledger accepts, and the operation that decides it."""
 

@@ -68,6 +68,12 @@ PLACE = "/places/{place_id}"
 CONTRACT = f"{PLACE}/outcomes-contracts/{{contract_id}}"
 DEPARTMENT = f"{API}/departments/{{department_code}}"
 WEBHOOK = f"{DEPARTMENT}/webhooks/{{subscription_id}}"
+BALANCE_STATEMENT = f"{PLACE}/departments/{{department_code}}/balance-statements/{{financial_year}}"
+PARTNER_RETURN = f"{PLACE}/returns/partner-returns/{{financial_year}}/{{quarter}}"
+NOTICES = (
+    "payments-compliance/{financial_year}/{half}",
+    "payments-over-30000/{financial_year}/{quarter}",
+)
 
 _COMMAND_SCOPES = {
     Subject.NONE: Scope.PLACE,
@@ -117,6 +123,41 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ("GET", f"{API}{PLACE}/returns/payments-over-30000/{{financial_year}}/{{quarter}}"): Door(
         P.READ_RETURNS, Scope.PLACE
     ),
+    # The payments notices (services/gateway/returns/notices_api.py).
+    **{
+        (method, f"{API}{PLACE}/returns/notices/{notice}"): Door(permission, Scope.PLACE)
+        for notice in NOTICES
+        for method, permission in (("GET", P.READ_RETURNS),)
+    },
+    **{
+        ("POST", f"{API}{PLACE}/returns/notices/{notice}/approval"): Door(
+            P.APPROVE_RETURNS, Scope.PLACE
+        )
+        for notice in NOTICES
+    },
+    # Agreement of balances (services/gateway/returns/agreement_api.py).
+    ("GET", f"{API}{BALANCE_STATEMENT}"): Door(
+        P.READ_RETURNS, Scope.PLACE, Door(P.AGREE_BALANCES, Scope.PATH_DEPARTMENT)
+    ),
+    ("POST", f"{API}{BALANCE_STATEMENT}/{{funding_stream_code}}/answer"): Door(
+        P.AGREE_BALANCES, Scope.PATH_DEPARTMENT
+    ),
+    ("GET", f"{API}{PLACE}/balance-disputes"): Door(P.READ_RETURNS, Scope.PLACE),
+    ("POST", f"{API}{PLACE}/balance-disputes/{{dispute_id}}/notes"): Door(
+        P.APPROVE_RETURNS, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/returns/agreement-of-balances/{{financial_year}}"): Door(
+        P.READ_RETURNS, Scope.PLACE
+    ),
+    # VAT and merchant category on payments (services/gateway/returns/payment_tax_api.py).
+    ("POST", f"{API}{PLACE}/payments/{{payment_id}}/tax-details"): Door(
+        P.APPROVE_RETURNS, Scope.PLACE
+    ),
+    # Partner returns (services/gateway/returns/partner_returns_api.py).
+    ("GET", f"{API}{PARTNER_RETURN}"): Door(P.READ_RETURNS, Scope.PLACE),
+    ("POST", f"{API}{PARTNER_RETURN}/{{department_code}}/narrative"): Door(
+        P.APPROVE_RETURNS, Scope.PLACE
+    ),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
@@ -157,6 +198,7 @@ OPEN_DATA_FILES = (
     f"{OPEN_DATA}/ocds-records.json",
     f"{OPEN_DATA}/indigo.json",
     f"{OPEN_DATA}/transparency/{{financial_year}}/{{quarter}}/transparency.csv",
+    *(f"{OPEN_DATA}/payment-notices/{notice}/notice.json" for notice in NOTICES),
 )
 DOCUMENTATION = ("/openapi.json",)
 OPEN_DOORS: dict[tuple[str, str], Door] = {
@@ -193,6 +235,7 @@ WEB_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{PLACE}/organisations/{{organisation_ref}}"): Door(
         P.REGISTER_ORGANISATION, Scope.PLACE
     ),
+    ("GET", f"{PLACE}/finance/returns"): Door(P.READ_RETURNS, Scope.PLACE),
     ("GET", f"{PLACE}/board"): Door(P.READ_BOARD, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/votes"): Door(P.VOTE, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/sign-off"): Door(

@@ -13,14 +13,18 @@ Rules, each in one place below:
   register may be a person: it is published as `REDACTED`, never by its reference in singlepot,
   because the Code requires payments to individuals to be redacted and an unregistered reference
   cannot be told apart from a person (register the organisation to have it named).
-- Irrecoverable VAT is left blank: payments do not record VAT yet (grants and outcome payments
-  are usually outside its scope, but that is for finance staff to state, not for us to assume).
+- Irrecoverable VAT is left blank unless finance staff recorded it on the payment (grants and
+  outcome payments are usually outside its scope, but that is for them to state, not for us to
+  assume); a merchant category they recorded replaces the one taken from the allocation's type.
+  A credit note carries the recovered part of the payment's VAT, negative (pro rata, rounded
+  down to the penny).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TextIO
@@ -49,6 +53,14 @@ MERCHANT_CATEGORIES = {
     "outcomes_contract": "Outcomes payments (payment by results)",
 }
 QUARTER_START_MONTHS = {1: 4, 2: 7, 3: 10, 4: 1}
+
+
+@dataclass(frozen=True)
+class PaymentTax:
+    """What finance staff recorded on a payment: its irrecoverable VAT and merchant category."""
+
+    irrecoverable_vat_pence: int
+    merchant_category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,11 +117,18 @@ def check_financial_year(financial_year: str) -> None:
         )
 
 
-def return_rows(data: PlaceData, quarter: Quarter) -> list[dict[str, str]]:
-    """The quarter's rows, in date then transaction order."""
+def return_rows(
+    data: PlaceData, quarter: Quarter, tax: Mapping[str, PaymentTax] | None = None
+) -> list[dict[str, str]]:
+    """The quarter's rows, in date then transaction order; `tax` holds the VAT and merchant
+    category recorded on payments, by payment id."""
     payments = {payment.payment_id: payment for payment in data.payments}
+    recorded = tax or {}
     rows = [
-        (payment.paid_moment, _row(data, payment, payment.amount_pence, payment.paid_moment, ""))
+        (
+            payment.paid_moment,
+            _row(data, payment, payment.amount_pence, payment.paid_moment, "", recorded),
+        )
         for payment in data.payments
         if payment.status == "made"
         and payment.amount_pence > THRESHOLD_PENCE
@@ -122,13 +141,19 @@ def return_rows(data: PlaceData, quarter: Quarter) -> list[dict[str, str]]:
             continue
         if quarter.holds(moment):
             note = f"Credit note: recovery {recovery.clawback_id} of payment {paid.payment_id}. "
-            rows.append((moment, _row(data, paid, -recovery.amount_pence, moment, note)))
+            row = _row(data, paid, -recovery.amount_pence, moment, note, recorded)
+            rows.append((moment, row))
     rows.sort(key=lambda pair: (pair[0].astimezone(UTC).date(), pair[1]["Transaction number"]))
     return [row for _, row in rows]
 
 
 def _row(
-    data: PlaceData, payment: Payment, amount_pence: int, moment: datetime, note: str
+    data: PlaceData,
+    payment: Payment,
+    amount_pence: int,
+    moment: datetime,
+    note: str,
+    tax: Mapping[str, PaymentTax],
 ) -> dict[str, str]:
     allocation = next(
         (a for a in data.allocations if a.allocation_id == payment.allocation_id), None
@@ -136,17 +161,31 @@ def _row(
     beneficiary = data.organisations.get(payment.provider_id)
     purpose = allocation.purpose if allocation else f"allocation {payment.allocation_id}"
     category = MERCHANT_CATEGORIES.get(allocation.allocation_type, "") if allocation else ""
+    recorded = tax.get(payment.payment_id)
+    vat = ""
+    if recorded is not None:
+        category = recorded.merchant_category or category
+        vat = format_pounds_plain(_vat_part(recorded, payment.amount_pence, amount_pence))
     return {
         "Date": moment.astimezone(UTC).date().isoformat(),
         "Body": _body(data),
         "Beneficiary": beneficiary.name if beneficiary else REDACTED,
         "Summary of purpose": f"{note}{purpose}",
         "Amount": format_pounds_plain(amount_pence),
-        "Irrecoverable VAT": "",
+        "Irrecoverable VAT": vat,
         "Merchant category": category,
         "Transaction number": payment.payment_id,
         "Beneficiary registration number": beneficiary.org_id if beneficiary else "",
     }
+
+
+def _vat_part(recorded: PaymentTax, paid_pence: int, amount_pence: int) -> int:
+    """The VAT of the row's amount: all of it for the payment, pro rata for a credit note
+    (rounded towards zero, so a credit note never takes back more VAT than was paid)."""
+    if amount_pence == paid_pence:
+        return recorded.irrecoverable_vat_pence
+    part = abs(amount_pence) * recorded.irrecoverable_vat_pence // paid_pence
+    return -part if amount_pence < 0 else part
 
 
 def _body(data: PlaceData) -> str:

@@ -570,13 +570,28 @@ _READ_MODEL_HANDLERS = HANDLERS
 
 def handlers_with(*rooms_handlers: Mapping[type[Event], Handler]) -> dict[type[Event], Handler]:
     """The read models' handlers and those of rooms above (handed in by `app.py`, so this room
-    imports none of them). Per-claim results of evidence batches are kept beside
-    (claim_results), and every handler also records what its event means for the command it
-    answers (command_status)."""
+    imports none of them), a room's handler running after the read model's for the same event.
+    Per-claim results of evidence batches are kept beside (claim_results), and every handler
+    also records what its event means for the command it answers (command_status)."""
     table = dict(_READ_MODEL_HANDLERS)
     for handlers in rooms_handlers:
-        table.update(handlers)
+        for kind, handler in handlers.items():
+            table[kind] = _one_after_another(table.get(kind), handler)
     return command_status.tracked(claim_results.alongside(table))
+
+
+def _one_after_another(first: Handler | None, second: Handler) -> Handler:
+    """Both handlers of one event, in one transaction: the read model's, then the room's."""
+    if first is None:
+        return second
+
+    async def handle(context: HandlerContext, event: Event) -> None:
+        await first(context, event)
+        await second(context, event)
+
+    handle.__name__ = first.__name__
+    handle.__doc__ = first.__doc__
+    return handle
 
 
 HANDLERS = handlers_with()

@@ -8,6 +8,7 @@ from services.gateway.web.pages import (
     organisations,
     provider,
     public,
+    returns,
     verifier,
 )
 
@@ -20,4 +21,5 @@ ROUTERS = (
     verifier.router,
     department.router,
     organisations.router,
+    returns.router,
 )

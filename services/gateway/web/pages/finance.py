@@ -96,6 +96,7 @@ def _allowed(principal: Principal, place_id: str) -> dict[str, bool]:
     return {
         "receipt": principal.may(Permission.RECORD_RECEIPT, place_id, None),
         "close": principal.may(Permission.CLOSE_PERIOD, place_id, None),
+        "returns": principal.may(Permission.READ_RETURNS, place_id, None),
     }
 
 

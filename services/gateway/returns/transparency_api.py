@@ -19,6 +19,7 @@ from services.gateway.opendata import db, transparency
 from services.gateway.opendata.api import CSV_RESPONSE, published
 from services.gateway.opendata.publishing import PlaceData
 from services.gateway.problems import ProblemError
+from services.gateway.returns import db as returns_db
 
 YEAR = Path(..., pattern=r"^\d{4}-\d{2}$", description='A financial year, "2026-27".')
 QUARTER = Path(..., pattern=r"^Q[1-4]$", description="Q1 (April to June) to Q4 (January to March).")
@@ -30,10 +31,13 @@ def routes(gateway: Gateway) -> APIRouter:
     )
     place = identifier_path()
 
-    async def load(place_id: str) -> PlaceData:
+    async def load(place_id: str) -> tuple[PlaceData, dict[str, transparency.PaymentTax]]:
         check_storable(place_id, "place_id")
         async with gateway.pool.acquire() as connection:
-            return await db.place_data(connection, place_id)
+            data = await db.place_data(connection, place_id)
+            # The VAT and merchant category finance staff recorded on payments (returns room).
+            tax = await returns_db.payment_tax_of_place(connection, place_id)
+        return data, tax
 
     @router.get(
         "/api/v1/places/{place_id}/returns/transparency/{financial_year}/{quarter}",
@@ -51,7 +55,8 @@ def routes(gateway: Gateway) -> APIRouter:
         recoveries, individuals redacted) as CSV; a draft while the quarter runs."""
         require(principal, Permission.READ_RETURNS, place_id, what="the place's returns")
         wanted = _quarter(financial_year, quarter)
-        text = transparency.csv_text(transparency.return_rows(await load(place_id), wanted))
+        data, tax = await load(place_id)
+        text = transparency.csv_text(transparency.return_rows(data, wanted, tax))
         return Response(
             text, media_type="text/csv; charset=utf-8", headers=_named(place_id, wanted)
         )
@@ -69,8 +74,8 @@ def routes(gateway: Gateway) -> APIRouter:
             known = await db.place_known(connection, place_id)
         if not known and place_id not in gateway.settings.opendata_publishers:
             raise ProblemError(404, "not-found", f"no place {place_id} publishes open data")
-        data = await load(place_id)
-        text = transparency.csv_text(transparency.return_rows(data, wanted))
+        data, tax = await load(place_id)
+        text = transparency.csv_text(transparency.return_rows(data, wanted, tax))
         return published(
             request, text.encode("utf-8"), "text/csv; charset=utf-8", _named(place_id, wanted)
         )

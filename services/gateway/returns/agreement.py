@@ -22,11 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.gateway.errors import GatewayError
+
 CATEGORIES = ("committed", "received", "reserved", "paid", "recovered", "outstanding")
 CONFIRMED, DISPUTED, UNANSWERED, RESOLVED = "confirmed", "disputed", "unanswered", "resolved"
 
 
-class AnswerRefused(ValueError):
+class AnswerRefused(GatewayError, ValueError):
     """An answer breaks a rule: `field` and `rule` name it, `status` is the HTTP answer."""
 
     def __init__(self, field: str, rule: str, message: str, status: int = 422) -> None:

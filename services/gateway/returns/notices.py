@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from services.gateway.errors import GatewayError
 from services.gateway.opendata import transparency
 from services.gateway.returns import prompt_payment
 
@@ -29,7 +30,7 @@ NOTICE_DUE_DAYS = 30
 """Procurement Act 2023, ss. 69-70: each notice is published within 30 days of its period."""
 
 
-class NoticeRefused(ValueError):
+class NoticeRefused(GatewayError, ValueError):
     """A notice request breaks a rule: `field` and `rule` name it, `status` is the HTTP answer."""
 
     def __init__(self, field: str, rule: str, message: str, status: int = 422) -> None:

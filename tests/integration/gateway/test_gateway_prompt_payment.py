@@ -11,7 +11,7 @@ import pytest
 
 from contracts import AttributionShare, Event, EvidenceSubmitted, PaymentMade
 from contracts.envelope import wrap
-from services.gateway.projections.handlers import HANDLERS
+from services.gateway.app import HANDLERS
 from services.runtime.consumer import HandlerContext
 from services.runtime.outbox import Outbox
 from tests.integration.gateway.gateway_support import (

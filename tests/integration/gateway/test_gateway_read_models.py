@@ -16,8 +16,7 @@ from contracts import (
     SpendRecorded,
 )
 from contracts.envelope import encode, wrap
-from services.gateway.app import definition
-from services.gateway.projections.handlers import HANDLERS
+from services.gateway.app import HANDLERS, definition
 from services.gateway.projections.rebuild import rebuild_read_models
 from services.runtime.consumer import EventConsumer, IncomingMessage
 from tests.integration.gateway.gateway_support import bearer, client_for, token_for

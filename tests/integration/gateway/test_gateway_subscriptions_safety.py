@@ -20,8 +20,8 @@ import uvicorn
 
 from contracts import AttributionShare, SpendRecorded
 from contracts.envelope import wrap
+from services.gateway import app as handlers
 from services.gateway.delivery import db, webhooks
-from services.gateway.projections import handlers
 from singlepot.local.ports import free_port
 from tests.integration.gateway.gateway_support import (
     WebhookReceiver,

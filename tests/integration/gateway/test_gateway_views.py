@@ -63,8 +63,8 @@ from contracts.outcomes import (
     SegmentFunnelCounts,
 )
 from contracts.values import AttributionShare, FinancialYearAmount
+from services.gateway.app import HANDLERS
 from services.gateway.projections import db, handlers, views
-from services.gateway.projections.handlers import HANDLERS
 from services.runtime.consumer import EventConsumer, IncomingMessage
 
 pytestmark = [pytest.mark.integration]

@@ -88,7 +88,8 @@ async def test_the_endpoints_return_the_views_figures(settings, database_url) ->
         bad_year = await client.get(f"{GM}/pot/overview?financial_year=2026", headers=auditor)
     assert bodies["pot"]["totals"]["settled_pence"] == 1_500_000
     assert bodies["pot_year"]["financial_year"] == "2025-26"
-    assert [row["spent_pence"] for row in bodies["spend_monthly_dwp"]["months"]] == [30_000, 6_000]
+    # June: DWP's 6,000 share of P-3, less its 6,000 of the recovery RC-1 (net of recoveries).
+    assert [row["spent_pence"] for row in bodies["spend_monthly_dwp"]["months"]] == [30_000, 0]
     assert {row["allocation_id"] for row in bodies["board"]["proposals"]} == {"A-1", "A-2", "A-3"}
     assert [row["allocation_id"] for row in bodies["decisions"]["decisions"]] == ["A-3", "A-1"]
     assert bodies["provider_a"]["statement"]["net_pence"] == 40_000

@@ -15,8 +15,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from contracts.envelope import wrap
 from contracts.ledger import SpendRecorded
 from contracts.values import AttributionShare
+from services.gateway import app as handlers
 from services.gateway.delivery import db, webhooks
-from services.gateway.projections import handlers
 from services.runtime import telemetry
 from tests.integration.gateway.gateway_support import WebhookReceiver, gateway_settings
 from tests.integration.telemetry.conftest import _EXPORTER, _PROVIDER

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 
 from contracts import Event, decode, unwrap, wrap
+from services.gateway import app as gateway
 from services.gateway.projections import db as gateway_db
-from services.gateway.projections import handlers as gateway
 from services.gateway.projections.reconciliation import PlaceReconciliation, reconcile_place
 from services.ledger import db as ledger_db
 from services.ledger import handlers as ledger

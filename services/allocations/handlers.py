@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -37,8 +38,10 @@ from contracts.allocations import (
     InterestDeclared,
     LocalReformPlanAdopted,
     LodgeClaim,
+    PayGrantClaim,
     ProcessDueWork,
     ProposeVariation,
+    RecordGrantReporting,
     RespondToClaim,
     SetDecisionRules,
     SetEarmark,
@@ -56,7 +59,7 @@ from contracts.ledger import (
     ReservationReleased,
     ReservationReleaseRequested,
 )
-from services.allocations import db, domain
+from services.allocations import db, domain, holds
 from services.allocations.errors import IllegalTransition, Refused
 from services.runtime.consumer import Handler, HandlerContext, record_unapplied
 
@@ -457,14 +460,67 @@ async def process_due_work(context: HandlerContext, command: ProcessDueWork) -> 
     await _place(context, command.place_id)
     connection = context.connection
     for allocation in await db.lock_due_allocations(connection, command.place_id, command.as_of):
-        change = domain.due_work(allocation, command.as_of)
-        if change.events:
-            await _save(context, change)
+        await _due_work_with_holds(context, allocation, command.as_of)
     for claim in await db.lock_overdue_claims(connection, command.place_id, command.as_of):
         overdue = domain.claim_overdue(claim, command.place_id, command.as_of)
         if overdue is not None:
             await db.save_claim(connection, command.place_id, _flagged(claim))
             await context.outbox.add(overdue)
+
+
+async def _due_work_with_holds(
+    context: HandlerContext, allocation: domain.Allocation, as_of: date
+) -> None:
+    """One allocation's due work, with instalments that reports hold left unrequested."""
+    place_id, allocation_id = allocation.place_id, allocation.allocation_id
+    reporting = await db.lock_grant_reporting(context.connection, place_id, allocation_id)
+    change, new_reporting = holds.due_work_with_holds(allocation, reporting, as_of)
+    if new_reporting != reporting:
+        await db.save_grant_reporting(context.connection, place_id, allocation_id, new_reporting)
+    if change.events:
+        await _save(context, change)
+
+
+# --- Grant monitoring (issue 21): reports hold instalments; claims pay grants in arrears -----
+
+
+@refusable
+async def record_grant_reporting(context: HandlerContext, command: RecordGrantReporting) -> None:
+    """The monitoring room's state of a grant's reports: release what they no longer hold."""
+    await _place(context, command.place_id)
+    allocation = await _allocation(context, command.place_id, command.allocation_id)
+    connection = context.connection
+    reporting = await db.lock_grant_reporting(connection, command.place_id, command.allocation_id)
+    new = holds.Reporting(
+        reports=tuple(
+            holds.ReportDue(r.report_number, r.due_date, r.status) for r in command.reports
+        ),
+        paid_in_arrears=command.paid_in_arrears,
+    )
+    change, saved = holds.reporting_recorded(allocation, reporting, new, command.as_of)
+    await db.save_grant_reporting(connection, command.place_id, command.allocation_id, saved)
+    if change.events:
+        await _save(context, change)
+
+
+@refusable
+async def pay_grant_claim(context: HandlerContext, command: PayGrantClaim) -> None:
+    """An approved claim is paid from the reservation, never beyond what remains of it."""
+    await _place(context, command.place_id)
+    allocation = await _allocation(context, command.place_id, command.allocation_id)
+    connection = context.connection
+    reporting = await db.lock_grant_reporting(connection, command.place_id, command.allocation_id)
+    claim_payments = [
+        holds.claim_payment_id(command.allocation_id, claim_id)
+        for claim_id, _ in reporting.claims_requested
+    ]
+    paid = await db.paid_pence_of_payments(connection, command.place_id, claim_payments)
+    decided = holds.pay_claim(allocation, reporting, command.claim_id, command.amount_pence, paid)
+    if decided is None:
+        return
+    change, saved = decided
+    await db.save_grant_reporting(connection, command.place_id, command.allocation_id, saved)
+    await _save(context, change)
 
 
 def _flagged(claim: domain.Claim) -> domain.Claim:
@@ -676,6 +732,8 @@ HANDLERS: dict[type[Event], Handler] = {
     LodgeClaim: lodge_claim,
     RespondToClaim: respond_to_claim,
     ProcessDueWork: process_due_work,
+    RecordGrantReporting: record_grant_reporting,
+    PayGrantClaim: pay_grant_claim,
     SettlementRecorded: record_settlement,
     ReservationMade: reservation_made,
     ReservationRejected: reservation_rejected,

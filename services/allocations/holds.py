@@ -66,20 +66,21 @@ def blocking_hold(
     reports: tuple[ReportDue, ...], instalment: domain.ScheduledInstalment, as_of: date
 ) -> Hold | None:
     """The first report due on or before the instalment that holds it on `as_of`: one returned
-    for changes, or one not received by its due date. A report received and waiting for review
-    holds nothing: the recipient has done their part."""
+    for changes, or one past its due date and not yet accepted (received late and waiting for
+    review still holds: an overdue report holds the money until it is accepted)."""
     for report in sorted(reports, key=lambda r: r.report_number):
-        if report.due_date > instalment.due_date:
+        if report.due_date > instalment.due_date or report.status == ACCEPTED:
             continue
         if report.status == CHANGES_REQUESTED:
             reason = (
                 f"report {report.report_number} (due {report.due_date}) was returned for "
                 "changes and has not been accepted yet"
             )
-        elif report.status == DUE and report.due_date < as_of:
+        elif report.due_date < as_of:
+            received = " (received, waiting for review)" if report.status == RECEIVED else ""
             reason = (
                 f"report {report.report_number} was due on {report.due_date} and has not "
-                "been received"
+                f"been accepted{received}"
             )
         else:
             continue
@@ -126,8 +127,10 @@ def reporting_recorded(
     still_held: list[Hold] = []
     for hold in reporting.holds:
         instalment = _instalment(allocation, hold.instalment_number)
+        # Judged no earlier than the day it fell due, whatever day the news comes.
+        judged_on = max(as_of, instalment.due_date) if instalment else as_of
         blocked = instalment is not None and (
-            new.paid_in_arrears or blocking_hold(new.reports, instalment, as_of) is not None
+            new.paid_in_arrears or blocking_hold(new.reports, instalment, judged_on) is not None
         )
         (still_held if blocked else released).append(hold)
     others = {i.number for i in allocation.instalments} - {h.instalment_number for h in released}

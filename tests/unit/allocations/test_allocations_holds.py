@@ -77,7 +77,7 @@ def test_an_overdue_report_holds_the_next_instalment_and_says_why() -> None:
         instalment_number=3,
         report_number=2,
         amount_pence=10_000_00,
-        reason="report 2 was due on 2026-09-30 and has not been received",
+        reason="report 2 was due on 2026-09-30 and has not been accepted",
     )
     assert [i.status for i in change.allocation.instalments][2] == domain.SCHEDULED
     assert reporting.holds == (holds.Hold(3, 2, held.reason),)
@@ -99,10 +99,21 @@ def test_a_report_returned_for_changes_holds_even_before_its_due_date_passes() -
     assert isinstance(held, InstalmentHeld) and "returned for changes" in held.reason
 
 
-def test_a_report_received_and_awaiting_review_holds_nothing() -> None:
+def test_a_report_not_yet_due_holds_nothing() -> None:
+    grant = domain.due_work(quarterly_grant(), date(2026, 7, 1)).allocation
+    # Report 3 is not due until the end of December: the third instalment is paid.
+    change, _ = holds.due_work_with_holds(
+        grant, reports("accepted", "accepted", "due"), date(2026, 10, 1)
+    )
+    assert requested(change) == ["G-1/i3"]
+
+
+def test_an_overdue_report_received_but_not_reviewed_still_holds_until_accepted() -> None:
     grant = domain.due_work(quarterly_grant(), date(2026, 7, 1)).allocation
     change, _ = holds.due_work_with_holds(grant, reports("accepted", "received"), date(2026, 10, 1))
-    assert requested(change) == ["G-1/i3"]
+    (held,) = change.events
+    assert isinstance(held, InstalmentHeld)
+    assert held.reason.endswith("has not been accepted (received, waiting for review)")
 
 
 def test_accepting_the_report_releases_the_instalment_and_requests_its_payment() -> None:
@@ -129,6 +140,15 @@ def test_accepting_the_report_releases_the_instalment_and_requests_its_payment()
         domain.REQUESTED,
         domain.SCHEDULED,
     ]
+
+
+def test_news_about_the_reports_from_an_earlier_day_does_not_release_a_hold() -> None:
+    grant = domain.due_work(quarterly_grant(), date(2026, 7, 1)).allocation
+    held_change, held = holds.due_work_with_holds(grant, reports("accepted", "due"), QUARTERS[2])
+    change, after = holds.reporting_recorded(
+        held_change.allocation, held, reports("accepted", "due", "accepted"), date(2026, 8, 1)
+    )
+    assert change.events == () and len(after.holds) == 1
 
 
 def test_a_report_received_but_not_accepted_keeps_a_returned_report_s_hold() -> None:

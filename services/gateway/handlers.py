@@ -65,6 +65,7 @@ from contracts.outcomes import (
     VerificationRuleApplied,
 )
 from services.gateway import claim_results, command_status, db, domain
+from services.gateway.monitoring import handlers as monitoring_handlers
 from services.runtime.consumer import Handler, HandlerContext
 from services.runtime.outbox import Outbox
 
@@ -542,7 +543,8 @@ HANDLERS: dict[type[Event], Handler] = {
 }
 # Per-claim results of evidence batches are kept beside (claim_results), and every handler
 # also records what its event means for the command it answers (command_status).
-HANDLERS = command_status.tracked(claim_results.alongside(HANDLERS))
+# The grant monitoring room reads holds, releases and claim payments (monitoring/handlers.py).
+HANDLERS = command_status.tracked(monitoring_handlers.merged(claim_results.alongside(HANDLERS)))
 
 
 async def handle_batch(

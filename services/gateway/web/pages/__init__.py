@@ -1,5 +1,6 @@
 """Each role's pages, one module per role; `ROUTERS` lists their router factories."""
 
+from services.gateway.monitoring import pages as monitoring
 from services.gateway.web.pages import (
     board,
     claims,
@@ -18,4 +19,5 @@ ROUTERS = (
     provider.router,
     verifier.router,
     department.router,
+    monitoring.router,
 )

@@ -786,6 +786,9 @@ class RecordGrantReporting(Event):
     reports: tuple[GrantReportState, ...] = Field(max_length=GRANT_REPORTS_MAX)
     paid_in_arrears: bool = False
     as_of: date
+    # Set while the recipient's due diligence is rated red and no accounting officer has
+    # overridden it: every instalment and claim of the grant waits, for this reason.
+    payments_blocked: Text | None = None
 
 
 class PayGrantClaim(Event):
@@ -808,7 +811,8 @@ class InstalmentHeld(Event):
 
     allocation_id: Identifier
     instalment_number: int = Field(ge=1, strict=True)
-    report_number: int = Field(ge=1, strict=True)
+    # The report that holds it; None when the recipient's due diligence holds it.
+    report_number: int | None = Field(default=None, ge=1, strict=True)
     amount_pence: PositivePence
     reason: Text
 
@@ -820,7 +824,7 @@ class InstalmentHoldReleased(Event):
 
     allocation_id: Identifier
     instalment_number: int = Field(ge=1, strict=True)
-    report_number: int = Field(ge=1, strict=True)
+    report_number: int | None = Field(default=None, ge=1, strict=True)
     payment_id: Identifier
 
 

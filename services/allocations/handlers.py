@@ -496,6 +496,7 @@ async def record_grant_reporting(context: HandlerContext, command: RecordGrantRe
             holds.ReportDue(r.report_number, r.due_date, r.status) for r in command.reports
         ),
         paid_in_arrears=command.paid_in_arrears,
+        payments_blocked=command.payments_blocked,
     )
     change, saved = holds.reporting_recorded(allocation, reporting, new, command.as_of)
     await db.save_grant_reporting(connection, command.place_id, command.allocation_id, saved)

@@ -40,7 +40,7 @@ class ReportDue:
 @dataclass(frozen=True)
 class Hold:
     instalment_number: int
-    report_number: int
+    report_number: int | None  # None: the recipient's due diligence holds it
     reason: str
 
 
@@ -53,6 +53,7 @@ class Reporting:
     paid_in_arrears: bool = False
     holds: tuple[Hold, ...] = ()
     claims_requested: tuple[tuple[str, int], ...] = ()
+    payments_blocked: str | None = None
 
     def hold_of(self, instalment_number: int) -> Hold | None:
         return next((h for h in self.holds if h.instalment_number == instalment_number), None)
@@ -60,6 +61,15 @@ class Reporting:
     @property
     def claimed_pence(self) -> int:
         return sum(amount for _, amount in self.claims_requested)
+
+
+def holding(
+    reporting: Reporting, instalment: domain.ScheduledInstalment, as_of: date
+) -> Hold | None:
+    """What holds an instalment on `as_of`: a red due diligence rating, else a report."""
+    if reporting.payments_blocked:
+        return Hold(instalment.number, None, reporting.payments_blocked)
+    return blocking_hold(reporting.reports, instalment, as_of)
 
 
 def blocking_hold(
@@ -102,7 +112,7 @@ def due_work_with_holds(
         i.number: hold
         for i in allocation.instalments
         if i.status == domain.SCHEDULED and i.due_date <= as_of
-        for hold in [blocking_hold(reporting.reports, i, as_of)]
+        for hold in [holding(reporting, i, as_of)]
         if hold is not None
     }
     masked = _masked(allocation, set(holds))
@@ -130,7 +140,7 @@ def reporting_recorded(
         # Judged no earlier than the day it fell due, whatever day the news comes.
         judged_on = max(as_of, instalment.due_date) if instalment else as_of
         blocked = instalment is not None and (
-            new.paid_in_arrears or blocking_hold(new.reports, instalment, judged_on) is not None
+            new.paid_in_arrears or holding(new, instalment, judged_on) is not None
         )
         (still_held if blocked else released).append(hold)
     others = {i.number for i in allocation.instalments} - {h.instalment_number for h in released}
@@ -176,6 +186,8 @@ def pay_claim(
     when the grant is not running or the claim exceeds what remains of the reservation."""
     if any(existing == claim_id for existing, _ in reporting.claims_requested):
         return None
+    if reporting.payments_blocked:
+        raise Refused("due_diligence", f"the claim waits: {reporting.payments_blocked}")
     if allocation.status != domain.FUNDED:
         raise Refused(
             "allocation_running",

@@ -44,6 +44,7 @@ from services.gateway.domain import Permission, Principal, Role
 from services.gateway.idempotency import idempotent
 from services.gateway.intake import identifier_path
 from services.gateway.monitoring import api as monitoring_api
+from services.gateway.monitoring import diligence_api
 from services.gateway.opendata import api as opendata_api
 from services.gateway.opendata import register_api as organisations_api
 from services.gateway.opendata import transparency_api
@@ -516,6 +517,7 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(transparency_api.routes(gateway))
     app.include_router(returns_api.routes(gateway))
     app.include_router(monitoring_api.routes(gateway))
+    app.include_router(diligence_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)
     security.install(app, gateway_settings.web_swagger_ui_dir)

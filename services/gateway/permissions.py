@@ -237,6 +237,17 @@ MONITORING_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{API}{PLACE}/grant-claims/{{claim_id}}/finance-review"): Door(
         P.APPROVE_CLAIM_FINANCE, Scope.PLACE
     ),
+    ("PUT", f"{API}{PLACE}/organisations/{{organisation_ref}}/due-diligence"): Door(
+        P.RECORD_DUE_DILIGENCE, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/organisations/{{organisation_ref}}/due-diligence"): Door(
+        P.READ_MONITORING, Scope.PLACE
+    ),
+    ("POST", f"{API}{PLACE}/organisations/{{organisation_ref}}/due-diligence/override"): Door(
+        P.OVERRIDE_RED_RATING, Scope.PLACE
+    ),
+    ("PUT", f"{API}{PLACE}/due-diligence/rules"): Door(P.RECORD_DUE_DILIGENCE, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/returns/duplicate-funding"): Door(P.READ_RETURNS, Scope.PLACE),
     # The pages.
     ("GET", f"{PLACE}/grants/{{provider_id}}"): Door(P.READ_MONITORING, Scope.PATH_PROVIDER),
     ("POST", f"{PLACE}/grants/{{provider_id}}/reports"): Door(

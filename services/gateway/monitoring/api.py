@@ -7,25 +7,25 @@ allocations service then does (a hold released, a claim paid) appears in the sam
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import format_pounds
 from services.gateway import problems
 from services.gateway.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.domain import Permission, Principal
-from services.gateway.intake import check_storable, identifier_path, parse_json_object, read_body
-from services.gateway.monitoring import db, domain, service
+from services.gateway.intake import identifier_path
+from services.gateway.monitoring import db, domain, duplicates, service
 from services.gateway.monitoring.domain import Measure, MonitoringRefused
+from services.gateway.monitoring.requests import body_of
 
 PLACE = "/api/v1/places/{place_id}"
 GRANTS = f"{PLACE}/providers/{{provider_id}}/grants"
 REPORT_NUMBER = Path(..., ge=1, le=domain.REPORTS_MAX, description="The report's number, from 1.")
 RECEIVED = domain.RECEIVED
 AS_OF = Query(None, description="The day to judge due dates by (default: today in the UK).")
-Model = TypeVar("Model", bound=BaseModel)
 
 
 class MeasureBody(BaseModel):
@@ -87,16 +87,6 @@ def refused(refusal: MonitoringRefused) -> problems.ProblemError:
     return problems.invalid(refusal.field, refusal.rule, str(refusal), refusal.status)
 
 
-async def _body(gateway: Gateway, request: Request, model: type[Model]) -> Model:
-    raw = await read_body(request, gateway.settings.gateway_request_bytes_max)
-    fields = parse_json_object(raw, gateway.settings.gateway_json_depth_max)
-    check_storable(fields, "body")
-    try:
-        return model.model_validate(fields)
-    except ValidationError as error:
-        raise problems.from_pydantic(error) from None
-
-
 def routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(
         tags=["grant monitoring"],
@@ -114,7 +104,7 @@ def routes(gateway: Gateway) -> APIRouter:
     ) -> dict[str, Any]:
         """Agree a grant's measures and reporting schedule (before its first report is sent)."""
         require(principal, Permission.SET_MONITORING, place_id)
-        body = await _body(gateway, request, PlanBody)
+        body = await body_of(gateway, request, PlanBody)
         measures = [Measure(**m.model_dump()) for m in body.measures]
         try:
             async with gateway.pool.acquire() as connection:
@@ -175,7 +165,7 @@ def routes(gateway: Gateway) -> APIRouter:
         """Send a report: a figure for each agreed measure, a narrative, attachments by
         reference. Programme staff then accept it or return it for changes."""
         require(principal, Permission.SUBMIT_GRANT_REPORT, place_id, provider_id)
-        body = await _body(gateway, request, ReportBody)
+        body = await body_of(gateway, request, ReportBody)
         try:
             async with gateway.pool.acquire() as connection:
                 await service.submit_report(
@@ -208,7 +198,7 @@ def routes(gateway: Gateway) -> APIRouter:
         """Accept a received report (releasing any instalment it held) or return it with a
         note saying what to change (which holds the next instalment until it is accepted)."""
         require(principal, Permission.REVIEW_GRANT_REPORT, place_id)
-        body = await _body(gateway, request, ReviewBody)
+        body = await body_of(gateway, request, ReviewBody)
         try:
             async with gateway.pool.acquire() as connection:
                 status = await service.review_report(
@@ -235,7 +225,7 @@ def routes(gateway: Gateway) -> APIRouter:
         """Claim on a grant paid in arrears, with evidence of spend; refused beyond what
         remains of the grant, with the figures."""
         require(principal, Permission.CLAIM_GRANT_PAYMENT, place_id, provider_id)
-        body = await _body(gateway, request, ClaimBody)
+        body = await body_of(gateway, request, ClaimBody)
         try:
             async with gateway.pool.acquire() as connection:
                 left = await service.submit_claim(
@@ -256,6 +246,17 @@ def routes(gateway: Gateway) -> APIRouter:
             "remaining_after_pence": left,
             "remaining_after": format_pounds(left),
         }
+
+    @router.get(f"{PLACE}/returns/duplicate-funding")
+    async def duplicate_funding(place_id: str = place, principal: Principal = CALLER) -> Any:
+        """Every organisation funded in this place that is funded more than once (by more than
+        one allocation, place, department or stream), matched by org-id across places as the
+        open data publishes them, with amounts and purposes side by side."""
+        require(principal, Permission.READ_RETURNS, place_id, what="the place's returns")
+        async with gateway.pool.acquire() as connection:
+            found = await db.fundings(connection)
+        rows = [row for row in duplicates.report(found) if place_id in row["places"]]
+        return {"place_id": place_id, "organisations": rows}
 
     for step, permission in (
         ("programme", Permission.APPROVE_CLAIM_PROGRAMME),
@@ -278,7 +279,7 @@ def _claim_review(gateway: Gateway, step: str, permission: Permission) -> Any:
         principal: Principal = CALLER,
     ) -> dict[str, Any]:
         require(principal, permission, place_id)
-        body = await _body(gateway, request, ClaimReviewBody)
+        body = await body_of(gateway, request, ClaimReviewBody)
         try:
             async with gateway.pool.acquire() as connection:
                 status = await service.review_claim(

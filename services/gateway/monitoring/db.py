@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from dataclasses import asdict
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from services.gateway.monitoring.diligence import (
+    BankCheck,
+    Conflict,
+    DueDiligence,
+    Override,
+    RegistrationCheck,
+)
 from services.gateway.monitoring.domain import Measure, ScheduledReport
+from services.gateway.monitoring.duplicates import Funding
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
@@ -297,3 +306,127 @@ def _decoded(row: asyncpg.Record, *json_columns: str) -> Row:
         if values.get(column) is not None:
             values[column] = json.loads(values[column])
     return values
+
+
+# --- Due diligence ------------------------------------------------------------------------------
+
+
+async def organisation_registered(
+    connection: asyncpg.Connection, place_id: str, organisation_ref: str
+) -> Row | None:
+    row = await connection.fetchrow(QUERIES.organisation_registered, place_id, organisation_ref)
+    return dict(row) if row else None
+
+
+async def save_due_diligence(
+    connection: asyncpg.Connection, place_id: str, record: DueDiligence, recorded_by: str
+) -> None:
+    document = json.dumps(asdict(record), default=str)
+    ref = record.organisation_ref
+    await connection.execute(QUERIES.upsert_due_diligence, place_id, ref, document, recorded_by)
+    entry = json.dumps({"recorded": asdict(record)}, default=str)
+    await connection.execute(QUERIES.log_due_diligence, place_id, ref, entry, recorded_by)
+
+
+async def due_diligence_of(
+    connection: asyncpg.Connection, place_id: str, organisation_ref: str, *, lock: bool = False
+) -> tuple[DueDiligence, Override | None, Row] | None:
+    if lock:
+        await connection.fetchval(QUERIES.lock_due_diligence, place_id, organisation_ref)
+    row = await connection.fetchrow(QUERIES.due_diligence_of, place_id, organisation_ref)
+    if row is None:
+        return None
+    record = _record(json.loads(row["record"]))
+    override = None
+    if row["override_by"] is not None:
+        override = Override(row["override_by"], row["override_reason"], row["override_on"])
+    return record, override, dict(row)
+
+
+async def override_due_diligence(
+    connection: asyncpg.Connection, place_id: str, organisation_ref: str, override: Override
+) -> None:
+    await connection.execute(
+        QUERIES.override_due_diligence,
+        place_id,
+        organisation_ref,
+        override.overridden_by,
+        override.reason,
+        override.overridden_on,
+    )
+    entry = json.dumps({"overridden": asdict(override)}, default=str)
+    await connection.execute(
+        QUERIES.log_due_diligence, place_id, organisation_ref, entry, override.overridden_by
+    )
+
+
+async def due_diligence_valid_days(
+    connection: asyncpg.Connection, place_id: str, default_days: int
+) -> int:
+    days: int | None = await connection.fetchval(QUERIES.due_diligence_valid_days, place_id)
+    return default_days if days is None else days
+
+
+async def set_due_diligence_rules(
+    connection: asyncpg.Connection, place_id: str, valid_days: int, set_by: str
+) -> None:
+    await connection.execute(QUERIES.set_due_diligence_rules, place_id, valid_days, set_by)
+
+
+async def grant_ids_of_recipient(
+    connection: asyncpg.Connection, place_id: str, recipient_id: str
+) -> list[str]:
+    rows = await connection.fetch(QUERIES.grants_of_recipient_any, place_id, recipient_id)
+    return [row["allocation_id"] for row in rows]
+
+
+def _record(document: dict[str, Any]) -> DueDiligence:
+    registration = document.get("registration")
+    bank = document.get("bank")
+    return DueDiligence(
+        organisation_ref=document["organisation_ref"],
+        registration=None
+        if registration is None
+        else RegistrationCheck(
+            **{**registration, "checked_on": date.fromisoformat(registration["checked_on"])}
+        ),
+        bank=None
+        if bank is None
+        else BankCheck(**{**bank, "checked_on": date.fromisoformat(bank["checked_on"])}),
+        conflicts=tuple(Conflict(**c) for c in document.get("conflicts", ())),
+        source=document.get("source", "manual"),
+    )
+
+
+# --- Duplicate funding ------------------------------------------------------------------------
+
+# An allocation counts as funding once the board approved it (the money is committed or spent).
+FUNDING_STATUSES = ("awaiting_sign_off", "reservation_requested", "funded", "expired")
+
+
+async def fundings(
+    connection: asyncpg.Connection, statuses: tuple[str, ...] = FUNDING_STATUSES
+) -> list[Funding]:
+    rows = await connection.fetch(QUERIES.fundings, list(statuses), ROWS_MAX)
+    found = []
+    for row in rows:
+        shares = json.loads(row["attribution"]) if row["attribution"] else []
+        scheme, identifier = row["org_id_scheme"], row["org_id_identifier"]
+        found.append(
+            Funding(
+                place_id=row["place_id"],
+                allocation_id=row["allocation_id"],
+                recipient_ref=row["recipient_id"],
+                org_id=f"{scheme}-{identifier}" if scheme else None,
+                name=row["name"],
+                purpose=row["purpose"],
+                mission_id=row["mission_id"],
+                value_pence=row["value_pence"],
+                status=row["status"],
+                departments=tuple(sorted({s["department_code"] for s in shares})),
+                streams=tuple(
+                    sorted({f"{s['department_code']}/{s['funding_stream_code']}" for s in shares})
+                ),
+            )
+        )
+    return found

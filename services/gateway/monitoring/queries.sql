@@ -147,3 +147,65 @@ SELECT claim_id, allocation_id, recipient_id, amount_pence, evidence, status, su
 FROM grant_claims WHERE place_id = $1 AND ($2::text IS NULL OR recipient_id = $2)
 ORDER BY submitted_at DESC, claim_id
 LIMIT $3;
+
+-- --- Due diligence (migration 018) ---
+
+-- name: organisation_registered
+SELECT organisation_ref, org_id_scheme, org_id_identifier, legal_form, name
+FROM organisations WHERE place_id = $1 AND organisation_ref = $2;
+
+-- name: upsert_due_diligence
+-- New facts need a new judgement: recording them again clears an override.
+INSERT INTO organisation_due_diligence (place_id, organisation_ref, record, recorded_by)
+VALUES ($1, $2, $3::jsonb, $4)
+ON CONFLICT (place_id, organisation_ref) DO UPDATE
+SET record = EXCLUDED.record, recorded_by = EXCLUDED.recorded_by, recorded_at = now(),
+    override_by = NULL, override_reason = NULL, override_on = NULL;
+
+-- name: log_due_diligence
+INSERT INTO organisation_due_diligence_log (place_id, organisation_ref, entry, recorded_by)
+VALUES ($1, $2, $3::jsonb, $4);
+
+-- name: due_diligence_of
+SELECT record::text AS record, recorded_by, recorded_at, override_by, override_reason,
+       override_on
+FROM organisation_due_diligence WHERE place_id = $1 AND organisation_ref = $2;
+
+-- name: lock_due_diligence
+SELECT organisation_ref FROM organisation_due_diligence
+WHERE place_id = $1 AND organisation_ref = $2
+FOR UPDATE;
+
+-- name: override_due_diligence
+UPDATE organisation_due_diligence
+SET override_by = $3, override_reason = $4, override_on = $5
+WHERE place_id = $1 AND organisation_ref = $2;
+
+-- name: due_diligence_valid_days
+SELECT valid_days FROM due_diligence_rules WHERE place_id = $1;
+
+-- name: set_due_diligence_rules
+INSERT INTO due_diligence_rules (place_id, valid_days, set_by) VALUES ($1, $2, $3)
+ON CONFLICT (place_id) DO UPDATE
+SET valid_days = EXCLUDED.valid_days, set_by = EXCLUDED.set_by, updated_at = now();
+
+-- name: grants_of_recipient_any
+-- Every grant of a recipient, monitored or not: a red rating holds them all.
+SELECT allocation_id FROM allocations
+WHERE place_id = $1 AND recipient_id = $2 AND allocation_type = 'grant'
+ORDER BY allocation_id;
+
+-- --- Duplicate funding ---
+
+-- name: fundings
+-- Allocations in the given statuses in every place, with the org-id the organisations register
+-- gives their recipient (the id the 360Giving export publishes) and their stream mix.
+SELECT a.place_id, a.allocation_id, a.recipient_id, a.purpose, a.mission_id, a.value_pence,
+       a.status, o.org_id_scheme, o.org_id_identifier, o.name,
+       r.attribution::text AS attribution
+FROM allocations a
+LEFT JOIN organisations o ON o.place_id = a.place_id AND o.organisation_ref = a.recipient_id
+LEFT JOIN reservations r ON r.place_id = a.place_id AND r.allocation_id = a.allocation_id
+WHERE a.status = ANY($1::text[])
+ORDER BY a.place_id, a.allocation_id
+LIMIT $2;

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from contracts.allocations import GrantReportState, PayGrantClaim, RecordGrantReporting
-from services.gateway.monitoring import db, domain
+from services.gateway.monitoring import db, diligence, domain
 from services.gateway.monitoring.domain import Measure, MonitoringRefused
 from services.runtime.outbox import Outbox
 
@@ -72,7 +72,7 @@ async def set_plan(
         await db.save_plan(
             connection, place_id, grant, measures, schedule, paid_in_arrears, reports, set_by
         )
-        await _tell_allocations(connection, place_id, allocation_id, paid_in_arrears)
+        await tell_allocations(connection, place_id, allocation_id)
     return reports
 
 
@@ -106,7 +106,7 @@ async def submit_report(
             attachments,
             submitted_by,
         )
-        await _tell_allocations(connection, place_id, allocation_id, plan["paid_in_arrears"])
+        await tell_allocations(connection, place_id, allocation_id)
 
 
 async def review_report(
@@ -131,13 +131,17 @@ async def review_report(
         await db.review_report(
             connection, place_id, allocation_id, report_number, status, reviewed_by, note
         )
-        await _tell_allocations(connection, place_id, allocation_id, plan["paid_in_arrears"])
+        await tell_allocations(connection, place_id, allocation_id)
     return status
 
 
-async def _tell_allocations(
-    connection: asyncpg.Connection, place_id: str, allocation_id: str, paid_in_arrears: bool
+async def tell_allocations(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str
 ) -> None:
+    """Send the allocations service what its payment rule needs of a grant: each report's due
+    date and status, whether it is paid in arrears, and why payments wait (a red rating)."""
+    grant = await _grant(connection, place_id, allocation_id)
+    plan = await db.plan_of(connection, place_id, allocation_id)
     reports = await db.reports_of_grant(connection, place_id, allocation_id)
     command = RecordGrantReporting(
         place_id=place_id,
@@ -148,10 +152,24 @@ async def _tell_allocations(
             )
             for r in reports
         ),
-        paid_in_arrears=paid_in_arrears,
+        paid_in_arrears=bool(plan and plan["paid_in_arrears"]),
         as_of=today(),
+        payments_blocked=await blocked_reason(connection, place_id, grant["recipient_id"]),
     )
     await Outbox(connection, producer="gateway").add(command)
+
+
+async def blocked_reason(
+    connection: asyncpg.Connection, place_id: str, organisation_ref: str
+) -> str | None:
+    """Why sign-off and payment wait for an organisation (a red rating not overridden)."""
+    found = await db.due_diligence_of(connection, place_id, organisation_ref)
+    if found is None:
+        return None
+    record, override, _ = found
+    # The validity period cannot make a rating red (diligence.Rating), so any will do here.
+    rating = diligence.rate(record, today(), valid_days=diligence.VALIDITY_IRRELEVANT_DAYS)
+    return diligence.block(organisation_ref, rating, override)
 
 
 # --- Claims on grants paid in arrears -----------------------------------------------------------
@@ -221,6 +239,9 @@ async def review_claim(
         if claim is None:
             raise MonitoringRefused("claim_id", "claim_exists", f"no claim {claim_id}", 404)
         status = domain.claim_review(claim["status"], step, decision, note)
+        blocked = await blocked_reason(connection, place_id, claim["recipient_id"])
+        if status == domain.CLAIM_APPROVED and blocked:
+            raise MonitoringRefused("claim_id", "due_diligence", f"payment waits: {blocked}", 409)
         if step == "programme":
             await db.programme_review_claim(
                 connection, place_id, claim_id, status, reviewed_by, note

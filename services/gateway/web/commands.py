@@ -9,7 +9,7 @@ from typing import Any
 from contracts import Event
 
 # `api` mounts these pages, so it is imported as a module and `api.accept` looked up per call.
-from services.gateway import api, db, domain, intake
+from services.gateway import api, db, domain, intake, references
 from services.gateway.auth import require, require_some_subject
 from services.gateway.commands import COMMAND_ROUTES, CommandRoute, Subject
 from services.gateway.domain import Principal
@@ -50,6 +50,7 @@ async def send(
         else:
             require_some_subject(principal, route.permission, place_id)
         command = intake.build_command(route, body, path, principal.principal_id)
+        await references.check(gateway, command)
         event_id = domain.command_event_id(principal.principal_id, idempotency_key)
         await api.accept(
             gateway, principal, page.request, idempotency_key, command, event_id, {**body, **path}

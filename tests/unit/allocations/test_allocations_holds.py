@@ -190,3 +190,18 @@ def test_a_claim_beyond_what_remains_is_refused_with_the_figures() -> None:
     assert refused.value.rule == "claim_within_remaining"
     assert refused.value.figures == {"claimed_pence": 10_000_01, "remaining_pence": 10_000_00}
     assert "£10,000.01" in str(refused.value) and "£10,000.00" in str(refused.value)
+
+
+def test_a_red_due_diligence_rating_holds_every_due_instalment_and_every_claim() -> None:
+    blocked = holds.Reporting(payments_blocked="PROV-HUBS is rated red: its charity is removed")
+    change, reporting = holds.due_work_with_holds(quarterly_grant(), blocked, date(2026, 7, 1))
+    assert requested(change) == []
+    assert [(e.instalment_number, e.report_number) for e in change.events] == [(1, None), (2, None)]
+    with pytest.raises(Refused) as refused:
+        holds.pay_claim(quarterly_grant(), blocked, "CL-1", 1_00, 0)
+    assert refused.value.rule == "due_diligence"
+    # The accounting officer's override lifts the block: both instalments are paid.
+    cleared, after = holds.reporting_recorded(
+        change.allocation, reporting, holds.Reporting(), date(2026, 7, 1)
+    )
+    assert requested(cleared) == ["G-1/i1", "G-1/i2"] and after.holds == ()

@@ -151,7 +151,8 @@ async def review_report(
 
 
 async def reports_of_place(connection: asyncpg.Connection, place_id: str) -> list[Row]:
-    return [dict(r) for r in await connection.fetch(QUERIES.reports_of_place, place_id, ROWS_MAX)]
+    rows = await connection.fetch(QUERIES.reports_of_place, place_id, ROWS_MAX)
+    return [_decoded(row, "figures", "attachments") for row in rows]
 
 
 async def grants_of_recipient(

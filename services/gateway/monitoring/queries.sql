@@ -61,6 +61,7 @@ WHERE place_id = $1 AND allocation_id = $2 AND report_number = $3;
 
 -- name: reports_of_place
 SELECT allocation_id, recipient_id, report_number, kind, milestone, due_date, status,
+       figures::text AS figures, narrative, attachments::text AS attachments, submitted_by,
        submitted_at, reviewed_at, review_note
 FROM monitoring_reports WHERE place_id = $1
 ORDER BY recipient_id, allocation_id, report_number

@@ -108,10 +108,11 @@ def due_work_with_holds(
         every = {i.number for i in allocation.instalments}
         change = domain.due_work(_masked(allocation, every), as_of)
         return domain.Change(_unmasked(change.allocation, every), change.events), reporting
+    running = allocation.status == domain.FUNDED  # only a funded grant pays, or is held
     holds = {
         i.number: hold
         for i in allocation.instalments
-        if i.status == domain.SCHEDULED and i.due_date <= as_of
+        if running and i.status == domain.SCHEDULED and i.due_date <= as_of
         for hold in [holding(reporting, i, as_of)]
         if hold is not None
     }

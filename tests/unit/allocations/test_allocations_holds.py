@@ -4,6 +4,7 @@ paid only within what remains of the reservation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -205,3 +206,12 @@ def test_a_red_due_diligence_rating_holds_every_due_instalment_and_every_claim()
         change.allocation, reporting, holds.Reporting(), date(2026, 7, 1)
     )
     assert requested(cleared) == ["G-1/i1", "G-1/i2"] and after.holds == ()
+
+
+def test_a_grant_that_is_not_funded_has_nothing_held() -> None:
+    unfunded = replace(quarterly_grant(), status=domain.PROPOSED)
+    change, reporting = holds.due_work_with_holds(
+        unfunded, reports("due", "due"), date(2026, 10, 1)
+    )
+    assert not [e for e in change.events if isinstance(e, InstalmentHeld)]
+    assert reporting.holds == ()

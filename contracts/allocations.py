@@ -784,3 +784,86 @@ class ReleaseRefused(Event):
     allocation_id: Identifier
     amount_pence: Pence
     reason: Text
+
+
+# --- Grant monitoring (issue 21) ---------------------------------------------------------------
+# The gateway's monitoring room keeps each grant's reports (figures, narrative, attachments) and
+# tells the allocations service only what its payment rule needs: each report's due date and
+# where it stands. The allocations service holds an instalment while a report due before it is
+# overdue or returned for changes, and pays it once the report is accepted.
+
+GRANT_REPORTS_MAX = 240
+GrantReportStatus = Literal["due", "received", "accepted", "changes_requested"]
+"""due: not yet received; received: waiting for review; accepted; changes_requested: returned."""
+
+
+class GrantReportState(ValueObject):
+    """One report of a grant's reporting schedule, as the monitoring room last recorded it."""
+
+    report_number: int = Field(ge=1, strict=True)
+    due_date: date
+    status: GrantReportStatus
+
+
+class RecordGrantReporting(Event):
+    """The state of a grant's reports (the whole schedule, each time anything in it changes),
+    sent by the gateway's monitoring room. `as_of` is the day it was recorded: an instalment
+    held by a report is released when the reports no longer hold it on that day."""
+
+    topic = ALLOCATIONS_COMMANDS
+
+    allocation_id: Identifier
+    reports: tuple[GrantReportState, ...] = Field(max_length=GRANT_REPORTS_MAX)
+    paid_in_arrears: bool = False
+    as_of: date
+    # Set while the recipient's due diligence is rated red and no accounting officer has
+    # overridden it: every instalment and claim of the grant waits, for this reason.
+    payments_blocked: Text | None = None
+
+
+class PayGrantClaim(Event):
+    """Pay a recipient's claim on a grant paid in arrears, approved by programme and finance
+    staff in the gateway's monitoring room; refused beyond the allocation's remaining money."""
+
+    topic = ALLOCATIONS_COMMANDS
+
+    allocation_id: Identifier
+    claim_id: Identifier
+    amount_pence: PositivePence
+    approved_by: Identifier
+
+
+class InstalmentHeld(Event):
+    """A grant instalment fell due but was not requested from the ledger: a report due before
+    it is overdue or was returned for changes. It is paid once the report is accepted."""
+
+    topic = ALLOCATIONS_LIFECYCLE
+
+    allocation_id: Identifier
+    instalment_number: int = Field(ge=1, strict=True)
+    # The report that holds it; None when the recipient's due diligence holds it.
+    report_number: int | None = Field(default=None, ge=1, strict=True)
+    amount_pence: PositivePence
+    reason: Text
+
+
+class InstalmentHoldReleased(Event):
+    """The report that held an instalment no longer holds it; its payment was requested."""
+
+    topic = ALLOCATIONS_LIFECYCLE
+
+    allocation_id: Identifier
+    instalment_number: int = Field(ge=1, strict=True)
+    report_number: int | None = Field(default=None, ge=1, strict=True)
+    payment_id: Identifier
+
+
+class GrantClaimPaymentRequested(Event):
+    """An approved claim on a grant paid in arrears was sent to the ledger for payment."""
+
+    topic = ALLOCATIONS_LIFECYCLE
+
+    allocation_id: Identifier
+    claim_id: Identifier
+    payment_id: Identifier
+    amount_pence: PositivePence

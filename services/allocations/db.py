@@ -29,6 +29,7 @@ from services.allocations.domain import (
     Vote,
     YearBook,
 )
+from services.allocations.holds import Reporting
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
@@ -332,3 +333,30 @@ async def find_release_request(
 async def place_ids(connection: asyncpg.Connection) -> list[str]:
     """Every place the service has heard of, for the daily due-work command."""
     return [row["place_id"] for row in await connection.fetch(QUERIES.place_ids)]
+
+
+# --- Grant monitoring (issue 21) ---------------------------------------------------------------
+
+
+async def lock_grant_reporting(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str
+) -> Reporting:
+    """A grant's reporting state, locked until commit (empty when nothing was recorded)."""
+    document = await connection.fetchval(QUERIES.lock_grant_reporting, place_id, allocation_id)
+    return _load(Reporting, document) or Reporting()
+
+
+async def save_grant_reporting(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str, reporting: Reporting
+) -> None:
+    await connection.execute(
+        QUERIES.upsert_grant_reporting, place_id, allocation_id, _dump(reporting)
+    )
+
+
+async def paid_pence_of_payments(
+    connection: asyncpg.Connection, place_id: str, payment_ids: list[str]
+) -> int:
+    """What the ledger has paid of these payments (those it has not paid count nothing)."""
+    paid: int = await connection.fetchval(QUERIES.paid_pence_of_payments, place_id, payment_ids)
+    return paid

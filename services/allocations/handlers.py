@@ -30,8 +30,10 @@ from contracts.allocations import (
     ConfigureBoard,
     DeclareInterest,
     LodgeClaim,
+    PayGrantClaim,
     ProcessDueWork,
     ProposeVariation,
+    RecordGrantReporting,
     RespondToClaim,
     SetDecisionRules,
     SetEarmark,
@@ -48,7 +50,7 @@ from contracts.ledger import (
     ReservationReleased,
     ReservationReleaseRequested,
 )
-from services.allocations import db, domain
+from services.allocations import db, domain, holds
 from services.allocations.errors import IllegalTransition
 from services.runtime.consumer import Handler, HandlerContext, record_unapplied
 
@@ -311,17 +313,70 @@ async def cancel(context: HandlerContext, command: CancelAllocation) -> None:
 
 
 async def process_due_work(context: HandlerContext, command: ProcessDueWork) -> None:
-    """Everything due by a date: grant instalments, expiries, overdue claims."""
+    """Everything due by a date: grant instalments (those a report holds left unrequested),
+    expiries, overdue claims."""
     await _place(context, command.place_id)
     connection = context.connection
-    allocations = await db.lock_due_allocations(connection, command.place_id, command.as_of)
-    claims = await db.lock_overdue_claims(connection, command.place_id, command.as_of)
-    decision = domain.decide_due_work(allocations, claims, command)
+    place_id = command.place_id
+    allocations = await db.lock_due_allocations(connection, place_id, command.as_of)
+    reportings = {
+        allocation.allocation_id: await db.lock_grant_reporting(
+            connection, place_id, allocation.allocation_id
+        )
+        for allocation in allocations
+    }
+    claims = await db.lock_overdue_claims(connection, place_id, command.as_of)
+    decision = holds.decide_due_work(allocations, reportings, claims, command)
     if (done := decision.state) is not None:
-        for allocation in done.allocations:
+        for allocation in done.due.allocations:
             await db.save_allocation(connection, allocation)
-        for claim in done.claims:
-            await db.save_claim(connection, command.place_id, claim)
+        for claim in done.due.claims:
+            await db.save_claim(connection, place_id, claim)
+        for allocation_id, reporting in done.reportings:
+            await db.save_grant_reporting(connection, place_id, allocation_id, reporting)
+    await _publish(context, command, decision)
+
+
+# --- Grant monitoring (issue 21): reports hold instalments; claims pay grants in arrears -----
+
+
+async def record_grant_reporting(context: HandlerContext, command: RecordGrantReporting) -> None:
+    """The monitoring room's state of a grant's reports: release what they no longer hold."""
+    await _place(context, command.place_id)
+    place_id, allocation_id = command.place_id, command.allocation_id
+    allocation = await db.lock_allocation(context.connection, place_id, allocation_id)
+    reporting = await db.lock_grant_reporting(context.connection, place_id, allocation_id)
+    decision = holds.decide_reporting_recorded(allocation, reporting, command)
+    await _save_reporting(context, command, decision)
+
+
+async def pay_grant_claim(context: HandlerContext, command: PayGrantClaim) -> None:
+    """An approved claim is paid from the reservation, never beyond what remains of it."""
+    await _place(context, command.place_id)
+    place_id, allocation_id = command.place_id, command.allocation_id
+    connection = context.connection
+    allocation = await db.lock_allocation(connection, place_id, allocation_id)
+    reporting = await db.lock_grant_reporting(connection, place_id, allocation_id)
+    claim_payments = [
+        holds.claim_payment_id(allocation_id, claim_id)
+        for claim_id, _ in reporting.claims_requested
+    ]
+    paid = await db.paid_pence_of_payments(connection, place_id, claim_payments)
+    decision = holds.decide_pay_claim(allocation, reporting, command, paid)
+    await _save_reporting(context, command, decision)
+
+
+async def _save_reporting(
+    context: HandlerContext,
+    command: RecordGrantReporting | PayGrantClaim,
+    decision: Decision[tuple[domain.Allocation, holds.Reporting]],
+) -> None:
+    if (decided := decision.state) is not None:
+        allocation, reporting = decided
+        await db.save_grant_reporting(
+            context.connection, command.place_id, command.allocation_id, reporting
+        )
+        await db.save_allocation(context.connection, allocation)
     await _publish(context, command, decision)
 
 
@@ -500,6 +555,8 @@ HANDLERS: dict[type[Event], Handler] = {
     LodgeClaim: lodge_claim,
     RespondToClaim: respond_to_claim,
     ProcessDueWork: process_due_work,
+    RecordGrantReporting: record_grant_reporting,
+    PayGrantClaim: pay_grant_claim,
     SettlementRecorded: record_settlement,
     ReservationMade: reservation_made,
     ReservationRejected: reservation_rejected,

@@ -152,3 +152,19 @@ WHERE place_id = $1 AND request_event_id = $2;
 
 -- name: place_ids
 SELECT place_id FROM places ORDER BY place_id;
+
+-- --- Grant monitoring (issue 21): reports that hold instalments, claims paid in arrears ---
+
+-- name: lock_grant_reporting
+SELECT document::text AS document FROM grant_reporting
+WHERE place_id = $1 AND allocation_id = $2
+FOR UPDATE;
+
+-- name: upsert_grant_reporting
+INSERT INTO grant_reporting (place_id, allocation_id, document)
+VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (place_id, allocation_id) DO UPDATE SET document = EXCLUDED.document;
+
+-- name: paid_pence_of_payments
+SELECT COALESCE(sum(amount_pence), 0)::bigint FROM payments
+WHERE place_id = $1 AND payment_id = ANY($2::text[]);

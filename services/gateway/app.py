@@ -12,6 +12,7 @@ from pathlib import Path
 from contracts import topics
 from services.gateway.api import extend_http
 from services.gateway.delivery.webhooks import delivery_loop
+from services.gateway.monitoring import handlers as monitoring_handlers
 from services.gateway.opendata import history_handlers
 from services.gateway.projections import handlers as projection_handlers
 from services.gateway.refused_work import handlers as refused_work
@@ -36,10 +37,12 @@ class Role(StrEnum):
 
 
 # The projector's handlers: the read models' own (projections), the rooms' own read models
-# (refused work, returns), and rooms that keep something of the same events in the same
-# transaction (open data keeps OCDS releases).
+# (refused work, returns, grant monitoring), and rooms that keep something of the same events
+# in the same transaction (open data keeps OCDS releases).
 HANDLERS = history_handlers.alongside(
-    projection_handlers.handlers_with(refused_work.HANDLERS, returns_handlers.HANDLERS)
+    projection_handlers.handlers_with(
+        refused_work.HANDLERS, returns_handlers.HANDLERS, monitoring_handlers.HANDLERS
+    )
 )
 handle_batch = projection_handlers.batch_handler(HANDLERS)
 

@@ -165,5 +165,8 @@ SERVICE_ONLY_COMMANDS = frozenset(
         "ReservationReleaseRequested",
         "PaymentRequested",
         "RecoveryRaised",
+        # Sent by the gateway's monitoring room (services/gateway/monitoring), never posted.
+        "RecordGrantReporting",
+        "PayGrantClaim",
     }
 )

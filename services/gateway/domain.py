@@ -34,6 +34,8 @@ class Role(StrEnum):
     DEPARTMENT = "department"
     AUDITOR = "auditor"
     PUBLIC = "public"
+    # Programme staff manage grants once awarded: reports, reviews, the first step of claims.
+    PROGRAMME = "programme"
 
 
 class Permission(StrEnum):
@@ -87,6 +89,18 @@ class Permission(StrEnum):
     MANAGE_WEBHOOKS = "webhooks.manage"
     # The organisations register the open-data exports name organisations from.
     REGISTER_ORGANISATION = "opendata.register_organisation"
+    # Grant monitoring (services/gateway/monitoring): measures and reporting schedules, reports
+    # and their review, claims on grants paid in arrears (programme then finance), and the due
+    # diligence record of each organisation with the accounting officer's override of a red.
+    READ_MONITORING = "read.monitoring"
+    SET_MONITORING = "monitoring.set_plan"
+    SUBMIT_GRANT_REPORT = "monitoring.submit_report"
+    REVIEW_GRANT_REPORT = "monitoring.review_report"
+    CLAIM_GRANT_PAYMENT = "monitoring.claim_payment"
+    APPROVE_CLAIM_PROGRAMME = "monitoring.approve_claim_programme"
+    APPROVE_CLAIM_FINANCE = "monitoring.approve_claim_finance"
+    RECORD_DUE_DILIGENCE = "diligence.record"
+    OVERRIDE_RED_RATING = "diligence.override_red"
 
 
 P = Permission
@@ -124,6 +138,10 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.READ_BALANCES,
         P.READ_RETURNS,
         P.APPROVE_RETURNS,
+        P.READ_MONITORING,
+        P.SET_MONITORING,
+        P.APPROVE_CLAIM_FINANCE,
+        P.RECORD_DUE_DILIGENCE,
     },
     Role.BOARD_MEMBER: _BOARD,
     Role.CHAIR: _BOARD
@@ -135,10 +153,26 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.RESPOND_TO_CLAIM,
     },
     Role.ACCOUNTING_OFFICER: _PLACE_READS
-    | {P.READ_SPEND, P.DECIDE_ALLOCATION, P.SIGN_OFF_ALLOCATION, P.CANCEL_ALLOCATION},
+    | {
+        P.READ_SPEND,
+        P.DECIDE_ALLOCATION,
+        P.SIGN_OFF_ALLOCATION,
+        P.CANCEL_ALLOCATION,
+        P.READ_MONITORING,
+        P.OVERRIDE_RED_RATING,
+    },
     # A provider sees and acts on its own contracts only: see SUBJECT_ROLES below.
     Role.PROVIDER: frozenset(
-        {P.READ_CONTRACTS, P.READ_EVIDENCE, P.SUBMIT_EVIDENCE, P.REPORT_DELIVERY, P.LODGE_CLAIM}
+        {
+            P.READ_CONTRACTS,
+            P.READ_EVIDENCE,
+            P.SUBMIT_EVIDENCE,
+            P.REPORT_DELIVERY,
+            P.LODGE_CLAIM,
+            P.READ_MONITORING,
+            P.SUBMIT_GRANT_REPORT,
+            P.CLAIM_GRANT_PAYMENT,
+        }
     ),
     Role.VERIFIER: frozenset({P.READ_CONTRACTS, P.READ_EVIDENCE, P.VERIFY_EVIDENCE, P.CLAW_BACK}),
     Role.DEPARTMENT: frozenset({P.READ_DEPARTMENT_SPEND, P.MANAGE_WEBHOOKS, P.AGREE_BALANCES}),
@@ -150,6 +184,15 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.READ_AUDIT,
         P.READ_BALANCES,
         P.READ_RETURNS,
+        P.READ_MONITORING,
+    },
+    Role.PROGRAMME: _PLACE_READS
+    | {
+        P.READ_MONITORING,
+        P.SET_MONITORING,
+        P.REVIEW_GRANT_REPORT,
+        P.APPROVE_CLAIM_PROGRAMME,
+        P.RECORD_DUE_DILIGENCE,
     },
     Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS}),
 }

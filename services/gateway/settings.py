@@ -115,6 +115,27 @@ class GatewaySettings(BaseSettings):
         ge=0,
         description="How long a page waits for the outcome of the command its form sent.",
     )
+    gateway_monitoring_reminder_before_days: int = Field(
+        default=14,
+        ge=0,
+        le=366,
+        description="Grant monitoring: how many days before a report's due date its reminder "
+        "starts.",
+    )
+    gateway_monitoring_reminder_after_days: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="Grant monitoring: an overdue report is reminded the day after it fell due "
+        "and then every this many days.",
+    )
+    gateway_due_diligence_valid_days: int = Field(
+        default=365,
+        ge=1,
+        le=3660,
+        description="Due diligence: days a registration or bank-detail check stays current in "
+        "a place that sets no period of its own; an older check turns the rating amber.",
+    )
     gateway_command_wait_poll_interval_s: float = Field(
         default=0.1, gt=0, description="How often a waiting command status request looks again."
     )

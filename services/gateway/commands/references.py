@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from contracts import Event
+from contracts.allocations import SignOffAllocation
 from contracts.outcomes import RegisterOutcomesContract
 from services.gateway.identity.auth import Gateway
+from services.gateway.monitoring import gate
 from services.gateway.problems import ProblemError, invalid
 from services.gateway.projections import db
 
@@ -52,7 +54,11 @@ def contract_allocation_problem(
 
 
 async def check(gateway: Gateway, command: Event) -> None:
-    """Raise a 422 for a reference the read models show to be wrong."""
+    """Raise a 422 for a reference the read models show to be wrong (and a 409 for a sign-off
+    the recipient's red due diligence rating blocks: services/gateway/monitoring/gate.py)."""
+    if isinstance(command, SignOffAllocation):
+        await gate.check_sign_off(gateway, command)
+        return
     if not isinstance(command, RegisterOutcomesContract):
         return
     async with gateway.pool.acquire() as connection:

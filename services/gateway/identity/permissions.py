@@ -265,12 +265,62 @@ WEB_DOORS: dict[tuple[str, str], Door] = {
     ),
 }
 
+# Grant monitoring (services/gateway/monitoring): a recipient (a provider grant) acts on its own
+# grants under /providers/{provider_id}; programme and finance staff work on the place's.
+GRANTS = f"{PLACE}/providers/{{provider_id}}/grants"
+MONITORING_DOORS: dict[tuple[str, str], Door] = {
+    ("PUT", f"{API}{PLACE}/allocations/{{allocation_id}}/monitoring"): Door(
+        P.SET_MONITORING, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/monitoring"): Door(P.READ_MONITORING, Scope.PLACE),
+    ("GET", f"{API}{GRANTS}"): Door(P.READ_MONITORING, Scope.PATH_PROVIDER),
+    ("POST", f"{API}{GRANTS}/{{allocation_id}}/reports/{{report_number}}"): Door(
+        P.SUBMIT_GRANT_REPORT, Scope.PATH_PROVIDER
+    ),
+    ("POST", f"{API}{PLACE}/allocations/{{allocation_id}}/reports/{{report_number}}/review"): Door(
+        P.REVIEW_GRANT_REPORT, Scope.PLACE
+    ),
+    ("POST", f"{API}{GRANTS}/{{allocation_id}}/claims"): Door(
+        P.CLAIM_GRANT_PAYMENT, Scope.PATH_PROVIDER
+    ),
+    ("POST", f"{API}{PLACE}/grant-claims/{{claim_id}}/programme-review"): Door(
+        P.APPROVE_CLAIM_PROGRAMME, Scope.PLACE
+    ),
+    ("POST", f"{API}{PLACE}/grant-claims/{{claim_id}}/finance-review"): Door(
+        P.APPROVE_CLAIM_FINANCE, Scope.PLACE
+    ),
+    ("PUT", f"{API}{PLACE}/organisations/{{organisation_ref}}/due-diligence"): Door(
+        P.RECORD_DUE_DILIGENCE, Scope.PLACE
+    ),
+    ("GET", f"{API}{PLACE}/organisations/{{organisation_ref}}/due-diligence"): Door(
+        P.READ_MONITORING, Scope.PLACE
+    ),
+    ("POST", f"{API}{PLACE}/organisations/{{organisation_ref}}/due-diligence/override"): Door(
+        P.OVERRIDE_RED_RATING, Scope.PLACE
+    ),
+    ("PUT", f"{API}{PLACE}/due-diligence/rules"): Door(P.RECORD_DUE_DILIGENCE, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/returns/duplicate-funding"): Door(P.READ_RETURNS, Scope.PLACE),
+    # The pages.
+    ("GET", f"{PLACE}/grants/{{provider_id}}"): Door(P.READ_MONITORING, Scope.PATH_PROVIDER),
+    ("POST", f"{PLACE}/grants/{{provider_id}}/reports"): Door(
+        P.SUBMIT_GRANT_REPORT, Scope.PATH_PROVIDER
+    ),
+    ("POST", f"{PLACE}/grants/{{provider_id}}/claims"): Door(
+        P.CLAIM_GRANT_PAYMENT, Scope.PATH_PROVIDER
+    ),
+    ("GET", f"{PLACE}/monitoring"): Door(P.READ_MONITORING, Scope.PLACE),
+    ("POST", f"{PLACE}/monitoring/reviews"): Door(P.REVIEW_GRANT_REPORT, Scope.PLACE),
+    ("POST", f"{PLACE}/monitoring/claims/programme"): Door(P.APPROVE_CLAIM_PROGRAMME, Scope.PLACE),
+    ("POST", f"{PLACE}/monitoring/claims/finance"): Door(P.APPROVE_CLAIM_FINANCE, Scope.PLACE),
+}
+
 DOORS: Mapping[tuple[str, str], Door] = {
     **COMMAND_DOORS,
     **QUERY_DOORS,
     **SUBSCRIPTION_DOORS,
     **OPEN_DOORS,
     **WEB_DOORS,
+    **MONITORING_DOORS,
 }
 
 

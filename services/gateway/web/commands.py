@@ -9,6 +9,7 @@ from typing import Any
 from contracts import Event
 from services.gateway import domain, intake
 from services.gateway.command_table import COMMAND_ROUTES, CommandRoute, Subject
+from services.gateway.commands import references
 from services.gateway.commands.api import accept
 from services.gateway.domain import Principal
 from services.gateway.identity.auth import require, require_some_subject
@@ -50,6 +51,7 @@ async def send(
         else:
             require_some_subject(principal, route.permission, place_id)
         command = intake.build_command(route, body, path, principal.principal_id)
+        await references.check(gateway, command)
         event_id = domain.command_event_id(principal.principal_id, idempotency_key)
         await accept(
             gateway, principal, page.request, idempotency_key, command, event_id, {**body, **path}

@@ -274,6 +274,15 @@ ROLE_PAGES: dict[Role, tuple[str, str]] = {
     Role.PROVIDER: ("Your contracts, evidence and payments", "/places/{place}/providers/{subject}"),
     Role.VERIFIER: ("Evidence samples to verify", "/places/{place}/verification"),
     Role.DEPARTMENT: ("Spend attributed to {subject}", "/places/{place}/departments/{subject}"),
+    Role.PROGRAMME: ("Grant monitoring: reports, holds and claims", "/places/{place}/monitoring"),
+}
+# Grant monitoring (services/gateway/monitoring): the place's page for staff who read it, and
+# each recipient's own grants.
+MONITORING_PAGES: dict[Role, tuple[str, str]] = {
+    Role.FINANCE: ("Grant monitoring: reports, holds and claims", "/places/{place}/monitoring"),
+    Role.ACCOUNTING_OFFICER: ("Grant monitoring", "/places/{place}/monitoring"),
+    Role.AUDITOR: ("Grant monitoring", "/places/{place}/monitoring"),
+    Role.PROVIDER: ("Your grants: reports and claims", "/places/{place}/grants/{subject}"),
 }
 
 
@@ -290,6 +299,7 @@ def links_for(principal: Principal, places: list[str]) -> list[dict[str, str]]:
     for grant in principal.grants:
         pages = [ROLE_PAGES[grant.role]] if grant.role in ROLE_PAGES else []
         pages += [CLAIMS_PAGE] if grant.role in CLAIMS_ROLES else []
+        pages += [MONITORING_PAGES[grant.role]] if grant.role in MONITORING_PAGES else []
         for (label, pattern), place in (
             (page, place)
             for page in pages

@@ -79,6 +79,7 @@ def test_a_providers_pages_are_its_own_and_an_every_place_grant_opens_every_plac
     assert hrefs == [
         "/places/GM/departments/DWP",
         "/places/GM/providers/PROV-1",
+        "/places/GM/grants/PROV-1",
         "/places/WM/departments/DWP",
     ]
 
@@ -86,4 +87,9 @@ def test_a_providers_pages_are_its_own_and_an_every_place_grant_opens_every_plac
 def test_finance_and_board_roles_also_open_the_claims_page_of_their_place() -> None:
     principal = Principal("someone", (parse_grant("chair@GM"), parse_grant("provider@WM:P-1")))
     hrefs = [link["href"] for link in links_for(principal, ["GM", "WM"])]
-    assert hrefs == ["/places/GM/board", "/places/GM/claims", "/places/WM/providers/P-1"]
+    assert hrefs == [
+        "/places/GM/board",
+        "/places/GM/claims",
+        "/places/WM/providers/P-1",
+        "/places/WM/grants/P-1",
+    ]

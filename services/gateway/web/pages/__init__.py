@@ -5,6 +5,7 @@ from services.gateway.web.pages import (
     claims,
     department,
     finance,
+    monitoring,
     organisations,
     provider,
     public,
@@ -22,4 +23,5 @@ ROUTERS = (
     department.router,
     organisations.router,
     returns.router,
+    monitoring.router,
 )

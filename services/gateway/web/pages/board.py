@@ -10,6 +10,7 @@ from contracts.allocations import CastVote, SignOffAllocation
 from services.gateway.domain import Permission
 from services.gateway.identity.auth import require
 from services.gateway.intake import identifier_path
+from services.gateway.monitoring import board as monitoring_duplicates
 from services.gateway.problems import FieldProblem, field_problem
 from services.gateway.projections import views
 from services.gateway.web import outcomes
@@ -27,6 +28,7 @@ async def board_page(
     require(principal, Permission.READ_BOARD, place_id, what="the board's proposals")
     async with page.gateway.pool.acquire() as connection:
         proposals = await views.board_proposals(connection, place_id)
+        already_funded = await monitoring_duplicates.board_overlaps(connection, place_id)
     sent = page.request.query_params.get("sent", "")
     notice = {
         "vote": "Your vote was sent to the board.",
@@ -39,6 +41,7 @@ async def board_page(
         title=f"Board proposals of {place_id}",
         place_id=place_id,
         proposals=proposals,
+        already_funded=already_funded,
         may_vote=principal.may(Permission.VOTE, place_id, None),
         may_sign_off=principal.may(Permission.SIGN_OFF_ALLOCATION, place_id, None),
         errors=error_summary(

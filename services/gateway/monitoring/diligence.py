@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from services.gateway.errors import GatewayError
+
 REGISTERS = ("charity", "company", "mutual", "other")
 REGISTRATION_STATUSES = (
     "active",
@@ -33,7 +35,7 @@ VALIDITY_IRRELEVANT_DAYS = 36_500
 """For questions whose answer the validity period cannot change (is it red?)."""
 
 
-class DiligenceRefused(ValueError):
+class DiligenceRefused(GatewayError, ValueError):
     def __init__(self, field: str, rule: str, message: str, status: int = 422) -> None:
         super().__init__(message)
         self.field = field

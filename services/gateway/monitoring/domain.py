@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from contracts import format_pounds
+from services.gateway.errors import GatewayError
 
 MEASURES_MAX = 30
 REPORTS_MAX = 240
@@ -61,7 +62,7 @@ CLAIM_WORDS = {
 }
 
 
-class MonitoringRefused(ValueError):
+class MonitoringRefused(GatewayError, ValueError):
     """A request breaks a monitoring rule; `field` names the field, `rule` the rule, `figures`
     carries the numbers, `status` the HTTP status it deserves."""
 

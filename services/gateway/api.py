@@ -42,6 +42,7 @@ from services.gateway.auth import (
 from services.gateway.commands import COMMAND_ROUTES, CommandRoute, Subject
 from services.gateway.domain import Permission, Principal, Role
 from services.gateway.idempotency import idempotent
+from services.gateway.insights import api as insights_api
 from services.gateway.intake import identifier_path
 from services.gateway.opendata import api as opendata_api
 from services.gateway.opendata import register_api as organisations_api
@@ -514,6 +515,7 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(organisations_api.routes(gateway))
     app.include_router(transparency_api.routes(gateway))
     app.include_router(returns_api.routes(gateway))
+    app.include_router(insights_api.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)
     security.install(app, gateway_settings.web_swagger_ui_dir)

@@ -116,6 +116,9 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ("GET", f"{API}{PLACE}/returns/payments-over-30000/{{financial_year}}/{{quarter}}"): Door(
         P.READ_RETURNS, Scope.PLACE
     ),
+    ("GET", f"{API}{PLACE}/insights/liability-forecast"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/insights/rules"): Door(P.READ_BOARD, Scope.PLACE),
+    ("PUT", f"{API}{PLACE}/insights/rules"): Door(P.MANAGE_BOARD, Scope.PLACE),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
@@ -185,6 +188,7 @@ WEB_DOORS: dict[tuple[str, str], Door] = {
     ("GET", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
     ("POST", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
     ("GET", f"{PLACE}/board"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{PLACE}/liability-forecast"): Door(P.READ_BOARD, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/votes"): Door(P.VOTE, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/sign-off"): Door(
         P.SIGN_OFF_ALLOCATION, Scope.PLACE

@@ -1,5 +1,6 @@
 """Each role's pages, one module per role; `ROUTERS` lists their router factories."""
 
+from services.gateway.insights import pages as insights_pages
 from services.gateway.web.pages import (
     board,
     claims,
@@ -18,4 +19,5 @@ ROUTERS = (
     provider.router,
     verifier.router,
     department.router,
+    insights_pages.router,
 )

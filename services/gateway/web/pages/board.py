@@ -3,6 +3,8 @@ member's vote; the accounting officer's sign-off. Each form sends the API's own 
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
@@ -10,6 +12,7 @@ from contracts.allocations import CastVote, SignOffAllocation
 from services.gateway import views
 from services.gateway.auth import require
 from services.gateway.domain import Permission
+from services.gateway.insights import api as insights
 from services.gateway.intake import identifier_path
 from services.gateway.problems import FieldProblem, field_problem
 from services.gateway.web import outcomes
@@ -27,6 +30,9 @@ async def board_page(
     require(principal, Permission.READ_BOARD, place_id, what="the board's proposals")
     async with page.gateway.pool.acquire() as connection:
         proposals = await views.board_proposals(connection, place_id)
+        # The board's papers carry the liability forecast, so a proposal that would overcommit
+        # a year is flagged before anyone votes or signs off.
+        forecast = await insights.liability_forecast(connection, place_id, date.today())
     sent = page.request.query_params.get("sent", "")
     notice = {
         "vote": "Your vote was sent to the board.",
@@ -39,6 +45,7 @@ async def board_page(
         title=f"Board proposals of {place_id}",
         place_id=place_id,
         proposals=proposals,
+        forecast=forecast,
         may_vote=principal.may(Permission.VOTE, place_id, None),
         may_sign_off=principal.may(Permission.SIGN_OFF_ALLOCATION, place_id, None),
         errors=error_summary(

@@ -1,0 +1,60 @@
+"""The insights room's pages: the liability forecast for the board, the accounting officer and
+finance staff, with its chart (text alternative and table included) and the flagged proposals;
+`forecast_chart` also serves the board's papers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from services.gateway.auth import require
+from services.gateway.domain import Permission
+from services.gateway.insights import api
+from services.gateway.intake import identifier_path
+from services.gateway.web import charts
+from services.gateway.web.rendering import Page, render
+from services.gateway.web.routes import PAGE, WebRoute, signed_in
+
+
+def forecast_chart(figures: dict[str, Any]) -> Any:
+    """Per financial year: the maximum and expected liabilities against the year's cover."""
+    years = [row["financial_year"] for row in figures["years"]]
+    series = [
+        ("Maximum liabilities", [row["maximum_pence"] for row in figures["years"]]),
+        ("Expected liabilities", [row["expected_pence"] for row in figures["years"]]),
+        ("Settled, not yet paid out", [row["cover_pence"] for row in figures["years"]]),
+    ]
+    return charts.line_chart(
+        "liability-forecast",
+        "Liabilities against settled money, by financial year",
+        years,
+        series,
+        caption="A year is flagged when its "
+        f"{figures['liability_test']} liabilities are more than its settled money not yet paid.",
+        x_heading="Financial year",
+    )
+
+
+def router() -> APIRouter:
+    routes = APIRouter(route_class=WebRoute, include_in_schema=False)
+    place = identifier_path()
+
+    @routes.get("/places/{place_id}/liability-forecast")
+    async def liability_forecast(place_id: str = place, page: Page = PAGE) -> Response:
+        principal = signed_in(page)
+        require(principal, Permission.READ_BOARD, place_id, what="the place's forecast")
+        async with page.gateway.pool.acquire() as connection:
+            figures = await api.liability_forecast(connection, place_id, date.today())
+        return render(
+            page,
+            "insights_forecast.html",
+            title=f"Liability forecast of {place_id}",
+            place_id=place_id,
+            forecast=figures,
+            chart=forecast_chart(figures),
+        )
+
+    return routes

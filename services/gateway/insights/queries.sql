@@ -1,0 +1,73 @@
+-- Named queries of the insights room: it reads the gateway's read models (allocations,
+-- contracts, payments, remittances, clawbacks, pot_streams, organisations) and writes only its
+-- own place rules.
+
+-- name: commitments
+-- The place's allocations still binding or still to be decided, each with what it has paid
+-- (payments made, net of what was recovered).
+SELECT allocation.allocation_id, allocation.allocation_type, allocation.recipient_id,
+       allocation.status, allocation.value_pence, allocation.start_date, allocation.end_date,
+       coalesce((SELECT sum(payment.amount_pence - payment.recovered_pence)
+                 FROM payments AS payment
+                 WHERE payment.place_id = allocation.place_id
+                   AND payment.allocation_id = allocation.allocation_id
+                   AND payment.status = 'made'), 0)::bigint AS paid_pence
+FROM allocations AS allocation
+WHERE allocation.place_id = $1
+  AND allocation.status IN ('funded', 'proposed', 'approved', 'awaiting_sign_off', 'signed_off')
+ORDER BY allocation.allocation_id
+LIMIT $2;
+
+-- name: contracts
+-- The place's registered contracts with their terms and what each has paid (net).
+SELECT contract.contract_id, contract.allocation_id, contract.provider_id, contract.cap_pence,
+       contract.prices::text AS prices, contract.terms::text AS terms,
+       coalesce((SELECT sum(payment.amount_pence - payment.recovered_pence)
+                 FROM payments AS payment
+                 WHERE payment.place_id = contract.place_id
+                   AND payment.contract_id = contract.contract_id
+                   AND payment.status = 'made'), 0)::bigint AS paid_pence
+FROM contracts AS contract
+WHERE contract.place_id = $1
+ORDER BY contract.contract_id
+LIMIT $2;
+
+-- name: paid_lines
+-- What each contract paid by metric and claim period (remittance lines), less recoveries.
+SELECT paid.contract_id, paid.metric_id, paid.claim_period_id,
+       (paid.amount_pence - coalesce(recovered.recovered_pence, 0))::bigint AS paid_pence,
+       paid.outcome_count
+FROM (SELECT remittance.contract_id, line->>'metric_id' AS metric_id,
+             line->>'claim_period_id' AS claim_period_id,
+             sum((line->>'amount_pence')::bigint)::bigint AS amount_pence,
+             sum((line->>'outcome_count')::bigint)::bigint AS outcome_count
+      FROM remittances AS remittance, jsonb_array_elements(remittance.lines) AS line
+      WHERE remittance.place_id = $1
+      GROUP BY 1, 2, 3) AS paid
+LEFT JOIN (SELECT contract_id, metric_id, claim_period_id,
+                  sum(recovered_pence)::bigint AS recovered_pence
+           FROM clawbacks WHERE place_id = $1 GROUP BY 1, 2, 3) AS recovered
+       ON recovered.contract_id = paid.contract_id AND recovered.metric_id = paid.metric_id
+      AND recovered.claim_period_id IS NOT DISTINCT FROM paid.claim_period_id
+ORDER BY 1, 2, 3;
+
+-- name: funding
+-- The place's pot by financial year, summed over its streams.
+SELECT financial_year, sum(settled_pence)::bigint AS settled_pence,
+       sum(received_pence)::bigint AS received_pence, sum(paid_pence)::bigint AS paid_pence,
+       sum(available_pence)::bigint AS available_pence
+FROM pot_streams WHERE place_id = $1
+GROUP BY financial_year ORDER BY financial_year;
+
+-- name: place_rules
+SELECT liability_test, provider_share_max_basis_points FROM insights_place_rules
+WHERE place_id = $1;
+
+-- name: set_place_rules
+INSERT INTO insights_place_rules (place_id, liability_test, provider_share_max_basis_points,
+                                  set_by)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (place_id) DO UPDATE SET
+    liability_test = EXCLUDED.liability_test,
+    provider_share_max_basis_points = EXCLUDED.provider_share_max_basis_points,
+    set_by = EXCLUDED.set_by, updated_at = now();

@@ -117,6 +117,7 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
         P.READ_RETURNS, Scope.PLACE
     ),
     ("GET", f"{API}{PLACE}/insights/liability-forecast"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/insights/provider-concentration"): Door(P.READ_BOARD, Scope.PLACE),
     ("GET", f"{API}{PLACE}/insights/rules"): Door(P.READ_BOARD, Scope.PLACE),
     ("PUT", f"{API}{PLACE}/insights/rules"): Door(P.MANAGE_BOARD, Scope.PLACE),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),

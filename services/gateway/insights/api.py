@@ -50,6 +50,28 @@ async def liability_forecast(
     return {"place_id": place_id, **domain.forecast_figures(result, flags)}
 
 
+async def provider_concentration(connection: asyncpg.Connection, place_id: str) -> dict[str, Any]:
+    """The place's provider concentration by year, flagged at its own threshold."""
+    rules = await db.place_rules(connection, place_id)
+    figures = domain.concentration(
+        await db.allocation_flows(connection, place_id),
+        await db.payment_flows(connection, place_id),
+        await db.provider_facts(connection, place_id),
+        rules.provider_share_max_basis_points,
+    )
+    return {"place_id": place_id, **figures}
+
+
+async def board_papers(
+    connection: asyncpg.Connection, place_id: str, today: date
+) -> dict[str, Any]:
+    """What the board's papers carry from this room: `forecast` and `concentration`."""
+    return {
+        "forecast": await liability_forecast(connection, place_id, today),
+        "concentration": await provider_concentration(connection, place_id),
+    }
+
+
 def routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(
         prefix="/api/v1/places/{place_id}/insights",
@@ -70,6 +92,16 @@ def routes(gateway: Gateway) -> APIRouter:
         require(principal, Permission.READ_BOARD, place_id, what="the place's forecast")
         async with gateway.pool.acquire() as connection:
             return await liability_forecast(connection, place_id, as_of or date.today())
+
+    @router.get("/provider-concentration")
+    async def concentration(place_id: str = place, principal: Principal = CALLER) -> dict[str, Any]:
+        """Per financial year, each provider's and each legal form's share of the pot's
+        allocations and of its payments, the Herfindahl-Hirschman index, small or local
+        providers' share (SME or VCSE in the organisations register), and every provider past
+        the share the place set (`provider_share_max_basis_points`)."""
+        require(principal, Permission.READ_BOARD, place_id, what="the place's providers")
+        async with gateway.pool.acquire() as connection:
+            return await provider_concentration(connection, place_id)
 
     @router.get("/rules")
     async def rules(place_id: str = place, principal: Principal = CALLER) -> dict[str, Any]:

@@ -11,12 +11,15 @@ from typing import Any
 
 import asyncpg
 
+from contracts.values import financial_year_on
 from services.gateway.insights import domain
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
 ROWS_MAX = 100_000
 """Allocations or contracts read for one place at most (DOMAIN.md §6: up to 1,000)."""
+PAYMENTS_MAX = 2_000_000
+"""Payments read for one place at most (thousands a year, over a settlement's years)."""
 
 
 async def commitments(connection: asyncpg.Connection, place_id: str) -> list[domain.Commitment]:
@@ -103,3 +106,30 @@ async def set_place_rules(
         rules.provider_share_max_basis_points,
         set_by,
     )
+
+
+async def allocation_flows(connection: asyncpg.Connection, place_id: str) -> list[domain.Flow]:
+    rows = await connection.fetch(QUERIES.allocation_flows, place_id)
+    return [domain.Flow(**dict(row)) for row in rows]
+
+
+async def payment_flows(connection: asyncpg.Connection, place_id: str) -> list[domain.Flow]:
+    """Each payment as money to its provider in the financial year it was paid."""
+    rows = await connection.fetch(QUERIES.payment_flows, place_id, PAYMENTS_MAX)
+    return [
+        domain.Flow(row["provider_id"], financial_year_on(row["paid_on"]), row["amount_pence"])
+        for row in rows
+    ]
+
+
+async def provider_facts(
+    connection: asyncpg.Connection, place_id: str
+) -> dict[str, domain.ProviderFacts]:
+    """What the organisations register says of each provider it holds."""
+    rows = await connection.fetch(QUERIES.provider_facts, place_id)
+    return {
+        row["organisation_ref"]: domain.ProviderFacts(
+            row["legal_form"], row["is_sme"], row["is_vcse"]
+        )
+        for row in rows
+    }

@@ -427,3 +427,117 @@ def forecast_figures(result: Forecast, flags: Sequence[ProposalFlag]) -> dict[st
             for flag in flags
         ],
     }
+
+
+# --- Provider concentration ---------------------------------------------------------------
+
+UNKNOWN_LEGAL_FORM = "unknown"
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Money to one provider in one financial year: an allocation's value or a payment."""
+
+    provider_id: str
+    financial_year: str
+    amount_pence: int
+
+
+@dataclass(frozen=True)
+class ProviderFacts:
+    """What the organisations register says of a provider (None: not recorded)."""
+
+    legal_form: str = UNKNOWN_LEGAL_FORM
+    is_sme: bool | None = None
+    is_vcse: bool | None = None
+
+
+def share_basis_points(part: int, whole: int) -> int:
+    """`part` of `whole` in basis points (1% = 100), rounded half up; 0 of nothing is 0."""
+    if whole <= 0:
+        return 0
+    return (2 * part * 10_000 + whole) // (2 * whole)
+
+
+def herfindahl_hirschman(amounts: Iterable[int]) -> int:
+    """The Herfindahl-Hirschman index on the 0-10,000 scale: the sum of each party's squared
+    percentage share (one provider holding everything is 10,000), rounded half up."""
+    values = [amount for amount in amounts if amount > 0]
+    total = sum(values)
+    if total == 0:
+        return 0
+    squares = sum(value * value for value in values) * 10_000
+    return (2 * squares + total * total) // (2 * total * total)
+
+
+def _shares(totals: dict[str, int], whole: int, key: str) -> list[dict[str, object]]:
+    return [
+        {key: name, "amount_pence": amount, "share_basis_points": share_basis_points(amount, whole)}
+        for name, amount in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+def _by_provider(flows: Iterable[Flow]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for flow in flows:
+        totals[flow.provider_id] = totals.get(flow.provider_id, 0) + flow.amount_pence
+    return totals
+
+
+def providers_over(by_provider: dict[str, int], share_max_basis_points: int) -> dict[str, int]:
+    """The providers whose share of the total passes the place's threshold, with their share."""
+    total = sum(by_provider.values())
+    shares = {name: share_basis_points(amount, total) for name, amount in by_provider.items()}
+    return {name: share for name, share in sorted(shares.items()) if share > share_max_basis_points}
+
+
+def concentration_of(
+    flows: Iterable[Flow], register: dict[str, ProviderFacts], share_max_basis_points: int
+) -> dict[str, object]:
+    """One year's money (allocations or payments): each provider's and legal form's share, the
+    HHI, the share of small or local providers (SME or VCSE in the register), and the providers
+    whose share passes the place's threshold."""
+    by_provider = _by_provider(flows)
+    total = sum(by_provider.values())
+    by_form: dict[str, int] = {}
+    small_or_local = 0
+    for provider, amount in by_provider.items():
+        facts = register.get(provider, ProviderFacts())
+        by_form[facts.legal_form] = by_form.get(facts.legal_form, 0) + amount
+        if facts.is_sme or facts.is_vcse:
+            small_or_local += amount
+    return {
+        "total_pence": total,
+        "herfindahl_hirschman_index": herfindahl_hirschman(by_provider.values()),
+        "providers": _shares(by_provider, total, "provider_id"),
+        "legal_forms": _shares(by_form, total, "legal_form"),
+        "small_or_local_pence": small_or_local,
+        "small_or_local_share_basis_points": share_basis_points(small_or_local, total),
+        "over_share_max": list(providers_over(by_provider, share_max_basis_points)),
+    }
+
+
+def concentration(
+    allocations: Sequence[Flow],
+    payments: Sequence[Flow],
+    register: dict[str, ProviderFacts],
+    share_max_basis_points: int,
+) -> dict[str, object]:
+    """Per financial year, the concentration of the place's allocations and of its payments,
+    and the board's flags: every provider past the place's share in either."""
+    years = sorted({flow.financial_year for flow in [*allocations, *payments]})
+    rows: list[dict[str, object]] = []
+    flags: list[dict[str, object]] = []
+    for year in years:
+        row: dict[str, object] = {"financial_year": year}
+        for measure, flows in (("allocations", allocations), ("payments", payments)):
+            of_year = [flow for flow in flows if flow.financial_year == year]
+            row[measure] = concentration_of(of_year, register, share_max_basis_points)
+            over = providers_over(_by_provider(of_year), share_max_basis_points)
+            flags += [
+                {"financial_year": year, "measure": measure, "provider_id": provider,
+                 "share_basis_points": share}
+                for provider, share in over.items()
+            ]  # fmt: skip
+        rows.append(row)
+    return {"share_max_basis_points": share_max_basis_points, "years": rows, "flags": flags}

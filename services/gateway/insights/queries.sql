@@ -71,3 +71,22 @@ ON CONFLICT (place_id) DO UPDATE SET
     liability_test = EXCLUDED.liability_test,
     provider_share_max_basis_points = EXCLUDED.provider_share_max_basis_points,
     set_by = EXCLUDED.set_by, updated_at = now();
+
+-- name: allocation_flows
+-- What the pot committed to each provider by the allocation's financial year (funded
+-- allocations, and those since expired; cancelled ones released their money).
+SELECT recipient_id AS provider_id, financial_year, sum(value_pence)::bigint AS amount_pence
+FROM allocations WHERE place_id = $1 AND status IN ('funded', 'expired')
+GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- name: payment_flows
+-- What each provider was paid (net of recoveries), by the UTC day it was paid.
+SELECT provider_id, coalesce(paid_at, recorded_at)::date AS paid_on,
+       (amount_pence - recovered_pence)::bigint AS amount_pence
+FROM payments WHERE place_id = $1 AND status = 'made' AND provider_id <> ''
+ORDER BY paid_on, payment_id
+LIMIT $2;
+
+-- name: provider_facts
+SELECT organisation_ref, legal_form, is_sme, is_vcse FROM organisations
+WHERE place_id = $1 AND kind = 'provider';

@@ -108,3 +108,55 @@ async def test_the_board_papers_flag_a_proposal_reaching_a_year_with_nothing_set
     assert forecast_page.status_code == 200, forecast_page.text
     assert 'role="img"' in forecast_page.text and "Maximum liabilities" in forecast_page.text
     assert "P-FAR" in forecast_page.text
+
+
+async def test_provider_concentration_reads_allocations_payments_and_the_register(
+    settings, database_url
+) -> None:
+    await write_place(database_url)
+    connection = await connect(database_url)
+    try:
+        await connection.execute("UPDATE payments SET paid_at = '2026-09-01T10:00:00Z'")
+        await connection.execute(
+            "INSERT INTO organisations (place_id, organisation_ref, kind, name, legal_form,"
+            " org_id_scheme, org_id_identifier, is_sme, is_vcse, registered_by) VALUES ('GM',"
+            " 'PROV-JS', 'provider', 'Jobs Society', 'charity', 'GB-CHC', '1234567', true, true,"
+            " 'test')"
+        )
+    finally:
+        await connection.close()
+    board = bearer(await token_for(database_url, "member-gm", "board_member@GM"))
+    await web_user(database_url, "chair-gm", "chair@GM")
+    async with client_for(settings, gateway_settings()) as client:
+        answer = await client.get(
+            "/api/v1/places/GM/insights/provider-concentration", headers=board
+        )
+    async with browser_client(settings) as client:
+        await sign_in(client, "chair-gm")
+        papers = await client.get("/places/GM/board")
+
+    assert answer.status_code == 200, answer.text
+    (year,) = answer.json()["years"]
+    allocations, payments = year["allocations"], year["payments"]
+    # Funded: PROV-WW 6,000,000 and PROV-JS 1,200,000 of 7,200,000 (P-BIG is only proposed).
+    assert [(p["provider_id"], p["share_basis_points"]) for p in allocations["providers"]] == [
+        ("PROV-WW", 8333),
+        ("PROV-JS", 1667),
+    ]
+    # 83.33...² + 16.66...² = 6,944.4 + 277.8 = 7,222.2.
+    assert allocations["herfindahl_hirschman_index"] == 7222
+    assert allocations["legal_forms"][1] == {
+        "legal_form": "charity",
+        "amount_pence": 1_200_000,
+        "share_basis_points": 1667,
+    }
+    assert allocations["small_or_local_pence"] == 1_200_000
+    # Paid: 500,000 and 200,000 of 700,000: 71.43% and 28.57%; 5,102 + 816.3 = 5,918.4.
+    assert payments["herfindahl_hirschman_index"] == 5918
+    # The default threshold is 25%: PROV-WW in both, PROV-JS's 28.57% of payments too.
+    assert [(f["measure"], f["provider_id"]) for f in answer.json()["flags"]] == [
+        ("allocations", "PROV-WW"),
+        ("payments", "PROV-JS"),
+        ("payments", "PROV-WW"),
+    ]
+    assert "PROV-WW holds 83.33% of the allocations in 2026-27" in papers.text

@@ -30,9 +30,9 @@ async def board_page(
     require(principal, Permission.READ_BOARD, place_id, what="the board's proposals")
     async with page.gateway.pool.acquire() as connection:
         proposals = await views.board_proposals(connection, place_id)
-        # The board's papers carry the liability forecast, so a proposal that would overcommit
-        # a year is flagged before anyone votes or signs off.
-        forecast = await insights.liability_forecast(connection, place_id, date.today())
+        # The board's papers carry the liability forecast and the provider-share monitor, so a
+        # proposal that would overcommit a year is flagged before anyone votes or signs off.
+        papers = await insights.board_papers(connection, place_id, date.today())
     sent = page.request.query_params.get("sent", "")
     notice = {
         "vote": "Your vote was sent to the board.",
@@ -45,7 +45,7 @@ async def board_page(
         title=f"Board proposals of {place_id}",
         place_id=place_id,
         proposals=proposals,
-        forecast=forecast,
+        **papers,
         may_vote=principal.may(Permission.VOTE, place_id, None),
         may_sign_off=principal.may(Permission.SIGN_OFF_ALLOCATION, place_id, None),
         errors=error_summary(

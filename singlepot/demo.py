@@ -586,6 +586,7 @@ def load_demo(
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway_url, timeout=10.0, headers=headers) as client:
         _register_organisations(client)
+        _load_unit_costs(client)
         for step in demo_steps():
             response = client.post(
                 step.path,
@@ -631,6 +632,43 @@ def _register_organisations(client: httpx.Client) -> None:
                 f"The gateway refused to register {reference} with {response.status_code}: "
                 f"{response.text[:300]}"
             )
+
+
+# The demo's unit-cost table for the reform dividend. The figures are ILLUSTRATIVE: laid out as
+# the GMCA (New Economy) unit cost database lays out its entries (fiscal saving per outcome by
+# the agency that benefits, and public value), not values taken from it.
+DEMO_UNIT_COST_SOURCE = (
+    "Illustrative figures in the structure of the GMCA unit cost database (not sourced values)"
+)
+DEMO_UNIT_COSTS = "\n".join(
+    [
+        "metric_id,beneficiary_agency,fiscal_saving_pence,public_value_pence,source,source_year",
+        *(
+            f"{metric},{agency},{saving},{value},{DEMO_UNIT_COST_SOURCE},2024"
+            for metric, agency, saving, value in (
+                ("JOB-START", "DWP", 250_000, 400_000),
+                ("JOB-START", "HMRC", 60_000, 60_000),
+                ("SUSTAINED-26-WEEKS", "DWP", 780_000, 1_200_000),
+                ("SUSTAINED-26-WEEKS", "HMRC", 190_000, 190_000),
+                ("SUSTAINED-26-WEEKS", "NHS", 40_000, 40_000),
+            )
+        ),
+    ]
+)
+
+
+def _load_unit_costs(client: httpx.Client) -> None:
+    """The place's unit-cost table, as the board's managers load it (a new version each run)."""
+    response = client.post(
+        f"/api/v1/places/{PLACE_ID}/insights/unit-costs",
+        content=DEMO_UNIT_COSTS.encode("utf-8"),
+        headers={"Content-Type": "text/csv"},
+    )
+    if response.status_code >= 400:
+        raise LocalStackError(
+            f"The gateway refused the demo's unit costs with {response.status_code}: "
+            f"{response.text[:300]}"
+        )
 
 
 def _verify_sample(client: httpx.Client, wait_s: float) -> None:

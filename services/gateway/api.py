@@ -516,6 +516,8 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(transparency_api.routes(gateway))
     app.include_router(returns_api.routes(gateway))
     app.include_router(insights_api.routes(gateway))
+    app.include_router(insights_api.open_data_routes(gateway))
+    app.include_router(insights_api.compare_routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_routes.install(app, gateway)
     security.install(app, gateway_settings.web_swagger_ui_dir)

@@ -133,3 +133,79 @@ async def provider_facts(
         )
         for row in rows
     }
+
+
+async def load_unit_costs(
+    connection: asyncpg.Connection, place_id: str, table: list[domain.UnitCost], loaded_by: str
+) -> int:
+    """Store a checked table as the place's next version; returns the version."""
+    async with connection.transaction():
+        await connection.execute(QUERIES.lock_unit_costs, place_id)
+        version: int = await connection.fetchval(QUERIES.next_unit_cost_version, place_id)
+        await connection.executemany(
+            QUERIES.insert_unit_cost,
+            [
+                (place_id, version, unit.metric_id, unit.beneficiary_agency,
+                 unit.fiscal_saving_pence, unit.public_value_pence, unit.source,
+                 unit.source_year, loaded_by)
+                for unit in table
+            ],
+        )  # fmt: skip
+    return version
+
+
+async def unit_costs(
+    connection: asyncpg.Connection, place_id: str, version: int | None = None
+) -> tuple[int | None, list[domain.UnitCost]]:
+    """A version of the place's unit-cost table (the latest by default) and its number."""
+    rows = await connection.fetch(QUERIES.unit_costs, place_id, version)
+    table = [
+        domain.UnitCost(
+            row["metric_id"],
+            row["beneficiary_agency"],
+            row["fiscal_saving_pence"],
+            row["public_value_pence"],
+            row["source"],
+            row["source_year"],
+        )
+        for row in rows
+    ]
+    return (rows[0]["version"] if rows else None), table
+
+
+async def outcomes_paid(connection: asyncpg.Connection, place_id: str) -> list[domain.OutcomesPaid]:
+    rows = await connection.fetch(QUERIES.outcomes_paid, place_id)
+    return [domain.OutcomesPaid(**dict(row)) for row in rows]
+
+
+async def place_known(connection: asyncpg.Connection, place_id: str) -> bool:
+    return bool(await connection.fetchval(QUERIES.place_known, place_id))
+
+
+async def metric_targets(
+    connection: asyncpg.Connection, place_id: str
+) -> dict[tuple[str, str], int]:
+    """Each contract's target count per metric, where its terms set one."""
+    rows = await connection.fetch(QUERIES.contracts, place_id, ROWS_MAX)
+    targets = {}
+    for row in rows:
+        for metric in json.loads(row["terms"]).get("metrics") or []:
+            if metric.get("target_count") is not None:
+                targets[(row["contract_id"], metric["metric_id"])] = int(metric["target_count"])
+    return targets
+
+
+async def funded_purposes(
+    connection: asyncpg.Connection, place_id: str
+) -> list[tuple[int, list[str]]]:
+    rows = await connection.fetch(QUERIES.funded_purposes, place_id, ROWS_MAX)
+    return [(row["value_pence"], list(json.loads(row["purpose_tags"]))) for row in rows]
+
+
+async def evidence_to_payment_days(connection: asyncpg.Connection, place_id: str) -> list[int]:
+    rows = await connection.fetch(QUERIES.evidence_to_payment_days, place_id, PAYMENTS_MAX)
+    return [row["days"] for row in rows]
+
+
+async def known_places(connection: asyncpg.Connection, places_max: int) -> list[str]:
+    return [row["place_id"] for row in await connection.fetch(QUERIES.known_places, places_max)]

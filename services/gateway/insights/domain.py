@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
+from typing import Any
 
 from contracts.values import financial_year_on, next_financial_year
 
@@ -541,3 +542,311 @@ def concentration(
             ]  # fmt: skip
         rows.append(row)
     return {"share_max_basis_points": share_max_basis_points, "years": rows, "flags": flags}
+
+
+# --- The reform dividend ------------------------------------------------------------------
+
+UNIT_COST_COLUMNS = (
+    "metric_id",
+    "beneficiary_agency",
+    "fiscal_saving_pence",
+    "public_value_pence",
+    "source",
+    "source_year",
+)
+UNIT_COST_ROWS_MAX = 10_000
+TEXT_LENGTH_MAX = 300
+UNIT_PENCE_MAX = 10**12  # £10bn per outcome: far past any real unit cost, inside 64 bits
+
+
+@dataclass(frozen=True)
+class UnitCost:
+    """What one outcome of a metric is worth: the fiscal saving to one beneficiary agency and
+    the public value (fiscal, economic and social) counted on the same row, with its source.
+    A metric's value per outcome is the sum of its rows."""
+
+    metric_id: str
+    beneficiary_agency: str
+    fiscal_saving_pence: int
+    public_value_pence: int
+    source: str
+    source_year: str
+
+
+class UnitCostsRefused(ValueError):
+    """A unit-cost table that cannot be loaded: names the row, the field and the rule."""
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.rule = field, rule
+
+
+def parse_unit_costs(rows: Sequence[dict[str, str]]) -> list[UnitCost]:
+    """A unit-cost table from CSV rows (header `UNIT_COST_COLUMNS`), checked whole: every
+    figure whole pence of 0 or more, every text present, one row per metric and agency."""
+    if not rows:
+        raise UnitCostsRefused("rows", "required", "the table has no rows")
+    if len(rows) > UNIT_COST_ROWS_MAX:
+        raise UnitCostsRefused("rows", "rows_max", f"at most {UNIT_COST_ROWS_MAX} rows")
+    table, seen = [], set()
+    for number, row in enumerate(rows, start=1):
+        unit_cost = _unit_cost(number, row)
+        key = (unit_cost.metric_id, unit_cost.beneficiary_agency)
+        if key in seen:
+            raise UnitCostsRefused(
+                f"row {number}", "unique", f"row {number} repeats {key[0]} for {key[1]}"
+            )
+        seen.add(key)
+        table.append(unit_cost)
+    return table
+
+
+def _unit_cost(number: int, row: dict[str, str]) -> UnitCost:
+    values = {}
+    for column in UNIT_COST_COLUMNS:
+        value = (row.get(column) or "").strip()
+        if not value or len(value) > TEXT_LENGTH_MAX:
+            raise UnitCostsRefused(
+                f"row {number}.{column}",
+                "required",
+                f"row {number}: {column} must be given (at most {TEXT_LENGTH_MAX} characters)",
+            )
+        values[column] = value
+    for column in ("fiscal_saving_pence", "public_value_pence"):
+        if not values[column].isdigit() or int(values[column]) > UNIT_PENCE_MAX:
+            raise UnitCostsRefused(
+                f"row {number}.{column}",
+                "whole_pence",
+                f"row {number}: {column} must be whole pence, from 0 to {UNIT_PENCE_MAX}",
+            )
+    return UnitCost(
+        values["metric_id"],
+        values["beneficiary_agency"],
+        int(values["fiscal_saving_pence"]),
+        int(values["public_value_pence"]),
+        values["source"],
+        values["source_year"],
+    )
+
+
+@dataclass(frozen=True)
+class OutcomesPaid:
+    """A contract's paid outcomes of one metric (net of clawed-back claims) and their pence."""
+
+    contract_id: str
+    mission_id: str
+    metric_id: str
+    outcome_count: int
+    paid_pence: int
+    recovered_pence: int = 0
+
+
+def value_per_pound(value_pence: int, paid_pence: int) -> str | None:
+    """Value per £1 paid, to two decimal places (half up); None when nothing was paid."""
+    if paid_pence <= 0:
+        return None
+    hundredths = (2 * value_pence * 100 + paid_pence) // (2 * paid_pence)
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
+def _dividend_of(paid: Sequence[OutcomesPaid], table: Sequence[UnitCost]) -> dict[str, object]:
+    outcomes: dict[str, int] = {}
+    for each in paid:
+        outcomes[each.metric_id] = outcomes.get(each.metric_id, 0) + each.outcome_count
+    paid_pence = sum(each.paid_pence for each in paid)
+    by_agency: dict[str, int] = {}
+    public_value = 0
+    for unit in table:
+        count = outcomes.get(unit.metric_id, 0)
+        if count:
+            agency = unit.beneficiary_agency
+            by_agency[agency] = by_agency.get(agency, 0) + count * unit.fiscal_saving_pence
+            public_value += count * unit.public_value_pence
+    fiscal = sum(by_agency.values())
+    return {
+        "outcomes_paid": dict(sorted(outcomes.items())),
+        "paid_pence": paid_pence,
+        "fiscal_savings_pence": fiscal,
+        "fiscal_savings_by_agency_pence": dict(sorted(by_agency.items())),
+        "public_value_pence": public_value,
+        "fiscal_savings_per_pound_paid": value_per_pound(fiscal, paid_pence),
+        "public_value_per_pound_paid": value_per_pound(public_value, paid_pence),
+        "metrics_without_unit_costs": sorted(set(outcomes) - {unit.metric_id for unit in table}),
+    }
+
+
+def reform_dividend(paid: Sequence[OutcomesPaid], table: Sequence[UnitCost]) -> dict[str, object]:
+    """The place's outcomes paid, valued by its unit-cost table: per contract, per mission and
+    for the place (aggregates only, never a person)."""
+
+    def grouped(key: str) -> list[dict[str, object]]:
+        names = sorted({getattr(each, key) for each in paid})
+        return [
+            {key: name, **_dividend_of([e for e in paid if getattr(e, key) == name], table)}
+            for name in names
+        ]
+
+    return {
+        "place": _dividend_of(paid, table),
+        "missions": grouped("mission_id"),
+        "contracts": grouped("contract_id"),
+    }
+
+
+# --- A place's figures for comparison -----------------------------------------------------
+
+
+def unit_cost(paid_pence: int, outcomes: int) -> int | None:
+    """Pence paid per outcome, rounded half up; None without outcomes."""
+    return (2 * paid_pence + outcomes) // (2 * outcomes) if outcomes > 0 else None
+
+
+def median_text(values: Sequence[int]) -> str | None:
+    """The median as text ("12" or "12.5"); None of nothing."""
+    if not values:
+        return None
+    ordered, middle = sorted(values), len(values) // 2
+    if len(ordered) % 2:
+        return str(ordered[middle])
+    twice = ordered[middle - 1] + ordered[middle]
+    return str(twice // 2) if twice % 2 == 0 else f"{twice / 2:.1f}"
+
+
+def _outcome_figures(
+    key: str, name: str, paid: Sequence[OutcomesPaid], target: int | None
+) -> dict[str, object]:
+    outcomes = sum(each.outcome_count for each in paid)
+    paid_pence = sum(each.paid_pence for each in paid)
+    recovered = sum(each.recovered_pence for each in paid)
+    return {
+        key: name,
+        "outcomes_paid": outcomes,
+        "paid_pence": paid_pence,
+        "unit_cost_pence": unit_cost(paid_pence, outcomes),
+        "target_count": target,
+        "outcomes_to_target_basis_points": (
+            share_basis_points(outcomes, target) if target else None
+        ),
+        "recovered_pence": recovered,
+        "clawback_rate_basis_points": share_basis_points(recovered, paid_pence + recovered),
+    }
+
+
+def _targets_by(
+    key: str, paid: Sequence[OutcomesPaid], targets: dict[tuple[str, str], int]
+) -> dict[str, int | None]:
+    """Each group's target: the sum of its contracts' metric targets (None when none set)."""
+    missions = {each.contract_id: each.mission_id for each in paid}
+    totals: dict[str, int | None] = {}
+    for (contract_id, metric_id), count in targets.items():
+        group = metric_id if key == "metric_id" else missions.get(contract_id)
+        if group is not None:
+            totals[group] = (totals.get(group) or 0) + count
+    return totals
+
+
+def pot_by_purpose(
+    allocations: Sequence[tuple[int, Sequence[str]]],
+) -> list[dict[str, object]]:
+    """The funded pot's share by purpose tag: an allocation with several tags is divided
+    equally among them, one with none counts as "untagged"."""
+    totals: dict[str, int] = {}
+    for value, tags in allocations:
+        names = list(tags) or ["untagged"]
+        for tag, part in zip(names, split(value, [1] * len(names)), strict=True):
+            totals[tag] = totals.get(tag, 0) + part
+    return _shares(totals, sum(totals.values()), "purpose")
+
+
+def place_figures(
+    paid: Sequence[OutcomesPaid],
+    targets: dict[tuple[str, str], int],
+    allocations: Sequence[tuple[int, Sequence[str]]],
+    evidence_to_payment_days: Sequence[int],
+) -> dict[str, object]:
+    """What one place publishes for comparison: per metric and mission, outcomes paid, unit
+    cost, outcomes against targets and clawback rate; its pot by purpose; days from evidence
+    to payment; and its clawback rate overall."""
+
+    def grouped(key: str) -> list[dict[str, object]]:
+        group_targets = _targets_by(key, paid, targets)
+        names = sorted({getattr(each, key) for each in paid} | set(group_targets))
+        return [
+            _outcome_figures(
+                key, name, [e for e in paid if getattr(e, key) == name], group_targets.get(name)
+            )
+            for name in names
+        ]
+
+    whole = _outcome_figures("place", "place", paid, sum(targets.values()) or None)
+    return {
+        "metrics": grouped("metric_id"),
+        "missions": grouped("mission_id"),
+        "pot_by_purpose": pot_by_purpose(allocations),
+        "evidence_to_payment_days": {
+            "payments": len(evidence_to_payment_days),
+            "median": median_text(evidence_to_payment_days),
+        },
+        "outcomes_paid": whole["outcomes_paid"],
+        "paid_pence": whole["paid_pence"],
+        "unit_cost_pence": whole["unit_cost_pence"],
+        "clawback_rate_basis_points": whole["clawback_rate_basis_points"],
+    }
+
+
+# --- Places compared ----------------------------------------------------------------------
+
+
+class ComparisonRefused(ValueError):
+    """A document that is not a place's insights open data (names what is wrong)."""
+
+
+def _place_of(source: str, document: object) -> dict[str, Any]:
+    if not isinstance(document, dict) or not isinstance(document.get("figures"), dict):
+        raise ComparisonRefused(f"{source} is not a singlepot insights.json document")
+    return document
+
+
+def compare(documents: Sequence[tuple[str, object]]) -> dict[str, object]:
+    """Places side by side from their insights open data (source, document): each place's
+    unit cost, clawback rate, evidence-to-payment time and pot by purpose, and per metric and
+    mission each place's unit cost and outcomes against targets."""
+    places = [(source, _place_of(source, document)) for source, document in documents]
+
+    def side_by_side(kind: str, key: str) -> list[dict[str, object]]:
+        names = sorted({row[key] for _, doc in places for row in doc["figures"].get(kind, [])})
+        return [
+            {
+                key: name,
+                "places": [
+                    {"place_id": doc.get("place_id"), "source": source, **row}
+                    for source, doc in places
+                    for row in doc["figures"].get(kind, [])
+                    if row[key] == name
+                ],
+            }
+            for name in names
+        ]
+
+    return {
+        "places": [
+            {
+                "place_id": doc.get("place_id"),
+                "source": source,
+                "outcomes_paid": doc["figures"].get("outcomes_paid"),
+                "paid_pence": doc["figures"].get("paid_pence"),
+                "unit_cost_pence": doc["figures"].get("unit_cost_pence"),
+                "clawback_rate_basis_points": doc["figures"].get("clawback_rate_basis_points"),
+                "evidence_to_payment_median_days": (
+                    doc["figures"].get("evidence_to_payment_days") or {}
+                ).get("median"),
+                "pot_by_purpose": doc["figures"].get("pot_by_purpose", []),
+                "public_value_per_pound_paid": (
+                    (doc.get("reform_dividend") or {}).get("place") or {}
+                ).get("public_value_per_pound_paid"),
+            }
+            for source, doc in places
+        ],
+        "metrics": side_by_side("metrics", "metric_id"),
+        "missions": side_by_side("missions", "mission_id"),
+    }

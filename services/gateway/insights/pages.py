@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from services.gateway.auth import require
@@ -38,6 +38,42 @@ def forecast_chart(figures: dict[str, Any]) -> Any:
     )
 
 
+def dividend_chart(dividend: dict[str, Any]) -> Any:
+    """Per contract, the fiscal savings its paid outcomes bring each beneficiary agency."""
+    contracts = list(dividend["contracts"])
+    agencies = sorted({a for c in contracts for a in c["fiscal_savings_by_agency_pence"]})
+    series = [
+        (agency, [int(c["fiscal_savings_by_agency_pence"].get(agency, 0)) for c in contracts])
+        for agency in agencies
+    ]
+    return charts.stacked_bars(
+        "reform-dividend",
+        "Fiscal savings by beneficiary agency, per contract",
+        [str(c["contract_id"]) for c in contracts],
+        series,
+        caption="Outcomes paid for, valued by the place's unit-cost table.",
+        category_heading="Contract",
+    )
+
+
+def outcomes_chart(comparison: dict[str, Any]) -> Any:
+    """Per metric and place, the outcomes paid against the target of its contracts."""
+    rows = [
+        (f"{metric['metric_id']}, {place['place_id']}", int(place["outcomes_paid"]),
+         place.get("target_count"), None)
+        for metric in comparison["metrics"]
+        for place in metric["places"]
+    ]  # fmt: skip
+    return charts.bars_against_targets(
+        "places-compared",
+        "Outcomes paid against targets, by metric and place",
+        rows,
+        caption="Targets are the sum of the place's contracts' target counts for the metric.",
+        money=False,
+        row_heading="Metric, place",
+    )
+
+
 def router() -> APIRouter:
     routes = APIRouter(route_class=WebRoute, include_in_schema=False)
     place = identifier_path()
@@ -55,6 +91,19 @@ def router() -> APIRouter:
             place_id=place_id,
             forecast=figures,
             chart=forecast_chart(figures),
+        )
+
+    @routes.get("/places-compared")
+    async def places_compared(request: Request, page: Page = PAGE) -> Response:
+        wanted = request.query_params.getlist("place")[: api.COMPARED_PLACES_MAX] or None
+        async with page.gateway.pool.acquire() as connection:
+            comparison = await api.places_compared(connection, wanted)
+        return render(
+            page,
+            "insights_compared.html",
+            title="Places compared",
+            comparison=comparison,
+            chart=outcomes_chart(comparison),
         )
 
     return routes

@@ -90,3 +90,70 @@ LIMIT $2;
 -- name: provider_facts
 SELECT organisation_ref, legal_form, is_sme, is_vcse FROM organisations
 WHERE place_id = $1 AND kind = 'provider';
+
+-- name: lock_unit_costs
+-- One load of a place at a time, so two loads cannot take the same version number.
+SELECT pg_advisory_xact_lock(hashtext('insights_unit_costs:' || $1));
+
+-- name: next_unit_cost_version
+SELECT coalesce(max(version), 0) + 1 AS version FROM insights_unit_costs WHERE place_id = $1;
+
+-- name: insert_unit_cost
+INSERT INTO insights_unit_costs (place_id, version, metric_id, beneficiary_agency,
+                                 fiscal_saving_pence, public_value_pence, source, source_year,
+                                 loaded_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+
+-- name: unit_costs
+-- A version of the place's table (NULL: the latest).
+SELECT version, metric_id, beneficiary_agency, fiscal_saving_pence, public_value_pence, source,
+       source_year, loaded_at
+FROM insights_unit_costs
+WHERE place_id = $1
+  AND version = coalesce($2, (SELECT max(version) FROM insights_unit_costs WHERE place_id = $1))
+ORDER BY metric_id, beneficiary_agency;
+
+-- name: outcomes_paid
+-- Each contract's paid outcomes by metric: remittance lines less the claims clawed back and
+-- recovered, with the pence paid for them net of recoveries; and the mission it serves.
+SELECT paid.contract_id, coalesce(allocation.mission_id, '') AS mission_id, paid.metric_id,
+       (paid.outcome_count - coalesce(recovered.claims, 0))::bigint AS outcome_count,
+       (paid.amount_pence - coalesce(recovered.recovered_pence, 0))::bigint AS paid_pence,
+       coalesce(recovered.recovered_pence, 0)::bigint AS recovered_pence
+FROM (SELECT remittance.contract_id, line->>'metric_id' AS metric_id,
+             sum((line->>'outcome_count')::bigint)::bigint AS outcome_count,
+             sum((line->>'amount_pence')::bigint)::bigint AS amount_pence
+      FROM remittances AS remittance, jsonb_array_elements(remittance.lines) AS line
+      WHERE remittance.place_id = $1
+      GROUP BY 1, 2) AS paid
+JOIN contracts AS contract ON contract.place_id = $1 AND contract.contract_id = paid.contract_id
+LEFT JOIN allocations AS allocation
+       ON allocation.place_id = $1 AND allocation.allocation_id = contract.allocation_id
+LEFT JOIN (SELECT contract_id, metric_id, count(*) FILTER (WHERE status = 'recovered') AS claims,
+                  sum(recovered_pence)::bigint AS recovered_pence
+           FROM clawbacks WHERE place_id = $1 GROUP BY 1, 2) AS recovered
+       ON recovered.contract_id = paid.contract_id AND recovered.metric_id = paid.metric_id
+ORDER BY 1, 3;
+
+-- name: funded_purposes
+-- What the pot committed, by allocation, with its purpose tags (funded and expired ones).
+SELECT allocation_id, value_pence, purpose_tags::text AS purpose_tags
+FROM allocations WHERE place_id = $1 AND status IN ('funded', 'expired')
+ORDER BY allocation_id LIMIT $2;
+
+-- name: evidence_to_payment_days
+-- Days from each paid claim batch's arrival to its payment (UTC days).
+SELECT (coalesce(payment.paid_at, payment.recorded_at)::date - batch.received_at::date) AS days
+FROM payments AS payment
+JOIN evidence_batches AS batch
+  ON batch.place_id = payment.place_id AND batch.contract_id = payment.contract_id
+ AND batch.batch_id = payment.claim_batch_id
+WHERE payment.place_id = $1 AND payment.status = 'made' AND batch.received_at IS NOT NULL
+ORDER BY 1 LIMIT $2;
+
+-- name: place_known
+SELECT EXISTS (SELECT 1 FROM pot_streams WHERE place_id = $1)
+    OR EXISTS (SELECT 1 FROM allocations WHERE place_id = $1) AS known;
+
+-- name: known_places
+SELECT place_id FROM pot_streams UNION SELECT place_id FROM allocations ORDER BY 1 LIMIT $1;

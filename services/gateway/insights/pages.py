@@ -65,7 +65,7 @@ def outcomes_chart(comparison: dict[str, Any]) -> Any:
         for place in metric["places"]
     ]  # fmt: skip
     return charts.bars_against_targets(
-        "places-compared",
+        "outcomes-against-targets",
         "Outcomes paid against targets, by metric and place",
         rows,
         caption="Targets are the sum of the place's contracts' target counts for the metric.",

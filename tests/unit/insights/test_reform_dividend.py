@@ -75,3 +75,12 @@ def test_a_unit_cost_table_is_read_from_csv_rows_and_bad_rows_are_refused() -> N
     with pytest.raises(domain.UnitCostsRefused) as unsourced:
         domain.parse_unit_costs([{**good, "source": " "}])
     assert unsourced.value.field == "row 1.source"
+
+
+def test_the_demos_unit_cost_table_loads_and_says_its_figures_are_illustrative() -> None:
+    from services.gateway.insights.unit_costs import table_of
+    from singlepot.demo import DEMO_UNIT_COSTS
+
+    table = table_of(DEMO_UNIT_COSTS)
+    assert {unit.metric_id for unit in table} == {"JOB-START", "SUSTAINED-26-WEEKS"}
+    assert all("Illustrative" in unit.source and "GMCA" in unit.source for unit in table)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
@@ -28,9 +29,13 @@ class PlaceRulesBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    liability_test: str = Field(description="maximum, expected or off")
+    liability_test: Literal["maximum", "expected", "off"] = Field(
+        description="The figure each year is tested on: maximum, expected or off."
+    )
     provider_share_max_basis_points: int = Field(
-        description="A provider's share of the pot past which the board is told (2500 = 25%)."
+        ge=1,
+        le=10_000,
+        description="A provider's share of the pot past which the board is told (2500 = 25%).",
     )
 
 
@@ -81,7 +86,7 @@ CSV_BODY = {
         "required": True,
         "content": {
             "text/csv": {
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": domain.UNIT_COST_CSV_PATTERN},
                 "example": ",".join(domain.UNIT_COST_COLUMNS)
                 + "\nJOB,DWP,400000,900000,GMCA unit cost database (illustrative),2024\n",
             }
@@ -178,14 +183,15 @@ async def places_compared(
 ) -> dict[str, Any]:
     """This installation's places side by side, each from the document its open data serves."""
     chosen = place_ids or await db.known_places(connection, COMPARED_PLACES_MAX)
-    documents = []
+    documents, unknown = [], []
     for place_id in dict.fromkeys(chosen):
         check_storable(place_id, "place")
         if not await db.place_known(connection, place_id):
-            raise problems.invalid("place", "known_place", f"no place {place_id} is known here")
-        source = f"/open-data/places/{place_id}/insights.json"
+            unknown.append(place_id)
+            continue
+        source = f"/open-data/places/{quote(place_id, safe='')}/insights.json"
         documents.append((source, await open_insights(connection, place_id)))
-    return domain.compare(documents)
+    return {**domain.compare(documents), "unknown_places": unknown}
 
 
 def compare_routes(gateway: Gateway) -> APIRouter:
@@ -211,7 +217,7 @@ def routes(gateway: Gateway) -> APIRouter:
         prefix="/api/v1/places/{place_id}/insights",
         tags=["insights"],
         route_class=GuardedRoute,
-        responses=problems.openapi_responses(401, 403, 422),
+        responses=problems.openapi_responses(400, 401, 403, 413, 422),
     )
     place = identifier_path()
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 
-from contracts.values import financial_year_on
 from services.gateway.insights import domain
 from services.runtime.sql import load_queries
 
@@ -117,7 +116,9 @@ async def payment_flows(connection: asyncpg.Connection, place_id: str) -> list[d
     """Each payment as money to its provider in the financial year it was paid."""
     rows = await connection.fetch(QUERIES.payment_flows, place_id, PAYMENTS_MAX)
     return [
-        domain.Flow(row["provider_id"], financial_year_on(row["paid_on"]), row["amount_pence"])
+        domain.Flow(
+            row["provider_id"], domain.financial_year_on(row["paid_on"]), row["amount_pence"]
+        )
         for row in rows
     ]
 

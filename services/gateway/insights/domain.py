@@ -1,9 +1,14 @@
 """The insights room's calculations, pure (no I/O: `db.py` loads, `api.py` and `pages.py` show).
 
-The liability forecast: year by year over the life of every commitment, the most the place may
-still have to pay (contract caps, planned claim periods, grant instalments), what it expects to
-pay (achieved rates so far), against the money settled for each year; and which proposals would
-push a year's liabilities past what is settled (DOMAIN.md §3-4, the papers' "ten year test")."""
+- The liability forecast: year by year over the life of every commitment, the most the place
+  may still have to pay (contract caps, planned claim periods, grant instalments), what it
+  expects to pay (achieved rates so far), against the money settled for each year; and which
+  proposals would push a year's liabilities past what is settled (the papers' "ten year test").
+- Provider concentration: shares by provider and legal form, the HHI, small or local providers'
+  share, and the providers past the place's threshold.
+- The reform dividend: outcomes paid valued by the place's unit-cost table, by agency.
+- A place's figures for comparison, and places compared from their open data.
+README "Insights" states each figure's method."""
 
 from __future__ import annotations
 
@@ -12,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 from typing import Any
-
-from contracts.values import financial_year_on, next_financial_year
 
 # The per-place choice (DOMAIN.md: the papers are silent) of which figure a year is tested on.
 LIABILITY_TESTS = ("maximum", "expected", "off")
@@ -135,6 +138,18 @@ class YearRow:
 
 
 # --- Years and splits ---------------------------------------------------------------------
+
+
+def financial_year_on(day: date) -> str:
+    """The UK financial year (April to March) a day falls in, its first year always four
+    digits (any date the API accepts, year 1 to 9999, gives a year that sorts as text)."""
+    start = day.year if day.month >= 4 else day.year - 1
+    return f"{start:04d}-{(start + 1) % 100:02d}"
+
+
+def next_financial_year(financial_year: str) -> str:
+    start = int(financial_year.split("-")[0]) + 1
+    return f"{start:04d}-{(start + 1) % 100:02d}"
 
 
 def years_between(first: date, last: date) -> list[str]:
@@ -557,6 +572,20 @@ UNIT_COST_COLUMNS = (
 UNIT_COST_ROWS_MAX = 10_000
 TEXT_LENGTH_MAX = 300
 UNIT_PENCE_MAX = 10**12  # £10bn per outcome: far past any real unit cost, inside 64 bits
+_FIELD_LENGTH = f"{{0,{TEXT_LENGTH_MAX - 1}}}"
+_CSV_TEXT = (
+    f'(?:[^,"\\s\\x00][^,"\\r\\n\\x00]{_FIELD_LENGTH}|"[^"\\s\\x00][^"\\r\\n\\x00]{_FIELD_LENGTH}")'
+)
+_CSV_ROW = ",".join([_CSV_TEXT, _CSV_TEXT, "[0-9]{1,12}", "[0-9]{1,12}", _CSV_TEXT, _CSV_TEXT])
+UNIT_COST_CSV_PATTERN = (
+    "^\\ufeff?"
+    + ",".join(UNIT_COST_COLUMNS)
+    + f"\\r?\\n(?:{_CSV_ROW}\\r?\\n){{0,{UNIT_COST_ROWS_MAX - 1}}}{_CSV_ROW}(?:\\r?\\n)?$"
+)
+"""The shape of a unit-cost CSV, for the OpenAPI document and checked before it is read: the
+header, then 1 to 10,000 rows of text, text, whole pence, whole pence, text, text (none blank;
+a text with a comma in double quotes, without quotes or line breaks inside). Only the rule that
+a metric and agency appear once cannot be written in it."""
 
 
 @dataclass(frozen=True)
@@ -594,7 +623,9 @@ def parse_unit_costs(rows: Sequence[dict[str, str]]) -> list[UnitCost]:
         key = (unit_cost.metric_id, unit_cost.beneficiary_agency)
         if key in seen:
             raise UnitCostsRefused(
-                f"row {number}", "unique", f"row {number} repeats {key[0]} for {key[1]}"
+                f"row {number}",
+                "unique",
+                f"row {number} lists {key[0]} for {key[1]} more than once",
             )
         seen.add(key)
         table.append(unit_cost)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from services.gateway.insights import domain
 
@@ -29,4 +30,14 @@ def rows_of(text: str) -> list[dict[str, str]]:
 
 
 def table_of(text: str) -> list[domain.UnitCost]:
+    """A checked table from CSV text of the documented shape (`UNIT_COST_CSV_PATTERN`)."""
+    if not re.search(domain.UNIT_COST_CSV_PATTERN, text):
+        raise domain.UnitCostsRefused(
+            "body",
+            "pattern",
+            "the CSV must be the header "
+            + ",".join(domain.UNIT_COST_COLUMNS)
+            + " then 1 to 10,000 rows: text, text, whole pence, whole pence, text, text (none "
+            "blank; a text holding a comma in double quotes)",
+        )
     return domain.parse_unit_costs(rows_of(text))

@@ -53,6 +53,9 @@ async def test_the_dividend_values_each_contracts_paid_outcomes_by_agency(
             UNIT_COSTS, content=TABLE.replace("300000", "-3"), headers=finance
         )
         no_header = await client.post(UNIT_COSTS, content="a,b\n1,2", headers=finance)
+        repeated = await client.post(
+            UNIT_COSTS, content=TABLE + "\n" + TABLE.splitlines()[1], headers=finance
+        )
         refused = await client.post(UNIT_COSTS, content=TABLE, headers={**public, **CSV})
         older = await client.get(f"{UNIT_COSTS}?version=1", headers=public)
         dividend = await client.get("/api/v1/places/GM/insights/reform-dividend", headers=public)
@@ -63,8 +66,10 @@ async def test_the_dividend_values_each_contracts_paid_outcomes_by_agency(
 
     assert (first.status_code, first.json()["version"]) == (201, 1)
     assert (second.status_code, second.json()["version"]) == (201, 2)
-    assert negative.status_code == 422 and "row 1.fiscal_saving_pence" in negative.text
-    assert no_header.status_code == 422 and "missing: metric_id" in no_header.text
+    # The CSV's shape is the documented pattern: a negative figure or another header is not it.
+    assert negative.status_code == 422 and '"rule":"pattern"' in negative.text
+    assert no_header.status_code == 422 and '"field":"body"' in no_header.text
+    assert repeated.status_code == 422 and "JOB for DWP more than once" in repeated.text
     assert refused.status_code == 403
     assert older.json()["unit_costs"][1]["fiscal_saving_pence"] == 1
     assert dividend.status_code == 200, dividend.text

@@ -197,6 +197,7 @@ WEB_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
     ("GET", f"{PLACE}/board"): Door(P.READ_BOARD, Scope.PLACE),
     ("GET", f"{PLACE}/liability-forecast"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{PLACE}/provider-concentration"): Door(P.READ_BOARD, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/votes"): Door(P.VOTE, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/sign-off"): Door(
         P.SIGN_OFF_ALLOCATION, Scope.PLACE

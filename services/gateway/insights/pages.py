@@ -74,6 +74,28 @@ def outcomes_chart(comparison: dict[str, Any]) -> Any:
     )
 
 
+def concentration_chart(concentration: dict[str, Any]) -> Any:
+    """The Herfindahl-Hirschman index of allocations and of payments, year by year."""
+    years = list(concentration["years"])
+    series = [
+        (
+            f"HHI of {measure}",
+            [int(year[measure]["herfindahl_hirschman_index"]) for year in years],
+        )
+        for measure in ("allocations", "payments")
+    ]
+    return charts.line_chart(
+        "provider-concentration",
+        "Provider concentration (HHI, 0 to 10,000), by financial year",
+        [str(year["financial_year"]) for year in years],
+        series,
+        caption="10,000 is one provider holding everything; below 1,500 is usually read as "
+        "unconcentrated.",
+        money=False,
+        x_heading="Financial year",
+    )
+
+
 def router() -> APIRouter:
     routes = APIRouter(route_class=WebRoute, include_in_schema=False)
     place = identifier_path()
@@ -91,6 +113,21 @@ def router() -> APIRouter:
             place_id=place_id,
             forecast=figures,
             chart=forecast_chart(figures),
+        )
+
+    @routes.get("/places/{place_id}/provider-concentration")
+    async def provider_concentration(place_id: str = place, page: Page = PAGE) -> Response:
+        principal = signed_in(page)
+        require(principal, Permission.READ_BOARD, place_id, what="the place's providers")
+        async with page.gateway.pool.acquire() as connection:
+            figures = await api.provider_concentration(connection, place_id)
+        return render(
+            page,
+            "insights_concentration.html",
+            title=f"Provider concentration in {place_id}",
+            place_id=place_id,
+            concentration=figures,
+            chart=concentration_chart(figures),
         )
 
     @routes.get("/places-compared")

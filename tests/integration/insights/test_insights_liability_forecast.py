@@ -134,6 +134,7 @@ async def test_provider_concentration_reads_allocations_payments_and_the_registe
     async with browser_client(settings) as client:
         await sign_in(client, "chair-gm")
         papers = await client.get("/places/GM/board")
+        monitor = await client.get("/places/GM/provider-concentration")
 
     assert answer.status_code == 200, answer.text
     (year,) = answer.json()["years"]
@@ -160,3 +161,5 @@ async def test_provider_concentration_reads_allocations_payments_and_the_registe
         ("payments", "PROV-WW"),
     ]
     assert "PROV-WW holds 83.33% of the allocations in 2026-27" in papers.text
+    assert monitor.status_code == 200, monitor.text
+    assert 'id="provider-concentration"' in monitor.text and "HHI 7222" in monitor.text

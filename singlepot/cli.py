@@ -22,7 +22,7 @@ from rich.table import Table
 from contracts.money import format_pounds
 from services.runtime.errors import RuntimeFailure
 from services.runtime.settings import RuntimeSettings
-from singlepot import asyncapi, export_cli, ledger_cli, reconcile, users_cli
+from singlepot import asyncapi, export_cli, insights_cli, ledger_cli, reconcile, users_cli
 from singlepot.demo import load_demo
 from singlepot.local.errors import LocalStackError
 from singlepot.local.ports import accepts_connections
@@ -34,6 +34,8 @@ app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(users_cli.app, name="users")
 app.add_typer(export_cli.app, name="export")
 app.command(name="reconcile")(reconcile.command)
+app.command(name="compare")(insights_cli.compare)
+app.add_typer(insights_cli.unit_costs_app, name="unit-costs")
 console = Console()
 T = TypeVar("T")
 

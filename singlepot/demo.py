@@ -52,6 +52,10 @@ DEMO_GRANTS = (
     "auditor@*",
     "provider@GM:PROV-WORKWELL",
     "department@*:DWP",
+    # The second place, so the demo can compare places (its money only: no board or provider).
+    "finance@WM",
+    "chair@WM",
+    "accounting_officer@WM",
 )
 
 # One web sign-in per role: (user id, display name, grants).
@@ -316,6 +320,7 @@ def demo_steps() -> list[Step]:
         *_board_steps(),
         *_claim_steps(),
         _evidence_step("demo-evidence-october", SECOND_BATCH_ID, SECOND_BATCH, "2026-10-20"),
+        *_second_place_steps(),
     ]
 
 
@@ -586,6 +591,7 @@ def load_demo(
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway_url, timeout=10.0, headers=headers) as client:
         _register_organisations(client)
+        _load_unit_costs(client)
         for step in demo_steps():
             response = client.post(
                 step.path,
@@ -631,6 +637,43 @@ def _register_organisations(client: httpx.Client) -> None:
                 f"The gateway refused to register {reference} with {response.status_code}: "
                 f"{response.text[:300]}"
             )
+
+
+# The demo's unit-cost table for the reform dividend. The figures are ILLUSTRATIVE: laid out as
+# the GMCA (New Economy) unit cost database lays out its entries (fiscal saving per outcome by
+# the agency that benefits, and public value), not values taken from it.
+DEMO_UNIT_COST_SOURCE = (
+    "Illustrative figures in the structure of the GMCA unit cost database (not sourced values)"
+)
+DEMO_UNIT_COSTS = "\n".join(
+    [
+        "metric_id,beneficiary_agency,fiscal_saving_pence,public_value_pence,source,source_year",
+        *(
+            f"{metric},{agency},{saving},{value},{DEMO_UNIT_COST_SOURCE},2024"
+            for metric, agency, saving, value in (
+                ("JOB-START", "DWP", 250_000, 400_000),
+                ("JOB-START", "HMRC", 60_000, 60_000),
+                ("SUSTAINED-26-WEEKS", "DWP", 780_000, 1_200_000),
+                ("SUSTAINED-26-WEEKS", "HMRC", 190_000, 190_000),
+                ("SUSTAINED-26-WEEKS", "NHS", 40_000, 40_000),
+            )
+        ),
+    ]
+)
+
+
+def _load_unit_costs(client: httpx.Client) -> None:
+    """The place's unit-cost table, as the board's managers load it (a new version each run)."""
+    response = client.post(
+        f"/api/v1/places/{PLACE_ID}/insights/unit-costs",
+        content=DEMO_UNIT_COSTS.encode("utf-8"),
+        headers={"Content-Type": "text/csv"},
+    )
+    if response.status_code >= 400:
+        raise LocalStackError(
+            f"The gateway refused the demo's unit costs with {response.status_code}: "
+            f"{response.text[:300]}"
+        )
 
 
 def _verify_sample(client: httpx.Client, wait_s: float) -> None:
@@ -739,3 +782,145 @@ def _until(condition: Callable[[], bool], wait_s: float, what: str) -> None:
                 "logs in .data/logs/."
             )
         time.sleep(0.1)
+
+
+# --- A second place, so places can be compared (issue 17) ------------------------------------
+
+SECOND_PLACE_ID = "WM"
+SECOND_PLACE_SETTLEMENT = (6_000_000_00, 6_200_000_00)  # DWP WORK-AND-HEALTH, 2026-27, 2027-28
+SECOND_PLACE_CONTRACT = {
+    "contract_id": "C-WM-1",
+    "allocation_id": "A-WM-1",
+    "provider_id": "PROV-WM-ACTIVE",
+    "prices": [{"metric_id": "JOB-START", "price_pence": 1_500_00}],
+    "metrics": [
+        {
+            "metric_id": "JOB-START",
+            "definition": "Started paid work of 16 hours a week or more",
+            "target_count": 200,
+        }
+    ],
+    "cap_pence": 600_000_00,
+    "start_date": "2026-06-01",
+    # It runs a year past the settlement: the liability forecast flags 2028-29.
+    "end_date": "2029-03-31",
+    "claim_periods": [
+        {"claim_period_id": "WM-CP-1", "starts_on": "2026-06-01", "ends_on": "2027-03-31",
+         "planned_payment_pence": 150_000_00},
+        {"claim_period_id": "WM-CP-2", "starts_on": "2027-04-01", "ends_on": "2028-03-31",
+         "planned_payment_pence": 225_000_00},
+        {"claim_period_id": "WM-CP-3", "starts_on": "2028-04-01", "ends_on": "2029-03-31",
+         "planned_payment_pence": 225_000_00},
+    ],
+}  # fmt: skip
+SECOND_PLACE_GRANT = {
+    "allocation_id": "A-WM-2",
+    "allocation_type": "grant",
+    "recipient_id": "WM-COMMUNITY-FOUNDATION",
+    "purpose": "Community hubs' early help in Wolverhampton",
+    "mission_id": "M-WM-EARLY-HELP",
+    "start_date": "2026-07-01",
+    "end_date": "2027-03-31",
+    "value_pence": 50_000_00,
+    "financial_year": FINANCIAL_YEAR,
+    "purpose_tags": ["early-intervention"],
+}
+
+
+def _second_place_steps() -> list[Step]:
+    """West Midlands: one settlement, an outcomes contract that outlives it, and a paid grant;
+    decided without a board, as the first place's first allocation was."""
+    place = f"/api/v1/places/{SECOND_PLACE_ID}"
+    first_year, second_year = SECOND_PLACE_SETTLEMENT
+    settlement = {
+        "settlement_id": "SR25-DWP-WORK-AND-HEALTH",
+        "department_code": "DWP",
+        "funding_stream_code": "WORK-AND-HEALTH",
+        "spending_review_period": "SR2025",
+        "profile": [
+            {"financial_year": "2026-27", "amount_pence": first_year},
+            {"financial_year": "2027-28", "amount_pence": second_year},
+        ],
+    }
+    contract_allocation = {
+        "allocation_id": "A-WM-1",
+        "allocation_type": "outcomes_contract",
+        "recipient_id": "PROV-WM-ACTIVE",
+        "purpose": "Supported employment in the Black Country",
+        "mission_id": "M-WM-JOBS",
+        "start_date": "2026-06-01",
+        "end_date": "2029-03-31",
+        "value_pence": 600_000_00,
+        "financial_year": FINANCIAL_YEAR,
+        "purpose_tags": ["employment"],
+    }
+    approve = {"decision": "approved", "reason": "meets the plan"}
+    return [
+        Step("demo-wm-settlement", f"{place}/settlements", settlement, ready="wm settled"),
+        Step("demo-wm-A-1", f"{place}/allocations", contract_allocation),
+        Step("demo-wm-A-1-decision", f"{place}/allocations/A-WM-1/decision", approve),
+        Step(
+            "demo-wm-A-1-sign-off",
+            f"{place}/allocations/A-WM-1/sign-off",
+            {"decision": "signed_off"},
+            ready="wm reserved",
+        ),
+        Step(
+            "demo-wm-contract",
+            f"{place}/outcomes-contracts",
+            SECOND_PLACE_CONTRACT,
+            ready="wm contract",
+        ),
+        Step("demo-wm-grant", f"{place}/allocations", SECOND_PLACE_GRANT),
+        Step(
+            "demo-wm-grant-decision",
+            f"{place}/allocations/A-WM-2/decision",
+            approve,
+            ready="wm granted",
+        ),
+        Step(
+            "demo-wm-grant-due",
+            f"{place}/due-work",
+            {"as_of": SECOND_PLACE_GRANT["start_date"]},
+            ready="wm grant paid",
+        ),
+    ]
+
+
+def _second_pot(client: httpx.Client) -> dict[str, Any]:
+    return dict(client.get(f"/api/v1/places/{SECOND_PLACE_ID}/pot").json())
+
+
+def _second_contracts(client: httpx.Client) -> list[Any]:
+    response = client.get(f"/api/v1/places/{SECOND_PLACE_ID}/outcomes-contracts")
+    return list(response.json()["contracts"])
+
+
+_READY.update(
+    {
+        "wm settled": (
+            "the second place's settlement",
+            lambda client: (
+                _second_pot(client)["totals"]["settled_pence"] >= sum(SECOND_PLACE_SETTLEMENT)
+            ),
+        ),
+        "wm reserved": (
+            "the second place's contract reservation",
+            lambda client: _second_pot(client)["totals"]["reserved_pence"] >= 600_000_00,
+        ),
+        "wm contract": (
+            "the second place's outcomes contract",
+            lambda client: bool(_second_contracts(client)),
+        ),
+        "wm granted": (
+            "the second place's grant reservation",
+            lambda client: (
+                _second_pot(client)["totals"]["reserved_pence"] >= 600_000_00 + 50_000_00
+            ),
+        ),
+        "wm grant paid": (
+            "the second place's grant instalment",
+            lambda client: _second_pot(client)["totals"]["paid_pence"] >= 50_000_00,
+        ),
+    }
+)

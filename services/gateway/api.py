@@ -18,6 +18,7 @@ from services.gateway.delivery import subscriptions
 from services.gateway.identity import api as identity_api
 from services.gateway.identity import security
 from services.gateway.identity.auth import Gateway, RateLimiter
+from services.gateway.insights import api as insights_api
 from services.gateway.monitoring import api as monitoring_api
 from services.gateway.monitoring import diligence_api
 from services.gateway.opendata import api as opendata_api
@@ -84,6 +85,9 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(payment_tax_api.routes(gateway))
     app.include_router(monitoring_api.routes(gateway))
     app.include_router(diligence_api.routes(gateway))
+    app.include_router(insights_api.routes(gateway))
+    app.include_router(insights_api.open_data_routes(gateway))
+    app.include_router(insights_api.compare_routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_site.install(app, gateway)
     security.install(app, gateway_settings.web_swagger_ui_dir)

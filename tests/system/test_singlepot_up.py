@@ -170,6 +170,10 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
             name: httpx.get(f"{gateway}/open-data/places/GM/{name}").json()
             for name in ("ocds.json", "ocds-records.json", "indigo.json", "360giving.json")
         }
+        compared = httpx.get(f"{gateway}/api/v1/places-compared").json()
+        forecast = httpx.get(
+            f"{gateway}/api/v1/places/WM/insights/liability-forecast", headers=signed_in
+        ).json()
     finally:
         exit_code = stop_with_ctrl_c(first)
     assert exit_code == 0
@@ -204,6 +208,12 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
     assert validation.errors(validation.threesixtygiving_validator(), grants) == []
     assert quality_notices(grants) == []
     assert [t["value"] for t in grants["grants"][0]["disbursementTransaction"]] == [80_000.0]
+    # The demo's two places compare; GM's £5,900 bought 2 job starts and 1 sustained job,
+    # worth 2 × (£4,000 + £600) + 1 × (£12,000 + £1,900 + £400) = £23,500 of public value in
+    # its illustrative unit-cost table: £3.98 per £1. WM's contract outlives its settlement.
+    assert [p["place_id"] for p in compared["places"]] == ["GM", "WM"]
+    assert compared["places"][0]["public_value_per_pound_paid"] == "3.98"
+    assert "2028-29" in forecast["flagged_years"]
     # Every demo sign-in reaches its main page, with the demo's content on it.
     assert set(pages) == set(MAIN_PAGES)
     for user, (status, html) in pages.items():

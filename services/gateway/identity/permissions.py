@@ -158,6 +158,13 @@ QUERY_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{API}{PARTNER_RETURN}/{{department_code}}/narrative"): Door(
         P.APPROVE_RETURNS, Scope.PLACE
     ),
+    ("GET", f"{API}{PLACE}/insights/liability-forecast"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/insights/provider-concentration"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/insights/rules"): Door(P.READ_BOARD, Scope.PLACE),
+    ("POST", f"{API}{PLACE}/insights/unit-costs"): Door(P.MANAGE_BOARD, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/insights/unit-costs"): Door(P.READ_POT, Scope.PLACE),
+    ("GET", f"{API}{PLACE}/insights/reform-dividend"): Door(P.READ_POT, Scope.PLACE),
+    ("PUT", f"{API}{PLACE}/insights/rules"): Door(P.MANAGE_BOARD, Scope.PLACE),
     ("POST", f"{API}{CONTRACT}/evidence-files"): Door(P.SUBMIT_EVIDENCE, Scope.CONTRACT_PROVIDER),
     ("GET", f"{API}{CONTRACT}/evidence/{{batch_id}}/claims"): Door(
         P.READ_EVIDENCE, Scope.CONTRACT_PROVIDER
@@ -197,6 +204,7 @@ OPEN_DATA_FILES = (
     f"{OPEN_DATA}/ocds.json",
     f"{OPEN_DATA}/ocds-records.json",
     f"{OPEN_DATA}/indigo.json",
+    f"{OPEN_DATA}/insights.json",
     f"{OPEN_DATA}/transparency/{{financial_year}}/{{quarter}}/transparency.csv",
     *(f"{OPEN_DATA}/payment-notices/{notice}/notice.json" for notice in NOTICES),
 )
@@ -205,6 +213,8 @@ OPEN_DOORS: dict[tuple[str, str], Door] = {
     ("GET", "/healthz"): OPEN,
     ("GET", "/readyz"): OPEN,
     ("GET", "/web-charts.css"): OPEN,
+    # Places compared from their open data: for the public and the Office for Place.
+    ("GET", f"{API}/places-compared"): OPEN,
     # Swagger UI from the installed package (services/gateway/identity/security.py); no ReDoc.
     ("GET", "/docs"): OPEN,
     # The API's documentation and open data answer HEAD as well as GET (open-data users' tools
@@ -224,6 +234,7 @@ WEB_DOORS: dict[tuple[str, str], Door] = {
     ("POST", "/sign-out"): OPEN,
     ("GET", "/account"): SIGNED_IN,
     ("GET", PLACE): OPEN,
+    ("GET", "/places-compared"): OPEN,
     ("GET", f"{PLACE}/finance"): Door(P.READ_SPEND, Scope.PLACE),
     ("POST", f"{PLACE}/finance/receipts"): Door(P.RECORD_RECEIPT, Scope.PLACE),
     ("GET", f"{PLACE}/finance/close"): Door(P.CLOSE_PERIOD, Scope.PLACE),
@@ -237,6 +248,8 @@ WEB_DOORS: dict[tuple[str, str], Door] = {
     ),
     ("GET", f"{PLACE}/finance/returns"): Door(P.READ_RETURNS, Scope.PLACE),
     ("GET", f"{PLACE}/board"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{PLACE}/liability-forecast"): Door(P.READ_BOARD, Scope.PLACE),
+    ("GET", f"{PLACE}/provider-concentration"): Door(P.READ_BOARD, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/votes"): Door(P.VOTE, Scope.PLACE),
     ("POST", f"{PLACE}/board/allocations/{{allocation_id}}/sign-off"): Door(
         P.SIGN_OFF_ALLOCATION, Scope.PLACE

@@ -5,6 +5,7 @@ from services.gateway.web.pages import (
     claims,
     department,
     finance,
+    insights,
     monitoring,
     organisations,
     provider,
@@ -24,4 +25,5 @@ ROUTERS = (
     organisations.router,
     returns.router,
     monitoring.router,
+    insights.router,
 )

@@ -3,12 +3,15 @@ member's vote; the accounting officer's sign-off. Each form sends the API's own 
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
 from contracts.allocations import CastVote, SignOffAllocation
 from services.gateway.domain import Permission
 from services.gateway.identity.auth import require
+from services.gateway.insights import api as insights
 from services.gateway.intake import identifier_path
 from services.gateway.monitoring import board as monitoring_duplicates
 from services.gateway.problems import FieldProblem, field_problem
@@ -29,6 +32,9 @@ async def board_page(
     async with page.gateway.pool.acquire() as connection:
         proposals = await views.board_proposals(connection, place_id)
         already_funded = await monitoring_duplicates.board_overlaps(connection, place_id)
+        # The board's papers carry the liability forecast and the provider-share monitor, so a
+        # proposal that would overcommit a year is flagged before anyone votes or signs off.
+        papers = await insights.board_papers(connection, place_id, date.today())
     sent = page.request.query_params.get("sent", "")
     notice = {
         "vote": "Your vote was sent to the board.",
@@ -42,6 +48,7 @@ async def board_page(
         place_id=place_id,
         proposals=proposals,
         already_funded=already_funded,
+        **papers,
         may_vote=principal.may(Permission.VOTE, place_id, None),
         may_sign_off=principal.may(Permission.SIGN_OFF_ALLOCATION, place_id, None),
         errors=error_summary(

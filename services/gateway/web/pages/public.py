@@ -6,9 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from services.gateway.insights import api as insights
 from services.gateway.intake import identifier_path
 from services.gateway.projections import views
 from services.gateway.web.pages.finance import pot_chart, spend_chart
+from services.gateway.web.pages.insights import dividend_chart
 from services.gateway.web.rendering import Page, render
 from services.gateway.web.routes import PAGE, WebRoute
 
@@ -23,6 +25,7 @@ def router() -> APIRouter:
             decisions = await views.public_decisions(connection, place_id)
             overview = await views.pot_overview(connection, place_id, None)
             spend = await views.spend_over_time(connection, place_id, None)
+            dividend = await insights.reform_dividend(connection, place_id)
         streams = list(overview["streams"])
         return render(
             page,
@@ -33,6 +36,8 @@ def router() -> APIRouter:
             financial_year=overview["financial_year"],
             pot_chart=pot_chart(streams) if streams else None,
             spend_chart=spend_chart(spend) if spend else None,
+            reform_dividend=dividend,
+            dividend_chart=dividend_chart(dividend),
         )
 
     return routes

@@ -18,6 +18,8 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
+from services.gateway.errors import GatewayError
+
 # The per-place choice (DOMAIN.md: the papers are silent) of which figure a year is tested on.
 LIABILITY_TESTS = ("maximum", "expected", "off")
 DEFAULT_LIABILITY_TEST = "maximum"
@@ -374,7 +376,7 @@ class PlaceRules:
     provider_share_max_basis_points: int = 2500
 
 
-class RulesRefused(ValueError):
+class RulesRefused(GatewayError, ValueError):
     """A place rule that cannot be kept: names the field and the rule."""
 
     def __init__(self, field: str, rule: str, message: str) -> None:
@@ -602,7 +604,7 @@ class UnitCost:
     source_year: str
 
 
-class UnitCostsRefused(ValueError):
+class UnitCostsRefused(GatewayError, ValueError):
     """A unit-cost table that cannot be loaded: names the row, the field and the rule."""
 
     def __init__(self, field: str, rule: str, message: str) -> None:
@@ -828,7 +830,7 @@ def place_figures(
 # --- Places compared ----------------------------------------------------------------------
 
 
-class ComparisonRefused(ValueError):
+class ComparisonRefused(GatewayError, ValueError):
     """A document that is not a place's insights open data (names what is wrong)."""
 
 

@@ -8,9 +8,11 @@ In one run, on an embedded PostgreSQL and the local broker started for it:
    every request is answered and every answer is published. Most requests are reservations,
    which all hit the same few pot accounts of their place (hot accounts); the rest are
    payments from earlier reservations.
-2. The no-logic pipe: a process that consumes the same messages, COPYs the same rows the
-   ledger writes per request (transfer, answer record, outbox rows) and produces the same
-   number of output events. Its rate is the ceiling of broker + database + Python here.
+2. The no-logic pipe: process(es) that consume the same messages, COPY the same rows the
+   ledger writes per request (transfer, answer record, outbox rows) and produce the same
+   number of output events. Its rate is the ceiling of broker + database + Python here. It
+   runs with as many processes as the best ledger layout, so that the ratio compares like
+   with like (and with one process too, when that differs, for the record).
 3. Latency: requests offered at 1,000/s; time from publishing a request to consuming the
    TransferPosted it caused, p50/p99.
 """
@@ -228,24 +230,26 @@ async def run_ledger(
     return Figures(label, len(envelopes), transfers, seconds)
 
 
-async def run_pipe(stack: LocalStack, envelopes: Sequence[Envelope], partitions: int) -> Figures:
+async def run_pipe(
+    stack: LocalStack, envelopes: Sequence[Envelope], partitions: int, processes: int
+) -> Figures:
     run_id = uuid.uuid4().hex[:8]
     prefix = f"pipe-{run_id}-"
     url = await prepare_database(stack.database_url, f"pipe_{run_id}")
     names = [prefix + topic for topic in topics.ALL_TOPICS]
     await create_topics(stack.bootstrap_servers, names, partitions=partitions)
     await produce(stack.bootstrap_servers, prefix + topics.LEDGER_REQUESTS, envelopes)
-    worker = start_pipe_worker(url, stack.bootstrap_servers, prefix)
+    workers = [start_pipe_worker(url, stack.bootstrap_servers, prefix) for _ in range(processes)]
     try:
         seconds = await wait_until_done(
             url, len(envelopes), table="public.pipe_answers", drained=False
         )
     finally:
-        worker.terminate()
-        worker.wait(30)
-    return Figures(
-        f"no-logic pipe, {partitions} partition(s)", len(envelopes), len(envelopes), seconds
-    )
+        for worker in workers:
+            worker.terminate()
+            worker.wait(30)
+    label = f"no-logic pipe, {partitions} partition(s), {processes} process(es)"
+    return Figures(label, len(envelopes), len(envelopes), seconds)
 
 
 def start_pipe_worker(url: str, bootstrap: str, prefix: str) -> subprocess.Popen[bytes]:
@@ -406,6 +410,13 @@ async def run_latency(stack: LocalStack, log: Path, rate: int, seconds: int) -> 
     return latencies
 
 
+def best_processes(best: Figures | None) -> int:
+    """How many processes the best ledger layout ran (1 when there was no ledger run)."""
+    if best is None:
+        return 1
+    return int(best.label.split(", ")[-1].split()[0])
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -423,8 +434,13 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
                 figures = await run_ledger(stack, envelopes, partitions, processes, log)
                 results.append(figures)
                 print(f"{figures.label}: {figures.per_second:,.0f} transfers/s", flush=True)
-            pipe = await run_pipe(stack, envelopes, 4)
-            print(f"{pipe.label}: {pipe.per_second:,.0f} requests/s", flush=True)
+            best = max(results, key=lambda figures: figures.per_second, default=None)
+            processes = best_processes(best)
+            pipes = [await run_pipe(stack, envelopes, 4, count) for count in sorted({1, processes})]
+            for pipe in pipes:
+                print(f"{pipe.label}: {pipe.per_second:,.0f} requests/s", flush=True)
+            # The yardstick: the pipe with as many processes as the best ledger layout.
+            pipe = pipes[-1]
             latencies = await run_latency(stack, log, rate=1000, seconds=15)
         finally:
             stack.stop()
@@ -443,6 +459,11 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
         for figures in results
     ]
     best = max(results, key=lambda figures: figures.per_second, default=Figures("-", 0, 0, 0))
+    figures_out += [
+        Figure(BENCHMARK, other.label, other.per_second, "requests/s")
+        for other in pipes
+        if other is not pipe
+    ]
     figures_out.append(
         Figure(
             BENCHMARK,
@@ -453,7 +474,15 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
             detail=f"{best.label}; {workload_detail}",
         )
     )
-    figures_out.append(Figure(BENCHMARK, pipe.label, pipe.per_second, "requests/s"))
+    figures_out.append(
+        Figure(
+            BENCHMARK,
+            "no-logic pipe, same processes as the best ledger layout",
+            pipe.per_second,
+            "requests/s",
+            detail=f"{pipe.label}, in the same run as the ledger layouts",
+        )
+    )
     ratio = best.per_second / pipe.per_second if pipe.per_second else 0.0
     figures_out.append(
         Figure(
@@ -462,6 +491,7 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
             ratio,
             "ratio",
             Target(">=", 0.5, "issue 3"),
+            detail=f"{best.label} against {pipe.label}",
         )
     )
     if latencies:

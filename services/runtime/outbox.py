@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 EVENT_ID_HEADER = "event_id"
 EVENT_TYPE_HEADER = "event_type"
 TRACEPARENT_HEADER = "traceparent"
+# How often a relay draining a backlog counts what is left (the outbox backlog metric).
+BACKLOG_COUNT_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -177,6 +179,8 @@ class OutboxRelay:
         # the active relay then replays its recent rows before publishing anything else.
         self.lost_data_reason: str | None = None
         self._leader_connection: PoolConnectionProxy | None = None
+        self._backlog_counted = 0
+        self._backlog_counted_at = -BACKLOG_COUNT_INTERVAL_S
 
     @property
     def active(self) -> bool:
@@ -237,10 +241,12 @@ class OutboxRelay:
             placed = await asyncio.gather(*deliveries)
             await self._record_positions(connection, rows, placed)
             await connection.execute(QUERIES.mark_outbox_published, [row["id"] for row in rows])
-            # A full batch means more may wait; counting them costs a query only then.
+            # A full batch means more may wait. Counting them reads every waiting row's index
+            # entry, so while a backlog drains it is counted once a second, not per batch
+            # (per batch, the count grew with the backlog and slowed the drain it measured).
             backlog = 0
             if len(rows) >= self.batch_size_max:
-                backlog = int(await connection.fetchval(QUERIES.count_unpublished_outbox))
+                backlog = await self._backlog_now(connection)
         for span in spans:
             if span is not None:
                 span.end()
@@ -279,15 +285,30 @@ class OutboxRelay:
             where = (metadata.topic, metadata.partition)
             if where not in last or last[where][0] < metadata.offset:
                 last[where] = (metadata.offset, row["event_id"])
-        for (topic, partition_number), (offset, event_id) in last.items():
-            advanced = await connection.fetchval(
-                QUERIES.record_relay_position, topic, partition_number, offset, event_id
+        # One statement for every partition of the batch, not a round trip each (the ledger
+        # publishes to three topics: twelve partitions at four partitions a topic).
+        wheres = list(last)
+        advanced = await connection.fetch(
+            QUERIES.record_relay_positions,
+            [topic for topic, _ in wheres],
+            [partition_number for _, partition_number in wheres],
+            [last[where][0] for where in wheres],
+            [last[where][1] for where in wheres],
+        )
+        stale = set(wheres) - {(row["topic"], row["partition"]) for row in advanced}
+        for topic, partition_number in sorted(stale):
+            self.lost_data_reason = (
+                f"{topic}/{partition_number} gave offset {last[(topic, partition_number)][0]}, "
+                "not past the one published before"
             )
-            if advanced is None:
-                self.lost_data_reason = (
-                    f"{topic}/{partition_number} gave offset {offset}, not past the one "
-                    "published before"
-                )
+
+    async def _backlog_now(self, connection: asyncpg.Connection) -> int:
+        """The rows still waiting, counted at most once per `BACKLOG_COUNT_INTERVAL_S`."""
+        now = time.monotonic()
+        if now - self._backlog_counted_at >= BACKLOG_COUNT_INTERVAL_S:
+            self._backlog_counted = int(await connection.fetchval(QUERIES.count_unpublished_outbox))
+            self._backlog_counted_at = now
+        return self._backlog_counted
 
     def _record_backlog(self, rows: int) -> None:
         telemetry.instruments().outbox_backlog[self.service] = rows

@@ -66,14 +66,16 @@ WHERE published_at IS NULL
 ORDER BY id
 LIMIT 1;
 
--- name: record_relay_position
--- The last message this schema's relay published to a partition, to notice a broker that lost it.
+-- name: record_relay_positions
+-- The last message this schema's relay published to each partition of a batch (one row per
+-- partition, in arrays), to notice a broker that lost it. Returns the partitions that advanced:
+-- one missing from the answer handed out an offset at or below the one recorded before.
 INSERT INTO relay_positions (topic, partition, "offset", event_id)
-VALUES ($1, $2, $3, $4)
+SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::uuid[])
 ON CONFLICT (topic, partition) DO UPDATE
 SET "offset" = excluded."offset", event_id = excluded.event_id, recorded_at = now()
 WHERE relay_positions."offset" < excluded."offset"
-RETURNING 1;
+RETURNING topic, partition;
 
 -- name: relay_positions
 SELECT topic, partition, "offset", event_id FROM relay_positions;

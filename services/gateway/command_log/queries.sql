@@ -1,10 +1,12 @@
 -- Named queries of the command log: accepted requests by Idempotency-Key, and commands' outcomes.
 
 -- name: claim_command
+-- No conflict target: the event id is derived from (principal, key), so two requests racing on
+-- one key can meet on either unique index first; either way the loser claims nothing and replays.
 INSERT INTO command_log (principal_id, idempotency_key, token_id, event_id, event_type, place_id,
                          method_path, request_hash, response_status, response_body)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
-ON CONFLICT (principal_id, idempotency_key) DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING accepted_at;
 
 -- name: command_by_key

@@ -101,6 +101,10 @@ class Permission(StrEnum):
     APPROVE_CLAIM_FINANCE = "monitoring.approve_claim_finance"
     RECORD_DUE_DILIGENCE = "diligence.record"
     OVERRIDE_RED_RATING = "diligence.override_red"
+    # Citizens in the loop (services/gateway/citizens): the panel's members, meetings and
+    # questions (kept by finance staff and the chair), and the board's answers to them.
+    MANAGE_PANEL = "citizens.manage_panel"
+    ANSWER_PANEL = "citizens.answer_panel"
 
 
 P = Permission
@@ -142,6 +146,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.SET_MONITORING,
         P.APPROVE_CLAIM_FINANCE,
         P.RECORD_DUE_DILIGENCE,
+        P.MANAGE_PANEL,
     },
     Role.BOARD_MEMBER: _BOARD,
     Role.CHAIR: _BOARD
@@ -151,6 +156,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.DECIDE_ALLOCATION,
         P.CANCEL_ALLOCATION,
         P.RESPOND_TO_CLAIM,
+        P.MANAGE_PANEL,
+        P.ANSWER_PANEL,
     },
     Role.ACCOUNTING_OFFICER: _PLACE_READS
     | {
@@ -160,6 +167,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.CANCEL_ALLOCATION,
         P.READ_MONITORING,
         P.OVERRIDE_RED_RATING,
+        P.ANSWER_PANEL,
     },
     # A provider sees and acts on its own contracts only: see SUBJECT_ROLES below.
     Role.PROVIDER: frozenset(

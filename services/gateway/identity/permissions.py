@@ -327,6 +327,22 @@ MONITORING_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{PLACE}/monitoring/claims/finance"): Door(P.APPROVE_CLAIM_FINANCE, Scope.PLACE),
 }
 
+# Citizens in the loop (services/gateway/citizens): what is public is open to anyone.
+CITIZENS = f"{API}{PLACE}/citizens"
+CITIZENS_DOORS: dict[tuple[str, str], Door] = {
+    ("GET", f"{CITIZENS}/rules"): OPEN,
+    ("PUT", f"{CITIZENS}/rules"): Door(P.MANAGE_BOARD, Scope.PLACE),
+    ("GET", f"{CITIZENS}/panel"): OPEN,
+    ("POST", f"{CITIZENS}/panel/members"): Door(P.MANAGE_PANEL, Scope.PLACE),
+    ("POST", f"{CITIZENS}/panel/meetings"): Door(P.MANAGE_PANEL, Scope.PLACE),
+    ("POST", f"{CITIZENS}/panel/questions"): Door(P.MANAGE_PANEL, Scope.PLACE),
+    ("POST", f"{CITIZENS}/panel/questions/{{question_id}}/answer"): Door(
+        P.ANSWER_PANEL, Scope.PLACE
+    ),
+    # The public page.
+    ("GET", f"{PLACE}/citizens"): OPEN,
+}
+
 DOORS: Mapping[tuple[str, str], Door] = {
     **COMMAND_DOORS,
     **QUERY_DOORS,
@@ -334,6 +350,7 @@ DOORS: Mapping[tuple[str, str], Door] = {
     **OPEN_DOORS,
     **WEB_DOORS,
     **MONITORING_DOORS,
+    **CITIZENS_DOORS,
 }
 
 

@@ -77,6 +77,7 @@ RIGHT = {
     "batch_id": "B-1",
     "organisation_ref": "PROV-A",
     "command_id": "6f1c2a3e-0000-4000-8000-000000000001",
+    "question_id": "6f1c2a3e-0000-4000-8000-000000000003",
 }
 WRONG = {
     "wrong place": {"place_id": "LPL"},

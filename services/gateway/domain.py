@@ -36,6 +36,9 @@ class Role(StrEnum):
     PUBLIC = "public"
     # Programme staff manage grants once awarded: reports, reviews, the first step of claims.
     PROGRAMME = "programme"
+    # A member of the place's Local Public Audit Committee (services/gateway/citizens): the
+    # auditor's read access for the place, and the committee's own actions.
+    AUDIT_COMMITTEE = "audit_committee"
 
 
 class Permission(StrEnum):
@@ -105,6 +108,13 @@ class Permission(StrEnum):
     # questions (kept by finance staff and the chair), and the board's answers to them.
     MANAGE_PANEL = "citizens.manage_panel"
     ANSWER_PANEL = "citizens.answer_panel"
+    # A resident (a public grant, issued by the place's verified-resident mechanism) starts and
+    # supports scrutiny triggers.
+    PETITION = "citizens.petition"
+    # Referring a matter to the audit committee (the public and councillors), and the
+    # committee's own work: members, taking referrals up, adopting reports, completions.
+    REFER_TO_COMMITTEE = "committee.refer"
+    ACT_AS_COMMITTEE = "committee.act"
 
 
 P = Permission
@@ -119,7 +129,22 @@ _PLACE_READS = frozenset(
         P.READ_CLAIMS,
     }
 )
-_BOARD = _PLACE_READS | {P.READ_SPEND, P.PROPOSE_ALLOCATION, P.VOTE, P.DECLARE_INTEREST}
+_BOARD = _PLACE_READS | {
+    P.READ_SPEND,
+    P.PROPOSE_ALLOCATION,
+    P.VOTE,
+    P.DECLARE_INTEREST,
+    P.REFER_TO_COMMITTEE,
+}
+_AUDITOR_READS = _PLACE_READS | {
+    P.READ_SPEND,
+    P.READ_EVIDENCE,
+    P.READ_DEPARTMENT_SPEND,
+    P.READ_AUDIT,
+    P.READ_BALANCES,
+    P.READ_RETURNS,
+    P.READ_MONITORING,
+}
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.FINANCE: _PLACE_READS
@@ -184,16 +209,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     ),
     Role.VERIFIER: frozenset({P.READ_CONTRACTS, P.READ_EVIDENCE, P.VERIFY_EVIDENCE, P.CLAW_BACK}),
     Role.DEPARTMENT: frozenset({P.READ_DEPARTMENT_SPEND, P.MANAGE_WEBHOOKS, P.AGREE_BALANCES}),
-    Role.AUDITOR: _PLACE_READS
-    | {
-        P.READ_SPEND,
-        P.READ_EVIDENCE,
-        P.READ_DEPARTMENT_SPEND,
-        P.READ_AUDIT,
-        P.READ_BALANCES,
-        P.READ_RETURNS,
-        P.READ_MONITORING,
-    },
+    Role.AUDITOR: _AUDITOR_READS,
+    Role.AUDIT_COMMITTEE: _AUDITOR_READS | {P.REFER_TO_COMMITTEE, P.ACT_AS_COMMITTEE},
     Role.PROGRAMME: _PLACE_READS
     | {
         P.READ_MONITORING,
@@ -202,7 +219,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.APPROVE_CLAIM_PROGRAMME,
         P.RECORD_DUE_DILIGENCE,
     },
-    Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS}),
+    Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS, P.PETITION, P.REFER_TO_COMMITTEE}),
 }
 
 # Roles whose grant names a subject (a provider id, a department code): they may act only on

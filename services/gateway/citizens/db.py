@@ -253,3 +253,128 @@ async def add_referral(
         respond_by,
     )
     return respond_by
+
+
+REFERRALS_MAX = 1_000
+"""Referrals and reports listed at most, newest first."""
+
+
+async def referral_status(
+    connection: asyncpg.Connection, place_id: str, referral_id: uuid.UUID
+) -> str | None:
+    row = await connection.fetchrow(QUERIES.referral_for_update, place_id, referral_id)
+    return None if row is None else str(row["status"])
+
+
+async def set_referral_status(
+    connection: asyncpg.Connection,
+    place_id: str,
+    referral_id: uuid.UUID,
+    status: str,
+    note: str | None,
+) -> None:
+    await connection.execute(QUERIES.set_referral_status, place_id, referral_id, status, note)
+
+
+async def add_committee_member(
+    connection: asyncpg.Connection, place_id: str, name: str, membership: str, joined_on: date
+) -> None:
+    await connection.execute(QUERIES.add_committee_member, place_id, name, membership, joined_on)
+
+
+async def committee_member_exists(connection: asyncpg.Connection, place_id: str, name: str) -> bool:
+    return await connection.fetchval(QUERIES.committee_member_exists, place_id, name) is not None
+
+
+async def report_exists(connection: asyncpg.Connection, place_id: str, report_id: str) -> bool:
+    return await connection.fetchval(QUERIES.report_exists, place_id, report_id) is not None
+
+
+async def adopt_report(
+    connection: asyncpg.Connection,
+    place_id: str,
+    report: dict[str, Any],
+    recommendations: list[dict[str, Any]],
+    adopted_by: str,
+) -> None:
+    """An adopted report, published as it is stored, with its numbered recommendations; the
+    referral it answers (if any) is then reported."""
+    await connection.execute(
+        QUERIES.adopt_report,
+        place_id,
+        report["report_id"],
+        report["referral_id"],
+        report["title"],
+        report["summary"],
+        report["adopted_on"],
+        adopted_by,
+    )
+    for number, item in enumerate(recommendations, start=1):
+        await connection.execute(
+            QUERIES.add_recommendation,
+            place_id,
+            report["report_id"],
+            number,
+            item["recommendation"],
+            item["addressed_to"],
+            item["due_on"],
+        )
+    if report["referral_id"] is not None:
+        await set_referral_status(
+            connection, place_id, report["referral_id"], "reported", report["report_id"]
+        )
+
+
+async def recommendation(
+    connection: asyncpg.Connection, place_id: str, report_id: str, number: int
+) -> dict[str, Any] | None:
+    row = await connection.fetchrow(QUERIES.recommendation, place_id, report_id, number)
+    return dict(row) if row is not None else None
+
+
+async def complete_recommendation(
+    connection: asyncpg.Connection,
+    place_id: str,
+    report_id: str,
+    number: int,
+    completed_on: date,
+    note: str,
+) -> None:
+    await connection.execute(
+        QUERIES.complete_recommendation, place_id, report_id, number, completed_on, note
+    )
+
+
+async def committee(connection: asyncpg.Connection, place_id: str, today: date) -> dict[str, Any]:
+    """The committee as the public sees it: members, referrals with their status and response
+    deadline, every adopted report with its recommendations, and the overdue ones."""
+    members = [dict(row) for row in await connection.fetch(QUERIES.committee_members, place_id)]
+    referrals = [
+        {
+            **dict(row),
+            "referral_id": str(row["referral_id"]),
+            "response_overdue": domain.response_overdue(row["status"], row["respond_by"], today),
+        }
+        for row in await connection.fetch(QUERIES.referrals, place_id, REFERRALS_MAX)
+    ]
+    recommendations = [
+        {
+            **dict(row),
+            "overdue": domain.recommendation_overdue(row["due_on"], row["completed_on"], today),
+        }
+        for row in await connection.fetch(QUERIES.recommendations, place_id)
+    ]
+    reports = [
+        {
+            **dict(row),
+            "referral_id": str(row["referral_id"]) if row["referral_id"] else None,
+            "recommendations": [r for r in recommendations if r["report_id"] == row["report_id"]],
+        }
+        for row in await connection.fetch(QUERIES.reports, place_id, REFERRALS_MAX)
+    ]
+    return {
+        "members": members,
+        "referrals": referrals,
+        "reports": reports,
+        "overdue_recommendations": [r for r in recommendations if r["overdue"]],
+    }

@@ -104,3 +104,14 @@ def may_move(current: str, wanted: str) -> bool:
 def recommendation_overdue(due_on: date, completed_on: date | None, today: date) -> bool:
     """A recommendation is overdue when not completed and its timescale has passed."""
     return completed_on is None and today > due_on
+
+
+def response_overdue(status: str, respond_by: date, today: date) -> bool:
+    """A referral still merely received after its response day has had no response in time:
+    taking it up (investigating) or declining it, with reasons, is the committee's response."""
+    return status == "received" and today > respond_by
+
+
+def referral_source(councillor: bool) -> str:
+    """A referral from a councillor (a board member or chair of the place) or the public."""
+    return "councillor" if councillor else "public"

@@ -116,3 +116,61 @@ LIMIT $2;
 INSERT INTO citizens_referrals (place_id, referral_id, source, subject, concern, referred_by,
                                 referred_on, respond_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: referrals
+SELECT referral_id, source, subject, concern, referred_on, respond_by, status, status_note
+FROM citizens_referrals WHERE place_id = $1
+ORDER BY referred_on DESC, referral_id
+LIMIT $2;
+
+-- name: referral_for_update
+SELECT referral_id, status FROM citizens_referrals
+WHERE place_id = $1 AND referral_id = $2
+FOR UPDATE;
+
+-- name: set_referral_status
+UPDATE citizens_referrals SET status = $3, status_note = $4, updated_at = now()
+WHERE place_id = $1 AND referral_id = $2;
+
+-- name: add_committee_member
+INSERT INTO citizens_committee_members (place_id, name, membership, joined_on)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (place_id, name) DO NOTHING;
+
+-- name: committee_members
+SELECT name, membership, joined_on FROM citizens_committee_members
+WHERE place_id = $1 ORDER BY name;
+
+-- name: committee_member_exists
+SELECT 1 FROM citizens_committee_members WHERE place_id = $1 AND name = $2;
+
+-- name: report_exists
+SELECT 1 FROM citizens_committee_reports WHERE place_id = $1 AND report_id = $2;
+
+-- name: adopt_report
+INSERT INTO citizens_committee_reports (place_id, report_id, referral_id, title, summary,
+                                        adopted_on, adopted_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: add_recommendation
+INSERT INTO citizens_recommendations (place_id, report_id, number, recommendation,
+                                      addressed_to, due_on)
+VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: reports
+SELECT report_id, referral_id, title, summary, adopted_on FROM citizens_committee_reports
+WHERE place_id = $1 ORDER BY adopted_on DESC, report_id
+LIMIT $2;
+
+-- name: recommendations
+SELECT report_id, number, recommendation, addressed_to, due_on, completed_on, completion_note
+FROM citizens_recommendations WHERE place_id = $1
+ORDER BY report_id, number;
+
+-- name: recommendation
+SELECT number, completed_on FROM citizens_recommendations
+WHERE place_id = $1 AND report_id = $2 AND number = $3;
+
+-- name: complete_recommendation
+UPDATE citizens_recommendations SET completed_on = $4, completion_note = $5
+WHERE place_id = $1 AND report_id = $2 AND number = $3 AND completed_on IS NULL;

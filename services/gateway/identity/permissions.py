@@ -339,6 +339,21 @@ CITIZENS_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{CITIZENS}/panel/questions/{{question_id}}/answer"): Door(
         P.ANSWER_PANEL, Scope.PLACE
     ),
+    ("GET", f"{CITIZENS}/triggers"): OPEN,
+    ("POST", f"{CITIZENS}/triggers"): Door(P.PETITION, Scope.PLACE),
+    ("POST", f"{CITIZENS}/triggers/{{trigger_id}}/support"): Door(P.PETITION, Scope.PLACE),
+    ("GET", f"{CITIZENS}/committee"): OPEN,
+    ("POST", f"{CITIZENS}/committee/members"): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
+    ("POST", f"{CITIZENS}/committee/referrals"): Door(P.REFER_TO_COMMITTEE, Scope.PLACE),
+    ("POST", f"{CITIZENS}/committee/referrals/{{referral_id}}/status"): Door(
+        P.ACT_AS_COMMITTEE, Scope.PLACE
+    ),
+    ("POST", f"{CITIZENS}/committee/reports"): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
+    (
+        "POST",
+        f"{CITIZENS}/committee/reports/{{report_id}}/recommendations/{{recommendation_number}}"
+        "/completion",
+    ): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
     # The public page.
     ("GET", f"{PLACE}/citizens"): OPEN,
 }

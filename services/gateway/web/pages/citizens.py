@@ -1,6 +1,8 @@
 """The citizens' public page of a place, for anyone without signing in: its Citizens' Panel
 (members' pseudonyms, meetings, every question to the board with its answer, late and overdue
-answers flagged in words and a red tag), and the place's settings for the panel."""
+answers flagged in words and a red tag), its scrutiny triggers with their supporters counted
+(never who) and their state, and its Local Public Audit Committee: members, referrals with their
+status, every adopted report with its recommendations, and the overdue recommendations."""
 
 from __future__ import annotations
 
@@ -23,6 +25,12 @@ LATENESS_TAGS = {
     "answered": ("Answered", "govuk-tag--green"),
 }
 
+TRIGGER_TAGS = {
+    "open": ("Gathering support", "govuk-tag--blue"),
+    "referred": ("Referred to the audit committee", "govuk-tag--green"),
+    "expired": ("Expired", "govuk-tag--grey"),
+}
+
 
 def question_rows(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**question, "tag": LATENESS_TAGS[question["lateness"]]} for question in questions]
@@ -38,6 +46,8 @@ def router() -> APIRouter:
         async with page.gateway.pool.acquire() as connection:
             rules = await db.place_rules(connection, place_id)
             panel = await db.panel(connection, place_id, today)
+            triggers = await db.triggers(connection, place_id, datetime.now(UTC))
+            committee = await db.committee(connection, place_id, today)
         questions = question_rows(panel["questions"])
         return render(
             page,
@@ -48,6 +58,8 @@ def router() -> APIRouter:
             members=panel["members"],
             meetings=panel["meetings"],
             questions=questions,
+            triggers=[{**t, "tag": TRIGGER_TAGS[t["state"]]} for t in triggers],
+            committee=committee,
             late_count=sum(1 for q in questions if q["lateness"] in ("late", "overdue")),
         )
 

@@ -354,8 +354,12 @@ CITIZENS_DOORS: dict[tuple[str, str], Door] = {
         f"{CITIZENS}/committee/reports/{{report_id}}/recommendations/{{recommendation_number}}"
         "/completion",
     ): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
-    # The public page.
+    # The public page, with the panel's forms for those who may send them.
     ("GET", f"{PLACE}/citizens"): OPEN,
+    ("POST", f"{PLACE}/citizens/questions"): Door(P.MANAGE_PANEL, Scope.PLACE),
+    ("POST", f"{PLACE}/citizens/questions/{{question_id}}/answer"): Door(
+        P.ANSWER_PANEL, Scope.PLACE
+    ),
 }
 
 DOORS: Mapping[tuple[str, str], Door] = {

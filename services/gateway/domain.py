@@ -36,6 +36,9 @@ class Role(StrEnum):
     PUBLIC = "public"
     # Programme staff manage grants once awarded: reports, reviews, the first step of claims.
     PROGRAMME = "programme"
+    # A member of the place's Local Public Audit Committee (services/gateway/citizens): the
+    # auditor's read access for the place, and the committee's own actions.
+    AUDIT_COMMITTEE = "audit_committee"
 
 
 class Permission(StrEnum):
@@ -101,6 +104,17 @@ class Permission(StrEnum):
     APPROVE_CLAIM_FINANCE = "monitoring.approve_claim_finance"
     RECORD_DUE_DILIGENCE = "diligence.record"
     OVERRIDE_RED_RATING = "diligence.override_red"
+    # Citizens in the loop (services/gateway/citizens): the panel's members, meetings and
+    # questions (kept by finance staff and the chair), and the board's answers to them.
+    MANAGE_PANEL = "citizens.manage_panel"
+    ANSWER_PANEL = "citizens.answer_panel"
+    # A resident (a public grant, issued by the place's verified-resident mechanism) starts and
+    # supports scrutiny triggers.
+    PETITION = "citizens.petition"
+    # Referring a matter to the audit committee (the public and councillors), and the
+    # committee's own work: members, taking referrals up, adopting reports, completions.
+    REFER_TO_COMMITTEE = "committee.refer"
+    ACT_AS_COMMITTEE = "committee.act"
 
 
 P = Permission
@@ -115,7 +129,22 @@ _PLACE_READS = frozenset(
         P.READ_CLAIMS,
     }
 )
-_BOARD = _PLACE_READS | {P.READ_SPEND, P.PROPOSE_ALLOCATION, P.VOTE, P.DECLARE_INTEREST}
+_BOARD = _PLACE_READS | {
+    P.READ_SPEND,
+    P.PROPOSE_ALLOCATION,
+    P.VOTE,
+    P.DECLARE_INTEREST,
+    P.REFER_TO_COMMITTEE,
+}
+_AUDITOR_READS = _PLACE_READS | {
+    P.READ_SPEND,
+    P.READ_EVIDENCE,
+    P.READ_DEPARTMENT_SPEND,
+    P.READ_AUDIT,
+    P.READ_BALANCES,
+    P.READ_RETURNS,
+    P.READ_MONITORING,
+}
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.FINANCE: _PLACE_READS
@@ -142,6 +171,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.SET_MONITORING,
         P.APPROVE_CLAIM_FINANCE,
         P.RECORD_DUE_DILIGENCE,
+        P.MANAGE_PANEL,
     },
     Role.BOARD_MEMBER: _BOARD,
     Role.CHAIR: _BOARD
@@ -151,6 +181,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.DECIDE_ALLOCATION,
         P.CANCEL_ALLOCATION,
         P.RESPOND_TO_CLAIM,
+        P.MANAGE_PANEL,
+        P.ANSWER_PANEL,
     },
     Role.ACCOUNTING_OFFICER: _PLACE_READS
     | {
@@ -160,6 +192,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.CANCEL_ALLOCATION,
         P.READ_MONITORING,
         P.OVERRIDE_RED_RATING,
+        P.ANSWER_PANEL,
     },
     # A provider sees and acts on its own contracts only: see SUBJECT_ROLES below.
     Role.PROVIDER: frozenset(
@@ -176,16 +209,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     ),
     Role.VERIFIER: frozenset({P.READ_CONTRACTS, P.READ_EVIDENCE, P.VERIFY_EVIDENCE, P.CLAW_BACK}),
     Role.DEPARTMENT: frozenset({P.READ_DEPARTMENT_SPEND, P.MANAGE_WEBHOOKS, P.AGREE_BALANCES}),
-    Role.AUDITOR: _PLACE_READS
-    | {
-        P.READ_SPEND,
-        P.READ_EVIDENCE,
-        P.READ_DEPARTMENT_SPEND,
-        P.READ_AUDIT,
-        P.READ_BALANCES,
-        P.READ_RETURNS,
-        P.READ_MONITORING,
-    },
+    Role.AUDITOR: _AUDITOR_READS,
+    Role.AUDIT_COMMITTEE: _AUDITOR_READS | {P.REFER_TO_COMMITTEE, P.ACT_AS_COMMITTEE},
     Role.PROGRAMME: _PLACE_READS
     | {
         P.READ_MONITORING,
@@ -194,7 +219,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.APPROVE_CLAIM_PROGRAMME,
         P.RECORD_DUE_DILIGENCE,
     },
-    Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS}),
+    Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS, P.PETITION, P.REFER_TO_COMMITTEE}),
 }
 
 # Roles whose grant names a subject (a provider id, a department code): they may act only on

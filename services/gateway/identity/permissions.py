@@ -327,6 +327,41 @@ MONITORING_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{PLACE}/monitoring/claims/finance"): Door(P.APPROVE_CLAIM_FINANCE, Scope.PLACE),
 }
 
+# Citizens in the loop (services/gateway/citizens): what is public is open to anyone.
+CITIZENS = f"{API}{PLACE}/citizens"
+CITIZENS_DOORS: dict[tuple[str, str], Door] = {
+    ("GET", f"{CITIZENS}/rules"): OPEN,
+    ("PUT", f"{CITIZENS}/rules"): Door(P.MANAGE_BOARD, Scope.PLACE),
+    ("GET", f"{CITIZENS}/panel"): OPEN,
+    ("POST", f"{CITIZENS}/panel/members"): Door(P.MANAGE_PANEL, Scope.PLACE),
+    ("POST", f"{CITIZENS}/panel/meetings"): Door(P.MANAGE_PANEL, Scope.PLACE),
+    ("POST", f"{CITIZENS}/panel/questions"): Door(P.MANAGE_PANEL, Scope.PLACE),
+    ("POST", f"{CITIZENS}/panel/questions/{{question_id}}/answer"): Door(
+        P.ANSWER_PANEL, Scope.PLACE
+    ),
+    ("GET", f"{CITIZENS}/triggers"): OPEN,
+    ("POST", f"{CITIZENS}/triggers"): Door(P.PETITION, Scope.PLACE),
+    ("POST", f"{CITIZENS}/triggers/{{trigger_id}}/support"): Door(P.PETITION, Scope.PLACE),
+    ("GET", f"{CITIZENS}/committee"): OPEN,
+    ("POST", f"{CITIZENS}/committee/members"): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
+    ("POST", f"{CITIZENS}/committee/referrals"): Door(P.REFER_TO_COMMITTEE, Scope.PLACE),
+    ("POST", f"{CITIZENS}/committee/referrals/{{referral_id}}/status"): Door(
+        P.ACT_AS_COMMITTEE, Scope.PLACE
+    ),
+    ("POST", f"{CITIZENS}/committee/reports"): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
+    (
+        "POST",
+        f"{CITIZENS}/committee/reports/{{report_id}}/recommendations/{{recommendation_number}}"
+        "/completion",
+    ): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
+    # The public page, with the panel's forms for those who may send them.
+    ("GET", f"{PLACE}/citizens"): OPEN,
+    ("POST", f"{PLACE}/citizens/questions"): Door(P.MANAGE_PANEL, Scope.PLACE),
+    ("POST", f"{PLACE}/citizens/questions/{{question_id}}/answer"): Door(
+        P.ANSWER_PANEL, Scope.PLACE
+    ),
+}
+
 DOORS: Mapping[tuple[str, str], Door] = {
     **COMMAND_DOORS,
     **QUERY_DOORS,
@@ -334,6 +369,7 @@ DOORS: Mapping[tuple[str, str], Door] = {
     **OPEN_DOORS,
     **WEB_DOORS,
     **MONITORING_DOORS,
+    **CITIZENS_DOORS,
 }
 
 

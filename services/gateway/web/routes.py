@@ -275,6 +275,10 @@ ROLE_PAGES: dict[Role, tuple[str, str]] = {
     Role.VERIFIER: ("Evidence samples to verify", "/places/{place}/verification"),
     Role.DEPARTMENT: ("Spend attributed to {subject}", "/places/{place}/departments/{subject}"),
     Role.PROGRAMME: ("Grant monitoring: reports, holds and claims", "/places/{place}/monitoring"),
+    Role.AUDIT_COMMITTEE: (
+        "The audit committee: referrals and reports",
+        "/places/{place}/citizens",
+    ),
 }
 # Grant monitoring (services/gateway/monitoring): the place's page for staff who read it, and
 # each recipient's own grants.

@@ -52,6 +52,7 @@ PRINCIPALS = {
     "auditor": "auditor@GM",
     "public": "public@GM",
     "programme": "programme@GM",
+    "audit_committee": "audit_committee@GM",
     "provider": "provider@GM:PROV-A",
     "department": "department@GM:DWP",
     "national_auditor": "auditor@*",
@@ -77,6 +78,11 @@ RIGHT = {
     "batch_id": "B-1",
     "organisation_ref": "PROV-A",
     "command_id": "6f1c2a3e-0000-4000-8000-000000000001",
+    "question_id": "6f1c2a3e-0000-4000-8000-000000000003",
+    "trigger_id": "6f1c2a3e-0000-4000-8000-000000000004",
+    "referral_id": "6f1c2a3e-0000-4000-8000-000000000005",
+    "report_id": "R-1",
+    "recommendation_number": "1",
 }
 WRONG = {
     "wrong place": {"place_id": "LPL"},

@@ -2,6 +2,7 @@
 
 from services.gateway.web.pages import (
     board,
+    citizens,
     claims,
     department,
     finance,
@@ -26,4 +27,5 @@ ROUTERS = (
     returns.router,
     monitoring.router,
     insights.router,
+    citizens.router,
 )

@@ -1,0 +1,630 @@
+"""The citizens room's API: the place's settings for its panel, triggers and committee, and the
+Citizens' Panel (members, meetings, questions to the board and the board's answers). Reads are
+public; every change is a command the gateway decides itself, once per Idempotency-Key, with a
+command status like the services' commands (services/gateway/returns/local_commands.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.gateway import problems
+from services.gateway.citizens import db, domain
+from services.gateway.domain import Permission, Principal, Role
+from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
+from services.gateway.intake import check_storable, identifier_path
+from services.gateway.problems import ProblemError
+from services.gateway.returns import local_commands
+
+TEXT_MAX = 4_000
+PSEUDONYM = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")
+QUESTION_ID = Path(..., description="A panel question's id.")
+TRIGGER_ID = Path(..., description="A scrutiny trigger's id.")
+REFERRAL_ID = Path(..., description="A referral's id.")
+REPORT_ID = Path(..., min_length=1, max_length=64, description="An adopted report's id.")
+RECOMMENDATION_NUMBER = Path(..., ge=1, le=100, description="A recommendation's number.")
+COUNCILLORS = frozenset({Role.BOARD_MEMBER, Role.CHAIR})
+
+
+class RulesBody(BaseModel):
+    """The place's settings for its panel, triggers and committee."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer_days: int = Field(ge=1, le=365, description="Days the board has to answer.")
+    trigger_threshold: int = Field(ge=1, le=1_000_000, description="Supporters a trigger needs.")
+    trigger_window_days: int = Field(ge=1, le=730, description="Days a trigger has to pass.")
+    committee_response_days: int = Field(
+        ge=1, le=365, description="Days the committee has to respond to a referral."
+    )
+
+
+class PanelMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pseudonym: str = PSEUDONYM
+    joined_on: date
+
+
+class PanelMeeting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    meeting_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    held_on: date
+    agenda: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class PanelQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    meeting_id: str = Field(min_length=1, max_length=64)
+    asked_by: str = PSEUDONYM
+    question: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class TriggerOpening(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject_kind: Literal["service", "provider"]
+    subject: str = Field(min_length=1, max_length=200, description="The service or provider.")
+    concern: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class CommitteeMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    membership: Literal["councillor", "mp", "public", "independent"]
+    joined_on: date
+
+
+class Referral(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=200, description="The service or body.")
+    concern: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class ReferralStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["investigating", "reported", "declined"]
+    note: str = Field(min_length=1, max_length=TEXT_MAX, description="Why, in public.")
+
+
+class Recommendation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recommendation: str = Field(min_length=1, max_length=TEXT_MAX)
+    addressed_to: str = Field(min_length=1, max_length=200)
+    due_on: date = Field(description="The timescale: the day it must be completed by.")
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    report_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    referral_id: uuid.UUID | None = None
+    title: str = Field(min_length=1, max_length=200)
+    summary: str = Field(min_length=1, max_length=TEXT_MAX * 4)
+    adopted_on: date
+    recommendations: list[Recommendation] = Field(max_length=100)
+
+
+class Completion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    completed_on: date
+    note: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class PanelAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def not_found(detail: str) -> ProblemError:
+    return ProblemError(404, "not-found", detail)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def routes(gateway: Gateway) -> APIRouter:
+    router = APIRouter(
+        prefix="/api/v1/places/{place_id}/citizens",
+        tags=["citizens"],
+        route_class=GuardedRoute,
+        responses=problems.openapi_responses(400, 401, 403, 404, 409, 413, 422),
+    )
+    place = identifier_path()
+
+    async def decide(
+        request: Request,
+        principal: Principal,
+        key: str,
+        body: dict[str, Any],
+        place_id: str,
+        command_type: str,
+        made: dict[str, str],
+        effect: local_commands.Effect,
+    ) -> JSONResponse:
+        return await local_commands.decide_here(
+            gateway,
+            principal,
+            request,
+            key=key,
+            body=body,
+            place_id=place_id,
+            command_type=command_type,
+            decided_at=datetime.now(UTC),
+            made=made,
+            answer=dict(made),
+            effect=effect,
+        )
+
+    @router.get("/rules")
+    async def rules(place_id: str = place) -> dict[str, Any]:
+        """The place's settings (the defaults until it sets its own)."""
+        async with gateway.pool.acquire() as connection:
+            chosen = await db.place_rules(connection, place_id)
+        return {"place_id": place_id, **vars(chosen)}
+
+    @router.put("/rules", openapi_extra=request_body(RulesBody))
+    async def set_rules(
+        request: Request, place_id: str = place, principal: Principal = CALLER
+    ) -> dict[str, Any]:
+        """Set the place's settings (idempotent: the same body twice leaves one row). A
+        trigger keeps the threshold and window it opened under."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.MANAGE_BOARD, place_id, what="the place's rules")
+        _, body = await local_commands.body_of(request, gateway, RulesBody)
+        chosen = domain.PlaceRules(**body.model_dump())
+        async with gateway.pool.acquire() as connection:
+            await db.set_place_rules(connection, place_id, chosen, principal.principal_id)
+        return {"place_id": place_id, **vars(chosen)}
+
+    # --- The Citizens' Panel ------------------------------------------------------------------
+
+    @router.get("/panel")
+    async def panel(place_id: str = place) -> dict[str, Any]:
+        """The panel, for anyone: members' pseudonyms, meetings, and every question with its
+        due day, the board's answer and `lateness` (awaiting, answered, late or overdue)."""
+        async with gateway.pool.acquire() as connection:
+            found = await db.panel(connection, place_id, today())
+        return {"place_id": place_id, **found}
+
+    @router.post("/panel/members", status_code=201, openapi_extra=request_body(PanelMember))
+    async def add_member(
+        request: Request,
+        place_id: str = place,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """Add a member to the panel under a pseudonym (nothing else about them is kept)."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.MANAGE_PANEL, place_id, what="the place's panel")
+        body, member = await local_commands.body_of(request, gateway, PanelMember)
+        if not await local_commands.already_sent(gateway, principal, idempotency_key):
+            async with gateway.pool.acquire() as connection:
+                if await db.panel_member_exists(connection, place_id, member.pseudonym):
+                    raise problems.invalid(
+                        "pseudonym", "unique", "is already a member of the panel", 409
+                    )
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.add_panel_member(
+                connection, place_id, member.pseudonym, member.joined_on, principal.principal_id
+            )
+
+        made = {"pseudonym": member.pseudonym}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "AddPanelMember", made, save
+        )
+
+    @router.post("/panel/meetings", status_code=201, openapi_extra=request_body(PanelMeeting))
+    async def add_meeting(
+        request: Request,
+        place_id: str = place,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """Record a meeting of the panel, with its agenda."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.MANAGE_PANEL, place_id, what="the place's panel")
+        body, meeting = await local_commands.body_of(request, gateway, PanelMeeting)
+        if not await local_commands.already_sent(gateway, principal, idempotency_key):
+            async with gateway.pool.acquire() as connection:
+                if await db.panel_meeting(connection, place_id, meeting.meeting_id):
+                    raise problems.invalid("meeting_id", "unique", "names a meeting already", 409)
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.add_panel_meeting(
+                connection, place_id, meeting.meeting_id, meeting.held_on, meeting.agenda
+            )
+
+        made = {"meeting_id": meeting.meeting_id}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "AddPanelMeeting", made, save
+        )
+
+    @router.post("/panel/questions", status_code=201, openapi_extra=request_body(PanelQuestion))
+    async def ask_question(
+        request: Request,
+        place_id: str = place,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """Put a member's question to the board, as asked at a meeting: it is asked on the
+        meeting's day and due the place's `answer_days` later."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.MANAGE_PANEL, place_id, what="the place's panel")
+        body, asked = await local_commands.body_of(request, gateway, PanelQuestion)
+        async with gateway.pool.acquire() as connection:
+            meeting = await db.panel_meeting(connection, place_id, asked.meeting_id)
+            member = await db.panel_member_exists(connection, place_id, asked.asked_by)
+            rules = await db.place_rules(connection, place_id)
+        if meeting is None:
+            raise problems.invalid("meeting_id", "exists", "names no meeting of the panel")
+        if not member:
+            raise problems.invalid("asked_by", "member", "is not a member of the panel")
+        asked_on: date = meeting["held_on"]
+        due_on = domain.answer_due(asked_on, rules)
+        question_id = local_commands.command_id(principal, idempotency_key)
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.ask_panel_question(
+                connection, place_id, question_id, asked.meeting_id, asked.asked_by,
+                asked.question, asked_on, due_on,
+            )  # fmt: skip
+
+        made = {"question_id": str(question_id), "due_on": due_on.isoformat()}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "AskPanelQuestion", made, save
+        )
+
+    @router.post(
+        "/panel/questions/{question_id}/answer",
+        status_code=201,
+        openapi_extra=request_body(PanelAnswer),
+    )
+    async def answer_question(
+        request: Request,
+        place_id: str = place,
+        question_id: uuid.UUID = QUESTION_ID,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """The board publishes its answer to a question, dated today; answered after its due
+        day, it is flagged late for good."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.ANSWER_PANEL, place_id, what="the panel's questions")
+        body, answer = await local_commands.body_of(request, gateway, PanelAnswer)
+        answered_on = today()
+        async with gateway.pool.acquire() as connection:
+            question = await db.panel_question_for_answer(connection, place_id, question_id)
+        if question is None:
+            raise not_found(f"{place_id}'s panel has no question {question_id}")
+        if question["answered_on"] is not None and not await local_commands.already_sent(
+            gateway, principal, idempotency_key
+        ):
+            raise problems.invalid("question_id", "unanswered", "is answered already", 409)
+        lateness = domain.answer_lateness(question["due_on"], answered_on, answered_on)
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.answer_panel_question(
+                connection, place_id, question_id, answer.answer, answered_on,
+                principal.principal_id,
+            )  # fmt: skip
+
+        made = {"question_id": str(question_id), "lateness": lateness}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "AnswerPanelQuestion", made, save
+        )
+
+    # --- Scrutiny triggers ---------------------------------------------------------------------
+
+    @router.get("/triggers")
+    async def triggers(place_id: str = place) -> dict[str, Any]:
+        """Every trigger, for anyone: what it is about, its threshold, window, supporters
+        counted (never who), `state` (open, referred or expired) and its referral."""
+        async with gateway.pool.acquire() as connection:
+            found = await db.triggers(connection, place_id, datetime.now(UTC))
+        return {"place_id": place_id, "triggers": found}
+
+    @router.post("/triggers", status_code=201, openapi_extra=request_body(TriggerOpening))
+    async def open_trigger(
+        request: Request,
+        place_id: str = place,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """A resident starts a petition for early scrutiny of a service or provider, under
+        the place's threshold and window today; they are its first supporter."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.PETITION, place_id, what="the place's triggers")
+        body, opening = await local_commands.body_of(request, gateway, TriggerOpening)
+        trigger_id = local_commands.command_id(principal, idempotency_key)
+        resident = domain.resident_key(place_id, principal.principal_id)
+        now = datetime.now(UTC)
+        async with gateway.pool.acquire() as connection:
+            rules = await db.place_rules(connection, place_id)
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.open_trigger(
+                connection, place_id, trigger_id, opening.subject_kind, opening.subject,
+                opening.concern, now, rules,
+            )  # fmt: skip
+            await db.support_trigger(
+                connection, place_id, trigger_id, resident, now, referral_for(trigger_id), rules
+            )
+
+        made = {"trigger_id": str(trigger_id)}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "OpenScrutinyTrigger", made, save
+        )
+
+    @router.post("/triggers/{trigger_id}/support", status_code=201)
+    async def support(
+        request: Request,
+        place_id: str = place,
+        trigger_id: uuid.UUID = TRIGGER_ID,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """A resident supports a trigger (once: their pseudonymous key is counted once). The
+        support that reaches the threshold inside the window refers the trigger to the audit
+        committee, with the place's deadline for a response. An expired or referred trigger
+        takes no more support."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.PETITION, place_id, what="the place's triggers")
+        resident = domain.resident_key(place_id, principal.principal_id)
+        now = datetime.now(UTC)
+        async with gateway.pool.acquire() as connection:
+            found = await db.trigger(connection, place_id, trigger_id)
+            supported = await db.supports(connection, place_id, trigger_id, resident)
+            rules = await db.place_rules(connection, place_id)
+        if found is None:
+            raise not_found(f"{place_id} has no scrutiny trigger {trigger_id}")
+        if not await local_commands.already_sent(gateway, principal, idempotency_key):
+            state = domain.trigger_state(found["referred_at"] is not None, found["closes_at"], now)
+            if state != domain.OPEN:
+                raise problems.invalid("trigger_id", "open", f"the trigger is {state}", 409)
+            if supported:
+                raise problems.invalid("trigger_id", "once", "you support it already", 409)
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.support_trigger(
+                connection, place_id, trigger_id, resident, now, referral_for(trigger_id), rules
+            )
+
+        made = {"trigger_id": str(trigger_id)}
+        return await decide(
+            request, principal, idempotency_key, body_none(), place_id, "SupportScrutinyTrigger",
+            made, save,
+        )  # fmt: skip
+
+    # --- The Local Public Audit Committee ------------------------------------------------------
+
+    @router.get("/committee")
+    async def committee(place_id: str = place) -> dict[str, Any]:
+        """The committee, for anyone: members, referrals with their status and response day
+        (`response_overdue` when none came in time), every adopted report with its
+        recommendations, and `overdue_recommendations`."""
+        async with gateway.pool.acquire() as connection:
+            found = await db.committee(connection, place_id, today())
+        return {"place_id": place_id, **found}
+
+    @router.post("/committee/members", status_code=201, openapi_extra=request_body(CommitteeMember))
+    async def add_committee_member(
+        request: Request,
+        place_id: str = place,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """List a member of the committee (its grants are given with `singlepot users`)."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.ACT_AS_COMMITTEE, place_id, what="the audit committee")
+        body, member = await local_commands.body_of(request, gateway, CommitteeMember)
+        if not await local_commands.already_sent(gateway, principal, idempotency_key):
+            async with gateway.pool.acquire() as connection:
+                if await db.committee_member_exists(connection, place_id, member.name):
+                    raise problems.invalid("name", "unique", "is a member already", 409)
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.add_committee_member(
+                connection, place_id, member.name, member.membership, member.joined_on
+            )
+
+        made = {"name": member.name}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "AddCommitteeMember", made, save
+        )
+
+    @router.post("/committee/referrals", status_code=201, openapi_extra=request_body(Referral))
+    async def refer(
+        request: Request,
+        place_id: str = place,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """Refer a matter of concern to the committee: from a councillor (a board member or
+        chair of the place, named) or from the public (kept by pseudonymous key). It is due a
+        response the place's `committee_response_days` later."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.REFER_TO_COMMITTEE, place_id, what="the audit committee")
+        body, referral = await local_commands.body_of(request, gateway, Referral)
+        councillor = any(
+            grant.role in COUNCILLORS and grant.reaches(place_id) for grant in principal.grants
+        )
+        source = domain.referral_source(councillor)
+        by = (
+            principal.principal_id
+            if councillor
+            else domain.resident_key(place_id, principal.principal_id)
+        )
+        referral_id = local_commands.command_id(principal, idempotency_key)
+        referred_on = today()
+        async with gateway.pool.acquire() as connection:
+            rules = await db.place_rules(connection, place_id)
+        respond_by = domain.response_due(referred_on, rules)
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.add_referral(
+                connection, place_id, referral_id, source=source, subject=referral.subject,
+                concern=referral.concern, referred_by=by, referred_on=referred_on, rules=rules,
+            )  # fmt: skip
+
+        made = {
+            "referral_id": str(referral_id),
+            "source": source,
+            "respond_by": respond_by.isoformat(),
+        }
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "ReferToCommittee", made, save
+        )
+
+    @router.post(
+        "/committee/referrals/{referral_id}/status",
+        status_code=201,
+        openapi_extra=request_body(ReferralStatus),
+    )
+    async def move_referral(
+        request: Request,
+        place_id: str = place,
+        referral_id: uuid.UUID = REFERRAL_ID,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """The committee takes a referral up (investigating) or declines it, with a public
+        note; a referral is `reported` when a report answering it is adopted."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.ACT_AS_COMMITTEE, place_id, what="the audit committee")
+        body, moving = await local_commands.body_of(request, gateway, ReferralStatus)
+        async with gateway.pool.acquire() as connection:
+            current = await db.referral_status(connection, place_id, referral_id)
+        if current is None:
+            raise not_found(f"{place_id}'s committee has no referral {referral_id}")
+        if not await local_commands.already_sent(gateway, principal, idempotency_key):
+            if moving.status == "reported" or not domain.may_move(current, moving.status):
+                raise problems.invalid(
+                    "status", "next", f"a {current} referral cannot become {moving.status}", 409
+                )
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.set_referral_status(
+                connection, place_id, referral_id, moving.status, moving.note
+            )
+
+        made = {"referral_id": str(referral_id), "referral_status": moving.status}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "MoveReferral", made, save
+        )
+
+    @router.post("/committee/reports", status_code=201, openapi_extra=request_body(Report))
+    async def adopt_report(
+        request: Request,
+        place_id: str = place,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """The committee adopts a report, which is published as it is adopted, with its
+        recommendations numbered in order, each with the day it must be completed by. A report
+        answering a referral under investigation makes it `reported`."""
+        check_storable(place_id, "place_id")
+        require(principal, Permission.ACT_AS_COMMITTEE, place_id, what="the audit committee")
+        body, report = await local_commands.body_of(request, gateway, Report)
+        if not await local_commands.already_sent(gateway, principal, idempotency_key):
+            async with gateway.pool.acquire() as connection:
+                exists = await db.report_exists(connection, place_id, report.report_id)
+                status = (
+                    await db.referral_status(connection, place_id, report.referral_id)
+                    if report.referral_id
+                    else None
+                )
+            if exists:
+                raise problems.invalid("report_id", "unique", "names a report already", 409)
+            if report.referral_id is not None and status is None:
+                raise problems.invalid("referral_id", "exists", "names no referral")
+            if status is not None and not domain.may_move(status, "reported"):
+                raise problems.invalid(
+                    "referral_id", "investigating", f"the referral is {status}", 409
+                )
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.adopt_report(
+                connection,
+                place_id,
+                report.model_dump(exclude={"recommendations"}),
+                [item.model_dump() for item in report.recommendations],
+                principal.principal_id,
+            )
+
+        made = {"report_id": report.report_id}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "AdoptCommitteeReport", made, save
+        )
+
+    @router.post(
+        "/committee/reports/{report_id}/recommendations/{recommendation_number}/completion",
+        status_code=201,
+        openapi_extra=request_body(Completion),
+    )
+    async def complete(
+        request: Request,
+        place_id: str = place,
+        report_id: str = REPORT_ID,
+        recommendation_number: int = RECOMMENDATION_NUMBER,
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        """The committee records a recommendation as completed, on the day it was, with how."""
+        check_storable(place_id, "place_id")
+        check_storable(report_id, "report_id")
+        require(principal, Permission.ACT_AS_COMMITTEE, place_id, what="the audit committee")
+        body, completion = await local_commands.body_of(request, gateway, Completion)
+        async with gateway.pool.acquire() as connection:
+            found = await db.recommendation(connection, place_id, report_id, recommendation_number)
+        if found is None:
+            raise not_found(f"report {report_id} has no recommendation {recommendation_number}")
+        if found["completed_on"] is not None and not await local_commands.already_sent(
+            gateway, principal, idempotency_key
+        ):
+            raise problems.invalid("recommendation_number", "open", "is completed already", 409)
+
+        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+            await db.complete_recommendation(
+                connection, place_id, report_id, recommendation_number,
+                completion.completed_on, completion.note,
+            )  # fmt: skip
+
+        made = {"report_id": report_id, "recommendation_number": str(recommendation_number)}
+        return await decide(
+            request, principal, idempotency_key, body, place_id, "CompleteRecommendation",
+            made, save,
+        )  # fmt: skip
+
+    return router
+
+
+def body_none() -> dict[str, Any]:
+    """Supporting a trigger carries no body: the key alone names the command."""
+    return {}
+
+
+def referral_for(trigger_id: uuid.UUID) -> uuid.UUID:
+    """The referral a trigger becomes has an id of its own, fixed by the trigger's."""
+    return uuid.uuid5(trigger_id, "referral")

@@ -1,0 +1,82 @@
+"""The panel's two steps as the web pages take them, in one transaction each: putting a
+member's question to the board and publishing the board's answer. The API takes the same steps
+through the command log (citizens/api.py); both check the same rules and write the same rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import asyncpg
+
+from services.gateway.citizens import db, domain
+from services.gateway.errors import GatewayError
+
+TEXT_MAX = 4_000
+
+
+class PanelRefused(GatewayError):
+    """A step the panel's rules refuse, naming the field and the rule."""
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.rule = rule
+        self.message = message
+
+
+def _checked_text(field: str, value: str) -> str:
+    if not 1 <= len(value) <= TEXT_MAX:
+        raise PanelRefused(field, "length", f"write between 1 and {TEXT_MAX} characters")
+    return value
+
+
+async def put_question(
+    connection: asyncpg.Connection,
+    place_id: str,
+    question_id: uuid.UUID,
+    meeting_id: str,
+    asked_by: str,
+    question: str,
+) -> date:
+    """Put a member's question asked at a meeting; answers its due day. The same question id
+    (from the form's idempotency key) twice makes one question."""
+    _checked_text("question", question)
+    async with connection.transaction():
+        meeting = await db.panel_meeting(connection, place_id, meeting_id)
+        if meeting is None:
+            raise PanelRefused("meeting_id", "exists", "names no meeting of the panel")
+        if not await db.panel_member_exists(connection, place_id, asked_by):
+            raise PanelRefused("asked_by", "member", "is not a member of the panel")
+        existing = await db.panel_question_for_answer(connection, place_id, question_id)
+        if existing is not None:
+            return existing["due_on"]  # type: ignore[no-any-return]
+        rules = await db.place_rules(connection, place_id)
+        due_on = domain.answer_due(meeting["held_on"], rules)
+        await db.ask_panel_question(
+            connection, place_id, question_id, meeting_id, asked_by, question,
+            meeting["held_on"], due_on,
+        )  # fmt: skip
+    return due_on
+
+
+async def publish_answer(
+    connection: asyncpg.Connection,
+    place_id: str,
+    question_id: uuid.UUID,
+    answer: str,
+    answered_on: date,
+    answered_by: str,
+) -> str:
+    """Publish the board's answer, dated `answered_on`; answers its lateness."""
+    _checked_text("answer", answer)
+    async with connection.transaction():
+        question = await db.panel_question_for_answer(connection, place_id, question_id)
+        if question is None:
+            raise PanelRefused("question_id", "exists", "names no question of the panel")
+        if question["answered_on"] is not None:
+            raise PanelRefused("question_id", "unanswered", "is answered already")
+        await db.answer_panel_question(
+            connection, place_id, question_id, answer, answered_on, answered_by
+        )
+    return domain.answer_lateness(question["due_on"], answered_on, answered_on)

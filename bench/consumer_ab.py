@@ -1,4 +1,4 @@
-"""Benchmark: the ledger's batch consumer, hand-written aiokafka against FastStream's batch subscriber.
+"""Benchmark: the ledger's batch consumer, hand-written on aiokafka or FastStream's batch kind.
 
     python -m bench.consumer_ab [--requests 40000] [--rounds 2] [--partitions 4]
 
@@ -88,12 +88,7 @@ async def run_variant(
         "SINGLEPOT_CONSUMER_SESSION_TIMEOUT_MS": "3000",
         "SINGLEPOT_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "bench.consumer_ab", "serve", variant],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(variant, env, log)
     try:
         seconds = await wait_until_done(
             url, len(envelopes), table="ledger.answered_requests", drained=True
@@ -105,6 +100,15 @@ async def run_variant(
         worker.terminate()
         worker.wait(30)
     return Figures(f"{variant}, {partitions} partition(s)", len(envelopes), transfers, seconds)
+
+
+def start_worker(variant: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.consumer_ab", "serve", variant],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def benchmark(requests: int, places: int, rounds: int, partitions: int) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.ledger_throughput import Figures, prepare_database, produce, wait_until_done, workload
+from bench.report import Figure, publish
 from contracts import Envelope, topics
 from services.runtime.batch_consumer import _tune_collector
 from services.runtime.consumer import EventConsumer
@@ -34,6 +35,7 @@ from singlepot.local.ports import free_port
 from singlepot.local.stack import LocalStack, create_topics
 from singlepot.system import service_definition
 
+BENCHMARK = "ledger consumer: aiokafka against FastStream"
 VARIANTS = ("aiokafka", "faststream")
 
 
@@ -111,7 +113,8 @@ def start_worker(variant: str, env: dict[str, str], log: Path) -> subprocess.Pop
     )
 
 
-async def benchmark(requests: int, places: int, rounds: int, partitions: int) -> None:
+async def benchmark(requests: int, places: int, rounds: int, partitions: int) -> list[Figure]:
+    rates: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="singlepot-ab-") as folder:
         stack = LocalStack(Path(folder), free_port(), free_port(), throwaway=True)
         stack.start()
@@ -122,6 +125,7 @@ async def benchmark(requests: int, places: int, rounds: int, partitions: int) ->
                 order = VARIANTS if number % 2 == 0 else tuple(reversed(VARIANTS))
                 for variant in order:
                     figures = await run_variant(stack, envelopes, partitions, variant, log)
+                    rates[variant].append(figures.per_second)
                     load = os.getloadavg()[0]
                     print(
                         f"round {number + 1}: {figures.label}: {figures.per_second:,.0f} "
@@ -131,6 +135,24 @@ async def benchmark(requests: int, places: int, rounds: int, partitions: int) ->
                     )
         finally:
             stack.stop()
+    detail = f"{requests:,} requests, {partitions} partitions, 1 process, {rounds} pairs"
+    figures_out = [
+        Figure(
+            BENCHMARK,
+            f"{variant}, mean of {len(rates[variant])} runs",
+            sum(rates[variant]) / len(rates[variant]),
+            "transfers/s",
+            detail=f"{detail}: " + " / ".join(f"{rate:,.0f}" for rate in rates[variant]),
+        )
+        for variant in VARIANTS
+        if rates[variant]
+    ]
+    if all(rates.values()):
+        ratio = sum(rates["faststream"]) / sum(rates["aiokafka"])
+        figures_out.append(
+            Figure(BENCHMARK, "ratio FastStream / aiokafka", ratio, "ratio", detail=detail)
+        )
+    return figures_out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -140,9 +162,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=4)
     arguments = parser.parse_args(argv)
-    asyncio.run(
+    figures = asyncio.run(
         benchmark(arguments.requests, arguments.places, arguments.rounds, arguments.partitions)
     )
+    publish(figures)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,11 @@ has answered): after a crash or a rebalance the uncommitted part of a batch come
 Why raw aiokafka here while allocations and outcomes use FastStream (issue 13 asks for one
 stack): FastStream's Kafka batch subscriber doing this same per-batch work
 (`services/runtime/faststream_batches.py`, `python -m bench.consumer_ab`) was measured against
-this consumer on the ledger's workload (40,000 requests, 4 partitions, one process, pairs run
-back to back, 2026-12-07). When the shared machine was quiet the two were equal within noise
-(transfers/s, aiokafka / FastStream: 2,490 / 2,144; 3,053 / 2,816; 1,508 / 1,909;
-3,033 / 3,016; 2,621 / 2,691; load average 1.8-4.7), but in the two pairs run at load
-average 5-6.4 FastStream's was 2.4x and 2.7x slower (2,289 / 965; 2,030 / 757). Over all seven
-pairs: 2,432 against 2,043 transfers/s on average. Until that is explained (one suspect: the
-subscriber sleeps a full batch timeout after every empty fetch), the ledger and the gateway's
+this consumer on the ledger's workload (40,000 requests, 4 partitions, one process, nine pairs
+run back to back, 2026-12-07): FastStream's was slower in six pairs, 2,178 against 2,544
+transfers/s on average (0.86); 2.4x and 2.7x slower in the two pairs where its run met load
+average 5-6.4 (2,289 / 965 and 2,030 / 757 transfers/s, aiokafka / FastStream), 0.96 over the
+other seven (load average 1.7-4.7). See bench/NOTES.md. So the ledger and the gateway's
 projector keep this consumer.
 """
 

@@ -65,6 +65,13 @@ BENCHMARKS = (
         "a no-logic pipe over the same messages and rows gives this stack's ceiling.",
     ),
     Benchmark(
+        "ledger consumer: aiokafka against FastStream",
+        ("bench.consumer_ab", "--requests", "40000", "--rounds", "2"),
+        "The same ledger process consuming the same pre-produced requests with the hand-written "
+        "aiokafka `BatchConsumer` and with FastStream's batch subscriber, in pairs run back to "
+        "back: first batch's commit to the last answer published.",
+    ),
+    Benchmark(
         "evidence file ingest",
         ("bench.evidence_ingest", "--throwaway"),
         "A 1,000,000-row evidence file streamed, validated, cut into commands and handled by "

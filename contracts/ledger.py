@@ -1,10 +1,11 @@
 """Events on the ledger's topics: requests to it, its results, posted transfers, public spend."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
 from contracts.base import Event
+from contracts.decisions import CommandRefusal
 from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import LEDGER_REQUESTS, LEDGER_RESULTS, LEDGER_SPEND, LEDGER_TRANSFERS
 from contracts.values import (
@@ -394,18 +395,30 @@ class VirementRecorded(Event):
         return self
 
 
-class RequestRejected(Event):
-    """The ledger refused a request for a generic reason (closed period, id reused, ...)."""
+class RequestRejected(CommandRefusal):
+    """The ledger refused a request for a generic reason (closed period, id reused, ...), in the
+    one refusal shape (`contracts.decisions.CommandRefusal`: `command_type` is the request's event
+    type, `subject_id` the request's event id). Version 1 had only the two `request_*` fields
+    and an optional rule; it is upcast (`contracts.upcasting`), and the `request_*` fields stay
+    for the readers that know them."""
 
     topic = LEDGER_RESULTS
+    schema_version = 2
 
     request_event_type: Identifier
     request_id: Identifier
-    reason: Text
-    # The rule broken and its numbers, in the shape every service refuses with
-    # (contracts.refusals); absent in events written before they were added.
-    rule: Identifier | None = None
-    figures: Figures = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refusal_fields_from_the_request(cls, data: Any) -> Any:
+        """Code written for version 1 names only the request: the one shape's fields follow."""
+        if isinstance(data, dict):
+            data = dict(data)
+            data.setdefault("command_type", data.get("request_event_type"))
+            data.setdefault("subject_id", data.get("request_id"))
+            if data.get("rule") is None:
+                data["rule"] = "ledger_rule"
+        return data
 
 
 # --- Posted transfers (LEDGER_TRANSFERS) ------------------------------------------------------

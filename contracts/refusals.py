@@ -1,10 +1,11 @@
 """One refusal shape for every service: which command was refused, by whom, under which rule,
 why in a sentence, and the figures; read out of each service's own refusal events.
 
-Allocations and outcomes refuse in the one shape `contracts.decisions.CommandRefusal`
-(`CommandRefused` and `OutcomesCommandRefused`, one per topic); the older and other refusal
-events (`CommandRejected` from outcomes, `RequestRejected` and the specific reservation and
-payment refusals from the ledger) stay readable as they are. `refusal_of` reads any of them, old
+Allocations, outcomes and the ledger refuse in the one shape `contracts.decisions.CommandRefusal`
+(`CommandRefused`, `OutcomesCommandRefused` and `RequestRejected`, one per topic; the ledger's
+version 1 events are upcast to it); the older and other refusal events (`CommandRejected` from
+outcomes, the specific reservation and payment refusals from the ledger) stay readable as they
+are. `refusal_of` reads any of them, old
 or new, as one `Refusal`, so a reader (the gateway's command status, a page) never needs to know
 which service decided. The command is found through the envelope: a service wraps what it
 decides with the command's envelope as causation, so the correlation id is the command's id.
@@ -64,16 +65,6 @@ def _from_outcomes(event: CommandRejected) -> dict[str, Any]:
         "subject_id": event.contract_id,
         "rule": event.rule or "outcomes_command_valid",
         "reason": _joined(event.reasons),
-        "figures": event.figures,
-    }
-
-
-def _from_ledger(event: RequestRejected) -> dict[str, Any]:
-    return {
-        "command_type": event.request_event_type,
-        "subject_id": event.request_id,
-        "rule": event.rule or "ledger_rule",
-        "reason": event.reason,
         "figures": event.figures,
     }
 
@@ -171,7 +162,7 @@ READERS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     CommandRefused: _from_refusal,
     OutcomesCommandRefused: _from_refusal,
     CommandRejected: _from_outcomes,
-    RequestRejected: _from_ledger,
+    RequestRejected: _from_refusal,  # the one shape since its version 2
     ReservationRejected: _from_reservation,
     AllocationUnfunded: _from_unfunded,
     PaymentRejected: _from_payment,

@@ -18,8 +18,19 @@ def upcast_record_settlement_v1_v2(payload: Payload) -> Payload:
     return upgraded
 
 
+def upcast_request_rejected_v1_v2(payload: Payload) -> Payload:
+    """RequestRejected v2 is the one refusal shape: the request's type and id as the command and
+    its subject, and a rule (v1 events written before rules were named broke a ledger rule)."""
+    upgraded = dict(payload)
+    upgraded["command_type"] = upgraded["request_event_type"]
+    upgraded["subject_id"] = upgraded["request_id"]
+    upgraded["rule"] = upgraded.get("rule") or "ledger_rule"
+    return upgraded
+
+
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("RecordSettlement", 1): upcast_record_settlement_v1_v2,
+    ("RequestRejected", 1): upcast_request_rejected_v1_v2,
 }
 """(event_type, from_version) -> a function returning the payload at from_version + 1."""
 

@@ -1,8 +1,9 @@
 """Builds the AsyncAPI 3.0 document of singlepot's topics and events from `contracts`.
 
 Each topic is a channel; each event type on it is a message whose payload is the envelope with
-that event's schema as `payload`. Which service sends and receives what comes from the services'
-own definitions, so the document cannot drift from the code.
+that event's schema as `payload`. Which service receives what comes from the services' own
+definitions; which sends what, from the event classes each service's code builds
+(`singlepot.publishers`), so the document cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -12,19 +13,8 @@ from typing import Any
 from contracts import ALL_TOPICS
 from contracts.base import EVENT_TYPES
 from contracts.envelope import Envelope
+from singlepot.publishers import producers
 from singlepot.system import SERVICE_NAMES, service_definition
-
-PRODUCERS = {
-    "ledger.requests.v1": ["gateway", "allocations", "outcomes"],
-    "ledger.results.v1": ["ledger"],
-    "ledger.transfers.v1": ["ledger"],
-    "ledger.spend.v1": ["ledger"],
-    "allocations.commands.v1": ["gateway"],
-    "allocations.lifecycle.v1": ["allocations"],
-    "outcomes.commands.v1": ["gateway"],
-    "outcomes.lifecycle.v1": ["outcomes"],
-    "platform.deadletter.v1": list(SERVICE_NAMES),
-}
 
 
 def document() -> dict[str, Any]:
@@ -63,7 +53,9 @@ def document() -> dict[str, Any]:
                 ]
             },
         }
-    consumers = _consumers()
+    subscriptions = {name: service_definition(name).subscriptions for name in SERVICE_NAMES}
+    consumers = _consumers(subscriptions)
+    sending = producers(subscriptions)
     for topic in ALL_TOPICS:
         on_topic = sorted(t for t, c in EVENT_TYPES.items() if c.topic == topic)
         channel_id = topic.replace(".", "_")
@@ -74,7 +66,7 @@ def document() -> dict[str, Any]:
             + ".",
             "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in on_topic},
         }
-        for service in PRODUCERS[topic]:
+        for service in sending.get(topic, []):
             operations[f"{service}_sends_{channel_id}"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
@@ -98,9 +90,9 @@ def document() -> dict[str, Any]:
     }
 
 
-def _consumers() -> dict[str, list[str]]:
+def _consumers(subscriptions: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     consumers: dict[str, list[str]] = {}
-    for name in SERVICE_NAMES:
-        for topic in service_definition(name).subscriptions:
+    for name, topics in subscriptions.items():
+        for topic in topics:
             consumers.setdefault(topic, []).append(name)
     return consumers

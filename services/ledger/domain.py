@@ -1289,6 +1289,8 @@ def decide(book: PlaceBook, request_event_id: UUID, request: Event) -> Decision:
 def _conflict(book: PlaceBook, request_event_id: UUID, request: Event) -> RequestRejected:
     return RequestRejected(
         place_id=book.place_id,
+        command_type=request.event_type,
+        subject_id=str(request_event_id),
         request_event_type=request.event_type,
         request_id=str(request_event_id),
         reason=(
@@ -1328,6 +1330,8 @@ def rejection_event(
         )
     return RequestRejected(
         place_id=place_id,
+        command_type=request.event_type,
+        subject_id=str(request_event_id),
         request_event_type=request.event_type,
         request_id=str(request_event_id),
         reason=reason,

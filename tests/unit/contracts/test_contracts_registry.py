@@ -41,9 +41,12 @@ def test_every_topic_carries_at_least_one_event_type() -> None:
     assert used | {topics.DEAD_LETTER} == set(ALL_TOPICS)
 
 
-def test_only_record_settlement_is_at_schema_version_2() -> None:
+def test_only_record_settlement_and_request_rejected_are_at_schema_version_2() -> None:
     versions = {name: cls.schema_version for name, cls in EVENT_TYPES.items()}
-    assert {name for name, version in versions.items() if version != 1} == {"RecordSettlement"}
+    assert {name for name, version in versions.items() if version != 1} == {
+        "RecordSettlement",
+        "RequestRejected",  # the one refusal shape (contracts.decisions.CommandRefusal)
+    }
     assert RecordSettlement.schema_version == 2
 
 

@@ -150,9 +150,21 @@ class LocalSystem:
             )
         assert self.replicas is not None
         for replica in range(1, self.replicas + 1):
-            process = ServiceProcess(name, replica, port if replica == 1 else free_port())
+            process = ServiceProcess(name, replica, port if replica == 1 else self._replica_port())
             self.processes[process.name] = process
             self._spawn(process)
+
+    def _replica_port(self) -> int:
+        """A free port for a further replica, never one this run has set aside: the kernel may
+        hand out a service's own port while that service has not bound it yet (services start
+        one after another), and the service would then fail to start with 'address in use'."""
+        settings = self.settings
+        set_aside = {settings.health_port(name) for name in SERVICE_NAMES}
+        set_aside |= {settings.broker_port, settings.postgres_port}
+        set_aside |= {process.port for process in self.processes.values()}
+        while (port := free_port()) in set_aside:
+            continue
+        return port
 
     def start_all_services(self) -> None:
         """Start every service at once (each spends seconds joining its consumer group), then

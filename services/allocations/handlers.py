@@ -491,7 +491,8 @@ async def payment_made(context: HandlerContext, result: PaymentMade) -> None:
 
 async def payment_rejected(context: HandlerContext, result: PaymentRejected) -> None:
     """A refused instalment is unpaid, with the ledger's reason: retried by a later due-work
-    run or reported as unpayable, as `domain.payment_rejected` decides."""
+    run or reported as unpayable, as `domain.payment_rejected` decides. A refused claim payment
+    no longer counts against what remains of the grant's reservation."""
     await _ledger_result(
         context,
         result.place_id,
@@ -500,6 +501,11 @@ async def payment_rejected(context: HandlerContext, result: PaymentRejected) -> 
             allocation, result.payment_id, result.reason, result.rule
         ),
     )
+    place_id, allocation_id = result.place_id, result.allocation_id
+    reporting = await db.lock_grant_reporting(context.connection, place_id, allocation_id)
+    refused = holds.claim_payment_refused(reporting, allocation_id, result.payment_id)
+    if refused is not None:
+        await db.save_grant_reporting(context.connection, place_id, allocation_id, refused)
 
 
 async def recovery_recorded(context: HandlerContext, result: RecoveryRecorded) -> None:

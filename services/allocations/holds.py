@@ -53,20 +53,28 @@ class Hold:
 @dataclass(frozen=True)
 class Reporting:
     """What the monitoring room last said of a grant's reports, the instalments held now, and
-    the claims whose payment was requested (claim id → amount)."""
+    the claims whose payment was requested (claim id → amount) and those of them whose payment
+    the ledger refused."""
 
     reports: tuple[ReportDue, ...] = ()
     paid_in_arrears: bool = False
     holds: tuple[Hold, ...] = ()
     claims_requested: tuple[tuple[str, int], ...] = ()
     payments_blocked: str | None = None
+    claims_refused: tuple[str, ...] = ()
 
     def hold_of(self, instalment_number: int) -> Hold | None:
         return next((h for h in self.holds if h.instalment_number == instalment_number), None)
 
     @property
     def claimed_pence(self) -> int:
-        return sum(amount for _, amount in self.claims_requested)
+        """What the requested claims draw on the reservation: a claim whose payment the ledger
+        refused draws nothing, since no money left the reservation for it."""
+        return sum(
+            amount
+            for claim_id, amount in self.claims_requested
+            if claim_id not in self.claims_refused
+        )
 
 
 def holding(
@@ -231,6 +239,24 @@ def pay_claim(
     return domain.Change(allocation, (request, requested)), replace(
         reporting, claims_requested=claims
     )
+
+
+def claim_payment_refused(
+    reporting: Reporting, allocation_id: str, payment_id: str
+) -> Reporting | None:
+    """The reporting state once the ledger has refused this payment, or None when the payment
+    is not one of this grant's claims (an instalment, say) or its refusal is already known."""
+    refused = next(
+        (
+            claim_id
+            for claim_id, _ in reporting.claims_requested
+            if claim_payment_id(allocation_id, claim_id) == payment_id
+        ),
+        None,
+    )
+    if refused is None or refused in reporting.claims_refused:
+        return None
+    return replace(reporting, claims_refused=(*reporting.claims_refused, refused))
 
 
 def claim_payment_id(allocation_id: str, claim_id: str) -> str:

@@ -288,6 +288,12 @@ async def claim_paid(connection: asyncpg.Connection, place_id: str, payment_id: 
     await connection.execute(QUERIES.claim_paid, place_id, payment_id)
 
 
+async def claim_payment_refused(
+    connection: asyncpg.Connection, place_id: str, payment_id: str, reason: str
+) -> None:
+    await connection.execute(QUERIES.claim_payment_refused, place_id, payment_id, reason)
+
+
 async def claim_refused(
     connection: asyncpg.Connection, place_id: str, command_event_id: uuid.UUID, reason: str
 ) -> None:

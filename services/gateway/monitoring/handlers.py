@@ -12,6 +12,7 @@ from contracts.allocations import (
     InstalmentHoldReleased,
     PayGrantClaim,
 )
+from contracts.ledger import PaymentRejected
 from services.gateway.monitoring import db
 from services.runtime.consumer import Handler, HandlerContext
 
@@ -41,6 +42,14 @@ async def on_payment_made(context: HandlerContext, event: PaymentMade) -> None:
     await db.claim_paid(context.connection, event.place_id, event.payment_id)
 
 
+async def on_payment_rejected(context: HandlerContext, event: PaymentRejected) -> None:
+    """The ledger refused a claim's payment: the claim is refused with the ledger's reason and
+    no longer counts against what remains (other payments change no claim)."""
+    await db.claim_payment_refused(
+        context.connection, event.place_id, event.payment_id, event.reason
+    )
+
+
 async def on_command_refused(context: HandlerContext, event: CommandRefused) -> None:
     """A claim the allocations service would not pay is refused, with its reason and figures."""
     causation = context.envelope.causation_id
@@ -56,5 +65,6 @@ HANDLERS: dict[type[Event], Handler] = {
     InstalmentHoldReleased: on_hold_released,
     GrantClaimPaymentRequested: on_claim_payment_requested,
     PaymentMade: on_payment_made,
+    PaymentRejected: on_payment_rejected,
     CommandRefused: on_command_refused,
 }

@@ -138,6 +138,11 @@ WHERE place_id = $1 AND claim_id = $2 AND status = 'approved';
 UPDATE grant_claims SET status = 'paid'
 WHERE place_id = $1 AND payment_id = $2 AND status IN ('approved', 'payment_requested');
 
+-- name: claim_payment_refused
+-- The ledger refused the claim's payment: nothing left the reservation, so it no longer counts.
+UPDATE grant_claims SET status = 'refused', refusal = $3
+WHERE place_id = $1 AND payment_id = $2 AND status = 'payment_requested';
+
 -- name: claim_refused
 UPDATE grant_claims SET status = 'refused', refusal = $3
 WHERE place_id = $1 AND command_event_id = $2 AND status = 'approved';

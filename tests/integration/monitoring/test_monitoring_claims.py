@@ -1,6 +1,7 @@
 """Claims on a grant paid in arrears, on the real stack: the recipient claims with evidence,
 programme staff then finance approve (either may return it), only the approved claim becomes a
-payment request, and a claim beyond what remains is refused with the figures."""
+payment request, a claim beyond what remains is refused with the figures, and a claim whose
+payment the ledger refused stops counting against what remains."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ import httpx
 import pytest
 
 from contracts import PaymentMade, PaymentRequested, topics
+from contracts.ledger import ClosePeriod, PaymentRejected
 from singlepot.system import service_definition
 from tests.integration.monitoring.monitoring_support import (
     MEASURES,
     PLACE,
     RECIPIENT,
+    YEAR,
     People,
     funded_grant,
     people,
 )
 from tests.integration.web.web_support import browser_client, gateway_rows
-from tests.support.kafka import TopicReader, eventually, running
+from tests.support.kafka import TopicReader, eventually, publish, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -131,5 +134,63 @@ async def test_a_claim_is_paid_only_after_programme_then_finance_approve_it(
     assert [(c["claim_id"], c["status"]) for c in grant["claims"]] == [("CL-1", "paid")]
 
 
-async def _found(reader: TopicReader, kind: type) -> list[Any]:
-    return reader.events(kind)
+async def test_a_claim_the_ledger_refused_to_pay_no_longer_counts_against_what_remains(
+    settings, database_url
+) -> None:
+    who = await people(database_url)
+    async with (
+        TopicReader(
+            settings, topics.ALLOCATIONS_LIFECYCLE, topics.LEDGER_REQUESTS, topics.LEDGER_RESULTS
+        ) as reader,
+        running(service_definition("ledger"), settings),
+        running(service_definition("allocations"), settings),
+        browser_client(settings) as client,
+    ):
+        await funded_grant(
+            settings, database_url, reader, "G-ARREARS", 60_000_00, instalments=False
+        )
+        plan = await client.put(
+            f"/api/v1/places/{PLACE}/allocations/G-ARREARS/monitoring",
+            json={
+                "measures": MEASURES,
+                "schedule": {"kind": "one_off", "due_date": "2028-03-31"},
+                "paid_in_arrears": True,
+            },
+            headers=who.headers("programme"),
+        )
+        assert plan.status_code == 200, plan.text
+        assert (await claim(client, who, "CL-1", 20_000_00)).status_code == 200
+        assert (await decide(client, who, "programme", "CL-1", "approve"))["status_code"] == 200
+        # The year is closed before finance approves: the ledger must refuse the payment.
+        await publish(settings, ClosePeriod(place_id=PLACE, financial_year=YEAR))
+        assert (await decide(client, who, "finance", "CL-1", "approve"))["status_code"] == 200
+
+        refusal = (await eventually(lambda: _found(reader, PaymentRejected)))[0]
+        await eventually(
+            lambda: gateway_rows(
+                database_url,
+                "SELECT 1 FROM grant_claims WHERE claim_id = 'CL-1' AND status = 'refused'",
+            )
+        )
+        view = await client.get(GRANTS, headers=who.headers("recipient"))
+        # Both the gateway and the allocations service now let a claim draw the whole grant.
+        whole = await claim(client, who, "CL-2", 60_000_00)
+        assert whole.status_code == 200, whole.text
+        assert (await decide(client, who, "programme", "CL-2", "approve"))["status_code"] == 200
+        assert (await decide(client, who, "finance", "CL-2", "approve"))["status_code"] == 200
+        await eventually(lambda: _found(reader, PaymentRequested, 2))
+
+    assert refusal.payment_id == "G-ARREARS/c-CL-1"
+    (grant,) = view.json()["grants"]
+    assert grant["remaining_pence"] == 60_000_00
+    assert [(c["claim_id"], c["status"]) for c in grant["claims"]] == [("CL-1", "refused")]
+    assert whole.json()["remaining_after_pence"] == 0
+    assert [(r.payment_id, r.amount_pence) for r in reader.events(PaymentRequested)] == [
+        ("G-ARREARS/c-CL-1", 20_000_00),
+        ("G-ARREARS/c-CL-2", 60_000_00),
+    ]
+
+
+async def _found(reader: TopicReader, kind: type, count: int = 1) -> list[Any]:
+    found = reader.events(kind)
+    return found if len(found) >= count else []

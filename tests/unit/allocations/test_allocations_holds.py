@@ -193,6 +193,21 @@ def test_a_claim_beyond_what_remains_is_refused_with_the_figures() -> None:
     assert "£10,000.01" in str(refused.value) and "£10,000.00" in str(refused.value)
 
 
+def test_a_claim_payment_the_ledger_refused_no_longer_counts_against_what_remains() -> None:
+    first = holds.pay_claim(quarterly_grant(), holds.Reporting(), "CL-1", 30_000_00, 0)
+    assert first is not None
+    allocation, reporting = first[0].allocation, first[1]
+    assert holds.remaining_pence(allocation, reporting, 0) == 10_000_00
+    refused = holds.claim_payment_refused(reporting, "G-1", "G-1/c-CL-1")
+    assert refused is not None and refused.claims_refused == ("CL-1",)
+    assert holds.remaining_pence(allocation, refused, 0) == 40_000_00
+    # A second claim may now draw the money the refused one did not.
+    assert holds.pay_claim(allocation, refused, "CL-2", 40_000_00, 0) is not None
+    # The same refusal heard twice, and a refused instalment, change nothing.
+    assert holds.claim_payment_refused(refused, "G-1", "G-1/c-CL-1") is None
+    assert holds.claim_payment_refused(refused, "G-1", "G-1/i-2") is None
+
+
 def test_a_red_due_diligence_rating_holds_every_due_instalment_and_every_claim() -> None:
     blocked = holds.Reporting(payments_blocked="PROV-HUBS is rated red: its charity is removed")
     change, reporting = holds.due_work_with_holds(quarterly_grant(), blocked, date(2026, 7, 1))

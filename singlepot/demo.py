@@ -68,6 +68,7 @@ DEMO_WEB_USERS = (
     ("verifier-demo", "Verifier", ("verifier@GM",)),
     ("department-demo", "DWP analyst", ("department@*:DWP",)),
     ("auditor-demo", "Auditor", ("auditor@*",)),
+    ("programme-demo", "Programme manager", ("programme@GM",)),
 )
 
 SETTLEMENTS = (

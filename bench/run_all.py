@@ -85,9 +85,9 @@ BENCHMARKS = (
     ),
     Benchmark(
         "end to end",
-        ("bench.gateway_latency", "--end-to-end", "--seconds", "5"),
-        "All four services: evidence POSTed at 200/s → outcomes → ledger → the department's "
-        "webhook receives the spend.",
+        ("bench.gateway_latency", "--end-to-end", "--seconds", "60"),
+        "All four services on their default settings: evidence POSTed at 200/s for 60 s "
+        "(issue 24) → outcomes → ledger → the department's webhook receives the spend.",
     ),
     Benchmark(
         "fault drills",

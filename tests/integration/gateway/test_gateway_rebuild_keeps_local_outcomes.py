@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -87,3 +88,43 @@ async def _record_done(database_url: str, command_id: uuid.UUID) -> None:
         assert status == "done"
     finally:
         await connection.close()
+
+
+async def test_the_migration_restores_outcomes_an_earlier_rebuild_forgot(
+    settings, database_url
+) -> None:
+    await write_read_models(database_url)
+    finance = bearer(await token_for(database_url, "fin-gm", "finance@GM"))
+    async with client_for(settings, gateway_settings()) as client:
+        decided_here = await client.post(
+            TAX,
+            json={"irrecoverable_vat_pence": 200_00},
+            headers={**finance, "Idempotency-Key": "tax-1"},
+        )
+    command_id = uuid.UUID(decided_here.json()["command_id"])
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
+    try:
+        # What a rebuild did before migration 032: every outcome forgotten.
+        await connection.execute("DELETE FROM command_outcomes WHERE command_id = $1", command_id)
+        await connection.execute(RESTORE_FORGOTTEN)
+        restored = await connection.fetchrow(
+            "SELECT status, made::text AS made, decided_here FROM command_outcomes"
+            " WHERE command_id = $1",
+            command_id,
+        )
+    finally:
+        await connection.close()
+    assert restored is not None
+    assert (restored["status"], restored["made"], restored["decided_here"]) == (
+        "done",
+        '{"payment_id": "P-1"}',
+        True,
+    )
+
+
+MIGRATION = (
+    Path(__file__).resolve().parents[3]
+    / "services/gateway/migrations/032_tidy_outcomes_decided_here.sql"
+)
+# The migration's last statement: the outcomes restored from the command log.
+RESTORE_FORGOTTEN = MIGRATION.read_text(encoding="utf-8").rsplit(";", 2)[-2].strip()

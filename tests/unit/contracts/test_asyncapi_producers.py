@@ -79,3 +79,15 @@ def test_a_newly_built_event_is_found(tmp_path: Path) -> None:
         "SpendRecorded",
         "ReservationMade",
     }
+
+
+def test_the_one_refusal_event_is_a_message_of_each_deciding_service_s_channel() -> None:
+    channels = asyncapi.document()["channels"]
+    carrying = {
+        channel["address"]
+        for channel in channels.values()
+        if CommandRefused.event_type in channel["messages"]
+    }
+    assert carrying == set(REFUSAL_TOPICS.values())
+    for service, topic in REFUSAL_TOPICS.items():
+        assert topic in sends(asyncapi.document(), service)

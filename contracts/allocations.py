@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.base import Event
-from contracts.decisions import CommandRefusal
 from contracts.ledger import FundingStreams
 from contracts.money import Pence, PositivePence
 from contracts.topics import ALLOCATIONS_COMMANDS, ALLOCATIONS_LIFECYCLE
@@ -766,13 +765,6 @@ class ClaimOverdue(Event):
     claimant_id: Identifier
     response_due_on: date
     as_of: date
-
-
-class CommandRefused(CommandRefusal):
-    """A command to the allocations service was refused: the rule it broke and the numbers,
-    for the person who sent it (the one refusal shape, `contracts.decisions.CommandRefusal`)."""
-
-    topic = ALLOCATIONS_LIFECYCLE
 
 
 class ReleaseRefused(Event):

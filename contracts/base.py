@@ -16,6 +16,10 @@ class Event(BaseModel):
 
     Subclasses are registered automatically under their class name. Pass `abstract=True`
     in the class statement for a base that only shares fields.
+
+    A class names the `topic` it is published on. The one type published on several (the one
+    refusal event, `contracts.decisions.CommandRefused`) names them all in `topics` instead and
+    says in `published_on` which one each of its events goes to.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -23,6 +27,8 @@ class Event(BaseModel):
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
     topic: ClassVar[str]
+    topics: ClassVar[tuple[str, ...]]
+    """Every topic events of this type are published on: `(topic,)` unless the class says."""
 
     place_id: Identifier
 
@@ -31,6 +37,10 @@ class Event(BaseModel):
         if not abstract:
             _register(cls)
 
+    def published_on(self) -> str:
+        """The topic this event is published on: its class's topic."""
+        return self.topic
+
     def partition_key(self) -> str:
         """The aggregate id used as the Kafka key: the place, unless a subclass says otherwise."""
         return self.place_id
@@ -38,8 +48,10 @@ class Event(BaseModel):
 
 def _register(cls: type[Event]) -> None:
     # Failing at import time is deliberate: a clash or a missing topic is a programmer error.
-    if not hasattr(cls, "topic"):
-        raise TypeError(f"{cls.__name__} must set the topic it is published on")
+    if "topics" not in vars(cls):
+        if not hasattr(cls, "topic"):
+            raise TypeError(f"{cls.__name__} must set the topic it is published on")
+        cls.topics = (cls.topic,)
     cls.event_type = cls.__name__
     if cls.event_type in EVENT_TYPES:
         raise TypeError(f"event type {cls.event_type} is defined twice")

@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contracts.money import PENCE_MAX
-from contracts.upcasting import UPCASTERS
+from contracts.upcasting import RENAMED, UPCASTERS, Renamed
 from contracts.values import FINANCIAL_YEAR_PATTERN, FINANCIAL_YEAR_PATTERN_SHAPE
 
 Schema = dict[str, Any]
@@ -28,30 +28,79 @@ def breaking_changes(
     new: Snapshot,
     *,
     upcasters: Mapping[tuple[str, int], Callable[..., Any]] | None = None,
+    renames: Mapping[str, Renamed] | None = None,
 ) -> list[str]:
     """List every breaking change from old to new; an empty list means new is compatible.
 
-    A schema_version bump is allowed when upcasters bridge every version in between
-    (the live UPCASTERS registry unless another is given).
+    A schema_version bump is allowed when upcasters bridge every version in between, and an
+    event type may go when its messages are read as another type published on its topics
+    (the live UPCASTERS and RENAMED registries unless others are given).
     """
     bridges = UPCASTERS if upcasters is None else upcasters
+    renamed = RENAMED if renames is None else renames
     old_envelope, new_envelope = old["envelope"]["schema"], new["envelope"]["schema"]
     problems = _compare("Envelope", _root(old_envelope), _root(new_envelope))
     for event_type, old_entry in sorted(old["events"].items()):
         new_entry = new["events"].get(event_type)
-        if new_entry is None:
-            problems.append(f"{event_type}: event type removed")
-        else:
+        if new_entry is not None:
             problems += _compare_event(event_type, old_entry, new_entry, bridges)
+        elif event_type in renamed:
+            problems += _renamed_problems(event_type, old_entry, new, bridges, renamed)
+        else:
+            problems.append(f"{event_type}: event type removed")
+    for former, entry in sorted(old.get("renamed", {}).items()):
+        if former not in renamed:
+            problems.append(f"{former}: former event type no longer read")
+        elif renamed[former].last_version < entry["last_version"]:
+            problems.append(f"{former}: version {entry['last_version']} no longer read")
     return problems
+
+
+def _renamed_problems(
+    event_type: str,
+    old: Snapshot,
+    new: Snapshot,
+    bridges: Mapping[tuple[str, int], Any],
+    renames: Mapping[str, Renamed],
+) -> list[str]:
+    """What stops the messages of a former event type from reading as the type it became."""
+    renamed = renames[event_type]
+    read_as = new["events"].get(renamed.read_as)
+    if read_as is None:
+        return [f"{event_type}: read as {renamed.read_as}, which is not an event type"]
+    problems = []
+    if old["schema_version"] > renamed.last_version:
+        problems.append(
+            f"{event_type}: schema_version {old['schema_version']} is newer than the "
+            f"{renamed.last_version} read as {renamed.read_as}"
+        )
+    problems += _missing_upcasters(event_type, old["schema_version"], renamed.last_version, bridges)
+    problems += _missing_upcasters(
+        renamed.read_as, renamed.read_as_version, read_as["schema_version"], bridges
+    )
+    unpublished = _topics(old) - _topics(read_as)
+    if unpublished:
+        problems.append(
+            f"{event_type}: read as {renamed.read_as}, which is not published on "
+            + ", ".join(sorted(unpublished))
+        )
+    return problems
+
+
+def _topics(entry: Snapshot) -> set[str]:
+    """The topics a snapshot entry's type is published on (`topics` when several)."""
+    return set(entry["topics"]) if "topics" in entry else {entry["topic"]}
 
 
 def _compare_event(
     event_type: str, old: Snapshot, new: Snapshot, bridges: Mapping[tuple[str, int], Any]
 ) -> list[str]:
     problems = []
-    if old["topic"] != new["topic"]:
+    unpublished = _topics(old) - _topics(new)
+    if unpublished and "topic" in old and "topic" in new:
         problems.append(f"{event_type}: topic changed from {old['topic']} to {new['topic']}")
+    elif unpublished:
+        problems.append(f"{event_type}: no longer published on {', '.join(sorted(unpublished))}")
     old_version, new_version = old["schema_version"], new["schema_version"]
     if new_version < old_version:
         problems.append(

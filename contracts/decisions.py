@@ -1,20 +1,22 @@
 """The one shape in which every service decides and refuses: a domain function returns a
 `Decision` (the state to save and the events to publish, or the rule it broke), and a refused
-command is published as a `CommandRefusal` event carrying the rule, a sentence and the figures.
+command is published as the one refusal event, `CommandRefused`, carrying the rule, a sentence
+and the figures.
 
-Domains import this module (it does no I/O); handlers turn a refused decision into the
-service's refusal event, so the gateway reads every service's refusals the same way.
+Domains import this module (it does no I/O); handlers turn a refused decision into a
+`CommandRefused`, so the gateway reads every service's refusals the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contracts.base import Event
+from contracts.topics import ALLOCATIONS_LIFECYCLE, LEDGER_RESULTS, OUTCOMES_LIFECYCLE
 from contracts.values import Figures, Identifier, Text
 
 State = TypeVar("State")
@@ -51,16 +53,49 @@ class Decision(Generic[State]):
         return Decision(refusal=RuleBroken(rule, reason, dict(figures or {})))
 
 
-class CommandRefusal(Event, abstract=True):
-    """A command was refused: which command, about what, the rule, why, and the figures.
+DecidingService = Literal["allocations", "outcomes", "ledger"]
 
-    The one refusal shape: each service publishes a subclass of it on its own lifecycle topic
-    (a class names its topic), and `contracts.refusals` reads every one, and the older
-    refusal events, as one `Refusal`.
+REFUSAL_TOPICS: dict[str, str] = {
+    "allocations": ALLOCATIONS_LIFECYCLE,
+    "outcomes": OUTCOMES_LIFECYCLE,
+    "ledger": LEDGER_RESULTS,
+}
+"""Where each deciding service publishes its refusals: beside the rest of what it decides."""
+
+
+class CommandRefused(Event):
+    """A command was refused: who decided, which command, about what, the rule, why, and the
+    figures. The one refusal event of every service.
+
+    Each service publishes it on its own topic, beside the rest of what it decides
+    (`REFUSAL_TOPICS`), so this is the one event type published on several topics. Version 1
+    was allocations' alone; the outcomes service's `OutcomesCommandRefused` and the ledger's
+    `RequestRejected` are read as this type (`contracts.upcasting.RENAMED`).
     """
 
+    topics: ClassVar[tuple[str, ...]] = tuple(REFUSAL_TOPICS.values())
+    schema_version = 2
+
+    decided_by: DecidingService
     command_type: Identifier
     subject_id: Identifier
     rule: Identifier
     reason: Text
     figures: Figures = Field(default_factory=dict)
+    # The outcomes contract the command was about: the outcomes topics are keyed by contract,
+    # so an outcomes refusal stays in order with the rest of its contract's events.
+    contract_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _outcomes_refusals_name_their_contract(self) -> CommandRefused:
+        if self.decided_by == "outcomes" and self.contract_id is None:
+            raise ValueError("an outcomes refusal names its contract_id (the topic's key)")
+        return self
+
+    def published_on(self) -> str:
+        return REFUSAL_TOPICS[self.decided_by]
+
+    def partition_key(self) -> str:
+        if self.decided_by == "outcomes" and self.contract_id is not None:
+            return self.contract_id
+        return self.place_id

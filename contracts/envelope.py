@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from contracts.base import Event, event_class
 from contracts.errors import InvalidEnvelope, InvalidPayload
-from contracts.upcasting import upcast
+from contracts.upcasting import read_as_current
 
 TRACEPARENT_PATTERN = r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
@@ -91,11 +91,13 @@ def encode_wrapped(
 
 
 def unwrap(envelope: Envelope) -> Event:
-    """Return the event inside an envelope, upcast to the version this code knows."""
-    cls = event_class(envelope.event_type)
-    payload = upcast(envelope.event_type, envelope.schema_version, envelope.payload)
+    """Return the event inside an envelope, upcast to the version this code knows (and read as
+    the type that replaced it, when its type was renamed)."""
+    event_type, payload = read_as_current(
+        envelope.event_type, envelope.schema_version, envelope.payload
+    )
     try:
-        return cls.model_validate(payload)
+        return event_class(event_type).model_validate(payload)
     except ValidationError as error:
         raise InvalidPayload(f"invalid {envelope.event_type} payload: {error}") from error
 

@@ -15,6 +15,7 @@ from contracts.allocations import (
     VariationKind,
 )
 from contracts.base import EVENT_TYPES, Event, event_class
+from contracts.decisions import CommandRefused
 from contracts.ledger import (
     ClosePeriod,
     IatiTransactionType,
@@ -29,7 +30,6 @@ from contracts.ledger import (
     RecoveryRaised,
     RecoveryRecorded,
     ReleaseReason,
-    RequestRejected,
     ReservationMade,
     ReservationRejected,
     ReservationReleased,
@@ -87,6 +87,7 @@ __all__ = [
     "Attribution",
     "AttributionShare",
     "ClosePeriod",
+    "CommandRefused",
     "ContractEvent",
     "DecideAllocation",
     "Event",
@@ -114,7 +115,6 @@ __all__ = [
     "RecoveryRecorded",
     "RegisterOutcomesContract",
     "ReleaseReason",
-    "RequestRejected",
     "ReservationMade",
     "ReservationRejected",
     "ReservationReleaseRequested",

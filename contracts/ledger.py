@@ -1,11 +1,10 @@
 """Events on the ledger's topics: requests to it, its results, posted transfers, public spend."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from contracts.base import Event
-from contracts.decisions import CommandRefusal
 from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import LEDGER_REQUESTS, LEDGER_RESULTS, LEDGER_SPEND, LEDGER_TRANSFERS
 from contracts.values import (
@@ -393,32 +392,6 @@ class VirementRecorded(Event):
         if self.attribution is not None:
             check_attribution_adds_up(self.attribution, self.amount_pence)
         return self
-
-
-class RequestRejected(CommandRefusal):
-    """The ledger refused a request for a generic reason (closed period, id reused, ...), in the
-    one refusal shape (`contracts.decisions.CommandRefusal`: `command_type` is the request's event
-    type, `subject_id` the request's event id). Version 1 had only the two `request_*` fields
-    and an optional rule; it is upcast (`contracts.upcasting`), and the `request_*` fields stay
-    for the readers that know them."""
-
-    topic = LEDGER_RESULTS
-    schema_version = 2
-
-    request_event_type: Identifier
-    request_id: Identifier
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refusal_fields_from_the_request(cls, data: Any) -> Any:
-        """Code written for version 1 names only the request: the one shape's fields follow."""
-        if isinstance(data, dict):
-            data = dict(data)
-            data.setdefault("command_type", data.get("request_event_type"))
-            data.setdefault("subject_id", data.get("request_id"))
-            if data.get("rule") is None:
-                data["rule"] = "ledger_rule"
-        return data
 
 
 # --- Posted transfers (LEDGER_TRANSFERS) ------------------------------------------------------

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from contracts.base import Event
-from contracts.decisions import CommandRefusal
 from contracts.ledger import PayerShares, check_payer_shares
 from contracts.money import Pence, PositivePence, SignedPence
 from contracts.topics import OUTCOMES_COMMANDS, OUTCOMES_LIFECYCLE
@@ -399,7 +398,7 @@ class OutcomesContractRegistered(_ContractTerms):
 
 class OutcomesContractRejected(ContractEvent):
     """A contract registration was refused, with every reason found.
-    No longer published (see `OutcomesCommandRefused`); kept readable."""
+    No longer published (see `contracts.decisions.CommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -619,7 +618,7 @@ class ClawbackSettled(ContractEvent):
 
 class ClawbackRefused(ContractEvent):
     """A clawback command could not be acted on (no such paid claim, already clawed back).
-    No longer published (see `OutcomesCommandRefused`); kept readable."""
+    No longer published (see `contracts.decisions.CommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -693,7 +692,7 @@ class OpenBookSubmitted(ContractEvent):
 
 class OpenBookRejected(ContractEvent):
     """An open-book return was refused, with the reasons.
-    No longer published (see `OutcomesCommandRefused`); kept readable."""
+    No longer published (see `contracts.decisions.CommandRefused`); kept readable."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -717,7 +716,7 @@ class CommandRejected(ContractEvent):
     """An outcomes command was refused as a whole, naming it and every reason.
 
     Published before the one refusal shape; kept so that the events on the topic stay readable
-    (`contracts.refusals` reads them). New refusals are `OutcomesCommandRefused`."""
+    (`contracts.refusals` reads them). New refusals are `contracts.decisions.CommandRefused`."""
 
     topic = OUTCOMES_LIFECYCLE
 
@@ -727,11 +726,3 @@ class CommandRejected(ContractEvent):
     # (contracts.refusals); absent in events written before they were added.
     rule: Identifier | None = None
     figures: Figures = Field(default_factory=dict)
-
-
-class OutcomesCommandRefused(ContractEvent, CommandRefusal):
-    """A command to the outcomes service was refused, in the one refusal shape
-    (`contracts.decisions.CommandRefusal`): the command, its subject, the rule, why, the figures.
-    Keyed by contract like every outcomes event."""
-
-    topic = OUTCOMES_LIFECYCLE

@@ -1,12 +1,12 @@
 """One refusal shape for every service: which command was refused, by whom, under which rule,
 why in a sentence, and the figures; read out of each service's own refusal events.
 
-Allocations, outcomes and the ledger refuse in the one shape `contracts.decisions.CommandRefusal`
-(`CommandRefused`, `OutcomesCommandRefused` and `RequestRejected`, one per topic; the ledger's
-version 1 events are upcast to it); the older and other refusal events (`CommandRejected` from
-outcomes, the specific reservation and payment refusals from the ledger) stay readable as they
-are. `refusal_of` reads any of them, old
-or new, as one `Refusal`, so a reader (the gateway's command status, a page) never needs to know
+Allocations, outcomes and the ledger refuse with the one refusal event,
+`contracts.decisions.CommandRefused` (outcomes' former `OutcomesCommandRefused` and the ledger's
+former `RequestRejected` are read as it, `contracts.upcasting.RENAMED`); the older and other
+refusal events (`CommandRejected` from outcomes, the specific reservation and payment refusals
+from the ledger) stay readable as they are. `refusal_of` reads any of them, old or new, as one
+`Refusal`, so a reader (the gateway's command status, a page) never needs to know
 which service decided. The command is found through the envelope: a service wraps what it
 decides with the command's envelope as causation, so the correlation id is the command's id.
 """
@@ -19,17 +19,16 @@ from uuid import UUID
 
 from pydantic import Field
 
-from contracts.allocations import AllocationUnfunded, CommandRefused, ReleaseRefused
+from contracts.allocations import AllocationUnfunded, ReleaseRefused
 from contracts.base import Event
-from contracts.decisions import CommandRefusal
+from contracts.decisions import CommandRefused
 from contracts.envelope import Envelope
-from contracts.ledger import PaymentRejected, RequestRejected, ReservationRejected
+from contracts.ledger import PaymentRejected, ReservationRejected
 from contracts.outcomes import (
     ClawbackRefused,
     CommandRejected,
     EvidenceRejected,
     OpenBookRejected,
-    OutcomesCommandRefused,
     OutcomesContractRejected,
 )
 from contracts.values import TEXT_LENGTH_MAX, Figures, Identifier, Text, ValueObject
@@ -48,8 +47,8 @@ class Refusal(ValueObject):
     decided_by: Identifier
 
 
-def _from_refusal(event: CommandRefusal) -> dict[str, Any]:
-    """The one refusal shape (`contracts.decisions.CommandRefusal`), read as it is."""
+def _from_refusal(event: CommandRefused) -> dict[str, Any]:
+    """The one refusal event (`contracts.decisions.CommandRefused`), read as it is."""
     return {
         "command_type": event.command_type,
         "subject_id": event.subject_id,
@@ -160,9 +159,7 @@ def _joined(reasons: tuple[str, ...]) -> str:
 
 READERS: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     CommandRefused: _from_refusal,
-    OutcomesCommandRefused: _from_refusal,
     CommandRejected: _from_outcomes,
-    RequestRejected: _from_refusal,  # the one shape since its version 2
     ReservationRejected: _from_reservation,
     AllocationUnfunded: _from_unfunded,
     PaymentRejected: _from_payment,

@@ -2,6 +2,9 @@
 
 Run `python -m contracts.snapshot` after an additive change to refresh
 contracts/schema_snapshot.json; it refuses a breaking change unless --allow-breaking is given.
+Each event type is listed with its version, its `topic` (or, for the one type published on
+several, its `topics`) and its schema; `renamed` lists the former event types still read as
+another (`contracts.upcasting.RENAMED`), so that dropping one of them is caught too.
 """
 
 import json
@@ -12,6 +15,7 @@ from typing import Any
 from contracts.base import EVENT_TYPES
 from contracts.compatibility import breaking_changes
 from contracts.envelope import Envelope
+from contracts.upcasting import RENAMED
 
 __all__ = ["SNAPSHOT_PATH", "breaking_changes", "current_snapshot", "load_snapshot", "main"]
 
@@ -25,15 +29,23 @@ def current_snapshot() -> dict[str, Any]:
         "events": {
             event_type: {
                 "schema_version": cls.schema_version,
-                "topic": cls.topic,
+                **_topics(cls.topics),
                 "schema": cls.model_json_schema(),
             }
             for event_type, cls in sorted(EVENT_TYPES.items())
+        },
+        "renamed": {
+            former: {"read_as": renamed.read_as, "last_version": renamed.last_version}
+            for former, renamed in sorted(RENAMED.items())
         },
     }
     # A JSON round trip, so the result compares equal to what load_snapshot() reads back.
     loaded: dict[str, Any] = json.loads(_render(snapshot))
     return loaded
+
+
+def _topics(topics: tuple[str, ...]) -> dict[str, Any]:
+    return {"topic": topics[0]} if len(topics) == 1 else {"topics": sorted(topics)}
 
 
 def load_snapshot(path: Path = SNAPSHOT_PATH) -> dict[str, Any]:

@@ -1,6 +1,9 @@
-"""Upcasters: functions that turn an old version of an event's payload into the next version."""
+"""Upcasters: functions that turn an old version of an event's payload into the next version,
+and the event types now read as another type (`RENAMED`), so that every message ever
+published, on a topic or still waiting in an outbox, reads as a class this code knows."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from contracts.base import event_class
@@ -28,11 +31,66 @@ def upcast_request_rejected_v1_v2(payload: Payload) -> Payload:
     return upgraded
 
 
+def upcast_command_refused_v1_v2(payload: Payload) -> Payload:
+    """CommandRefused v1 was the allocations service's own refusal; v2 is every service's, and
+    names who decided."""
+    return {**payload, "decided_by": "allocations"}
+
+
+def command_refused_from_outcomes(payload: Payload) -> Payload:
+    """OutcomesCommandRefused v1 is CommandRefused v2 decided by the outcomes service."""
+    return {**payload, "decided_by": "outcomes"}
+
+
+def command_refused_from_ledger(payload: Payload) -> Payload:
+    """RequestRejected v2 is CommandRefused v2 decided by the ledger; its `request_*` fields
+    only repeated `command_type` and `subject_id`."""
+    converted = {key: value for key, value in payload.items() if not key.startswith("request_")}
+    return {**converted, "decided_by": "ledger"}
+
+
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("RecordSettlement", 1): upcast_record_settlement_v1_v2,
     ("RequestRejected", 1): upcast_request_rejected_v1_v2,
+    ("CommandRefused", 1): upcast_command_refused_v1_v2,
 }
 """(event_type, from_version) -> a function returning the payload at from_version + 1."""
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """An event type no longer published, read as `read_as`: its payload at `last_version` (older
+    versions are upcast to it first) becomes `read_as`'s payload at `read_as_version`."""
+
+    read_as: str
+    last_version: int
+    read_as_version: int
+    convert: Callable[[Payload], Payload]
+
+
+RENAMED: dict[str, Renamed] = {
+    "OutcomesCommandRefused": Renamed("CommandRefused", 1, 2, command_refused_from_outcomes),
+    "RequestRejected": Renamed("CommandRefused", 2, 2, command_refused_from_ledger),
+}
+"""Former event type -> how its messages read as the type that replaced it (the one refusal
+event, `contracts.decisions.CommandRefused`). A rolling deploy upgrades consumers first, so
+every reader knows the new type before any producer sends it."""
+
+
+def read_as_current(event_type: str, schema_version: int, payload: Payload) -> tuple[str, Payload]:
+    """The event type a message is read as now, and its payload at that type's version."""
+    renamed = RENAMED.get(event_type)
+    if renamed is not None:
+        if schema_version > renamed.last_version:
+            raise UnsupportedSchemaVersion(
+                f"{event_type} schema_version {schema_version} is newer than its last version "
+                f"{renamed.last_version}, which this code reads as {renamed.read_as}"
+            )
+        for version in range(schema_version, renamed.last_version):
+            payload = _apply(_upcaster(event_type, version), event_type, version, payload)
+        payload = _apply(renamed.convert, event_type, renamed.last_version, payload)
+        event_type, schema_version = renamed.read_as, renamed.read_as_version
+    return event_type, upcast(event_type, schema_version, payload)
 
 
 def upcast(event_type: str, schema_version: int, payload: Payload) -> Payload:

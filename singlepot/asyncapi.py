@@ -57,7 +57,7 @@ def document() -> dict[str, Any]:
     consumers = _consumers(subscriptions)
     sending = producers(subscriptions)
     for topic in ALL_TOPICS:
-        on_topic = sorted(t for t, c in EVENT_TYPES.items() if c.topic == topic)
+        on_topic = sorted(t for t, c in EVENT_TYPES.items() if topic in c.topics)
         channel_id = topic.replace(".", "_")
         channels[channel_id] = {
             "address": topic,

@@ -3,7 +3,8 @@
 A service publishes an event by building it (a domain function returning it, a handler adding
 it to the outbox, the ledger answering with it) and the outbox relay sends it to the event
 class's own topic. So each event class that a service's source constructs — `SomeEvent(...)`
-or `SomeEvent.model_validate(...)` — names a topic it sends on. The gateway also publishes the
+or `SomeEvent.model_validate(...)` — names a topic it sends on (the one refusal event,
+`CommandRefused`, goes to the deciding service's own refusal topic). The gateway also publishes the
 command of every HTTP command route (built from the request body by the route's table, not by
 name), and every service that consumes sends dead letters.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from contracts import topics
 from contracts.base import EVENT_TYPES, Event
+from contracts.decisions import REFUSAL_TOPICS, CommandRefused
 
 SERVICES_ROOT = Path(__file__).resolve().parent.parent / "services"
 CONSTRUCTORS = frozenset({"model_validate", "model_validate_json"})
@@ -42,11 +44,23 @@ def events_published_by(service: str) -> set[type[Event]]:
     return published
 
 
+def topics_sent_by(service: str, event_class: type[Event]) -> tuple[str, ...]:
+    """The topics `service` sends `event_class` on: the class's topic, or for the one refusal
+    event (published on several), the topic of the refusals `service` decides."""
+    if event_class is CommandRefused:
+        return (REFUSAL_TOPICS[service],)
+    return event_class.topics
+
+
 def producers(services: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     """Topic → the services sending on it, for `services` (name → the topics it consumes)."""
     sending: dict[str, list[str]] = {}
     for service, subscriptions in services.items():
-        sent = {event_class.topic for event_class in events_published_by(service)}
+        sent = {
+            topic
+            for event_class in events_published_by(service)
+            for topic in topics_sent_by(service, event_class)
+        }
         if subscriptions:
             sent.add(topics.DEAD_LETTER)  # the shared consumer dead-letters what it cannot take
         for topic in sorted(sent):

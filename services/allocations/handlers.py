@@ -26,7 +26,6 @@ from contracts.allocations import (
     CancelAllocation,
     CastVote,
     CloseVote,
-    CommandRefused,
     ConfigureBoard,
     DeclareInterest,
     LodgeClaim,
@@ -39,12 +38,11 @@ from contracts.allocations import (
     SetEarmark,
     SignOffAllocation,
 )
-from contracts.decisions import Decision
+from contracts.decisions import CommandRefused, Decision
 from contracts.ledger import (
     PaymentMade,
     PaymentRejected,
     RecoveryRecorded,
-    RequestRejected,
     ReservationMade,
     ReservationRejected,
     ReservationReleased,
@@ -64,6 +62,7 @@ async def _publish(context: HandlerContext, command: Event, decision: Decision[A
         await context.outbox.add(
             CommandRefused(
                 place_id=command.place_id,
+                decided_by="allocations",
                 command_type=command.event_type,
                 subject_id=domain.subject_of(command),
                 rule=refusal.rule,
@@ -524,17 +523,19 @@ async def recovery_recorded(context: HandlerContext, result: RecoveryRecorded) -
     )
 
 
-async def request_rejected(context: HandlerContext, result: RequestRejected) -> None:
+async def request_rejected(context: HandlerContext, result: CommandRefused) -> None:
     """A release the ledger refused: the money is still reserved (see domain.release_refused)."""
-    if result.request_event_type != ReservationReleaseRequested.event_type:
+    if result.decided_by != "ledger":
+        return
+    if result.command_type != ReservationReleaseRequested.event_type:
         return
     try:
-        request_event_id = UUID(result.request_id)
+        request_event_id = UUID(result.subject_id)
     except ValueError:
         return
     found = await db.find_release_request(context.connection, result.place_id, request_event_id)
     if found is None:
-        log.info("refusal of release %s, not ours, ignored", result.request_id)
+        log.info("refusal of release %s, not ours, ignored", result.subject_id)
         return
     allocation_id, amount_pence = found
     await _ledger_result(
@@ -570,5 +571,5 @@ HANDLERS: dict[type[Event], Handler] = {
     PaymentMade: payment_made,
     PaymentRejected: payment_rejected,
     RecoveryRecorded: recovery_recorded,
-    RequestRejected: request_rejected,
+    CommandRefused: request_rejected,
 }

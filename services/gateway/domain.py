@@ -118,6 +118,12 @@ class Permission(StrEnum):
 
 
 P = Permission
+CLAIM_REVIEWS: Mapping[str, Permission] = {
+    "programme": P.APPROVE_CLAIM_PROGRAMME,
+    "finance": P.APPROVE_CLAIM_FINANCE,
+}
+"""A grant claim's reviews in order, with the action each needs: programme staff approve it
+(or return it), then finance. Each is a route of its own in the API and on the pages."""
 _PLACE_READS = frozenset(
     {
         P.READ_POT,

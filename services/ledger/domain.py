@@ -33,7 +33,6 @@ from contracts import (
     RecordSettlement,
     RecoveryRaised,
     RecoveryRecorded,
-    RequestRejected,
     ReservationMade,
     ReservationRejected,
     ReservationReleased,
@@ -45,6 +44,7 @@ from contracts import (
     VirementRecorded,
     VirementRequested,
 )
+from contracts.decisions import CommandRefused
 from contracts.ledger import FundingStream, IatiTransactionType, PayerShare
 from contracts.money import PENCE_MAX, format_pounds
 from contracts.risk_share import ApplyRiskShare, RiskShareApplied, RiskSharePartner, StreamMove
@@ -1286,13 +1286,12 @@ def decide(book: PlaceBook, request_event_id: UUID, request: Event) -> Decision:
     return decision
 
 
-def _conflict(book: PlaceBook, request_event_id: UUID, request: Event) -> RequestRejected:
-    return RequestRejected(
+def _conflict(book: PlaceBook, request_event_id: UUID, request: Event) -> CommandRefused:
+    return CommandRefused(
         place_id=book.place_id,
+        decided_by="ledger",
         command_type=request.event_type,
         subject_id=str(request_event_id),
-        request_event_type=request.event_type,
-        request_id=str(request_event_id),
         reason=(
             f"event id {request_event_id} was already used for a different request; "
             "this one was not posted: send it again with a new event id"
@@ -1328,12 +1327,11 @@ def rejection_event(
             rule=None if rejection.rule == "ledger_rule" else rejection.rule,
             figures=rejection.figures,
         )
-    return RequestRejected(
+    return CommandRefused(
         place_id=place_id,
+        decided_by="ledger",
         command_type=request.event_type,
         subject_id=str(request_event_id),
-        request_event_type=request.event_type,
-        request_id=str(request_event_id),
         reason=reason,
         rule=rejection.rule,
         figures=rejection.figures,

@@ -3,7 +3,7 @@
 load the books the batch touches (locking each place's chain head) → `domain.decide` each
 request in order → save transfers, balances, answers and outbox rows together → commit. A
 request id seen before gets its original answer again; the same id with another body is
-refused with `RequestRejected` and kept in `conflicting_requests` for review.
+refused with `CommandRefused` and kept in `conflicting_requests` for review.
 """
 
 from __future__ import annotations

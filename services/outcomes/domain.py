@@ -917,7 +917,7 @@ def deadline_flags(
 # --- Decisions: one per command ---------------------------------------------------------------
 # Each takes what its handler loaded and the command, and returns a `Decision`: the state to
 # save and the events to publish, or the rule broken with one sentence (several problems are
-# joined into it) and the figures. Handlers publish a refusal as `OutcomesCommandRefused`.
+# joined into it) and the figures. Handlers publish a refusal as `CommandRefused`.
 
 SUBJECT_FIELDS = ("clawback_id", "batch_id", "period_id", "flow_id", "metric_id", "contract_id")
 """The fields that name what an outcomes command is about, most specific first."""

@@ -4,7 +4,7 @@ payment and recovery requests, remittance advice and flags out.
 Every handler runs inside the runtime's transaction, together with the inbox row, so a message
 takes effect at most once. A command handler loads what it needs, asks the domain to decide
 (`domain.decide_*`), then saves and publishes what was decided, or publishes the refusal as an
-`OutcomesCommandRefused` naming the rule; the rules live in `domain.py`. Every handler takes the
+`CommandRefused` naming the rule; the rules live in `domain.py`. Every handler takes the
 service's settings first; the registry `HANDLERS` at the bottom maps message types to handlers,
 and `app.definition` binds them to the settings.
 """
@@ -18,13 +18,12 @@ from typing import Any
 
 from contracts.allocations import AllocationApproved, AllocationFunded
 from contracts.base import Event
-from contracts.decisions import Decision
+from contracts.decisions import CommandRefused, Decision
 from contracts.ledger import (
     PaymentMade,
     PaymentRejected,
     RecoveryRaised,
     RecoveryRecorded,
-    RequestRejected,
 )
 from contracts.outcomes import (
     AmendMetric,
@@ -42,7 +41,6 @@ from contracts.outcomes import (
     FunnelMeasured,
     GamingFlagRaised,
     OutcomePaymentRejected,
-    OutcomesCommandRefused,
     RecordEngagements,
     RecordInvestorFlow,
     RecordReferrals,
@@ -75,8 +73,9 @@ async def _publish(
     if decision.refusal is not None:
         refusal = decision.refusal
         await context.outbox.add(
-            OutcomesCommandRefused(
+            CommandRefused(
                 place_id=command.place_id,
+                decided_by="outcomes",
                 contract_id=command.contract_id,
                 command_type=command.event_type,
                 subject_id=domain.subject_of(command),
@@ -655,13 +654,13 @@ async def record_recovery(
 
 
 async def record_request_rejection(
-    settings: OutcomesSettings, context: HandlerContext, result: RequestRejected
+    settings: OutcomesSettings, context: HandlerContext, result: CommandRefused
 ) -> None:
     """The ledger refused a recovery: the claim counts as paid again, with the ledger's reason."""
-    if result.request_event_type != RecoveryRaised.event_type:
+    if result.decided_by != "ledger" or result.command_type != RecoveryRaised.event_type:
         return
     settled = await db.settle_clawback(
-        context.connection, result.request_id, "refused", result.reason
+        context.connection, result.subject_id, "refused", result.reason
     )
     if settled is None:
         return
@@ -677,7 +676,7 @@ async def record_request_rejection(
             place_id=result.place_id,
             contract_id=settled["contract_id"],
             clawback_id=settled["clawback_id"],
-            recovery_id=result.request_id,
+            recovery_id=result.subject_id,
             recovered=False,
             amount_pence=0,
             reason=result.reason,
@@ -923,6 +922,6 @@ HANDLERS: dict[type[Event], OutcomesHandler] = {
     PaymentMade: record_payment,
     PaymentRejected: record_payment_rejection,
     RecoveryRecorded: record_recovery,
-    RequestRejected: record_request_rejection,
+    CommandRefused: record_request_rejection,
 }
 """The registry: each message type the service handles, with its handler."""

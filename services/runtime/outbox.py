@@ -69,7 +69,7 @@ def row_for(envelope: Envelope, event: Event) -> OutboxRow:
         headers[TRACEPARENT_HEADER] = envelope.traceparent
     return OutboxRow(
         event_id=envelope.event_id,
-        topic=event.topic,
+        topic=event.published_on(),
         partition_key=event.partition_key(),
         event_type=envelope.event_type,
         value=encode(envelope),
@@ -93,7 +93,7 @@ def answer_row(
         headers[TRACEPARENT_HEADER] = traceparent
     return OutboxRow(
         event_id=event_id,
-        topic=event.topic,
+        topic=event.published_on(),
         partition_key=event.partition_key(),
         event_type=event.event_type,
         value=encode_wrapped(

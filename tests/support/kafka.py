@@ -106,7 +106,9 @@ async def publish(
         for event in events:
             envelope = wrap(event, producer=producer_name)
             await producer.send_and_wait(
-                settings.topic(event.topic), encode(envelope), key=event.partition_key().encode()
+                settings.topic(event.published_on()),
+                encode(envelope),
+                key=event.partition_key().encode(),
             )
             envelopes.append(envelope)
         return envelopes

@@ -113,5 +113,6 @@ async def command_refusals_for_place(
 
 
 async def forget_outcomes(connection: asyncpg.Connection) -> None:
-    """Forget every command's outcome (the accepted requests stay), for a rebuild."""
+    """Forget the outcomes events will tell again (the accepted requests stay, and the outcomes
+    of commands the gateway decided itself), for a rebuild."""
     await connection.execute(QUERIES.forget_outcomes)

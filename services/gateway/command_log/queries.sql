@@ -50,5 +50,6 @@ WHERE l.place_id = $1 AND o.status = 'refused'
 ORDER BY o.updated_at DESC LIMIT $2;
 
 -- name: forget_outcomes
--- A rebuild of the read models replays every event, and with them what became of each command.
-TRUNCATE command_outcomes;
+-- A rebuild of the read models replays every event, and with them what became of each command;
+-- the outcomes of commands the gateway decided itself come from no event, so they stay.
+DELETE FROM command_outcomes WHERE NOT decided_here;

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from services.gateway.command_table import COMMAND_ROUTES, Subject
 from services.gateway.domain import (
+    CLAIM_REVIEWS,
     EVERY_PLACE,
     ROLE_PERMISSIONS,
     SUBJECT_ROLES,
@@ -296,12 +297,13 @@ MONITORING_DOORS: dict[tuple[str, str], Door] = {
     ("POST", f"{API}{GRANTS}/{{allocation_id}}/claims"): Door(
         P.CLAIM_GRANT_PAYMENT, Scope.PATH_PROVIDER
     ),
-    ("POST", f"{API}{PLACE}/grant-claims/{{claim_id}}/programme-review"): Door(
-        P.APPROVE_CLAIM_PROGRAMME, Scope.PLACE
-    ),
-    ("POST", f"{API}{PLACE}/grant-claims/{{claim_id}}/finance-review"): Door(
-        P.APPROVE_CLAIM_FINANCE, Scope.PLACE
-    ),
+    # A grant claim's reviews, one route each (`domain.CLAIM_REVIEWS`), here and on the pages.
+    **{
+        ("POST", f"{API}{PLACE}/grant-claims/{{claim_id}}/{step}-review"): Door(
+            permission, Scope.PLACE
+        )
+        for step, permission in CLAIM_REVIEWS.items()
+    },
     ("PUT", f"{API}{PLACE}/organisations/{{organisation_ref}}/due-diligence"): Door(
         P.RECORD_DUE_DILIGENCE, Scope.PLACE
     ),
@@ -323,8 +325,10 @@ MONITORING_DOORS: dict[tuple[str, str], Door] = {
     ),
     ("GET", f"{PLACE}/monitoring"): Door(P.READ_MONITORING, Scope.PLACE),
     ("POST", f"{PLACE}/monitoring/reviews"): Door(P.REVIEW_GRANT_REPORT, Scope.PLACE),
-    ("POST", f"{PLACE}/monitoring/claims/programme"): Door(P.APPROVE_CLAIM_PROGRAMME, Scope.PLACE),
-    ("POST", f"{PLACE}/monitoring/claims/finance"): Door(P.APPROVE_CLAIM_FINANCE, Scope.PLACE),
+    **{
+        ("POST", f"{PLACE}/monitoring/claims/{step}"): Door(permission, Scope.PLACE)
+        for step, permission in CLAIM_REVIEWS.items()
+    },
 }
 
 # Citizens in the loop (services/gateway/citizens): what is public is open to anyone.

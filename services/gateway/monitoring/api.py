@@ -6,15 +6,16 @@ allocations service then does (a hold released, a claim paid) appears in the sam
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import format_pounds
 from services.gateway import problems
-from services.gateway.domain import Permission, Principal
+from services.gateway.domain import CLAIM_REVIEWS, Permission, Principal
 from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.intake import identifier_path
 from services.gateway.monitoring import db, domain, duplicates, service
@@ -26,6 +27,8 @@ GRANTS = f"{PLACE}/providers/{{provider_id}}/grants"
 REPORT_NUMBER = Path(..., ge=1, le=domain.REPORTS_MAX, description="The report's number, from 1.")
 RECEIVED = domain.RECEIVED
 AS_OF = Query(None, description="The day to judge due dates by (default: today in the UK).")
+Arguments = ParamSpec("Arguments")
+Answer = TypeVar("Answer")
 
 
 class MeasureBody(BaseModel):
@@ -87,6 +90,21 @@ def refused(refusal: MonitoringRefused) -> problems.ProblemError:
     return problems.invalid(refusal.field, refusal.rule, str(refusal), refusal.status)
 
 
+async def _decided(
+    gateway: Gateway,
+    command: Callable[Concatenate[Any, Arguments], Awaitable[Answer]],
+    *arguments: Arguments.args,
+    **named: Arguments.kwargs,
+) -> Answer:
+    """Run one of the room's commands (`service`) on a connection of its own; a refusal is
+    answered as problem+json naming the field and the rule."""
+    try:
+        async with gateway.pool.acquire() as connection:
+            return await command(connection, *arguments, **named)
+    except MonitoringRefused as refusal:
+        raise refused(refusal) from None
+
+
 def routes(gateway: Gateway) -> APIRouter:
     router = APIRouter(
         tags=["grant monitoring"],
@@ -106,19 +124,16 @@ def routes(gateway: Gateway) -> APIRouter:
         require(principal, Permission.SET_MONITORING, place_id)
         body = await body_of(gateway, request, PlanBody)
         measures = [Measure(**m.model_dump()) for m in body.measures]
-        try:
-            async with gateway.pool.acquire() as connection:
-                reports = await service.set_plan(
-                    connection,
-                    place_id,
-                    allocation_id,
-                    measures,
-                    body.schedule,
-                    body.paid_in_arrears,
-                    principal.principal_id,
-                )
-        except MonitoringRefused as refusal:
-            raise refused(refusal) from None
+        reports = await _decided(
+            gateway,
+            service.set_plan,
+            place_id,
+            allocation_id,
+            measures,
+            body.schedule,
+            body.paid_in_arrears,
+            principal.principal_id,
+        )
         return {
             "place_id": place_id,
             "allocation_id": allocation_id,
@@ -166,21 +181,18 @@ def routes(gateway: Gateway) -> APIRouter:
         reference. Programme staff then accept it or return it for changes."""
         require(principal, Permission.SUBMIT_GRANT_REPORT, place_id, provider_id)
         body = await body_of(gateway, request, ReportBody)
-        try:
-            async with gateway.pool.acquire() as connection:
-                await service.submit_report(
-                    connection,
-                    place_id,
-                    provider_id,
-                    allocation_id,
-                    report_number,
-                    body.figures,
-                    body.narrative,
-                    body.attachments,
-                    principal.principal_id,
-                )
-        except MonitoringRefused as refusal:
-            raise refused(refusal) from None
+        await _decided(
+            gateway,
+            service.submit_report,
+            place_id,
+            provider_id,
+            allocation_id,
+            report_number,
+            body.figures,
+            body.narrative,
+            body.attachments,
+            principal.principal_id,
+        )
         return {
             "allocation_id": allocation_id,
             "report_number": report_number,
@@ -199,19 +211,16 @@ def routes(gateway: Gateway) -> APIRouter:
         note saying what to change (which holds the next instalment until it is accepted)."""
         require(principal, Permission.REVIEW_GRANT_REPORT, place_id)
         body = await body_of(gateway, request, ReviewBody)
-        try:
-            async with gateway.pool.acquire() as connection:
-                status = await service.review_report(
-                    connection,
-                    place_id,
-                    allocation_id,
-                    report_number,
-                    body.decision,
-                    body.note,
-                    principal.principal_id,
-                )
-        except MonitoringRefused as refusal:
-            raise refused(refusal) from None
+        status = await _decided(
+            gateway,
+            service.review_report,
+            place_id,
+            allocation_id,
+            report_number,
+            body.decision,
+            body.note,
+            principal.principal_id,
+        )
         return {"allocation_id": allocation_id, "report_number": report_number, "status": status}
 
     @router.post(f"{GRANTS}/{{allocation_id}}/claims")
@@ -226,20 +235,17 @@ def routes(gateway: Gateway) -> APIRouter:
         remains of the grant, with the figures."""
         require(principal, Permission.CLAIM_GRANT_PAYMENT, place_id, provider_id)
         body = await body_of(gateway, request, ClaimBody)
-        try:
-            async with gateway.pool.acquire() as connection:
-                left = await service.submit_claim(
-                    connection,
-                    place_id,
-                    provider_id,
-                    allocation_id,
-                    body.claim_id,
-                    body.amount_pence,
-                    body.evidence,
-                    principal.principal_id,
-                )
-        except MonitoringRefused as refusal:
-            raise refused(refusal) from None
+        left = await _decided(
+            gateway,
+            service.submit_claim,
+            place_id,
+            provider_id,
+            allocation_id,
+            body.claim_id,
+            body.amount_pence,
+            body.evidence,
+            principal.principal_id,
+        )
         return {
             "claim_id": body.claim_id,
             "status": domain.CLAIM_SUBMITTED,
@@ -258,10 +264,7 @@ def routes(gateway: Gateway) -> APIRouter:
         rows = [row for row in duplicates.report(found) if place_id in row["places"]]
         return {"place_id": place_id, "organisations": rows}
 
-    for step, permission in (
-        ("programme", Permission.APPROVE_CLAIM_PROGRAMME),
-        ("finance", Permission.APPROVE_CLAIM_FINANCE),
-    ):
+    for step, permission in CLAIM_REVIEWS.items():
         router.add_api_route(
             f"{PLACE}/grant-claims/{{claim_id}}/{step}-review",
             _claim_review(gateway, step, permission),
@@ -280,19 +283,16 @@ def _claim_review(gateway: Gateway, step: str, permission: Permission) -> Any:
     ) -> dict[str, Any]:
         require(principal, permission, place_id)
         body = await body_of(gateway, request, ClaimReviewBody)
-        try:
-            async with gateway.pool.acquire() as connection:
-                status = await service.review_claim(
-                    connection,
-                    place_id,
-                    claim_id,
-                    step,
-                    body.decision,
-                    body.note,
-                    principal.principal_id,
-                )
-        except MonitoringRefused as refusal:
-            raise refused(refusal) from None
+        status = await _decided(
+            gateway,
+            service.review_claim,
+            place_id,
+            claim_id,
+            step,
+            body.decision,
+            body.note,
+            principal.principal_id,
+        )
         return {"claim_id": claim_id, "status": status, "status_text": domain.CLAIM_WORDS[status]}
 
     review_claim.__doc__ = (

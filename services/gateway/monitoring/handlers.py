@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from contracts import Event, PaymentMade
 from contracts.allocations import (
-    CommandRefused,
     GrantClaimPaymentRequested,
     InstalmentHeld,
     InstalmentHoldReleased,
     PayGrantClaim,
 )
+from contracts.decisions import CommandRefused
 from contracts.ledger import PaymentRejected
 from services.gateway.monitoring import db
 from services.runtime.consumer import Handler, HandlerContext

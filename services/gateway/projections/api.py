@@ -114,6 +114,63 @@ PLACE_LISTS = (
 )
 
 
+# A list of one outcomes contract's rows: (connection, place_id, contract_id) → rows.
+ContractRows = Callable[[asyncpg.Connection, str, str], Awaitable[list[Any]]]
+
+
+@dataclass(frozen=True)
+class ContractList:
+    """One read of an outcomes contract's rows:
+    `GET /places/{place_id}/outcomes-contracts/{contract_id}/<path>` answers
+    `{"place_id": ..., "contract_id": ..., <key>: [rows]}` to a caller who may read the place's
+    contracts, or the contract's own provider."""
+
+    path: str
+    name: str
+    key: str
+    description: str
+    rows: ContractRows
+
+
+CONTRACT_LISTS = (
+    ContractList(
+        "targets",
+        "outcomes_against_targets",
+        "metrics",
+        "Per metric: outcomes paid against target and caps; a provider's own contracts only.",
+        views.outcomes_against_targets,
+    ),
+    ContractList(
+        "funnel",
+        "funnel_by_segment",
+        "segments",
+        "Referred, engaged and paid by difficulty segment; a provider's own contracts only.",
+        views.funnel_by_segment,
+    ),
+)
+
+
+def contract_list_endpoint(gateway: Gateway, read: ContractList) -> Callable[..., Any]:
+    """The endpoint of one contract list: the door is the contract's provider's, so the
+    contract is looked up before the caller's grant is checked again."""
+
+    async def endpoint(
+        place_id: str = identifier_path(),
+        contract_id: str = identifier_path(),
+        principal: Principal = CALLER,
+    ) -> JsonObject:
+        _check_path(place_id=place_id, contract_id=contract_id)
+        async with gateway.pool.acquire() as connection:
+            provider = await db.contract_provider(connection, place_id, contract_id)
+            require(principal, Permission.READ_CONTRACTS, place_id, provider, what=contract_id)
+            rows = await read.rows(connection, place_id, contract_id)
+        return {"place_id": place_id, "contract_id": contract_id, read.key: rows}
+
+    endpoint.__name__ = read.name
+    endpoint.__doc__ = read.description
+    return endpoint
+
+
 def place_list_endpoint(gateway: Gateway, read: PlaceList) -> Callable[..., Any]:
     """The endpoint of one place list; paged lists take `limit` (1 to the page size maximum)."""
     place = identifier_path()
@@ -268,34 +325,14 @@ def routes(gateway: Gateway) -> APIRouter:
             rows = await views.department_spend(connection, place_id, department_code)
         return {"place_id": place_id, "department_code": department_code, "spend": rows}
 
-    @router.get("/places/{place_id}/outcomes-contracts/{contract_id}/targets", tags=["outcomes"])
-    async def outcomes_against_targets(
-        place_id: str = place,
-        contract_id: str = identifier_path(),
-        principal: Principal = CALLER,
-    ) -> JsonObject:
-        """Per metric: outcomes paid against target and caps; a provider's own contracts only."""
-        _check_path(place_id=place_id, contract_id=contract_id)
-        async with gateway.pool.acquire() as connection:
-            provider = await db.contract_provider(connection, place_id, contract_id)
-            require(principal, Permission.READ_CONTRACTS, place_id, provider, what=contract_id)
-            rows = await views.outcomes_against_targets(connection, place_id, contract_id)
-        return {"place_id": place_id, "contract_id": contract_id, "metrics": rows}
-
-    @router.get("/places/{place_id}/outcomes-contracts/{contract_id}/funnel", tags=["outcomes"])
-    async def funnel_by_segment(
-        place_id: str = place,
-        contract_id: str = identifier_path(),
-        principal: Principal = CALLER,
-    ) -> JsonObject:
-        """Referred, engaged and paid by difficulty segment; a provider's own contracts only."""
-        _check_path(place_id=place_id, contract_id=contract_id)
-        async with gateway.pool.acquire() as connection:
-            provider = await db.contract_provider(connection, place_id, contract_id)
-            require(principal, Permission.READ_CONTRACTS, place_id, provider, what=contract_id)
-            rows = await views.funnel_by_segment(connection, place_id, contract_id)
-        return {"place_id": place_id, "contract_id": contract_id, "segments": rows}
-
+    for contract_read in CONTRACT_LISTS:
+        router.add_api_route(
+            f"/places/{{place_id}}/outcomes-contracts/{{contract_id}}/{contract_read.path}",
+            contract_list_endpoint(gateway, contract_read),
+            methods=["GET"],
+            name=contract_read.name,
+            tags=["outcomes"],
+        )
     return router
 
 

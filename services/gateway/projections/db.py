@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import astuple
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +27,22 @@ Row = dict[str, Any]
 
 def _rows(records: list[asyncpg.Record]) -> list[Row]:
     return [dict(record) for record in records]
+
+
+Write = Callable[[asyncpg.Connection, Row], Awaitable[None]]
+
+
+def _writes(query_name: str, fields: str) -> Write:
+    """A read-model write that passes an event's `fields` (their names, separated by spaces),
+    as they are and in this order, to the named query."""
+    query = getattr(QUERIES, query_name)
+    names = fields.split()
+
+    async def write(connection: asyncpg.Connection, values: Row) -> None:
+        await connection.execute(query, *(values[name] for name in names))
+
+    write.__name__ = write.__qualname__ = query_name
+    return write
 
 
 # --- Pot, statements, spend -------------------------------------------------------------------
@@ -113,16 +130,10 @@ async def set_allocation_funded(
     await connection.execute(QUERIES.set_allocation_funded, place_id, allocation_id, amount_pence)
 
 
-async def set_allocation_varied(connection: asyncpg.Connection, values: Row) -> None:
-    await connection.execute(
-        QUERIES.set_allocation_varied,
-        values["place_id"],
-        values["allocation_id"],
-        values["new_value_pence"],
-        values["new_end_date"],
-        values["new_purpose"],
-        values["reason"],
-    )
+set_allocation_varied = _writes(
+    "set_allocation_varied",
+    "place_id allocation_id new_value_pence new_end_date new_purpose reason",
+)
 
 
 async def allocations_for_place(
@@ -353,28 +364,15 @@ async def upsert_board(connection: asyncpg.Connection, values: Row) -> None:
     )
 
 
-async def upsert_decision_rules(connection: asyncpg.Connection, values: Row) -> None:
-    await connection.execute(
-        QUERIES.upsert_decision_rules,
-        values["place_id"],
-        values["rules_version"],
-        values["quorum_members"],
-        values["majority"],
-        values["sign_off_threshold_pence"],
-        values["claim_response_days"],
-    )
+upsert_decision_rules = _writes(
+    "upsert_decision_rules",
+    "place_id rules_version quorum_members majority sign_off_threshold_pence claim_response_days",
+)
 
 
-async def insert_interest(connection: asyncpg.Connection, values: Row) -> None:
-    await connection.execute(
-        QUERIES.insert_interest,
-        values["place_id"],
-        values["interest_id"],
-        values["member_id"],
-        values["recipient_id"],
-        values["allocation_id"],
-        values["description"],
-    )
+insert_interest = _writes(
+    "insert_interest", "place_id interest_id member_id recipient_id allocation_id description"
+)
 
 
 async def upsert_vote(connection: asyncpg.Connection, values: Row) -> None:
@@ -443,18 +441,11 @@ async def insert_refusal(
     )
 
 
-async def upsert_earmark(connection: asyncpg.Connection, values: Row) -> None:
-    await connection.execute(
-        QUERIES.upsert_earmark,
-        values["place_id"],
-        values["earmark_id"],
-        values["kind"],
-        values["purpose_tag"],
-        values["minimum_share_basis_points"],
-        values["department_code"],
-        values["funding_stream_code"],
-        values["reason"],
-    )
+upsert_earmark = _writes(
+    "upsert_earmark",
+    "place_id earmark_id kind purpose_tag minimum_share_basis_points department_code "
+    "funding_stream_code reason",
+)
 
 
 async def upsert_missions(connection: asyncpg.Connection, values: Row) -> None:
@@ -473,32 +464,17 @@ async def upsert_missions(connection: asyncpg.Connection, values: Row) -> None:
     )
 
 
-async def insert_claim(connection: asyncpg.Connection, values: Row) -> None:
-    await connection.execute(
-        QUERIES.insert_claim,
-        values["place_id"],
-        values["claim_id"],
-        values["claim_kind"],
-        values["claimant_id"],
-        values["claimant_kind"],
-        values["service_description"],
-        values["lodged_on"],
-        values["response_due_on"],
-    )
+insert_claim = _writes(
+    "insert_claim",
+    "place_id claim_id claim_kind claimant_id claimant_kind service_description lodged_on "
+    "response_due_on",
+)
 
 
-async def set_claim_response(connection: asyncpg.Connection, values: Row) -> None:
-    await connection.execute(
-        QUERIES.set_claim_response,
-        values["place_id"],
-        values["claim_id"],
-        values["outcome"],
-        values["reasons"],
-        values["responded_by"],
-        values["responded_on"],
-        values["late"],
-        values["response_due_on"],
-    )
+set_claim_response = _writes(
+    "set_claim_response",
+    "place_id claim_id outcome reasons responded_by responded_on late response_due_on",
+)
 
 
 async def set_claim_overdue(

@@ -46,13 +46,13 @@ from contracts.allocations import (
     ClaimLodged,
     ClaimOverdue,
     ClaimResponded,
-    CommandRefused,
     DecisionRulesSet,
     EarmarkSet,
     InterestDeclared,
     LocalReformPlanAdopted,
     VoteRecorded,
 )
+from contracts.decisions import CommandRefused
 from contracts.envelope import Envelope
 from contracts.outcomes import (
     ClawbackRaised,
@@ -61,7 +61,6 @@ from contracts.outcomes import (
     EvidenceHeld,
     EvidenceSampled,
     FunnelMeasured,
-    OutcomesCommandRefused,
     ReferralsRecorded,
     RemittanceAdvised,
     VerificationRuleApplied,
@@ -352,12 +351,17 @@ async def on_board_decision(context: HandlerContext, event: BoardDecisionRecorde
 
 
 async def on_command_refused(context: HandlerContext, event: CommandRefused) -> None:
-    await db.insert_refusal(
-        context.connection,
-        context.envelope.event_id,
-        event.model_dump(),
-        context.envelope.occurred_at,
-    )
+    """An allocations refusal is listed with the place's refusals and an outcomes one may reject
+    an evidence batch; the command's status shows every refusal (`command_status`)."""
+    if event.decided_by == "allocations":
+        await db.insert_refusal(
+            context.connection,
+            context.envelope.event_id,
+            event.model_dump(),
+            context.envelope.occurred_at,
+        )
+    elif event.decided_by == "outcomes":
+        await _evidence_batch_refused(context, event)
 
 
 async def on_earmark_set(context: HandlerContext, event: EarmarkSet) -> None:
@@ -498,11 +502,9 @@ async def on_funnel_measured(context: HandlerContext, event: FunnelMeasured) -> 
     )
 
 
-async def on_outcomes_command_refused(
-    context: HandlerContext, event: OutcomesCommandRefused
-) -> None:
+async def _evidence_batch_refused(context: HandlerContext, event: CommandRefused) -> None:
     """A refused evidence batch is shown as a rejected batch with its reason, as it was when
-    outcomes published `EvidenceRejected` for it; the command's status shows every refusal."""
+    outcomes published `EvidenceRejected` for it."""
     if event.command_type != "SubmitEvidence":
         return
     await db.upsert_evidence_batch(
@@ -552,7 +554,6 @@ HANDLERS: dict[type[Event], Handler] = {
     VoteRecorded: on_vote_recorded,
     BoardDecisionRecorded: on_board_decision,
     CommandRefused: on_command_refused,
-    OutcomesCommandRefused: on_outcomes_command_refused,
     EarmarkSet: on_earmark_set,
     LocalReformPlanAdopted: on_plan_adopted,
     ClaimLodged: on_claim_lodged,

@@ -5,7 +5,9 @@ reads. Run it while the gateway is stopped; on its next start the gateway replay
 Every other read model (the pot, allocations and the board's votes, decisions, sign-offs and
 refusals, claims, contracts, evidence and each claim's result, remittances, clawbacks with the
 dates they were raised and settled, payments, and what became of each command) is emptied and
-refilled from the topics. The department spend feed (with each spend's stored trace context,
+refilled from the topics, except the outcomes of commands the gateway decided itself
+(returns/local_commands.py): no event tells them, so they are kept (`decided_here`).
+The department spend feed (with each spend's stored trace context,
 and recoveries as negative spend) and webhook deliveries are kept: feed numbers are public (SSE
 event ids) and departments must not be sent their spend, or a recovery, again; a replayed event
 finds its (event id, department) row and adds nothing.

@@ -41,9 +41,10 @@ INSERT INTO payment_notices (place_id, notice, financial_year, period, figures, 
 VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $8, $9);
 
 -- name: command_done_here
--- A command the gateway decides itself (no service answers it) is done as it is accepted.
-INSERT INTO command_outcomes (command_id, status, made, last_event_type, updated_at)
-VALUES ($1, 'done', $2::jsonb, $3, $4);
+-- A command the gateway decides itself (no service answers it) is done as it is accepted;
+-- decided_here keeps its outcome through a rebuild of the read models (no event refills it).
+INSERT INTO command_outcomes (command_id, status, made, last_event_type, updated_at, decided_here)
+VALUES ($1, 'done', $2::jsonb, $3, $4, true);
 
 -- ---- Agreement of balances -------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from contracts import (
     PaymentMade,
     ProposeAllocation,
     RecoveryRecorded,
-    RequestRejected,
     ReservationMade,
     ReservationReleaseRequested,
     ReservationRequested,
@@ -41,7 +40,6 @@ from contracts.allocations import (
     ClaimOverdue,
     ClaimResponded,
     CloseVote,
-    CommandRefused,
     ConfigureBoard,
     DecideAllocation,
     DeclareInterest,
@@ -56,6 +54,7 @@ from contracts.allocations import (
     SignOffAllocation,
     VariationProposed,
 )
+from contracts.decisions import CommandRefused
 from contracts.envelope import decode, encode, unwrap, wrap
 from contracts.values import AttributionShare
 from services.allocations.handlers import HANDLERS
@@ -86,7 +85,7 @@ class Allocations:
                     value=encode(envelope),
                     key=event.partition_key().encode(),
                     headers={},
-                    topic=event.topic,
+                    topic=event.published_on(),
                     partition=0,
                     offset=offset,
                 )
@@ -530,10 +529,12 @@ async def test_a_release_the_ledger_refuses_is_published_and_asked_again_for_the
     )
     (release_id,) = await allocations.event_ids(ReservationReleaseRequested)
     await allocations.send(
-        RequestRejected(
+        CommandRefused(
             place_id=PLACE,
-            request_event_type="ReservationReleaseRequested",
-            request_id=release_id,
+            decided_by="ledger",
+            command_type="ReservationReleaseRequested",
+            subject_id=release_id,
+            rule="release_within_reservation",
             reason="release of £50,000.00 for allocation A-1 exceeds its remaining reservation "
             "of £42,000.00",
         )

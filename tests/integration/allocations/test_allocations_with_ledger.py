@@ -32,7 +32,6 @@ from contracts.allocations import (
     BoardMember,
     CastVote,
     CloseVote,
-    CommandRefused,
     ConfigureBoard,
     DecideAllocation,
     DeclareInterest,
@@ -43,6 +42,7 @@ from contracts.allocations import (
     SetDecisionRules,
     VoteRecorded,
 )
+from contracts.decisions import CommandRefused
 from singlepot.system import service_definition
 from tests.support.kafka import TopicReader, eventually, publish, running
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from contracts.outcomes import OutcomesCommandRefused, SubmitEvidence
+from contracts.decisions import CommandRefused
+from contracts.outcomes import SubmitEvidence
 from tests.integration.gateway.gateway_support import bearer, client_for, token_for
 from tests.support.kafka import eventually, publish
 
@@ -20,8 +21,9 @@ async def test_an_evidence_batch_refused_at_intake_is_shown_rejected_with_its_re
     settings, database_url
 ) -> None:
     finance = await token_for(database_url, "fin", "finance@GM")
-    refusal = OutcomesCommandRefused(
+    refusal = CommandRefused(
         place_id="GM",
+        decided_by="outcomes",
         contract_id="C-1",
         command_type=SubmitEvidence.event_type,
         subject_id="B-1",

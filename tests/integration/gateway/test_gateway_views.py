@@ -24,7 +24,6 @@ from contracts.allocations import (
     ClaimLodged,
     ClaimOverdue,
     ClaimResponded,
-    CommandRefused,
     DecisionRulesSet,
     EarmarkSet,
     InterestDeclared,
@@ -33,6 +32,7 @@ from contracts.allocations import (
     VoteRecorded,
 )
 from contracts.base import Event
+from contracts.decisions import CommandRefused
 from contracts.envelope import Envelope, encode, unwrap, wrap
 from contracts.ledger import (
     PaymentMade,
@@ -294,6 +294,7 @@ STORY: list[tuple[Event, datetime]] = [
     (
         CommandRefused(
             place_id=GM,
+            decided_by="allocations",
             command_type="ProposeAllocation",
             subject_id="A-2",
             rule="earmark_minimum_share",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts import PENCE_MAX, RequestRejected, SettlementRecorded, topics
+from contracts import PENCE_MAX, CommandRefused, SettlementRecorded, topics
 from services.ledger import db
 from services.ledger.app import DEFINITION as LEDGER
 from tests.integration.ledger.test_ledger_service import envelopes, found, send, settlement
@@ -28,7 +28,7 @@ async def test_a_stream_at_the_limit_refuses_more_and_keeps_posting_within_it(se
             ),
         )
         recorded = await eventually(lambda: found(reader, SettlementRecorded, 2))
-        [refusal] = await eventually(lambda: found(reader, RequestRejected))
+        [refusal] = await eventually(lambda: found(reader, CommandRefused))
         assert ledger.pool is not None
         async with ledger.pool.acquire() as connection:
             summary = await db.stream_summary(connection, "GM")

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import (
     ClosePeriod,
+    CommandRefused,
     Envelope,
     Event,
     FinancialYearAmount,
@@ -28,7 +29,6 @@ from contracts import (
     RecordSettlement,
     RecoveryRaised,
     RecoveryRecorded,
-    RequestRejected,
     ReservationReleased,
     ReservationReleaseRequested,
     ReservationRequested,
@@ -216,7 +216,7 @@ async def test_a_repeat_gets_the_original_answer_and_a_reused_id_is_refused(sett
         await send(settings, [original])
         first = await eventually(lambda: _answers_to(reader, original.event_id, 1))
         await send(settings, [original, reused])
-        [refusal] = await eventually(lambda: found(reader, RequestRejected))
+        [refusal] = await eventually(lambda: found(reader, CommandRefused))
         answers = await eventually(lambda: _answers_to(reader, original.event_id, 3))
         assert ledger.pool is not None
         async with ledger.pool.acquire() as connection:
@@ -224,7 +224,7 @@ async def test_a_repeat_gets_the_original_answer_and_a_reused_id_is_refused(sett
             conflicts = await connection.fetchval("SELECT count(*) FROM conflicting_requests")
 
     # The resend brought back the very same SettlementRecorded (same event id), not a new one.
-    resent = {envelope.event_id for envelope in answers if envelope.event_type != "RequestRejected"}
+    resent = {envelope.event_id for envelope in answers if envelope.event_type != "CommandRefused"}
     assert resent == {envelope.event_id for envelope in first}
     assert "already used for a different request" in refusal.reason
     assert len(transfers) == 1 and conflicts == 1

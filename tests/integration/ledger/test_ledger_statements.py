@@ -3,17 +3,11 @@ net, by year, from the real ledger's transfers."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from contracts import (
-    FinancialYearAmount,
     PaymentMade,
     PaymentRequested,
-    RecordSettlement,
     RecoveryRaised,
     RecoveryRecorded,
     ReservationMade,
@@ -22,32 +16,12 @@ from contracts import (
     topics,
 )
 from services.ledger.app import DEFINITION as LEDGER
-from services.ledger.reports import add_report_routes
-from services.ledger.settings import LedgerReportSettings
 from tests.support.kafka import TopicReader, eventually, publish, running
+from tests.support.ledger import ledger_reports, seen, settlement
 
 pytestmark = pytest.mark.integration
 
 REPORT_TOKEN = "statements-test-credential"
-
-
-def settlement(department: str, stream: str, amount_pence: int) -> RecordSettlement:
-    return RecordSettlement(
-        place_id="GM",
-        settlement_id=f"S-{department}",
-        department_code=department,
-        funding_stream_code=stream,
-        spending_review_period="SR2025",
-        profile=(FinancialYearAmount(financial_year="2026-27", amount_pence=amount_pence),),
-    )
-
-
-def seen(reader: TopicReader, event_type: type, count: int = 1) -> Any:
-    async def probe() -> list[Any]:
-        found: list[Any] = reader.events(event_type)
-        return found if len(found) >= count else []
-
-    return probe
 
 
 async def test_provider_and_department_statements_answer_paid_recovered_and_net_by_year(
@@ -102,14 +76,7 @@ async def test_provider_and_department_statements_answer_paid_recovered_and_net_
             ),
         )
         await eventually(seen(reader, RecoveryRecorded))
-        app = FastAPI()
-        add_report_routes(app, host, LedgerReportSettings(ledger_report_token=REPORT_TOKEN))
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://ledger",
-            headers={"Authorization": f"Bearer {REPORT_TOKEN}"},
-        ) as client:
+        async with ledger_reports(host, REPORT_TOKEN) as client:
             provider = await client.get("/ledger/v1/places/GM/statements/providers/PROV-1")
             department = await client.get("/ledger/v1/places/GM/statements/departments/DWP")
             nobody = await client.get("/ledger/v1/places/GM/statements/providers/PROV-9")

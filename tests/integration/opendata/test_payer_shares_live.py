@@ -8,23 +8,18 @@ tests/integration/outcomes/test_outcomes_payer_shares.py.)"""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from contracts import (
     AllocationApproved,
     AllocationFunded,
     AllocationProposed,
     Event,
-    FinancialYearAmount,
     OutcomesContractRegistered,
     PaymentMade,
     PaymentRequested,
-    RecordSettlement,
     RecoveryRaised,
     RecoveryRecorded,
     ReservationMade,
@@ -37,8 +32,6 @@ from contracts.ledger import PayerShare
 from contracts.outcomes import MetricPrice, Payer
 from services.gateway.app import HANDLERS
 from services.ledger.app import DEFINITION as LEDGER
-from services.ledger.reports import add_report_routes
-from services.ledger.settings import LedgerReportSettings
 from services.runtime.consumer import HandlerContext
 from services.runtime.outbox import Outbox
 from tests.integration.gateway.gateway_support import client_for, gateway_settings
@@ -48,6 +41,7 @@ from tests.integration.opendata.test_opendata_exports_live import (
 )
 from tests.integration.web.web_support import browser_client, sign_in, web_user
 from tests.support.kafka import TopicReader, eventually, publish, running
+from tests.support.ledger import ledger_reports, seen, settlement
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,25 +54,6 @@ SPLIT = (
 )
 # One job start clawed back: DWP's £1,000.00.
 CLAWED = (PayerShare(payer_id="DWP", amount_pence=1_000_00),)
-
-
-def settlement(department: str, stream: str, pence: int) -> RecordSettlement:
-    return RecordSettlement(
-        place_id="GM",
-        settlement_id=f"S-{department}",
-        department_code=department,
-        funding_stream_code=stream,
-        spending_review_period="SR2025",
-        profile=(FinancialYearAmount(financial_year=YEAR, amount_pence=pence),),
-    )
-
-
-def seen(reader: TopicReader, event_type: type, count: int = 1) -> Any:
-    async def probe() -> list[Any]:
-        found: list[Any] = reader.events(event_type)
-        return found if len(found) >= count else []
-
-    return probe
 
 
 def gateway_events(reservation: Event, payment: Event, recovery: Event) -> list[Event]:
@@ -195,13 +170,7 @@ async def test_each_payers_share_is_booked_shown_on_its_statement_and_split_in_i
             ),
         )
         [recovery] = await eventually(seen(reader, RecoveryRecorded))
-        app = FastAPI()
-        add_report_routes(app, host, LedgerReportSettings(ledger_report_token=REPORT_TOKEN))
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://ledger",
-            headers={"Authorization": f"Bearer {REPORT_TOKEN}"},
-        ) as ledger:
+        async with ledger_reports(host, REPORT_TOKEN) as ledger:
             dwp = (await ledger.get("/ledger/v1/places/GM/statements/payers/DWP")).json()
             dhsc = (await ledger.get("/ledger/v1/places/GM/statements/payers/DHSC")).json()
             trial = (await ledger.get(f"/ledger/v1/places/GM/trial-balance/{YEAR}")).json()

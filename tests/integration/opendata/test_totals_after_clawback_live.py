@@ -12,19 +12,15 @@ import io
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from contracts import (
     AllocationApproved,
     AllocationFunded,
     AllocationProposed,
-    FinancialYearAmount,
     OutcomesContractRegistered,
     PaymentMade,
     PaymentRequested,
-    RecordSettlement,
     RecoveryRaised,
     RecoveryRecorded,
     ReservationMade,
@@ -35,8 +31,6 @@ from contracts import (
 from contracts.outcomes import MetricPrice
 from services.gateway.web.rendering import pounds
 from services.ledger.app import DEFINITION as LEDGER
-from services.ledger.reports import add_report_routes
-from services.ledger.settings import LedgerReportSettings
 from tests.integration.gateway.gateway_support import bearer, gateway_settings, token_for
 from tests.integration.opendata.test_opendata_exports_live import (
     PUBLISHERS,
@@ -49,31 +43,13 @@ from tests.integration.web.web_support import (
     web_user,
 )
 from tests.support.kafka import TopicReader, eventually, publish, running
+from tests.support.ledger import ledger_reports, seen, settlement
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPORT_TOKEN = "totals-after-clawback-credential"
 YEAR = "2026-27"
 DEPARTMENTS = ("DHSC", "DWP")
-
-
-def settlement(department: str, stream: str, pence: int) -> RecordSettlement:
-    return RecordSettlement(
-        place_id="GM",
-        settlement_id=f"S-{department}",
-        department_code=department,
-        funding_stream_code=stream,
-        spending_review_period="SR2025",
-        profile=(FinancialYearAmount(financial_year=YEAR, amount_pence=pence),),
-    )
-
-
-def seen(reader: TopicReader, event_type: type) -> Any:
-    async def probe() -> list[Any]:
-        found: list[Any] = reader.events(event_type)
-        return found
-
-    return probe
 
 
 ALLOCATION = [
@@ -188,13 +164,7 @@ async def test_after_a_clawback_every_total_agrees_with_the_trial_balance(
             lambda: gateway_rows(database_url, "SELECT 1 FROM allocations WHERE status = 'funded'")
         )
 
-        ledger_app = FastAPI()
-        add_report_routes(ledger_app, host, LedgerReportSettings(ledger_report_token=REPORT_TOKEN))
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=ledger_app),
-            base_url="http://ledger",
-            headers={"Authorization": f"Bearer {REPORT_TOKEN}"},
-        ) as ledger:
+        async with ledger_reports(host, REPORT_TOKEN) as ledger:
             trial = (await ledger.get(f"/ledger/v1/places/GM/trial-balance/{YEAR}")).json()
             by_department = {
                 code: (

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.outcomes import OutcomesCommandRefused, OutcomesContractRegistered
+from contracts.decisions import CommandRefused
+from contracts.outcomes import OutcomesContractRegistered
 from tests.integration.outcomes.outcomes_support import funded, harness, register
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,7 @@ async def test_a_contract_on_another_places_allocation_is_refused(database_url) 
     async with harness(database_url) as outcomes:
         await outcomes.send(*_in_place("LPL", funded("A-LPL")))
         await outcomes.send(register("C-GM", allocation_id="A-LPL"))
-        rejected = await outcomes.emitted(OutcomesCommandRefused)
+        rejected = await outcomes.emitted(CommandRefused)
         registered = await outcomes.emitted(OutcomesContractRegistered)
         contracts = await outcomes.value("SELECT count(*) FROM contracts")
 

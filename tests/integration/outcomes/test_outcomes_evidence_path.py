@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from contracts.decisions import CommandRefused
 from contracts.ledger import (
     PaymentMade,
     PaymentRejected,
@@ -33,7 +34,6 @@ from contracts.outcomes import (
     KpiResult,
     OpenBookSubmitted,
     OutcomePaymentRejected,
-    OutcomesCommandRefused,
     OutcomesContractRegistered,
     RecordEngagements,
     RecordInvestorFlow,
@@ -228,7 +228,7 @@ async def test_a_failed_sample_holds_the_batch_with_the_verifiers_reasons_until_
                 ),
             )
         )
-        (refused,) = await outcomes.emitted(OutcomesCommandRefused)
+        (refused,) = await outcomes.emitted(CommandRefused)
 
     assert (status, held.reasons, held.failed_count) == ("held", ("payslip does not match",), 1)
     assert request.amount_pence == 2_000_00
@@ -309,7 +309,7 @@ async def test_claims_are_priced_by_the_metric_version_in_force_when_achieved(
             "ORDER BY metric_version"
         )
         (request,) = await outcomes.emitted(PaymentRequested)
-        (refused,) = await outcomes.emitted(OutcomesCommandRefused)
+        (refused,) = await outcomes.emitted(CommandRefused)
 
     assert [tuple(row) for row in versions] == [(1, 1_000_00, "2026-Q1"), (2, 1_200_00, "2026-Q2")]
     assert request.amount_pence == 2_200_00
@@ -345,7 +345,7 @@ async def test_a_contract_must_sit_on_its_providers_outcomes_contract_allocation
         await outcomes.send(
             grant, register(), big, big.model_copy(update={"social_value_kpis": kpis})
         )
-        rejected = await outcomes.emitted(OutcomesCommandRefused)
+        rejected = await outcomes.emitted(CommandRefused)
         registered = await outcomes.emitted(OutcomesContractRegistered)
 
     assert [(r.rule, r.reason) for r in rejected] == [
@@ -438,7 +438,7 @@ async def test_a_clawback_raises_a_recovery_and_the_providers_statement_shows_it
                 transfer_id="T-10",
             )
         )
-        (refused,) = await outcomes.emitted(OutcomesCommandRefused)
+        (refused,) = await outcomes.emitted(CommandRefused)
         (settled,) = await outcomes.emitted(ClawbackSettled)
         async with outcomes.pool.acquire() as connection:
             statement = await db.provider_statement(connection, "C-1")
@@ -541,7 +541,7 @@ async def test_open_book_returns_and_investor_flows_are_recorded_apart_from_paym
         await outcomes.send(open_book, open_book, open_book.model_copy(update={"kpi_results": ()}))
         await outcomes.send(flow, flow)
         (submitted,) = await outcomes.emitted(OpenBookSubmitted)
-        *rejected, repeat = await outcomes.emitted(OutcomesCommandRefused)
+        *rejected, repeat = await outcomes.emitted(CommandRefused)
         (recorded,) = await outcomes.emitted(InvestorFlowRecorded)
         paid = await outcomes.value("SELECT paid_pence FROM contracts")
 
@@ -559,7 +559,7 @@ async def test_open_book_returns_and_investor_flows_are_recorded_apart_from_paym
 async def test_evidence_for_another_providers_contract_is_rejected_as_a_whole(database_url) -> None:
     async with harness(database_url) as outcomes:
         await outcomes.send(register(), evidence("B-1", claim(1), provider_id="P-X"))
-        (rejected,) = await outcomes.emitted(OutcomesCommandRefused)
+        (rejected,) = await outcomes.emitted(CommandRefused)
         claims = await outcomes.value("SELECT count(*) FROM claims")
 
     assert (rejected.rule, rejected.subject_id) == ("evidence_batch_valid", "B-1")

@@ -8,6 +8,7 @@ from pathlib import Path
 from contracts import topics
 from contracts.allocations import ProcessDueWork
 from contracts.base import EVENT_TYPES
+from contracts.decisions import REFUSAL_TOPICS, CommandRefused
 from services.gateway.command_table import COMMAND_ROUTES
 from singlepot import asyncapi
 from singlepot.publishers import SERVICES_ROOT, events_built_in
@@ -30,7 +31,9 @@ def topics_built_by(service: str) -> set[str]:
     built = set()
     for path in (SERVICES_ROOT / service).rglob("*.py"):
         for name in CONSTRUCTION.findall(path.read_text(encoding="utf-8")):
-            if name in EVENT_NAMES:
+            if name == CommandRefused.__name__:  # published on the decider's refusal topic
+                built.add(REFUSAL_TOPICS[service])
+            elif name in EVENT_NAMES:
                 built.add(EVENT_NAMES[name].topic)
     return built
 
@@ -76,3 +79,15 @@ def test_a_newly_built_event_is_found(tmp_path: Path) -> None:
         "SpendRecorded",
         "ReservationMade",
     }
+
+
+def test_the_one_refusal_event_is_a_message_of_each_deciding_service_s_channel() -> None:
+    channels = asyncapi.document()["channels"]
+    carrying = {
+        channel["address"]
+        for channel in channels.values()
+        if CommandRefused.event_type in channel["messages"]
+    }
+    assert carrying == set(REFUSAL_TOPICS.values())
+    for service, topic in REFUSAL_TOPICS.items():
+        assert topic in sends(asyncapi.document(), service)

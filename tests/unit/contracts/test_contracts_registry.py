@@ -5,6 +5,7 @@ import pytest
 from contracts import (
     ALL_TOPICS,
     EVENT_TYPES,
+    CommandRefused,
     ContractError,
     ContractEvent,
     Event,
@@ -19,8 +20,20 @@ from contracts import (
 
 
 def test_every_event_class_is_published_on_a_known_topic() -> None:
-    unknown = {name: cls.topic for name, cls in EVENT_TYPES.items() if cls.topic not in ALL_TOPICS}
+    unknown = {
+        name: set(cls.topics) - set(ALL_TOPICS)
+        for name, cls in EVENT_TYPES.items()
+        if set(cls.topics) - set(ALL_TOPICS)
+    }
     assert unknown == {}
+
+
+def test_only_the_one_refusal_event_is_published_on_several_topics() -> None:
+    several = {name for name, cls in EVENT_TYPES.items() if len(cls.topics) > 1}
+    assert several == {"CommandRefused"}
+    assert all(
+        cls.topics == (cls.topic,) for cls in EVENT_TYPES.values() if cls is not CommandRefused
+    )
 
 
 def test_every_event_class_is_registered_under_its_own_unique_name() -> None:
@@ -30,22 +43,22 @@ def test_every_event_class_is_registered_under_its_own_unique_name() -> None:
 
 def test_every_event_subclass_is_registered() -> None:
     def concrete(cls: type[Event]) -> set[type[Event]]:
-        found = {cls} if "topic" in dir(cls) else set()
+        found = {cls} if "topics" in dir(cls) else set()
         return found.union(*(concrete(sub) for sub in cls.__subclasses__()))
 
     assert concrete(Event) == set(EVENT_TYPES.values())
 
 
 def test_every_topic_carries_at_least_one_event_type() -> None:
-    used = {cls.topic for cls in EVENT_TYPES.values()}
+    used = {topic for cls in EVENT_TYPES.values() for topic in cls.topics}
     assert used | {topics.DEAD_LETTER} == set(ALL_TOPICS)
 
 
-def test_only_record_settlement_and_request_rejected_are_at_schema_version_2() -> None:
+def test_only_record_settlement_and_command_refused_are_at_schema_version_2() -> None:
     versions = {name: cls.schema_version for name, cls in EVENT_TYPES.items()}
     assert {name for name, version in versions.items() if version != 1} == {
         "RecordSettlement",
-        "RequestRejected",  # the one refusal shape (contracts.decisions.CommandRefusal)
+        "CommandRefused",  # every service's refusal since version 2 (allocations' alone in 1)
     }
     assert RecordSettlement.schema_version == 2
 
@@ -77,6 +90,8 @@ def test_outcomes_events_are_keyed_by_contract() -> None:
 def test_outcomes_topics_carry_only_contract_keyed_events() -> None:
     outcomes_topics = {topics.OUTCOMES_COMMANDS, topics.OUTCOMES_LIFECYCLE}
     for cls in EVENT_TYPES.values():
+        if cls is CommandRefused:
+            continue  # keyed by contract when outcomes decides (test_one_refusal_event.py)
         assert (cls.topic in outcomes_topics) == issubclass(cls, ContractEvent), cls.event_type
 
 

@@ -4,6 +4,7 @@ import copy
 from typing import Any
 
 from contracts.snapshot import breaking_changes, current_snapshot, load_snapshot
+from contracts.upcasting import Renamed
 
 
 def test_schemas_match_the_committed_snapshot() -> None:
@@ -121,3 +122,84 @@ def test_record_settlement_v2_is_compatible_with_its_v1_schema_through_the_upcas
     old = copy.deepcopy(current)
     old["events"]["RecordSettlement"]["schema_version"] = 1
     assert breaking_changes(old, current) == []
+
+
+def _with_other(topic: str = "t.v1", version: int = 1) -> dict[str, Any]:
+    """OLD plus a type `Other` on `topic`, which a test may then rename to `Thing`."""
+    snapshot = copy.deepcopy(OLD)
+    snapshot["events"]["Other"] = {**snapshot["events"]["Thing"], "topic": topic}
+    snapshot["events"]["Other"]["schema_version"] = version
+    return snapshot
+
+
+RENAMED_TO_THING = {"Other": Renamed("Thing", 1, 1, lambda payload: payload)}
+
+
+def test_a_type_read_as_another_on_its_topic_may_go() -> None:
+    new = copy.deepcopy(OLD)
+    new["renamed"] = {"Other": {"read_as": "Thing", "last_version": 1}}
+    assert breaking_changes(_with_other(), new, renames=RENAMED_TO_THING) == []
+
+
+def test_a_removed_type_that_nothing_reads_is_still_breaking() -> None:
+    assert breaking_changes(_with_other(), copy.deepcopy(OLD), renames={}) == [
+        "Other: event type removed"
+    ]
+
+
+def test_a_type_read_as_one_not_published_on_its_topic_is_breaking() -> None:
+    assert breaking_changes(
+        _with_other(topic="u.v1"), copy.deepcopy(OLD), renames=RENAMED_TO_THING
+    ) == ["Other: read as Thing, which is not published on u.v1"]
+
+
+def test_a_type_read_from_an_older_version_than_it_reached_is_breaking() -> None:
+    [problem] = breaking_changes(
+        _with_other(version=2), copy.deepcopy(OLD), renames=RENAMED_TO_THING
+    )
+    assert problem == "Other: schema_version 2 is newer than the 1 read as Thing"
+
+
+def test_a_former_type_no_longer_read_is_breaking() -> None:
+    old = copy.deepcopy(OLD)
+    old["renamed"] = {"Other": {"read_as": "Thing", "last_version": 1}}
+    assert breaking_changes(old, copy.deepcopy(OLD), renames={}) == [
+        "Other: former event type no longer read"
+    ]
+
+
+def test_a_type_may_be_published_on_more_topics_but_not_on_fewer() -> None:
+    several = _changed(lambda thing: thing.update(topics=["t.v1", "u.v1"]))
+    del several["events"]["Thing"]["topic"]
+    fewer = copy.deepcopy(several)
+    fewer["events"]["Thing"]["topics"] = ["u.v1"]
+    assert breaking_changes(OLD, several) == []
+    assert breaking_changes(several, fewer) == ["Thing: no longer published on t.v1"]
+
+
+def test_the_former_refusal_events_are_compatible_with_the_one_refusal_event() -> None:
+    """The three refusal events as they were before there was one, against today's contracts."""
+    current = current_snapshot()
+    old = copy.deepcopy(current)
+    del old["renamed"]
+    refused = old["events"]["CommandRefused"]
+    old["events"]["CommandRefused"] = {
+        "schema_version": 1,
+        "topic": "allocations.lifecycle.v1",
+        "schema": refused["schema"],
+    }
+    old["events"]["OutcomesCommandRefused"] = {
+        "schema_version": 1,
+        "topic": "outcomes.lifecycle.v1",
+        "schema": refused["schema"],
+    }
+    old["events"]["RequestRejected"] = {
+        "schema_version": 2,
+        "topic": "ledger.results.v1",
+        "schema": refused["schema"],
+    }
+    assert breaking_changes(old, current) == []
+    assert breaking_changes(old, current, renames={}) == [
+        "OutcomesCommandRefused: event type removed",
+        "RequestRejected: event type removed",
+    ]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 from contracts import AllocationApproved, ReservationRejected, SettlementRecorded
+from contracts.decisions import CommandRefused
 from contracts.envelope import wrap
-from contracts.ledger import RequestRejected
 from contracts.outcomes import CommandRejected
 from contracts.refusals import refusal_of
 from contracts.values import financial_year_on
@@ -39,10 +39,11 @@ def answer(event, producer: str = "ledger"):
 
 def test_a_ledger_refusal_reads_as_the_shared_refusal_of_the_command_with_its_figures() -> None:
     envelope, event = answer(
-        RequestRejected(
+        CommandRefused(
             place_id="GM",
-            request_event_type="RecordReceipt",
-            request_id=str(COMMAND.event_id),
+            decided_by="ledger",
+            command_type="RecordReceipt",
+            subject_id=str(COMMAND.event_id),
             reason="receipt of £2.00 exceeds the £1.00 still owed",
             rule="receipt_within_owed",
             figures={"amount_pence": 200, "owed_pence": 100},

@@ -2,7 +2,7 @@
 
 import uuid
 
-from contracts import PENCE_MAX, RecordSettlement, RequestRejected, SettlementRecorded
+from contracts import PENCE_MAX, CommandRefused, RecordSettlement, SettlementRecorded
 from services.ledger import domain
 
 
@@ -33,7 +33,7 @@ def test_a_settlement_taking_a_stream_over_the_limit_is_refused_not_posted() -> 
     _settle(book, "S-1", "WORK", PENCE_MAX)
     decision = _settle(book, "S-2", "WORK", 1)
     [refusal] = decision.events
-    assert isinstance(refusal, RequestRejected)
+    assert isinstance(refusal, CommandRefused)
     assert "DWP WORK's money settled for 2026-27" in refusal.reason
     assert str(PENCE_MAX) in refusal.reason
     assert decision.transfers == []
@@ -45,7 +45,7 @@ def test_a_settlement_taking_the_pot_over_the_limit_is_refused_even_on_a_new_str
     _settle(book, "S-1", "WORK", PENCE_MAX - 5)
     decision = _settle(book, "S-2", "SKILLS", 6)
     [refusal] = decision.events
-    assert isinstance(refusal, RequestRejected)
+    assert isinstance(refusal, CommandRefused)
     assert "GM's pot" in refusal.reason
 
 
@@ -64,4 +64,4 @@ def test_a_receipt_after_a_full_settlement_keeps_the_total_settled() -> None:
     domain.decide(book, uuid.uuid4(), receipt)
     assert book.settled_pence("2026-27", ("DWP", "WORK")) == PENCE_MAX
     assert book.settled_pence("2026-27") == PENCE_MAX
-    assert isinstance(_settle(book, "S-2", "WORK", 1).events[0], RequestRejected)
+    assert isinstance(_settle(book, "S-2", "WORK", 1).events[0], CommandRefused)

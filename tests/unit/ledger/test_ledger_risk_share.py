@@ -13,9 +13,9 @@ from contracts import (
     AgreedShare,
     ApplyRiskShare,
     ClosePeriod,
+    CommandRefused,
     FinancialYearAmount,
     RecordSettlement,
-    RequestRejected,
     ReservationRequested,
     RiskShareApplied,
 )
@@ -132,7 +132,7 @@ def test_agreed_shares_must_name_the_partners_and_add_up() -> None:
     stranger = (AgreedShare(department_code="DFE", basis_points=10_000),)
     decision = domain.decide(a_pool(), uuid.uuid4(), risk_share("agreed", agreed_shares=stranger))
     [refused] = decision.events
-    assert isinstance(refused, RequestRejected) and refused.rule == "risk_share_partners"
+    assert isinstance(refused, CommandRefused) and refused.rule == "risk_share_partners"
     with pytest.raises(ValidationError):
         risk_share("agreed", agreed_shares=shares[:1])
 
@@ -141,12 +141,12 @@ def test_a_year_is_shared_once_while_open_and_a_payer_needs_the_money_unreserved
     book = a_pool()
     domain.decide(book, uuid.uuid4(), risk_share("equal"))
     [again] = domain.decide(book, uuid.uuid4(), risk_share("equal")).events
-    assert isinstance(again, RequestRejected) and again.rule == "posts_once"
+    assert isinstance(again, CommandRefused) and again.rule == "posts_once"
 
     closed = a_pool()
     domain.decide(closed, uuid.uuid4(), ClosePeriod(place_id=PLACE, financial_year=YEAR))
     [refused] = domain.decide(closed, uuid.uuid4(), risk_share("equal")).events
-    assert isinstance(refused, RequestRejected) and refused.rule == "period_open"
+    assert isinstance(refused, CommandRefused) and refused.rule == "period_open"
 
     short = a_pool()
     # DWP reserves £450,000 more: it bore £550,000 of £850,000, so it receives; DHSC owes
@@ -164,6 +164,6 @@ def test_a_year_is_shared_once_while_open_and_a_payer_needs_the_money_unreserved
         ),
     )
     [refused] = domain.decide(short, uuid.uuid4(), risk_share("equal")).events
-    assert isinstance(refused, RequestRejected)
+    assert isinstance(refused, CommandRefused)
     assert refused.rule == "risk_share_within_unreserved"
     assert refused.figures == {"amount_pence": 125_000_00, "available_pence": 100_000_00}

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from services.gateway.domain import Permission, Principal
+from services.gateway.domain import CLAIM_REVIEWS, Permission, Principal
 from services.gateway.identity.auth import require
 from services.gateway.intake import identifier_path
 from services.gateway.monitoring import api, service
@@ -106,8 +106,10 @@ async def place_page(
 def _may(principal: Principal, place_id: str) -> dict[str, bool]:
     return {
         "review": principal.may(Permission.REVIEW_GRANT_REPORT, place_id, None),
-        "programme": principal.may(Permission.APPROVE_CLAIM_PROGRAMME, place_id, None),
-        "finance": principal.may(Permission.APPROVE_CLAIM_FINANCE, place_id, None),
+        **{
+            step: principal.may(permission, place_id, None)
+            for step, permission in CLAIM_REVIEWS.items()
+        },
     }
 
 
@@ -212,10 +214,7 @@ def router() -> APIRouter:
             return await place_page(page, place_id, _problem(refusal), 422)
         return RedirectResponse(f"/places/{place_id}/monitoring?done={status}", 303)
 
-    for step, permission in (
-        ("programme", Permission.APPROVE_CLAIM_PROGRAMME),
-        ("finance", Permission.APPROVE_CLAIM_FINANCE),
-    ):
+    for step, permission in CLAIM_REVIEWS.items():
         routes.add_api_route(
             f"/places/{{place_id}}/monitoring/claims/{step}",
             _claim_review(step, permission),

@@ -98,7 +98,11 @@ MAIN_PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("WORK-AND-HEALTH", "A-1"),
     ),
     "auditor-demo": ("/places/GM/finance", "The pot of GM", ("WORK-AND-HEALTH",)),
-    "programme-demo": ("/places/GM/monitoring", "Grant monitoring in GM", ("Reports by recipient",)),
+    "programme-demo": (
+        "/places/GM/monitoring",
+        "Grant monitoring in GM",
+        ("Reports by recipient",),
+    ),
 }
 # Further pages a demo sign-in opens, and what the demo put on them.
 MORE_PAGES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {

@@ -124,7 +124,7 @@ async def test_the_migration_restores_outcomes_an_earlier_rebuild_forgot(
 
 MIGRATION = (
     Path(__file__).resolve().parents[3]
-    / "services/gateway/migrations/032_tidy_outcomes_decided_here.sql"
+    / "services/gateway/migrations/032_outcomes_decided_here.sql"
 )
 # The migration's last statement: the outcomes restored from the command log.
 RESTORE_FORGOTTEN = MIGRATION.read_text(encoding="utf-8").rsplit(";", 2)[-2].strip()

@@ -365,6 +365,9 @@ CITIZENS_DOORS: dict[tuple[str, str], Door] = {
     ),
     ("POST", f"{CITIZENS}/rounds/{{round_id}}/ballots"): Door(P.TAKE_PART, Scope.PLACE),
     ("POST", f"{CITIZENS}/rounds/{{round_id}}/count"): Door(P.RUN_ROUNDS, Scope.PLACE),
+    # A round's public page, and the ballot form for residents while voting is open.
+    ("GET", f"{PLACE}/citizens/rounds/{{round_id}}"): OPEN,
+    ("POST", f"{PLACE}/citizens/rounds/{{round_id}}/ballot"): Door(P.TAKE_PART, Scope.PLACE),
     # The public page, with the panel's forms for those who may send them.
     ("GET", f"{PLACE}/citizens"): OPEN,
     ("POST", f"{PLACE}/citizens/questions"): Door(P.MANAGE_PANEL, Scope.PLACE),

@@ -8,160 +8,33 @@ reach the spend topic like any allocation's."""
 from __future__ import annotations
 
 import datetime as dt
-from datetime import date
 from typing import Any
 
-import asyncpg
-import httpx
 import pytest
 
-from contracts import (
-    FinancialYearAmount,
-    ProposeAllocation,
-    RecordSettlement,
-    ReservationReleased,
-    ReservationTransferred,
-    SpendRecorded,
-    topics,
-)
-from contracts.allocations import (
-    AllocationFunded,
-    DecideAllocation,
-    ParticipatoryRoundSettled,
-    ProcessDueWork,
-)
+from contracts import ReservationReleased, ReservationTransferred, SpendRecorded, topics
+from contracts.allocations import AllocationFunded, ParticipatoryRoundSettled, ProcessDueWork
 from singlepot.system import service_definition
+from tests.integration.citizens.rounds_support import (
+    BUDGET,
+    PLACE,
+    POUND,
+    PROJECTS_START,
+    ROUNDS,
+    Residents,
+    events_of,
+    ledger_balances,
+    moderate_all,
+    move_round_dates,
+    propose_all,
+    round_opening,
+    set_aside_the_budget,
+)
 from tests.integration.gateway.gateway_support import bearer, token_for
-from tests.integration.web.web_support import browser_client, gateway_rows
+from tests.integration.web.web_support import browser_client
 from tests.support.kafka import TopicReader, eventually, publish, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-PLACE = "GM"
-YEAR = "2026-27"
-ROUNDS = f"/api/v1/places/{PLACE}/citizens/rounds"
-POUND = 100
-BUDGET = 90_000 * POUND
-PROJECTS_START = date(2026, 9, 1)
-
-
-async def set_aside_the_budget(settings: Any, database_url: str, reader: TopicReader) -> None:
-    """£300,000 settled (two streams) and £90,000 of it approved as the round's budget."""
-    settlements = [
-        RecordSettlement(
-            place_id=PLACE,
-            settlement_id=f"S-{department}",
-            department_code=department,
-            funding_stream_code=stream,
-            spending_review_period="SR2025",
-            profile=(FinancialYearAmount(financial_year=YEAR, amount_pence=amount),),
-        )
-        for department, stream, amount in (
-            ("DWP", "WORK", 100_000 * POUND),
-            ("MHCLG", "LOCAL-GROWTH", 200_000 * POUND),
-        )
-    ]
-    round_budget = ProposeAllocation(
-        place_id=PLACE,
-        allocation_id="PB-2026",
-        allocation_type="partnership_agreement",
-        recipient_id="GM-RESIDENTS",
-        purpose="Participatory budgeting 2026: residents decide",
-        mission_id="M-COMMUNITY",
-        start_date=date(2026, 5, 1),
-        end_date=date(2027, 3, 31),
-        value_pence=BUDGET,
-        financial_year=YEAR,
-        proposed_by="officer-1",
-        purpose_tags=("participatory-budgeting",),
-    )
-    await publish(settings, *settlements, round_budget)
-    await publish(
-        settings,
-        DecideAllocation(
-            place_id=PLACE, allocation_id="PB-2026", decision="approved", decided_by="board"
-        ),
-    )
-    await eventually(lambda: _events(reader, AllocationFunded))
-    await eventually(
-        lambda: gateway_rows(
-            database_url,
-            "SELECT 1 FROM allocations WHERE allocation_id = 'PB-2026' AND status = 'funded'",
-        )
-    )
-
-
-async def _events(reader: TopicReader, kind: type) -> list[Any]:
-    return reader.events(kind)
-
-
-async def move_round_dates(database_url: str, shift_days: int) -> None:
-    """Move the round's dates `shift_days` earlier, as time passing would."""
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
-    try:
-        await connection.execute(
-            "UPDATE citizens_pb_rounds SET proposals_open_on = proposals_open_on - $1::int, "
-            "proposals_close_on = proposals_close_on - $1::int, "
-            "voting_open_on = voting_open_on - $1::int, "
-            "voting_close_on = voting_close_on - $1::int",
-            shift_days,
-        )
-    finally:
-        await connection.close()
-
-
-async def ledger_balances(database_url: str) -> dict[str, int]:
-    """Each allocation's reservation, and the pot, summed over streams, from the ledger."""
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "ledger"})
-    try:
-        rows = await connection.fetch(
-            "SELECT CASE WHEN account LIKE 'pot:%' THEN 'pot' "
-            "ELSE split_part(account, ':', 2) END AS owner, sum(balance_pence) AS pence "
-            "FROM balances WHERE account LIKE 'pot:%' OR account LIKE 'commitment:%' GROUP BY 1"
-        )
-    finally:
-        await connection.close()
-    return {row["owner"]: int(row["pence"]) for row in rows}
-
-
-class Residents:
-    def __init__(self, tokens: list[str]) -> None:
-        self.tokens = tokens
-        self.keys = 0
-
-    def headers(self, number: int) -> dict[str, str]:
-        self.keys += 1
-        return bearer(self.tokens[number], f"resident-{number}-{self.keys}")
-
-
-PROPOSALS = {
-    # title: (area, purpose, cost in pounds)
-    "Park lights": ("north", "safety", 40_000),
-    "Youth club": ("south", "young-people", 35_000),
-    "Library hours": ("north", "young-people", 30_000),
-    "Benches": ("south", "safety", 10_000),
-    "A private driveway": ("north", "safety", 5_000),
-}
-
-
-async def propose_all(client: httpx.AsyncClient, residents: Residents) -> dict[str, str]:
-    ids = {}
-    for number, (title, (area, purpose, pounds)) in enumerate(PROPOSALS.items()):
-        answer = await client.post(
-            f"{ROUNDS}/PB-2026/proposals",
-            json={
-                "title": title,
-                "description": f"{title} for everyone",
-                "area": area,
-                "purpose": purpose,
-                "cost_pence": pounds * POUND,
-                "recipient_id": f"GROUP-{number}",
-            },
-            headers=residents.headers(number % 3),
-        )
-        assert answer.status_code == 201, answer.text
-        ids[title] = answer.json()["proposal_id"]
-    return ids
 
 
 async def test_a_whole_round_funds_its_winners_from_its_reservation_and_releases_the_rest(
@@ -183,19 +56,7 @@ async def test_a_whole_round_funds_its_winners_from_its_reservation_and_releases
         await set_aside_the_budget(settings, database_url, reader)
         opened = await client.post(
             ROUNDS,
-            json={
-                "round_id": "PB-2026",
-                "title": "Your neighbourhood, your call",
-                "allocation_id": "PB-2026",
-                "proposals_open_on": str(today - dt.timedelta(days=1)),
-                "proposals_close_on": str(today + dt.timedelta(days=1)),
-                "voting_open_on": str(today + dt.timedelta(days=10)),
-                "voting_close_on": str(today + dt.timedelta(days=20)),
-                "eligible_areas": ["north", "south"],
-                "eligible_purposes": ["safety", "young-people"],
-                "projects_start_on": str(PROJECTS_START),
-                "projects_end_on": "2027-03-01",
-            },
+            json=round_opening(today),
             headers=bearer(finance, "open-round"),
         )
         assert opened.status_code == 201, opened.text
@@ -217,17 +78,7 @@ async def test_a_whole_round_funds_its_winners_from_its_reservation_and_releases
         assert ineligible.status_code == 422
         assert ineligible.json()["errors"][0]["rule"] == "eligible_area"
 
-        for title, proposal_id in ids.items():
-            rejected = title == "A private driveway"
-            moderated = await client.post(
-                f"{ROUNDS}/PB-2026/proposals/{proposal_id}/moderation",
-                json={
-                    "decision": "rejected" if rejected else "accepted",
-                    "reason": "Private land is not eligible" if rejected else "Eligible",
-                },
-                headers=bearer(finance, f"moderate-{proposal_id}"),
-            )
-            assert moderated.status_code == 201, moderated.text
+        await moderate_all(client, finance, ids, "A private driveway")
         resident_may_not = await client.post(
             f"{ROUNDS}/PB-2026/proposals/{ids['Benches']}/moderation",
             json={"decision": "rejected", "reason": "I dislike benches"},
@@ -275,9 +126,9 @@ async def test_a_whole_round_funds_its_winners_from_its_reservation_and_releases
         await move_round_dates(database_url, 11)
         counted = await client.post(f"{ROUNDS}/PB-2026/count", headers=bearer(finance, "count"))
         assert counted.status_code == 201, counted.text
-        settled = (await eventually(lambda: _events(reader, ParticipatoryRoundSettled)))[0]
+        settled = (await eventually(lambda: events_of(reader, ParticipatoryRoundSettled)))[0]
         await eventually(lambda: _at_least(reader, ReservationTransferred, 3))
-        released = (await eventually(lambda: _events(reader, ReservationReleased)))[0]
+        released = (await eventually(lambda: events_of(reader, ReservationReleased)))[0]
         await eventually(lambda: _at_least(reader, AllocationFunded, 4))
         balances = await ledger_balances(database_url)
 

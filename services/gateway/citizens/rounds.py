@@ -88,6 +88,20 @@ async def check_new_round(
         raise RoundRefused("round_id", "unique", "a round with this id or allocation exists")
 
 
+async def open_round(
+    connection: asyncpg.Connection, place_id: str, fields: dict[str, Any], opened_by: str
+) -> None:
+    """Store a new round; two opened at once under one id (or allocation) make one, and the
+    other is refused."""
+    try:
+        async with connection.transaction():
+            await db.open_round(connection, place_id, fields, opened_by)
+    except asyncpg.UniqueViolationError:
+        raise RoundRefused(
+            "round_id", "unique", "a round with this id or allocation exists"
+        ) from None
+
+
 def check_dates(fields: dict[str, Any]) -> None:
     dates = domain.RoundDates(
         fields["proposals_open_on"],

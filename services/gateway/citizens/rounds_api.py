@@ -148,7 +148,7 @@ def routes(gateway: Gateway) -> APIRouter:
             raise refused(error) from None
 
         async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.open_round(connection, place_id, fields, principal.principal_id)
+            await rounds.open_round(connection, place_id, fields, principal.principal_id)
 
         made = {"round_id": opening.round_id, "budget_pence": str(fields["budget_pence"])}
         return await decide(

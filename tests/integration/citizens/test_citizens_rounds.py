@@ -61,6 +61,14 @@ async def test_a_whole_round_funds_its_winners_from_its_reservation_and_releases
         )
         assert opened.status_code == 201, opened.text
         assert opened.json()["budget_pence"] == str(BUDGET)
+        replayed = await client.post(
+            ROUNDS, json=round_opening(today), headers=bearer(finance, "open-round")
+        )
+        assert replayed.json()["command_id"] == opened.json()["command_id"]
+        again = await client.post(
+            ROUNDS, json=round_opening(today), headers=bearer(finance, "open-round-again")
+        )
+        assert (again.status_code, again.json()["errors"][0]["rule"]) == (409, "unique")
 
         ids = await propose_all(client, residents)
         ineligible = await client.post(

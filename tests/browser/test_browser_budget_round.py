@@ -85,7 +85,9 @@ async def test_a_resident_votes_and_the_public_sees_the_result(settings, databas
             assert counted.status_code == 201, counted.text
 
         async with browser_page(SCREENSHOTS, "budget_round_result") as page:
-            await page.goto(f"{url}{PAGE}")
+            # Anyone finds the round from the place's citizens page.
+            await page.goto(f"{url}/places/GM/citizens")
+            await page.get_by_role("link", name="Your neighbourhood, your call").click()
             await expect(page.locator("#round-phase")).to_have_text("Counted")
             # Library hours 2 and Youth club 2 (cheaper Library first: £60,000 left), Youth
             # club £35,000 (£25,000 left), Benches 1 vote £10,000 (£15,000 left); Park lights

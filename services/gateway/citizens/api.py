@@ -6,8 +6,9 @@ command status like the services' commands (services/gateway/returns/local_comma
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Path, Request
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway import problems
 from services.gateway.citizens import db, domain
+from services.gateway.citizens import panel as panel_steps
 from services.gateway.domain import Permission, Principal, Role
 from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.intake import check_storable, identifier_path
@@ -30,6 +32,7 @@ REFERRAL_ID = Path(..., description="A referral's id.")
 REPORT_ID = Path(..., min_length=1, max_length=64, description="An adopted report's id.")
 RECOMMENDATION_NUMBER = Path(..., ge=1, le=100, description="A recommendation's number.")
 COUNCILLORS = frozenset({Role.BOARD_MEMBER, Role.CHAIR})
+Checked = TypeVar("Checked")
 
 
 class RulesBody(BaseModel):
@@ -133,6 +136,19 @@ class PanelAnswer(BaseModel):
 def request_body(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def refused(refusal: panel_steps.PanelRefused) -> ProblemError:
+    """A panel rule's refusal as the API answers it: the field, the rule, the message."""
+    return problems.invalid(refusal.field, refusal.rule, refusal.message, refusal.status)
+
+
+async def panel_rule(check: Awaitable[Checked]) -> Checked:
+    """The answer of a panel rule's check, or its refusal as a problem."""
+    try:
+        return await check
+    except panel_steps.PanelRefused as refusal:
+        raise refused(refusal) from None
 
 
 def not_found(detail: str) -> ProblemError:
@@ -274,15 +290,9 @@ def routes(gateway: Gateway) -> APIRouter:
         require(principal, Permission.MANAGE_PANEL, place_id, what="the place's panel")
         body, asked = await local_commands.body_of(request, gateway, PanelQuestion)
         async with gateway.pool.acquire() as connection:
-            meeting = await db.panel_meeting(connection, place_id, asked.meeting_id)
-            member = await db.panel_member_exists(connection, place_id, asked.asked_by)
-            rules = await db.place_rules(connection, place_id)
-        if meeting is None:
-            raise problems.invalid("meeting_id", "exists", "names no meeting of the panel")
-        if not member:
-            raise problems.invalid("asked_by", "member", "is not a member of the panel")
-        asked_on: date = meeting["held_on"]
-        due_on = domain.answer_due(asked_on, rules)
+            asked_on, due_on = await panel_rule(
+                panel_steps.question_due(connection, place_id, asked.meeting_id, asked.asked_by)
+            )
         question_id = local_commands.command_id(principal, idempotency_key)
 
         async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
@@ -318,10 +328,11 @@ def routes(gateway: Gateway) -> APIRouter:
             question = await db.panel_question_for_answer(connection, place_id, question_id)
         if question is None:
             raise not_found(f"{place_id}'s panel has no question {question_id}")
-        if question["answered_on"] is not None and not await local_commands.already_sent(
-            gateway, principal, idempotency_key
-        ):
-            raise problems.invalid("question_id", "unanswered", "is answered already", 409)
+        if not await local_commands.already_sent(gateway, principal, idempotency_key):
+            try:
+                panel_steps.check_answerable(question)
+            except panel_steps.PanelRefused as refusal:
+                raise refused(refusal) from None
         lateness = domain.answer_lateness(question["due_on"], answered_on, answered_on)
 
         async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:

@@ -859,3 +859,59 @@ class GrantClaimPaymentRequested(Event):
     claim_id: Identifier
     payment_id: Identifier
     amount_pence: PositivePence
+
+
+# --- Participatory budgeting rounds (issue 18) -------------------------------------------------
+
+ROUND_WINNERS_MAX = 500
+"""The most winners one participatory budgeting round may fund (rounds fund tens)."""
+
+PARTICIPATORY_BUDGETING_TAG = "participatory-budgeting"
+"""The purpose tag that marks an allocation as a participatory budgeting round's budget."""
+
+
+class RoundWinner(ValueObject):
+    """A project residents voted for, to become an allocation funded from the round."""
+
+    allocation_id: Identifier
+    recipient_id: Identifier
+    purpose: Text
+    amount_pence: PositivePence
+
+
+class SettleParticipatoryRound(Event):
+    """Fund a counted round's winners from the round's reservation and release the rest to
+    the pot, in one decision. Sent by the gateway's citizens room when the count closes; never
+    posted by a person. `allocation_id` is the round's budget: a funded partnership agreement
+    tagged `participatory-budgeting`."""
+
+    topic = ALLOCATIONS_COMMANDS
+
+    allocation_id: Identifier
+    round_id: Identifier
+    winners: tuple[RoundWinner, ...] = Field(max_length=ROUND_WINNERS_MAX)
+    start_date: date
+    end_date: date
+    settled_by: Identifier
+
+    @model_validator(mode="after")
+    def _winners_once_and_dated(self) -> "SettleParticipatoryRound":
+        _each_once([winner.allocation_id for winner in self.winners], "winners")
+        if self.end_date <= self.start_date:
+            raise ValueError(
+                f"end_date ({self.end_date}) must be after start_date ({self.start_date})"
+            )
+        return self
+
+
+class ParticipatoryRoundSettled(Event):
+    """A round's winners became allocations whose reservations are moved from the round's,
+    and the rest of the round's budget was sent back to the pot (`released_pence`)."""
+
+    topic = ALLOCATIONS_LIFECYCLE
+
+    allocation_id: Identifier
+    round_id: Identifier
+    winners: tuple[RoundWinner, ...] = Field(max_length=ROUND_WINNERS_MAX)
+    funded_pence: Pence
+    released_pence: Pence

@@ -129,6 +129,21 @@ class ReservationReleaseRequested(Event):
     reason: ReleaseReason
 
 
+class ReservationTransferRequested(Event):
+    """Ask the ledger to move part of one allocation's reservation to another allocation, in
+    the same place and financial year, without the money passing through the pot: how the
+    winners of a participatory budgeting round are funded from the round's reservation, so
+    the money voted for is the money set aside. `reservation_transfer_id` moves once."""
+
+    topic = LEDGER_REQUESTS
+
+    reservation_transfer_id: Identifier
+    from_allocation_id: Identifier
+    to_allocation_id: Identifier
+    amount_pence: PositivePence
+    purpose: Text
+
+
 class PaymentRequested(Event):
     """Ask the ledger to pay a provider from an allocation's reservation."""
 
@@ -293,6 +308,27 @@ class ReservationReleased(Event):
     def _attribution_adds_up(self) -> "ReservationReleased":
         if self.attribution is not None:
             check_attribution_adds_up(self.attribution, self.amount_pence)
+        return self
+
+
+class ReservationTransferred(Event):
+    """The ledger moved `amount_pence` from one allocation's reservation to another's, in the
+    reservation's `financial_year`; `attribution` says how much of each stream moved (pro rata
+    to what the source still held), so departments keep seeing what their money bought."""
+
+    topic = LEDGER_RESULTS
+
+    reservation_transfer_id: Identifier
+    from_allocation_id: Identifier
+    to_allocation_id: Identifier
+    amount_pence: PositivePence
+    financial_year: FinancialYear
+    attribution: Attribution
+    transfer_id: Identifier
+
+    @model_validator(mode="after")
+    def _attribution_adds_up(self) -> "ReservationTransferred":
+        check_attribution_adds_up(self.attribution, self.amount_pence)
         return self
 
 

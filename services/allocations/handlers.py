@@ -36,6 +36,7 @@ from contracts.allocations import (
     RespondToClaim,
     SetDecisionRules,
     SetEarmark,
+    SettleParticipatoryRound,
     SignOffAllocation,
 )
 from contracts.decisions import CommandRefused, Decision
@@ -47,8 +48,10 @@ from contracts.ledger import (
     ReservationRejected,
     ReservationReleased,
     ReservationReleaseRequested,
+    ReservationTransferred,
+    ReservationTransferRequested,
 )
-from services.allocations import db, domain, holds
+from services.allocations import db, domain, holds, rounds
 from services.allocations.errors import IllegalTransition
 from services.runtime.consumer import Handler, HandlerContext, record_unapplied
 
@@ -84,6 +87,15 @@ async def _publish_events(context: HandlerContext, events: Sequence[Event]) -> N
                 event.place_id,
                 envelope.event_id,
                 event.allocation_id,
+                event.amount_pence,
+            )
+        elif isinstance(event, ReservationTransferRequested):
+            # Likewise a move's refusal: kept under the winner it was to fund.
+            await db.record_release_request(
+                context.connection,
+                event.place_id,
+                envelope.event_id,
+                event.to_allocation_id,
                 event.amount_pence,
             )
 
@@ -379,6 +391,27 @@ async def _save_reporting(
     await _publish(context, command, decision)
 
 
+# --- Participatory budgeting rounds (issue 18) -------------------------------------------------
+
+
+async def settle_round(context: HandlerContext, command: SettleParticipatoryRound) -> None:
+    """A counted round: winners funded by moves from its reservation, the rest released."""
+    await _place(context, command.place_id)
+    connection, place_id = context.connection, command.place_id
+    round_allocation = await db.lock_allocation(connection, place_id, command.allocation_id)
+    existing = {
+        winner.allocation_id: await db.lock_allocation(connection, place_id, winner.allocation_id)
+        for winner in command.winners
+    }
+    decision = rounds.decide_settle_round(round_allocation, existing, command)
+    if (settled := decision.state) is not None:
+        round_after, winners = settled
+        for winner in winners:
+            await db.save_allocation(connection, winner)
+        await db.save_allocation(connection, round_after)
+    await _publish(context, command, decision)
+
+
 # --- Right to Serve / Right to Request --------------------------------------------------------
 
 
@@ -523,15 +556,64 @@ async def recovery_recorded(context: HandlerContext, result: RecoveryRecorded) -
     )
 
 
-async def request_rejected(context: HandlerContext, result: CommandRefused) -> None:
-    """A release the ledger refused: the money is still reserved (see domain.release_refused)."""
-    if result.decided_by != "ledger":
+async def reservation_transferred(context: HandlerContext, result: ReservationTransferred) -> None:
+    """The ledger moved a winner's money from its round: the round has released it (it was
+    counted so when the move was asked for) and the winner is funded."""
+    amount_pence = result.amount_pence
+    await _ledger_result(
+        context,
+        result.place_id,
+        result.from_allocation_id,
+        lambda allocation: domain.Change(domain.release_released(allocation, amount_pence), ()),
+    )
+    await _ledger_result(
+        context,
+        result.place_id,
+        result.to_allocation_id,
+        lambda allocation: domain.reservation_made(allocation, amount_pence),
+    )
+
+
+async def transfer_rejected(
+    context: HandlerContext, result: CommandRefused, request_event_id: UUID
+) -> None:
+    """A move the ledger refused: the winner is unfunded with the ledger's reason, and the
+    money still in the round (which has ended) is released to the pot."""
+    found = await db.find_release_request(context.connection, result.place_id, request_event_id)
+    if found is None:
+        log.info("refusal of reservation transfer %s, not ours, ignored", result.subject_id)
         return
-    if result.command_type != ReservationReleaseRequested.event_type:
+    winner_id, amount_pence = found
+    winner = await db.lock_allocation(context.connection, result.place_id, winner_id)
+    round_id = winner.proposal.proposed_by if winner is not None else None
+    await _ledger_result(
+        context,
+        result.place_id,
+        winner_id,
+        lambda allocation: domain.reservation_rejected(allocation, result.reason),
+    )
+    if round_id is not None:
+        await _ledger_result(
+            context,
+            result.place_id,
+            round_id,
+            lambda allocation: rounds.move_refused(allocation, amount_pence),
+        )
+
+
+async def request_rejected(context: HandlerContext, result: CommandRefused) -> None:
+    """A release the ledger refused: the money is still reserved (see domain.release_refused);
+    a move of reservation it refused unfunds the winner (see transfer_rejected)."""
+    if result.decided_by != "ledger":
         return
     try:
         request_event_id = UUID(result.subject_id)
     except ValueError:
+        return
+    if result.command_type == ReservationTransferRequested.event_type:
+        await transfer_rejected(context, result, request_event_id)
+        return
+    if result.command_type != ReservationReleaseRequested.event_type:
         return
     found = await db.find_release_request(context.connection, result.place_id, request_event_id)
     if found is None:
@@ -564,6 +646,7 @@ HANDLERS: dict[type[Event], Handler] = {
     ProcessDueWork: process_due_work,
     RecordGrantReporting: record_grant_reporting,
     PayGrantClaim: pay_grant_claim,
+    SettleParticipatoryRound: settle_round,
     SettlementRecorded: record_settlement,
     ReservationMade: reservation_made,
     ReservationRejected: reservation_rejected,
@@ -572,4 +655,5 @@ HANDLERS: dict[type[Event], Handler] = {
     PaymentRejected: payment_rejected,
     RecoveryRecorded: recovery_recorded,
     CommandRefused: request_rejected,
+    ReservationTransferred: reservation_transferred,
 }

@@ -165,8 +165,11 @@ SERVICE_ONLY_COMMANDS = frozenset(
         "ReservationReleaseRequested",
         "PaymentRequested",
         "RecoveryRaised",
+        "ReservationTransferRequested",
         # Sent by the gateway's monitoring room (services/gateway/monitoring), never posted.
         "RecordGrantReporting",
         "PayGrantClaim",
+        # Sent by the gateway's citizens room when a participatory budgeting round is counted.
+        "SettleParticipatoryRound",
     }
 )

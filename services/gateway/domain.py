@@ -115,6 +115,11 @@ class Permission(StrEnum):
     # committee's own work: members, taking referrals up, adopting reports, completions.
     REFER_TO_COMMITTEE = "committee.refer"
     ACT_AS_COMMITTEE = "committee.act"
+    # Participatory budgeting rounds: finance staff and the chair open and count them, and
+    # moderate residents' proposals (for the panel); residents propose and vote.
+    RUN_ROUNDS = "citizens.run_rounds"
+    MODERATE_PROPOSALS = "citizens.moderate_proposals"
+    TAKE_PART = "citizens.take_part"
 
 
 P = Permission
@@ -178,6 +183,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.APPROVE_CLAIM_FINANCE,
         P.RECORD_DUE_DILIGENCE,
         P.MANAGE_PANEL,
+        P.RUN_ROUNDS,
+        P.MODERATE_PROPOSALS,
     },
     Role.BOARD_MEMBER: _BOARD,
     Role.CHAIR: _BOARD
@@ -189,6 +196,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.RESPOND_TO_CLAIM,
         P.MANAGE_PANEL,
         P.ANSWER_PANEL,
+        P.RUN_ROUNDS,
+        P.MODERATE_PROPOSALS,
     },
     Role.ACCOUNTING_OFFICER: _PLACE_READS
     | {
@@ -225,7 +234,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         P.APPROVE_CLAIM_PROGRAMME,
         P.RECORD_DUE_DILIGENCE,
     },
-    Role.PUBLIC: frozenset({P.READ_POT, P.READ_ALLOCATIONS, P.PETITION, P.REFER_TO_COMMITTEE}),
+    Role.PUBLIC: frozenset(
+        {P.READ_POT, P.READ_ALLOCATIONS, P.PETITION, P.REFER_TO_COMMITTEE, P.TAKE_PART}
+    ),
 }
 
 # Roles whose grant names a subject (a provider id, a department code): they may act only on

@@ -29,6 +29,7 @@ from contracts import (
     ReservationRequested,
     VirementRequested,
 )
+from contracts.ledger import ReservationTransferRequested
 from services.ledger import domain
 from services.runtime.outbox import OutboxRow
 from services.runtime.sql import load_queries
@@ -83,6 +84,10 @@ class _Needs:
             self.years.add((place, request.financial_year))
         elif isinstance(request, ReservationReleaseRequested):
             self.allocations.add((place, request.allocation_id))
+        elif isinstance(request, ReservationTransferRequested):
+            self.allocations.add((place, request.from_allocation_id))
+            self.allocations.add((place, request.to_allocation_id))
+            self.used_ids.add((place, f"reservation_transfer:{request.reservation_transfer_id}"))
         elif isinstance(request, PaymentRequested):
             self.allocations.add((place, request.allocation_id))
             self.payments.add((place, request.payment_id))

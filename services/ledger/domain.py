@@ -45,7 +45,13 @@ from contracts import (
     VirementRequested,
 )
 from contracts.decisions import CommandRefused
-from contracts.ledger import FundingStream, IatiTransactionType, PayerShare
+from contracts.ledger import (
+    FundingStream,
+    IatiTransactionType,
+    PayerShare,
+    ReservationTransferred,
+    ReservationTransferRequested,
+)
 from contracts.money import PENCE_MAX, format_pounds
 from contracts.risk_share import ApplyRiskShare, RiskShareApplied, RiskSharePartner, StreamMove
 from contracts.spend import RecoveredShare, SpendRecovered
@@ -1243,6 +1249,97 @@ def _pot_mix(book: PlaceBook, year: str, department: str) -> list[StreamShare]:
     return [share for share in book.shares(year, "pot:") if share.department_code == department]
 
 
+# --- Moving a reservation between allocations (participatory budgeting rounds) ----------------
+
+
+def transfer_reservation(
+    book: PlaceBook, decision: Decision, request: ReservationTransferRequested
+) -> None:
+    """Move part of one allocation's reservation to another, stream by stream, pro rata to
+    what the source still holds: the money never passes through the pot, so nothing else can
+    take it between the round's reservation and its winners. Refused unless the source holds
+    enough in an open year, the target is another allocation reserved (if at all) in the same
+    year, and the transfer id is new."""
+    used_id = f"reservation_transfer:{request.reservation_transfer_id}"
+    _unused(book, used_id, f"reservation transfer {request.reservation_transfer_id}")
+    source, target = request.from_allocation_id, request.to_allocation_id
+    if source == target:
+        raise LedgerRejection(
+            f"reservation transfer {request.reservation_transfer_id} names allocation {source} "
+            "as both source and target",
+            rule="transfer_between_allocations",
+        )
+    year = book.reservations.get(source)
+    if year is None:
+        raise LedgerRejection(
+            f"allocation {source} has no reservation in {book.place_id}'s ledger to move from",
+            rule="source_reserved",
+        )
+    _same_reservation_year(book, target, year)
+    _open_year(book, year)
+    source_mix = book.shares(year, f"commitment:{source}:")
+    held_pence = sum(share.amount_pence for share in source_mix)
+    if request.amount_pence > held_pence:
+        raise LedgerRejection(
+            f"moving {format_pounds(request.amount_pence)} from allocation {source} exceeds "
+            f"its remaining reservation of {format_pounds(held_pence)}",
+            rule="within_reservation",
+            figures={"amount_pence": request.amount_pence, "reserved_pence": held_pence},
+        )
+    shares = attribute(request.amount_pence, source_mix)
+    _post_reservation_transfer(book, decision, request, year, shares)
+    book.use_id(used_id)
+
+
+def _same_reservation_year(book: PlaceBook, target: str, year: str) -> None:
+    """One allocation draws on one financial year (as `reserve` keeps it)."""
+    target_year = book.reservations.get(target, year)
+    if target_year != year:
+        raise LedgerRejection(
+            f"allocation {target} is reserved in {target_year}, not {year}; one allocation "
+            "draws on one financial year",
+            rule="same_financial_year",
+        )
+
+
+def _post_reservation_transfer(
+    book: PlaceBook,
+    decision: Decision,
+    request: ReservationTransferRequested,
+    year: str,
+    shares: Sequence[StreamShare],
+) -> None:
+    source, target = request.from_allocation_id, request.to_allocation_id
+    legs: list[Leg] = []
+    for share in shares:
+        department, stream = share.department_code, share.funding_stream_code
+        legs.append(
+            Leg(commitment_account(source, department, stream), "debit", share.amount_pence)
+        )
+        legs.append(
+            Leg(commitment_account(target, department, stream), "credit", share.amount_pence)
+        )
+    tags = Tags(
+        f"reservation moved from allocation {source} to {target}: {request.purpose}",
+        allocation_id=target,
+    )
+    transfer = post(book, decision, year, legs, IATI_OUTGOING_COMMITMENT, tags)
+    if target not in book.reservations:
+        book.reservations[target] = book.new_reservations[target] = year
+    decision.events.append(
+        ReservationTransferred(
+            place_id=book.place_id,
+            reservation_transfer_id=request.reservation_transfer_id,
+            from_allocation_id=source,
+            to_allocation_id=target,
+            amount_pence=request.amount_pence,
+            financial_year=year,
+            attribution=attribution_of(shares),
+            transfer_id=transfer.transfer_id,
+        )
+    )
+
+
 OPERATIONS: dict[type[Event], Callable[..., None]] = {
     RecordSettlement: record_settlement,
     RecordReceipt: record_receipt,
@@ -1253,6 +1350,7 @@ OPERATIONS: dict[type[Event], Callable[..., None]] = {
     VirementRequested: vire,
     ClosePeriod: close_period,
     ApplyRiskShare: apply_risk_share,
+    ReservationTransferRequested: transfer_reservation,
 }
 """Every request type the ledger accepts, and the operation that decides it."""
 

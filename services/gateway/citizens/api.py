@@ -5,9 +5,12 @@ command status like the services' commands (services/gateway/returns/local_comma
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Path, Request
@@ -16,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway import problems
 from services.gateway.citizens import db, domain
+from services.gateway.citizens import panel as panel_steps
 from services.gateway.domain import Permission, Principal, Role
 from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
 from services.gateway.intake import check_storable, identifier_path
@@ -30,6 +34,7 @@ REFERRAL_ID = Path(..., description="A referral's id.")
 REPORT_ID = Path(..., min_length=1, max_length=64, description="An adopted report's id.")
 RECOMMENDATION_NUMBER = Path(..., ge=1, le=100, description="A recommendation's number.")
 COUNCILLORS = frozenset({Role.BOARD_MEMBER, Role.CHAIR})
+Checked = TypeVar("Checked")
 
 
 class RulesBody(BaseModel):
@@ -135,6 +140,19 @@ def request_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+def refused(refusal: panel_steps.PanelRefused) -> ProblemError:
+    """A panel rule's refusal as the API answers it: the field, the rule, the message."""
+    return problems.invalid(refusal.field, refusal.rule, refusal.message, refusal.status)
+
+
+async def panel_rule(check: Awaitable[Checked]) -> Checked:
+    """The answer of a panel rule's check, or its refusal as a problem."""
+    try:
+        return await check
+    except panel_steps.PanelRefused as refusal:
+        raise refused(refusal) from None
+
+
 def not_found(detail: str) -> ProblemError:
     return ProblemError(404, "not-found", detail)
 
@@ -207,95 +225,6 @@ def routes(gateway: Gateway) -> APIRouter:
             found = await db.panel(connection, place_id, today())
         return {"place_id": place_id, **found}
 
-    @router.post("/panel/members", status_code=201, openapi_extra=request_body(PanelMember))
-    async def add_member(
-        request: Request,
-        place_id: str = place,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """Add a member to the panel under a pseudonym (nothing else about them is kept)."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.MANAGE_PANEL, place_id, what="the place's panel")
-        body, member = await local_commands.body_of(request, gateway, PanelMember)
-        if not await local_commands.already_sent(gateway, principal, idempotency_key):
-            async with gateway.pool.acquire() as connection:
-                if await db.panel_member_exists(connection, place_id, member.pseudonym):
-                    raise problems.invalid(
-                        "pseudonym", "unique", "is already a member of the panel", 409
-                    )
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.add_panel_member(
-                connection, place_id, member.pseudonym, member.joined_on, principal.principal_id
-            )
-
-        made = {"pseudonym": member.pseudonym}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "AddPanelMember", made, save
-        )
-
-    @router.post("/panel/meetings", status_code=201, openapi_extra=request_body(PanelMeeting))
-    async def add_meeting(
-        request: Request,
-        place_id: str = place,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """Record a meeting of the panel, with its agenda."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.MANAGE_PANEL, place_id, what="the place's panel")
-        body, meeting = await local_commands.body_of(request, gateway, PanelMeeting)
-        if not await local_commands.already_sent(gateway, principal, idempotency_key):
-            async with gateway.pool.acquire() as connection:
-                if await db.panel_meeting(connection, place_id, meeting.meeting_id):
-                    raise problems.invalid("meeting_id", "unique", "names a meeting already", 409)
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.add_panel_meeting(
-                connection, place_id, meeting.meeting_id, meeting.held_on, meeting.agenda
-            )
-
-        made = {"meeting_id": meeting.meeting_id}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "AddPanelMeeting", made, save
-        )
-
-    @router.post("/panel/questions", status_code=201, openapi_extra=request_body(PanelQuestion))
-    async def ask_question(
-        request: Request,
-        place_id: str = place,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """Put a member's question to the board, as asked at a meeting: it is asked on the
-        meeting's day and due the place's `answer_days` later."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.MANAGE_PANEL, place_id, what="the place's panel")
-        body, asked = await local_commands.body_of(request, gateway, PanelQuestion)
-        async with gateway.pool.acquire() as connection:
-            meeting = await db.panel_meeting(connection, place_id, asked.meeting_id)
-            member = await db.panel_member_exists(connection, place_id, asked.asked_by)
-            rules = await db.place_rules(connection, place_id)
-        if meeting is None:
-            raise problems.invalid("meeting_id", "exists", "names no meeting of the panel")
-        if not member:
-            raise problems.invalid("asked_by", "member", "is not a member of the panel")
-        asked_on: date = meeting["held_on"]
-        due_on = domain.answer_due(asked_on, rules)
-        question_id = local_commands.command_id(principal, idempotency_key)
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.ask_panel_question(
-                connection, place_id, question_id, asked.meeting_id, asked.asked_by,
-                asked.question, asked_on, due_on,
-            )  # fmt: skip
-
-        made = {"question_id": str(question_id), "due_on": due_on.isoformat()}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "AskPanelQuestion", made, save
-        )
-
     @router.post(
         "/panel/questions/{question_id}/answer",
         status_code=201,
@@ -318,10 +247,11 @@ def routes(gateway: Gateway) -> APIRouter:
             question = await db.panel_question_for_answer(connection, place_id, question_id)
         if question is None:
             raise not_found(f"{place_id}'s panel has no question {question_id}")
-        if question["answered_on"] is not None and not await local_commands.already_sent(
-            gateway, principal, idempotency_key
-        ):
-            raise problems.invalid("question_id", "unanswered", "is answered already", 409)
+        if not await local_commands.already_sent(gateway, principal, idempotency_key):
+            try:
+                panel_steps.check_answerable(question)
+            except panel_steps.PanelRefused as refusal:
+                raise refused(refusal) from None
         lateness = domain.answer_lateness(question["due_on"], answered_on, answered_on)
 
         async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
@@ -344,38 +274,6 @@ def routes(gateway: Gateway) -> APIRouter:
         async with gateway.pool.acquire() as connection:
             found = await db.triggers(connection, place_id, datetime.now(UTC))
         return {"place_id": place_id, "triggers": found}
-
-    @router.post("/triggers", status_code=201, openapi_extra=request_body(TriggerOpening))
-    async def open_trigger(
-        request: Request,
-        place_id: str = place,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """A resident starts a petition for early scrutiny of a service or provider, under
-        the place's threshold and window today; they are its first supporter."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.PETITION, place_id, what="the place's triggers")
-        body, opening = await local_commands.body_of(request, gateway, TriggerOpening)
-        trigger_id = local_commands.command_id(principal, idempotency_key)
-        resident = domain.resident_key(place_id, principal.principal_id)
-        now = datetime.now(UTC)
-        async with gateway.pool.acquire() as connection:
-            rules = await db.place_rules(connection, place_id)
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.open_trigger(
-                connection, place_id, trigger_id, opening.subject_kind, opening.subject,
-                opening.concern, now, rules,
-            )  # fmt: skip
-            await db.support_trigger(
-                connection, place_id, trigger_id, resident, now, referral_for(trigger_id), rules
-            )
-
-        made = {"trigger_id": str(trigger_id)}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "OpenScrutinyTrigger", made, save
-        )
 
     @router.post("/triggers/{trigger_id}/support", status_code=201)
     async def support(
@@ -428,75 +326,6 @@ def routes(gateway: Gateway) -> APIRouter:
             found = await db.committee(connection, place_id, today())
         return {"place_id": place_id, **found}
 
-    @router.post("/committee/members", status_code=201, openapi_extra=request_body(CommitteeMember))
-    async def add_committee_member(
-        request: Request,
-        place_id: str = place,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """List a member of the committee (its grants are given with `singlepot users`)."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.ACT_AS_COMMITTEE, place_id, what="the audit committee")
-        body, member = await local_commands.body_of(request, gateway, CommitteeMember)
-        if not await local_commands.already_sent(gateway, principal, idempotency_key):
-            async with gateway.pool.acquire() as connection:
-                if await db.committee_member_exists(connection, place_id, member.name):
-                    raise problems.invalid("name", "unique", "is a member already", 409)
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.add_committee_member(
-                connection, place_id, member.name, member.membership, member.joined_on
-            )
-
-        made = {"name": member.name}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "AddCommitteeMember", made, save
-        )
-
-    @router.post("/committee/referrals", status_code=201, openapi_extra=request_body(Referral))
-    async def refer(
-        request: Request,
-        place_id: str = place,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """Refer a matter of concern to the committee: from a councillor (a board member or
-        chair of the place, named) or from the public (kept by pseudonymous key). It is due a
-        response the place's `committee_response_days` later."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.REFER_TO_COMMITTEE, place_id, what="the audit committee")
-        body, referral = await local_commands.body_of(request, gateway, Referral)
-        councillor = any(
-            grant.role in COUNCILLORS and grant.reaches(place_id) for grant in principal.grants
-        )
-        source = domain.referral_source(councillor)
-        by = (
-            principal.principal_id
-            if councillor
-            else domain.resident_key(place_id, principal.principal_id)
-        )
-        referral_id = local_commands.command_id(principal, idempotency_key)
-        referred_on = today()
-        async with gateway.pool.acquire() as connection:
-            rules = await db.place_rules(connection, place_id)
-        respond_by = domain.response_due(referred_on, rules)
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.add_referral(
-                connection, place_id, referral_id, source=source, subject=referral.subject,
-                concern=referral.concern, referred_by=by, referred_on=referred_on, rules=rules,
-            )  # fmt: skip
-
-        made = {
-            "referral_id": str(referral_id),
-            "source": source,
-            "respond_by": respond_by.isoformat(),
-        }
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "ReferToCommittee", made, save
-        )
-
     @router.post(
         "/committee/referrals/{referral_id}/status",
         status_code=201,
@@ -532,50 +361,6 @@ def routes(gateway: Gateway) -> APIRouter:
         made = {"referral_id": str(referral_id), "referral_status": moving.status}
         return await decide(
             request, principal, idempotency_key, body, place_id, "MoveReferral", made, save
-        )
-
-    @router.post("/committee/reports", status_code=201, openapi_extra=request_body(Report))
-    async def adopt_report(
-        request: Request,
-        place_id: str = place,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """The committee adopts a report, which is published as it is adopted, with its
-        recommendations numbered in order, each with the day it must be completed by. A report
-        answering a referral under investigation makes it `reported`."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.ACT_AS_COMMITTEE, place_id, what="the audit committee")
-        body, report = await local_commands.body_of(request, gateway, Report)
-        if not await local_commands.already_sent(gateway, principal, idempotency_key):
-            async with gateway.pool.acquire() as connection:
-                exists = await db.report_exists(connection, place_id, report.report_id)
-                status = (
-                    await db.referral_status(connection, place_id, report.referral_id)
-                    if report.referral_id
-                    else None
-                )
-            if exists:
-                raise problems.invalid("report_id", "unique", "names a report already", 409)
-            if report.referral_id is not None and status is None:
-                raise problems.invalid("referral_id", "exists", "names no referral")
-            if status is not None and not domain.may_move(status, "reported"):
-                raise problems.invalid(
-                    "referral_id", "investigating", f"the referral is {status}", 409
-                )
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.adopt_report(
-                connection,
-                place_id,
-                report.model_dump(exclude={"recommendations"}),
-                [item.model_dump() for item in report.recommendations],
-                principal.principal_id,
-            )
-
-        made = {"report_id": report.report_id}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "AdoptCommitteeReport", made, save
         )
 
     @router.post(
@@ -617,6 +402,16 @@ def routes(gateway: Gateway) -> APIRouter:
             made, save,
         )  # fmt: skip
 
+    for command in PLACE_COMMANDS:
+        router.add_api_route(
+            f"/{command.path}",
+            place_command_endpoint(gateway, command),
+            methods=["POST"],
+            status_code=201,
+            openapi_extra=request_body(command.body),
+            name=command.name,
+            description=command.description,
+        )
     return router
 
 
@@ -628,3 +423,258 @@ def body_none() -> dict[str, Any]:
 def referral_for(trigger_id: uuid.UUID) -> uuid.UUID:
     """The referral a trigger becomes has an id of its own, fixed by the trigger's."""
     return uuid.uuid5(trigger_id, "referral")
+
+
+# --- The room's commands on a place, as one table ---------------------------------------------
+# Each is `POST /api/v1/places/{place_id}/citizens/<path>` with a body: the endpoint checks the
+# door's permission and reads the body (`place_command_endpoint`); the command's own `take`
+# checks its rules (those a repeated key need not pass again only the first time) and answers
+# what it made and the effect to run, once, with the command log.
+
+Taken = tuple[dict[str, str], local_commands.Effect]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A command as the room receives it: who sent it, for which place, under which key."""
+
+    gateway: Gateway
+    principal: Principal
+    place_id: str
+    key: str
+
+    async def first_time(self) -> bool:
+        """Whether this key names a new command (a repeat replays, unchecked)."""
+        return not await local_commands.already_sent(self.gateway, self.principal, self.key)
+
+    @property
+    def command_id(self) -> uuid.UUID:
+        return local_commands.command_id(self.principal, self.key)
+
+
+@dataclass(frozen=True)
+class PlaceCommand:
+    """One command: its path under the place's citizens, its command type, the permission its
+    door needs, what a refusal names, its body, and how it is taken."""
+
+    path: str
+    command_type: str
+    permission: Permission
+    what: str
+    body: type[BaseModel]
+    take: Callable[[Sent, Any], Awaitable[Taken]]
+
+    @property
+    def name(self) -> str:
+        return self.take.__name__
+
+    @property
+    def description(self) -> str:
+        return inspect.getdoc(self.take) or ""
+
+
+def place_command_endpoint(gateway: Gateway, command: PlaceCommand) -> Callable[..., Any]:
+    async def endpoint(
+        request: Request,
+        place_id: str = identifier_path(),
+        idempotency_key: str = local_commands.idempotency_key_header(gateway),
+        principal: Principal = CALLER,
+    ) -> JSONResponse:
+        check_storable(place_id, "place_id")
+        require(principal, command.permission, place_id, what=command.what)
+        body, parsed = await local_commands.body_of(request, gateway, command.body)
+        sent = Sent(gateway, principal, place_id, idempotency_key)
+        made, effect = await command.take(sent, parsed)
+        return await local_commands.decide_here(
+            gateway, principal, request, key=idempotency_key, body=body, place_id=place_id,
+            command_type=command.command_type, decided_at=datetime.now(UTC), made=made,
+            answer=dict(made), effect=effect,
+        )  # fmt: skip
+
+    return endpoint
+
+
+async def add_member(sent: Sent, member: PanelMember) -> Taken:
+    """Add a member to the panel under a pseudonym (nothing else about them is kept)."""
+    if await sent.first_time():
+        async with sent.gateway.pool.acquire() as connection:
+            if await db.panel_member_exists(connection, sent.place_id, member.pseudonym):
+                raise problems.invalid(
+                    "pseudonym", "unique", "is already a member of the panel", 409
+                )
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.add_panel_member(
+            connection, sent.place_id, member.pseudonym, member.joined_on,
+            sent.principal.principal_id,
+        )  # fmt: skip
+
+    return {"pseudonym": member.pseudonym}, save
+
+
+async def add_meeting(sent: Sent, meeting: PanelMeeting) -> Taken:
+    """Record a meeting of the panel, with its agenda."""
+    if await sent.first_time():
+        async with sent.gateway.pool.acquire() as connection:
+            if await db.panel_meeting(connection, sent.place_id, meeting.meeting_id):
+                raise problems.invalid("meeting_id", "unique", "names a meeting already", 409)
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.add_panel_meeting(
+            connection, sent.place_id, meeting.meeting_id, meeting.held_on, meeting.agenda
+        )
+
+    return {"meeting_id": meeting.meeting_id}, save
+
+
+async def ask_question(sent: Sent, asked: PanelQuestion) -> Taken:
+    """Put a member's question to the board, as asked at a meeting: it is asked on the
+    meeting's day and due the place's `answer_days` later."""
+    async with sent.gateway.pool.acquire() as connection:
+        asked_on, due_on = await panel_rule(
+            panel_steps.question_due(connection, sent.place_id, asked.meeting_id, asked.asked_by)
+        )
+    question_id = sent.command_id
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.ask_panel_question(
+            connection, sent.place_id, question_id, asked.meeting_id, asked.asked_by,
+            asked.question, asked_on, due_on,
+        )  # fmt: skip
+
+    return {"question_id": str(question_id), "due_on": due_on.isoformat()}, save
+
+
+async def open_trigger(sent: Sent, opening: TriggerOpening) -> Taken:
+    """A resident starts a petition for early scrutiny of a service or provider, under
+    the place's threshold and window today; they are its first supporter."""
+    place_id, trigger_id = sent.place_id, sent.command_id
+    resident = domain.resident_key(place_id, sent.principal.principal_id)
+    now = datetime.now(UTC)
+    async with sent.gateway.pool.acquire() as connection:
+        rules = await db.place_rules(connection, place_id)
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.open_trigger(
+            connection, place_id, trigger_id, opening.subject_kind, opening.subject,
+            opening.concern, now, rules,
+        )  # fmt: skip
+        await db.support_trigger(
+            connection, place_id, trigger_id, resident, now, referral_for(trigger_id), rules
+        )
+
+    return {"trigger_id": str(trigger_id)}, save
+
+
+async def add_committee_member(sent: Sent, member: CommitteeMember) -> Taken:
+    """List a member of the committee (its grants are given with `singlepot users`)."""
+    if await sent.first_time():
+        async with sent.gateway.pool.acquire() as connection:
+            if await db.committee_member_exists(connection, sent.place_id, member.name):
+                raise problems.invalid("name", "unique", "is a member already", 409)
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.add_committee_member(
+            connection, sent.place_id, member.name, member.membership, member.joined_on
+        )
+
+    return {"name": member.name}, save
+
+
+async def refer(sent: Sent, referral: Referral) -> Taken:
+    """Refer a matter of concern to the committee: from a councillor (a board member or
+    chair of the place, named) or from the public (kept by pseudonymous key). It is due a
+    response the place's `committee_response_days` later."""
+    place_id, principal = sent.place_id, sent.principal
+    councillor = any(
+        grant.role in COUNCILLORS and grant.reaches(place_id) for grant in principal.grants
+    )
+    source = domain.referral_source(councillor)
+    by = (
+        principal.principal_id
+        if councillor
+        else domain.resident_key(place_id, principal.principal_id)
+    )
+    referral_id = sent.command_id
+    referred_on = today()
+    async with sent.gateway.pool.acquire() as connection:
+        rules = await db.place_rules(connection, place_id)
+    respond_by = domain.response_due(referred_on, rules)
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.add_referral(
+            connection, place_id, referral_id, source=source, subject=referral.subject,
+            concern=referral.concern, referred_by=by, referred_on=referred_on, rules=rules,
+        )  # fmt: skip
+
+    made = {"referral_id": str(referral_id), "source": source, "respond_by": respond_by.isoformat()}
+    return made, save
+
+
+async def adopt_report(sent: Sent, report: Report) -> Taken:
+    """The committee adopts a report, which is published as it is adopted, with its
+    recommendations numbered in order, each with the day it must be completed by. A report
+    answering a referral under investigation makes it `reported`."""
+    place_id = sent.place_id
+    if await sent.first_time():
+        async with sent.gateway.pool.acquire() as connection:
+            exists = await db.report_exists(connection, place_id, report.report_id)
+            status = (
+                await db.referral_status(connection, place_id, report.referral_id)
+                if report.referral_id
+                else None
+            )
+        if exists:
+            raise problems.invalid("report_id", "unique", "names a report already", 409)
+        if report.referral_id is not None and status is None:
+            raise problems.invalid("referral_id", "exists", "names no referral")
+        if status is not None and not domain.may_move(status, "reported"):
+            raise problems.invalid("referral_id", "investigating", f"the referral is {status}", 409)
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.adopt_report(
+            connection,
+            place_id,
+            report.model_dump(exclude={"recommendations"}),
+            [item.model_dump() for item in report.recommendations],
+            sent.principal.principal_id,
+        )
+
+    return {"report_id": report.report_id}, save
+
+
+P = Permission
+PANEL, TRIGGERS, COMMITTEE = "the place's panel", "the place's triggers", "the audit committee"
+PLACE_COMMANDS = (
+    PlaceCommand("panel/members", "AddPanelMember", P.MANAGE_PANEL, PANEL, PanelMember, add_member),
+    PlaceCommand(
+        "panel/meetings", "AddPanelMeeting", P.MANAGE_PANEL, PANEL, PanelMeeting, add_meeting
+    ),
+    PlaceCommand(
+        "panel/questions", "AskPanelQuestion", P.MANAGE_PANEL, PANEL, PanelQuestion, ask_question
+    ),
+    PlaceCommand(
+        "triggers", "OpenScrutinyTrigger", P.PETITION, TRIGGERS, TriggerOpening, open_trigger
+    ),
+    PlaceCommand(
+        "committee/members",
+        "AddCommitteeMember",
+        P.ACT_AS_COMMITTEE,
+        COMMITTEE,
+        CommitteeMember,
+        add_committee_member,
+    ),
+    PlaceCommand(
+        "committee/referrals", "ReferToCommittee", P.REFER_TO_COMMITTEE, COMMITTEE, Referral, refer
+    ),
+    PlaceCommand(
+        "committee/reports",
+        "AdoptCommitteeReport",
+        P.ACT_AS_COMMITTEE,
+        COMMITTEE,
+        Report,
+        adopt_report,
+    ),
+)
+"""The room's commands on a place; those naming a thing in their path (an answer, a support,
+a referral's status, a completion) are written out in `routes`."""

@@ -378,3 +378,191 @@ async def committee(connection: asyncpg.Connection, place_id: str, today: date) 
         "reports": reports,
         "overdue_recommendations": [r for r in recommendations if r["overdue"]],
     }
+
+
+# --- Participatory budgeting rounds -----------------------------------------------------------
+
+ROUNDS_MAX = 200
+"""Rounds listed at most, newest first (a place runs one or two a year)."""
+
+
+def _round(row: asyncpg.Record) -> dict[str, Any]:
+    found = dict(row)
+    found["eligible_areas"] = list(found["eligible_areas"])
+    found["eligible_purposes"] = list(found["eligible_purposes"])
+    return found
+
+
+def round_dates(found: dict[str, Any]) -> domain.RoundDates:
+    return domain.RoundDates(
+        found["proposals_open_on"],
+        found["proposals_close_on"],
+        found["voting_open_on"],
+        found["voting_close_on"],
+    )
+
+
+async def open_round(
+    connection: asyncpg.Connection, place_id: str, fields: dict[str, Any], opened_by: str
+) -> None:
+    await connection.execute(
+        QUERIES.open_round,
+        place_id,
+        fields["round_id"],
+        fields["title"],
+        fields["allocation_id"],
+        fields["budget_pence"],
+        fields["proposals_open_on"],
+        fields["proposals_close_on"],
+        fields["voting_open_on"],
+        fields["voting_close_on"],
+        list(fields["eligible_areas"]),
+        list(fields["eligible_purposes"]),
+        fields["projects_start_on"],
+        fields["projects_end_on"],
+        opened_by,
+    )
+
+
+async def round_exists(
+    connection: asyncpg.Connection, place_id: str, round_id: str, allocation_id: str
+) -> bool:
+    found = await connection.fetchval(QUERIES.round_exists, place_id, round_id, allocation_id)
+    return found is not None
+
+
+async def pb_round(
+    connection: asyncpg.Connection, place_id: str, round_id: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    query = QUERIES.round_for_update if for_update else QUERIES.round
+    row = await connection.fetchrow(query, place_id, round_id)
+    return _round(row) if row is not None else None
+
+
+async def pb_rounds(connection: asyncpg.Connection, place_id: str) -> list[dict[str, Any]]:
+    return [_round(row) for row in await connection.fetch(QUERIES.rounds, place_id, ROUNDS_MAX)]
+
+
+async def submit_proposal(
+    connection: asyncpg.Connection,
+    place_id: str,
+    round_id: str,
+    proposal_id: uuid.UUID,
+    fields: dict[str, Any],
+    proposer_key: str,
+    submitted_at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.submit_proposal,
+        place_id,
+        round_id,
+        proposal_id,
+        fields["title"],
+        fields["description"],
+        fields["area"],
+        fields["purpose"],
+        fields["cost_pence"],
+        fields["recipient_id"],
+        proposer_key,
+        submitted_at,
+    )
+
+
+async def proposal_moderation(
+    connection: asyncpg.Connection, place_id: str, round_id: str, proposal_id: uuid.UUID
+) -> str | None:
+    row = await connection.fetchrow(
+        QUERIES.round_proposal_for_update, place_id, round_id, proposal_id
+    )
+    return None if row is None else str(row["moderation"])
+
+
+async def moderate_proposal(
+    connection: asyncpg.Connection,
+    place_id: str,
+    round_id: str,
+    proposal_id: uuid.UUID,
+    decision: str,
+    reason: str,
+    moderated_at: datetime,
+) -> None:
+    await connection.execute(
+        QUERIES.moderate_proposal, place_id, round_id, proposal_id, decision, reason, moderated_at
+    )
+
+
+async def round_proposals(
+    connection: asyncpg.Connection, place_id: str, round_id: str
+) -> list[dict[str, Any]]:
+    return [
+        {**dict(row), "proposal_id": str(row["proposal_id"])}
+        for row in await connection.fetch(QUERIES.round_proposals, place_id, round_id)
+    ]
+
+
+async def accepted_costs(
+    connection: asyncpg.Connection, place_id: str, round_id: str, proposal_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    rows = await connection.fetch(QUERIES.accepted_costs, place_id, round_id, proposal_ids)
+    return {row["proposal_id"]: row["cost_pence"] for row in rows}
+
+
+async def has_voted(
+    connection: asyncpg.Connection, place_id: str, round_id: str, voter_key: str
+) -> bool:
+    found = await connection.fetchval(QUERIES.has_voted, place_id, round_id, voter_key)
+    return found is not None
+
+
+async def cast_ballot(
+    connection: asyncpg.Connection,
+    place_id: str,
+    round_id: str,
+    voter_key: str,
+    cast_on: date,
+    proposal_ids: list[uuid.UUID],
+) -> bool:
+    """Record that the key voted and add one to each approved proposal's total, together; the
+    ballot itself (which key approved what) is never stored. False: the key voted already."""
+    voted = await connection.fetchval(QUERIES.cast_ballot, place_id, round_id, voter_key, cast_on)
+    if voted is None:
+        return False
+    await connection.execute(QUERIES.add_votes, place_id, round_id, proposal_ids)
+    return True
+
+
+async def ballots_cast(connection: asyncpg.Connection, place_id: str, round_id: str) -> int:
+    return int(await connection.fetchval(QUERIES.ballots_cast, place_id, round_id))
+
+
+async def record_count(
+    connection: asyncpg.Connection,
+    place_id: str,
+    round_id: str,
+    counted: domain.Count,
+    winner_allocations: list[str],
+    counted_at: datetime,
+    counted_by: str,
+    settle_event_id: uuid.UUID,
+) -> None:
+    for rank, (winner, allocation_id) in enumerate(
+        zip(counted.winners, winner_allocations, strict=True), start=1
+    ):
+        await connection.execute(
+            QUERIES.mark_winner,
+            place_id,
+            round_id,
+            uuid.UUID(winner.proposal_id),
+            rank,
+            allocation_id,
+        )
+    await connection.execute(
+        QUERIES.mark_counted,
+        place_id,
+        round_id,
+        counted_at,
+        counted_by,
+        counted.funded_pence,
+        counted.unspent_pence,
+        settle_event_id,
+    )

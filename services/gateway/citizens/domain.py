@@ -115,3 +115,141 @@ def response_overdue(status: str, respond_by: date, today: date) -> bool:
 def referral_source(councillor: bool) -> str:
     """A referral from a councillor (a board member or chair of the place) or the public."""
     return "councillor" if councillor else "public"
+
+
+# --- Participatory budgeting rounds -----------------------------------------------------------
+
+# A round's phases, from its published dates (each date inclusive).
+UPCOMING = "upcoming"  # before proposals open
+PROPOSING = "proposing"  # proposals open .. proposals close
+MODERATING = "moderating"  # after proposals close, before voting opens
+VOTING = "voting"  # voting open .. voting close
+CLOSED = "closed"  # after voting closes, until counted
+COUNTED = "counted"
+
+# A proposal's moderation.
+PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+
+
+@dataclass(frozen=True)
+class RoundDates:
+    proposals_open_on: date
+    proposals_close_on: date
+    voting_open_on: date
+    voting_close_on: date
+
+
+def dates_problem(dates: RoundDates) -> str | None:
+    """Why a round's dates are out of order, or None: proposals come before voting."""
+    ordered = (
+        dates.proposals_open_on <= dates.proposals_close_on < dates.voting_open_on
+        and dates.voting_open_on <= dates.voting_close_on
+    )
+    if ordered:
+        return None
+    return (
+        "dates must run proposals_open_on ≤ proposals_close_on < voting_open_on ≤ voting_close_on"
+    )
+
+
+def round_phase(dates: RoundDates, counted: bool, today: date) -> str:
+    """Where a round is on `today`: its dates decide, and counting ends it."""
+    if counted:
+        return COUNTED
+    if today < dates.proposals_open_on:
+        return UPCOMING
+    if today <= dates.proposals_close_on:
+        return PROPOSING
+    if today < dates.voting_open_on:
+        return MODERATING
+    if today <= dates.voting_close_on:
+        return VOTING
+    return CLOSED
+
+
+def may_moderate(phase: str) -> bool:
+    """Proposals are moderated until voting opens; never while residents vote on them."""
+    return phase in (PROPOSING, MODERATING)
+
+
+def proposal_problem(
+    area: str,
+    purpose: str,
+    cost_pence: int,
+    eligible_areas: tuple[str, ...],
+    eligible_purposes: tuple[str, ...],
+    budget_pence: int,
+) -> tuple[str, str, str] | None:
+    """The (field, rule, message) a proposal breaks against its round, or None."""
+    if area not in eligible_areas:
+        return "area", "eligible_area", f"must be one of the round's areas: {eligible_areas}"
+    if purpose not in eligible_purposes:
+        return (
+            "purpose",
+            "eligible_purpose",
+            f"must be one of the round's purposes: {eligible_purposes}",
+        )
+    if cost_pence > budget_pence:
+        return "cost_pence", "within_budget", f"must be at most the round's budget ({budget_pence})"
+    return None
+
+
+def ballot_problem(
+    chosen_costs_pence: dict[str, int | None], budget_pence: int
+) -> tuple[str, str] | None:
+    """The (rule, message) a ballot breaks, or None. Approval voting within the budget: a
+    ballot approves one or more accepted proposals of the round, each once, whose costs add
+    up to no more than the budget (a resident cannot approve more than the round can fund)."""
+    unknown = sorted(key for key, cost in chosen_costs_pence.items() if cost is None)
+    if unknown:
+        return "accepted_proposal", f"names no accepted proposal of the round: {unknown}"
+    total_pence = sum(cost or 0 for cost in chosen_costs_pence.values())
+    if total_pence > budget_pence:
+        return (
+            "within_budget",
+            f"the approved proposals cost {total_pence} pence, more than the budget of "
+            f"{budget_pence} pence",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Tallied:
+    """An accepted proposal with its published vote total: all the count needs."""
+
+    proposal_id: str
+    cost_pence: int
+    votes: int
+
+
+@dataclass(frozen=True)
+class Count:
+    """The result: winners in the order funded, those that did not fit, and the money."""
+
+    winners: tuple[Tallied, ...]
+    not_funded: tuple[Tallied, ...]
+    funded_pence: int
+    unspent_pence: int
+
+
+def count_order(tallied: Tallied) -> tuple[int, int, str]:
+    """The count's order: most votes first; on equal votes the cheaper first (it leaves more
+    for the others); on equal votes and cost, the smaller proposal id (a published UUID)."""
+    return -tallied.votes, tallied.cost_pence, tallied.proposal_id
+
+
+def count(budget_pence: int, proposals: list[Tallied]) -> Count:
+    """Greedy by votes within the budget: take accepted proposals in `count_order` and fund
+    each whose cost fits in what is left; one that does not fit is passed over and the count
+    goes on to the next (a cheaper one may still fit). A proposal with no votes is never
+    funded. Anyone can recount from the published totals with this rule."""
+    left_pence = budget_pence
+    winners: list[Tallied] = []
+    not_funded: list[Tallied] = []
+    for proposal in sorted(proposals, key=count_order):
+        if proposal.votes > 0 and proposal.cost_pence <= left_pence:
+            winners.append(proposal)
+            left_pence -= proposal.cost_pence
+        else:
+            not_funded.append(proposal)
+    return Count(tuple(winners), tuple(not_funded), budget_pence - left_pence, left_pence)

@@ -174,3 +174,95 @@ WHERE place_id = $1 AND report_id = $2 AND number = $3;
 -- name: complete_recommendation
 UPDATE citizens_recommendations SET completed_on = $4, completion_note = $5
 WHERE place_id = $1 AND report_id = $2 AND number = $3 AND completed_on IS NULL;
+
+-- ---- Participatory budgeting rounds ---------------------------------------------------------
+
+-- name: open_round
+INSERT INTO citizens_pb_rounds (place_id, round_id, title, allocation_id, budget_pence,
+                                proposals_open_on, proposals_close_on, voting_open_on,
+                                voting_close_on, eligible_areas, eligible_purposes,
+                                projects_start_on, projects_end_on, opened_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14);
+
+-- name: round_exists
+SELECT 1 FROM citizens_pb_rounds
+WHERE place_id = $1 AND (round_id = $2 OR allocation_id = $3);
+
+-- name: round
+SELECT round_id, title, allocation_id, budget_pence, proposals_open_on, proposals_close_on,
+       voting_open_on, voting_close_on, eligible_areas, eligible_purposes, projects_start_on,
+       projects_end_on, counted_at, funded_pence, unspent_pence
+FROM citizens_pb_rounds WHERE place_id = $1 AND round_id = $2;
+
+-- name: round_for_update
+SELECT round_id, title, allocation_id, budget_pence, proposals_open_on, proposals_close_on,
+       voting_open_on, voting_close_on, eligible_areas, eligible_purposes, projects_start_on,
+       projects_end_on, counted_at, funded_pence, unspent_pence
+FROM citizens_pb_rounds WHERE place_id = $1 AND round_id = $2
+FOR UPDATE;
+
+-- name: rounds
+SELECT round_id, title, allocation_id, budget_pence, proposals_open_on, proposals_close_on,
+       voting_open_on, voting_close_on, eligible_areas, eligible_purposes, projects_start_on,
+       projects_end_on, counted_at, funded_pence, unspent_pence
+FROM citizens_pb_rounds WHERE place_id = $1
+ORDER BY proposals_open_on DESC, round_id
+LIMIT $2;
+
+-- name: submit_proposal
+INSERT INTO citizens_pb_proposals (place_id, round_id, proposal_id, title, description, area,
+                                   purpose, cost_pence, recipient_id, proposer_key,
+                                   submitted_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
+
+-- name: round_proposal_for_update
+SELECT proposal_id, moderation FROM citizens_pb_proposals
+WHERE place_id = $1 AND round_id = $2 AND proposal_id = $3
+FOR UPDATE;
+
+-- name: moderate_proposal
+UPDATE citizens_pb_proposals
+SET moderation = $4, moderation_reason = $5, moderated_at = $6
+WHERE place_id = $1 AND round_id = $2 AND proposal_id = $3;
+
+-- name: round_proposals
+-- Every proposal of a round, in the order they came; the proposer's key is never read out.
+SELECT proposal_id, title, description, area, purpose, cost_pence, recipient_id,
+       submitted_at, moderation, moderation_reason, moderated_at, votes, winner_rank,
+       allocation_id
+FROM citizens_pb_proposals
+WHERE place_id = $1 AND round_id = $2
+ORDER BY submitted_at, proposal_id;
+
+-- name: accepted_costs
+SELECT proposal_id, cost_pence FROM citizens_pb_proposals
+WHERE place_id = $1 AND round_id = $2 AND proposal_id = ANY($3::uuid[])
+  AND moderation = 'accepted';
+
+-- name: cast_ballot
+-- One ballot per voter key and round: a second answers no row, and nothing is counted.
+INSERT INTO citizens_pb_ballots (place_id, round_id, voter_key, cast_on)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (place_id, round_id, voter_key) DO NOTHING
+RETURNING voter_key;
+
+-- name: has_voted
+SELECT 1 FROM citizens_pb_ballots WHERE place_id = $1 AND round_id = $2 AND voter_key = $3;
+
+-- name: add_votes
+UPDATE citizens_pb_proposals SET votes = votes + 1
+WHERE place_id = $1 AND round_id = $2 AND proposal_id = ANY($3::uuid[])
+  AND moderation = 'accepted';
+
+-- name: ballots_cast
+SELECT count(*) FROM citizens_pb_ballots WHERE place_id = $1 AND round_id = $2;
+
+-- name: mark_winner
+UPDATE citizens_pb_proposals SET winner_rank = $4, allocation_id = $5
+WHERE place_id = $1 AND round_id = $2 AND proposal_id = $3;
+
+-- name: mark_counted
+UPDATE citizens_pb_rounds
+SET counted_at = $3, counted_by = $4, funded_pence = $5, unspent_pence = $6,
+    settle_event_id = $7
+WHERE place_id = $1 AND round_id = $2 AND counted_at IS NULL;

@@ -358,6 +358,20 @@ CITIZENS_DOORS: dict[tuple[str, str], Door] = {
         f"{CITIZENS}/committee/reports/{{report_id}}/recommendations/{{recommendation_number}}"
         "/completion",
     ): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
+    # Participatory budgeting rounds (services/gateway/citizens/rounds_api.py).
+    ("GET", f"{CITIZENS}/rounds"): OPEN,
+    ("POST", f"{CITIZENS}/rounds"): Door(P.RUN_ROUNDS, Scope.PLACE),
+    ("GET", f"{CITIZENS}/rounds/{{round_id}}"): OPEN,
+    ("GET", f"{CITIZENS}/rounds/{{round_id}}/open-data"): OPEN,
+    ("POST", f"{CITIZENS}/rounds/{{round_id}}/proposals"): Door(P.TAKE_PART, Scope.PLACE),
+    ("POST", f"{CITIZENS}/rounds/{{round_id}}/proposals/{{proposal_id}}/moderation"): Door(
+        P.MODERATE_PROPOSALS, Scope.PLACE
+    ),
+    ("POST", f"{CITIZENS}/rounds/{{round_id}}/ballots"): Door(P.TAKE_PART, Scope.PLACE),
+    ("POST", f"{CITIZENS}/rounds/{{round_id}}/count"): Door(P.RUN_ROUNDS, Scope.PLACE),
+    # A round's public page, and the ballot form for residents while voting is open.
+    ("GET", f"{PLACE}/citizens/rounds/{{round_id}}"): OPEN,
+    ("POST", f"{PLACE}/citizens/rounds/{{round_id}}/ballot"): Door(P.TAKE_PART, Scope.PLACE),
     # The public page, with the panel's forms for those who may send them.
     ("GET", f"{PLACE}/citizens"): OPEN,
     ("POST", f"{PLACE}/citizens/questions"): Door(P.MANAGE_PANEL, Scope.PLACE),

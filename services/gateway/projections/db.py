@@ -142,6 +142,14 @@ async def allocations_for_place(
     return _rows(await connection.fetch(QUERIES.allocations_for_place, place_id, limit))
 
 
+async def allocation_for_round(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str
+) -> Row | None:
+    """An allocation's type, status and funded money, or None (read by the citizens room)."""
+    row = await connection.fetchrow(QUERIES.allocation_for_round, place_id, allocation_id)
+    return dict(row) if row is not None else None
+
+
 async def insert_reservation(
     connection: asyncpg.Connection,
     place_id: str,

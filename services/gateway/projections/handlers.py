@@ -34,6 +34,7 @@ from contracts import (
     ReservationMade,
     ReservationRejected,
     ReservationReleased,
+    ReservationTransferred,
     SettlementRecorded,
     SpendRecorded,
     VirementRecorded,
@@ -125,6 +126,24 @@ async def on_reservation_released(context: HandlerContext, event: ReservationRel
     else:
         return  # an older ledger's release of a reservation the gateway never saw
     await _apply(context, changes)
+
+
+async def on_reservation_transferred(
+    context: HandlerContext, event: ReservationTransferred
+) -> None:
+    """Money moved from one reservation to another (a participatory budgeting round's winner):
+    the pot's reserved money is as it was; the source holds less and the target is reserved."""
+    await db.release_reservation(
+        context.connection, event.place_id, event.from_allocation_id, event.amount_pence
+    )
+    await db.insert_reservation(
+        context.connection,
+        event.place_id,
+        event.to_allocation_id,
+        event.financial_year,
+        event.amount_pence,
+        [share.model_dump(mode="json") for share in event.attribution],
+    )
 
 
 async def on_payment_made(context: HandlerContext, event: PaymentMade) -> None:
@@ -525,6 +544,7 @@ HANDLERS: dict[type[Event], Handler] = {
     ReservationMade: on_reservation_made,
     ReservationRejected: on_reservation_rejected,
     ReservationReleased: on_reservation_released,
+    ReservationTransferred: on_reservation_transferred,
     PaymentMade: on_payment_made,
     PaymentRejected: on_payment_rejected,
     RecoveryRecorded: on_recovery_recorded,

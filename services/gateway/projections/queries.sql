@@ -621,3 +621,9 @@ SELECT place_id FROM pot_streams
 UNION
 SELECT place_id FROM allocations
 ORDER BY place_id;
+
+-- name: allocation_for_round
+-- One allocation's type, status and reserved money: what a participatory budgeting round
+-- checks of the allocation that holds its budget (services/gateway/citizens/rounds.py).
+SELECT allocation_id, allocation_type, status, funded_pence, value_pence
+FROM allocations WHERE place_id = $1 AND allocation_id = $2;

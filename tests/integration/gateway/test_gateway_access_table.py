@@ -83,6 +83,8 @@ RIGHT = {
     "referral_id": "6f1c2a3e-0000-4000-8000-000000000005",
     "report_id": "R-1",
     "recommendation_number": "1",
+    "round_id": "PB-1",
+    "proposal_id": "6f1c2a3e-0000-4000-8000-000000000006",
 }
 WRONG = {
     "wrong place": {"place_id": "LPL"},

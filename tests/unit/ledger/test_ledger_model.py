@@ -23,6 +23,8 @@ from contracts import (
     ReservationMade,
     ReservationReleaseRequested,
     ReservationRequested,
+    ReservationTransferred,
+    ReservationTransferRequested,
     SpendRecorded,
     VirementRequested,
 )
@@ -183,6 +185,37 @@ class LedgerMachine(RuleBasedStateMachine):
             self.model.unreserved[year] += amount
 
     @rule(
+        source=st.sampled_from(ALLOCATIONS), destination=st.sampled_from(ALLOCATIONS), amount=pence
+    )
+    def move_reservation(self, source: str, destination: str, amount: int) -> None:
+        decision = self.send(
+            ReservationTransferRequested(
+                place_id=PLACE,
+                reservation_transfer_id=self.next_id("MOVE"),
+                from_allocation_id=source,
+                to_allocation_id=destination,
+                amount_pence=amount,
+                purpose="a round's winner",
+            )
+        )
+        year = self.model.reservation_year.get(source)
+        expected = (
+            year is not None
+            and source != destination
+            and self.model.reservation_year.get(destination, year) == year
+            and year not in self.model.closed
+            and amount <= self.model.reserved[source]
+        )
+        assert self.posted(decision) == expected, decision.events
+        if expected:
+            assert year is not None
+            self.model.reserved[source] -= amount
+            self.model.reserved[destination] = self.model.reserved.get(destination, 0) + amount
+            self.model.reservation_year[destination] = year
+            [moved] = [e for e in decision.events if isinstance(e, ReservationTransferred)]
+            assert moved.amount_pence == amount
+
+    @rule(
         allocation=st.sampled_from(ALLOCATIONS), provider=st.sampled_from(PROVIDERS), amount=pence
     )
     def pay(self, allocation: str, provider: str, amount: int) -> None:
@@ -320,7 +353,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def attributions_add_up_to_the_penny(self) -> None:
         for event in self.last_events:
-            if isinstance(event, ReservationMade | PaymentMade | SpendRecorded):
+            if isinstance(
+                event, ReservationMade | ReservationTransferred | PaymentMade | SpendRecorded
+            ):
                 assert sum(s.amount_pence for s in event.attribution) == event.amount_pence
         for payment in self.book.payments.values():
             assert sum(share.amount_pence for share in payment.attribution) == payment.amount_pence

@@ -2,6 +2,7 @@
 
 from services.gateway.web.pages import (
     board,
+    budget_rounds,
     citizens,
     claims,
     department,
@@ -28,4 +29,5 @@ ROUTERS = (
     monitoring.router,
     insights.router,
     citizens.router,
+    budget_rounds.router,
 )

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from services.gateway import domain
 from services.gateway.citizens import db
+from services.gateway.citizens import domain as domain_rules
 from services.gateway.citizens.panel import PanelRefused, publish_answer, put_question
 from services.gateway.domain import Permission, Principal
 from services.gateway.identity.auth import require
@@ -109,6 +110,7 @@ async def citizens_page(
         panel = await db.panel(connection, place_id, today)
         triggers = await db.triggers(connection, place_id, datetime.now(UTC))
         committee = await db.committee(connection, place_id, today)
+        budget_rounds = await db.pb_rounds(connection, place_id)
     questions = question_rows(panel["questions"])
     return render(
         page,
@@ -121,6 +123,15 @@ async def citizens_page(
         questions=questions,
         triggers=[{**t, "tag": TRIGGER_TAGS[t["state"]]} for t in triggers],
         committee=committee,
+        budget_rounds=[
+            {
+                **found,
+                "phase": domain_rules.round_phase(
+                    db.round_dates(found), found["counted_at"] is not None, today
+                ),
+            }
+            for found in budget_rounds
+        ],
         late_count=sum(1 for q in questions if q["lateness"] in ("late", "overdue")),
         problems=problems or [],
         may_ask=_may(page, Permission.MANAGE_PANEL, place_id),

@@ -151,24 +151,24 @@ async def lock_contract(connection: asyncpg.Connection, contract_id: str) -> dom
     if row is None:
         return None
     versions: dict[str, list[domain.MetricVersion]] = {}
-    for version in await connection.fetch(QUERIES.contract_metric_versions, contract_id):
-        versions.setdefault(version["metric_id"], []).append(
-            domain.MetricVersion(
-                version["version"], version["effective_from"], version["price_pence"]
-            )
+    for metric_id, version, effective_from, price_pence in json.loads(row["versions"]):
+        versions.setdefault(metric_id, []).append(
+            domain.MetricVersion(version, _day(effective_from), price_pence)
         )
     metrics = {
-        m["metric_id"]: domain.Metric(
-            metric_id=m["metric_id"],
-            versions=tuple(versions.get(m["metric_id"], ())),
-            cap_pence=m["cap_pence"],
-            payer_id=m["payer_id"],
-            committed_pence=m["committed_pence"],
+        metric_id: domain.Metric(
+            metric_id=metric_id,
+            versions=tuple(versions.get(metric_id, ())),
+            cap_pence=cap_pence,
+            payer_id=payer_id,
+            committed_pence=committed_pence,
         )
-        for m in await connection.fetch(QUERIES.contract_metrics, contract_id)
+        for metric_id, cap_pence, payer_id, committed_pence in json.loads(row["metrics"])
     }
-    payers = await connection.fetch(QUERIES.contract_payers, contract_id)
-    periods = await connection.fetch(QUERIES.contract_claim_periods, contract_id)
+    periods = [
+        domain.ClaimPeriod(period_id, _date(starts), _date(ends), _day(deadline), planned_pence)
+        for period_id, starts, ends, deadline, planned_pence in json.loads(row["claim_periods"])
+    ]
     return domain.Contract(
         contract_id=row["contract_id"],
         place_id=row["place_id"],
@@ -176,13 +176,21 @@ async def lock_contract(connection: asyncpg.Connection, contract_id: str) -> dom
         provider_id=row["provider_id"],
         cap_pence=row["cap_pence"],
         metrics=metrics,
-        payer_caps_pence={payer["payer_id"]: payer["cap_pence"] for payer in payers},
-        claim_periods=tuple(domain.ClaimPeriod(**dict(period)) for period in periods),
+        payer_caps_pence=dict(json.loads(row["payers"])),
+        claim_periods=tuple(periods),
         start_date=row["start_date"],
         end_date=row["end_date"],
         difficulty_segments=tuple(row["difficulty_segments"]),
         social_value_kpi_ids=tuple(row["social_value_kpi_ids"]),
     )
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
 async def is_social_impact_bond(connection: asyncpg.Connection, contract_id: str) -> bool:

@@ -410,20 +410,24 @@ async def store_chunk(
     )
 
 
-async def set_chunk_count(
-    connection: asyncpg.Connection, contract_id: str, batch_id: str, chunk_count: int
-) -> None:
-    await connection.execute(QUERIES.set_chunk_count, contract_id, batch_id, chunk_count)
+async def count_chunks(
+    connection: asyncpg.Connection, contract_id: str, batch_id: str, chunk_count: int | None
+) -> tuple[int | None, int]:
+    """(the batch's chunk count, chunks received), setting the count when `chunk_count` is
+    given, in one round trip."""
+    row = await connection.fetchrow(QUERIES.count_chunks, contract_id, batch_id, chunk_count)
+    return row["chunk_count"], row["received"]
 
 
-async def chunks_received(connection: asyncpg.Connection, contract_id: str, batch_id: str) -> int:
-    return int(await connection.fetchval(QUERIES.chunks_received, contract_id, batch_id))
-
-
-async def raise_work_mem(connection: asyncpg.Connection, megabytes: int) -> None:
-    """Give this transaction's sorts and hashes more memory (a batch's completion sorts and
-    groups every claim of the batch; at a million claims 4 MB spills to disk)."""
-    await connection.execute(QUERIES.raise_work_mem, f"{megabytes}MB")
+async def batch_totals_with_work_mem(
+    connection: asyncpg.Connection, contract_id: str, batch_id: str, megabytes: int
+) -> tuple[int, int]:
+    """`batch_totals`, in the round trip that raises the transaction's work_mem for the sorts
+    and groupings of a batch's completion (at a million claims 4 MB spills to disk)."""
+    row = await connection.fetchrow(
+        QUERIES.batch_totals_with_work_mem, contract_id, batch_id, f"{megabytes}MB"
+    )
+    return row["claim_count"], row["amount_pence"]
 
 
 async def batch_totals(

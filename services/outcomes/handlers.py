@@ -154,15 +154,13 @@ async def submit_evidence(
     contract = decision.state
     if not await _receive_chunk(context, contract, command):
         return
-    await _assess_chunk(settings, context, contract, command)
-    if command.chunk_count is not None:
-        await db.set_chunk_count(
-            connection, contract.contract_id, command.batch_id, command.chunk_count
-        )
-    batch = await db.batch(connection, contract.contract_id, command.batch_id)
-    assert batch is not None, "the batch row is created with its first chunk"
-    received = await db.chunks_received(connection, contract.contract_id, command.batch_id)
-    if batch["chunk_count"] is not None and received >= batch["chunk_count"]:
+    assessment = await _assess_chunk(settings, context, contract, command)
+    # The contract as stored now: this chunk's claims count against its caps.
+    contract = domain.with_commitments(contract, assessment.committed_by_metric())
+    chunk_count, received = await db.count_chunks(
+        connection, contract.contract_id, command.batch_id, command.chunk_count
+    )
+    if chunk_count is not None and received >= chunk_count:
         await _complete_batch(settings, context, contract, command.batch_id)
 
 
@@ -301,8 +299,9 @@ async def _complete_batch(
 ) -> None:
     """Every chunk is in: reject an empty batch, or draw the sample for the verifier."""
     connection = context.connection
-    await db.raise_work_mem(connection, settings.completion_work_mem_mb)
-    accepted_count, _ = await db.batch_totals(connection, contract.contract_id, batch_id)
+    accepted_count, accepted_pence = await db.batch_totals_with_work_mem(
+        connection, contract.contract_id, batch_id, settings.completion_work_mem_mb
+    )
     step, size = domain.on_completion(
         accepted_count, settings.verification_sample_share, settings.verification_sample_size_min
     )
@@ -324,10 +323,10 @@ async def _complete_batch(
         )
         return
     if step == "pay":
-        await _pay_batch(context, contract, batch_id)
+        await _pay_batch(context, contract, batch_id, (accepted_count, accepted_pence))
     else:
         await _draw_sample(settings, context, contract, batch_id, accepted_count, size)
-    await _run_monitors(settings, context, contract.contract_id)
+    await _run_monitors(settings, context, contract)
 
 
 async def _draw_sample(
@@ -459,12 +458,19 @@ async def _apply_verification_rule(
     return True
 
 
-async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_id: str) -> None:
+async def _pay_batch(
+    context: HandlerContext,
+    contract: domain.Contract,
+    batch_id: str,
+    totals: tuple[int, int] | None = None,
+) -> None:
     """The batch is verified: ask the ledger to pay it once its allocation is funded (see
     `domain.decide_batch_payment`). A batch settled by a verification rule is paid what the
-    rule decided."""
+    rule decided. `totals` (claims, pence waiting) when the caller has just read them."""
     connection = context.connection
-    count, amount_pence = await db.batch_totals(connection, contract.contract_id, batch_id)
+    count, amount_pence = totals or await db.batch_totals(
+        connection, contract.contract_id, batch_id
+    )
     payable_pence = await db.verified_payable_pence(connection, contract.contract_id, batch_id)
     allocation = await db.allocation(connection, contract.place_id, contract.allocation_id)
     claimed_by_payer = await db.batch_pence_by_payer(connection, contract.contract_id, batch_id)
@@ -711,7 +717,7 @@ async def record_referrals(
             repeated_count=len(command.referrals) - recorded,
         )
     )
-    await _run_monitors(settings, context, command.contract_id)
+    await _run_monitors(settings, context, decision.state)
 
 
 async def record_engagements(
@@ -737,16 +743,16 @@ async def record_engagements(
             not_referred_count=len(command.engagements) - recorded,
         )
     )
-    await _run_monitors(settings, context, command.contract_id)
+    await _run_monitors(settings, context, decision.state)
 
 
 async def _run_monitors(
-    settings: OutcomesSettings, context: HandlerContext, contract_id: str
+    settings: OutcomesSettings, context: HandlerContext, contract: domain.Contract
 ) -> None:
-    """Raise each new flag once: creaming, parking, caps, outcomes clustered at deadlines."""
+    """Raise each new flag once: creaming, parking, caps, outcomes clustered at deadlines.
+    `contract` is locked by the caller and as stored now."""
     connection = context.connection
-    contract = await db.lock_contract(connection, contract_id)
-    assert contract is not None, "monitors run on a registered contract"
+    contract_id = contract.contract_id
     thresholds = settings.gaming_thresholds()
     funnels = await _publish_funnel(context, contract.place_id, contract_id)
     flags = domain.funnel_flags(funnels, contract.difficulty_segments, thresholds)

@@ -97,11 +97,14 @@ SELECT EXISTS (
 INSERT INTO batch_chunks (contract_id, batch_id, chunk_index, claim_count, accepted_count)
 VALUES ($1, $2, $3, $4, $5);
 
--- name: set_chunk_count
-UPDATE batches SET chunk_count = $3 WHERE contract_id = $1 AND batch_id = $2;
-
--- name: chunks_received
-SELECT count(*)::int FROM batch_chunks WHERE contract_id = $1 AND batch_id = $2;
+-- A chunk is stored: the batch's chunk count (set now when this chunk carries it) and how many
+-- chunks it has received, in one round trip.
+-- name: count_chunks
+UPDATE batches SET chunk_count = coalesce($3, chunk_count)
+WHERE contract_id = $1 AND batch_id = $2
+RETURNING chunk_count,
+          (SELECT count(*)::int FROM batch_chunks AS k
+           WHERE k.contract_id = $1 AND k.batch_id = $2) AS received;
 
 -- name: set_batch_status
 UPDATE batches SET status = $3, amount_pence = $4, reason = $5
@@ -158,11 +161,15 @@ SELECT place_id, participant_hash, metric_id, contract_id, batch_id, achieved_on
        evidence_reference, price_pence, row_number, status, $2
 FROM moved;
 
--- name: raise_work_mem
-SELECT set_config('work_mem', $1, true);
-
 -- name: batch_totals
 SELECT count(*)::int AS claim_count, coalesce(sum(price_pence), 0)::bigint AS amount_pence
+FROM claims WHERE contract_id = $1 AND batch_id = $2 AND status = 'pending';
+
+-- The same, in the round trip that gives the completing transaction more memory for its sorts
+-- (the uncorrelated subquery runs once, before the totals are read).
+-- name: batch_totals_with_work_mem
+SELECT (SELECT set_config('work_mem', $3, true)) AS work_mem,
+       count(*)::int AS claim_count, coalesce(sum(price_pence), 0)::bigint AS amount_pence
 FROM claims WHERE contract_id = $1 AND batch_id = $2 AND status = 'pending';
 
 -- name: batch_rejection_reasons

@@ -28,21 +28,13 @@ from contracts.ledger import (
 )
 from contracts.outcomes import (
     AmendMetric,
-    ClaimRejection,
-    ClaimResult,
-    ClaimResultsRecorded,
     ClawBackClaim,
     ClawbackSettled,
     ContractEvent,
     EngagementsRecorded,
     EvidenceHeld,
     EvidenceRejected,
-    EvidenceSampled,
-    EvidenceSubmitted,
-    FunnelMeasured,
-    GamingFlagRaised,
     OutcomePaymentRejected,
-    OutcomesCommandRefused,
     RecordEngagements,
     RecordInvestorFlow,
     RecordReferrals,
@@ -51,13 +43,11 @@ from contracts.outcomes import (
     RegisterOutcomesContract,
     RemittanceAdvised,
     RemittanceLine,
-    SampledClaim,
-    SegmentFunnelCounts,
     SubmitEvidence,
     SubmitOpenBook,
     VerificationRuleApplied,
 )
-from services.outcomes import db, domain
+from services.outcomes import announcements, db, domain
 from services.outcomes.domain import OUTCOME_PAYMENT, REASONS_LISTED_MAX
 from services.outcomes.settings import OutcomesSettings
 from services.runtime.consumer import HandlerContext
@@ -73,18 +63,7 @@ async def _publish(
 ) -> None:
     """Publish what was decided: its events, or the refusal in the one refusal shape."""
     if decision.refusal is not None:
-        refusal = decision.refusal
-        await context.outbox.add(
-            OutcomesCommandRefused(
-                place_id=command.place_id,
-                contract_id=command.contract_id,
-                command_type=command.event_type,
-                subject_id=domain.subject_of(command),
-                rule=refusal.rule,
-                reason=refusal.reason,
-                figures=dict(refusal.figures),
-            )
-        )
+        await context.outbox.add(announcements.refused(command, decision.refusal))
         return
     await _publish_events(context, decision.events)
 
@@ -216,82 +195,17 @@ async def _assess_chunk(
         context.connection, contract, command.batch_id, command.chunk_index, len(claims), assessment
     )
     await context.outbox.add(
-        EvidenceSubmitted(
-            place_id=contract.place_id,
-            contract_id=contract.contract_id,
-            batch_id=command.batch_id,
-            provider_id=command.provider_id,
-            claim_count=len(claims),
-            accepted_count=len(assessment.accepted),
-            rejected_count=len(assessment.rejected),
-            chunk_index=command.chunk_index,
-            accepted_pence=assessment.amount_pence,
-            rejections=tuple(
-                ClaimRejection(
-                    row_number=r.claim.row_number,
-                    participant_hash=r.claim.participant_hash,
-                    metric_id=r.claim.metric_id,
-                    reason=r.reason,
-                )
-                for r in assessment.rejected[: settings.event_rejections_max]
-            ),
+        announcements.evidence_submitted(
+            contract, command, assessment, settings.event_rejections_max
         )
     )
-    await _announce_chunk_results(settings, context, contract, command, assessment)
+    await _publish_events(
+        context,
+        announcements.chunk_results(
+            contract, command, assessment, settings.event_claim_results_max
+        ),
+    )
     return assessment
-
-
-async def _announce_chunk_results(
-    settings: OutcomesSettings,
-    context: HandlerContext,
-    contract: domain.Contract,
-    command: SubmitEvidence,
-    assessment: domain.Assessment,
-) -> None:
-    """Every claim of the chunk, accepted (with its price) or rejected (with why), in the
-    order submitted and in parts: the provider reads each claim's result, however many."""
-    position = {id(claim): index for index, claim in enumerate(command.claims)}
-    results = [
-        (position[id(priced.claim)], _claim_result(priced.claim, "accepted", priced=priced))
-        for priced in assessment.accepted
-    ] + [
-        (position[id(rejected.claim)], _claim_result(rejected.claim, "rejected", rejected))
-        for rejected in assessment.rejected
-    ]
-    results.sort(key=lambda pair: pair[0])
-    part_size = settings.event_claim_results_max
-    for start in range(0, len(results), part_size):
-        await context.outbox.add(
-            ClaimResultsRecorded(
-                place_id=contract.place_id,
-                contract_id=contract.contract_id,
-                batch_id=command.batch_id,
-                chunk_index=command.chunk_index,
-                first_position=start,
-                results=tuple(result for _, result in results[start : start + part_size]),
-            )
-        )
-
-
-def _claim_result(
-    claim: domain.ClaimLike,
-    status: str,
-    rejected: domain.RejectedClaim | None = None,
-    priced: domain.PricedClaim | None = None,
-) -> ClaimResult:
-    note = domain.resubmission_note(priced) if priced else None
-    return ClaimResult.model_validate(
-        {
-            "participant_hash": claim.participant_hash,
-            "metric_id": claim.metric_id,
-            "status": status,
-            "row_number": claim.row_number,
-            "achieved_on": claim.achieved_on,
-            "reason": rejected.reason if rejected else note,
-            "rule": rejected.rule if rejected else (domain.RESUBMITTED if note else None),
-            "amount_pence": priced.price_pence if priced else None,
-        }
-    )
 
 
 async def _complete_batch(
@@ -344,29 +258,18 @@ async def _draw_sample(
     drawn = await db.draw_sample(
         context.connection, contract.contract_id, batch_id, seed, share, size
     )
-    part_size = settings.event_sampled_claims_max
-    for part_index, start in enumerate(range(0, len(drawn), part_size)):
-        await context.outbox.add(
-            EvidenceSampled(
-                place_id=contract.place_id,
-                contract_id=contract.contract_id,
-                batch_id=batch_id,
-                sample_seed=seed,
-                sample_share=share,
-                sample_size=size,
-                accepted_count=accepted_count,
-                part_index=part_index,
-                claims=tuple(
-                    SampledClaim(
-                        participant_hash=row["participant_hash"],
-                        metric_id=row["metric_id"],
-                        evidence_reference=row["evidence_reference"],
-                        row_number=row["row_number"],
-                    )
-                    for row in drawn[start : start + part_size]
-                ),
-            )
-        )
+    draw = {
+        "sample_seed": seed,
+        "sample_share": share,
+        "sample_size": size,
+        "accepted_count": accepted_count,
+    }
+    await _publish_events(
+        context,
+        announcements.evidence_sampled(
+            contract, batch_id, draw, drawn, settings.event_sampled_claims_max
+        ),
+    )
 
 
 async def record_verification_decision(
@@ -392,7 +295,10 @@ async def record_verification_decision(
         command.verifier_id,
         [(d.participant_hash, d.metric_id, d.passed, d.reason) for d in command.decisions],
     )
-    await _announce_verification_results(settings, context, contract, command)
+    await _publish_events(
+        context,
+        announcements.verification_results(contract, command, settings.event_claim_results_max),
+    )
     state = await db.sample_state(
         connection, contract.contract_id, command.batch_id, batch["sample_size"]
     )
@@ -764,15 +670,7 @@ async def _run_monitors(
         flags += domain.deadline_flags(contract, counts, thresholds)
     for flag in flags:
         if await db.insert_flag(connection, contract_id, flag):
-            await context.outbox.add(
-                GamingFlagRaised(
-                    place_id=contract.place_id,
-                    contract_id=contract_id,
-                    flag_kind=flag.kind,  # type: ignore[arg-type]
-                    subject=flag.subject,
-                    detail=flag.detail,
-                )
-            )
+            await context.outbox.add(announcements.gaming_flag_raised(contract, flag))
 
 
 async def _publish_funnel(
@@ -780,22 +678,7 @@ async def _publish_funnel(
 ) -> list[domain.SegmentFunnel]:
     """Publish the contract's funnel by segment as it stands now, and return it."""
     funnels = await db.funnel(context.connection, contract_id)
-    await context.outbox.add(
-        FunnelMeasured(
-            place_id=place_id,
-            contract_id=contract_id,
-            segments=tuple(
-                SegmentFunnelCounts(
-                    segment=funnel.segment,
-                    referred=funnel.referred,
-                    engaged=funnel.engaged,
-                    achieved=funnel.achieved,
-                    paid=funnel.paid,
-                )
-                for funnel in funnels
-            ),
-        )
-    )
+    await context.outbox.add(announcements.funnel_measured(place_id, contract_id, funnels))
     return funnels
 
 
@@ -883,35 +766,6 @@ def _new_contract(command: RegisterOutcomesContract) -> db.NewContract:
     return db.NewContract(
         contract, metrics, command.social_impact_bond, command.model_dump(mode="json")
     )
-
-
-async def _announce_verification_results(
-    settings: OutcomesSettings,
-    context: HandlerContext,
-    contract: domain.Contract,
-    command: RecordVerificationDecision,
-) -> None:
-    """Each decided claim as verified, or failed verification with the verifier's reason."""
-    results = [
-        ClaimResult(
-            participant_hash=decision.participant_hash,
-            metric_id=decision.metric_id,
-            status="verified" if decision.passed else "failed_verification",
-            reason=decision.reason,
-            rule=None if decision.passed else "verified_by_sample",
-        )
-        for decision in command.decisions
-    ]
-    part_size = settings.event_claim_results_max
-    for start in range(0, len(results), part_size):
-        await context.outbox.add(
-            ClaimResultsRecorded(
-                place_id=contract.place_id,
-                contract_id=contract.contract_id,
-                batch_id=command.batch_id,
-                results=tuple(results[start : start + part_size]),
-            )
-        )
 
 
 HANDLERS: dict[type[Event], OutcomesHandler] = {

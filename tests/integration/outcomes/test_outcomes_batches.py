@@ -149,9 +149,11 @@ def incoming(envelope: Envelope, offset: int) -> IncomingMessage:
     )
 
 
-def consumers(
+@asynccontextmanager
+async def consumers(
     pool: asyncpg.Pool, settings: OutcomesSettings
-) -> tuple[EventConsumer, BatchConsumer]:
+) -> AsyncIterator[tuple[EventConsumer, BatchConsumer]]:
+    """The service's one-message consumer, and its batch consumer falling back on it."""
     service = definition(settings)
     assert service.batch_handler is not None, "outcomes consumes in batches"
     one_by_one = EventConsumer(
@@ -171,7 +173,10 @@ def consumers(
         batch_size_max=1000,
         infrastructure_retry_backoff_s=0.0,
     )
-    return one_by_one, batches
+    try:
+        yield one_by_one, batches
+    finally:
+        await batches.consumer.stop()
 
 
 async def results(pool: asyncpg.Pool) -> dict[str, Any]:
@@ -193,9 +198,9 @@ async def run_one_by_one(
 ) -> dict[str, Any]:
     pool = await create_pool(url, "outcomes", 2)
     try:
-        one_by_one, _ = consumers(pool, settings)
-        for offset, envelope in enumerate(messages):
-            await one_by_one.handle(incoming(envelope, offset))
+        async with consumers(pool, settings) as (one_by_one, _):
+            for offset, envelope in enumerate(messages):
+                await one_by_one.handle(incoming(envelope, offset))
         return await results(pool)
     finally:
         await pool.close()
@@ -206,10 +211,10 @@ async def run_in_batches(
 ) -> dict[str, Any]:
     pool = await create_pool(url, "outcomes", 2)
     try:
-        _, batches = consumers(pool, settings)
-        for start in range(0, len(messages), batch_size):
-            part = messages[start : start + batch_size]
-            await batches.process([incoming(e, start + i) for i, e in enumerate(part)])
+        async with consumers(pool, settings) as (_, batches):
+            for start in range(0, len(messages), batch_size):
+                part = messages[start : start + batch_size]
+                await batches.process([incoming(e, start + i) for i, e in enumerate(part)])
         return await results(pool)
     finally:
         await pool.close()
@@ -257,19 +262,19 @@ async def test_a_poison_message_is_dead_lettered_and_the_rest_of_its_batch_appli
     async with fresh_database(stack, template_database) as url:
         pool = await create_pool(url, "outcomes", 2)
         try:
-            _, batches = consumers(pool, settings)
-            await batches.process([incoming(e, i) for i, e in enumerate(setup)])
-            # A trigger makes the poison's claims fail to store, every time it is tried.
-            await pool.execute(
-                "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "IF NEW.batch_id = 'B-P' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; "
-                "END $$"
-            )
-            await pool.execute(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON claims "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
-            )
-            await batches.process([incoming(poison, 10), incoming(good, 11)])
+            async with consumers(pool, settings) as (_, batches):
+                await batches.process([incoming(e, i) for i, e in enumerate(setup)])
+                # A trigger makes the poison's claims fail to store, every time it is tried.
+                await pool.execute(
+                    "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "IF NEW.batch_id = 'B-P' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; "
+                    "END $$"
+                )
+                await pool.execute(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON claims "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+                )
+                await batches.process([incoming(poison, 10), incoming(good, 11)])
             outcomes = dict(await pool.fetch("SELECT event_id, outcome FROM inbox"))
             good_claims = await pool.fetchval("SELECT count(*) FROM claims WHERE batch_id = 'B-G'")
             dead_letters = await pool.fetchval(

@@ -2,11 +2,13 @@
 payment and recovery requests, remittance advice and flags out.
 
 Every handler runs inside the runtime's transaction, together with the inbox row, so a message
-takes effect at most once. A command handler loads what it needs, asks the domain to decide
-(`domain.decide_*`), then saves and publishes what was decided, or publishes the refusal as an
-`OutcomesCommandRefused` naming the rule; the rules live in `domain.py`. Every handler takes the
-service's settings first; the registry `HANDLERS` at the bottom maps message types to handlers,
-and `app.definition` binds them to the settings.
+takes effect at most once; the messages of one partition's fetch share one transaction and run
+in order (`services.runtime.batched_handlers`), so each sees what the ones before it saved.
+A command handler loads what it needs, asks the domain to decide (`domain.decide_*`), then
+saves and publishes what was decided, or publishes the refusal as an `OutcomesCommandRefused`
+naming the rule; the rules live in `domain.py`, the events are assembled in `announcements.py`.
+Every handler takes the service's settings first; the registry `HANDLERS` at the bottom maps
+message types to handlers, and `app.definition` binds them to the settings.
 """
 
 from __future__ import annotations

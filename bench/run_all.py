@@ -72,6 +72,13 @@ BENCHMARKS = (
         "back: first batch's commit to the last answer published.",
     ),
     Benchmark(
+        "outcomes: one message per transaction against batches",
+        ("bench.outcomes_batches", "--commands", "1000", "--rounds", "2"),
+        "The end-to-end run's one-claim evidence commands, pre-produced, through one outcomes "
+        "process consuming a message per transaction (FastStream) and one consuming a fetch per "
+        "transaction, in pairs run back to back: commands handled per second.",
+    ),
+    Benchmark(
         "evidence file ingest",
         ("bench.evidence_ingest", "--throwaway"),
         "A 1,000,000-row evidence file streamed, validated, cut into commands and handled by "

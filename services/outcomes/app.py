@@ -1,30 +1,46 @@
 """The outcomes service: consumes contracts, evidence, allocation news and ledger results;
-requests payments and recoveries."""
+requests payments and recoveries. It consumes in batches: each partition's fetch is handled in
+one transaction (`services.runtime.batched_handlers`), one message after another."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from contracts import topics
+import asyncpg
+
+from contracts import Event, topics
+from contracts.envelope import Envelope
 from services.outcomes.handlers import HANDLERS
 from services.outcomes.settings import OutcomesSettings
+from services.runtime.batched_handlers import handle_in_one_transaction
 from services.runtime.host import ServiceDefinition
+
+SERVICE_NAME = "outcomes"
 
 
 def definition(settings: OutcomesSettings | None = None) -> ServiceDefinition:
     """The service with the given settings (tests pass their own); the environment is read
     only when none are given, never at import."""
     outcomes_settings = settings or OutcomesSettings()
+    handlers = {kind: partial(handler, outcomes_settings) for kind, handler in HANDLERS.items()}
+
+    async def handle_batch(
+        connection: asyncpg.Connection, messages: Sequence[tuple[Envelope, Event]]
+    ) -> None:
+        await handle_in_one_transaction(SERVICE_NAME, handlers, connection, messages)
+
     return ServiceDefinition(
-        name="outcomes",
+        name=SERVICE_NAME,
         migrations=Path(__file__).parent / "migrations",
         subscriptions=(
             topics.OUTCOMES_COMMANDS,
             topics.ALLOCATIONS_LIFECYCLE,
             topics.LEDGER_RESULTS,
         ),
-        handlers={kind: partial(handler, outcomes_settings) for kind, handler in HANDLERS.items()},
+        handlers=handlers,
+        batch_handler=handle_batch,
     )
 
 

@@ -151,24 +151,24 @@ async def lock_contract(connection: asyncpg.Connection, contract_id: str) -> dom
     if row is None:
         return None
     versions: dict[str, list[domain.MetricVersion]] = {}
-    for version in await connection.fetch(QUERIES.contract_metric_versions, contract_id):
-        versions.setdefault(version["metric_id"], []).append(
-            domain.MetricVersion(
-                version["version"], version["effective_from"], version["price_pence"]
-            )
+    for metric_id, version, effective_from, price_pence in json.loads(row["versions"]):
+        versions.setdefault(metric_id, []).append(
+            domain.MetricVersion(version, _day(effective_from), price_pence)
         )
     metrics = {
-        m["metric_id"]: domain.Metric(
-            metric_id=m["metric_id"],
-            versions=tuple(versions.get(m["metric_id"], ())),
-            cap_pence=m["cap_pence"],
-            payer_id=m["payer_id"],
-            committed_pence=m["committed_pence"],
+        metric_id: domain.Metric(
+            metric_id=metric_id,
+            versions=tuple(versions.get(metric_id, ())),
+            cap_pence=cap_pence,
+            payer_id=payer_id,
+            committed_pence=committed_pence,
         )
-        for m in await connection.fetch(QUERIES.contract_metrics, contract_id)
+        for metric_id, cap_pence, payer_id, committed_pence in json.loads(row["metrics"])
     }
-    payers = await connection.fetch(QUERIES.contract_payers, contract_id)
-    periods = await connection.fetch(QUERIES.contract_claim_periods, contract_id)
+    periods = [
+        domain.ClaimPeriod(period_id, _date(starts), _date(ends), _day(deadline), planned_pence)
+        for period_id, starts, ends, deadline, planned_pence in json.loads(row["claim_periods"])
+    ]
     return domain.Contract(
         contract_id=row["contract_id"],
         place_id=row["place_id"],
@@ -176,13 +176,21 @@ async def lock_contract(connection: asyncpg.Connection, contract_id: str) -> dom
         provider_id=row["provider_id"],
         cap_pence=row["cap_pence"],
         metrics=metrics,
-        payer_caps_pence={payer["payer_id"]: payer["cap_pence"] for payer in payers},
-        claim_periods=tuple(domain.ClaimPeriod(**dict(period)) for period in periods),
+        payer_caps_pence=dict(json.loads(row["payers"])),
+        claim_periods=tuple(periods),
         start_date=row["start_date"],
         end_date=row["end_date"],
         difficulty_segments=tuple(row["difficulty_segments"]),
         social_value_kpi_ids=tuple(row["social_value_kpi_ids"]),
     )
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
 async def is_social_impact_bond(connection: asyncpg.Connection, contract_id: str) -> bool:
@@ -402,20 +410,24 @@ async def store_chunk(
     )
 
 
-async def set_chunk_count(
-    connection: asyncpg.Connection, contract_id: str, batch_id: str, chunk_count: int
-) -> None:
-    await connection.execute(QUERIES.set_chunk_count, contract_id, batch_id, chunk_count)
+async def count_chunks(
+    connection: asyncpg.Connection, contract_id: str, batch_id: str, chunk_count: int | None
+) -> tuple[int | None, int]:
+    """(the batch's chunk count, chunks received), setting the count when `chunk_count` is
+    given, in one round trip."""
+    row = await connection.fetchrow(QUERIES.count_chunks, contract_id, batch_id, chunk_count)
+    return row["chunk_count"], row["received"]
 
 
-async def chunks_received(connection: asyncpg.Connection, contract_id: str, batch_id: str) -> int:
-    return int(await connection.fetchval(QUERIES.chunks_received, contract_id, batch_id))
-
-
-async def raise_work_mem(connection: asyncpg.Connection, megabytes: int) -> None:
-    """Give this transaction's sorts and hashes more memory (a batch's completion sorts and
-    groups every claim of the batch; at a million claims 4 MB spills to disk)."""
-    await connection.execute(QUERIES.raise_work_mem, f"{megabytes}MB")
+async def batch_totals_with_work_mem(
+    connection: asyncpg.Connection, contract_id: str, batch_id: str, megabytes: int
+) -> tuple[int, int]:
+    """`batch_totals`, in the round trip that raises the transaction's work_mem for the sorts
+    and groupings of a batch's completion (at a million claims 4 MB spills to disk)."""
+    row = await connection.fetchrow(
+        QUERIES.batch_totals_with_work_mem, contract_id, batch_id, f"{megabytes}MB"
+    )
+    return row["claim_count"], row["amount_pence"]
 
 
 async def batch_totals(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final, Literal, Protocol
 
@@ -416,6 +416,20 @@ def _duplicate_problem(
         f"participant {claim.participant_hash} already has metric {claim.metric_id} claimed in "
         f"{contract.place_id} ({earlier.describe()})"
     )
+
+
+def with_commitments(contract: Contract, committed_by_metric: Mapping[str, int]) -> Contract:
+    """The contract once `committed_by_metric` is added to its metrics' commitments, as the
+    database has it after storing an assessment (so it need not be read again)."""
+    metrics = {
+        metric_id: replace(
+            metric, committed_pence=metric.committed_pence + committed_by_metric[metric_id]
+        )
+        if metric_id in committed_by_metric
+        else metric
+        for metric_id, metric in contract.metrics.items()
+    }
+    return replace(contract, metrics=metrics)
 
 
 def resubmitted(assessment: Assessment) -> list[ParticipantMetric]:

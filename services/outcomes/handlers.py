@@ -2,11 +2,13 @@
 payment and recovery requests, remittance advice and flags out.
 
 Every handler runs inside the runtime's transaction, together with the inbox row, so a message
-takes effect at most once. A command handler loads what it needs, asks the domain to decide
-(`domain.decide_*`), then saves and publishes what was decided, or publishes the refusal as an
-`CommandRefused` naming the rule; the rules live in `domain.py`. Every handler takes the
-service's settings first; the registry `HANDLERS` at the bottom maps message types to handlers,
-and `app.definition` binds them to the settings.
+takes effect at most once; the messages of one partition's fetch share one transaction and run
+in order (`services.runtime.batched_handlers`), so each sees what the ones before it saved.
+A command handler loads what it needs, asks the domain to decide (`domain.decide_*`), then
+saves and publishes what was decided, or publishes the refusal as a `CommandRefused`
+naming the rule; the rules live in `domain.py`, the events are assembled in `announcements.py`.
+Every handler takes the service's settings first; the registry `HANDLERS` at the bottom maps
+message types to handlers, and `app.definition` binds them to the settings.
 """
 
 from __future__ import annotations
@@ -27,19 +29,12 @@ from contracts.ledger import (
 )
 from contracts.outcomes import (
     AmendMetric,
-    ClaimRejection,
-    ClaimResult,
-    ClaimResultsRecorded,
     ClawBackClaim,
     ClawbackSettled,
     ContractEvent,
     EngagementsRecorded,
     EvidenceHeld,
     EvidenceRejected,
-    EvidenceSampled,
-    EvidenceSubmitted,
-    FunnelMeasured,
-    GamingFlagRaised,
     OutcomePaymentRejected,
     RecordEngagements,
     RecordInvestorFlow,
@@ -49,13 +44,11 @@ from contracts.outcomes import (
     RegisterOutcomesContract,
     RemittanceAdvised,
     RemittanceLine,
-    SampledClaim,
-    SegmentFunnelCounts,
     SubmitEvidence,
     SubmitOpenBook,
     VerificationRuleApplied,
 )
-from services.outcomes import db, domain
+from services.outcomes import announcements, db, domain
 from services.outcomes.domain import OUTCOME_PAYMENT, REASONS_LISTED_MAX
 from services.outcomes.settings import OutcomesSettings
 from services.runtime.consumer import HandlerContext
@@ -71,19 +64,7 @@ async def _publish(
 ) -> None:
     """Publish what was decided: its events, or the refusal in the one refusal shape."""
     if decision.refusal is not None:
-        refusal = decision.refusal
-        await context.outbox.add(
-            CommandRefused(
-                place_id=command.place_id,
-                decided_by="outcomes",
-                contract_id=command.contract_id,
-                command_type=command.event_type,
-                subject_id=domain.subject_of(command),
-                rule=refusal.rule,
-                reason=refusal.reason,
-                figures=dict(refusal.figures),
-            )
-        )
+        await context.outbox.add(announcements.refused(command, decision.refusal))
         return
     await _publish_events(context, decision.events)
 
@@ -153,15 +134,13 @@ async def submit_evidence(
     contract = decision.state
     if not await _receive_chunk(context, contract, command):
         return
-    await _assess_chunk(settings, context, contract, command)
-    if command.chunk_count is not None:
-        await db.set_chunk_count(
-            connection, contract.contract_id, command.batch_id, command.chunk_count
-        )
-    batch = await db.batch(connection, contract.contract_id, command.batch_id)
-    assert batch is not None, "the batch row is created with its first chunk"
-    received = await db.chunks_received(connection, contract.contract_id, command.batch_id)
-    if batch["chunk_count"] is not None and received >= batch["chunk_count"]:
+    assessment = await _assess_chunk(settings, context, contract, command)
+    # The contract as stored now: this chunk's claims count against its caps.
+    contract = domain.with_commitments(contract, assessment.committed_by_metric())
+    chunk_count, received = await db.count_chunks(
+        connection, contract.contract_id, command.batch_id, command.chunk_count
+    )
+    if chunk_count is not None and received >= chunk_count:
         await _complete_batch(settings, context, contract, command.batch_id)
 
 
@@ -217,82 +196,17 @@ async def _assess_chunk(
         context.connection, contract, command.batch_id, command.chunk_index, len(claims), assessment
     )
     await context.outbox.add(
-        EvidenceSubmitted(
-            place_id=contract.place_id,
-            contract_id=contract.contract_id,
-            batch_id=command.batch_id,
-            provider_id=command.provider_id,
-            claim_count=len(claims),
-            accepted_count=len(assessment.accepted),
-            rejected_count=len(assessment.rejected),
-            chunk_index=command.chunk_index,
-            accepted_pence=assessment.amount_pence,
-            rejections=tuple(
-                ClaimRejection(
-                    row_number=r.claim.row_number,
-                    participant_hash=r.claim.participant_hash,
-                    metric_id=r.claim.metric_id,
-                    reason=r.reason,
-                )
-                for r in assessment.rejected[: settings.event_rejections_max]
-            ),
+        announcements.evidence_submitted(
+            contract, command, assessment, settings.event_rejections_max
         )
     )
-    await _announce_chunk_results(settings, context, contract, command, assessment)
+    await _publish_events(
+        context,
+        announcements.chunk_results(
+            contract, command, assessment, settings.event_claim_results_max
+        ),
+    )
     return assessment
-
-
-async def _announce_chunk_results(
-    settings: OutcomesSettings,
-    context: HandlerContext,
-    contract: domain.Contract,
-    command: SubmitEvidence,
-    assessment: domain.Assessment,
-) -> None:
-    """Every claim of the chunk, accepted (with its price) or rejected (with why), in the
-    order submitted and in parts: the provider reads each claim's result, however many."""
-    position = {id(claim): index for index, claim in enumerate(command.claims)}
-    results = [
-        (position[id(priced.claim)], _claim_result(priced.claim, "accepted", priced=priced))
-        for priced in assessment.accepted
-    ] + [
-        (position[id(rejected.claim)], _claim_result(rejected.claim, "rejected", rejected))
-        for rejected in assessment.rejected
-    ]
-    results.sort(key=lambda pair: pair[0])
-    part_size = settings.event_claim_results_max
-    for start in range(0, len(results), part_size):
-        await context.outbox.add(
-            ClaimResultsRecorded(
-                place_id=contract.place_id,
-                contract_id=contract.contract_id,
-                batch_id=command.batch_id,
-                chunk_index=command.chunk_index,
-                first_position=start,
-                results=tuple(result for _, result in results[start : start + part_size]),
-            )
-        )
-
-
-def _claim_result(
-    claim: domain.ClaimLike,
-    status: str,
-    rejected: domain.RejectedClaim | None = None,
-    priced: domain.PricedClaim | None = None,
-) -> ClaimResult:
-    note = domain.resubmission_note(priced) if priced else None
-    return ClaimResult.model_validate(
-        {
-            "participant_hash": claim.participant_hash,
-            "metric_id": claim.metric_id,
-            "status": status,
-            "row_number": claim.row_number,
-            "achieved_on": claim.achieved_on,
-            "reason": rejected.reason if rejected else note,
-            "rule": rejected.rule if rejected else (domain.RESUBMITTED if note else None),
-            "amount_pence": priced.price_pence if priced else None,
-        }
-    )
 
 
 async def _complete_batch(
@@ -300,8 +214,9 @@ async def _complete_batch(
 ) -> None:
     """Every chunk is in: reject an empty batch, or draw the sample for the verifier."""
     connection = context.connection
-    await db.raise_work_mem(connection, settings.completion_work_mem_mb)
-    accepted_count, _ = await db.batch_totals(connection, contract.contract_id, batch_id)
+    accepted_count, accepted_pence = await db.batch_totals_with_work_mem(
+        connection, contract.contract_id, batch_id, settings.completion_work_mem_mb
+    )
     step, size = domain.on_completion(
         accepted_count, settings.verification_sample_share, settings.verification_sample_size_min
     )
@@ -323,10 +238,10 @@ async def _complete_batch(
         )
         return
     if step == "pay":
-        await _pay_batch(context, contract, batch_id)
+        await _pay_batch(context, contract, batch_id, (accepted_count, accepted_pence))
     else:
         await _draw_sample(settings, context, contract, batch_id, accepted_count, size)
-    await _run_monitors(settings, context, contract.contract_id)
+    await _run_monitors(settings, context, contract)
 
 
 async def _draw_sample(
@@ -344,29 +259,18 @@ async def _draw_sample(
     drawn = await db.draw_sample(
         context.connection, contract.contract_id, batch_id, seed, share, size
     )
-    part_size = settings.event_sampled_claims_max
-    for part_index, start in enumerate(range(0, len(drawn), part_size)):
-        await context.outbox.add(
-            EvidenceSampled(
-                place_id=contract.place_id,
-                contract_id=contract.contract_id,
-                batch_id=batch_id,
-                sample_seed=seed,
-                sample_share=share,
-                sample_size=size,
-                accepted_count=accepted_count,
-                part_index=part_index,
-                claims=tuple(
-                    SampledClaim(
-                        participant_hash=row["participant_hash"],
-                        metric_id=row["metric_id"],
-                        evidence_reference=row["evidence_reference"],
-                        row_number=row["row_number"],
-                    )
-                    for row in drawn[start : start + part_size]
-                ),
-            )
-        )
+    draw = {
+        "sample_seed": seed,
+        "sample_share": share,
+        "sample_size": size,
+        "accepted_count": accepted_count,
+    }
+    await _publish_events(
+        context,
+        announcements.evidence_sampled(
+            contract, batch_id, draw, drawn, settings.event_sampled_claims_max
+        ),
+    )
 
 
 async def record_verification_decision(
@@ -392,7 +296,10 @@ async def record_verification_decision(
         command.verifier_id,
         [(d.participant_hash, d.metric_id, d.passed, d.reason) for d in command.decisions],
     )
-    await _announce_verification_results(settings, context, contract, command)
+    await _publish_events(
+        context,
+        announcements.verification_results(contract, command, settings.event_claim_results_max),
+    )
     state = await db.sample_state(
         connection, contract.contract_id, command.batch_id, batch["sample_size"]
     )
@@ -458,12 +365,19 @@ async def _apply_verification_rule(
     return True
 
 
-async def _pay_batch(context: HandlerContext, contract: domain.Contract, batch_id: str) -> None:
+async def _pay_batch(
+    context: HandlerContext,
+    contract: domain.Contract,
+    batch_id: str,
+    totals: tuple[int, int] | None = None,
+) -> None:
     """The batch is verified: ask the ledger to pay it once its allocation is funded (see
     `domain.decide_batch_payment`). A batch settled by a verification rule is paid what the
-    rule decided."""
+    rule decided. `totals` (claims, pence waiting) when the caller has just read them."""
     connection = context.connection
-    count, amount_pence = await db.batch_totals(connection, contract.contract_id, batch_id)
+    count, amount_pence = totals or await db.batch_totals(
+        connection, contract.contract_id, batch_id
+    )
     payable_pence = await db.verified_payable_pence(connection, contract.contract_id, batch_id)
     allocation = await db.allocation(connection, contract.place_id, contract.allocation_id)
     claimed_by_payer = await db.batch_pence_by_payer(connection, contract.contract_id, batch_id)
@@ -710,7 +624,7 @@ async def record_referrals(
             repeated_count=len(command.referrals) - recorded,
         )
     )
-    await _run_monitors(settings, context, command.contract_id)
+    await _run_monitors(settings, context, decision.state)
 
 
 async def record_engagements(
@@ -736,16 +650,16 @@ async def record_engagements(
             not_referred_count=len(command.engagements) - recorded,
         )
     )
-    await _run_monitors(settings, context, command.contract_id)
+    await _run_monitors(settings, context, decision.state)
 
 
 async def _run_monitors(
-    settings: OutcomesSettings, context: HandlerContext, contract_id: str
+    settings: OutcomesSettings, context: HandlerContext, contract: domain.Contract
 ) -> None:
-    """Raise each new flag once: creaming, parking, caps, outcomes clustered at deadlines."""
+    """Raise each new flag once: creaming, parking, caps, outcomes clustered at deadlines.
+    `contract` is locked by the caller and as stored now."""
     connection = context.connection
-    contract = await db.lock_contract(connection, contract_id)
-    assert contract is not None, "monitors run on a registered contract"
+    contract_id = contract.contract_id
     thresholds = settings.gaming_thresholds()
     funnels = await _publish_funnel(context, contract.place_id, contract_id)
     flags = domain.funnel_flags(funnels, contract.difficulty_segments, thresholds)
@@ -757,15 +671,7 @@ async def _run_monitors(
         flags += domain.deadline_flags(contract, counts, thresholds)
     for flag in flags:
         if await db.insert_flag(connection, contract_id, flag):
-            await context.outbox.add(
-                GamingFlagRaised(
-                    place_id=contract.place_id,
-                    contract_id=contract_id,
-                    flag_kind=flag.kind,  # type: ignore[arg-type]
-                    subject=flag.subject,
-                    detail=flag.detail,
-                )
-            )
+            await context.outbox.add(announcements.gaming_flag_raised(contract, flag))
 
 
 async def _publish_funnel(
@@ -773,22 +679,7 @@ async def _publish_funnel(
 ) -> list[domain.SegmentFunnel]:
     """Publish the contract's funnel by segment as it stands now, and return it."""
     funnels = await db.funnel(context.connection, contract_id)
-    await context.outbox.add(
-        FunnelMeasured(
-            place_id=place_id,
-            contract_id=contract_id,
-            segments=tuple(
-                SegmentFunnelCounts(
-                    segment=funnel.segment,
-                    referred=funnel.referred,
-                    engaged=funnel.engaged,
-                    achieved=funnel.achieved,
-                    paid=funnel.paid,
-                )
-                for funnel in funnels
-            ),
-        )
-    )
+    await context.outbox.add(announcements.funnel_measured(place_id, contract_id, funnels))
     return funnels
 
 
@@ -876,35 +767,6 @@ def _new_contract(command: RegisterOutcomesContract) -> db.NewContract:
     return db.NewContract(
         contract, metrics, command.social_impact_bond, command.model_dump(mode="json")
     )
-
-
-async def _announce_verification_results(
-    settings: OutcomesSettings,
-    context: HandlerContext,
-    contract: domain.Contract,
-    command: RecordVerificationDecision,
-) -> None:
-    """Each decided claim as verified, or failed verification with the verifier's reason."""
-    results = [
-        ClaimResult(
-            participant_hash=decision.participant_hash,
-            metric_id=decision.metric_id,
-            status="verified" if decision.passed else "failed_verification",
-            reason=decision.reason,
-            rule=None if decision.passed else "verified_by_sample",
-        )
-        for decision in command.decisions
-    ]
-    part_size = settings.event_claim_results_max
-    for start in range(0, len(results), part_size):
-        await context.outbox.add(
-            ClaimResultsRecorded(
-                place_id=contract.place_id,
-                contract_id=contract.contract_id,
-                batch_id=command.batch_id,
-                results=tuple(results[start : start + part_size]),
-            )
-        )
 
 
 HANDLERS: dict[type[Event], OutcomesHandler] = {

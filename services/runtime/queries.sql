@@ -101,3 +101,20 @@ DELETE FROM inbox
 WHERE ctid IN (
     SELECT ctid FROM inbox WHERE processed_at < now() - make_interval(secs => $1) LIMIT $2
 );
+
+-- name: claim_inbox_batch
+-- A batch's messages recorded in the inbox in one statement; returns the ids not seen before.
+INSERT INTO inbox (consumer, event_id, event_type, outcome)
+SELECT $1, m.event_id, m.event_type, 'processed'
+FROM unnest($2::uuid[], $3::text[]) AS m(event_id, event_type)
+ON CONFLICT (consumer, event_id) DO NOTHING
+RETURNING event_id;
+
+-- name: insert_outbox_rows
+-- A batch's outbox rows in one statement, in the order given (the relay publishes by id).
+INSERT INTO outbox (event_id, topic, partition_key, event_type, value, headers)
+SELECT r.event_id, r.topic, r.partition_key, r.event_type, r.value, r.headers::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[])
+     WITH ORDINALITY AS r(event_id, topic, partition_key, event_type, value, headers, position)
+ORDER BY r.position
+ON CONFLICT (event_id) DO NOTHING;

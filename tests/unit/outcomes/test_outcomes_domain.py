@@ -81,6 +81,16 @@ def test_a_contract_cap_reached_mid_batch_pays_up_to_the_cap_and_rejects_the_res
     assert assessment.rejected[0].reason == "contract C-1 has reached its cap of £400.00"
 
 
+def test_a_stored_assessment_adds_its_commitments_to_the_contract_it_was_priced_against() -> None:
+    contract = a_contract(cap_pence=400_00, committed_pence=250_00)
+    assessment = assess(contract, [a_claim(ALICE), a_claim(BOB), a_claim(CAROL, "housed")])
+    after = domain.with_commitments(contract, assessment.committed_by_metric())
+    assert after.metrics["employed"].committed_pence == 400_00
+    assert after.metrics["housed"].committed_pence == 0  # the cap was reached before it
+    assert after.committed_pence == contract.committed_pence + assessment.amount_pence
+    assert assess(after, [a_claim("dave")]).accepted == ()  # the next chunk meets the cap
+
+
 def test_a_metric_cap_stops_that_metric_but_not_the_others() -> None:
     contract = a_contract(
         metrics={

@@ -243,7 +243,7 @@ async def _start_producer(settings: RuntimeSettings, *, client_id: str) -> AIOKa
         client_id=client_id,
         acks="all",
         enable_idempotence=False,
-        linger_ms=2,
+        linger_ms=settings.producer_linger_ms,
         # The relay sends hundreds of events at once: 1 MiB batches per partition instead of
         # the default 16 KiB cut the produce requests (and their round trips) by ~60x.
         max_batch_size=1_048_576,

@@ -188,6 +188,7 @@ class OutboxRelay:
         # Set by a notification that rows were written; the connection listening for them.
         self._rows_written = asyncio.Event()
         self._listening_on: PoolConnectionProxy | None = None
+        self._channel = ""
         self._backlog_counted = 0
         self._backlog_counted_at = -BACKLOG_COUNT_INTERVAL_S
 
@@ -223,6 +224,7 @@ class OutboxRelay:
         """Give the lock back (the pool's reset unlocks it; a dropped connection lost it)."""
         connection, self._leader_connection = self._leader_connection, None
         if connection is not None:
+            await self._stop_listening(connection)
             with contextlib.suppress(Exception):
                 await self.pool.release(connection, timeout=5)
 
@@ -386,22 +388,32 @@ class OutboxRelay:
 
     async def _listen_while_active(self) -> None:
         """LISTEN on the active relay's own connection, once per connection. Standbys do not
-        listen; a relay that loses its connection stops listening with it (the pool's reset
-        unlistens) and listens again on the connection it takes over with. Losing the
+        listen; a relay that steps down stops listening, and listens again on the connection
+        it takes over with. Losing the
         connection wakes the relay too, so that it takes over again at once rather than after
         a poll interval of hearing nothing."""
         connection = self._leader_connection
         if connection is None or connection is self._listening_on or not self.active:
             return
         schema = await connection.fetchval("SELECT current_schema()")
-        await connection.add_listener(OUTBOX_WRITTEN_CHANNEL_PREFIX + schema, self.wake)
-        # A bound method: asyncpg keeps termination listeners in a set across the pool's
-        # resets, so the same connection taken over again does not collect copies.
+        self._channel = OUTBOX_WRITTEN_CHANNEL_PREFIX + schema
+        await connection.add_listener(self._channel, self.wake)
         connection.add_termination_listener(self.wake)
         self._listening_on = connection
         # Rows committed between the batch just published and the LISTEN sent no notification
         # this relay heard: look once more.
         self.wake()
+
+    async def _stop_listening(self, connection: PoolConnectionProxy) -> None:
+        """UNLISTEN before the connection goes back to the pool (which would warn, and reset
+        it anyway); a connection already lost has nothing to undo."""
+        listening_on = self._listening_on
+        if listening_on is None or listening_on is not connection:
+            return
+        self._listening_on = None
+        with contextlib.suppress(Exception):
+            listening_on.remove_termination_listener(self.wake)
+            await listening_on.remove_listener(self._channel, self.wake)
 
 
 async def unpublished_count(pool: asyncpg.Pool) -> int:

@@ -389,9 +389,8 @@ class OutboxRelay:
     async def _listen_while_active(self) -> None:
         """LISTEN on the active relay's own connection, once per connection. Standbys do not
         listen; a relay that steps down stops listening, and listens again on the connection
-        it takes over with. Losing the
-        connection wakes the relay too, so that it takes over again at once rather than after
-        a poll interval of hearing nothing."""
+        it takes over with. Losing the connection wakes the relay too, so that it takes over
+        again at once rather than after a poll interval of hearing nothing."""
         connection = self._leader_connection
         if connection is None or connection is self._listening_on or not self.active:
             return

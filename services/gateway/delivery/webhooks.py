@@ -26,6 +26,7 @@ import asyncpg
 import certifi
 import httpcore
 import httpx
+from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import SpanKind
 
 from services.gateway.delivery import db, domain, webhook_urls
@@ -45,6 +46,8 @@ ERROR_LENGTH_MAX = 500
 CANCELLED_REASON = "cancelled: the subscription was deactivated"
 # How long the delivery loop waits after a round failed (the database away) before the next.
 RETRY_AFTER_FAILURE_S = 0.5
+# Longest the loop waits for a connection to listen on; without one it polls.
+LISTEN_CONNECT_TIMEOUT_S = 5.0
 
 
 def url_policy(settings: GatewaySettings) -> WebhookUrlPolicy:
@@ -303,7 +306,7 @@ class DeliveryWakeUp:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._queued = asyncio.Event()
-        self._connection: Any = None
+        self._connection: PoolConnectionProxy | None = None
 
     def wake(self, *_signal: object) -> None:
         """Deliveries were queued (or the listening connection was lost): look now."""
@@ -322,9 +325,9 @@ class DeliveryWakeUp:
             return
         await self.close()
         try:
-            self._connection = await self.pool.acquire()
+            self._connection = await self.pool.acquire(timeout=LISTEN_CONNECT_TIMEOUT_S)
             await db.listen_for_queued_deliveries(self._connection, self.wake)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("webhook delivery cannot listen for queued deliveries yet: %r", error)
             await self.close()
             return

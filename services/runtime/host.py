@@ -58,7 +58,7 @@ class ServiceDefinition:
     # Long-running loops the service needs besides consuming (webhook delivery, clocks).
     # Each is started after the consumer and cancelled on stop; each must loop until cancelled.
     background_tasks: tuple[Callable[[ServiceHost], Awaitable[None]], ...] = ()
-    # When set, the service consumes in batches (one transaction per partition fetch) through
+    # When set, the service consumes in batches (one transaction per topic per fetch) through
     # this handler; `handlers` then name the event types it takes and serve the one-by-one
     # fallback for a batch that fails.
     batch_handler: BatchHandler | None = None

@@ -164,7 +164,10 @@ class GatewaySettings(BaseSettings):
         default=5.0, gt=0, description="How long a webhook receiver has to answer."
     )
     webhook_poll_interval_s: float = Field(
-        default=0.02, gt=0, description="How often the delivery loop looks for due deliveries."
+        default=0.25,
+        gt=0,
+        description="Longest the delivery loop waits when nothing is due; a commit that queued "
+        "deliveries wakes it at once (LISTEN/NOTIFY), so this bounds how late a retry starts.",
     )
     webhook_batch_size_max: int = Field(
         default=100, ge=1, description="Most webhook deliveries attempted at once."

@@ -1,8 +1,9 @@
-"""Consumes a partition's messages in batches: one transaction per batch, offsets committed after.
+"""Consumes messages in batches: one transaction per topic per fetch, offsets committed after.
 
 For a service whose throughput matters (the ledger), handling message by message costs one
 transaction and several round trips each. A batch handler gets every decodable message of one
-partition's fetch at once and does its work set-wise inside one transaction. If the batch fails
+topic in a fetch at once (every partition of it this member holds, each partition's messages in
+their order) and does its work set-wise inside one transaction. If the batch fails
 for a reason other than the infrastructure (a bug, a poison message), the batch is replayed
 message by message through the ordinary `EventConsumer`, so one bad message is dead-lettered
 and the rest flow on.
@@ -94,9 +95,8 @@ class BatchConsumer:
                 fetched = await self.consumer.getmany(
                     timeout_ms=1000, max_records=self.batch_size_max
                 )
-                for partition, records in fetched.items():
-                    await self._process_partition_batch(partition, records)
-                    self._record_lag(partition, records[-1].offset + 1)
+                if fetched:
+                    await self._process_fetch(fetched)
         finally:
             self.running = False
             # Back as it was, so that a process that goes on (a test session) collects as usual.
@@ -105,23 +105,49 @@ class BatchConsumer:
             with contextlib.suppress(KafkaError):
                 await self.consumer.stop()
 
-    async def _process_partition_batch(
-        self, partition: TopicPartition, records: list[ConsumerRecord]
-    ) -> None:
-        try:
-            await self.process([_incoming(record) for record in records])
-        except INFRASTRUCTURE_ERRORS:
-            # The database is away: nothing was committed, so fetch this batch again later.
-            log.exception("%s: batch failed on infrastructure; it will be retried", self.name)
-            self.consumer.seek(partition, records[0].offset)
-            await asyncio.sleep(self.infrastructure_retry_backoff_s)
+    async def _process_fetch(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Process a fetch topic by topic, then commit every partition's offsets at once.
+
+        One transaction per topic, not per partition: at moderate load a fetch holds a few
+        messages from each of several partitions, and a transaction's fixed cost (the ledger's
+        dozen round trips to load and save its books) paid once per partition was most of the
+        time a request waited (bench/NOTES.md, "Latency at moderate load"). Under a backlog the
+        fetch is `batch_size_max` records either way. Topics stay apart so that a handler with
+        a set-wise path for one topic (the gateway's spend events) keeps it.
+        """
+        by_topic: dict[str, list[TopicPartition]] = {}
+        for partition in fetched:
+            by_topic.setdefault(partition.topic, []).append(partition)
+        done: dict[TopicPartition, int] = {}
+        for partitions in by_topic.values():
+            records = [record for partition in partitions for record in fetched[partition]]
+            try:
+                await self.process([_incoming(record) for record in records])
+            except INFRASTRUCTURE_ERRORS:
+                # The database is away: nothing of this topic was committed, so fetch it (and
+                # the topics not reached yet) again later; the topics done are kept.
+                log.exception("%s: batch failed on infrastructure; it will be retried", self.name)
+                for partition in fetched.keys() - done.keys():
+                    self.consumer.seek(partition, fetched[partition][0].offset)
+                await self._commit(done)
+                await asyncio.sleep(self.infrastructure_retry_backoff_s)
+                return
+            done.update({partition: fetched[partition][-1].offset + 1 for partition in partitions})
+        await self._commit(done)
+
+    async def _commit(self, positions: dict[TopicPartition, int]) -> None:
+        """Commit the positions after the processed messages, and record the lag they leave."""
+        if not positions:
             return
         try:
-            await self.consumer.commit({partition: records[-1].offset + 1})
+            await self.consumer.commit(positions)
         except CommitFailedError:
-            # The partition moved to another member in a rebalance; it will see these messages
+            # A partition moved to another member in a rebalance; it will see these messages
             # again and recognise them by their event ids.
-            log.warning("%s: commit for %s failed after a rebalance", self.name, partition)
+            log.warning("%s: commit for %s failed after a rebalance", self.name, list(positions))
+            return
+        for partition, position in positions.items():
+            self._record_lag(partition, position)
 
     def _record_lag(self, partition: TopicPartition, position: int) -> None:
         # The fetch response told the client the partition's end; no extra request is made.

@@ -58,7 +58,7 @@ class ServiceDefinition:
     # Long-running loops the service needs besides consuming (webhook delivery, clocks).
     # Each is started after the consumer and cancelled on stop; each must loop until cancelled.
     background_tasks: tuple[Callable[[ServiceHost], Awaitable[None]], ...] = ()
-    # When set, the service consumes in batches (one transaction per partition fetch) through
+    # When set, the service consumes in batches (one transaction per topic per fetch) through
     # this handler; `handlers` then name the event types it takes and serve the one-by-one
     # fallback for a batch that fails.
     batch_handler: BatchHandler | None = None
@@ -243,7 +243,7 @@ async def _start_producer(settings: RuntimeSettings, *, client_id: str) -> AIOKa
         client_id=client_id,
         acks="all",
         enable_idempotence=False,
-        linger_ms=2,
+        linger_ms=settings.producer_linger_ms,
         # The relay sends hundreds of events at once: 1 MiB batches per partition instead of
         # the default 16 KiB cut the produce requests (and their round trips) by ~60x.
         max_batch_size=1_048_576,

@@ -35,6 +35,12 @@ EVENT_TYPE_HEADER = "event_type"
 TRACEPARENT_HEADER = "traceparent"
 # How often a relay draining a backlog counts what is left (the outbox backlog metric).
 BACKLOG_COUNT_INTERVAL_S = 1.0
+# Every commit that inserted outbox rows notifies this channel, suffixed with the schema
+# (runtime migration 003's trigger), so that the active relay wakes at once instead of at its
+# next poll.
+OUTBOX_WRITTEN_CHANNEL_PREFIX = "outbox_written_"
+# How long a relay whose batch failed (broker or database away) waits before trying again.
+RETRY_AFTER_FAILURE_S = 0.5
 
 
 @dataclass
@@ -179,6 +185,10 @@ class OutboxRelay:
         # the active relay then replays its recent rows before publishing anything else.
         self.lost_data_reason: str | None = None
         self._leader_connection: PoolConnectionProxy | None = None
+        # Set by a notification that rows were written; the connection listening for them.
+        self._rows_written = asyncio.Event()
+        self._listening_on: PoolConnectionProxy | None = None
+        self._channel = ""
         self._backlog_counted = 0
         self._backlog_counted_at = -BACKLOG_COUNT_INTERVAL_S
 
@@ -186,7 +196,11 @@ class OutboxRelay:
     def active(self) -> bool:
         """True while this relay holds its schema's relay lock (it is the one publishing)."""
         connection = self._leader_connection
-        return connection is not None and not connection.is_closed()
+        try:
+            return connection is not None and not connection.is_closed()
+        except asyncpg.InterfaceError:
+            # asyncpg detaches a pooled connection's proxy when the connection dies.
+            return False
 
     async def take_over(self) -> bool:
         """Become the active relay if none is; True when this relay holds the lock now."""
@@ -210,6 +224,7 @@ class OutboxRelay:
         """Give the lock back (the pool's reset unlocks it; a dropped connection lost it)."""
         connection, self._leader_connection = self._leader_connection, None
         if connection is not None:
+            await self._stop_listening(connection)
             with contextlib.suppress(Exception):
                 await self.pool.release(connection, timeout=5)
 
@@ -334,13 +349,21 @@ class OutboxRelay:
             headers=[(name, value.encode()) for name, value in headers.items()],
         )
 
+    def wake(self, *_signal: object) -> None:
+        """Rows were written (or the listening connection was lost): look now rather than at
+        the next poll. Takes and ignores what asyncpg passes to its listeners."""
+        self._rows_written.set()
+
     async def run(self) -> None:
-        """Relay forever: drain full batches at once, otherwise wait one poll interval; stand
-        by while another relay is active."""
+        """Relay forever: drain full batches at once, otherwise wait until rows are written
+        (a notification) or one poll interval passes; stand by while another relay is active."""
         try:
             while True:
+                # Cleared before the batch: rows committed while it runs wake the next round.
+                self._rows_written.clear()
                 try:
                     published = await self.publish_batch()
+                    await self._listen_while_active()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -349,13 +372,47 @@ class OutboxRelay:
                     log.exception("%s outbox relay failed; retrying", self.service)
                     await self.step_down()
                     published = 0
-                    await asyncio.sleep(max(self.poll_interval_s, 0.5))
+                    await asyncio.sleep(RETRY_AFTER_FAILURE_S)
                 if not self.active:
                     await asyncio.sleep(self.standby_interval_s)
                 elif published < self.batch_size_max:
-                    await asyncio.sleep(self.poll_interval_s)
+                    await self._wait_for_rows(self.poll_interval_s)
         finally:
             await self.step_down()
+
+    async def _wait_for_rows(self, timeout_s: float) -> None:
+        """Until a notification says rows were written, or `timeout_s` passes: the poll stays
+        as the fallback for a notification missed (while the relay was reconnecting, say)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._rows_written.wait(), timeout_s)
+
+    async def _listen_while_active(self) -> None:
+        """LISTEN on the active relay's own connection, once per connection. Standbys do not
+        listen; a relay that steps down stops listening, and listens again on the connection
+        it takes over with. Losing the connection wakes the relay too, so that it takes over
+        again at once rather than after a poll interval of hearing nothing."""
+        connection = self._leader_connection
+        if connection is None or connection is self._listening_on or not self.active:
+            return
+        schema = await connection.fetchval("SELECT current_schema()")
+        self._channel = OUTBOX_WRITTEN_CHANNEL_PREFIX + schema
+        await connection.add_listener(self._channel, self.wake)
+        connection.add_termination_listener(self.wake)
+        self._listening_on = connection
+        # Rows committed between the batch just published and the LISTEN sent no notification
+        # this relay heard: look once more.
+        self.wake()
+
+    async def _stop_listening(self, connection: PoolConnectionProxy) -> None:
+        """UNLISTEN before the connection goes back to the pool (which would warn, and reset
+        it anyway); a connection already lost has nothing to undo."""
+        listening_on = self._listening_on
+        if listening_on is None or listening_on is not connection:
+            return
+        self._listening_on = None
+        with contextlib.suppress(Exception):
+            listening_on.remove_termination_listener(self.wake)
+            await listening_on.remove_listener(self._channel, self.wake)
 
 
 async def unpublished_count(pool: asyncpg.Pool) -> int:

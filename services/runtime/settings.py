@@ -59,14 +59,29 @@ class RuntimeSettings(BaseSettings):
 
     consumer_session_timeout_ms: int = Field(default=6000, ge=1000)
     consumer_heartbeat_interval_ms: int = Field(default=1500, ge=100)
-    consumer_fetch_max_wait_ms: int = Field(default=50, ge=1)
+    # Kafka answers a fetch as soon as data arrives, so there this only sets how often an idle
+    # consumer asks; the bundled Tansu mostly answers at the end of the wait, so it adds up to
+    # this much to every hop. 20 ms: the hop's p99 near its floor, for about 0.07 of a core per
+    # idle consumer, broker included (bench/NOTES.md, "Latency at moderate load").
+    consumer_fetch_max_wait_ms: int = Field(default=20, ge=1)
     consumer_batch_size_max: int = Field(default=1000, ge=1, le=100_000)
     handler_attempts_max: int = Field(default=3, ge=1, le=100)
     handler_retry_backoff_s: float = Field(default=0.05, ge=0)
     infrastructure_retry_backoff_s: float = Field(default=1.0, ge=0)
 
     outbox_batch_size_max: int = Field(default=500, ge=1, le=100_000)
-    outbox_poll_interval_s: float = Field(default=0.02, gt=0)
+    producer_linger_ms: int = Field(
+        default=2,
+        ge=0,
+        le=1000,
+        description="How long the relay's producer waits to fill a batch before sending it.",
+    )
+    outbox_poll_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Longest the active relay waits when the outbox is empty; a commit that "
+        "wrote outbox rows wakes it at once (LISTEN/NOTIFY), so this bounds a missed notification.",
+    )
     relay_standby_interval_s: float = Field(
         default=1.0, gt=0, description="How often a standby relay tries to become the active one."
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +19,9 @@ from services.runtime.sql import load_queries
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
 
 Row = dict[str, Any]
+# A commit that queued deliveries notifies this channel, suffixed with the schema (the trigger
+# of gateway migration 032).
+DELIVERIES_QUEUED_CHANNEL_PREFIX = "webhook_deliveries_queued_"
 
 
 def _rows(records: list[asyncpg.Record]) -> list[Row]:
@@ -247,3 +251,31 @@ async def spend_by_month_net(
     total (`views.spend_over_time` says the shape)."""
     rows = await connection.fetch(QUERIES.spend_by_month_net, place_id, department_code)
     return [dict(row) for row in rows]
+
+
+async def listen_for_queued_deliveries(
+    connection: asyncpg.Connection, callback: Callable[..., None]
+) -> None:
+    """Call `callback` whenever a commit queued webhook deliveries in the connection's schema,
+    and when the connection is lost (nothing would be heard on it any more)."""
+    schema = await connection.fetchval("SELECT current_schema()")
+    await connection.add_listener(DELIVERIES_QUEUED_CHANNEL_PREFIX + schema, callback)
+    connection.add_termination_listener(callback)
+
+
+async def stop_listening_for_queued_deliveries(
+    connection: asyncpg.Connection, callback: Callable[..., None]
+) -> None:
+    """Undo `listen_for_queued_deliveries` (before the connection goes back to its pool)."""
+    schema = await connection.fetchval("SELECT current_schema()")
+    await connection.remove_listener(DELIVERIES_QUEUED_CHANNEL_PREFIX + schema, callback)
+    connection.remove_termination_listener(callback)
+
+
+def connection_alive(connection: asyncpg.Connection) -> bool:
+    """Whether a connection taken from the pool is still open (asyncpg detaches a pooled
+    connection's proxy when the connection dies, and the proxy then answers nothing)."""
+    try:
+        return not connection.is_closed()
+    except asyncpg.InterfaceError:
+        return False

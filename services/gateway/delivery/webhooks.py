@@ -13,6 +13,7 @@ never post the same delivery at once; the outcome commits with the attempt's log
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -25,6 +26,7 @@ import asyncpg
 import certifi
 import httpcore
 import httpx
+from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import SpanKind
 
 from services.gateway.delivery import db, domain, webhook_urls
@@ -42,6 +44,10 @@ ATTEMPT_HEADER = "Singlepot-Delivery-Attempt"
 SUBSCRIPTION_HEADER = "Singlepot-Subscription-Id"
 ERROR_LENGTH_MAX = 500
 CANCELLED_REASON = "cancelled: the subscription was deactivated"
+# How long the delivery loop waits after a round failed (the database away) before the next.
+RETRY_AFTER_FAILURE_S = 0.5
+# Longest the loop waits for a connection to listen on; without one it polls.
+LISTEN_CONNECT_TIMEOUT_S = 5.0
 
 
 def url_policy(settings: GatewaySettings) -> WebhookUrlPolicy:
@@ -291,23 +297,74 @@ def outcome(
     )
 
 
+class DeliveryWakeUp:
+    """Wakes the delivery loop when a commit queued deliveries (the projector's, perhaps in
+    another process) rather than at its next poll: one connection of the pool LISTENs. Losing
+    that connection wakes the loop too, and the next wait listens on another; while the
+    database is away the loop simply polls."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._queued = asyncio.Event()
+        self._connection: PoolConnectionProxy | None = None
+
+    def wake(self, *_signal: object) -> None:
+        """Deliveries were queued (or the listening connection was lost): look now."""
+        self._queued.set()
+
+    async def wait(self, timeout_s: float) -> None:
+        """Until deliveries are queued or `timeout_s` passes (retries fall due on their own
+        time, so the poll stays). A wake-up that came while the loop was busy returns at once."""
+        await self._listen()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queued.wait(), timeout_s)
+        self._queued.clear()
+
+    async def _listen(self) -> None:
+        if self._connection is not None and db.connection_alive(self._connection):
+            return
+        await self.close()
+        try:
+            self._connection = await self.pool.acquire(timeout=LISTEN_CONNECT_TIMEOUT_S)
+            await db.listen_for_queued_deliveries(self._connection, self.wake)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("webhook delivery cannot listen for queued deliveries yet: %r", error)
+            await self.close()
+            return
+        # Deliveries queued while nothing listened sent no notification this loop heard.
+        self.wake()
+
+    async def close(self) -> None:
+        """UNLISTEN and give the listening connection back to the pool."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a connection already lost has nothing to undo
+                await db.stop_listening_for_queued_deliveries(connection, self.wake)
+            with contextlib.suppress(Exception):
+                await self.pool.release(connection, timeout=5)
+
+
 def delivery_loop(settings: GatewaySettings) -> Callable[[ServiceHost], Awaitable[None]]:
     """The background task that delivers webhooks for as long as the gateway runs."""
 
     async def deliver_webhooks(host: ServiceHost) -> None:
         assert host.pool is not None
-        async with guarded_client(settings) as client:
-            while True:
-                try:
-                    tried = await deliver_due(host.pool, client, settings)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # The database is away; due deliveries stay due and are tried again.
-                    log.exception("webhook delivery failed; retrying")
-                    tried = 0
-                    await asyncio.sleep(max(settings.webhook_poll_interval_s, 0.5))
-                if tried < settings.webhook_batch_size_max:
-                    await asyncio.sleep(settings.webhook_poll_interval_s)
+        wake_up = DeliveryWakeUp(host.pool)
+        try:
+            async with guarded_client(settings) as client:
+                while True:
+                    try:
+                        tried = await deliver_due(host.pool, client, settings)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        # The database is away; due deliveries stay due and are tried again.
+                        log.exception("webhook delivery failed; retrying")
+                        tried = 0
+                        await asyncio.sleep(RETRY_AFTER_FAILURE_S)
+                    if tried < settings.webhook_batch_size_max:
+                        await wake_up.wait(settings.webhook_poll_interval_s)
+        finally:
+            await wake_up.close()
 
     return deliver_webhooks

@@ -1,6 +1,9 @@
 """Benchmark: the ledger's sustained throughput and latency, against the limit of this stack.
 
     python -m bench.ledger_throughput [--requests 200000] [--places 10]
+        [--layouts 1x1,4x1,4x2] [--no-pipe] [--latency-seconds 15]
+
+(`--no-pipe --latency-seconds 0` leaves only the ledger runs: for profiling the ledger.)
 
 In one run, on an embedded PostgreSQL and the local broker started for it:
 1. For each layout (1 and 4 partitions; 1 and 2 ledger processes): pre-produce the workload,
@@ -422,7 +425,14 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int]]) -> list[Figure]:
+async def benchmark(
+    requests: int,
+    places: int,
+    layouts: Sequence[tuple[int, int]],
+    *,
+    pipe: bool = True,
+    latency_seconds: int = 15,
+) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="singlepot-bench-") as folder:
         stack = LocalStack(Path(folder), free_port(), free_port(), throwaway=True)
         stack.start()
@@ -436,12 +446,17 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
                 print(f"{figures.label}: {figures.per_second:,.0f} transfers/s", flush=True)
             best = max(results, key=lambda figures: figures.per_second, default=None)
             processes = best_processes(best)
-            pipes = [await run_pipe(stack, envelopes, 4, count) for count in sorted({1, processes})]
-            for pipe in pipes:
-                print(f"{pipe.label}: {pipe.per_second:,.0f} requests/s", flush=True)
+            counts = sorted({1, processes}) if pipe else []
+            pipes = [await run_pipe(stack, envelopes, 4, count) for count in counts]
+            for other in pipes:
+                print(f"{other.label}: {other.per_second:,.0f} requests/s", flush=True)
             # The yardstick: the pipe with as many processes as the best ledger layout.
-            pipe = pipes[-1]
-            latencies = await run_latency(stack, log, rate=1000, seconds=15)
+            yardstick = pipes[-1] if pipes else Figures("no pipe run", 0, 0, 0)
+            latencies = (
+                await run_latency(stack, log, rate=1000, seconds=latency_seconds)
+                if latency_seconds
+                else []
+            )
         finally:
             stack.stop()
     workload_detail = (
@@ -462,7 +477,7 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
     figures_out += [
         Figure(BENCHMARK, other.label, other.per_second, "requests/s")
         for other in pipes
-        if other is not pipe
+        if other is not yardstick
     ]
     figures_out.append(
         Figure(
@@ -474,26 +489,21 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
             detail=f"{best.label}; {workload_detail}",
         )
     )
-    figures_out.append(
-        Figure(
-            BENCHMARK,
-            "no-logic pipe, same processes as the best ledger layout",
-            pipe.per_second,
-            "requests/s",
-            detail=f"{pipe.label}, in the same run as the ledger layouts",
-        )
-    )
-    ratio = best.per_second / pipe.per_second if pipe.per_second else 0.0
-    figures_out.append(
-        Figure(
-            BENCHMARK,
-            "ratio best ledger / no-logic pipe",
-            ratio,
-            "ratio",
-            Target(">=", 0.5, "issue 3"),
-            detail=f"{best.label} against {pipe.label}",
-        )
-    )
+    if pipes:
+        figures_out += yardstick_figures(best, yardstick)
+        fastest = max(pipes, key=lambda other: other.per_second)
+        if fastest is not yardstick:
+            # In a short run the pipe with more processes can be the slower (the consumer
+            # group's rebalance when a process joins costs seconds), which flatters the ledger.
+            figures_out.append(
+                Figure(
+                    BENCHMARK,
+                    "ratio best ledger / the faster no-logic pipe",
+                    best.per_second / fastest.per_second,
+                    "ratio",
+                    detail=f"{best.label} against {fastest.label}",
+                )
+            )
     if latencies:
         detail = f"{len(latencies):,} requests measured at 1,000 requests/s offered"
         figures_out.append(
@@ -518,6 +528,28 @@ async def benchmark(requests: int, places: int, layouts: Sequence[tuple[int, int
     return figures_out
 
 
+def yardstick_figures(best: Figures, yardstick: Figures) -> list[Figure]:
+    """The pipe at the best ledger layout's process count, and the ledger's ratio to it."""
+    ratio = best.per_second / yardstick.per_second if yardstick.per_second else 0.0
+    return [
+        Figure(
+            BENCHMARK,
+            "no-logic pipe, same processes as the best ledger layout",
+            yardstick.per_second,
+            "requests/s",
+            detail=f"{yardstick.label}, in the same run as the ledger layouts",
+        ),
+        Figure(
+            BENCHMARK,
+            "ratio best ledger / no-logic pipe",
+            ratio,
+            "ratio",
+            Target(">=", 0.5, "issue 3"),
+            detail=f"{best.label} against {yardstick.label}",
+        ),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
@@ -527,6 +559,15 @@ def main(argv: Sequence[str] | None = None) -> list[Figure]:
         default="1x1,4x1,4x2",
         help="ledger runs as PARTITIONSxPROCESSES, comma-separated ('' for none)",
     )
+    parser.add_argument(
+        "--no-pipe", action="store_true", help="skip the no-logic pipe (for profiling the ledger)"
+    )
+    parser.add_argument(
+        "--latency-seconds",
+        type=int,
+        default=15,
+        help="how long requests are offered at 1,000/s for the latency figures (0: skip)",
+    )
     arguments = parser.parse_args(argv)
     layouts = [
         (int(partitions), int(processes))
@@ -534,7 +575,15 @@ def main(argv: Sequence[str] | None = None) -> list[Figure]:
             layout.split("x") for layout in arguments.layouts.split(",") if layout
         )
     ]
-    figures = asyncio.run(benchmark(arguments.requests, arguments.places, layouts))
+    figures = asyncio.run(
+        benchmark(
+            arguments.requests,
+            arguments.places,
+            layouts,
+            pipe=not arguments.no_pipe,
+            latency_seconds=arguments.latency_seconds,
+        )
+    )
     publish(figures)
     return figures
 

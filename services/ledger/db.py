@@ -119,13 +119,7 @@ async def load_books(
     needs = _Needs()
     for _, request in requests:
         needs.add(request)
-    places = sorted(needs.places)
-    await connection.execute(QUERIES.open_chain_heads, places, domain.GENESIS_HASH)
-    books = {}
-    for row in await connection.fetch(QUERIES.lock_chain_heads, places):
-        books[row["place_id"]] = domain.PlaceBook(
-            row["place_id"], sequence=row["sequence"], head_hash=row["chain_hash"]
-        )
+    books = await _lock_chain_heads(connection, sorted(needs.places))
     request_ids = [event_id for event_id, _ in requests]
     for row in await connection.fetch(QUERIES.answered_requests, request_ids):
         book = books.get(row["place_id"])
@@ -133,27 +127,59 @@ async def load_books(
             book.requests[row["event_id"]] = domain.RequestRecord(
                 row["body_hash"], tuple(row["answer_event_ids"])
             )
-    for row in await connection.fetch(QUERIES.closed_years, places):
-        books[row["place_id"]].closed_years.add(row["financial_year"])
     await _load_ids_and_records(connection, books, needs)
     await _load_balances(connection, books, needs)
     return books
 
 
+async def _lock_chain_heads(
+    connection: asyncpg.Connection, places: list[str]
+) -> dict[str, domain.PlaceBook]:
+    """Lock each place's chain head, in place order, opening the chains of new places; each
+    book starts with the place's closed years.
+
+    Nearly every batch finds all its places' chains open, so the lock is tried first (one round
+    trip); only when a place is new are the chains opened and all of them locked again, still
+    in place order, so that two batches never deadlock."""
+    rows = await connection.fetch(QUERIES.lock_chain_heads, places)
+    if len(rows) < len(places):
+        await connection.execute(QUERIES.open_chain_heads, places, domain.GENESIS_HASH)
+        rows = await connection.fetch(QUERIES.lock_chain_heads, places)
+    return {
+        row["place_id"]: domain.PlaceBook(
+            row["place_id"],
+            sequence=row["sequence"],
+            head_hash=row["chain_hash"],
+            closed_years=set(row["closed_years"]),
+        )
+        for row in rows
+    }
+
+
+async def _fetch_unless_empty(
+    connection: asyncpg.Connection, query: str, pairs: set[tuple[str, str]]
+) -> list[asyncpg.Record]:
+    """The rows of an `unnest` lookup of (place, id) pairs; no round trip when there are none
+    (most batches have no settlements, receipts, recoveries or virements)."""
+    if not pairs:
+        return []
+    return list(await connection.fetch(query, *_columns(pairs, 2)))
+
+
 async def _load_ids_and_records(
     connection: asyncpg.Connection, books: dict[str, domain.PlaceBook], needs: _Needs
 ) -> None:
-    for row in await connection.fetch(QUERIES.settlements, *_columns(needs.settlements, 2)):
+    for row in await _fetch_unless_empty(connection, QUERIES.settlements, needs.settlements):
         books[row["place_id"]].settlements[row["settlement_id"]] = (
             row["department_code"],
             row["funding_stream_code"],
         )
-    for row in await connection.fetch(QUERIES.used_ids, *_columns(needs.used_ids, 2)):
+    for row in await _fetch_unless_empty(connection, QUERIES.used_ids, needs.used_ids):
         books[row["place_id"]].used_ids.add(row["used_id"])
-    for row in await connection.fetch(QUERIES.reservations, *_columns(needs.allocations, 2)):
+    for row in await _fetch_unless_empty(connection, QUERIES.reservations, needs.allocations):
         books[row["place_id"]].reservations[row["allocation_id"]] = row["financial_year"]
         needs.years.add((row["place_id"], row["financial_year"]))
-    for row in await connection.fetch(QUERIES.payments, *_columns(needs.payments, 2)):
+    for row in await _fetch_unless_empty(connection, QUERIES.payments, needs.payments):
         year = row["financial_year"]
         books[row["place_id"]].payments[row["payment_id"]] = domain.PaymentRecord(
             allocation_id=row["allocation_id"],
@@ -176,9 +202,9 @@ async def _load_balances(
     connection: asyncpg.Connection, books: dict[str, domain.PlaceBook], needs: _Needs
 ) -> None:
     rows = [
-        *await connection.fetch(QUERIES.stream_balances, *_columns(needs.years, 2)),
-        *await connection.fetch(QUERIES.commitment_balances, *_columns(needs.allocations, 2)),
-        *await connection.fetch(QUERIES.account_balances, *_columns(needs.accounts, 2)),
+        *await _fetch_unless_empty(connection, QUERIES.stream_balances, needs.years),
+        *await _fetch_unless_empty(connection, QUERIES.commitment_balances, needs.allocations),
+        *await _fetch_unless_empty(connection, QUERIES.account_balances, needs.accounts),
     ]
     for row in rows:
         book = books[row["place_id"]]

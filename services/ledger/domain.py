@@ -15,10 +15,11 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import pydantic_core
+from pydantic import BaseModel
 
 from contracts import (
     AttributionShare,
@@ -55,7 +56,7 @@ from contracts.ledger import (
 from contracts.money import PENCE_MAX, format_pounds
 from contracts.risk_share import ApplyRiskShare, RiskShareApplied, RiskSharePartner, StreamMove
 from contracts.spend import RecoveredShare, SpendRecovered
-from contracts.values import next_financial_year
+from contracts.values import TEXT_LENGTH_MAX, TransferLeg, next_financial_year
 from services.ledger.errors import LedgerRejection
 
 GENESIS_HASH = "0" * 64
@@ -366,11 +367,15 @@ def attribute(amount_pence: int, mix: Sequence[StreamShare]) -> list[StreamShare
 
 
 def attribution_of(shares: Iterable[StreamShare]) -> tuple[AttributionShare, ...]:
+    # Not validated again: `attribute` gives positive shares of known streams that add up.
     return tuple(
-        AttributionShare(
-            department_code=share.department_code,
-            funding_stream_code=share.funding_stream_code,
-            amount_pence=share.amount_pence,
+        trusted(
+            AttributionShare,
+            {
+                "department_code": share.department_code,
+                "funding_stream_code": share.funding_stream_code,
+                "amount_pence": share.amount_pence,
+            },
         )
         for share in shares
     )
@@ -562,34 +567,58 @@ def transfer_id_for(request_event_id: UUID, sequence: int) -> str:
 
 
 def transfer_posted(transfer: Transfer) -> TransferPosted:
-    # Validated from plain data: pydantic-core builds and checks the nested legs faster than
-    # Python can construct them (`model_construct` is slower still), so every event the
-    # ledger sends stays fully validated.
-    return TransferPosted.model_validate(
-        {
-            "place_id": transfer.place_id,
-            "transfer_id": transfer.transfer_id,
-            "financial_year": transfer.financial_year,
-            "legs": [
-                {
-                    "account": leg.account,
-                    "direction": leg.direction,
-                    "amount_pence": leg.amount_pence,
-                }
-                for leg in transfer.legs
-            ],
-            "iati_transaction_type": transfer.iati_transaction_type,
-            "department_code": transfer.department_code,
-            "funding_stream_code": transfer.funding_stream_code,
-            "allocation_id": transfer.allocation_id,
-            "contract_id": transfer.contract_id,
-            "claim_id": transfer.claim_id,
-            "description": transfer.description,
-            "sequence": transfer.sequence,
-            "previous_hash": transfer.previous_hash,
-            "chain_hash": transfer.chain_hash,
-        }
-    )
+    # Built without validating again what `post` has checked (balanced legs of positive
+    # amounts, a valid year, ids from validated requests); a profile showed validation as a
+    # tenth of `decide`. The one field `post` does not bound is the description it composes
+    # from the request's text: a too-long one is validated, and refused, as before.
+    if len(transfer.description) > TEXT_LENGTH_MAX:
+        TransferPosted.model_validate(_transfer_posted_fields(transfer, validated_legs=False))
+    return trusted(TransferPosted, _transfer_posted_fields(transfer, validated_legs=True))
+
+
+def _transfer_posted_fields(transfer: Transfer, *, validated_legs: bool) -> dict[str, Any]:
+    legs = [
+        {"account": leg.account, "direction": leg.direction, "amount_pence": leg.amount_pence}
+        for leg in transfer.legs
+    ]
+    return {
+        "place_id": transfer.place_id,
+        "transfer_id": transfer.transfer_id,
+        "financial_year": transfer.financial_year,
+        "legs": tuple(trusted(TransferLeg, leg) for leg in legs) if validated_legs else legs,
+        "iati_transaction_type": transfer.iati_transaction_type,
+        "department_code": transfer.department_code,
+        "funding_stream_code": transfer.funding_stream_code,
+        "allocation_id": transfer.allocation_id,
+        "contract_id": transfer.contract_id,
+        "claim_id": transfer.claim_id,
+        "description": transfer.description,
+        "sequence": transfer.sequence,
+        "previous_hash": transfer.previous_hash,
+        "chain_hash": transfer.chain_hash,
+    }
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def trusted(model: type[_Model], fields: dict[str, Any]) -> _Model:
+    """A contract model holding `fields` as given, not validated again: for the events the
+    ledger builds on its hot path from values it has itself checked (`model_construct` is
+    slower than validating). Every field must be given, in the model's order, so that the
+    JSON is the same (reordering them here cost as much as validating a small model).
+    tests/unit/ledger compares every kind of event the ledger builds this way with the
+    validated one, field order included."""
+    assert len(fields) == len(model.__pydantic_fields__), f"{model.__name__}: {list(fields)}"
+    instance = model.__new__(model)
+    _set_attribute(instance, "__dict__", fields)
+    _set_attribute(instance, "__pydantic_fields_set__", set(fields))
+    _set_attribute(instance, "__pydantic_extra__", None)
+    _set_attribute(instance, "__pydantic_private__", None)
+    return instance
+
+
+_set_attribute = object.__setattr__  # the models are frozen
 
 
 def _open_year(book: PlaceBook, financial_year: str) -> None:
@@ -758,13 +787,16 @@ def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) 
         book.reservations[request.allocation_id] = year
         book.new_reservations[request.allocation_id] = year
     decision.events.append(
-        ReservationMade(
-            place_id=book.place_id,
-            allocation_id=request.allocation_id,
-            financial_year=year,
-            amount_pence=request.amount_pence,
-            attribution=attribution_of(shares),
-            transfer_id=transfer.transfer_id,
+        trusted(
+            ReservationMade,
+            {
+                "place_id": book.place_id,
+                "allocation_id": request.allocation_id,
+                "financial_year": year,
+                "amount_pence": request.amount_pence,
+                "attribution": attribution_of(shares),
+                "transfer_id": transfer.transfer_id,
+            },
         )
     )
 
@@ -895,35 +927,43 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
     )
     book.changed_payments.add(request.payment_id)
     attribution = attribution_of(shares)
+    # Not validated again: every field is the validated request's or checked above (the
+    # attribution adds up to the amount; the request's payer shares were checked with it).
     decision.events.append(
-        PaymentMade(
-            place_id=book.place_id,
-            payment_id=request.payment_id,
-            allocation_id=request.allocation_id,
-            provider_id=request.provider_id,
-            amount_pence=request.amount_pence,
-            payment_kind=request.payment_kind,
-            contract_id=request.contract_id,
-            claim_batch_id=request.claim_batch_id,
-            attribution=attribution,
-            transfer_id=transfer.transfer_id,
-            payer_shares=request.payer_shares,
+        trusted(
+            PaymentMade,
+            {
+                "place_id": book.place_id,
+                "payment_id": request.payment_id,
+                "allocation_id": request.allocation_id,
+                "provider_id": request.provider_id,
+                "amount_pence": request.amount_pence,
+                "payment_kind": request.payment_kind,
+                "contract_id": request.contract_id,
+                "claim_batch_id": request.claim_batch_id,
+                "attribution": attribution,
+                "transfer_id": transfer.transfer_id,
+                "payer_shares": request.payer_shares,
+            },
         )
     )
     decision.events.append(
-        SpendRecorded(
-            place_id=book.place_id,
-            spend_id=f"spend/{transfer.transfer_id}",
-            payment_id=request.payment_id,
-            allocation_id=request.allocation_id,
-            provider_id=request.provider_id,
-            contract_id=request.contract_id,
-            amount_pence=request.amount_pence,
-            payment_kind=request.payment_kind,
-            purpose=request.purpose,
-            financial_year=year,
-            attribution=attribution,
-            transfer_id=transfer.transfer_id,
+        trusted(
+            SpendRecorded,
+            {
+                "place_id": book.place_id,
+                "spend_id": f"spend/{transfer.transfer_id}",
+                "payment_id": request.payment_id,
+                "allocation_id": request.allocation_id,
+                "provider_id": request.provider_id,
+                "contract_id": request.contract_id,
+                "amount_pence": request.amount_pence,
+                "payment_kind": request.payment_kind,
+                "purpose": request.purpose,
+                "financial_year": year,
+                "attribution": attribution,
+                "transfer_id": transfer.transfer_id,
+            },
         )
     )
 

@@ -60,6 +60,18 @@ class StallsAfterSending:
         stalled: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         return stalled
 
+    # The relay sends a record batch per partition: built and routed by the real producer.
+    def create_batch(self) -> object:
+        return self.producer.create_batch()
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return await self.producer.partitions_for(topic)
+
+    async def send_batch(self, *args: object, **kwargs: object) -> asyncio.Future[object]:
+        await self.producer.send_batch(*args, **kwargs)  # type: ignore[arg-type]
+        stalled: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        return stalled
+
 
 def relay_for(pool: asyncpg.Pool, producer: object, settings) -> OutboxRelay:
     return OutboxRelay(

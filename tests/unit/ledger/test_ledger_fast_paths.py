@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from contracts import (
     PENCE_MAX,
@@ -27,6 +28,7 @@ from contracts import (
     VirementRequested,
 )
 from contracts.envelope import encode, encode_wrapped, wrap
+from contracts.values import TEXT_LENGTH_MAX, AttributionShare
 from services.ledger import domain
 from services.runtime.outbox import answer_row, row_for
 
@@ -310,3 +312,53 @@ def test_a_request_body_hash_matches_json_for_characters_the_two_encoders_escape
     )
     plain = json.dumps(_hashed_body(request), sort_keys=True, separators=(",", ":"))
     assert domain.request_body_hash(request) == hashlib.sha256(plain.encode()).hexdigest()
+
+
+def test_answers_built_without_validation_are_those_validation_gives() -> None:
+    book = domain.PlaceBook(PLACE)
+    events = [
+        event
+        for request_event_id, request in _every_kind_of_answer()
+        for event in domain.decide(book, request_event_id, request).events
+    ]
+    assert {type(event).__name__ for event in events} >= {
+        "TransferPosted",
+        "ReservationMade",
+        "PaymentMade",
+        "SpendRecorded",
+    }
+    for event in events:
+        validated = type(event).model_validate(event.model_dump(exclude_unset=True))
+        assert validated == event
+        assert validated.model_fields_set == event.model_fields_set
+        assert validated.model_dump_json() == event.model_dump_json()
+        assert list(vars(validated)) == list(vars(event))  # the same field order
+
+
+def test_trusted_refuses_fields_that_are_not_the_models() -> None:
+    with pytest.raises(AssertionError, match="AttributionShare"):
+        domain.trusted(
+            AttributionShare,
+            {
+                "department_code": "DWP",
+                "funding_stream_code": "WORK",
+                "amount_pence": 1,
+                "extra": 2,
+            },
+        )
+    with pytest.raises(AssertionError, match="AttributionShare"):
+        domain.trusted(AttributionShare, {"department_code": "DWP", "amount_pence": 1})
+
+
+def test_a_description_beyond_the_text_limit_is_still_refused_by_validation() -> None:
+    book = domain.PlaceBook(PLACE)
+    domain.decide(book, uuid.UUID(int=1), _pinned_requests()[0])
+    too_long = ReservationRequested(
+        place_id=PLACE,
+        allocation_id="A-LONG",
+        financial_year=YEAR,
+        amount_pence=1_00,
+        purpose="x" * TEXT_LENGTH_MAX,
+    )
+    with pytest.raises(ValidationError, match="description"):
+        domain.decide(book, uuid.UUID(int=2), too_long)

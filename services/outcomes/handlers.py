@@ -2,7 +2,7 @@
 payment and recovery requests, remittance advice and flags out.
 
 Every handler runs inside the runtime's transaction, together with the inbox row, so a message
-takes effect at most once; the messages of one partition's fetch share one transaction and run
+takes effect at most once; the messages of one fetch (each partition's in order) share one transaction and run
 in order (`services.runtime.batched_handlers`), so each sees what the ones before it saved.
 A command handler loads what it needs, asks the domain to decide (`domain.decide_*`), then
 saves and publishes what was decided, or publishes the refusal as a `CommandRefused`

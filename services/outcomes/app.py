@@ -1,6 +1,6 @@
-"""The outcomes service: consumes contracts, evidence, allocation news and ledger results;
-requests payments and recoveries. It consumes in batches: each fetch (every partition of a topic) is handled in
-one transaction (`services.runtime.batched_handlers`), one message after another."""
+"""The outcomes service: consumes contracts, evidence, allocation news and ledger results; requests
+payments and recoveries. It consumes in batches: each fetch (every partition of a topic) is handled
+in one transaction (`services.runtime.batched_handlers`), one message after another."""
 
 from __future__ import annotations
 

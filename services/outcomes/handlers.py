@@ -1,9 +1,9 @@
 """The outcomes service's message handlers: contracts, evidence, verification and clawback in;
 payment and recovery requests, remittance advice and flags out.
 
-Every handler runs inside the runtime's transaction, together with the inbox row, so a message
-takes effect at most once; the messages of one fetch (each partition's in order) share one transaction and run
-in order (`services.runtime.batched_handlers`), so each sees what the ones before it saved.
+Every handler runs inside the runtime's transaction, together with the inbox row, so a message takes
+effect at most once; the messages of one fetch (each partition's in order) share one transaction and
+run in order (`services.runtime.batched_handlers`), so each sees what the ones before it saved.
 A command handler loads what it needs, asks the domain to decide (`domain.decide_*`), then
 saves and publishes what was decided, or publishes the refusal as a `CommandRefused`
 naming the rule; the rules live in `domain.py`, the events are assembled in `announcements.py`.

@@ -1,12 +1,11 @@
 """Consumes messages in batches: one transaction per topic per fetch, offsets committed after.
 
-For a service whose throughput matters (the ledger, outcomes' evidence), handling message by message costs one
-transaction and several round trips each. A batch handler gets every decodable message of one
-topic in a fetch at once (every partition of it this member holds, each partition's messages in
-their order) and does its work set-wise inside one transaction. If the batch fails
-for a reason other than the infrastructure (a bug, a poison message), the batch is replayed
-message by message through the ordinary `EventConsumer`, so one bad message is dead-lettered
-and the rest flow on.
+For a service whose throughput matters (the ledger, outcomes' evidence), handling message by message
+costs one transaction and several round trips each. A batch handler gets every decodable message of
+one topic in a fetch at once (every partition of it this member holds, each partition's messages in
+their order) and does its work set-wise inside one transaction. If the batch fails for a reason
+other than the infrastructure (a bug, a poison message), the batch is replayed message by message
+through the ordinary `EventConsumer`, so one bad message is dead-lettered and the rest flow on.
 
 The handler must itself be idempotent on event ids (the ledger keeps a table of the requests it
 has answered): after a crash or a rebalance the uncommitted part of a batch comes again.

@@ -628,9 +628,10 @@ async def _handle_batch(
     connection: asyncpg.Connection,
     messages: Sequence[tuple[Envelope, Event]],
 ) -> None:
-    """A topic's fetch (every partition of it this member holds) in one transaction: the inbox is claimed for every message in one
-    statement, then each message not seen before goes to its handler. A failing batch is
-    replayed message by message by the runtime, through the handlers above."""
+    """A topic's fetch (every partition of it this member holds) in one transaction: the inbox is
+    claimed for every message in one statement, then each message not seen before goes to its
+    handler. A failing batch is replayed message by message by the runtime, through the handlers
+    above."""
     claimed = await db.claim_inbox_batch(
         connection,
         CONSUMER,

@@ -454,6 +454,10 @@ async def test_the_outcomes_service_killed_mid_stream_pays_each_batch_once(
     no_sampling = {
         "SINGLEPOT_OUTCOMES_VERIFICATION_SAMPLE_SHARE": "0",
         "SINGLEPOT_OUTCOMES_VERIFICATION_SAMPLE_SIZE_MIN": "0",
+        # Outcomes handles a whole fetch in one transaction: with the default (up to 1,000
+        # messages) all 40 batches would be paid at once and the kill would come after them.
+        # Fetches of two keep the stream going long enough to kill it in the middle.
+        "SINGLEPOT_CONSUMER_BATCH_SIZE_MAX": "2",
     }
     async with drill(drill_stack, tmp_path) as running:
         running.start("allocations")

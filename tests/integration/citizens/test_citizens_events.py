@@ -1,8 +1,9 @@
 """The citizens' public events and open data on the real gateway, PostgreSQL and broker: a
 panel question asked and answered late reaches `citizens.lifecycle.v1` once each (replayed
 Idempotency-Keys publish nothing more), a trigger that passes its threshold publishes its
-referral, and the open-data documents of the panel, triggers and committee flag what is late
-or overdue and hold no resident key or principal."""
+referral, a referral answered by a report publishes each step, and the open-data documents of
+the panel, triggers and committee flag what is late or overdue and hold no resident key or
+principal."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import pytest
 from contracts import topics
 from contracts.citizens import (
     AuditReferralReceived,
+    AuditReportAdopted,
     PanelQuestionAnswered,
     PanelQuestionAsked,
+    RecommendationCompleted,
     ScrutinyTriggerOpened,
     ScrutinyTriggerReferred,
 )
@@ -258,3 +261,55 @@ async def test_the_open_data_flags_late_and_overdue_and_holds_nothing_private(
     assert [(r["report_id"], r["number"]) for r in published["overdue_recommendations"]] == [
         ("LPAC-2020-01", 1)
     ]
+
+
+async def test_a_referral_taken_up_and_answered_by_a_report_is_published_without_who_referred(
+    settings, database_url
+) -> None:
+    _, _, committee, residents = await tokens(database_url)
+    async with (
+        TopicReader(settings, topics.CITIZENS_LIFECYCLE) as reader,
+        client_for(settings, gateway_settings()) as client,
+    ):
+        referred = await client.post(
+            f"{CITIZENS}/committee/referrals",
+            json={"subject": "Wigan employment support", "concern": "Starts fell by half"},
+            headers=bearer(residents[0], "r1"),
+        )
+        referral_id = referred.json()["referral_id"]
+        taken_up = await client.post(
+            f"{CITIZENS}/committee/referrals/{referral_id}/status",
+            json={"status": "investigating", "note": "Within our remit."},
+            headers=bearer(committee, "s1"),
+        )
+        adopted = await client.post(
+            f"{CITIZENS}/committee/reports",
+            json={"report_id": "LPAC-2020-01", "referral_id": referral_id,
+                  "title": "Employment support", "summary": "Referrals fell.",
+                  "adopted_on": "2020-01-15",
+                  "recommendations": [{"recommendation": "Share referral data monthly",
+                                       "addressed_to": "DWP", "due_on": "2020-03-31"}]},
+            headers=bearer(committee, "p1"),
+        )  # fmt: skip
+        completed = await client.post(
+            f"{CITIZENS}/committee/reports/LPAC-2020-01/recommendations/1/completion",
+            json={"completed_on": "2020-04-02", "note": "Shared from April."},
+            headers=bearer(committee, "c1"),
+        )
+        await eventually(lambda: _events(reader, RecommendationCompleted))
+        kinds = [envelope.event_type for envelope in reader.envelopes()]
+        (report,) = reader.events(AuditReportAdopted)
+        (done,) = reader.events(RecommendationCompleted)
+        published = b"".join(record.value for record in reader.records).decode()
+
+    assert [r.status_code for r in (referred, taken_up, adopted, completed)] == [201] * 4
+    assert kinds == [
+        "AuditReferralReceived",
+        "AuditReferralMoved",
+        "AuditReportAdopted",
+        "RecommendationCompleted",
+    ]
+    assert report.referral_id == referral_id
+    assert [(r.number, r.due_on) for r in report.recommendations] == [(1, date(2020, 3, 31))]
+    assert (done.report_id, done.number, done.late) == ("LPAC-2020-01", 1, True)
+    assert not [word for word in private_words() if word in published]

@@ -15,6 +15,20 @@ from contracts.allocations import (
     VariationKind,
 )
 from contracts.base import EVENT_TYPES, Event, event_class
+from contracts.citizens import (
+    AuditReferralMoved,
+    AuditReferralReceived,
+    AuditReportAdopted,
+    BudgetProposalModerated,
+    BudgetProposalSubmitted,
+    BudgetRoundCounted,
+    BudgetRoundOpened,
+    PanelQuestionAnswered,
+    PanelQuestionAsked,
+    RecommendationCompleted,
+    ScrutinyTriggerOpened,
+    ScrutinyTriggerReferred,
+)
 from contracts.decisions import CommandRefused
 from contracts.ledger import (
     ClosePeriod,
@@ -140,5 +154,17 @@ __all__ = [
     "RiskShareApplied",
     "RiskSharePartner",
     "StreamMove",
+    "AuditReferralMoved",
+    "AuditReferralReceived",
+    "AuditReportAdopted",
+    "BudgetProposalModerated",
+    "BudgetProposalSubmitted",
+    "BudgetRoundCounted",
+    "BudgetRoundOpened",
+    "PanelQuestionAnswered",
+    "PanelQuestionAsked",
+    "RecommendationCompleted",
+    "ScrutinyTriggerOpened",
+    "ScrutinyTriggerReferred",
     "event_class",
 ]

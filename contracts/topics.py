@@ -16,6 +16,9 @@ ALLOCATIONS_LIFECYCLE = "allocations.lifecycle.v1"
 OUTCOMES_COMMANDS = "outcomes.commands.v1"
 # What happened to outcomes contracts and their evidence. Key = contract_id.
 OUTCOMES_LIFECYCLE = "outcomes.lifecycle.v1"
+# What happened in the citizens' processes (panel, scrutiny triggers, audit committee, budget
+# rounds): public facts only, never a resident's key. Key = place_id.
+CITIZENS_LIFECYCLE = "citizens.lifecycle.v1"
 # Messages that failed too often, with the error; never silently dropped.
 DEAD_LETTER = "platform.deadletter.v1"
 
@@ -28,6 +31,7 @@ ALL_TOPICS: tuple[str, ...] = (
     ALLOCATIONS_LIFECYCLE,
     OUTCOMES_COMMANDS,
     OUTCOMES_LIFECYCLE,
+    CITIZENS_LIFECYCLE,
     DEAD_LETTER,
 )
 

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from services.gateway import openapi_rules, problems
 from services.gateway.citizens import api as citizens_api
+from services.gateway.citizens import open_data as citizens_open_data
 from services.gateway.citizens import rounds_api as citizens_rounds_api
 from services.gateway.command_log import status as command_status
 from services.gateway.commands import api as commands_api
@@ -92,6 +93,7 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(insights_api.compare_routes(gateway))
     app.include_router(citizens_api.routes(gateway))
     app.include_router(citizens_rounds_api.routes(gateway))
+    app.include_router(citizens_open_data.routes(gateway))
     # The web pages for people, their assets, and `/` (HTML to browsers, the JSON index to others).
     web_site.install(app, gateway)
     security.install(app, gateway_settings.web_swagger_ui_dir)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway import problems
-from services.gateway.citizens import db, domain
+from services.gateway.citizens import db, domain, events
 from services.gateway.citizens import panel as panel_steps
 from services.gateway.domain import Permission, Principal, Role
 from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
@@ -259,6 +259,9 @@ def routes(gateway: Gateway) -> APIRouter:
                 connection, place_id, question_id, answer.answer, answered_on,
                 principal.principal_id,
             )  # fmt: skip
+            await events.question_answered(
+                connection, place_id, question_id, answer.answer, answered_on, question["due_on"]
+            )
 
         made = {"question_id": str(question_id), "lateness": lateness}
         return await decide(
@@ -305,9 +308,7 @@ def routes(gateway: Gateway) -> APIRouter:
                 raise problems.invalid("trigger_id", "once", "you support it already", 409)
 
         async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.support_trigger(
-                connection, place_id, trigger_id, resident, now, referral_for(trigger_id), rules
-            )
+            await support_trigger(connection, place_id, trigger_id, resident, now, rules)
 
         made = {"trigger_id": str(trigger_id)}
         return await decide(
@@ -357,6 +358,9 @@ def routes(gateway: Gateway) -> APIRouter:
             await db.set_referral_status(
                 connection, place_id, referral_id, moving.status, moving.note
             )
+            await events.referral_moved(
+                connection, place_id, referral_id, moving.status, moving.note, today()
+            )
 
         made = {"referral_id": str(referral_id), "referral_status": moving.status}
         return await decide(
@@ -391,10 +395,15 @@ def routes(gateway: Gateway) -> APIRouter:
             raise problems.invalid("recommendation_number", "open", "is completed already", 409)
 
         async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.complete_recommendation(
+            completed = await db.complete_recommendation(
                 connection, place_id, report_id, recommendation_number,
                 completion.completed_on, completion.note,
             )  # fmt: skip
+            if completed:
+                await events.recommendation_completed(
+                    connection, place_id, report_id, recommendation_number,
+                    completion.completed_on, found["due_on"], completion.note,
+                )  # fmt: skip
 
         made = {"report_id": report_id, "recommendation_number": str(recommendation_number)}
         return await decide(
@@ -423,6 +432,35 @@ def body_none() -> dict[str, Any]:
 def referral_for(trigger_id: uuid.UUID) -> uuid.UUID:
     """The referral a trigger becomes has an id of its own, fixed by the trigger's."""
     return uuid.uuid5(trigger_id, "referral")
+
+
+async def support_trigger(
+    connection: asyncpg.Connection,
+    place_id: str,
+    trigger_id: uuid.UUID,
+    resident: str,
+    now: datetime,
+    rules: domain.PlaceRules,
+) -> None:
+    """Count a resident's support; the support that refers the trigger to the committee also
+    publishes the referral (the trigger's and the committee's events), in the same transaction."""
+    referral_id = referral_for(trigger_id)
+    supporters, referred = await db.support_trigger(
+        connection, place_id, trigger_id, resident, now, referral_id, rules
+    )
+    if not referred:
+        return
+    trigger = await db.trigger(connection, place_id, trigger_id)
+    assert trigger is not None  # locked and referred in this transaction
+    referral = {
+        "referral_id": referral_id,
+        "source": "trigger",
+        "subject": f"{trigger['subject_kind']} {trigger['subject']}",
+        "concern": trigger["concern"],
+        "referred_on": now.date(),
+        "respond_by": domain.response_due(now.date(), rules),
+    }
+    await events.trigger_referred(connection, place_id, trigger, supporters, referral)
 
 
 # --- The room's commands on a place, as one table ---------------------------------------------
@@ -541,6 +579,10 @@ async def ask_question(sent: Sent, asked: PanelQuestion) -> Taken:
             connection, sent.place_id, question_id, asked.meeting_id, asked.asked_by,
             asked.question, asked_on, due_on,
         )  # fmt: skip
+        await events.question_asked(
+            connection, sent.place_id, question_id, asked.meeting_id, asked.asked_by,
+            asked.question, asked_on, due_on,
+        )  # fmt: skip
 
     return {"question_id": str(question_id), "due_on": due_on.isoformat()}, save
 
@@ -559,9 +601,10 @@ async def open_trigger(sent: Sent, opening: TriggerOpening) -> Taken:
             connection, place_id, trigger_id, opening.subject_kind, opening.subject,
             opening.concern, now, rules,
         )  # fmt: skip
-        await db.support_trigger(
-            connection, place_id, trigger_id, resident, now, referral_for(trigger_id), rules
-        )
+        opened = await db.trigger(connection, place_id, trigger_id)
+        assert opened is not None  # written just now, in this transaction
+        await events.trigger_opened(connection, place_id, opened)
+        await support_trigger(connection, place_id, trigger_id, resident, now, rules)
 
     return {"trigger_id": str(trigger_id)}, save
 
@@ -606,6 +649,11 @@ async def refer(sent: Sent, referral: Referral) -> Taken:
             connection, place_id, referral_id, source=source, subject=referral.subject,
             concern=referral.concern, referred_by=by, referred_on=referred_on, rules=rules,
         )  # fmt: skip
+        await events.referral_received(
+            connection, place_id,
+            {"referral_id": referral_id, "source": source, "subject": referral.subject,
+             "concern": referral.concern, "referred_on": referred_on, "respond_by": respond_by},
+        )  # fmt: skip
 
     made = {"referral_id": str(referral_id), "source": source, "respond_by": respond_by.isoformat()}
     return made, save
@@ -632,13 +680,12 @@ async def adopt_report(sent: Sent, report: Report) -> Taken:
             raise problems.invalid("referral_id", "investigating", f"the referral is {status}", 409)
 
     async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        adopted = report.model_dump(exclude={"recommendations"})
+        recommendations = [item.model_dump() for item in report.recommendations]
         await db.adopt_report(
-            connection,
-            place_id,
-            report.model_dump(exclude={"recommendations"}),
-            [item.model_dump() for item in report.recommendations],
-            sent.principal.principal_id,
+            connection, place_id, adopted, recommendations, sent.principal.principal_id
         )
+        await events.report_adopted(connection, place_id, adopted, recommendations)
 
     return {"report_id": report.report_id}, save
 

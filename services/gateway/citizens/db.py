@@ -339,10 +339,12 @@ async def complete_recommendation(
     number: int,
     completed_on: date,
     note: str,
-) -> None:
-    await connection.execute(
+) -> bool:
+    """Whether it was completed now (False: it was completed already)."""
+    status = await connection.execute(
         QUERIES.complete_recommendation, place_id, report_id, number, completed_on, note
     )
+    return bool(status == "UPDATE 1")
 
 
 async def committee(connection: asyncpg.Connection, place_id: str, today: date) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from services.gateway.citizens import db, domain
+from services.gateway.citizens import db, domain, events
 from services.gateway.errors import GatewayError
 
 TEXT_MAX = 4_000
@@ -77,6 +77,9 @@ async def put_question(
         await db.ask_panel_question(
             connection, place_id, question_id, meeting_id, asked_by, question, asked_on, due_on
         )
+        await events.question_asked(
+            connection, place_id, question_id, meeting_id, asked_by, question, asked_on, due_on
+        )
     return due_on
 
 
@@ -96,5 +99,8 @@ async def publish_answer(
         )
         await db.answer_panel_question(
             connection, place_id, question_id, answer, answered_on, answered_by
+        )
+        await events.question_answered(
+            connection, place_id, question_id, answer, answered_on, question["due_on"]
         )
     return domain.answer_lateness(question["due_on"], answered_on, answered_on)

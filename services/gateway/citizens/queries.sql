@@ -168,7 +168,7 @@ FROM citizens_recommendations WHERE place_id = $1
 ORDER BY report_id, number;
 
 -- name: recommendation
-SELECT number, completed_on FROM citizens_recommendations
+SELECT number, due_on, completed_on FROM citizens_recommendations
 WHERE place_id = $1 AND report_id = $2 AND number = $3;
 
 -- name: complete_recommendation

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.values import IDENTIFIER_LENGTH_MAX
 from services.gateway import problems
-from services.gateway.citizens import db, domain, rounds
+from services.gateway.citizens import db, domain, events, rounds
 from services.gateway.citizens.api import request_body
 from services.gateway.domain import Permission, Principal
 from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
@@ -149,6 +149,7 @@ def routes(gateway: Gateway) -> APIRouter:
 
         async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
             await rounds.open_round(connection, place_id, fields, principal.principal_id)
+            await events.round_opened(connection, place_id, fields)
 
         made = {"round_id": opening.round_id, "budget_pence": str(fields["budget_pence"])}
         return await decide(
@@ -233,6 +234,7 @@ def routes(gateway: Gateway) -> APIRouter:
             await db.submit_proposal(
                 connection, place_id, round_id, proposal_id, fields, proposer, now
             )
+            await events.proposal_submitted(connection, place_id, round_id, proposal_id, fields)
 
         made = {"round_id": round_id, "proposal_id": str(proposal_id)}
         return await decide(
@@ -259,10 +261,14 @@ def routes(gateway: Gateway) -> APIRouter:
         body, moderation = await local_commands.body_of(request, gateway, Moderation)
         now = datetime.now(UTC)
 
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        async def save(connection: asyncpg.Connection, command_id: uuid.UUID) -> None:
             await rounds.moderate(
                 connection, place_id, round_id, proposal_id, moderation.decision,
                 moderation.reason, now,
+            )  # fmt: skip
+            await events.proposal_moderated(
+                connection, place_id, round_id, proposal_id, moderation.decision,
+                moderation.reason, now.date(), command_id,
             )  # fmt: skip
 
         made = {"proposal_id": str(proposal_id), "moderation": moderation.decision}
@@ -317,6 +323,7 @@ def routes(gateway: Gateway) -> APIRouter:
             await rounds.count_and_settle(
                 connection, place_id, round_id, principal.principal_id, now, settle_id
             )
+            await publish_count(connection, place_id, round_id, now.date())
 
         made = {"round_id": round_id}
         return await decide(
@@ -324,3 +331,15 @@ def routes(gateway: Gateway) -> APIRouter:
         )
 
     return router
+
+
+async def publish_count(
+    connection: asyncpg.Connection, place_id: str, round_id: str, counted_on: date
+) -> None:
+    """The count just recorded, as the public event: read back in the count's transaction."""
+    counted = await db.pb_round(connection, place_id, round_id)
+    assert counted is not None  # counted just now, in this transaction
+    await events.round_counted(
+        connection, place_id, counted, await db.round_proposals(connection, place_id, round_id),
+        await db.ballots_cast(connection, place_id, round_id), rounds.COUNT_RULE, counted_on,
+    )  # fmt: skip

@@ -358,6 +358,10 @@ CITIZENS_DOORS: dict[tuple[str, str], Door] = {
         f"{CITIZENS}/committee/reports/{{report_id}}/recommendations/{{recommendation_number}}"
         "/completion",
     ): Door(P.ACT_AS_COMMITTEE, Scope.PLACE),
+    # Open data of the panel, the triggers and the committee (citizens/open_data.py).
+    ("GET", f"{CITIZENS}/panel/open-data"): OPEN,
+    ("GET", f"{CITIZENS}/triggers/open-data"): OPEN,
+    ("GET", f"{CITIZENS}/committee/open-data"): OPEN,
     # Participatory budgeting rounds (services/gateway/citizens/rounds_api.py).
     ("GET", f"{CITIZENS}/rounds"): OPEN,
     ("POST", f"{CITIZENS}/rounds"): Door(P.RUN_ROUNDS, Scope.PLACE),

@@ -14,6 +14,12 @@ import pytest
 
 from contracts import ReservationReleased, ReservationTransferred, SpendRecorded, topics
 from contracts.allocations import AllocationFunded, ParticipatoryRoundSettled, ProcessDueWork
+from contracts.citizens import (
+    BudgetProposalModerated,
+    BudgetProposalSubmitted,
+    BudgetRoundCounted,
+    BudgetRoundOpened,
+)
 from singlepot.system import service_definition
 from tests.integration.citizens.rounds_support import (
     BUDGET,
@@ -47,7 +53,11 @@ async def test_a_whole_round_funds_its_winners_from_its_reservation_and_releases
     today = dt.datetime.now(dt.UTC).date()
     async with (
         TopicReader(
-            settings, topics.ALLOCATIONS_LIFECYCLE, topics.LEDGER_RESULTS, topics.LEDGER_SPEND
+            settings,
+            topics.ALLOCATIONS_LIFECYCLE,
+            topics.LEDGER_RESULTS,
+            topics.LEDGER_SPEND,
+            topics.CITIZENS_LIFECYCLE,
         ) as reader,
         running(service_definition("ledger"), settings),
         running(service_definition("allocations"), settings),
@@ -139,6 +149,7 @@ async def test_a_whole_round_funds_its_winners_from_its_reservation_and_releases
         released = (await eventually(lambda: events_of(reader, ReservationReleased)))[0]
         await eventually(lambda: _at_least(reader, AllocationFunded, 4))
         balances = await ledger_balances(database_url)
+        (published_count,) = await eventually(lambda: events_of(reader, BudgetRoundCounted))
 
         # The winners' grants fall due on their start date and are paid like any grant's.
         await publish(settings, ProcessDueWork(place_id=PLACE, as_of=PROJECTS_START))
@@ -180,6 +191,29 @@ async def test_a_whole_round_funds_its_winners_from_its_reservation_and_releases
         "funded_pence": 85_000 * POUND,
         "unspent_pence": 5_000 * POUND,
     }
+
+    # The public events: the round opened once (the replayed key published nothing more), each
+    # proposal and moderation, no ballot, and the count with the same figures as the page.
+    assert len(reader.events(BudgetRoundOpened)) == 1
+    assert len(reader.events(BudgetProposalSubmitted)) == 5
+    assert {e.proposal_id for e in reader.events(BudgetProposalModerated)} == set(ids.values())
+    assert (published_count.ballots_cast, published_count.budget_pence) == (5, BUDGET)
+    assert {p.proposal_id: p.votes for p in published_count.proposals} == {
+        ids[title]: votes for title, votes in votes.items() if votes is not None
+    }
+    assert sorted(
+        (p.winner_rank, p.proposal_id, p.allocation_id)
+        for p in published_count.proposals
+        if p.winner_rank is not None
+    ) == [
+        (1, ids["Benches"], "PB-2026-pb1"),
+        (2, ids["Youth club"], "PB-2026-pb2"),
+        (3, ids["Park lights"], "PB-2026-pb3"),
+    ]
+    assert (published_count.funded_pence, published_count.released_pence) == (
+        85_000 * POUND,
+        5_000 * POUND,
+    )
 
     # The money: moved from the round's reservation, the rest released, never through the pot
     # between; the pot is £300,000 less the £85,000 the winners hold.

@@ -100,7 +100,7 @@ def test_prefixed_puts_a_test_prefix_before_the_topic_name() -> None:
 
 
 def test_all_topics_lists_each_topic_once() -> None:
-    assert len(set(ALL_TOPICS)) == len(ALL_TOPICS) == 9
+    assert len(set(ALL_TOPICS)) == len(ALL_TOPICS) == 10
 
 
 def test_events_are_frozen(spend: SpendRecorded) -> None:

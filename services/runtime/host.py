@@ -43,6 +43,9 @@ from services.runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 
+# Longest a stop waits for the pool's connections to come back before closing them anyway.
+POOL_CLOSE_TIMEOUT_S = 10.0
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
@@ -150,7 +153,13 @@ class ServiceHost:
         if self.producer is not None:
             await self.producer.stop()
         if self.pool is not None:
-            await self.pool.close()
+            try:
+                # close() waits for every connection to come back; one held on a link that
+                # died without a word would make a stop hang, so it is bounded.
+                await asyncio.wait_for(self.pool.close(), POOL_CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("%s: connections not returned in time; closing them", self.name)
+                self.pool.terminate()
 
     async def readiness(self) -> dict[str, Any]:
         """Real checks: the database answers and its schema matches the code's migrations, the

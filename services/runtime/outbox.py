@@ -42,6 +42,8 @@ BACKLOG_COUNT_INTERVAL_S = 1.0
 OUTBOX_WRITTEN_CHANNEL_PREFIX = "outbox_written_"
 # How long a relay whose batch failed (broker or database away) waits before trying again.
 RETRY_AFTER_FAILURE_S = 0.5
+# Longest an UNLISTEN may take before the connection is given up on.
+UNLISTEN_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -488,7 +490,10 @@ class OutboxRelay:
         self._listening_on = None
         with contextlib.suppress(Exception):
             listening_on.remove_termination_listener(self.wake)
-            await listening_on.remove_listener(self._channel, self.wake)
+            # Bounded: UNLISTEN on a link that died without a word would otherwise wait forever.
+            await asyncio.wait_for(
+                listening_on.remove_listener(self._channel, self.wake), UNLISTEN_TIMEOUT_S
+            )
 
 
 async def unpublished_count(pool: asyncpg.Pool) -> int:

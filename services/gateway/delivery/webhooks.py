@@ -339,7 +339,10 @@ class DeliveryWakeUp:
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):  # a connection already lost has nothing to undo
-                await db.stop_listening_for_queued_deliveries(connection, self.wake)
+                await asyncio.wait_for(
+                    db.stop_listening_for_queued_deliveries(connection, self.wake),
+                    LISTEN_CONNECT_TIMEOUT_S,
+                )
             with contextlib.suppress(Exception):
                 await self.pool.release(connection, timeout=5)
 

@@ -56,6 +56,23 @@ async def decide(
     return {"status_code": answer.status_code, **answer.json()}
 
 
+async def grant_paid_in_arrears(
+    settings: Any, database_url: str, reader: TopicReader, client: httpx.AsyncClient, who: People
+) -> None:
+    """G-ARREARS: £60,000 funded, monitored, paid only by approved claims."""
+    await funded_grant(settings, database_url, reader, "G-ARREARS", 60_000_00, instalments=False)
+    plan = await client.put(
+        f"/api/v1/places/{PLACE}/allocations/G-ARREARS/monitoring",
+        json={
+            "measures": MEASURES,
+            "schedule": {"kind": "one_off", "due_date": "2028-03-31"},
+            "paid_in_arrears": True,
+        },
+        headers=who.headers("programme"),
+    )
+    assert plan.status_code == 200, plan.text
+
+
 async def test_a_claim_is_paid_only_after_programme_then_finance_approve_it(
     settings, database_url
 ) -> None:
@@ -68,19 +85,7 @@ async def test_a_claim_is_paid_only_after_programme_then_finance_approve_it(
         running(service_definition("allocations"), settings),
         browser_client(settings) as client,
     ):
-        await funded_grant(
-            settings, database_url, reader, "G-ARREARS", 60_000_00, instalments=False
-        )
-        plan = await client.put(
-            f"/api/v1/places/{PLACE}/allocations/G-ARREARS/monitoring",
-            json={
-                "measures": MEASURES,
-                "schedule": {"kind": "one_off", "due_date": "2028-03-31"},
-                "paid_in_arrears": True,
-            },
-            headers=who.headers("programme"),
-        )
-        assert plan.status_code == 200, plan.text
+        await grant_paid_in_arrears(settings, database_url, reader, client, who)
 
         first = await claim(client, who, "CL-1", 20_000_00)
         assert first.json()["remaining_after_pence"] == 40_000_00
@@ -146,19 +151,7 @@ async def test_a_claim_the_ledger_refused_to_pay_no_longer_counts_against_what_r
         running(service_definition("allocations"), settings),
         browser_client(settings) as client,
     ):
-        await funded_grant(
-            settings, database_url, reader, "G-ARREARS", 60_000_00, instalments=False
-        )
-        plan = await client.put(
-            f"/api/v1/places/{PLACE}/allocations/G-ARREARS/monitoring",
-            json={
-                "measures": MEASURES,
-                "schedule": {"kind": "one_off", "due_date": "2028-03-31"},
-                "paid_in_arrears": True,
-            },
-            headers=who.headers("programme"),
-        )
-        assert plan.status_code == 200, plan.text
+        await grant_paid_in_arrears(settings, database_url, reader, client, who)
         assert (await claim(client, who, "CL-1", 20_000_00)).status_code == 200
         assert (await decide(client, who, "programme", "CL-1", "approve"))["status_code"] == 200
         # The year is closed before finance approves: the ledger must refuse the payment.

@@ -36,14 +36,16 @@ log = logging.getLogger(__name__)
 
 DEAD_LETTER_NAMESPACE = uuid.UUID("5b0b6a53-8d8e-4c38-9f0b-3f3c2f6f1d10")
 
-# Failures of the infrastructure, not of the message: retrying later is right, dead-lettering
-# would be wrong (the message is fine; the database is away).
+# Failures that are not the message's: the database is away, or its transaction lost a
+# conflict with another replica's (PostgreSQL ends a deadlock or a serialization failure by
+# rolling one side back). Retrying later is right; dead-lettering would be wrong.
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    asyncpg.TransactionRollbackError,
 )
 
 

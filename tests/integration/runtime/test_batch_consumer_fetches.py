@@ -5,6 +5,7 @@ are fetched again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import asyncpg
@@ -110,3 +111,60 @@ async def test_with_the_database_away_the_topics_done_are_committed_and_the_rest
     consumer = await consume_one_fetch(database_url, Handler(fail_on_topic_of="S-3"))
     assert consumer.committed == [{REQUESTS[0]: 12, REQUESTS[1]: 21}]
     assert consumer.sought == {OTHERS: 5}
+
+
+class LocksTwoRows:
+    """Locks one row, waits until the other consumer holds the other, then wants that one too:
+    two replicas whose batches touch the same contracts in opposite orders."""
+
+    def __init__(self, first: int, second: int, both_hold_one: asyncio.Barrier) -> None:
+        self.first, self.second = first, second
+        self.both_hold_one: asyncio.Barrier | None = both_hold_one
+
+    async def __call__(
+        self, connection: asyncpg.Connection, messages: Sequence[tuple[Envelope, Event]]
+    ) -> None:
+        await connection.execute("SELECT 1 FROM contested WHERE id = $1 FOR UPDATE", self.first)
+        if self.both_hold_one is not None:  # only the first time: a retry runs alone
+            await self.both_hold_one.wait()
+            self.both_hold_one = None
+        await connection.execute("SELECT 1 FROM contested WHERE id = $1 FOR UPDATE", self.second)
+
+
+async def test_a_deadlock_between_replicas_is_retried_never_dead_lettered(database_url) -> None:
+    setup = await asyncpg.connect(database_url)
+    await setup.execute("CREATE TABLE public.contested (id int PRIMARY KEY)")
+    await setup.execute("INSERT INTO public.contested VALUES (1), (2)")
+    await setup.close()
+    pool = await create_pool(database_url, "public", 4)
+    both_hold_one = asyncio.Barrier(2)
+    replicas = []
+    for first, second, partition in ((1, 2, REQUESTS[0]), (2, 1, OTHERS)):
+        fallback = EventConsumer("test", pool, {}, attempts_max=1, retry_backoff_s=0)
+        batches = BatchConsumer(
+            name="test",
+            pool=pool,
+            handler=LocksTwoRows(first, second, both_hold_one),
+            event_types=frozenset({RecordSettlement}),
+            fallback=fallback,
+            consumer=RecordingConsumer(),
+            batch_size_max=1000,
+            infrastructure_retry_backoff_s=0,
+        )
+        replicas.append((batches, {partition: [record(partition, 7, first)]}))
+    try:
+        await asyncio.gather(*(batches._process_fetch(fetch) for batches, fetch in replicas))
+        # PostgreSQL rolled one side back: that side fetches its message again, and nothing
+        # went to the dead-letter topic or was passed over.
+        committed = [batches.consumer.committed for batches, _ in replicas]
+        sought = [batches.consumer.sought for batches, _ in replicas]
+        assert sorted(map(len, committed)) == [0, 1]
+        assert sorted(map(len, sought)) == [0, 1]
+        assert all(batches.fallback.stats.dead_lettered == 0 for batches, _ in replicas)
+        assert all(batches.fallback.stats.ignored == 0 for batches, _ in replicas)
+        # Fetched again, it goes through and is committed.
+        loser, fetch = next((b, f) for b, f in replicas if b.consumer.sought)
+        await loser._process_fetch(fetch)
+        assert loser.consumer.committed == [{next(iter(fetch)): 8}]
+    finally:
+        await pool.close()

@@ -133,6 +133,8 @@ def routes(gateway: Gateway) -> APIRouter:
             "funded_pence": found["funded_pence"],
             "unspent_pence": found["unspent_pence"],
             "recount": rounds.recount(found) if totals_public else None,
+            # The allocations service's refusal to fund the winners, when it refused.
+            "settlement_refused": found["settlement_refused"],
         }
 
     add_routes(router, gateway, COMMANDS)

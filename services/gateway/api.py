@@ -77,7 +77,8 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     # Auditors' ledger reports, when this gateway holds the ledger's report credential.
     if gateway_settings.ledger_report_token is not None:
         app.include_router(ledger_reports.routes(gateway))
-    app.include_router(opendata_api.routes(gateway))
+    # The catalogue also lists the open data the citizens room publishes at its own addresses.
+    app.include_router(opendata_api.routes(gateway, citizens_open_data.catalogued(gateway)))
     app.include_router(organisations_api.routes(gateway))
     app.include_router(transparency_api.routes(gateway))
     app.include_router(returns_api.routes(gateway))

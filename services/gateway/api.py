@@ -23,6 +23,7 @@ from services.gateway.identity import security
 from services.gateway.identity.auth import Gateway, RateLimiter
 from services.gateway.insights import api as insights_api
 from services.gateway.monitoring import api as monitoring_api
+from services.gateway.monitoring import board as monitoring_board
 from services.gateway.monitoring import diligence_api
 from services.gateway.opendata import api as opendata_api
 from services.gateway.opendata import register_api as organisations_api
@@ -88,6 +89,7 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(partner_returns_api.routes(gateway))
     app.include_router(payment_tax_api.routes(gateway))
     app.include_router(monitoring_api.routes(gateway))
+    app.include_router(monitoring_board.routes(gateway))
     app.include_router(diligence_api.routes(gateway))
     app.include_router(insights_api.routes(gateway))
     app.include_router(insights_api.open_data_routes(gateway))

@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.gateway import problems
 from services.gateway.citizens import db, domain, events
 from services.gateway.citizens import panel as panel_steps
-from services.gateway.citizens.commands import Command, Named, Sent, Taken, add_routes, room_router
+from services.gateway.citizens.commands import (
+    Command,
+    Named,
+    Sent,
+    Taken,
+    add_routes,
+    request_body,
+    room_router,
+)
 from services.gateway.domain import Permission, Principal, Role
 from services.gateway.identity.auth import CALLER, Gateway, require
 from services.gateway.intake import check_storable, identifier_path
@@ -129,11 +137,6 @@ class PanelAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     answer: str = Field(min_length=1, max_length=TEXT_MAX)
-
-
-def request_body(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def not_found(detail: str) -> ProblemError:

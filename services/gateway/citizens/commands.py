@@ -91,11 +91,13 @@ class Command:
         return inspect.getdoc(self.take) or ""
 
     def openapi_extra(self) -> dict[str, Any] | None:
-        if self.body is None:
-            return None
-        schema = self.body.model_json_schema()
-        content = {"application/json": {"schema": schema}}
-        return {"requestBody": {"required": True, "content": content}}
+        return request_body(self.body) if self.body is not None else None
+
+
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI document's required JSON body of a route that reads its body itself."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def room_router(prefix: str) -> APIRouter:

@@ -23,6 +23,7 @@ from services.gateway.identity import security
 from services.gateway.identity.auth import Gateway, RateLimiter
 from services.gateway.insights import api as insights_api
 from services.gateway.monitoring import api as monitoring_api
+from services.gateway.monitoring import board as monitoring_board
 from services.gateway.monitoring import diligence_api
 from services.gateway.opendata import api as opendata_api
 from services.gateway.opendata import register_api as organisations_api
@@ -77,7 +78,8 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     # Auditors' ledger reports, when this gateway holds the ledger's report credential.
     if gateway_settings.ledger_report_token is not None:
         app.include_router(ledger_reports.routes(gateway))
-    app.include_router(opendata_api.routes(gateway))
+    # The catalogue also lists the open data the citizens room publishes at its own addresses.
+    app.include_router(opendata_api.routes(gateway, citizens_open_data.catalogued(gateway)))
     app.include_router(organisations_api.routes(gateway))
     app.include_router(transparency_api.routes(gateway))
     app.include_router(returns_api.routes(gateway))
@@ -87,6 +89,7 @@ def extend_http(app: FastAPI, host: ServiceHost, settings: GatewaySettings | Non
     app.include_router(partner_returns_api.routes(gateway))
     app.include_router(payment_tax_api.routes(gateway))
     app.include_router(monitoring_api.routes(gateway))
+    app.include_router(monitoring_board.routes(gateway))
     app.include_router(diligence_api.routes(gateway))
     app.include_router(insights_api.routes(gateway))
     app.include_router(insights_api.open_data_routes(gateway))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from contracts import topics
 from services.gateway.api import extend_http
+from services.gateway.citizens import handlers as citizens_handlers
 from services.gateway.delivery.webhooks import delivery_loop
 from services.gateway.monitoring import handlers as monitoring_handlers
 from services.gateway.opendata import history_handlers
@@ -37,11 +38,14 @@ class Role(StrEnum):
 
 
 # The projector's handlers: the read models' own (projections), the rooms' own read models
-# (refused work, returns, grant monitoring), and rooms that keep something of the same events
-# in the same transaction (open data keeps OCDS releases).
+# (refused work, returns, grant monitoring, a round's refused settlement), and rooms that keep
+# something of the same events in the same transaction (open data keeps OCDS releases).
 HANDLERS = history_handlers.alongside(
     projection_handlers.handlers_with(
-        refused_work.HANDLERS, returns_handlers.HANDLERS, monitoring_handlers.HANDLERS
+        refused_work.HANDLERS,
+        returns_handlers.HANDLERS,
+        monitoring_handlers.HANDLERS,
+        citizens_handlers.HANDLERS,
     )
 )
 handle_batch = projection_handlers.batch_handler(HANDLERS)

@@ -5,23 +5,28 @@ command status like the services' commands (services/gateway/returns/local_comma
 
 from __future__ import annotations
 
-import inspect
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway import problems
 from services.gateway.citizens import db, domain, events
 from services.gateway.citizens import panel as panel_steps
+from services.gateway.citizens.commands import (
+    Command,
+    Named,
+    Sent,
+    Taken,
+    add_routes,
+    request_body,
+    room_router,
+)
 from services.gateway.domain import Permission, Principal, Role
-from services.gateway.identity.auth import CALLER, Gateway, GuardedRoute, require
+from services.gateway.identity.auth import CALLER, Gateway, require
 from services.gateway.intake import check_storable, identifier_path
 from services.gateway.problems import ProblemError
 from services.gateway.returns import local_commands
@@ -34,7 +39,6 @@ REFERRAL_ID = Path(..., description="A referral's id.")
 REPORT_ID = Path(..., min_length=1, max_length=64, description="An adopted report's id.")
 RECOMMENDATION_NUMBER = Path(..., ge=1, le=100, description="A recommendation's number.")
 COUNCILLORS = frozenset({Role.BOARD_MEMBER, Role.CHAIR})
-Checked = TypeVar("Checked")
 
 
 class RulesBody(BaseModel):
@@ -135,24 +139,6 @@ class PanelAnswer(BaseModel):
     answer: str = Field(min_length=1, max_length=TEXT_MAX)
 
 
-def request_body(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-def refused(refusal: panel_steps.PanelRefused) -> ProblemError:
-    """A panel rule's refusal as the API answers it: the field, the rule, the message."""
-    return problems.invalid(refusal.field, refusal.rule, refusal.message, refusal.status)
-
-
-async def panel_rule(check: Awaitable[Checked]) -> Checked:
-    """The answer of a panel rule's check, or its refusal as a problem."""
-    try:
-        return await check
-    except panel_steps.PanelRefused as refusal:
-        raise refused(refusal) from None
-
-
 def not_found(detail: str) -> ProblemError:
     return ProblemError(404, "not-found", detail)
 
@@ -162,37 +148,8 @@ def today() -> date:
 
 
 def routes(gateway: Gateway) -> APIRouter:
-    router = APIRouter(
-        prefix="/api/v1/places/{place_id}/citizens",
-        tags=["citizens"],
-        route_class=GuardedRoute,
-        responses=problems.openapi_responses(400, 401, 403, 404, 409, 413, 422),
-    )
+    router = room_router("/api/v1/places/{place_id}/citizens")
     place = identifier_path()
-
-    async def decide(
-        request: Request,
-        principal: Principal,
-        key: str,
-        body: dict[str, Any],
-        place_id: str,
-        command_type: str,
-        made: dict[str, str],
-        effect: local_commands.Effect,
-    ) -> JSONResponse:
-        return await local_commands.decide_here(
-            gateway,
-            principal,
-            request,
-            key=key,
-            body=body,
-            place_id=place_id,
-            command_type=command_type,
-            decided_at=datetime.now(UTC),
-            made=made,
-            answer=dict(made),
-            effect=effect,
-        )
 
     @router.get("/rules")
     async def rules(place_id: str = place) -> dict[str, Any]:
@@ -215,8 +172,6 @@ def routes(gateway: Gateway) -> APIRouter:
             await db.set_place_rules(connection, place_id, chosen, principal.principal_id)
         return {"place_id": place_id, **vars(chosen)}
 
-    # --- The Citizens' Panel ------------------------------------------------------------------
-
     @router.get("/panel")
     async def panel(place_id: str = place) -> dict[str, Any]:
         """The panel, for anyone: members' pseudonyms, meetings, and every question with its
@@ -225,51 +180,6 @@ def routes(gateway: Gateway) -> APIRouter:
             found = await db.panel(connection, place_id, today())
         return {"place_id": place_id, **found}
 
-    @router.post(
-        "/panel/questions/{question_id}/answer",
-        status_code=201,
-        openapi_extra=request_body(PanelAnswer),
-    )
-    async def answer_question(
-        request: Request,
-        place_id: str = place,
-        question_id: uuid.UUID = QUESTION_ID,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """The board publishes its answer to a question, dated today; answered after its due
-        day, it is flagged late for good."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.ANSWER_PANEL, place_id, what="the panel's questions")
-        body, answer = await local_commands.body_of(request, gateway, PanelAnswer)
-        answered_on = today()
-        async with gateway.pool.acquire() as connection:
-            question = await db.panel_question_for_answer(connection, place_id, question_id)
-        if question is None:
-            raise not_found(f"{place_id}'s panel has no question {question_id}")
-        if not await local_commands.already_sent(gateway, principal, idempotency_key):
-            try:
-                panel_steps.check_answerable(question)
-            except panel_steps.PanelRefused as refusal:
-                raise refused(refusal) from None
-        lateness = domain.answer_lateness(question["due_on"], answered_on, answered_on)
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.answer_panel_question(
-                connection, place_id, question_id, answer.answer, answered_on,
-                principal.principal_id,
-            )  # fmt: skip
-            await events.question_answered(
-                connection, place_id, question_id, answer.answer, answered_on, question["due_on"]
-            )
-
-        made = {"question_id": str(question_id), "lateness": lateness}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "AnswerPanelQuestion", made, save
-        )
-
-    # --- Scrutiny triggers ---------------------------------------------------------------------
-
     @router.get("/triggers")
     async def triggers(place_id: str = place) -> dict[str, Any]:
         """Every trigger, for anyone: what it is about, its threshold, window, supporters
@@ -277,46 +187,6 @@ def routes(gateway: Gateway) -> APIRouter:
         async with gateway.pool.acquire() as connection:
             found = await db.triggers(connection, place_id, datetime.now(UTC))
         return {"place_id": place_id, "triggers": found}
-
-    @router.post("/triggers/{trigger_id}/support", status_code=201)
-    async def support(
-        request: Request,
-        place_id: str = place,
-        trigger_id: uuid.UUID = TRIGGER_ID,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """A resident supports a trigger (once: their pseudonymous key is counted once). The
-        support that reaches the threshold inside the window refers the trigger to the audit
-        committee, with the place's deadline for a response. An expired or referred trigger
-        takes no more support."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.PETITION, place_id, what="the place's triggers")
-        resident = domain.resident_key(place_id, principal.principal_id)
-        now = datetime.now(UTC)
-        async with gateway.pool.acquire() as connection:
-            found = await db.trigger(connection, place_id, trigger_id)
-            supported = await db.supports(connection, place_id, trigger_id, resident)
-            rules = await db.place_rules(connection, place_id)
-        if found is None:
-            raise not_found(f"{place_id} has no scrutiny trigger {trigger_id}")
-        if not await local_commands.already_sent(gateway, principal, idempotency_key):
-            state = domain.trigger_state(found["referred_at"] is not None, found["closes_at"], now)
-            if state != domain.OPEN:
-                raise problems.invalid("trigger_id", "open", f"the trigger is {state}", 409)
-            if supported:
-                raise problems.invalid("trigger_id", "once", "you support it already", 409)
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await support_trigger(connection, place_id, trigger_id, resident, now, rules)
-
-        made = {"trigger_id": str(trigger_id)}
-        return await decide(
-            request, principal, idempotency_key, body_none(), place_id, "SupportScrutinyTrigger",
-            made, save,
-        )  # fmt: skip
-
-    # --- The Local Public Audit Committee ------------------------------------------------------
 
     @router.get("/committee")
     async def committee(place_id: str = place) -> dict[str, Any]:
@@ -327,106 +197,8 @@ def routes(gateway: Gateway) -> APIRouter:
             found = await db.committee(connection, place_id, today())
         return {"place_id": place_id, **found}
 
-    @router.post(
-        "/committee/referrals/{referral_id}/status",
-        status_code=201,
-        openapi_extra=request_body(ReferralStatus),
-    )
-    async def move_referral(
-        request: Request,
-        place_id: str = place,
-        referral_id: uuid.UUID = REFERRAL_ID,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """The committee takes a referral up (investigating) or declines it, with a public
-        note; a referral is `reported` when a report answering it is adopted."""
-        check_storable(place_id, "place_id")
-        require(principal, Permission.ACT_AS_COMMITTEE, place_id, what="the audit committee")
-        body, moving = await local_commands.body_of(request, gateway, ReferralStatus)
-        async with gateway.pool.acquire() as connection:
-            current = await db.referral_status(connection, place_id, referral_id)
-        if current is None:
-            raise not_found(f"{place_id}'s committee has no referral {referral_id}")
-        if not await local_commands.already_sent(gateway, principal, idempotency_key):
-            if moving.status == "reported" or not domain.may_move(current, moving.status):
-                raise problems.invalid(
-                    "status", "next", f"a {current} referral cannot become {moving.status}", 409
-                )
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            await db.set_referral_status(
-                connection, place_id, referral_id, moving.status, moving.note
-            )
-            await events.referral_moved(
-                connection, place_id, referral_id, moving.status, moving.note, today()
-            )
-
-        made = {"referral_id": str(referral_id), "referral_status": moving.status}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "MoveReferral", made, save
-        )
-
-    @router.post(
-        "/committee/reports/{report_id}/recommendations/{recommendation_number}/completion",
-        status_code=201,
-        openapi_extra=request_body(Completion),
-    )
-    async def complete(
-        request: Request,
-        place_id: str = place,
-        report_id: str = REPORT_ID,
-        recommendation_number: int = RECOMMENDATION_NUMBER,
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        """The committee records a recommendation as completed, on the day it was, with how."""
-        check_storable(place_id, "place_id")
-        check_storable(report_id, "report_id")
-        require(principal, Permission.ACT_AS_COMMITTEE, place_id, what="the audit committee")
-        body, completion = await local_commands.body_of(request, gateway, Completion)
-        async with gateway.pool.acquire() as connection:
-            found = await db.recommendation(connection, place_id, report_id, recommendation_number)
-        if found is None:
-            raise not_found(f"report {report_id} has no recommendation {recommendation_number}")
-        if found["completed_on"] is not None and not await local_commands.already_sent(
-            gateway, principal, idempotency_key
-        ):
-            raise problems.invalid("recommendation_number", "open", "is completed already", 409)
-
-        async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
-            completed = await db.complete_recommendation(
-                connection, place_id, report_id, recommendation_number,
-                completion.completed_on, completion.note,
-            )  # fmt: skip
-            if completed:
-                await events.recommendation_completed(
-                    connection, place_id, report_id, recommendation_number,
-                    completion.completed_on, found["due_on"], completion.note,
-                )  # fmt: skip
-
-        made = {"report_id": report_id, "recommendation_number": str(recommendation_number)}
-        return await decide(
-            request, principal, idempotency_key, body, place_id, "CompleteRecommendation",
-            made, save,
-        )  # fmt: skip
-
-    for command in PLACE_COMMANDS:
-        router.add_api_route(
-            f"/{command.path}",
-            place_command_endpoint(gateway, command),
-            methods=["POST"],
-            status_code=201,
-            openapi_extra=request_body(command.body),
-            name=command.name,
-            description=command.description,
-        )
+    add_routes(router, gateway, COMMANDS)
     return router
-
-
-def body_none() -> dict[str, Any]:
-    """Supporting a trigger carries no body: the key alone names the command."""
-    return {}
 
 
 def referral_for(trigger_id: uuid.UUID) -> uuid.UUID:
@@ -461,75 +233,6 @@ async def support_trigger(
         "respond_by": domain.response_due(now.date(), rules),
     }
     await events.trigger_referred(connection, place_id, trigger, supporters, referral)
-
-
-# --- The room's commands on a place, as one table ---------------------------------------------
-# Each is `POST /api/v1/places/{place_id}/citizens/<path>` with a body: the endpoint checks the
-# door's permission and reads the body (`place_command_endpoint`); the command's own `take`
-# checks its rules (those a repeated key need not pass again only the first time) and answers
-# what it made and the effect to run, once, with the command log.
-
-Taken = tuple[dict[str, str], local_commands.Effect]
-
-
-@dataclass(frozen=True)
-class Sent:
-    """A command as the room receives it: who sent it, for which place, under which key."""
-
-    gateway: Gateway
-    principal: Principal
-    place_id: str
-    key: str
-
-    async def first_time(self) -> bool:
-        """Whether this key names a new command (a repeat replays, unchecked)."""
-        return not await local_commands.already_sent(self.gateway, self.principal, self.key)
-
-    @property
-    def command_id(self) -> uuid.UUID:
-        return local_commands.command_id(self.principal, self.key)
-
-
-@dataclass(frozen=True)
-class PlaceCommand:
-    """One command: its path under the place's citizens, its command type, the permission its
-    door needs, what a refusal names, its body, and how it is taken."""
-
-    path: str
-    command_type: str
-    permission: Permission
-    what: str
-    body: type[BaseModel]
-    take: Callable[[Sent, Any], Awaitable[Taken]]
-
-    @property
-    def name(self) -> str:
-        return self.take.__name__
-
-    @property
-    def description(self) -> str:
-        return inspect.getdoc(self.take) or ""
-
-
-def place_command_endpoint(gateway: Gateway, command: PlaceCommand) -> Callable[..., Any]:
-    async def endpoint(
-        request: Request,
-        place_id: str = identifier_path(),
-        idempotency_key: str = local_commands.idempotency_key_header(gateway),
-        principal: Principal = CALLER,
-    ) -> JSONResponse:
-        check_storable(place_id, "place_id")
-        require(principal, command.permission, place_id, what=command.what)
-        body, parsed = await local_commands.body_of(request, gateway, command.body)
-        sent = Sent(gateway, principal, place_id, idempotency_key)
-        made, effect = await command.take(sent, parsed)
-        return await local_commands.decide_here(
-            gateway, principal, request, key=idempotency_key, body=body, place_id=place_id,
-            command_type=command.command_type, decided_at=datetime.now(UTC), made=made,
-            answer=dict(made), effect=effect,
-        )  # fmt: skip
-
-    return endpoint
 
 
 async def add_member(sent: Sent, member: PanelMember) -> Taken:
@@ -569,8 +272,8 @@ async def ask_question(sent: Sent, asked: PanelQuestion) -> Taken:
     """Put a member's question to the board, as asked at a meeting: it is asked on the
     meeting's day and due the place's `answer_days` later."""
     async with sent.gateway.pool.acquire() as connection:
-        asked_on, due_on = await panel_rule(
-            panel_steps.question_due(connection, sent.place_id, asked.meeting_id, asked.asked_by)
+        asked_on, due_on = await panel_steps.question_due(
+            connection, sent.place_id, asked.meeting_id, asked.asked_by
         )
     question_id = sent.command_id
 
@@ -690,38 +393,150 @@ async def adopt_report(sent: Sent, report: Report) -> Taken:
     return {"report_id": report.report_id}, save
 
 
+async def answer_question(sent: Sent, answer: PanelAnswer) -> Taken:
+    """The board publishes its answer to a question, dated today; answered after its due
+    day, it is flagged late for good."""
+    place_id, question_id = sent.place_id, sent.named["question_id"]
+    answered_on = today()
+    async with sent.gateway.pool.acquire() as connection:
+        question = await db.panel_question_for_answer(connection, place_id, question_id)
+    if question is None:
+        raise not_found(f"{place_id}'s panel has no question {question_id}")
+    if await sent.first_time():
+        panel_steps.check_answerable(question)
+    lateness = domain.answer_lateness(question["due_on"], answered_on, answered_on)
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.answer_panel_question(
+            connection, place_id, question_id, answer.answer, answered_on,
+            sent.principal.principal_id,
+        )  # fmt: skip
+        await events.question_answered(
+            connection, place_id, question_id, answer.answer, answered_on, question["due_on"]
+        )
+
+    return {"question_id": str(question_id), "lateness": lateness}, save
+
+
+async def support(sent: Sent, _: None) -> Taken:
+    """A resident supports a trigger (once: their pseudonymous key is counted once). The
+    support that reaches the threshold inside the window refers the trigger to the audit
+    committee, with the place's deadline for a response. An expired or referred trigger
+    takes no more support."""
+    place_id, trigger_id = sent.place_id, sent.named["trigger_id"]
+    resident = domain.resident_key(place_id, sent.principal.principal_id)
+    now = datetime.now(UTC)
+    async with sent.gateway.pool.acquire() as connection:
+        found = await db.trigger(connection, place_id, trigger_id)
+        supported = await db.supports(connection, place_id, trigger_id, resident)
+        rules = await db.place_rules(connection, place_id)
+    if found is None:
+        raise not_found(f"{place_id} has no scrutiny trigger {trigger_id}")
+    if await sent.first_time():
+        state = domain.trigger_state(found["referred_at"] is not None, found["closes_at"], now)
+        if state != domain.OPEN:
+            raise problems.invalid("trigger_id", "open", f"the trigger is {state}", 409)
+        if supported:
+            raise problems.invalid("trigger_id", "once", "you support it already", 409)
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await support_trigger(connection, place_id, trigger_id, resident, now, rules)
+
+    return {"trigger_id": str(trigger_id)}, save
+
+
+async def move_referral(sent: Sent, moving: ReferralStatus) -> Taken:
+    """The committee takes a referral up (investigating) or declines it, with a public
+    note; a referral is `reported` when a report answering it is adopted."""
+    place_id, referral_id = sent.place_id, sent.named["referral_id"]
+    async with sent.gateway.pool.acquire() as connection:
+        current = await db.referral_status(connection, place_id, referral_id)
+    if current is None:
+        raise not_found(f"{place_id}'s committee has no referral {referral_id}")
+    if await sent.first_time():
+        if moving.status == "reported" or not domain.may_move(current, moving.status):
+            raise problems.invalid(
+                "status", "next", f"a {current} referral cannot become {moving.status}", 409
+            )
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        await db.set_referral_status(connection, place_id, referral_id, moving.status, moving.note)
+        await events.referral_moved(
+            connection, place_id, referral_id, moving.status, moving.note, today()
+        )
+
+    return {"referral_id": str(referral_id), "referral_status": moving.status}, save
+
+
+async def complete(sent: Sent, completion: Completion) -> Taken:
+    """The committee records a recommendation as completed, on the day it was, with how."""
+    place_id = sent.place_id
+    report_id, number = sent.named["report_id"], sent.named["recommendation_number"]
+    async with sent.gateway.pool.acquire() as connection:
+        found = await db.recommendation(connection, place_id, report_id, number)
+    if found is None:
+        raise not_found(f"report {report_id} has no recommendation {number}")
+    if found["completed_on"] is not None and await sent.first_time():
+        raise problems.invalid("recommendation_number", "open", "is completed already", 409)
+
+    async def save(connection: asyncpg.Connection, _: uuid.UUID) -> None:
+        completed = await db.complete_recommendation(
+            connection, place_id, report_id, number, completion.completed_on, completion.note
+        )
+        if completed:
+            await events.recommendation_completed(
+                connection, place_id, report_id, number, completion.completed_on,
+                found["due_on"], completion.note,
+            )  # fmt: skip
+
+    return {"report_id": report_id, "recommendation_number": str(number)}, save
+
+
 P = Permission
 PANEL, TRIGGERS, COMMITTEE = "the place's panel", "the place's triggers", "the audit committee"
-PLACE_COMMANDS = (
-    PlaceCommand("panel/members", "AddPanelMember", P.MANAGE_PANEL, PANEL, PanelMember, add_member),
-    PlaceCommand(
-        "panel/meetings", "AddPanelMeeting", P.MANAGE_PANEL, PANEL, PanelMeeting, add_meeting
+QUESTION = Named("question_id", uuid.UUID, QUESTION_ID)
+TRIGGER = Named("trigger_id", uuid.UUID, TRIGGER_ID)
+REFERRAL = Named("referral_id", uuid.UUID, REFERRAL_ID)
+RECOMMENDATION = (
+    Named("report_id", str, REPORT_ID),
+    Named("recommendation_number", int, RECOMMENDATION_NUMBER),
+)
+COMMANDS = (
+    Command(
+        "/panel/questions/{question_id}/answer", "AnswerPanelQuestion", P.ANSWER_PANEL,
+        "the panel's questions", PanelAnswer, answer_question, (QUESTION,),
     ),
-    PlaceCommand(
-        "panel/questions", "AskPanelQuestion", P.MANAGE_PANEL, PANEL, PanelQuestion, ask_question
+    Command(
+        "/triggers/{trigger_id}/support", "SupportScrutinyTrigger", P.PETITION, TRIGGERS,
+        None, support, (TRIGGER,),
     ),
-    PlaceCommand(
-        "triggers", "OpenScrutinyTrigger", P.PETITION, TRIGGERS, TriggerOpening, open_trigger
+    Command(
+        "/committee/referrals/{referral_id}/status", "MoveReferral", P.ACT_AS_COMMITTEE,
+        COMMITTEE, ReferralStatus, move_referral, (REFERRAL,),
     ),
-    PlaceCommand(
-        "committee/members",
-        "AddCommitteeMember",
-        P.ACT_AS_COMMITTEE,
-        COMMITTEE,
-        CommitteeMember,
-        add_committee_member,
+    Command(
+        "/committee/reports/{report_id}/recommendations/{recommendation_number}/completion",
+        "CompleteRecommendation", P.ACT_AS_COMMITTEE, COMMITTEE, Completion, complete,
+        RECOMMENDATION,
     ),
-    PlaceCommand(
-        "committee/referrals", "ReferToCommittee", P.REFER_TO_COMMITTEE, COMMITTEE, Referral, refer
+    Command("/panel/members", "AddPanelMember", P.MANAGE_PANEL, PANEL, PanelMember, add_member),
+    Command("/panel/meetings", "AddPanelMeeting", P.MANAGE_PANEL, PANEL, PanelMeeting, add_meeting),
+    Command(
+        "/panel/questions", "AskPanelQuestion", P.MANAGE_PANEL, PANEL, PanelQuestion, ask_question
     ),
-    PlaceCommand(
-        "committee/reports",
-        "AdoptCommitteeReport",
-        P.ACT_AS_COMMITTEE,
-        COMMITTEE,
-        Report,
+    Command("/triggers", "OpenScrutinyTrigger", P.PETITION, TRIGGERS, TriggerOpening, open_trigger),
+    Command(
+        "/committee/members", "AddCommitteeMember", P.ACT_AS_COMMITTEE, COMMITTEE,
+        CommitteeMember, add_committee_member,
+    ),
+    Command(
+        "/committee/referrals", "ReferToCommittee", P.REFER_TO_COMMITTEE, COMMITTEE, Referral,
+        refer,
+    ),
+    Command(
+        "/committee/reports", "AdoptCommitteeReport", P.ACT_AS_COMMITTEE, COMMITTEE, Report,
         adopt_report,
     ),
-)
-"""The room's commands on a place; those naming a thing in their path (an answer, a support,
-a referral's status, a completion) are written out in `routes`."""
+)  # fmt: skip
+"""The room's commands: `POST /api/v1/places/{place_id}/citizens<path>`, each with its door's
+permission (`identity/permissions.py` lists the same doors) and the step that takes it."""

@@ -568,3 +568,27 @@ async def record_count(
         counted.unspent_pence,
         settle_event_id,
     )
+
+
+async def settlement_refused(
+    connection: asyncpg.Connection,
+    place_id: str,
+    settle_event_id: uuid.UUID,
+    refusal: domain.SettlementRefusal,
+) -> None:
+    """Keep on its round the allocations service's refusal of the round's settlement."""
+    await connection.execute(
+        QUERIES.settlement_refused,
+        place_id,
+        settle_event_id,
+        refusal.rule,
+        refusal.reason,
+        refusal.refused_at,
+    )
+
+
+async def settlement_refusal(
+    connection: asyncpg.Connection, place_id: str, round_id: str
+) -> domain.SettlementRefusal | None:
+    row = await connection.fetchrow(QUERIES.settlement_refusal, place_id, round_id)
+    return domain.SettlementRefusal(**dict(row)) if row is not None else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 # The defaults a place has until it sets its own rules (README "Citizens in the loop").
 ANSWER_DAYS_DEFAULT = 20
@@ -253,3 +254,39 @@ def count(budget_pence: int, proposals: list[Tallied]) -> Count:
         else:
             not_funded.append(proposal)
     return Count(tuple(winners), tuple(not_funded), budget_pence - left_pence, left_pence)
+
+
+# --- A settlement the allocations service refused ---------------------------------------------
+
+SETTLEMENT_RULE_WORDS = {
+    "allocation_exists": "the round's budget must be an allocation that exists",
+    "participatory_budgeting_round": "the round's budget must be tagged participatory-budgeting",
+    "round_is_partnership_agreement": "the round's budget must be a partnership agreement",
+    "round_funded": "only a round whose budget is still reserved can fund its winners",
+    "winner_allocation_new": "each winner must become a new allocation",
+    "winners_within_round": "the winners must cost no more than the round's reservation holds",
+}
+"""The allocations service's rules for settling a round (services/allocations/rounds.py), in
+words a resident reads on the round's page."""
+
+
+@dataclass(frozen=True)
+class SettlementRefusal:
+    """The allocations service refused to fund a counted round's winners: its rule and why."""
+
+    rule: str
+    reason: str
+    refused_at: datetime
+
+    @property
+    def rule_words(self) -> str:
+        """The rule in plain words (a rule this page does not know yet, made readable)."""
+        return SETTLEMENT_RULE_WORDS.get(self.rule, self.rule.replace("_", " "))
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "rule_words": self.rule_words,
+            "reason": self.reason,
+            "refused_at": self.refused_at,
+        }

@@ -6,9 +6,10 @@ accident: never a resident's key, who supported or referred, or who answered."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.encoders import jsonable_encoder
@@ -18,6 +19,7 @@ from services.gateway import problems
 from services.gateway.citizens import db
 from services.gateway.identity.auth import Gateway, GuardedRoute
 from services.gateway.intake import check_storable, identifier_path
+from services.gateway.opendata.catalogue import Listed
 from services.gateway.opendata.publishing import LICENCE_NAME, LICENCE_URL
 
 CACHE_CONTROL = "public, max-age=300"
@@ -165,3 +167,65 @@ def routes(gateway: Gateway) -> APIRouter:
         return document(place_id, "citizens-committee", today, committee_data(found))
 
     return router
+
+
+# --- In the place's open-data catalogue (services/gateway/opendata/catalogue.py) --------------
+
+JSON = "application/json"
+NO_RESIDENT = "Never a resident's key, who supported, referred, proposed or voted."
+PROCESSES = (
+    (
+        "panel",
+        "Citizens' Panel: meetings, questions to the board and its answers, late and overdue "
+        "flagged",
+        "Panel members by pseudonym only.",
+    ),
+    (
+        "triggers",
+        "Scrutiny triggers: thresholds, supporters counted, state and referral",
+        "Supporters are counted, never named.",
+    ),
+    (
+        "committee",
+        "Local Public Audit Committee: referrals, adopted reports and recommendations, overdue "
+        "flagged",
+        "Who referred a matter is never published.",
+    ),
+)
+
+
+def catalogued(gateway: Gateway) -> Callable[[str, str], Awaitable[list[Listed]]]:
+    """The datasets of this room the place's open-data catalogue lists: the panel, triggers and
+    committee documents, and each participatory budgeting round's."""
+
+    async def listed(place_id: str, root: str) -> list[Listed]:
+        async with gateway.pool.acquire() as connection:
+            found = await db.pb_rounds(connection, place_id)
+        prefix = f"{root}/api/v1/places/{quote(place_id, safe='')}/citizens"
+        processes = [
+            Listed(
+                f"citizens/{name}/open-data", JSON, title, f"{prefix}/{name}/open-data",
+                f"{title}. {privacy} {NO_RESIDENT}",
+            )
+            for name, title, privacy in PROCESSES
+        ]  # fmt: skip
+        rounds = [round_listed(prefix, found_round) for found_round in found]
+        return processes + rounds
+
+    return listed
+
+
+def round_listed(prefix: str, found_round: dict[str, Any]) -> Listed:
+    """A round's open data as the catalogue lists it."""
+    round_id = found_round["round_id"]
+    title = (
+        f"Participatory budgeting round {found_round['title']}: proposals, vote totals after "
+        "voting closes, the result and a recount"
+    )
+    return Listed(
+        f"citizens/rounds/{round_id}/open-data",
+        JSON,
+        title,
+        f"{prefix}/rounds/{quote(round_id, safe='')}/open-data",
+        f"{title}. Totals only: ballots are counted, never stored. {NO_RESIDENT}",
+    )

@@ -266,3 +266,16 @@ UPDATE citizens_pb_rounds
 SET counted_at = $3, counted_by = $4, funded_pence = $5, unspent_pence = $6,
     settle_event_id = $7
 WHERE place_id = $1 AND round_id = $2 AND counted_at IS NULL;
+
+-- name: settlement_refused
+-- The allocations service refused a round's settlement (the refusal names the settle command
+-- as its cause); the first refusal is kept, a replayed one changes nothing.
+UPDATE citizens_pb_rounds
+SET settle_refused_rule = $3, settle_refused_reason = $4, settle_refused_at = $5
+WHERE place_id = $1 AND settle_event_id = $2 AND settle_refused_at IS NULL;
+
+-- name: settlement_refusal
+SELECT settle_refused_rule AS rule, settle_refused_reason AS reason,
+       settle_refused_at AS refused_at
+FROM citizens_pb_rounds
+WHERE place_id = $1 AND round_id = $2 AND settle_refused_at IS NOT NULL;

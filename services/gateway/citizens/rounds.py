@@ -275,7 +275,8 @@ async def public_round(
 ) -> dict[str, Any]:
     """A round as anyone sees it: its settings and phase, every proposal with its moderation
     and reason, and — once voting has closed — each accepted proposal's vote total, the
-    ballots cast, and (once counted) the winners, the money funded and the money released.
+    ballots cast, and (once counted) the winners, the money funded and the money released, or
+    (`settlement_refused`) the rule and reason the allocations service refused to fund them by.
     Totals stay hidden while residents vote, so a running lead cannot sway the vote."""
     found = await checked_round(connection, place_id, round_id)
     phase = phase_of(found, today)
@@ -296,6 +297,8 @@ async def public_round(
     answer["winners"] = sorted(
         (p for p in shown if p["winner_rank"] is not None), key=lambda p: p["winner_rank"]
     )
+    refusal = await db.settlement_refusal(connection, place_id, round_id)
+    answer["settlement_refused"] = refusal.public() if refusal is not None else None
     return answer
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -74,7 +74,14 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 Endpoint = Callable[..., Any]
 
 
-def routes(gateway: Gateway) -> APIRouter:
+ListedElsewhere = Callable[[str, str], Awaitable[list[dcat.Listed]]]
+"""A room above this one that publishes a place's open data at its own addresses: given the
+place and the site's root URL, the datasets the place's catalogue lists for it."""
+
+
+def routes(gateway: Gateway, *elsewhere: ListedElsewhere) -> APIRouter:
+    """The open-data routes; `elsewhere` lists the datasets rooms above publish themselves (the
+    citizens' processes), handed in by `services/gateway/api.py`."""
     router = APIRouter(
         tags=["open data"],
         responses=problems.openapi_responses(404, 409, 422),
@@ -161,7 +168,9 @@ def routes(gateway: Gateway) -> APIRouter:
         base = str(request.url).rstrip("/")
         held = [(name, media, title) for name, media, title in DATASETS if HOLDS[name](data)]
         issued = min((a.award_moment() for a in data.awarded()), default=_dated(data))
-        document = dcat.document(data, base, held, issued, _dated(data))
+        root = str(request.base_url).rstrip("/")
+        others = [item for listing in elsewhere for item in await listing(place_id, root)]
+        document = dcat.document(data, base, held, issued, _dated(data), others)
         return published(request, _json(document), "application/json")
 
     @get_and_head(f"{PREFIX}/360giving.json")

@@ -3,10 +3,14 @@ context inline: the catalogue (`dcat:Catalog`), each dataset (`dcat:Dataset`: ti
 description, publisher, licence, issued, modified, spatial coverage) and its file
 (`dcat:Distribution`: access and download URL, media type, licence). The plain keys the
 catalogue had before (`place_id`, `publisher`, `datasets` with `name`, `url`, `media_type`,
-`title`) stay, outside the context, for clients that read them. Pure."""
+`title`) stay, outside the context, for clients that read them. Documents published at other
+addresses (the citizens' processes' open data, services/gateway/citizens/open_data.py) are
+listed with the same fields (`Listed`). Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.gateway.opendata.publishing import (
@@ -34,6 +38,19 @@ CONTEXT: JsonObject = {
 # ONS's linked-data address of a statistical geography (a local authority district's GSS code).
 GSS_URI = "http://statistics.data.gov.uk/id/statistical-geography/{}"
 MEDIA_TYPE_URI = "https://www.iana.org/assignments/media-types/{}"
+MONEY_ONLY = "Organisations and money only: no personal data; claim counts below 10 are suppressed."
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A dataset the catalogue lists at its own address (not under the catalogue's), with what
+    its description says about the data in it."""
+
+    name: str
+    media_type: str
+    title: str
+    url: str
+    description: str
 
 
 def document(
@@ -42,9 +59,15 @@ def document(
     datasets: list[tuple[str, str, str]],
     issued: datetime,
     modified: datetime,
+    elsewhere: Sequence[Listed] = (),
 ) -> JsonObject:
     """The place's catalogue: `datasets` are (file name, media type, title) of the files the
-    place publishes; `base` is the catalogue's own URL."""
+    place publishes under `base`, the catalogue's own URL; `elsewhere` are those it publishes
+    at other addresses."""
+    listed = [
+        Listed(name, media, title, f"{base}/{name}", f"{title}. {MONEY_ONLY}")
+        for name, media, title in datasets
+    ] + list(elsewhere)
     identity = data.identity()
     authority = data.authority()
     publisher = {
@@ -62,10 +85,7 @@ def document(
         "dct:publisher": publisher,
         "dct:license": LICENCE_URL,
         "dct:modified": datetime_text(modified),
-        "dcat:dataset": [
-            _dataset(base, name, media, title, publisher, spatial, issued, modified)
-            for name, media, title in datasets
-        ],
+        "dcat:dataset": [_dataset(item, publisher, spatial, issued, modified) for item in listed],
         # The plain keys, for clients that read them.
         "place_id": data.place_id,
         "publisher": {"name": authority.name, "org_id": authority.org_id},
@@ -74,8 +94,8 @@ def document(
         "licence": {"name": LICENCE_NAME, "url": LICENCE_URL},
         "personal_data": "none: organisations and money only",
         "datasets": [
-            {"name": name, "url": f"{base}/{name}", "media_type": media, "title": title}
-            for name, media, title in datasets
+            {"name": item.name, "url": item.url, "media_type": item.media_type, "title": item.title}
+            for item in listed
         ],
     }
     if identity.publication_policy_url:
@@ -84,24 +104,18 @@ def document(
 
 
 def _dataset(
-    base: str,
-    name: str,
-    media: str,
-    title: str,
+    item: Listed,
     publisher: JsonObject,
     spatial: list[str],
     issued: datetime,
     modified: datetime,
 ) -> JsonObject:
-    url = f"{base}/{name}"
+    url = item.url
     dataset: JsonObject = {
         "@id": f"{url}#dataset",
         "@type": "dcat:Dataset",
-        "dct:title": title,
-        "dct:description": (
-            f"{title}. Organisations and money only: no personal data; claim counts below 10 "
-            "are suppressed."
-        ),
+        "dct:title": item.title,
+        "dct:description": item.description,
         "dct:publisher": {"@id": publisher["@id"]},
         "dct:license": LICENCE_URL,
         "dct:issued": datetime_text(issued),
@@ -110,10 +124,10 @@ def _dataset(
             {
                 "@id": url,
                 "@type": "dcat:Distribution",
-                "dct:title": name,
+                "dct:title": item.name,
                 "dcat:accessURL": url,
                 "dcat:downloadURL": url,
-                "dcat:mediaType": MEDIA_TYPE_URI.format(media),
+                "dcat:mediaType": MEDIA_TYPE_URI.format(item.media_type),
                 "dct:license": LICENCE_URL,
             }
         ],

@@ -85,15 +85,6 @@ PLACE_LISTS = (
         paged=True,
     ),
     PlaceList(
-        "board/proposals",
-        "board_proposals",
-        "allocations",
-        Permission.READ_BOARD,
-        "proposals",
-        "Proposals with votes, recusals, decision, sign-off state, refusals, earmark check.",
-        lambda connection, place_id, _: views.board_proposals(connection, place_id),
-    ),
-    PlaceList(
         "decisions",
         "public_decisions",
         "allocations",
@@ -198,9 +189,11 @@ def place_list_endpoint(gateway: Gateway, read: PlaceList) -> Callable[..., Any]
     return paged
 
 
-def routes(gateway: Gateway) -> APIRouter:
+def place_lists_router(gateway: Gateway, lists: tuple[PlaceList, ...]) -> APIRouter:
+    """A router serving each of `lists` as `GET /api/v1/places/{place_id}/<path>` (rooms above
+    serve their own lists this way: the board's proposals, services/gateway/monitoring/board.py)."""
     router = APIRouter(prefix="/api/v1", responses=QUERY_PROBLEMS, route_class=GuardedRoute)
-    for read in PLACE_LISTS:
+    for read in lists:
         router.add_api_route(
             f"/places/{{place_id}}/{read.path}",
             place_list_endpoint(gateway, read),
@@ -209,6 +202,11 @@ def routes(gateway: Gateway) -> APIRouter:
             description=read.description,
             tags=[read.tag],
         )
+    return router
+
+
+def routes(gateway: Gateway) -> APIRouter:
+    router = place_lists_router(gateway, PLACE_LISTS)
     place = identifier_path()
     page_max = gateway.settings.gateway_page_size_max
     year_query = Query(

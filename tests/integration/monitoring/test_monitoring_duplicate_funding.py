@@ -64,6 +64,7 @@ async def test_a_charity_funded_in_two_places_is_reported_and_shown_to_the_board
 ) -> None:
     await web_user(database_url, "cllr-ahmed", "board_member@GM")
     auditor = await token_for(database_url, "auditor-1", "auditor@GM")
+    member = await token_for(database_url, "cllr-api", "board_member@GM")
     finance = {
         place: await token_for(database_url, f"fin-{place}", f"finance@{place}")
         for place in ("GM", "LPL")
@@ -98,6 +99,7 @@ async def test_a_charity_funded_in_two_places_is_reported_and_shown_to_the_board
         answer = await client.get(
             "/api/v1/places/GM/returns/duplicate-funding", headers=bearer(auditor)
         )
+        listed = await client.get("/api/v1/places/GM/board/proposals", headers=bearer(member))
         await sign_in(client, "cllr-ahmed")
         board = await client.get("/places/GM/board")
 
@@ -122,3 +124,12 @@ async def test_a_charity_funded_in_two_places_is_reported_and_shown_to_the_board
         in card
     )
     assert "B-7 in LPL (£20,000.00, funded)" in card
+    # The board's list of proposals says the same, proposal by proposal.
+    assert listed.status_code == 200, listed.text
+    already = {p["allocation_id"]: p["already_funded"] for p in listed.json()["proposals"]}
+    assert already["A-2"] == [] and already["A-1"] == []  # funded, nothing else to weigh
+    [first, second] = already["A-3"]
+    assert first == (
+        "GB-CHC-1123456 already holds A-1 in GM (£50,000.00, funded) for “Family hubs outreach”"
+    )
+    assert "B-7 in LPL (£20,000.00, funded)" in second

@@ -471,6 +471,10 @@ async def test_the_public_open_data_is_valid_and_holds_no_personal_data(
         "ocds.json",
         "ocds-records.json",
         "indigo.json",
+        # The citizens' processes, published by the citizens room at its own addresses.
+        "citizens/panel/open-data",
+        "citizens/triggers/open-data",
+        "citizens/committee/open-data",
     ]
     # Grant or contract: the grant A-2 in 360Giving only, the outcomes contract A-1 in OCDS.
     assert validation.errors(validation.threesixtygiving_validator(), grants) == []
@@ -693,3 +697,49 @@ async def test_the_export_command_writes_what_the_endpoints_serve_and_refuses_pl
     )
     assert status == 1
     assert "place GM cannot publish open data" in output and "Traceback" not in output
+
+
+async def test_the_catalogue_lists_the_citizens_open_data_and_each_round(
+    settings, database_url
+) -> None:
+    await feed_gateway(database_url)
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
+    try:
+        await connection.execute(
+            "INSERT INTO citizens_pb_rounds (place_id, round_id, title, allocation_id,"
+            " budget_pence, proposals_open_on, proposals_close_on, voting_open_on,"
+            " voting_close_on, eligible_areas, eligible_purposes, projects_start_on,"
+            " projects_end_on, opened_by) VALUES ('GM', 'PB-2026', 'Parks 2026', 'PB-A',"
+            " 5000000, '2026-05-01', '2026-05-31', '2026-06-15', '2026-07-15', '{Centre}',"
+            " '{Parks}', '2026-09-01', '2027-03-31', 'finance-1')"
+        )
+    finally:
+        await connection.close()
+    published = gateway_settings(opendata_publishers=PUBLISHERS, opendata_demo=False)
+    async with client_for(settings, published) as client:
+        await register_organisations(client, database_url)
+        catalogue = (await client.get("/open-data/places/GM")).json()
+        citizens = [d for d in catalogue["datasets"] if d["name"].startswith("citizens/")]
+        fetched = [await client.get(d["url"]) for d in citizens]
+
+    api = "http://gateway/api/v1/places/GM/citizens"
+    assert {d["media_type"] for d in citizens} == {"application/json"}
+    assert [(d["name"], d["url"]) for d in citizens] == [
+        ("citizens/panel/open-data", f"{api}/panel/open-data"),
+        ("citizens/triggers/open-data", f"{api}/triggers/open-data"),
+        ("citizens/committee/open-data", f"{api}/committee/open-data"),
+        ("citizens/rounds/PB-2026/open-data", f"{api}/rounds/PB-2026/open-data"),
+    ]
+    assert "Parks 2026" in citizens[3]["title"]
+    # Each has the DCAT fields the other datasets have, and its address answers.
+    by_url = {d["dcat:distribution"][0]["dcat:downloadURL"]: d for d in catalogue["dcat:dataset"]}
+    for listed, answer in zip(citizens, fetched, strict=True):
+        dataset = by_url[listed["url"]]
+        assert dataset["dct:title"] == listed["title"]
+        assert "Never a resident's key" in dataset["dct:description"]
+        assert dataset["dct:license"] == catalogue["licence"]["url"]
+        assert dataset["dct:publisher"] == {"@id": catalogue["dct:publisher"]["@id"]}
+        assert {"dct:issued", "dct:modified", "dct:spatial"} <= set(dataset)
+        assert answer.status_code == 200, (listed["url"], answer.text)
+        assert answer.json()["place_id"] == "GM"
+    assert fetched[3].json()["round_id"] == "PB-2026"

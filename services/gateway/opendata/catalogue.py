@@ -92,7 +92,10 @@ def document(
         "publication_policy": identity.publication_policy_url,
         "demonstration_data": identity.demo,
         "licence": {"name": LICENCE_NAME, "url": LICENCE_URL},
-        "personal_data": "none: organisations and money only",
+        "personal_data": (
+            "none: organisations and money, and citizens' processes under pseudonyms"
+            " (never a resident's name or key)"
+        ),
         "datasets": [
             {"name": item.name, "url": item.url, "media_type": item.media_type, "title": item.title}
             for item in listed

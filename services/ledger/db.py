@@ -263,11 +263,7 @@ async def save_books(
             records=[(*_transfer_record(t), dates.get(t.request_event_id)) for t in transfers],
             columns=(*TRANSFER_COLUMNS, "effective_on"),
         )
-    await _save_balances(connection, books)
-    await connection.execute(
-        QUERIES.save_chain_heads,
-        *_columns(((book.place_id, book.sequence, book.head_hash) for book in books), 3),
-    )
+    await _save_balances_and_chain_heads(connection, books)
     await _save_records(connection, books)
     answers = [
         (event_id, book.place_id, request_type, record.body_hash, list(record.answer_event_ids))
@@ -303,8 +299,11 @@ def _new_answers(
     return {event_id: (record, types[event_id]) for event_id, record in book.new_requests.items()}
 
 
-async def _save_balances(connection: asyncpg.Connection, books: Sequence[domain.PlaceBook]) -> None:
-    """Insert new balances by COPY and upsert the changed ones the book was loaded with.
+async def _save_balances_and_chain_heads(
+    connection: asyncpg.Connection, books: Sequence[domain.PlaceBook]
+) -> None:
+    """Insert new balances by COPY; upsert the changed ones the book was loaded with in the
+    statement that moves the chain heads.
 
     Most of a batch's balances are new (a reservation opens a commitment account), and COPY
     encodes them natively; the few stored ones that changed (the pots) keep the upsert."""
@@ -331,8 +330,10 @@ async def _save_balances(connection: asyncpg.Connection, books: Sequence[domain.
         await connection.copy_records_to_table(
             "balances", records=new_rows, columns=BALANCE_COLUMNS
         )
-    if rows:
-        await connection.execute(QUERIES.save_balances, *_columns(rows, 8))
+    heads = [(book.place_id, book.sequence, book.head_hash) for book in books]
+    await connection.execute(
+        QUERIES.save_chain_heads_and_balances, *_columns(heads, 3), *_columns(rows, 8)
+    )
 
 
 async def _save_records(connection: asyncpg.Connection, books: Sequence[domain.PlaceBook]) -> None:

@@ -55,6 +55,36 @@ TRANSFER_COLUMNS = (
 )
 OUTBOX_COLUMNS = ("event_id", "topic", "partition_key", "event_type", "value", "headers")
 ANSWER_COLUMNS = ("event_id", "place_id", "request_type", "body_hash", "answer_event_ids")
+BALANCE_COLUMNS = (
+    "place_id",
+    "financial_year",
+    "account",
+    "department_code",
+    "funding_stream_code",
+    "allocation_id",
+    "must_not_go_negative",
+    "balance_pence",
+)
+PAYMENT_COLUMNS = (
+    "place_id",
+    "payment_id",
+    "allocation_id",
+    "provider_id",
+    "financial_year",
+    "amount_pence",
+    "attribution",
+    "recovered_pence",
+    "contract_id",
+    "payment_kind",
+)
+# New rows of these tables are plain inserts (a duplicate is an error either way), so they go
+# by COPY: binary, native types, rather than one text array per column for an `unnest`.
+NEW_RECORD_TABLES = (
+    ("settlements", ("place_id", "settlement_id", "department_code", "funding_stream_code")),
+    ("reservations", ("place_id", "allocation_id", "financial_year")),
+    ("used_ids", ("place_id", "used_id")),
+    ("closed_years", ("place_id", "financial_year")),
+)
 
 
 @dataclass
@@ -129,6 +159,9 @@ async def load_books(
             )
     await _load_ids_and_records(connection, books, needs)
     await _load_balances(connection, books, needs)
+    for book in books.values():
+        book.stored_balances = set(book.balances)
+        book.stored_payments = set(book.payments)
     return books
 
 
@@ -230,11 +263,7 @@ async def save_books(
             records=[(*_transfer_record(t), dates.get(t.request_event_id)) for t in transfers],
             columns=(*TRANSFER_COLUMNS, "effective_on"),
         )
-    await _save_balances(connection, books)
-    await connection.execute(
-        QUERIES.save_chain_heads,
-        *_columns(((book.place_id, book.sequence, book.head_hash) for book in books), 3),
-    )
+    await _save_balances_and_chain_heads(connection, books)
     await _save_records(connection, books)
     answers = [
         (event_id, book.place_id, request_type, record.body_hash, list(record.answer_event_ids))
@@ -270,13 +299,22 @@ def _new_answers(
     return {event_id: (record, types[event_id]) for event_id, record in book.new_requests.items()}
 
 
-async def _save_balances(connection: asyncpg.Connection, books: Sequence[domain.PlaceBook]) -> None:
-    rows = []
+async def _save_balances_and_chain_heads(
+    connection: asyncpg.Connection, books: Sequence[domain.PlaceBook]
+) -> None:
+    """Insert new balances by COPY; upsert the changed ones the book was loaded with in the
+    statement that moves the chain heads.
+
+    Most of a batch's balances are new (a reservation opens a commitment account), and COPY
+    encodes them natively; the few stored ones that changed (the pots) keep the upsert."""
+    new_rows: list[tuple[object, ...]] = []
+    rows: list[tuple[object, ...]] = []
     for book in books:
         for year, account in sorted(book.changed_balances):
             department_code, funding_stream_code = domain.stream_of(account)
             allocation_id = account.split(":")[1] if account.startswith("commitment:") else None
-            rows.append(
+            stored = (year, account) in book.stored_balances
+            (rows if stored else new_rows).append(
                 (
                     book.place_id,
                     year,
@@ -288,8 +326,14 @@ async def _save_balances(connection: asyncpg.Connection, books: Sequence[domain.
                     book.balances[(year, account)],
                 )
             )
-    if rows:
-        await connection.execute(QUERIES.save_balances, *_columns(rows, 8))
+    if new_rows:
+        await connection.copy_records_to_table(
+            "balances", records=new_rows, columns=BALANCE_COLUMNS
+        )
+    heads = [(book.place_id, book.sequence, book.head_hash) for book in books]
+    await connection.execute(
+        QUERIES.save_chain_heads_and_balances, *_columns(heads, 3), *_columns(rows, 8)
+    )
 
 
 async def _save_records(connection: asyncpg.Connection, books: Sequence[domain.PlaceBook]) -> None:
@@ -305,20 +349,25 @@ async def _save_records(connection: asyncpg.Connection, books: Sequence[domain.P
     ]
     used_ids = [(book.place_id, used_id) for book in books for used_id in book.new_used_ids]
     closed = [(book.place_id, year) for book in books for year in book.new_closed_years]
-    payments = [
-        _payment_record(book.place_id, payment_id, book.payments[payment_id])
-        for book in books
-        for payment_id in book.changed_payments
-    ]
-    for query, rows, width in (
-        (QUERIES.save_settlements, settlements, 4),
-        (QUERIES.save_reservations, reservations, 3),
-        (QUERIES.save_used_ids, used_ids, 2),
-        (QUERIES.save_closed_years, closed, 2),
-        (QUERIES.save_payments, payments, 10),
+    for (table, columns), rows in zip(
+        NEW_RECORD_TABLES, (settlements, reservations, used_ids, closed), strict=True
     ):
         if rows:
-            await connection.execute(query, *_columns(rows, width))
+            await connection.copy_records_to_table(table, records=rows, columns=columns)
+    # A payment made in this batch is new (COPY); one recovered from is stored (upsert).
+    new_payments: list[tuple[object, ...]] = []
+    changed_payments: list[tuple[object, ...]] = []
+    for book in books:
+        for payment_id in book.changed_payments:
+            record = _payment_record(book.place_id, payment_id, book.payments[payment_id])
+            stored = payment_id in book.stored_payments
+            (changed_payments if stored else new_payments).append(record)
+    if new_payments:
+        await connection.copy_records_to_table(
+            "payments", records=new_payments, columns=PAYMENT_COLUMNS
+        )
+    if changed_payments:
+        await connection.execute(QUERIES.save_payments, *_columns(changed_payments, 10))
 
 
 def _payment_record(

@@ -286,6 +286,10 @@ class PlaceBook:
     new_used_ids: set[str] = field(default_factory=set)
     new_closed_years: set[str] = field(default_factory=set)
     new_requests: dict[UUID, RequestRecord] = field(default_factory=dict)
+    # The balances and payments the database held when the book was loaded: one changed but
+    # not among these is new, and the database layer inserts it instead of upserting it.
+    stored_balances: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    stored_payments: set[str] = field(default_factory=set, repr=False)
     # (year, group) -> accounts, where a group is "pot:" or "commitment:{allocation}:".
     _groups: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
 

@@ -53,32 +53,20 @@ WHERE (place_id, allocation_id) IN (SELECT * FROM unnest($1::text[], $2::text[])
 SELECT place_id, financial_year, account, balance_pence FROM balances
 WHERE (place_id, account) IN (SELECT * FROM unnest($1::text[], $2::text[]));
 
--- name: save_balances
+-- name: save_chain_heads_and_balances
+-- Moves each place's chain head ($1-$3) and upserts the stored balances that changed ($4-$11,
+-- arrays that may be empty) in one statement: one round trip per batch. New balances go by COPY.
+WITH heads AS (
+    UPDATE chain_heads SET sequence = new.sequence, chain_hash = new.chain_hash
+    FROM unnest($1::text[], $2::bigint[], $3::text[]) AS new(place_id, sequence, chain_hash)
+    WHERE chain_heads.place_id = new.place_id
+)
 INSERT INTO balances (place_id, financial_year, account, department_code, funding_stream_code,
                       allocation_id, must_not_go_negative, balance_pence)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::boolean[], $8::bigint[])
+SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                     $10::boolean[], $11::bigint[])
 ON CONFLICT (place_id, financial_year, account)
 DO UPDATE SET balance_pence = EXCLUDED.balance_pence;
-
--- name: save_chain_heads
-UPDATE chain_heads SET sequence = new.sequence, chain_hash = new.chain_hash
-FROM unnest($1::text[], $2::bigint[], $3::text[]) AS new(place_id, sequence, chain_hash)
-WHERE chain_heads.place_id = new.place_id;
-
--- name: save_settlements
-INSERT INTO settlements (place_id, settlement_id, department_code, funding_stream_code)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]);
-
--- name: save_reservations
-INSERT INTO reservations (place_id, allocation_id, financial_year)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[]);
-
--- name: save_used_ids
-INSERT INTO used_ids (place_id, used_id) SELECT * FROM unnest($1::text[], $2::text[]);
-
--- name: save_closed_years
-INSERT INTO closed_years (place_id, financial_year) SELECT * FROM unnest($1::text[], $2::text[]);
 
 -- name: save_payments
 INSERT INTO payments (place_id, payment_id, allocation_id, provider_id, financial_year,

@@ -142,7 +142,7 @@ class BrokerWatch:
         # start of its last batch), and a busy broker may not hand over the record in time:
         # neither proves a loss. An empty partition where this service published does. A
         # partition refilled since is caught by the relay itself, whose next offset there
-        # does not advance (`Relay._record_positions`). Measured: treating "ends before the
+        # does not advance (`OutboxRelay._mark_published`). Measured: treating "ends before the
         # recorded offset" as a loss replayed 153,500 rows in the middle of a 200,000-request
         # benchmark.
         ends = await reader.end_offsets([p.partition for p in positions])

@@ -296,8 +296,7 @@ class OutboxRelay:
             if telemetry.tracing():  # else each row's attributes were built for nothing
                 spans = [self._producer_span(row, h) for row, h in zip(rows, headers, strict=True)]
             placed = await self._send_all(rows, headers)
-            await self._record_positions(connection, rows, placed)
-            await connection.execute(QUERIES.mark_outbox_published, [row["id"] for row in rows])
+            await self._mark_published(connection, rows, placed)
             # A full batch means more may wait. Counting them reads every waiting row's index
             # entry, so while a backlog drains it is counted once a second, not per batch
             # (per batch, the count grew with the backlog and slowed the drain it measured).
@@ -332,11 +331,12 @@ class OutboxRelay:
         self.replayed_total += queued
         return queued
 
-    async def _record_positions(
+    async def _mark_published(
         self, connection: asyncpg.Connection, rows: list[asyncpg.Record], placed: list[Placed]
     ) -> None:
-        """Note the last offset published on each partition; an offset that did not advance
-        past the one noted before means the broker forgot that partition (lost its data)."""
+        """Mark the rows published and note the last offset published on each partition, in
+        one statement; an offset that did not advance past the one noted before means the
+        broker forgot that partition (lost its data)."""
         last: dict[tuple[str, int], tuple[int, UUID]] = {}
         for row, metadata in zip(rows, placed, strict=True):
             where = (metadata.topic, metadata.partition)
@@ -346,11 +346,12 @@ class OutboxRelay:
         # publishes to three topics: twelve partitions at four partitions a topic).
         wheres = list(last)
         advanced = await connection.fetch(
-            QUERIES.record_relay_positions,
+            QUERIES.mark_outbox_published_recording_positions,
             [topic for topic, _ in wheres],
             [partition_number for _, partition_number in wheres],
             [last[where][0] for where in wheres],
             [last[where][1] for where in wheres],
+            [row["id"] for row in rows],
         )
         stale = set(wheres) - {(row["topic"], row["partition"]) for row in advanced}
         for topic, partition_number in sorted(stale):

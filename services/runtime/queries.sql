@@ -77,6 +77,19 @@ SET "offset" = excluded."offset", event_id = excluded.event_id, recorded_at = no
 WHERE relay_positions."offset" < excluded."offset"
 RETURNING topic, partition;
 
+-- name: mark_outbox_published_recording_positions
+-- `mark_outbox_published` ($5: the rows' ids) and `record_relay_positions` ($1-$4) in one
+-- statement: one round trip fewer for every batch the relay publishes.
+WITH marked AS (
+    UPDATE outbox SET published_at = now() WHERE id = ANY($5::bigint[])
+)
+INSERT INTO relay_positions (topic, partition, "offset", event_id)
+SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::uuid[])
+ON CONFLICT (topic, partition) DO UPDATE
+SET "offset" = excluded."offset", event_id = excluded.event_id, recorded_at = now()
+WHERE relay_positions."offset" < excluded."offset"
+RETURNING topic, partition;
+
 -- name: relay_positions
 SELECT topic, partition, "offset", event_id FROM relay_positions;
 

@@ -37,6 +37,10 @@ BENCHMARK = "fault drills"
 RECOVERY_TIMEOUT_S = 90.0
 START_TIMEOUT_S = 240.0
 PENCE_PER_COMMAND = 100
+# A fast stop ends every session at once, but its closing checkpoint writes what the stream
+# dirtied, with fsync on (`up`'s cluster is not a throwaway one): on a loaded machine the stop
+# once took longer than pg_ctl's usual 30 s, and the drill ended with "did not stop".
+POSTGRES_STOP_TIMEOUT_S = 120
 
 
 @dataclass
@@ -335,7 +339,10 @@ def stop_postgres(system: SupervisedSystem) -> None:
     from singlepot.local.postgres import EmbeddedPostgres
 
     port = int(system.env["SINGLEPOT_POSTGRES_PORT"])
-    EmbeddedPostgres(data_dir=system.data_dir / "postgres", port=port).stop()
+    postgres = EmbeddedPostgres(
+        data_dir=system.data_dir / "postgres", port=port, start_timeout_s=POSTGRES_STOP_TIMEOUT_S
+    )
+    postgres.stop()
 
 
 def kill_and_restart_up(system: SupervisedSystem) -> None:

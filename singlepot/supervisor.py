@@ -45,6 +45,9 @@ SERVICE_PORT_SETTINGS = {
 
 
 STATE_FILE = "supervisor.json"
+# The ports further replicas listened on, kept across runs (unlike STATE_FILE) so that a
+# restarted `up` gives each replica its address back.
+REPLICA_PORTS_FILE = "replica-ports.json"
 
 
 @dataclass
@@ -99,6 +102,10 @@ class LocalSystem:
         return self.settings.data_dir / STATE_FILE
 
     @property
+    def replica_ports_path(self) -> Path:
+        return self.settings.data_dir / REPLICA_PORTS_FILE
+
+    @property
     def services(self) -> dict[str, subprocess.Popen[bytes]]:
         """The running processes by name (`ledger`, `ledger-2`, …)."""
         return {name: p.popen for name, p in self.processes.items() if p.popen is not None}
@@ -150,20 +157,29 @@ class LocalSystem:
             )
         assert self.replicas is not None
         for replica in range(1, self.replicas + 1):
-            process = ServiceProcess(name, replica, port if replica == 1 else self._replica_port())
+            replica_port = port if replica == 1 else self._replica_port(f"{name}-{replica}")
+            process = ServiceProcess(name, replica, replica_port)
             self.processes[process.name] = process
             self._spawn(process)
 
-    def _replica_port(self) -> int:
-        """A free port for a further replica, never one this run has set aside: the kernel may
-        hand out a service's own port while that service has not bound it yet (services start
-        one after another), and the service would then fail to start with 'address in use'."""
+    def _replica_port(self, process_name: str) -> int:
+        """The port of a further replica: the one it had in the last run on this data folder
+        when that is still free (so its address survives a restart of `up`, even after a
+        kill -9), else a free one. Never one this run has set aside: the kernel may hand out a
+        service's own port while that service has not bound it yet (services start one after
+        another), and the service would then fail to start with 'address in use'."""
         settings = self.settings
         set_aside = {settings.health_port(name) for name in SERVICE_NAMES}
         set_aside |= {settings.broker_port, settings.postgres_port}
         set_aside |= {process.port for process in self.processes.values()}
+        recorded = read_replica_ports(self.replica_ports_path)
+        kept = recorded.get(process_name)
+        if kept is not None and kept not in set_aside and port_is_free("127.0.0.1", kept):
+            return kept
         while (port := free_port()) in set_aside:
             continue
+        recorded[process_name] = port
+        write_replica_ports(self.replica_ports_path, recorded)
         return port
 
     def start_all_services(self) -> None:
@@ -324,6 +340,24 @@ class LocalSystem:
         # The local launcher may run with the built-in development secrets; nothing else may.
         environment.setdefault("SINGLEPOT_LOCAL_DEFAULTS_ALLOWED", "true")
         return environment
+
+
+def read_replica_ports(path: Path) -> dict[str, int]:
+    """The port each further replica had (`ledger-2` → port), or nothing if none was kept."""
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {name: port for name, port in recorded.items() if isinstance(port, int)}
+
+
+def write_replica_ports(path: Path, ports: dict[str, int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(ports, indent=1, sort_keys=True), encoding="utf-8")
+    temporary.replace(path)
 
 
 def read_state(state_path: Path) -> dict[str, Any] | None:

@@ -1,6 +1,10 @@
 """Real headless Chromium (Debian's /usr/bin/chromium, never `playwright install`) driven by
 Playwright against the real gateway served on a free port; a screenshot of every page visited
-goes to test-artifacts/screenshots/<test>.png."""
+goes to test-artifacts/screenshots/<test>.png.
+
+One Chromium serves every browser test (tests/browser/conftest.py starts it; Playwright's
+driver and Chromium take seconds to start), and each page opens in a browser context of its
+own: its own cookies, storage and cache, as in a freshly started browser."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,21 +28,60 @@ CHROMIUM_ARGS = [
 ]
 
 
+_running: list[Browser] = []
+
+
+@asynccontextmanager
+async def chromium_for_the_tests() -> AsyncIterator[Browser]:
+    """Start the Chromium the browser tests share, until the context manager ends."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        _running.append(browser)
+        try:
+            yield browser
+        finally:
+            _running.remove(browser)
+            await browser.close()
+
+
+@asynccontextmanager
+async def browser_context(**options: Any) -> AsyncIterator[BrowserContext]:
+    """A context of its own in the shared Chromium (nothing shared with any other), closed
+    with every page in it at the end."""
+    assert _running, "no Chromium: tests/browser/conftest.py starts it for tests/browser"
+    context = await _running[-1].new_context(**options)
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """The shared Chromium, for a test that opens contexts of its own: those still open at the
+    end are closed, so that the next test starts with none."""
+    assert _running, "no Chromium: tests/browser/conftest.py starts it for tests/browser"
+    browser = _running[-1]
+    already_open = set(browser.contexts)
+    try:
+        yield browser
+    finally:
+        for context in browser.contexts:
+            if context not in already_open:
+                await context.close()
+
+
 @asynccontextmanager
 async def browser_page(screenshots: Path, test_name: str) -> AsyncIterator[Page]:
     """A fresh browser page; a full-page screenshot of wherever it ends is kept, pass or fail."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with browser_context(java_script_enabled=False) as context:
+        page = await context.new_page()
+        page.set_default_timeout(20_000)
         try:
-            page = await browser.new_page(java_script_enabled=False)
-            page.set_default_timeout(20_000)
-            try:
-                yield page
-            finally:
-                # Playwright makes the screenshot's folder itself.
-                await page.screenshot(path=screenshots / f"{test_name}.png", full_page=True)
+            yield page
         finally:
-            await browser.close()
+            # Playwright makes the screenshot's folder itself.
+            await page.screenshot(path=screenshots / f"{test_name}.png", full_page=True)
 
 
 async def sign_in(page: Page, base_url: str, user_id: str, password: str) -> None:

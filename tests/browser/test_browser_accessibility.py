@@ -4,12 +4,10 @@ used from the keyboard alone, the skip link coming first."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from contracts import (
     AttributionShare,
@@ -28,9 +26,8 @@ from contracts.outcomes import (
     SegmentFunnelCounts,
 )
 from tests.browser.browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     axe_violations,
+    chromium,
     describe_violations,
 )
 from tests.browser.test_browser_pages import proposal
@@ -152,16 +149,6 @@ def place_events() -> list[object]:
             response_due_on=date(2026, 3, 2),
         ),
     ]
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def check(page: Page, kind: str, found: dict[str, str]) -> None:

@@ -3,7 +3,10 @@ fed a stream of work through an upstream service's outbox while something fails.
 ends with the ledger's invariants verified and every spend event delivered exactly once in
 effect (as many distinct spend events as payments, however many copies the broker carried).
 
-Each drill has its own PostgreSQL and broker, because drills restart them.
+The drills that restart PostgreSQL or the broker have a stack of their own; the others, which
+kill only service processes, use a fresh database of the session's PostgreSQL and a topic
+prefix of their own on the session's broker (starting a stack and migrating from empty takes
+seconds, and isolation is all they need of it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ from services.runtime.settings import RuntimeSettings
 from singlepot.local.ports import free_port
 from singlepot.local.stack import LocalStack
 from singlepot.system import create_all_topics, migrate_all
+from tests.conftest import Stack
 from tests.integration.outcomes.outcomes_support import claim, evidence, register
 from tests.support.kafka import eventually
 
@@ -60,6 +65,7 @@ UPSTREAM = "gateway"
 
 @pytest.fixture
 def drill_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    """A stack of the drill's own, for a drill that restarts PostgreSQL or the broker."""
     stack = LocalStack(tmp_path / "stack", free_port(), free_port(), throwaway=True)
     stack.start()
     try:
@@ -68,11 +74,29 @@ def drill_stack(tmp_path: Path) -> Iterator[LocalStack]:
         stack.stop()
 
 
-def drill_settings(stack: LocalStack) -> RuntimeSettings:
+@dataclass(frozen=True)
+class SharedStack:
+    """A fresh, migrated database on the session's PostgreSQL and a topic prefix of its own on
+    the session's broker, for a drill that kills only service processes."""
+
+    database_url: str
+    bootstrap_servers: str
+    topic_prefix: str
+
+
+@pytest.fixture
+def shared_stack(stack: Stack, database_url: str) -> SharedStack:
+    return SharedStack(database_url, stack.bootstrap_servers, f"drill{uuid.uuid4().hex[:10]}-")
+
+
+DrillStack = LocalStack | SharedStack
+
+
+def drill_settings(stack: DrillStack) -> RuntimeSettings:
     return RuntimeSettings(
         database_url=stack.database_url,
         kafka_bootstrap_servers=stack.bootstrap_servers,
-        topic_prefix="drill-",
+        topic_prefix=stack.topic_prefix if isinstance(stack, SharedStack) else "drill-",
         consumer_session_timeout_ms=2000,
         consumer_heartbeat_interval_ms=500,
         consumer_fetch_max_wait_ms=20,
@@ -123,7 +147,7 @@ def work(reservations: int) -> list[Event]:
 class Drill:
     """The stack, the ledger process and the upstream outbox with its relay."""
 
-    def __init__(self, stack: LocalStack, tmp_path: Path) -> None:
+    def __init__(self, stack: DrillStack, tmp_path: Path) -> None:
         self.stack = stack
         self.settings = drill_settings(stack)
         self.log = tmp_path / "ledger.log"
@@ -282,7 +306,7 @@ class Drill:
 
 
 @asynccontextmanager
-async def drill(stack: LocalStack, tmp_path: Path) -> AsyncIterator[Drill]:
+async def drill(stack: DrillStack, tmp_path: Path) -> AsyncIterator[Drill]:
     running = Drill(stack, tmp_path)
     try:
         await running.prepare()
@@ -293,10 +317,10 @@ async def drill(stack: LocalStack, tmp_path: Path) -> AsyncIterator[Drill]:
 
 
 async def test_the_ledger_killed_mid_stream_loses_and_duplicates_nothing(
-    drill_stack, tmp_path
+    shared_stack, tmp_path
 ) -> None:
     requests = work(1200)
-    async with drill(drill_stack, tmp_path) as running:
+    async with drill(shared_stack, tmp_path) as running:
         await running.send(requests[:1500])
         await running.wait_until_answered(100, interval_s=0.01)
         running.kill("ledger")  # kill -9, in the middle of the stream
@@ -349,10 +373,10 @@ async def test_postgresql_restarting_mid_stream_loses_and_duplicates_nothing(
 
 
 async def test_a_poison_message_is_dead_lettered_and_the_rest_flows_on(
-    drill_stack, tmp_path
+    shared_stack, tmp_path
 ) -> None:
     requests = work(90)
-    async with drill(drill_stack, tmp_path) as running:
+    async with drill(shared_stack, tmp_path) as running:
         await running.send(requests[:60])
         assert running.producer is not None
         poison_topic = running.settings.topic(topics.LEDGER_REQUESTS)
@@ -383,7 +407,7 @@ async def _records(running: Drill, topic: str) -> list:
 
 
 async def test_the_allocations_service_killed_mid_stream_funds_each_allocation_once(
-    drill_stack, tmp_path
+    shared_stack, tmp_path
 ) -> None:
     allocations = 300
     commands: list[Event] = work(0)  # the settlements
@@ -410,7 +434,7 @@ async def test_the_allocations_service_killed_mid_stream_funds_each_allocation_o
             )
         )
     funded = "SELECT count(*) FROM allocations.allocations WHERE status = 'funded'"
-    async with drill(drill_stack, tmp_path) as running:
+    async with drill(shared_stack, tmp_path) as running:
         running.start("allocations")
         await running.send(commands)
         so_far = await running.wait_until_answered(30, interval_s=0.01, query=funded)
@@ -426,7 +450,7 @@ async def test_the_allocations_service_killed_mid_stream_funds_each_allocation_o
 
 
 async def test_the_outcomes_service_killed_mid_stream_pays_each_batch_once(
-    drill_stack, tmp_path
+    shared_stack, tmp_path
 ) -> None:
     batches = 40
     setup: list[Event] = [
@@ -459,7 +483,7 @@ async def test_the_outcomes_service_killed_mid_stream_pays_each_batch_once(
         # Fetches of two keep the stream going long enough to kill it in the middle.
         "SINGLEPOT_CONSUMER_BATCH_SIZE_MAX": "2",
     }
-    async with drill(drill_stack, tmp_path) as running:
+    async with drill(shared_stack, tmp_path) as running:
         running.start("allocations")
         running.start("outcomes", **no_sampling)
         await running.send(setup)
@@ -559,16 +583,16 @@ def department_token(database_url: str) -> str:
 
 
 async def test_the_gateway_killed_mid_stream_delivers_every_spend_webhook_once_in_effect(
-    drill_stack, tmp_path
+    shared_stack, tmp_path
 ) -> None:
     requests = work(120)  # 60 payments, all from DWP's stream
     payments = sum(isinstance(event, PaymentRequested) for event in requests)
     receiver = WebhookReceiver()
     await receiver.start()
     try:
-        async with drill(drill_stack, tmp_path) as running:
+        async with drill(shared_stack, tmp_path) as running:
             running.start("gateway", SINGLEPOT_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")
-            token = await asyncio.to_thread(department_token, drill_stack.database_url)
+            token = await asyncio.to_thread(department_token, shared_stack.database_url)
             gateway = f"http://127.0.0.1:{running.gateway_port}"
             async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
                 await eventually(lambda: _ready(client), timeout_s=60)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -34,17 +33,19 @@ async def eventually(
 
 
 class TopicReader:
-    """Collects every message on some topics, from the beginning, in a group of its own."""
+    """Collects every message on some topics, from the beginning.
+
+    It reads every partition itself, in no consumer group: a group's join waits on the broker
+    (half the session timeout on Tansu) before the first message, and a reader that commits
+    nothing and shares with no one has no use for one."""
 
     def __init__(self, settings: RuntimeSettings, *logical_topics: str) -> None:
         self.consumer = AIOKafkaConsumer(
             *[settings.topic(topic) for topic in logical_topics],
             bootstrap_servers=settings.effective_bootstrap_servers(),
-            group_id=f"reader-{uuid.uuid4().hex[:8]}",
+            group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
-            session_timeout_ms=settings.consumer_session_timeout_ms,
-            heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         )
         self.records: list = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -41,7 +42,46 @@ def gateway_settings(**overrides: Any) -> GatewaySettings:
 
 
 def gateway_app(settings: RuntimeSettings, gateway: GatewaySettings | None = None) -> FastAPI:
-    return build_http_app(definition(gateway or gateway_settings()), settings)
+    gateway = gateway or gateway_settings()
+    app = build_http_app(definition(gateway), settings)
+    _share_the_openapi_document(app, (gateway.model_dump_json(), _shared_settings(settings)))
+    return app
+
+
+# The OpenAPI document of each distinct gateway, built once per test session. Building it walks
+# every route's models (a second or more), and the gateway needs it for any API request with a
+# query (to refuse unknown parameters); an app with the same settings and routes has the same
+# document. Each app gets a copy of its own, so a test that changes one changes no other.
+_OPENAPI_DOCUMENTS: dict[tuple[str, ...], str] = {}
+
+
+def _share_the_openapi_document(app: FastAPI, settings_key: tuple[str, str]) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            key = (*settings_key, _routes_fingerprint(app))
+            if key not in _OPENAPI_DOCUMENTS:
+                _OPENAPI_DOCUMENTS[key] = json.dumps(build())
+            app.openapi_schema = json.loads(_OPENAPI_DOCUMENTS[key])
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _shared_settings(settings: RuntimeSettings) -> str:
+    """The runtime settings without what differs from test to test (database and topics)."""
+    per_test = {"database_url", "topic_prefix", "kafka_bootstrap_servers"}
+    return settings.model_dump_json(exclude=per_test)
+
+
+def _routes_fingerprint(app: FastAPI) -> str:
+    return repr(
+        [
+            (type(route).__name__, vars(route).get("path"), sorted(vars(route).get("methods", ())))
+            for route in app.routes
+        ]
+    )
 
 
 @asynccontextmanager

@@ -14,6 +14,7 @@ import pytest
 from contracts import Event
 from contracts.envelope import Envelope, wrap
 from services.gateway.app import handle_batch
+from services.gateway.opendata import history
 from services.gateway.opendata.history_handlers import CHANGES_A_PROCESS
 from services.gateway.projections import db as gateway_db
 from tests.integration.gateway.gateway_support import client_for, gateway_settings
@@ -76,7 +77,8 @@ async def test_a_batch_keeps_one_release_per_process_saying_what_the_last_event_
     last_change = [e for e, event in contract_events if type(event) in CHANGES_A_PROCESS][-1]
     assert kept["caused_by"] == last_change.event_id
     assert kept["released_at"] == last_change.occurred_at
-    final = content(one_by_one[-1]["release"])
-    final["contracts"][0].pop("amendments", None)  # only a history of single changes has them
-    assert content(kept["release"]) == final
+    # Equal as the history compares releases: amendments (only a history of single changes has
+    # them) and the moments the read models stamp when they handle an event left out.
+    final = history.digest(content(one_by_one[-1]["release"]))
+    assert history.digest(content(kept["release"])) == final
     assert replayed == batched  # the replayed fetch keeps nothing new

@@ -48,7 +48,8 @@ HANDLERS = history_handlers.alongside(
         citizens_handlers.HANDLERS,
     )
 )
-handle_batch = projection_handlers.batch_handler(HANDLERS)
+# In a batch, open data keeps each changed process's OCDS release once, after the batch.
+handle_batch = history_handlers.releases_once_per_batch(projection_handlers.batch_handler(HANDLERS))
 
 SUBSCRIPTIONS = (
     topics.LEDGER_RESULTS,

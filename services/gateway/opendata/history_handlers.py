@@ -2,9 +2,24 @@
 investor flows kept for the exports, and an OCDS release kept whenever an event changes what
 OCDS says about an outcomes contract (award, contract, milestones, payments, recoveries,
 investors, termination). The release is dated by the event (`occurred_at`), so a rebuild's
-replay finds the releases it already kept."""
+replay finds the releases it already kept.
+
+In the projector's batch path (`releases_once_per_batch`) a release is kept once per process per
+fetch rather than once per event: a release holds the whole process (every payment so far), so
+one per event made the projector's work grow with the square of a contract's payments and, at
+200 evidence batches a second, left it minutes behind (bench/NOTES.md). The release then shows
+the process after the fetch's last event of it, dated and caused by that event; a fetch of one
+event, and the one-message path, keep one per event as before."""
 
 from __future__ import annotations
+
+import contextvars
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
 
 from contracts import (
     AllocationApproved,
@@ -22,6 +37,7 @@ from contracts import (
     RecoveryRecorded,
     ReservationReleased,
 )
+from contracts.envelope import Envelope
 from contracts.outcomes import (
     ClawbackSettled,
     EvidenceHeld,
@@ -32,6 +48,7 @@ from contracts.outcomes import (
 )
 from services.gateway.opendata import db, history_db
 from services.gateway.opendata.publishing import InvestorFlow
+from services.runtime.batch_consumer import BatchHandler
 from services.runtime.consumer import Handler, HandlerContext
 
 CHANGES_A_PROCESS: tuple[type[Event], ...] = (
@@ -58,28 +75,115 @@ CHANGES_A_PROCESS: tuple[type[Event], ...] = (
 
 
 async def keep_release(context: HandlerContext, event: Event) -> None:
-    """After the read model took the event: keep a release if the process it names changed."""
+    """After the read model took the event: keep a release if the process it names changed
+    (or, inside a batch, note the process for the batch's one release of it)."""
     place_id = getattr(event, "place_id", None)
     if place_id is None:
         return
-    allocation_id = getattr(event, "allocation_id", None) or await history_db.allocation_named_by(
-        context.connection,
+    named = _ProcessNamed(
         place_id,
+        getattr(event, "allocation_id", None),
         getattr(event, "contract_id", None),
         getattr(event, "payment_id", None),
     )
-    if allocation_id is None or not await history_db.is_outcomes_contract(
-        context.connection, place_id, allocation_id
-    ):
+    deferred = _DEFERRED.get()
+    if deferred is not None:
+        deferred.note(named, context.envelope.occurred_at, context.envelope.event_id)
+        return
+    await _keep(context.connection, named, context.envelope.occurred_at, context.envelope.event_id)
+
+
+@dataclass(frozen=True)
+class _ProcessNamed:
+    """How an event names its contracting process: by allocation, else by contract or payment."""
+
+    place_id: str
+    allocation_id: str | None
+    contract_id: str | None
+    payment_id: str | None
+
+    @property
+    def key(self) -> tuple[str, str | None, str | None, str | None]:
+        if self.allocation_id is not None:
+            return (self.place_id, self.allocation_id, None, None)
+        if self.contract_id is not None:
+            return (self.place_id, None, self.contract_id, None)
+        return (self.place_id, None, None, self.payment_id)
+
+
+async def _keep(
+    connection: asyncpg.Connection, named: _ProcessNamed, moment: datetime, caused_by: UUID
+) -> None:
+    """Keep the release of the process `named`, if it is an outcomes contract that changed."""
+    allocation_id = await _allocation_of(connection, named)
+    if allocation_id is None:
         return  # grants are 360Giving's: no OCDS release
-    data = await db.read_place_data(context.connection, place_id)
-    await history_db.keep_releases(
-        context.connection,
-        data,
-        [allocation_id],
-        context.envelope.occurred_at,
-        context.envelope.event_id,
+    data = await db.read_place_data(connection, named.place_id)
+    await history_db.keep_releases(connection, data, [allocation_id], moment, caused_by)
+
+
+async def _allocation_of(connection: asyncpg.Connection, named: _ProcessNamed) -> str | None:
+    """The outcomes contract's allocation the event names; None for a grant or an unknown one."""
+    allocation_id = named.allocation_id or await history_db.allocation_named_by(
+        connection, named.place_id, named.contract_id, named.payment_id
     )
+    if allocation_id is None or not await history_db.is_outcomes_contract(
+        connection, named.place_id, allocation_id
+    ):
+        return None
+    return allocation_id
+
+
+@dataclass
+class _DeferredReleases:
+    """The processes a batch's events changed, each with its last event (moment and id)."""
+
+    last: dict[
+        tuple[str, str | None, str | None, str | None], tuple[_ProcessNamed, datetime, UUID]
+    ] = field(default_factory=dict)
+
+    def note(self, named: _ProcessNamed, moment: datetime, event_id: UUID) -> None:
+        self.last.pop(named.key, None)  # re-inserted: the order of last changes is kept
+        self.last[named.key] = (named, moment, event_id)
+
+    async def keep(self, connection: asyncpg.Connection) -> None:
+        """One release per changed process, the place's data read once per place."""
+        by_allocation: dict[tuple[str, str], tuple[datetime, UUID]] = {}
+        for named, moment, event_id in self.last.values():
+            allocation_id = await _allocation_of(connection, named)
+            if allocation_id is not None:
+                by_allocation.pop((named.place_id, allocation_id), None)
+                by_allocation[(named.place_id, allocation_id)] = (moment, event_id)
+        places: dict[str, list[tuple[str, datetime, UUID]]] = {}
+        for (place_id, allocation_id), (moment, event_id) in by_allocation.items():
+            places.setdefault(place_id, []).append((allocation_id, moment, event_id))
+        for place_id, changed in places.items():
+            data = await db.read_place_data(connection, place_id)
+            for allocation_id, moment, event_id in changed:
+                await history_db.keep_releases(connection, data, [allocation_id], moment, event_id)
+
+
+_DEFERRED: contextvars.ContextVar[_DeferredReleases | None] = contextvars.ContextVar(
+    "opendata_deferred_releases", default=None
+)
+
+
+def releases_once_per_batch(handler: BatchHandler) -> BatchHandler:
+    """The projector's batch handler, keeping each changed process's release once, after the
+    batch's handlers, in the batch's transaction (see the module's docstring)."""
+
+    async def handle(
+        connection: asyncpg.Connection, messages: Sequence[tuple[Envelope, Event]]
+    ) -> None:
+        deferred = _DeferredReleases()
+        token = _DEFERRED.set(deferred)
+        try:
+            await handler(connection, messages)
+        finally:
+            _DEFERRED.reset(token)
+        await deferred.keep(connection)
+
+    return handle
 
 
 async def on_investor_flow(context: HandlerContext, event: InvestorFlowRecorded) -> None:

@@ -55,9 +55,10 @@ log = logging.getLogger(__name__)
 # of a long-lived service. Collecting the youngest generation every 50,000 allocations instead
 # costs a few MB at most and made the ledger about 1.6x faster (bench/NOTES.md).
 COLLECTOR_THRESHOLDS = (50_000, 20, 20)
-# But a young generation that large takes 10-60 ms to collect, all at once: a process that
-# answers HTTP reads on the same event loop (the gateway's API) keeps Python's own thresholds,
-# whose collections take well under a millisecond (bench/NOTES.md, "GET pot p99").
+# But a young generation that large took 34-87 ms of CPU to collect, all at once, on this
+# shared machine: a process that answers HTTP reads on the same event loop (the gateway's API)
+# keeps Python's own thresholds, whose young collections mostly take under a millisecond
+# (bench/NOTES.md, "GET pot p99").
 
 BatchHandler = Callable[[asyncpg.Connection, Sequence[tuple[Envelope, Event]]], Awaitable[None]]
 

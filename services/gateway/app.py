@@ -76,6 +76,7 @@ def definition(settings: GatewaySettings | None = None, role: Role = Role.ALL) -
         if serves_http
         else None,
         background_tasks=(delivery_loop(gateway_settings),) if delivers else (),
+        serves_latency_sensitive_requests=serves_http,
     )
 
 

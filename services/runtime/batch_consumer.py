@@ -55,6 +55,10 @@ log = logging.getLogger(__name__)
 # of a long-lived service. Collecting the youngest generation every 50,000 allocations instead
 # costs a few MB at most and made the ledger about 1.6x faster (bench/NOTES.md).
 COLLECTOR_THRESHOLDS = (50_000, 20, 20)
+# But a young generation that large took 34-87 ms of CPU to collect, all at once, on this
+# shared machine: a process that answers HTTP reads on the same event loop (the gateway's API)
+# keeps Python's own thresholds, whose young collections mostly take under a millisecond
+# (bench/NOTES.md, "GET pot p99").
 
 BatchHandler = Callable[[asyncpg.Connection, Sequence[tuple[Envelope, Event]]], Awaitable[None]]
 
@@ -71,6 +75,8 @@ class BatchConsumer:
     consumer: AIOKafkaConsumer
     batch_size_max: int
     infrastructure_retry_backoff_s: float
+    # False when the process serves requests on this event loop: see COLLECTOR_THRESHOLDS.
+    collect_less_often: bool = True
     running: bool = False
 
     @classmethod
@@ -89,7 +95,7 @@ class BatchConsumer:
             # Inside the try: a task cancelled while still joining the group must leave it too,
             # or its heartbeats would hold partitions that nobody consumes.
             await self.consumer.start()
-            _tune_collector()
+            _tune_collector(self.collect_less_often)
             self.running = True
             while True:
                 fetched = await self.consumer.getmany(
@@ -217,13 +223,15 @@ class BatchConsumer:
         return spans
 
 
-def _tune_collector() -> None:
-    """Collect less often, and never again scan what the started service holds for good."""
+def _tune_collector(collect_less_often: bool) -> None:
+    """Never again scan what the started service holds for good, and (for throughput) collect
+    less often."""
     gc.collect()
     # What is alive now (modules, schemas, pools) lives as long as the process: frozen, it is
     # left out of every later collection.
     gc.freeze()
-    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    if collect_less_often:
+        gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 def _incoming(record: ConsumerRecord) -> IncomingMessage:

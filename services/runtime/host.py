@@ -65,6 +65,10 @@ class ServiceDefinition:
     # this handler; `handlers` then name the event types it takes and serve the one-by-one
     # fallback for a batch that fails.
     batch_handler: BatchHandler | None = None
+    # True when the process answers requests whose latency matters on the consumer's event
+    # loop (the gateway's API): the batch consumer then keeps the garbage collector's short
+    # pauses rather than trading them for throughput (see `batch_consumer`).
+    serves_latency_sensitive_requests: bool = False
 
 
 @dataclass
@@ -298,6 +302,7 @@ def _batch_consumer(
         consumer=consumer,
         batch_size_max=settings.consumer_batch_size_max,
         infrastructure_retry_backoff_s=settings.infrastructure_retry_backoff_s,
+        collect_less_often=not definition.serves_latency_sensitive_requests,
     )
 
 

@@ -522,10 +522,16 @@ def demo_token(data_dir: Path | None = None) -> str:
 
 
 def demo_logins(data_dir: Path) -> Path:
-    """Make (or refresh) the demo web users with new random passwords; write them, one
-    `user id  password  roles` line each, to `<data dir>/demo-logins.txt` (mode 600)."""
+    """Make the demo web users, each with a new random password, and write them, one
+    `user id  password  roles` line each, to `<data dir>/demo-logins.txt` (mode 600). A user
+    the file already lists keeps its password: hashing nine with Argon2id took seconds of every
+    warm start, and a password someone set since stays theirs."""
     settings = RuntimeSettings()
-    logins = [(user, generate_password(), grants) for user, _, grants in DEMO_WEB_USERS]
+    path = data_dir / "demo-logins.txt"
+    kept = _listed_passwords(path)
+    logins = [
+        (user, kept.get(user) or generate_password(), grants) for user, _, grants in DEMO_WEB_USERS
+    ]
 
     async def make() -> None:
         connection = await connect(settings.effective_database_url())
@@ -534,17 +540,25 @@ def demo_logins(data_dir: Path) -> Path:
             for (user, name, grants), (_, password, _) in zip(DEMO_WEB_USERS, logins, strict=True):
                 parsed = [parse_grant(text) for text in grants]
                 await users.add_principal(connection, user, parsed, display_name=name)
-                await users.set_password(connection, user, password)
+                if user not in kept or not await users.has_password(connection, user):
+                    await users.set_password(connection, user, password)
         finally:
             await connection.close()
 
     asyncio.run(make())
-    path = data_dir / "demo-logins.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"{user}  {password}  {', '.join(grants)}" for user, password, grants in logins]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
     return path
+
+
+def _listed_passwords(path: Path) -> dict[str, str]:
+    """user id → password, from an earlier run's demo-logins.txt (empty if there is none)."""
+    if not path.exists():
+        return {}
+    listed = (line.split("  ") for line in path.read_text(encoding="utf-8").splitlines())
+    return {fields[0]: fields[1] for fields in listed if len(fields) == 3}
 
 
 def board_actor_tokens(database_url: str | None = None) -> dict[str, str]:

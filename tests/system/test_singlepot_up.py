@@ -167,9 +167,9 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
         signed_in = demo_token_header(tmp_path)
         pot = httpx.get(f"{gateway}/api/v1/places/GM/pot", headers=signed_in).json()
         spend = httpx.get(f"{gateway}/api/v1/places/GM/spend", headers=signed_in).json()["spend"]
+        logins = demo_logins(tmp_path)
         pages = {
-            user: main_page_after_sign_in(gateway, user, password)
-            for user, password in demo_logins(tmp_path)
+            user: main_page_after_sign_in(gateway, user, password) for user, password in logins
         }
         open_data = {
             name: httpx.get(f"{gateway}/open-data/places/GM/{name}").json()
@@ -242,6 +242,10 @@ def test_up_serves_the_demo_place_and_ctrl_c_stops_everything_then_a_rerun_reuse
         spend_again = httpx.get(f"{gateway}/api/v1/places/GM/spend", headers=signed_in).json()
         assert len(spend_again["spend"]) == 2
         assert httpx.get(f"{gateway}/api/v1/places/GM/pot").status_code == 401
+        # The demo's people keep their passwords (not hashed again at every start).
+        assert demo_logins(tmp_path) == logins
+        user, password = logins[0]
+        assert main_page_after_sign_in(gateway, user, password)[0] == 200
     finally:
         assert stop_with_ctrl_c(second) == 0
 

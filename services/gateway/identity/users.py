@@ -97,6 +97,11 @@ async def set_password(connection: asyncpg.Connection, principal_id: str, passwo
         await db.end_sessions_of(connection, principal_id)
 
 
+async def has_password(connection: asyncpg.Connection, principal_id: str) -> bool:
+    """Whether the principal can sign in on the web (a password hash is stored)."""
+    return await db.password_hash_of(connection, principal_id) is not None
+
+
 async def check_password(connection: asyncpg.Connection, principal_id: str, password: str) -> bool:
     """Whether the password is the principal's; an unknown principal takes as long as a wrong
     password and is simply False, so the answer does not reveal who has an account. A right

@@ -15,11 +15,10 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from uuid import UUID
 
 import pydantic_core
-from pydantic import BaseModel
 
 from contracts import (
     AttributionShare,
@@ -56,6 +55,7 @@ from contracts.ledger import (
 from contracts.money import PENCE_MAX, format_pounds
 from contracts.risk_share import ApplyRiskShare, RiskShareApplied, RiskSharePartner, StreamMove
 from contracts.spend import RecoveredShare, SpendRecovered
+from contracts.trusted import trusted
 from contracts.values import TEXT_LENGTH_MAX, TransferLeg, next_financial_year
 from services.ledger.errors import LedgerRejection
 
@@ -601,28 +601,6 @@ def _transfer_posted_fields(transfer: Transfer, *, validated_legs: bool) -> dict
         "previous_hash": transfer.previous_hash,
         "chain_hash": transfer.chain_hash,
     }
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def trusted(model: type[_Model], fields: dict[str, Any]) -> _Model:
-    """A contract model holding `fields` as given, not validated again: for the events the
-    ledger builds on its hot path from values it has itself checked (`model_construct` is
-    slower than validating). Every field must be given, in the model's order, so that the
-    JSON is the same (reordering them here cost as much as validating a small model).
-    tests/unit/ledger compares every kind of event the ledger builds this way with the
-    validated one, field order included."""
-    assert len(fields) == len(model.__pydantic_fields__), f"{model.__name__}: {list(fields)}"
-    instance = model.__new__(model)
-    _set_attribute(instance, "__dict__", fields)
-    _set_attribute(instance, "__pydantic_fields_set__", set(fields))
-    _set_attribute(instance, "__pydantic_extra__", None)
-    _set_attribute(instance, "__pydantic_private__", None)
-    return instance
-
-
-_set_attribute = object.__setattr__  # the models are frozen
 
 
 def _open_year(book: PlaceBook, financial_year: str) -> None:

@@ -1,11 +1,14 @@
-"""Benchmark: the ledger's batch consumer, hand-written on aiokafka or FastStream's batch kind.
+"""Benchmark: the ledger consuming through FastStream's batch subscriber or a hand-written loop.
 
     python -m bench.consumer_ab [--requests 40000] [--rounds 2] [--partitions 4]
 
 The same workload as `bench.ledger_throughput`, pre-produced once per run; each round runs one
 ledger process with each consumer, back to back (the order alternates between rounds, since the
 machine is shared), on a fresh database and topics. Both variants do the same work per batch
-(`BatchConsumer.process`) and differ only in the consume loop and its offset commits.
+(`BatchConsumer.process_fetch`) and differ only in the consume loop: FastStream's batch
+subscriber, which every batch service runs (`services/runtime/faststream_batches.py`), against
+the hand-written aiokafka `getmany` loop they ran before (`BatchConsumer.run`), kept as the
+reference so that the cost of the framework stays measured.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer
 
 from bench.ledger_throughput import Figures, prepare_database, produce, wait_until_done, workload
 from bench.report import Figure, publish
 from contracts import Envelope, topics
-from services.runtime.batch_consumer import _tune_collector
+from services.runtime.batch_consumer import BatchConsumer
 from services.runtime.consumer import EventConsumer
-from services.runtime.faststream_batches import batch_broker
 from services.runtime.host import ServiceHost
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.ports import free_port
@@ -43,11 +46,13 @@ async def serve(variant: str) -> None:
     """One ledger process consuming with `variant` until terminated."""
     settings = RuntimeSettings()
     definition = service_definition("ledger")
-    if variant == "aiokafka":
+    if variant == "faststream":
+        # The service as it runs in production: the host's FastStream batch subscriber.
         host = ServiceHost(definition, settings)
         await host.start()
         await asyncio.Event().wait()
-    # The host without a consumer of its own; the FastStream broker consumes instead.
+    # The reference: the host without a consumer of its own, and the hand-written loop
+    # (`BatchConsumer.run`) the batch services used before, doing the same per-batch work.
     host = ServiceHost(dataclasses.replace(definition, subscriptions=()), settings)
     await host.start()
     assert host.pool is not None and definition.batch_handler is not None
@@ -59,17 +64,29 @@ async def serve(variant: str) -> None:
         retry_backoff_s=settings.handler_retry_backoff_s,
         infrastructure_retry_backoff_s=settings.infrastructure_retry_backoff_s,
     )
-    broker = batch_broker(
-        settings,
-        definition.name,
-        definition.subscriptions,
-        definition.batch_handler,
-        host.pool,
-        fallback,
+    consumer = AIOKafkaConsumer(
+        *[settings.topic(topic) for topic in definition.subscriptions],
+        bootstrap_servers=settings.effective_bootstrap_servers(),
+        group_id=settings.consumer_group(definition.name),
+        client_id=f"{definition.name}-batches",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        max_poll_records=settings.consumer_batch_size_max,
     )
-    await broker.start()
-    _tune_collector()  # as BatchConsumer does, so that only the consume loop differs
-    await asyncio.Event().wait()
+    batches = BatchConsumer(
+        name=definition.name,
+        pool=host.pool,
+        handler=definition.batch_handler,
+        event_types=frozenset(definition.handlers),
+        fallback=fallback,
+        consumer=consumer,
+        batch_size_max=settings.consumer_batch_size_max,
+        infrastructure_retry_backoff_s=settings.infrastructure_retry_backoff_s,
+    )
+    await batches.run()  # tunes the collector as the host does for FastStream's
 
 
 async def run_variant(

@@ -10,16 +10,10 @@ through the ordinary `EventConsumer`, so one bad message is dead-lettered and th
 The handler must itself be idempotent on event ids (the ledger keeps a table of the requests it
 has answered): after a crash or a rebalance the uncommitted part of a batch comes again.
 
-Why raw aiokafka here while allocations uses FastStream (issue 13 asks for one
-stack): FastStream's Kafka batch subscriber doing this same per-batch work
-(`services/runtime/faststream_batches.py`, `python -m bench.consumer_ab`) was measured against
-this consumer on the ledger's workload (40,000 requests, 4 partitions, one process, nine pairs
-run back to back, 2026-12-07): FastStream's was slower in six pairs, 2,178 against 2,544
-transfers/s on average (0.86); 2.4x and 2.7x slower in the two pairs where its run met load
-average 5-6.4 (2,289 / 965 and 2,030 / 757 transfers/s, aiokafka / FastStream), 0.96 over the
-other seven (load average 1.7-4.7). See bench/NOTES.md. So the ledger, the outcomes service
-(whose evidence commands gained 2.2x from one transaction per fetch: `bench.outcomes_batches`)
-and the gateway's projector use this consumer.
+Every service consumes through FastStream (issue 13): `services/runtime/faststream_batches.py`
+runs FastStream's Kafka batch subscriber and hands each fetch to `process_fetch`. `run`, the
+hand-written aiokafka loop these services used before, is kept only as the reference that
+`python -m bench.consumer_ab` measures the FastStream loop against (bench/NOTES.md).
 """
 
 from __future__ import annotations
@@ -102,7 +96,7 @@ class BatchConsumer:
                     timeout_ms=1000, max_records=self.batch_size_max
                 )
                 if fetched:
-                    await self._process_fetch(fetched)
+                    await self.process_fetch(fetched)
         finally:
             self.running = False
             # Back as it was, so that a process that goes on (a test session) collects as usual.
@@ -111,7 +105,7 @@ class BatchConsumer:
             with contextlib.suppress(KafkaError):
                 await self.consumer.stop()
 
-    async def _process_fetch(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    async def process_fetch(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Process a fetch topic by topic, then commit every partition's offsets at once.
 
         One transaction per topic, not per partition: at moderate load a fetch holds a few

@@ -1,15 +1,28 @@
-"""FastStream's Kafka batch subscriber doing what `BatchConsumer` does, so the two can be measured.
+"""Consumes a service's topics in batches through FastStream's Kafka batch subscriber.
 
-A prototype for the "one consumer stack" question (issue 13): the same per-batch work
-(`BatchConsumer.process`: decode, one transaction per partition's batch, the one-by-one
-fallback with its inbox and dead letters), reached through `broker.subscriber(..., batch=True)`
-with the explicit ack policy instead of a hand-written `getmany` loop. Offsets are committed
-after every partition of the fetch has been handled (ack); an infrastructure failure raises,
-FastStream nacks, and every partition of the fetch is rewound to its first record.
+The ledger, the outcomes service and the gateway's projector consume here (`host.py` builds it
+for a definition with a `batch_handler`); allocations uses FastStream's one-message subscriber,
+so every service consumes through FastStream (issue 13). FastStream runs the loop: it fetches up
+to `consumer_batch_size_max` records (`batch=True`) and hands them over. What is done with them
+is `BatchConsumer.process_fetch`, unchanged: one transaction per topic per fetch, the
+one-by-one fallback with its inbox and dead letters, offsets committed only after the handling,
+and on an infrastructure failure the topics done committed and the rest fetched again.
+
+The ack policy is explicitly `MANUAL`: `process_fetch` commits each partition's position itself
+(so that the topics done before a database outage stay done, and a commit refused after a
+rebalance is a warning, as it always was). Anything else escaping it nacks the fetch: FastStream
+rewinds every partition to its first record, so nothing is passed over; the inbox makes the
+repeats harmless.
+
+Measured against the hand-written aiokafka loop it replaces (`BatchConsumer.run`, kept as the
+reference of `python -m bench.consumer_ab`): see bench/NOTES.md, "FastStream's batch subscriber
+against `BatchConsumer`".
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 from collections import defaultdict
 from typing import Any, cast
@@ -20,8 +33,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.runtime import telemetry
-from services.runtime.batch_consumer import BatchConsumer, BatchHandler, _incoming
+from services.runtime.batch_consumer import BatchConsumer, BatchHandler, _tune_collector
 from services.runtime.consumer import EventConsumer
 from services.runtime.settings import RuntimeSettings
 
@@ -36,20 +48,19 @@ def batch_broker(
     pool: asyncpg.Pool,
     fallback: EventConsumer,
 ) -> KafkaBroker:
-    """A broker with one batch subscriber feeding each partition's records to `handler`."""
-    # Only `process` is used: the FastStream subscriber replaces the consume loop, so the
-    # per-batch work is byte for byte what the hand-written consumer does.
-    processor = BatchConsumer(
+    """A broker with one batch subscriber over `subscriptions`, feeding each fetch to `handler`."""
+    batches = BatchConsumer(
         name=name,
         pool=pool,
         handler=handler,
         event_types=frozenset(fallback.handlers),
         fallback=fallback,
+        # The subscriber's own client, which FastStream builds when the broker starts; set
+        # from each fetch's message below.
         consumer=cast(AIOKafkaConsumer, None),
         batch_size_max=settings.consumer_batch_size_max,
         infrastructure_retry_backoff_s=settings.infrastructure_retry_backoff_s,
     )
-    group_id = settings.consumer_group(name)
     broker = KafkaBroker(
         settings.effective_bootstrap_servers(),
         client_id=f"{name}-batches",
@@ -58,12 +69,15 @@ def batch_broker(
     )
     subscriber = broker.subscriber(
         *[settings.topic(topic) for topic in subscriptions],
-        group_id=group_id,
+        group_id=settings.consumer_group(name),
         batch=True,
         max_records=settings.consumer_batch_size_max,
         max_poll_records=settings.consumer_batch_size_max,
-        batch_timeout_ms=1000,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        # After an empty poll FastStream sleeps this long before the next one, so a message
+        # arriving then waits up to this much more: kept to the fetch wait, which an idle
+        # partition already costs (bench/NOTES.md, "Latency at moderate load").
+        batch_timeout_ms=settings.consumer_fetch_max_wait_ms,
+        ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
@@ -75,24 +89,45 @@ def batch_broker(
     async def on_batch(body: Any, message: KafkaMessage) -> None:
         records = message.raw_message
         assert isinstance(records, tuple), "a batch subscriber gets a tuple of records"
-        by_partition: dict[TopicPartition, list[ConsumerRecord]] = defaultdict(list)
-        for record in records:
-            by_partition[TopicPartition(record.topic, record.partition)].append(record)
-        for partition, partition_records in by_partition.items():
-            # Raises on infrastructure failures: FastStream then rewinds every partition.
-            await processor.process([_incoming(record) for record in partition_records])
-            if isinstance(message.consumer, AIOKafkaConsumer):
-                telemetry.instruments().record_lag(
-                    name,
-                    partition.topic,
-                    partition.partition,
-                    message.consumer.highwater(partition),
-                    partition_records[-1].offset + 1,
-                )
+        assert isinstance(message.consumer, AIOKafkaConsumer)
+        batches.consumer = message.consumer
+        try:
+            await batches.process_fetch(_by_partition(records))
+        except Exception:
+            # Not the database (`process_fetch` retries that itself): something unforeseen,
+            # after which no offset may move past an unhandled message. FastStream logs it.
+            await message.nack()
+            await asyncio.sleep(settings.infrastructure_retry_backoff_s)
+            raise
 
     return broker
+
+
+def _by_partition(
+    records: tuple[ConsumerRecord, ...],
+) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """The fetch as `getmany` returns it: each partition's records, in their order."""
+    fetched: dict[TopicPartition, list[ConsumerRecord]] = defaultdict(list)
+    for record in records:
+        fetched[TopicPartition(record.topic, record.partition)].append(record)
+    return dict(fetched)
 
 
 async def _no_body(message: Any) -> None:
     """The handler reads the raw records; FastStream need not decode anything."""
     return None
+
+
+def tune_collector(collect_less_often: bool) -> tuple[int, int, int]:
+    """Never again scan what the started service holds for good and, for a throughput
+    service, collect less often (`COLLECTOR_THRESHOLDS` in batch_consumer.py, with why the
+    gateway's API keeps Python's own). Returns the thresholds to restore on stop."""
+    thresholds = gc.get_threshold()
+    _tune_collector(collect_less_often)
+    return thresholds
+
+
+def restore_collector(thresholds: tuple[int, int, int]) -> None:
+    """Back as it was, so that a process that goes on (a test session) collects as usual."""
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)

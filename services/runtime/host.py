@@ -27,7 +27,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.runtime import telemetry
-from services.runtime.batch_consumer import BatchConsumer, BatchHandler
+from services.runtime.batch_consumer import BatchHandler
 from services.runtime.broker_watch import BrokerWatch
 from services.runtime.consumer import EventConsumer, Handler, IncomingMessage
 from services.runtime.db import (
@@ -38,6 +38,7 @@ from services.runtime.db import (
     migrations_for,
 )
 from services.runtime.errors import ConfigurationError
+from services.runtime.faststream_batches import batch_broker, restore_collector, tune_collector
 from services.runtime.outbox import OutboxRelay, prune
 from services.runtime.settings import RuntimeSettings
 
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # Longest a stop waits for the pool's connections to come back before closing them anyway.
 POOL_CLOSE_TIMEOUT_S = 10.0
+# Longest a stop waits for the consumer to leave its group and stop.
+BROKER_STOP_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,12 @@ class ServiceHost:
     producer: AIOKafkaProducer | None = None
     broker: KafkaBroker | None = None
     consumer: EventConsumer | None = None
-    batch_consumer: BatchConsumer | None = None
     relay: OutboxRelay | None = None
     broker_watch: BrokerWatch | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _migrations: list[Migration] = field(default_factory=list)
+    # The collector's thresholds before a batch consumer tuned them, to restore on stop.
+    _collector_thresholds: tuple[int, int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -127,11 +131,13 @@ class ServiceHost:
                 infrastructure_retry_backoff_s=self.settings.infrastructure_retry_backoff_s,
             )
             if self.definition.batch_handler is not None:
-                self.batch_consumer = _batch_consumer(
-                    self.settings, self.definition, self.pool, self.consumer
-                )
-                self._tasks.append(
-                    asyncio.create_task(self.batch_consumer.run(), name=f"{self.name}-batches")
+                self.broker = batch_broker(
+                    self.settings,
+                    self.name,
+                    self.definition.subscriptions,
+                    self.definition.batch_handler,
+                    self.pool,
+                    self.consumer,
                 )
             else:
                 self.broker = _subscribed_broker(
@@ -140,7 +146,11 @@ class ServiceHost:
                     self.definition,
                     self.consumer,
                 )
-                await self.broker.start()
+            await self.broker.start()
+            if self.definition.batch_handler is not None:
+                self._collector_thresholds = tune_collector(
+                    collect_less_often=not self.definition.serves_latency_sensitive_requests
+                )
         for background_task in self.definition.background_tasks:
             name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
             self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
@@ -148,7 +158,15 @@ class ServiceHost:
     async def stop(self) -> None:
         """Stop consuming first, then relaying, then close connections."""
         if self.broker is not None:
-            await self.broker.stop()
+            try:
+                # aiokafka's stop leaves the group and may wait on a broker that went away;
+                # bounded, so a stop never hangs (the broker drops the member on its own).
+                await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("%s: the consumer did not stop in time; going on", self.name)
+        if self._collector_thresholds is not None:
+            restore_collector(self._collector_thresholds)
+            self._collector_thresholds = None
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -180,9 +198,7 @@ class ServiceHost:
         if self.broker_watch is not None:
             checks.update(self.broker_watch.readiness())
         if self.consumer is not None:
-            checks["consumer"] = (self.broker is not None and self.broker.running) or (
-                self.batch_consumer is not None and self.batch_consumer.running
-            )
+            checks["consumer"] = self.broker is not None and self.broker.running
             checks["consumed"] = vars(self.consumer.stats)
         checks["ready"] = bool(
             checks["database"]
@@ -270,40 +286,6 @@ async def _start_producer(settings: RuntimeSettings, *, client_id: str) -> AIOKa
             "KAFKA_BOOTSTRAP_SERVERS, or unset it to use the bundled broker."
         ) from None
     return producer
-
-
-def _batch_consumer(
-    settings: RuntimeSettings,
-    definition: ServiceDefinition,
-    pool: asyncpg.Pool,
-    fallback: EventConsumer,
-) -> BatchConsumer:
-    assert definition.batch_handler is not None
-    # Manual commits after each batch's transaction: at-least-once delivery, made effectively
-    # once by the handler's own record of the event ids it has answered.
-    consumer = AIOKafkaConsumer(
-        *[settings.topic(topic) for topic in definition.subscriptions],
-        bootstrap_servers=settings.effective_bootstrap_servers(),
-        group_id=settings.consumer_group(definition.name),
-        client_id=f"{definition.name}-batches",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
-        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-        max_poll_records=settings.consumer_batch_size_max,
-    )
-    return BatchConsumer(
-        name=definition.name,
-        pool=pool,
-        handler=definition.batch_handler,
-        event_types=frozenset(definition.handlers),
-        fallback=fallback,
-        consumer=consumer,
-        batch_size_max=settings.consumer_batch_size_max,
-        infrastructure_retry_backoff_s=settings.infrastructure_retry_backoff_s,
-        collect_less_often=not definition.serves_latency_sensitive_requests,
-    )
 
 
 def _subscribed_broker(

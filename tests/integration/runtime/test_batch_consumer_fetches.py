@@ -88,7 +88,7 @@ async def consume_one_fetch(database_url: str, handler: Handler) -> RecordingCon
         infrastructure_retry_backoff_s=0,
     )
     try:
-        await batches._process_fetch(a_fetch())
+        await batches.process_fetch(a_fetch())
     finally:
         await pool.close()
     return consumer
@@ -153,7 +153,7 @@ async def test_a_deadlock_between_replicas_is_retried_never_dead_lettered(databa
         )
         replicas.append((batches, {partition: [record(partition, 7, first)]}))
     try:
-        await asyncio.gather(*(batches._process_fetch(fetch) for batches, fetch in replicas))
+        await asyncio.gather(*(batches.process_fetch(fetch) for batches, fetch in replicas))
         # PostgreSQL rolled one side back: that side fetches its message again, and nothing
         # went to the dead-letter topic or was passed over.
         committed = [batches.consumer.committed for batches, _ in replicas]
@@ -164,7 +164,7 @@ async def test_a_deadlock_between_replicas_is_retried_never_dead_lettered(databa
         assert all(batches.fallback.stats.ignored == 0 for batches, _ in replicas)
         # Fetched again, it goes through and is committed.
         loser, fetch = next((b, f) for b, f in replicas if b.consumer.sought)
-        await loser._process_fetch(fetch)
+        await loser.process_fetch(fetch)
         assert loser.consumer.committed == [{next(iter(fetch)): 8}]
     finally:
         await pool.close()

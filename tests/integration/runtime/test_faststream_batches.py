@@ -1,6 +1,6 @@
-"""The FastStream batch-subscriber prototype against real PostgreSQL and the real broker: the
-ledger's batch handler answers through it, a repeated request changes state once, and an
-undecodable message is dead-lettered while its partition flows on."""
+"""FastStream's batch subscriber, as the host runs it for a batch service, against real PostgreSQL
+and the real broker: the ledger's batch handler answers through it, a repeated request changes
+state once, and an undecodable message is dead-lettered while its partition flows on."""
 
 from __future__ import annotations
 

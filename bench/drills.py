@@ -339,10 +339,27 @@ def stop_postgres(system: SupervisedSystem) -> None:
     from singlepot.local.postgres import EmbeddedPostgres
 
     port = int(system.env["SINGLEPOT_POSTGRES_PORT"])
-    postgres = EmbeddedPostgres(
-        data_dir=system.data_dir / "postgres", port=port, start_timeout_s=POSTGRES_STOP_TIMEOUT_S
-    )
-    postgres.stop()
+    postgres = EmbeddedPostgres(data_dir=system.data_dir / "postgres", port=port)
+    # A fast shutdown (SIGINT to the postmaster), then wait for that process to end. Not
+    # `pg_ctl stop -w`: it waits for postmaster.pid to go, and `up` starts a new server (a new
+    # postmaster.pid) within a tenth of a second, so pg_ctl waited out its whole timeout.
+    pid = postgres._server_pid()
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + POSTGRES_STOP_TIMEOUT_S
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL (process {pid}) did not stop within the drill's limit")
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def kill_and_restart_up(system: SupervisedSystem) -> None:

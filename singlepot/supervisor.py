@@ -403,14 +403,17 @@ def _runs(pid: object, command_word: str) -> bool:
 
 
 def _wait_gone(pid: int, timeout_s: float = 5.0) -> None:
-    """Wait until process `pid` has exited (a zombie counts: it holds no port)."""
+    """Wait until process `pid` has exited (a zombie counts: it holds no port). A threaded
+    process's main thread shows as a zombie while its other threads still exit and its sockets
+    are still open, so every thread must be gone."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             status = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+            threads = len(list(Path(f"/proc/{pid}/task").iterdir()))
         except OSError:
             return
-        if ") Z " in status:
+        if ") Z " in status and threads <= 1:
             return
         time.sleep(0.05)
 

@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 
 # Tansu reads these from the environment too; the caller's values must not leak into it
 # (an OTLP endpoint meant for our services would make the broker export its own traces).
+# Longest the broker waits for a killed broker's closing connections to free its port (Linux
+# keeps an orphaned connection's FIN-WAIT-2 for up to net.ipv4.tcp_fin_timeout, 60 s).
+PORT_RELEASE_WAIT_S = 60.0
+# How long a process killed a moment ago may take to finish exiting (its threads, its sockets).
+KILLED_EXIT_GRACE_S = 5.0
+
 _TANSU_ENV_VARS = {
     "CLUSTER_ID",
     "LISTENER_URL",
@@ -81,11 +87,7 @@ class LocalBroker:
         if self.is_running():
             return
         binary = find_tansu_binary()
-        if not port_is_free(self.host, self.port):
-            raise LocalStackError(
-                f"Port {self.port} on {self.host} is already in use by another program; "
-                f"free it or set {self.port_setting_name} to another port."
-            )
+        self._wait_for_port()
         began = time.monotonic()
         self._process = self._spawn(binary)
         self._wait_until_ready()
@@ -151,6 +153,25 @@ class LocalBroker:
                 env=env,
                 start_new_session=True,
             )
+
+    def _wait_for_port(self) -> None:
+        """Refuse a port another program listens on; wait out one that only a broker killed a
+        moment ago still holds. Killed (an `up` killed with -9 leaves it, and the next `up`
+        stops it), its connections take a while to close though nothing listens any more, and
+        until then the port cannot be bound."""
+        began = time.monotonic()
+        while not port_is_free(self.host, self.port):
+            waited_s = time.monotonic() - began
+            # A process killed a moment ago may still be exiting, its socket still listening.
+            exited = waited_s > KILLED_EXIT_GRACE_S
+            if (exited and accepts_connections(self.host, self.port)) or (
+                waited_s > PORT_RELEASE_WAIT_S
+            ):
+                raise LocalStackError(
+                    f"Port {self.port} on {self.host} is already in use by another program; "
+                    f"free it or set {self.port_setting_name} to another port."
+                )
+            time.sleep(0.2)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout_s

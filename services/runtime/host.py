@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 
 # Longest a stop waits for the pool's connections to come back before closing them anyway.
 POOL_CLOSE_TIMEOUT_S = 10.0
+# Longest a stop waits for a background task (relay, delivery, clocks) to end once cancelled,
+# and how often it cancels again meanwhile.
+TASK_STOP_TIMEOUT_S = 15.0
+TASK_CANCEL_RETRY_S = 0.5
 # Longest a stop waits for the consumer to leave its group and stop.
 BROKER_STOP_TIMEOUT_S = 15.0
 
@@ -168,9 +172,7 @@ class ServiceHost:
             restore_collector(self._collector_thresholds)
             self._collector_thresholds = None
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _cancel_until_done(task)
         self._tasks.clear()
         if self.producer is not None:
             await self.producer.stop()
@@ -258,6 +260,24 @@ class ServiceHost:
             raise ConfigurationError(
                 f"The {self.name} schema has no tables yet; run `singlepot migrate` first."
             )
+
+
+async def _cancel_until_done(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it, cancelling again while it runs on: in Python 3.11
+    `asyncio.wait_for` swallows a cancellation that arrives just as what it waits for is done
+    (the delivery loop's wake-up), and the loop then goes round again (a test session hung so,
+    waiting for it). Bounded, so a stop never hangs."""
+    deadline = time.monotonic() + TASK_STOP_TIMEOUT_S
+    while not task.done():
+        if time.monotonic() > deadline:
+            log.warning(
+                "%s did not stop within %.0f s; left running", task.get_name(), TASK_STOP_TIMEOUT_S
+            )
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=TASK_CANCEL_RETRY_S)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _as_none(awaitable: Awaitable[None]) -> None:

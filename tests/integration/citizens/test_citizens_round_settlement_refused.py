@@ -15,10 +15,7 @@ from contracts import Event
 from contracts.allocations import RoundWinner, SettleParticipatoryRound
 from contracts.decisions import CommandRefused
 from contracts.envelope import Envelope, wrap
-from services.gateway.app import HANDLERS
-from services.runtime.consumer import HandlerContext
-from services.runtime.outbox import Outbox
-from tests.integration.gateway.gateway_support import client_for
+from tests.integration.gateway.gateway_support import client_for, feed_projector
 from tests.integration.web.web_support import browser_client
 
 pytestmark = pytest.mark.integration
@@ -100,13 +97,7 @@ async def feed(database_url: str, event: Event, causation: Envelope) -> None:
         causation=causation,
         occurred_at=datetime(2026, 8, 1, 10, 5, tzinfo=UTC),
     )
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
-    try:
-        async with connection.transaction():
-            outbox = Outbox(connection, "allocations", causation=envelope)
-            await HANDLERS[type(event)](HandlerContext(connection, outbox, envelope), event)
-    finally:
-        await connection.close()
+    await feed_projector(database_url, [envelope])
 
 
 async def test_a_refused_settlement_shows_on_the_round_its_api_and_its_open_data(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -16,11 +16,14 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from services.gateway.app import definition
+from contracts.envelope import Envelope, unwrap
+from services.gateway.app import HANDLERS, definition
 from services.gateway.domain import parse_grant
 from services.gateway.identity import users
 from services.gateway.settings import GatewaySettings
+from services.runtime.consumer import HandlerContext
 from services.runtime.host import build_http_app
+from services.runtime.outbox import Outbox
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.ports import free_port
 
@@ -228,3 +231,17 @@ class WebhookReceiver:
             server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)
+
+
+async def feed_projector(database_url: str, envelopes: Iterable[Envelope]) -> None:
+    """Each event through the gateway's own projector handlers, a transaction each, as its
+    consumer does."""
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
+    try:
+        for envelope in envelopes:
+            event = unwrap(envelope)
+            async with connection.transaction():
+                outbox = Outbox(connection, "gateway", causation=envelope)
+                await HANDLERS[type(event)](HandlerContext(connection, outbox, envelope), event)
+    finally:
+        await connection.close()

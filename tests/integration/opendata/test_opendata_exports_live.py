@@ -45,15 +45,13 @@ from contracts.outcomes import (
     RemittanceLine,
     SampledClaim,
 )
-from services.gateway.app import HANDLERS
 from services.gateway.opendata import validation
 from services.ledger.app import DEFINITION as LEDGER
-from services.runtime.consumer import HandlerContext
-from services.runtime.outbox import Outbox
 from singlepot.demo import participant_hash
 from tests.integration.gateway.gateway_support import (
     bearer,
     client_for,
+    feed_projector,
     gateway_settings,
     token_for,
 )
@@ -430,15 +428,8 @@ async def register_organisations(client: httpx.AsyncClient, database_url: str) -
 
 async def feed_gateway(database_url: str) -> None:
     """Each event through the gateway's own handler, in a transaction, as its consumer does."""
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "gateway"})
-    try:
-        for event in [*EVENTS, *GRANT_EVENTS]:
-            envelope = wrap(event, producer="test")
-            async with connection.transaction():
-                outbox = Outbox(connection, "gateway", causation=envelope)
-                await HANDLERS[type(event)](HandlerContext(connection, outbox, envelope), event)
-    finally:
-        await connection.close()
+    events = [*EVENTS, *GRANT_EVENTS]
+    await feed_projector(database_url, [wrap(event, producer="test") for event in events])
 
 
 async def test_the_public_open_data_is_valid_and_holds_no_personal_data(

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 import asyncpg
@@ -57,6 +57,10 @@ class BrokerWatch:
     last_check_at: float = 0.0
     losses_detected: int = 0
     last_recovery_at: float | None = None
+    # Held while topics are re-created and the replay asked for: the periodic check and the
+    # relay's own check may find the same loss at once, and the relay must not publish
+    # before a recovery under way has asked it to replay.
+    _recovery_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def readiness(self) -> dict[str, object]:
         """The broker's part of /readyz: reachable at the last check, and that check recent."""
@@ -73,10 +77,48 @@ class BrokerWatch:
             await self.check()
 
     async def check(self) -> None:
-        """One check: is the broker there, and does it still hold what the relay published?
+        """One periodic check: is the broker there, and does it still hold what the relay
+        published?"""
+        try:
+            reason = await self._look()
+        except Exception as error:  # any failure means "not reachable now"; the next check retries
+            self.reachable = False
+            self.last_error = f"{error.__class__.__name__}: {error}"[:500]
+            self.relay.broker_may_have_changed()
+            return
+        self.reachable, self.last_error = True, None
+        self.last_check_at = time.monotonic()
+        reason = reason or self.relay.lost_data_reason
+        if reason is not None and self.relay.active and not self._recovered_just_now():
+            try:
+                async with asyncio.timeout(self.settings.broker_check_timeout_s):
+                    await self.recover(reason)
+            except Exception as error:  # the broker went away again: the next check retries
+                log.warning("%s could not re-create topics: %r", self.service, error)
 
-        A reader of its own each time (no group, nothing committed): a client kept across a
-        broker restart can keep stale state, and a check must never hang."""
+    async def verify_before_publishing(self) -> None:
+        """The relay's check before it publishes as the newly active relay, or after a failed
+        attempt: when the broker lost data, topics are re-created and the relay replays before
+        anything newer goes out. Raises when the broker does not answer (the relay retries).
+        No ten-check gap here: this runs once per take-over or failure, never in a loop."""
+        looked_at = time.monotonic()
+        reason = await self._look()
+        self.reachable, self.last_error = True, None
+        self.last_check_at = time.monotonic()
+        async with self._recovery_lock:
+            # The periodic check may have found the same loss meanwhile: one replay is enough.
+            recovered_since = self.last_recovery_at is not None and (
+                self.last_recovery_at >= looked_at
+            )
+            if reason is not None and not recovered_since:
+                async with asyncio.timeout(self.settings.broker_check_timeout_s):
+                    await self._recover(reason)
+
+    async def _look(self) -> str | None:
+        """Why the broker lost what the relay published there, or None; raises when the broker
+        does not answer in time. A reader of its own each time (no group, nothing committed):
+        a client kept across a broker restart can keep stale state, and a check must never
+        hang."""
         reader = AIOKafkaConsumer(
             bootstrap_servers=self.settings.effective_bootstrap_servers(),
             client_id=f"{self.service}-broker-watch",
@@ -87,24 +129,11 @@ class BrokerWatch:
         try:
             async with asyncio.timeout(self.settings.broker_check_timeout_s):
                 await reader.start()
-                reason = await self._lost_data(reader)
-        except Exception as error:  # any failure means "not reachable now"; the next check retries
-            self.reachable = False
-            self.last_error = f"{error.__class__.__name__}: {error}"[:500]
-            return
+                return await self._lost_data(reader)
         finally:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.settings.broker_check_timeout_s):
                     await reader.stop()
-        self.reachable, self.last_error = True, None
-        self.last_check_at = time.monotonic()
-        reason = reason or self.relay.lost_data_reason
-        if reason is not None and self.relay.active and not self._recovered_just_now():
-            try:
-                async with asyncio.timeout(self.settings.broker_check_timeout_s):
-                    await self.recover(reason)
-            except Exception as error:  # the broker went away again: the next check retries
-                log.warning("%s could not re-create topics: %r", self.service, error)
 
     def _recovered_just_now(self) -> bool:
         """A replay re-sends the whole retention window: never twice within ten checks, so
@@ -116,6 +145,10 @@ class BrokerWatch:
 
     async def recover(self, reason: str) -> None:
         """Re-create missing topics, then have the relay replay what the broker lost."""
+        async with self._recovery_lock:
+            await self._recover(reason)
+
+    async def _recover(self, reason: str) -> None:
         self.last_recovery_at = time.monotonic()
         self.losses_detected += 1
         telemetry.instruments().broker_losses.add(1, {telemetry.SERVICE_ATTRIBUTE: self.service})

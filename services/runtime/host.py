@@ -118,8 +118,9 @@ class ServiceHost:
             standby_interval_s=self.settings.relay_standby_interval_s,
             replay_window_s=self.settings.outbox_retention_s,
         )
-        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         self.broker_watch = BrokerWatch(self.settings, self.pool, self.relay, self.name)
+        self.relay.verify_broker = self.broker_watch.verify_before_publishing
+        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         await self.broker_watch.check()  # so that /readyz knows the broker from the start
         self._tasks.append(
             asyncio.create_task(self.broker_watch.run(), name=f"{self.name}-broker-watch")

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -228,6 +228,13 @@ class OutboxRelay:
         # the active relay then replays its recent rows before publishing anything else.
         self.lost_data_reason: str | None = None
         self._leader_connection: PoolConnectionProxy | None = None
+        # Set by the host (`BrokerWatch.verify_before_publishing`): proves the broker still holds
+        # what this schema published, or has the relay replay it first. Called before the first
+        # batch of a relay that just became active or whose last attempt failed: a broker that
+        # came back empty (the local one keeps data in memory) must get the rows it lost before
+        # any newer row, or a consumer would see a place's newer command first.
+        self.verify_broker: Callable[[], Awaitable[None]] | None = None
+        self._broker_verified = False
         # Set by a notification that rows were written; the connection listening for them.
         self._rows_written = asyncio.Event()
         self._listening_on: PoolConnectionProxy | None = None
@@ -260,6 +267,7 @@ class OutboxRelay:
             await self.pool.release(connection)
             return False
         self._leader_connection = connection
+        self._broker_verified = False
         log.info("%s outbox relay is now the active relay of its schema", self.service)
         return True
 
@@ -283,6 +291,15 @@ class OutboxRelay:
             return 0
         connection = self._leader_connection
         assert connection is not None
+        if not self._broker_verified and self.verify_broker is not None:
+            try:
+                await self.verify_broker()
+            except Exception as error:
+                # The broker does not answer: nothing can be sent anyway. The relay keeps its
+                # lock (and so shows as stuck once the outbox ages) and checks again next round.
+                log.warning("%s outbox relay waits for the broker: %r", self.service, error)
+                return 0
+            self._broker_verified = True
         if self.lost_data_reason is not None:
             await self.replay_recent(connection)
         async with connection.transaction():
@@ -428,6 +445,11 @@ class OutboxRelay:
                 )
         return placed
 
+    def broker_may_have_changed(self) -> None:
+        """The broker did not answer (a send failed, or the watch could not reach it): it may
+        come back empty, so check it again before the next batch."""
+        self._broker_verified = False
+
     def wake(self, *_signal: object) -> None:
         """Rows were written (or the listening connection was lost): look now rather than at
         the next poll. Takes and ignores what asyncpg passes to its listeners."""
@@ -449,6 +471,7 @@ class OutboxRelay:
                     # The broker or database is away; the rows stay unpublished and are
                     # retried. The lock is given back, so a healthier replica may take over.
                     log.exception("%s outbox relay failed; retrying", self.service)
+                    self.broker_may_have_changed()
                     await self.step_down()
                     published = 0
                     await asyncio.sleep(RETRY_AFTER_FAILURE_S)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from contracts import FinancialYearAmount, RecordSettlement, SettlementRecorded, topics
@@ -125,6 +126,45 @@ async def test_after_the_broker_lost_its_data_the_outbox_is_replayed_without_a_c
         assert host.relay.replayed_total >= 2
         await eventually(lambda: _ready(host))
     assert {e.settlement_id for e in after.events(SettlementRecorded)} == {"S-1", "S-2"}
+
+
+async def test_a_relay_taking_over_after_the_broker_came_back_empty_replays_before_anything_new(
+    stack: Stack, database_url: str, own_broker: LocalBroker
+) -> None:
+    """As when `singlepot up` is killed with -9 and started again: every process, the broker
+    included, is new, and an accepted command waits in an outbox. The rows the lost broker held
+    go out again before that newer row, so a consumer meets each place's events in order. (The
+    watch's periodic check is an hour away here: the relay checks the broker itself.)"""
+    settings = fast_watch_settings(stack, database_url, own_broker, broker_check_interval_s=3600)
+    await create_all_topics(settings)
+    async with running(LEDGER, settings):
+        async with TopicReader(settings, topics.LEDGER_RESULTS) as before:
+            await publish(settings, settlement(1), settlement(2))
+            await eventually(lambda: _count(before, SettlementRecorded, 2))
+    own_broker.stop()
+    own_broker.start()
+    await create_all_topics(settings)  # as `up` does before it starts the services
+    newer = SettlementRecorded(
+        place_id="GM",
+        settlement_id="S-3",
+        department_code="DWP",
+        funding_stream_code="WORK",
+        spending_review_period="SR2025",
+        profile=settlement(3).profile,
+        transfer_id="T-3",
+    )
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "ledger"})
+    try:
+        async with connection.transaction():
+            await Outbox(connection, producer="test").add(newer)
+    finally:
+        await connection.close()
+    async with TopicReader(settings, topics.LEDGER_RESULTS) as after:
+        async with running(LEDGER, settings) as host:
+            await eventually(lambda: _count(after, SettlementRecorded, 3))
+            assert host.broker_watch is not None and host.broker_watch.losses_detected == 1
+    first_seen = list(dict.fromkeys(e.settlement_id for e in after.events(SettlementRecorded)))
+    assert first_seen == ["S-1", "S-2", "S-3"]
 
 
 async def _ready(host) -> bool:

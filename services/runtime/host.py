@@ -94,6 +94,7 @@ class ServiceHost:
     _migrations: list[Migration] = field(default_factory=list)
     # The collector's thresholds before a batch consumer tuned them, to restore on stop.
     _collector_thresholds: tuple[int, int, int] | None = None
+    _joining: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -151,17 +152,38 @@ class ServiceHost:
                     self.definition,
                     self.consumer,
                 )
-            await self.broker.start()
-            if self.definition.batch_handler is not None:
-                self._collector_thresholds = tune_collector(
-                    collect_less_often=not self.definition.serves_latency_sensitive_requests
-                )
+            # Connecting proves the broker answers (a start fails as before when it does not);
+            # joining the consumer group waits for the group's rebalance (half the session
+            # timeout on the local broker), which the HTTP API and the relay need not wait for:
+            # /readyz says "consumer" only once it has joined.
+            await self.broker.connect()
+            self._joining = asyncio.create_task(self._join(), name=f"{self.name}-join")
         for background_task in self.definition.background_tasks:
             name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
             self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
 
+    async def _join(self) -> None:
+        """Start the subscriber (join the group), then tune the collector for the long run."""
+        assert self.broker is not None
+        while True:
+            try:
+                await self.broker.start()
+                break
+            except Exception:  # the broker went away between connecting and joining: retry
+                log.exception("%s: the consumer could not join its group; retrying", self.name)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
+                await asyncio.sleep(self.settings.infrastructure_retry_backoff_s)
+        if self.definition.batch_handler is not None:
+            self._collector_thresholds = tune_collector(
+                collect_less_often=not self.definition.serves_latency_sensitive_requests
+            )
+
     async def stop(self) -> None:
         """Stop consuming first, then relaying, then close connections."""
+        if self._joining is not None:
+            await _cancel_until_done(self._joining)
+            self._joining = None
         if self.broker is not None:
             try:
                 # aiokafka's stop leaves the group and may wait on a broker that went away;

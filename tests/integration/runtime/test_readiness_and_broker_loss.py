@@ -14,7 +14,7 @@ import pytest
 
 from contracts import FinancialYearAmount, RecordSettlement, SettlementRecorded, topics
 from services.ledger.app import DEFINITION as LEDGER
-from services.runtime.outbox import Outbox
+from services.runtime.outbox import Outbox, unpublished_count
 from singlepot.local.broker import LocalBroker
 from singlepot.local.ports import free_port
 from singlepot.system import create_all_topics
@@ -137,10 +137,14 @@ async def test_a_relay_taking_over_after_the_broker_came_back_empty_replays_befo
     watch's periodic check is an hour away here: the relay checks the broker itself.)"""
     settings = fast_watch_settings(stack, database_url, own_broker, broker_check_interval_s=3600)
     await create_all_topics(settings)
-    async with running(LEDGER, settings):
+    async with running(LEDGER, settings) as host:
         async with TopicReader(settings, topics.LEDGER_RESULTS) as before:
             await publish(settings, settlement(1), settlement(2))
             await eventually(lambda: _count(before, SettlementRecorded, 2))
+        # Published and marked so (a relay stopped between sending and marking would simply
+        # send them again, in order: not the case this test is about).
+        assert host.pool is not None
+        await eventually(lambda: _all_published(host.pool))
     own_broker.stop()
     own_broker.start()
     await create_all_topics(settings)  # as `up` does before it starts the services
@@ -165,6 +169,10 @@ async def test_a_relay_taking_over_after_the_broker_came_back_empty_replays_befo
             assert host.broker_watch is not None and host.broker_watch.losses_detected == 1
     first_seen = list(dict.fromkeys(e.settlement_id for e in after.events(SettlementRecorded)))
     assert first_seen == ["S-1", "S-2", "S-3"]
+
+
+async def _all_published(pool) -> bool:
+    return await unpublished_count(pool) == 0
 
 
 async def _ready(host) -> bool:

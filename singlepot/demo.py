@@ -23,6 +23,7 @@ import asyncio
 import functools
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from services.gateway.command_log import db as command_log_db
 from services.gateway.domain import parse_grant, request_fingerprint
 from services.gateway.identity import users
 from services.gateway.identity.passwords import generate_password
+from services.gateway.insights import unit_costs
 from services.runtime.db import connect
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.errors import LocalStackError
@@ -694,8 +696,17 @@ def accepted_keys(database_url: str | None, principal_id: str, keys: list[str]) 
 
 def _register_organisations(client: httpx.Client) -> None:
     """The organisations register, as finance staff fill it in (PUT: a second run changes
-    nothing)."""
+    nothing). Those already registered as the demo has them are left: one read instead of a
+    request each on every warm start."""
+    listed = client.get(f"/api/v1/places/{PLACE_ID}/organisations")
+    registered = {
+        entry["organisation_ref"]: entry
+        for entry in (listed.json()["organisations"] if listed.status_code == 200 else [])
+    }
     for reference, body in ORGANISATIONS.items():
+        entry = registered.get(reference, {})
+        if all(entry.get(field) == value for field, value in body.items()):
+            continue
         response = client.put(f"/api/v1/places/{PLACE_ID}/organisations/{reference}", json=body)
         if response.status_code >= 400:
             raise LocalStackError(
@@ -728,7 +739,12 @@ DEMO_UNIT_COSTS = "\n".join(
 
 
 def _load_unit_costs(client: httpx.Client) -> None:
-    """The place's unit-cost table, as the board's managers load it (a new version each run)."""
+    """The place's unit-cost table, as the board's managers load it: a new version when the
+    place's latest table is not the demo's (not at every warm start)."""
+    latest = client.get(f"/api/v1/places/{PLACE_ID}/insights/unit-costs")
+    wanted = json.loads(json.dumps([vars(unit) for unit in unit_costs.table_of(DEMO_UNIT_COSTS)]))
+    if latest.status_code == 200 and latest.json()["unit_costs"] == wanted:
+        return
     response = client.post(
         f"/api/v1/places/{PLACE_ID}/insights/unit-costs",
         content=DEMO_UNIT_COSTS.encode("utf-8"),

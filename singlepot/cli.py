@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sys
 import time
@@ -22,7 +21,7 @@ from rich.table import Table
 from contracts.money import format_pounds
 from services.runtime.errors import RuntimeFailure
 from services.runtime.settings import RuntimeSettings
-from singlepot import asyncapi, export_cli, insights_cli, ledger_cli, reconcile, users_cli
+from singlepot import asyncapi, export_cli, insights_cli, ledger_cli, reconcile, serve, users_cli
 from singlepot.demo import load_demo
 from singlepot.local.errors import LocalStackError
 from singlepot.local.ports import accepts_connections
@@ -161,35 +160,8 @@ def _print_pot(pot: dict[str, Any]) -> None:
     console.print(table)
 
 
-@app.command()
-def serve(
-    service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICE_NAMES)}"),
-    role: str = typer.Option(
-        "all",
-        "--role",
-        help="The gateway only: api (HTTP: API, pages, open data, the feed and SSE), projector "
-        "(events into the read models), delivery (webhooks), or all (what `up` runs).",
-    ),
-) -> None:
-    """Run one service in the foreground (what a Kubernetes Deployment runs)."""
-    import uvicorn
-
-    from services.runtime.host import build_http_app
-
-    config = settings()
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(name)s %(message)s")
-    with one_sentence_errors():
-        try:
-            definition = service_definition(service, role)
-        except ValueError as error:
-            raise LocalStackError(str(error)) from None
-        host = config.gateway_host if service == "gateway" else config.service_host
-        uvicorn.run(
-            build_http_app(definition, config),
-            host=host,
-            port=config.health_port(service),
-            log_level=config.log_level.lower(),
-        )
+# Its own module, so that a service process imports only what it runs (see singlepot/serve.py).
+app.command(name="serve")(serve.serve)
 
 
 @app.command()

@@ -310,7 +310,7 @@ class LocalSystem:
         environment = self._child_environment()
         environment[SERVICE_PORT_SETTINGS[process.service]] = str(process.port)
         process.popen = subprocess.Popen(
-            [sys.executable, "-m", "singlepot", "serve", process.service],
+            [sys.executable, "-m", "singlepot.serve", process.service],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,

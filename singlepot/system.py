@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from pathlib import Path
 
 from contracts import topics
 from services.runtime.db import connect, ensure_database, migrate_schema, migrations_for
@@ -33,6 +35,16 @@ def service_definition(name: str, role: str = "all") -> ServiceDefinition:
     return definition
 
 
+def migrations_folder(name: str) -> Path:
+    """Where service `name` keeps its migrations, `services/<name>/migrations` (what its
+    definition names), found without importing the service: `up` migrates before it starts any
+    service, and importing all four there (the gateway's tree most of all) cost about half a
+    second of CPU on the way to the first one."""
+    spec = importlib.util.find_spec(f"services.{name}")
+    assert spec is not None and spec.origin is not None, f"services.{name} is not installed"
+    return Path(spec.origin).parent / "migrations"
+
+
 async def migrate_all(
     database_url: str, *, create_database: bool, service_roles: bool = False
 ) -> dict[str, list[str]]:
@@ -44,9 +56,8 @@ async def migrate_all(
     try:
         applied = {}
         for name in SERVICE_NAMES:
-            definition = service_definition(name)
             applied[name] = await migrate_schema(
-                connection, name, migrations_for(definition.migrations)
+                connection, name, migrations_for(migrations_folder(name))
             )
         if service_roles:
             await grant_service_roles(connection, SERVICE_NAMES)

@@ -135,6 +135,28 @@ class BrokerWatch:
                 async with asyncio.timeout(self.settings.broker_check_timeout_s):
                     await reader.stop()
 
+    async def missing_topics(self, subscriptions: Iterable[str]) -> bool:
+        """True when the broker lacks one of these topics (named without the prefix), or does
+        not answer (then the caller waits for the full check, as it would for a missing one)."""
+        wanted = {self.settings.topic(topic) for topic in subscriptions}
+        if not wanted:
+            return False
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.effective_bootstrap_servers(),
+            client_id=f"{self.service}-broker-watch",
+            request_timeout_ms=int(self.settings.broker_check_timeout_s * 1000),
+        )
+        try:
+            async with asyncio.timeout(self.settings.broker_check_timeout_s):
+                await reader.start()
+                return not wanted <= await reader.topics()
+        except Exception:  # not answering: the full check says why, and /readyz reports it
+            return True
+        finally:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.settings.broker_check_timeout_s):
+                    await reader.stop()
+
     def _recovered_just_now(self) -> bool:
         """A replay re-sends the whole retention window: never twice within ten checks, so
         that a broker answering oddly for a while cannot make the relay replay in a loop (a

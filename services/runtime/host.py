@@ -122,11 +122,30 @@ class ServiceHost:
         self.broker_watch = BrokerWatch(self.settings, self.pool, self.relay, self.name)
         self.relay.verify_broker = self.broker_watch.verify_before_publishing
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
-        await self.broker_watch.check()  # so that /readyz knows the broker from the start
+        # The first check (so that /readyz knows the broker from the start) runs while the
+        # consumer joins its group: on a warm `singlepot up` the fresh broker is empty, and the
+        # check spends about a second of fetches finding that out, which the join's own wait
+        # (about session_timeout_ms / 2) now covers. Not when a subscribed topic is missing: the
+        # check re-creates it first, as a consumer must never subscribe to a missing topic.
+        first_check = asyncio.create_task(self.broker_watch.check())
+        if await self.broker_watch.missing_topics(self.definition.subscriptions):
+            await first_check
+        try:
+            await self._start_consuming()
+        finally:
+            await first_check
         self._tasks.append(
             asyncio.create_task(self.broker_watch.run(), name=f"{self.name}-broker-watch")
         )
         self._tasks.append(asyncio.create_task(self._prune_forever(), name=f"{self.name}-prune"))
+        for background_task in self.definition.background_tasks:
+            name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
+            self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
+
+    async def _start_consuming(self) -> None:
+        """Subscribe to the definition's topics and start joining the consumer group (if it
+        has any)."""
+        assert self.pool is not None
         if self.definition.subscriptions:
             self.consumer = EventConsumer(
                 name=self.name,
@@ -158,9 +177,6 @@ class ServiceHost:
             # /readyz says "consumer" only once it has joined.
             await self.broker.connect()
             self._joining = asyncio.create_task(self._join(), name=f"{self.name}-join")
-        for background_task in self.definition.background_tasks:
-            name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
-            self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
 
     async def _join(self) -> None:
         """Start the subscriber (join the group), then tune the collector for the long run."""

@@ -66,6 +66,15 @@ async def command_by_key(
     return {**dict(row), "response_body": json.loads(row["response_body"])}
 
 
+async def accepted_keys(
+    connection: asyncpg.Connection, principal_id: str, idempotency_keys: list[str]
+) -> dict[str, str]:
+    """Key → request hash, for the keys among `idempotency_keys` with which `principal_id`
+    already had a request accepted (recorded in the same transaction as the command's effect)."""
+    rows = await connection.fetch(QUERIES.accepted_keys, principal_id, idempotency_keys)
+    return {row["idempotency_key"]: row["request_hash"] for row in rows}
+
+
 # --- Command status ---------------------------------------------------------------------------
 
 

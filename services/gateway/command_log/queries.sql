@@ -53,3 +53,9 @@ ORDER BY o.updated_at DESC LIMIT $2;
 -- A rebuild of the read models replays every event, and with them what became of each command;
 -- the outcomes of commands the gateway decided itself come from no event, so they stay.
 DELETE FROM command_outcomes WHERE NOT decided_here;
+
+-- name: accepted_keys
+-- Which of these Idempotency-Keys a principal has already had accepted (the demo loader skips
+-- their steps on a warm start: each accepted command's event is already in the outbox).
+SELECT idempotency_key, request_hash FROM command_log
+WHERE principal_id = $1 AND idempotency_key = ANY($2::text[]) AND response_status < 400;

@@ -6,11 +6,16 @@ builds, wrapped and encoded as any event is."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import cast
 from uuid import UUID
+
+import asyncpg
 
 from contracts.envelope import decode, encode, encode_payload, unwrap, wrap
 from contracts.outcomes import ClaimResultsRecorded, EvidenceClaim, SubmitEvidence
 from services.outcomes import announcements, domain
+from services.runtime.batched_handlers import BufferedOutbox
+from services.runtime.outbox import EVENT_ID_HEADER, OutboxRow
 
 RECEIVED = date(2026, 12, 1)
 CAUSE = wrap(
@@ -136,3 +141,34 @@ def test_every_claim_has_one_result_in_the_order_submitted() -> None:
         (result["participant_hash"], result["metric_id"], result["row_number"])
         for result in payload["results"]
     ] == [(claim.participant_hash, claim.metric_id, claim.row_number) for claim in command.claims]
+
+
+async def test_the_outbox_row_of_a_payload_is_the_row_of_its_event() -> None:
+    command = a_command()
+    assessment = an_assessment(command)
+    (event,) = announcements.chunk_results(a_contract(), command, assessment, 2000)
+    (payload,) = announcements.chunk_result_payloads(a_contract(), command, assessment, 2000)
+    rows: list[OutboxRow] = []
+    # A buffered outbox keeps its rows in `rows` and never touches the connection.
+    outbox = BufferedOutbox(cast(asyncpg.Connection, None), "outcomes", CAUSE, rows)
+
+    await outbox.add(event)
+    event_id = await outbox.add_payload(ClaimResultsRecorded, payload, "C-1")
+
+    from_event, from_payload = rows
+    assert from_payload.event_id == event_id != from_event.event_id
+    for row in rows:  # the ids and times differ; everything else is the same
+        assert row.headers[EVENT_ID_HEADER] == str(row.event_id)
+    same = ("topic", "partition_key", "event_type")
+    assert [getattr(from_payload, name) for name in same] == [
+        getattr(from_event, name) for name in same
+    ]
+    assert {**from_payload.headers, EVENT_ID_HEADER: ""} == {
+        **from_event.headers,
+        EVENT_ID_HEADER: "",
+    }
+    read_from_event, read_from_payload = (decode(row.value) for row in rows)
+    assert read_from_payload.model_dump(exclude={"event_id", "occurred_at"}) == (
+        read_from_event.model_dump(exclude={"event_id", "occurred_at"})
+    )
+    assert unwrap(read_from_payload) == event

@@ -79,7 +79,9 @@ def chunk_results(
     part_size: int,
 ) -> list[ClaimResultsRecorded]:
     """Every claim of the chunk, accepted (with its price) or rejected (with why), in the
-    order submitted and in parts: the provider reads each claim's result, however many."""
+    order submitted and in parts: the provider reads each claim's result, however many.
+    The handler publishes the same parts as `chunk_result_payloads` (faster); this, the
+    models, is what tests hold those to."""
     position = {id(claim): index for index, claim in enumerate(command.claims)}
     results = [
         (position[id(priced.claim)], claim_result(priced.claim, "accepted", priced=priced))

@@ -156,6 +156,27 @@ def _tree_rss_kib(root_pid: int) -> int:
     return total
 
 
+def _tree_cpu_s(root_pid: int) -> float:
+    """CPU seconds (user and system) of the PostgreSQL server and its live processes, plus
+    what its exited children used (the server's cutime and cstime)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        pid, parent = int(entry.name), int(fields[1])
+        if pid == root_pid:
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        elif parent == root_pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def _next_item(queue: Any, producer: Any) -> Any:
     """The parser's next command, or its summary; fails rather than waits for a dead parser."""
     while True:
@@ -187,16 +208,18 @@ def produce_commands(
         )
         for command in commands:
             queue.put(encode(wrap(command, producer="gateway")))
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((report.rows_read, report.rows_rejected, report.commands, peak_kib))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    queue.put((report.rows_read, report.rows_rejected, report.commands, usage.ru_maxrss, cpu_s))
 
 
 async def send_file(
     consumer: EventConsumer, path: Path, contract_id: str, provider_id: str, key: bytes
-) -> tuple[int, int, int, int]:
+) -> tuple[int, int, int, int, float]:
     """The upload path: a parser process feeds the outcomes service's consumer.
 
-    Returns (rows read, rows rejected by the parser, commands, the parser's peak RSS in KiB).
+    Returns (rows read, rows rejected by the parser, commands, the parser's peak RSS in KiB,
+    the parser's CPU seconds).
     """
     context = multiprocessing.get_context("spawn")
     queue = context.Queue(maxsize=QUEUED_COMMANDS_MAX)
@@ -267,11 +290,14 @@ async def run(
 
         assert consumer.stats.dead_lettered == 0, "a setup message failed; see the log"
         sampler.start()
-        started = time.monotonic()
-        rows_read, rows_bad, commands, parser_peak_kib = await send_file(
+        started, service_cpu_s = time.monotonic(), time.process_time()
+        postgres_cpu_s = _tree_cpu_s(sampler.postgres_pid)
+        rows_read, rows_bad, commands, parser_peak_kib, parser_cpu_s = await send_file(
             consumer, file_path, "C-BIG", "P-BIG", key
         )
         elapsed = time.monotonic() - started
+        service_cpu_s = time.process_time() - service_cpu_s
+        postgres_cpu_s = _tree_cpu_s(sampler.postgres_pid) - postgres_cpu_s
         sampler.stop()
         assert consumer.stats.dead_lettered == 0, "a command failed; see the log"
 
@@ -303,6 +329,11 @@ async def run(
         "seconds": elapsed,
         "rows_per_s": rows_read / elapsed,
         **TIMINGS,
+        # CPU seconds of each part while the file went through: steadier than the elapsed
+        # time when other work shares the cores, so A/B comparisons can lean on them.
+        "service_cpu_s": service_cpu_s,
+        "parser_cpu_s": parser_cpu_s,
+        "postgres_cpu_s": postgres_cpu_s,
         "first_50_commands_mean_ms": 1000 * sum(CHUNK_SECONDS[:50]) / 50,
         "last_50_commands_mean_ms": 1000 * sum(CHUNK_SECONDS[-51:-1]) / 50,
         "parser_process_peak_rss_mib": parser_peak_kib / 1024,

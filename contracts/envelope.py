@@ -1,5 +1,6 @@
 """The envelope every message travels in, and the functions that wrap, encode and read it."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -86,6 +87,39 @@ def encode_wrapped(
             "correlation_id": causation.correlation_id,
             "traceparent": traceparent or causation.traceparent,
             "payload": event,
+        }
+    )
+
+
+def encode_payload(
+    event_class: type[Event],
+    payload: Mapping[str, Any],
+    *,
+    producer: str,
+    event_id: UUID,
+    causation: Envelope | None = None,
+    traceparent: str | None = None,
+    occurred_at: datetime | None = None,
+) -> bytes:
+    """`encode(wrap(event, ...))` for an event given as its payload, not as a model: the same
+    bytes, for a hot path that would otherwise build thousands of nested models only to dump
+    them again (outcomes' per-claim results of a chunk).
+
+    `payload` must be what `event.model_dump(mode="json")` gives, field order included, with
+    values pydantic-core serialises the same way (a `date` may stay a `date`); the caller
+    builds it from values already validated, and a test compares the bytes with the model's.
+    """
+    return pydantic_core.to_json(
+        {
+            "event_id": event_id,
+            "event_type": event_class.event_type,
+            "schema_version": event_class.schema_version,
+            "occurred_at": occurred_at or datetime.now(UTC),
+            "producer": producer,
+            "causation_id": causation.event_id if causation else None,
+            "correlation_id": causation.correlation_id if causation else event_id,
+            "traceparent": traceparent or (causation.traceparent if causation else None),
+            "payload": payload,
         }
     )
 

@@ -79,7 +79,9 @@ def chunk_results(
     part_size: int,
 ) -> list[ClaimResultsRecorded]:
     """Every claim of the chunk, accepted (with its price) or rejected (with why), in the
-    order submitted and in parts: the provider reads each claim's result, however many."""
+    order submitted and in parts: the provider reads each claim's result, however many.
+    The handler publishes the same parts as `chunk_result_payloads` (faster); this, the
+    models, is what tests hold those to."""
     position = {id(claim): index for index, claim in enumerate(command.claims)}
     results = [
         (position[id(priced.claim)], claim_result(priced.claim, "accepted", priced=priced))
@@ -100,6 +102,81 @@ def chunk_results(
         )
         for start in range(0, len(results), part_size)
     ]
+
+
+def chunk_result_payloads(
+    contract: domain.Contract,
+    command: SubmitEvidence,
+    assessment: domain.Assessment,
+    part_size: int,
+) -> list[dict[str, Any]]:
+    """`chunk_results` as JSON-ready payloads, for `Outbox.add_payload`: the same parts and
+    bytes (tests/unit/outcomes compares them), built in one pass over the chunk with no model
+    per claim. A million-row file makes a million results; building, dumping and encoding a
+    model for each was a third of the file's time."""
+    results = _result_values_in_submitted_order(command.claims, assessment)
+    return [
+        {
+            "place_id": contract.place_id,
+            "contract_id": contract.contract_id,
+            "batch_id": command.batch_id,
+            "chunk_index": command.chunk_index,
+            "first_position": start,
+            "results": results[start : start + part_size],
+        }
+        for start in range(0, len(results), part_size)
+    ]
+
+
+def _result_values_in_submitted_order(
+    claims: Sequence[domain.ClaimLike], assessment: domain.Assessment
+) -> list[dict[str, Any]]:
+    """Each claim's result as ClaimResult's fields in its order. `domain.assess` keeps each of
+    its two lists in the order submitted and puts every claim in one, so they merge by
+    following the claims, with no sort."""
+    accepted, rejected = assessment.accepted, assessment.rejected
+    next_accepted = next_rejected = 0
+    results: list[dict[str, Any]] = []
+    for claim in claims:
+        if next_accepted < len(accepted) and accepted[next_accepted].claim is claim:
+            results.append(_accepted_values(accepted[next_accepted]))
+            next_accepted += 1
+        elif next_rejected < len(rejected) and rejected[next_rejected].claim is claim:
+            results.append(_rejected_values(rejected[next_rejected]))
+            next_rejected += 1
+    assert (next_accepted, next_rejected) == (len(accepted), len(rejected)), (
+        "every assessed claim is one of the chunk's, in the order submitted"
+    )
+    return results
+
+
+def _accepted_values(priced: domain.PricedClaim) -> dict[str, Any]:
+    claim = priced.claim
+    note = domain.resubmission_note(priced) if priced.resubmits is not None else None
+    return {
+        "participant_hash": claim.participant_hash,
+        "metric_id": claim.metric_id,
+        "status": "accepted",
+        "row_number": claim.row_number,
+        "achieved_on": claim.achieved_on,
+        "reason": note,
+        "rule": domain.RESUBMITTED if note else None,
+        "amount_pence": priced.price_pence,
+    }
+
+
+def _rejected_values(rejected: domain.RejectedClaim) -> dict[str, Any]:
+    claim = rejected.claim
+    return {
+        "participant_hash": claim.participant_hash,
+        "metric_id": claim.metric_id,
+        "status": "rejected",
+        "row_number": claim.row_number,
+        "achieved_on": claim.achieved_on,
+        "reason": rejected.reason,
+        "rule": rejected.rule,
+        "amount_pence": None,
+    }
 
 
 def claim_result(

@@ -29,6 +29,7 @@ from contracts.ledger import (
 )
 from contracts.outcomes import (
     AmendMetric,
+    ClaimResultsRecorded,
     ClawBackClaim,
     ClawbackSettled,
     ContractEvent,
@@ -200,12 +201,11 @@ async def _assess_chunk(
             contract, command, assessment, settings.event_rejections_max
         )
     )
-    await _publish_events(
-        context,
-        announcements.chunk_results(
-            contract, command, assessment, settings.event_claim_results_max
-        ),
-    )
+    # Every claim's result, encoded straight from the assessment (no model per claim).
+    for payload in announcements.chunk_result_payloads(
+        contract, command, assessment, settings.event_claim_results_max
+    ):
+        await context.outbox.add_payload(ClaimResultsRecorded, payload, contract.contract_id)
     return assessment
 
 

@@ -57,6 +57,9 @@ class BufferedOutbox(Outbox):
         self.emitted.append(envelope)
         return envelope
 
+    async def _queue(self, row: OutboxRow) -> None:
+        self.rows.append(row)
+
 
 async def handle_in_one_transaction(
     consumer: str,

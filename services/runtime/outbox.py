@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -25,7 +25,7 @@ from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import Span, SpanKind
 
 from contracts import Event
-from contracts.envelope import Envelope, encode, encode_wrapped, wrap
+from contracts.envelope import Envelope, encode, encode_payload, encode_wrapped, wrap
 from services.runtime import telemetry
 from services.runtime.db import QUERIES
 
@@ -142,9 +142,40 @@ class Outbox:
             # The span running now (the HTTP request, the consumer's handling) is the cause.
             traceparent=self.traceparent or telemetry.current_traceparent(),
         )
-        await add_row(self.connection, row_for(envelope, event))
+        await self._queue(row_for(envelope, event))
         self.emitted.append(envelope)
         return envelope
+
+    async def add_payload(
+        self, event_class: type[Event], payload: Mapping[str, Any], partition_key: str
+    ) -> UUID:
+        """`add` for an event given as its JSON-ready payload (see
+        `contracts.envelope.encode_payload`): the same row, encoded in one pass, for events
+        of thousands of values. Returns the event id; no envelope is kept in `emitted`."""
+        assert event_class.topics == (event_class.topic,), "one topic, known from the class"
+        event_id = uuid4()
+        traceparent = self.traceparent or telemetry.current_traceparent()
+        traceparent = traceparent or (self.causation.traceparent if self.causation else None)
+        headers = {EVENT_ID_HEADER: str(event_id), EVENT_TYPE_HEADER: event_class.event_type}
+        if traceparent:
+            headers[TRACEPARENT_HEADER] = traceparent
+        value = encode_payload(
+            event_class,
+            payload,
+            producer=self.producer,
+            event_id=event_id,
+            causation=self.causation,
+            traceparent=traceparent,
+        )
+        await self._queue(
+            OutboxRow(
+                event_id, event_class.topic, partition_key, event_class.event_type, value, headers
+            )
+        )
+        return event_id
+
+    async def _queue(self, row: OutboxRow) -> None:
+        await add_row(self.connection, row)
 
 
 class Placed(NamedTuple):

@@ -263,7 +263,9 @@ class OutboxRelay:
         # what this schema published, or has the relay replay it first. Called before the first
         # batch of a relay that just became active or whose last attempt failed: a broker that
         # came back empty (the local one keeps data in memory) must get the rows it lost before
-        # any newer row, or a consumer would see a place's newer command first.
+        # any newer row, or a consumer would see a place's newer command first. Not covered: a
+        # batch already in flight when the broker dies is resent by the producer to the new
+        # broker and found to be a loss only afterwards (`_mark_published`).
         self.verify_broker: Callable[[], Awaitable[None]] | None = None
         self._broker_verified = False
         # Set by a notification that rows were written; the connection listening for them.

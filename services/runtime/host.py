@@ -30,6 +30,7 @@ from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchHandler
 from services.runtime.broker_watch import BrokerWatch
 from services.runtime.consumer import EventConsumer, Handler, IncomingMessage
+from services.runtime.consumer_groups import SeparateGroup, consumer_groups, hand_over_offsets
 from services.runtime.db import (
     QUERIES,
     Migration,
@@ -76,6 +77,10 @@ class ServiceDefinition:
     # loop (the gateway's API): the batch consumer then keeps the garbage collector's short
     # pauses rather than trading them for throughput (see `batch_consumer`).
     serves_latency_sensitive_requests: bool = False
+    # Subscriptions consumed by a consumer group of their own, each by its own subscriber
+    # beside the service's (so that their messages never wait behind another topic's fetch;
+    # `consumer_groups`). Only with a `batch_handler`.
+    separate_groups: tuple[SeparateGroup, ...] = ()
 
 
 @dataclass
@@ -87,6 +92,8 @@ class ServiceHost:
     pool: asyncpg.Pool | None = None
     producer: AIOKafkaProducer | None = None
     broker: KafkaBroker | None = None
+    # The subscribers of the definition's separate groups, each with its own broker.
+    separate_brokers: list[KafkaBroker] = field(default_factory=list)
     consumer: EventConsumer | None = None
     relay: OutboxRelay | None = None
     broker_watch: BrokerWatch | None = None
@@ -136,15 +143,19 @@ class ServiceHost:
                 infrastructure_retry_backoff_s=self.settings.infrastructure_retry_backoff_s,
             )
             if self.definition.batch_handler is not None:
+                await self._start_separate_groups(self.definition.batch_handler)
+                own_topics = dict(self._consumer_groups()).get(self.name)
+                assert own_topics, f"{self.name}: its own group must read a topic"
                 self.broker = batch_broker(
                     self.settings,
                     self.name,
-                    self.definition.subscriptions,
+                    own_topics,
                     self.definition.batch_handler,
                     self.pool,
                     self.consumer,
                 )
             else:
+                assert not self.definition.separate_groups, "separate groups consume in batches"
                 self.broker = _subscribed_broker(
                     self.settings,
                     self.settings.consumer_group(self.name),
@@ -160,15 +171,36 @@ class ServiceHost:
             name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
             self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
 
+    def _consumer_groups(self) -> list[tuple[str, tuple[str, ...]]]:
+        return consumer_groups(
+            self.name, self.definition.subscriptions, self.definition.separate_groups
+        )
+
+    async def _start_separate_groups(self, handler: BatchHandler) -> None:
+        """A batch subscriber per separate group, through the same handler, inbox and fallback;
+        a group new to its topics starts where the service's own group was on them."""
+        assert self.pool is not None and self.consumer is not None
+        for group in self.definition.separate_groups:
+            name = group.name(self.name)
+            await hand_over_offsets(self.settings, self.name, name, group.topics)
+            broker = batch_broker(
+                self.settings, name, group.topics, handler, self.pool, self.consumer
+            )
+            self.separate_brokers.append(broker)
+            await broker.start()
+
     async def stop(self) -> None:
         """Stop consuming first, then relaying, then close connections."""
-        if self.broker is not None:
+        for broker in [self.broker, *self.separate_brokers]:
+            if broker is None:
+                continue
             try:
                 # aiokafka's stop leaves the group and may wait on a broker that went away;
                 # bounded, so a stop never hangs (the broker drops the member on its own).
-                await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
+                await asyncio.wait_for(broker.stop(), BROKER_STOP_TIMEOUT_S)
             except TimeoutError:
                 log.warning("%s: the consumer did not stop in time; going on", self.name)
+        self.separate_brokers.clear()
         if self._collector_thresholds is not None:
             restore_collector(self._collector_thresholds)
             self._collector_thresholds = None
@@ -201,7 +233,8 @@ class ServiceHost:
         if self.broker_watch is not None:
             checks.update(self.broker_watch.readiness())
         if self.consumer is not None:
-            checks["consumer"] = self.broker is not None and self.broker.running
+            brokers = [self.broker, *self.separate_brokers]
+            checks["consumer"] = all(broker is not None and broker.running for broker in brokers)
             checks["consumed"] = vars(self.consumer.stats)
         checks["ready"] = bool(
             checks["database"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from contracts import topics
 from services.gateway.api import extend_http
 from services.gateway.citizens import handlers as citizens_handlers
+from services.gateway.command_log import status as command_status
 from services.gateway.delivery.webhooks import delivery_loop
 from services.gateway.monitoring import handlers as monitoring_handlers
 from services.gateway.opendata import history_handlers
@@ -49,8 +50,11 @@ HANDLERS = history_handlers.alongside(
         citizens_handlers.HANDLERS,
     )
 )
-# In a batch, open data keeps each changed process's OCDS release once, after the batch.
-handle_batch = history_handlers.releases_once_per_batch(projection_handlers.batch_handler(HANDLERS))
+# In a batch, open data keeps each changed process's OCDS release once, after the batch, and
+# the batch's command progress is recorded in one statement.
+handle_batch = history_handlers.releases_once_per_batch(
+    command_status.progress_once_per_batch(projection_handlers.batch_handler(HANDLERS))
+)
 
 SUBSCRIPTIONS = (
     topics.LEDGER_RESULTS,

@@ -12,6 +12,7 @@ from pathlib import Path
 from contracts import topics
 from services.gateway.api import extend_http
 from services.gateway.citizens import handlers as citizens_handlers
+from services.gateway.command_log import status as command_status
 from services.gateway.delivery.webhooks import delivery_loop
 from services.gateway.monitoring import handlers as monitoring_handlers
 from services.gateway.opendata import history_handlers
@@ -19,6 +20,7 @@ from services.gateway.projections import handlers as projection_handlers
 from services.gateway.refused_work import handlers as refused_work
 from services.gateway.returns import handlers as returns_handlers
 from services.gateway.settings import GatewaySettings
+from services.runtime.consumer_groups import SeparateGroup
 from services.runtime.host import ServiceDefinition
 
 
@@ -48,8 +50,11 @@ HANDLERS = history_handlers.alongside(
         citizens_handlers.HANDLERS,
     )
 )
-# In a batch, open data keeps each changed process's OCDS release once, after the batch.
-handle_batch = history_handlers.releases_once_per_batch(projection_handlers.batch_handler(HANDLERS))
+# In a batch, open data keeps each changed process's OCDS release once, after the batch, and
+# the batch's command progress is recorded in one statement.
+handle_batch = history_handlers.releases_once_per_batch(
+    command_status.progress_once_per_batch(projection_handlers.batch_handler(HANDLERS))
+)
 
 SUBSCRIPTIONS = (
     topics.LEDGER_RESULTS,
@@ -58,10 +63,16 @@ SUBSCRIPTIONS = (
     topics.OUTCOMES_LIFECYCLE,
 )
 
+# Spend events are what departments wait for: they are consumed by a group of their own
+# (`gateway-spend`), so that a spend never waits behind a fetch of the other topics' events
+# (bench/NOTES.md, "The spend topic's own consumer group"). Same handlers, same inbox.
+SPEND_GROUP = SeparateGroup("spend", (topics.LEDGER_SPEND,))
+
 
 def definition(settings: GatewaySettings | None = None, role: Role = Role.ALL) -> ServiceDefinition:
     """The gateway with its own settings (read from the environment unless given), doing what
-    `role` does. Every role is the service `gateway`: one schema, one consumer group."""
+    `role` does. Every role is the service `gateway`: one schema; a projector's consumer
+    groups are `gateway` and `gateway-spend`."""
     gateway_settings = settings or GatewaySettings()
     serves_http = role in (Role.ALL, Role.API)
     projects = role in (Role.ALL, Role.PROJECTOR)
@@ -72,6 +83,7 @@ def definition(settings: GatewaySettings | None = None, role: Role = Role.ALL) -
         subscriptions=SUBSCRIPTIONS if projects else (),
         handlers=HANDLERS if projects else {},
         batch_handler=handle_batch if projects else None,
+        separate_groups=(SPEND_GROUP,) if projects else (),
         extend_http=functools.partial(extend_http, settings=gateway_settings)
         if serves_http
         else None,

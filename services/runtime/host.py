@@ -30,6 +30,7 @@ from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchHandler
 from services.runtime.broker_watch import BrokerWatch
 from services.runtime.consumer import EventConsumer, Handler, IncomingMessage
+from services.runtime.consumer_groups import SeparateGroup, consumer_groups, hand_over_offsets
 from services.runtime.db import (
     QUERIES,
     Migration,
@@ -76,6 +77,10 @@ class ServiceDefinition:
     # loop (the gateway's API): the batch consumer then keeps the garbage collector's short
     # pauses rather than trading them for throughput (see `batch_consumer`).
     serves_latency_sensitive_requests: bool = False
+    # Subscriptions consumed by a consumer group of their own, each by its own subscriber
+    # beside the service's (so that their messages never wait behind another topic's fetch;
+    # `consumer_groups`). Only with a `batch_handler`.
+    separate_groups: tuple[SeparateGroup, ...] = ()
 
 
 @dataclass
@@ -87,6 +92,8 @@ class ServiceHost:
     pool: asyncpg.Pool | None = None
     producer: AIOKafkaProducer | None = None
     broker: KafkaBroker | None = None
+    # The subscribers of the definition's separate groups, each with its own broker.
+    separate_brokers: list[KafkaBroker] = field(default_factory=list)
     consumer: EventConsumer | None = None
     relay: OutboxRelay | None = None
     broker_watch: BrokerWatch | None = None
@@ -156,15 +163,19 @@ class ServiceHost:
                 infrastructure_retry_backoff_s=self.settings.infrastructure_retry_backoff_s,
             )
             if self.definition.batch_handler is not None:
+                self._build_separate_groups(self.definition.batch_handler)
+                own_topics = dict(self._consumer_groups()).get(self.name)
+                assert own_topics, f"{self.name}: its own group must read a topic"
                 self.broker = batch_broker(
                     self.settings,
                     self.name,
-                    self.definition.subscriptions,
+                    own_topics,
                     self.definition.batch_handler,
                     self.pool,
                     self.consumer,
                 )
             else:
+                assert not self.definition.separate_groups, "separate groups consume in batches"
                 self.broker = _subscribed_broker(
                     self.settings,
                     self.settings.consumer_group(self.name),
@@ -179,34 +190,66 @@ class ServiceHost:
             self._joining = asyncio.create_task(self._join(), name=f"{self.name}-join")
 
     async def _join(self) -> None:
-        """Start the subscriber (join the group), then tune the collector for the long run."""
+        """Start the subscribers (join the groups: the separate groups first, each given its
+        starting positions), then tune the collector for the long run."""
         assert self.broker is not None
-        while True:
-            try:
-                await self.broker.start()
-                break
-            except Exception:  # the broker went away between connecting and joining: retry
-                log.exception("%s: the consumer could not join its group; retrying", self.name)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
-                await asyncio.sleep(self.settings.infrastructure_retry_backoff_s)
+        for group, broker in zip(
+            self.definition.separate_groups, self.separate_brokers, strict=True
+        ):
+            await hand_over_offsets(self.settings, self.name, group.name(self.name), group.topics)
+            await self._start_subscriber(broker)
+        await self._start_subscriber(self.broker)
         if self.definition.batch_handler is not None:
             self._collector_thresholds = tune_collector(
                 collect_less_often=not self.definition.serves_latency_sensitive_requests
             )
+
+    async def _start_subscriber(self, broker: KafkaBroker) -> None:
+        while True:
+            try:
+                await broker.start()
+                return
+            except Exception:  # the broker went away between connecting and joining: retry
+                log.exception("%s: the consumer could not join its group; retrying", self.name)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(broker.stop(), BROKER_STOP_TIMEOUT_S)
+                await asyncio.sleep(self.settings.infrastructure_retry_backoff_s)
+
+    def _consumer_groups(self) -> list[tuple[str, tuple[str, ...]]]:
+        return consumer_groups(
+            self.name, self.definition.subscriptions, self.definition.separate_groups
+        )
+
+    def _build_separate_groups(self, handler: BatchHandler) -> None:
+        """A batch subscriber per separate group, through the same handler, inbox and fallback;
+        `_join` starts each where the service's own group was on its topics (if new to them)."""
+        assert self.pool is not None and self.consumer is not None
+        for group in self.definition.separate_groups:
+            broker = batch_broker(
+                self.settings,
+                group.name(self.name),
+                group.topics,
+                handler,
+                self.pool,
+                self.consumer,
+            )
+            self.separate_brokers.append(broker)
 
     async def stop(self) -> None:
         """Stop consuming first, then relaying, then close connections."""
         if self._joining is not None:
             await _cancel_until_done(self._joining)
             self._joining = None
-        if self.broker is not None:
+        for broker in [self.broker, *self.separate_brokers]:
+            if broker is None:
+                continue
             try:
                 # aiokafka's stop leaves the group and may wait on a broker that went away;
                 # bounded, so a stop never hangs (the broker drops the member on its own).
-                await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
+                await asyncio.wait_for(broker.stop(), BROKER_STOP_TIMEOUT_S)
             except TimeoutError:
                 log.warning("%s: the consumer did not stop in time; going on", self.name)
+        self.separate_brokers.clear()
         if self._collector_thresholds is not None:
             restore_collector(self._collector_thresholds)
             self._collector_thresholds = None
@@ -239,7 +282,8 @@ class ServiceHost:
         if self.broker_watch is not None:
             checks.update(self.broker_watch.readiness())
         if self.consumer is not None:
-            checks["consumer"] = self.broker is not None and self.broker.running
+            brokers = [self.broker, *self.separate_brokers]
+            checks["consumer"] = all(broker is not None and broker.running for broker in brokers)
             checks["consumed"] = vars(self.consumer.stats)
         checks["ready"] = bool(
             checks["database"]

@@ -14,9 +14,12 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from contracts import topics
+from services.gateway.app import Role
+from services.gateway.app import definition as gateway_definition
 from services.gateway.settings import GatewaySettings
 from services.ledger.settings import LedgerReportSettings
 from services.outcomes.settings import OutcomesSettings
+from services.runtime.consumer_groups import consumer_groups
 from services.runtime.host import build_http_app
 from services.runtime.settings import RuntimeSettings
 from singlepot.reconcile import ReconcileSettings
@@ -720,10 +723,16 @@ def test_the_gateways_worker_roles_take_no_ingress_and_only_delivery_reaches_rec
 def test_the_projector_scales_by_its_consumer_groups_lag_and_delivery_by_deliveries_due(
     objects: list[Manifest],
 ) -> None:
-    (lag,) = named(objects, "ScaledObject", "singlepot-gateway-projector")["spec"]["triggers"]
-    assert lag["type"] == "kafka"
-    assert lag["metadata"]["consumerGroup"] == RuntimeSettings().consumer_group("gateway")
-    assert "topic" not in lag["metadata"]  # every topic the group reads
+    triggers = named(objects, "ScaledObject", "singlepot-gateway-projector")["spec"]["triggers"]
+    projector = gateway_definition(GatewaySettings(), Role.PROJECTOR)
+    groups = consumer_groups("gateway", projector.subscriptions, projector.separate_groups)
+    # One trigger per consumer group the projector runs (its own, and the spend topic's).
+    assert sorted(lag["metadata"]["consumerGroup"] for lag in triggers) == sorted(
+        RuntimeSettings().consumer_group(group) for group, _ in groups
+    )
+    for lag in triggers:
+        assert lag["type"] == "kafka"
+        assert "topic" not in lag["metadata"]  # every topic the group reads
     (due,) = named(objects, "ScaledObject", "singlepot-gateway-delivery")["spec"]["triggers"]
     assert due["type"] == "postgresql"
     assert "gateway.webhook_deliveries" in due["metadata"]["query"]

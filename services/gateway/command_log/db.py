@@ -101,6 +101,26 @@ async def record_command_progress(
     )
 
 
+async def record_commands_progress(
+    connection: asyncpg.Connection,
+    progress: list[tuple[uuid.UUID, str, str | None, Row, Row | None, str, datetime]],
+) -> None:
+    """`record_command_progress` for many commands in one statement: (command id, status,
+    waiting for, made, refusal, event type, at), at most one entry per command."""
+    if not progress:
+        return
+    await connection.execute(
+        QUERIES.record_commands_progress,
+        [entry[0] for entry in progress],
+        [entry[1] for entry in progress],
+        [entry[2] for entry in progress],
+        [json.dumps(entry[3]) for entry in progress],
+        [None if entry[4] is None else json.dumps(entry[4]) for entry in progress],
+        [entry[5] for entry in progress],
+        [entry[6] for entry in progress],
+    )
+
+
 async def command_status(connection: asyncpg.Connection, command_id: uuid.UUID) -> Row | None:
     """The command as accepted, with what became of it; None for an unknown id."""
     row = await connection.fetchrow(QUERIES.command_status, command_id)

@@ -33,6 +33,24 @@ ON CONFLICT (command_id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at
 WHERE command_outcomes.status <> 'refused';
 
+-- name: record_commands_progress
+-- `record_command_progress` for many commands at once (one entry per command: the projector's
+-- batch path folds a fetch's entries for one command first, `status.fold_progress`).
+INSERT INTO command_outcomes (command_id, status, waiting_for, made, refusal, last_event_type,
+                              updated_at)
+SELECT l.event_id, p.status, p.waiting_for, p.made::jsonb, p.refusal::jsonb, p.event_type, p.at
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::timestamptz[]) AS p(command_id, status, waiting_for, made, refusal, event_type, at)
+JOIN command_log l ON l.event_id = p.command_id
+ON CONFLICT (command_id) DO UPDATE SET
+    status = EXCLUDED.status,
+    waiting_for = EXCLUDED.waiting_for,
+    made = command_outcomes.made || EXCLUDED.made,
+    refusal = EXCLUDED.refusal,
+    last_event_type = EXCLUDED.last_event_type,
+    updated_at = EXCLUDED.updated_at
+WHERE command_outcomes.status <> 'refused';
+
 -- name: command_status
 SELECT l.event_id AS command_id, l.principal_id, l.event_type AS command_type, l.place_id,
        l.accepted_at, coalesce(o.status, 'accepted') AS status, o.waiting_for,

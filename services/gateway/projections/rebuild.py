@@ -1,6 +1,7 @@
 """Rebuilding the gateway's read models from the topics: empty them, forget which events the
-gateway's consumer has seen, and move its consumer group back to the start of every topic it
-reads. Run it while the gateway is stopped; on its next start the gateway replays everything.
+gateway's consumer has seen, and move its consumer groups (its own, and the spend topic's) back
+to the start of every topic they read. Run it while the gateway is stopped; on its next start
+the gateway replays everything.
 
 Every other read model (the pot, allocations and the board's votes, decisions, sign-offs and
 refusals, claims, contracts, evidence and each claim's result, remittances, clawbacks with the
@@ -21,6 +22,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.gateway.projections import db
+from services.runtime.consumer_groups import consumer_groups
 from services.runtime.db import connect
 from services.runtime.host import ServiceDefinition
 from services.runtime.settings import RuntimeSettings
@@ -39,17 +41,26 @@ async def rebuild_read_models(definition: ServiceDefinition, settings: RuntimeSe
 
 
 async def rewind_consumer_group(definition: ServiceDefinition, settings: RuntimeSettings) -> int:
-    """Commit the earliest offset of every partition the service reads, for its group."""
+    """Commit the earliest offset of every partition the service reads, for each of its groups
+    (the spend topic has a group of its own); return the partitions rewound."""
+    groups = consumer_groups(definition.name, definition.subscriptions, definition.separate_groups)
+    rewound = 0
+    for group, topics in groups:
+        rewound += await _rewind(settings, group, topics)
+    return rewound
+
+
+async def _rewind(settings: RuntimeSettings, group: str, topics: tuple[str, ...]) -> int:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.effective_bootstrap_servers(),
-        group_id=settings.consumer_group(definition.name),
+        group_id=settings.consumer_group(group),
         enable_auto_commit=False,
     )
     await consumer.start()
     try:
         partitions = [
             TopicPartition(topic, partition)
-            for topic in (settings.topic(name) for name in definition.subscriptions)
+            for topic in (settings.topic(name) for name in topics)
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         if not partitions:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.gateway.app import SUBSCRIPTIONS, Role, definition
+from services.gateway.app import SPEND_GROUP, SUBSCRIPTIONS, Role, definition
 from services.gateway.settings import GatewaySettings
 from singlepot.system import service_definition
 
@@ -17,7 +17,8 @@ def parts(role: Role) -> dict[str, bool]:
     return {
         "consumes": made.subscriptions == SUBSCRIPTIONS
         and bool(made.handlers)
-        and made.batch_handler is not None,
+        and made.batch_handler is not None
+        and made.separate_groups == (SPEND_GROUP,),
         "serves the API": made.extend_http is not None,
         "delivers": len(made.background_tasks) == 1,
     }
@@ -40,6 +41,7 @@ def test_a_role_that_does_nothing_consumes_nothing_at_all() -> None:
     for role in (Role.API, Role.DELIVERY):
         made = definition(GatewaySettings(), role)
         assert made.subscriptions == () and dict(made.handlers) == {}
+        assert made.separate_groups == ()
 
 
 def test_only_the_gateway_takes_a_role_and_only_a_known_one() -> None:

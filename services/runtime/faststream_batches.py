@@ -25,6 +25,7 @@ import asyncio
 import gc
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, cast
 
 import asyncpg
@@ -47,8 +48,10 @@ def batch_broker(
     handler: BatchHandler,
     pool: asyncpg.Pool,
     fallback: EventConsumer,
+    on_committed: Callable[[], None] | None = None,
 ) -> KafkaBroker:
-    """A broker with one batch subscriber over `subscriptions`, feeding each fetch to `handler`."""
+    """A broker with one batch subscriber over `subscriptions`, feeding each fetch to `handler`;
+    `on_committed` is called after each of its transactions commits (the host wakes its relay)."""
     batches = BatchConsumer(
         name=name,
         pool=pool,
@@ -60,6 +63,7 @@ def batch_broker(
         consumer=cast(AIOKafkaConsumer, None),
         batch_size_max=settings.consumer_batch_size_max,
         infrastructure_retry_backoff_s=settings.infrastructure_retry_backoff_s,
+        on_committed=on_committed,
     )
     broker = KafkaBroker(
         settings.effective_bootstrap_servers(),

@@ -168,3 +168,47 @@ async def test_a_deadlock_between_replicas_is_retried_never_dead_lettered(databa
         assert loser.consumer.committed == [{next(iter(fetch)): 8}]
     finally:
         await pool.close()
+
+
+async def test_each_transaction_of_a_fetch_wakes_the_relay_once_it_is_done(database_url) -> None:
+    handler = Handler()
+    # What the handler had done each time the relay was woken.
+    woken_after: list[list[list[str]]] = []
+    pool = await create_pool(database_url, "ledger", 2)
+    batches = BatchConsumer(
+        name="test",
+        pool=pool,
+        handler=handler,
+        event_types=frozenset({RecordSettlement}),
+        fallback=EventConsumer("test", pool, {}, attempts_max=1, retry_backoff_s=0),
+        consumer=RecordingConsumer(),
+        batch_size_max=1000,
+        infrastructure_retry_backoff_s=0,
+        on_committed=lambda: woken_after.append([ids for ids, _ in handler.calls]),
+    )
+    try:
+        await batches.process_fetch(a_fetch())
+    finally:
+        await pool.close()
+    assert woken_after == [[["S-1", "S-2", "S-4"]], [["S-1", "S-2", "S-4"], ["S-3"]]]
+
+
+async def test_a_transaction_that_failed_on_the_database_wakes_no_relay(database_url) -> None:
+    woken: list[bool] = []
+    pool = await create_pool(database_url, "ledger", 2)
+    batches = BatchConsumer(
+        name="test",
+        pool=pool,
+        handler=Handler(fail_on_topic_of="S-1"),
+        event_types=frozenset({RecordSettlement}),
+        fallback=EventConsumer("test", pool, {}, attempts_max=1, retry_backoff_s=0),
+        consumer=RecordingConsumer(),
+        batch_size_max=1000,
+        infrastructure_retry_backoff_s=0,
+        on_committed=lambda: woken.append(True),
+    )
+    try:
+        await batches.process_fetch(a_fetch())
+    finally:
+        await pool.close()
+    assert woken == []

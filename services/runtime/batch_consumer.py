@@ -72,11 +72,6 @@ class BatchConsumer:
     # False when the process serves requests on this event loop: see COLLECTOR_THRESHOLDS.
     collect_less_often: bool = True
     running: bool = False
-    # Called after each transaction of a fetch commits: the host wakes its outbox relay here,
-    # in the same process, so the answers go out without waiting for the commit's NOTIFY to
-    # come back from PostgreSQL through the event loop (bench/NOTES.md, "Latency at moderate
-    # load", second pass).
-    on_committed: Callable[[], None] | None = None
 
     @classmethod
     def single_message_adapter(cls, handler: BatchHandler) -> Callable[..., Awaitable[None]]:
@@ -192,21 +187,15 @@ class BatchConsumer:
                 async with self.pool.acquire() as connection, connection.transaction():
                     await self.handler(connection, wanted)
             self.fallback.stats.processed += len(wanted)
-            self._committed()
         except INFRASTRUCTURE_ERRORS:
             raise
         except Exception:
             log.exception("%s: batch of %d failed; replaying one by one", self.name, len(wanted))
             for message in messages:
                 await self.fallback.handle(message)
-            self._committed()
         finally:
             for span in spans:
                 span.end()
-
-    def _committed(self) -> None:
-        if self.on_committed is not None:
-            self.on_committed()
 
     def _message_spans(self, wanted: Sequence[tuple[Envelope, Event]]) -> list[Span]:
         """One span per message, each in its own message's trace, spanning the batch's

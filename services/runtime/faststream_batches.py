@@ -25,7 +25,6 @@ import asyncio
 import gc
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any, cast
 
 import asyncpg
@@ -48,10 +47,8 @@ def batch_broker(
     handler: BatchHandler,
     pool: asyncpg.Pool,
     fallback: EventConsumer,
-    on_committed: Callable[[], None] | None = None,
 ) -> KafkaBroker:
-    """A broker with one batch subscriber over `subscriptions`, feeding each fetch to `handler`;
-    `on_committed` is called after each of its transactions commits (the host wakes its relay)."""
+    """A broker with one batch subscriber over `subscriptions`, feeding each fetch to `handler`."""
     batches = BatchConsumer(
         name=name,
         pool=pool,
@@ -63,7 +60,6 @@ def batch_broker(
         consumer=cast(AIOKafkaConsumer, None),
         batch_size_max=settings.consumer_batch_size_max,
         infrastructure_retry_backoff_s=settings.infrastructure_retry_backoff_s,
-        on_committed=on_committed,
     )
     broker = KafkaBroker(
         settings.effective_bootstrap_servers(),

@@ -143,7 +143,6 @@ class ServiceHost:
                     self.definition.batch_handler,
                     self.pool,
                     self.consumer,
-                    on_committed=self.relay.wake,
                 )
             else:
                 self.broker = _subscribed_broker(

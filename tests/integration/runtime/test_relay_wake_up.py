@@ -1,7 +1,6 @@
 """The active outbox relay is woken by the commit that wrote outbox rows (LISTEN/NOTIFY), not by
 its poll: a relay that would poll once an hour still publishes a committed row, and goes on
-doing so after PostgreSQL dropped the connection it listened on. A batch service's consumer
-also wakes its own process's relay right after each commit, without the notification."""
+doing so after PostgreSQL dropped the connection it listened on."""
 
 from __future__ import annotations
 
@@ -13,12 +12,10 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from contracts import SettlementRecorded, topics
-from services.ledger.app import DEFINITION as LEDGER
 from services.runtime.db import create_pool
 from services.runtime.outbox import OutboxRelay, unpublished_count
 from tests.integration.runtime.test_delivery import settlement, write_to_outbox
-from tests.support.kafka import TopicReader, eventually, publish, running
+from tests.support.kafka import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -87,34 +84,6 @@ async def test_after_its_listening_connection_is_dropped_the_relay_listens_again
             assert relay.published_total == 1
     finally:
         await pool.close()
-
-
-async def test_without_notifications_the_ledger_relays_its_answer_woken_by_its_own_commit(
-    settings, database_url
-) -> None:
-    # No commit notifies any more, and the relay would poll once an hour: an answer that
-    # reaches its topic went out because the ledger's consumer woke the relay in its process.
-    connection = await asyncpg.connect(database_url)
-    await connection.execute("DROP TRIGGER outbox_written ON ledger.outbox")
-    await connection.close()
-    hourly = settings.model_copy(update={"outbox_poll_interval_s": POLL_ONCE_AN_HOUR_S})
-    async with (
-        TopicReader(hourly, topics.LEDGER_RESULTS) as reader,
-        running(LEDGER, hourly) as host,
-    ):
-        assert host.relay is not None
-        relay = host.relay
-        await eventually(lambda: _listening(relay))
-
-        async def answered() -> bool:
-            return len(reader.events(SettlementRecorded)) == 2
-
-        await publish(hourly, settlement(1), settlement(2))
-        await eventually(answered)
-        # The marks commit just after the broker acknowledged the answers.
-        assert host.pool is not None
-        pool = host.pool
-        await eventually(lambda: _drained(pool))
 
 
 async def _listening(relay: OutboxRelay, instead_of: object = None) -> bool:

@@ -1,7 +1,7 @@
 """Benchmark: the ledger's sustained throughput and latency, against the limit of this stack.
 
     python -m bench.ledger_throughput [--requests 200000] [--places 10]
-        [--layouts 1x1,4x1,4x2] [--no-pipe] [--latency-seconds 15]
+        [--layouts 1x1,4x1,4x2] [--no-pipe] [--latency-seconds 15] [--latency-rate 1000]
 
 (`--no-pipe --latency-seconds 0` leaves only the ledger runs: for profiling the ledger.)
 
@@ -359,7 +359,7 @@ async def run_latency(stack: LocalStack, log: Path, rate: int, seconds: int) -> 
     setup = workload(30, 10)[:30]
     await produce(stack.bootstrap_servers, prefix + topics.LEDGER_REQUESTS, setup)
     worker = serve_ledger(url, stack.bootstrap_servers, prefix, log)
-    sent: dict[uuid.UUID, float] = {}
+    sent: dict[str, float] = {}
     latencies: list[float] = []
     reader = AIOKafkaConsumer(
         prefix + topics.LEDGER_TRANSFERS,
@@ -373,8 +373,9 @@ async def run_latency(stack: LocalStack, log: Path, rate: int, seconds: int) -> 
 
         async def read() -> None:
             async for record in reader:
-                envelope = decode(record.value or b"")
-                started = sent.get(envelope.causation_id)  # type: ignore[arg-type]
+                # Only the id of the request it answers: the bench shares the machine's cores
+                # with the ledger, so it validates nothing it does not measure.
+                started = sent.get(json.loads(record.value or b"{}").get("causation_id"))
                 if started is not None:
                     latencies.append((time.monotonic() - started) * 1000)
 
@@ -384,23 +385,14 @@ async def run_latency(stack: LocalStack, log: Path, rate: int, seconds: int) -> 
         )
         await producer.start()
         topic = prefix + topics.LEDGER_REQUESTS
+        requests = latency_requests(rate * seconds)
         begin = time.monotonic()
-        for number in range(rate * seconds):
-            envelope = wrap(
-                ReservationRequested(
-                    place_id=f"PLACE-{number % 10}",
-                    allocation_id=f"L-{number}",
-                    financial_year=YEAR,
-                    amount_pence=1_00,
-                    purpose="latency",
-                ),
-                producer="bench",
-            )
+        for number, (event_id, key, value) in enumerate(requests):
             due = begin + number / rate
             if (pause := due - time.monotonic()) > 0:
                 await asyncio.sleep(pause)
-            sent[envelope.event_id] = time.monotonic()
-            await producer.send(topic, encode(envelope), key=envelope.payload["place_id"].encode())
+            sent[event_id] = time.monotonic()
+            await producer.send(topic, value, key=key)
         await producer.stop()
         deadline = time.monotonic() + 30
         while len(latencies) < len(sent) and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -411,6 +403,26 @@ async def run_latency(stack: LocalStack, log: Path, rate: int, seconds: int) -> 
         worker.terminate()
         worker.wait(30)
     return latencies
+
+
+def latency_requests(count: int) -> list[tuple[str, bytes, bytes]]:
+    """Each request's id, key and bytes, built before the clock starts (building them while
+    offering them cost the bench a fifth of a core, taken from the ledger it measures)."""
+    requests = []
+    for number in range(count):
+        envelope = wrap(
+            ReservationRequested(
+                place_id=f"PLACE-{number % 10}",
+                allocation_id=f"L-{number}",
+                financial_year=YEAR,
+                amount_pence=1_00,
+                purpose="latency",
+            ),
+            producer="bench",
+        )
+        key = envelope.payload["place_id"].encode()
+        requests.append((str(envelope.event_id), key, encode(envelope)))
+    return requests
 
 
 def best_processes(best: Figures | None) -> int:
@@ -432,6 +444,7 @@ async def benchmark(
     *,
     pipe: bool = True,
     latency_seconds: int = 15,
+    latency_rate: int = 1000,
 ) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="singlepot-bench-") as folder:
         stack = LocalStack(Path(folder), free_port(), free_port(), throwaway=True)
@@ -453,7 +466,7 @@ async def benchmark(
             # The yardstick: the pipe with as many processes as the best ledger layout.
             yardstick = pipes[-1] if pipes else Figures("no pipe run", 0, 0, 0)
             latencies = (
-                await run_latency(stack, log, rate=1000, seconds=latency_seconds)
+                await run_latency(stack, log, rate=latency_rate, seconds=latency_seconds)
                 if latency_seconds
                 else []
             )
@@ -505,7 +518,7 @@ async def benchmark(
                 )
             )
     if latencies:
-        detail = f"{len(latencies):,} requests measured at 1,000 requests/s offered"
+        detail = f"{len(latencies):,} requests measured at {latency_rate:,} requests/s offered"
         figures_out.append(
             Figure(
                 BENCHMARK,
@@ -566,7 +579,14 @@ def main(argv: Sequence[str] | None = None) -> list[Figure]:
         "--latency-seconds",
         type=int,
         default=15,
-        help="how long requests are offered at 1,000/s for the latency figures (0: skip)",
+        help="how long requests are offered for the latency figures (0: skip)",
+    )
+    parser.add_argument(
+        "--latency-rate",
+        type=int,
+        default=1000,
+        help="requests/s offered for the latency figures (1,000 is the issue's; a lower rate "
+        "shows the latency below the ledger's capacity on a loaded machine)",
     )
     arguments = parser.parse_args(argv)
     layouts = [
@@ -582,6 +602,7 @@ def main(argv: Sequence[str] | None = None) -> list[Figure]:
             layouts,
             pipe=not arguments.no_pipe,
             latency_seconds=arguments.latency_seconds,
+            latency_rate=arguments.latency_rate,
         )
     )
     publish(figures)

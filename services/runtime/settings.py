@@ -70,8 +70,10 @@ class RuntimeSettings(BaseSettings):
     infrastructure_retry_backoff_s: float = Field(default=1.0, ge=0)
 
     outbox_batch_size_max: int = Field(default=500, ge=1, le=100_000)
+    # 0: the relay builds every partition's record batch before it sends, so waiting adds
+    # latency and gathers nothing more (bench/NOTES.md, "Latency at moderate load").
     producer_linger_ms: int = Field(
-        default=2,
+        default=0,
         ge=0,
         le=1000,
         description="How long the relay's producer waits to fill a batch before sending it.",

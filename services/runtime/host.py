@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -130,10 +131,11 @@ class ServiceHost:
         self.relay.verify_broker = self.broker_watch.verify_before_publishing
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         # The first check (so that /readyz knows the broker from the start) runs while the
-        # consumer joins its group: on a warm `singlepot up` the fresh broker is empty, and the
-        # check spends about a second of fetches finding that out, which the join's own wait
-        # (about session_timeout_ms / 2) now covers. Not when a subscribed topic is missing: the
-        # check re-creates it first, as a consumer must never subscribe to a missing topic.
+        # consumer connects and starts joining its group: on a warm `singlepot up` the fresh
+        # broker is empty, and the check spends about a second of fetches finding that out,
+        # which the join's own wait (about session_timeout_ms / 2) covers. Not when a subscribed
+        # topic is missing: the check re-creates it first, as a consumer must never subscribe to
+        # a missing topic.
         first_check = asyncio.create_task(self.broker_watch.check())
         if await self.broker_watch.missing_topics(self.definition.subscriptions):
             await first_check
@@ -196,23 +198,35 @@ class ServiceHost:
         for group, broker in zip(
             self.definition.separate_groups, self.separate_brokers, strict=True
         ):
-            await hand_over_offsets(self.settings, self.name, group.name(self.name), group.topics)
-            await self._start_subscriber(broker)
-        await self._start_subscriber(self.broker)
+            await self._until_done(
+                functools.partial(
+                    hand_over_offsets, self.settings, self.name, group.name(self.name), group.topics
+                )
+            )
+            await self._until_done(broker.start, undo=broker.stop)
+        await self._until_done(self.broker.start, undo=self.broker.stop)
         if self.definition.batch_handler is not None:
             self._collector_thresholds = tune_collector(
                 collect_less_often=not self.definition.serves_latency_sensitive_requests
             )
 
-    async def _start_subscriber(self, broker: KafkaBroker) -> None:
+    async def _until_done(
+        self,
+        step: Callable[[], Awaitable[object]],
+        undo: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
+        """Run one step of joining until it succeeds: the broker may go away between
+        connecting and joining, and a join nobody retried would leave the service consuming
+        nothing for good (undoing a half-done start first)."""
         while True:
             try:
-                await broker.start()
+                await step()
                 return
-            except Exception:  # the broker went away between connecting and joining: retry
+            except Exception:
                 log.exception("%s: the consumer could not join its group; retrying", self.name)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(broker.stop(), BROKER_STOP_TIMEOUT_S)
+                if undo is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(undo(), BROKER_STOP_TIMEOUT_S)
                 await asyncio.sleep(self.settings.infrastructure_retry_backoff_s)
 
     def _consumer_groups(self) -> list[tuple[str, tuple[str, ...]]]:

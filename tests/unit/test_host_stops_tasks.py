@@ -27,3 +27,29 @@ async def test_a_task_that_swallows_a_cancellation_is_cancelled_again() -> None:
     await host._cancel_until_done(task)
     assert task.cancelled()
     assert cancellations == 2
+
+
+async def test_a_join_step_that_fails_is_undone_and_retried_until_it_succeeds() -> None:
+    """The broker may go away between a service connecting and joining its group: the join
+    goes on in the background, so it must retry rather than leave the service consuming
+    nothing."""
+    from pathlib import Path
+
+    from services.runtime.settings import RuntimeSettings
+
+    attempts, undone = 0, 0
+
+    async def start() -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise ConnectionError("the broker went away")
+
+    async def stop() -> None:
+        nonlocal undone
+        undone += 1
+
+    definition = host.ServiceDefinition("test", Path("."), subscriptions=(), handlers={})
+    service = host.ServiceHost(definition, RuntimeSettings(infrastructure_retry_backoff_s=0.01))
+    await service._until_done(start, undo=stop)
+    assert (attempts, undone) == (3, 2)

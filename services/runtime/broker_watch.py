@@ -106,11 +106,13 @@ class BrokerWatch:
         self.reachable, self.last_error = True, None
         self.last_check_at = time.monotonic()
         async with self._recovery_lock:
-            # The periodic check may have found the same loss meanwhile: one replay is enough.
+            # The periodic check may have found the same loss meanwhile (and asked for the
+            # replay, which this relay makes before it publishes): one recovery is enough.
             recovered_since = self.last_recovery_at is not None and (
                 self.last_recovery_at >= looked_at
             )
-            if reason is not None and not recovered_since:
+            replay_asked = self.relay.lost_data_reason is not None
+            if reason is not None and not recovered_since and not replay_asked:
                 async with asyncio.timeout(self.settings.broker_check_timeout_s):
                     await self._recover(reason)
 

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 import schemathesis
 import uvicorn
@@ -79,6 +80,12 @@ def gateway_in_a_thread(settings) -> Iterator[str]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
         time.sleep(0.05)
+    # As a load balancer would, send requests only once the gateway says it is ready: it joins
+    # its consumer groups in the background, and /readyz answers 503 until then.
+    deadline = time.monotonic() + 60
+    while httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the gateway did not become ready"
+        time.sleep(0.1)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -293,7 +293,9 @@ async def test_two_consumers_and_a_rebalance_post_every_transfer_exactly_once(se
         await send(settings, parts[0])
         async with running(LEDGER, settings) as second:
             # The second member joins while the first is busy: the group rebalances, and the
-            # second takes partitions over (with messages the first may have half done).
+            # second takes partitions over (with messages the first may have half done). It
+            # joins in the background; once it has, the next part is there for both.
+            await eventually(lambda: _joined(second), timeout_s=30)
             await send(settings, parts[1])
             await eventually(lambda: _has_processed(second), timeout_s=30)
             await send(settings, parts[2])
@@ -312,6 +314,10 @@ async def test_two_consumers_and_a_rebalance_post_every_transfer_exactly_once(se
     assert all(row["n"] == 1 for row in per_request)
     assert answered == sent
     assert all(result.intact for result in results), [r.summary() for r in results]
+
+
+async def _joined(host) -> bool:
+    return (await host.readiness())["consumer"]
 
 
 async def _has_processed(host) -> bool:

@@ -57,6 +57,8 @@ COMMAND_RATE_PER_S = 200
 BATCH_IN_PURPOSE = re.compile(r"batch (\S+)$")
 SERVICES = ("ledger", "allocations", "outcomes", "gateway")
 READ_RATE_PER_S = 500
+# The warm-up's settlements are numbered from here, apart from the measured ones.
+WARM_UP_NUMBER_FIRST = 1_000_000
 END_TO_END_MEASURE = "evidence POST 202 -> DWP webhook has the spend"
 # After the run, how long the end-to-end benchmark waits for the spends still on their way (at
 # least this, or five times the run: a loaded machine delivers a backlog slowly), and how long it
@@ -250,7 +252,7 @@ async def commands_phase(
 
     collector = asyncio.create_task(collect())
 
-    async def send(number: int) -> None:
+    async def post(number: int) -> tuple[float, int, bytes]:
         headers = {
             "Authorization": f"Bearer {token}",
             "Idempotency-Key": f"bench-{number}",
@@ -261,11 +263,22 @@ async def commands_phase(
         status, content = await client.request(
             "POST", "/api/v1/places/GM/settlements", headers, body
         )
+        return started, status, content
+
+    async def send(number: int) -> None:
+        started, status, content = await post(number)
         if status == 202:
             now = time.monotonic()
             http_latencies.append(now - started)
             accepted_at[json.loads(content)["event_id"]] = now
 
+    async def warm_up(number: int) -> None:
+        await post(WARM_UP_NUMBER_FIRST + number)
+
+    # Warm up first, as the reads phase does: the first commands on each pooled connection
+    # prepare the intake's statements (a round trip each); measured, that burst alone made
+    # the p99 of a 10 s run (bench/NOTES.md, "Command POST p99").
+    await open_loop(COMMAND_RATE_PER_S, 1.0, warm_up)
     offered = await open_loop(COMMAND_RATE_PER_S, seconds, send)
     await asyncio.sleep(3)
     collector.cancel()

@@ -162,6 +162,8 @@ class Receiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the gateway gave up on this attempt (its timeout): it will retry
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break

@@ -116,6 +116,41 @@ def answer_row(
     )
 
 
+def payload_answer_row(
+    event_class: type[Event],
+    payload: Mapping[str, Any],
+    *,
+    partition_key: str,
+    producer: str,
+    event_id: UUID,
+    causation: Envelope,
+    traceparent: str | None = None,
+) -> OutboxRow:
+    """`answer_row` for an event given as its JSON-ready payload (see
+    `contracts.envelope.encode_payload`): the same row, without a model built only to be
+    dumped again (the ledger's answers to every request)."""
+    assert event_class.topics == (event_class.topic,), "one topic, known from the class"
+    traceparent = traceparent or causation.traceparent
+    headers = {EVENT_ID_HEADER: str(event_id), EVENT_TYPE_HEADER: event_class.event_type}
+    if traceparent:
+        headers[TRACEPARENT_HEADER] = traceparent
+    return OutboxRow(
+        event_id=event_id,
+        topic=event_class.topic,
+        partition_key=partition_key,
+        event_type=event_class.event_type,
+        value=encode_payload(
+            event_class,
+            payload,
+            producer=producer,
+            event_id=event_id,
+            causation=causation,
+            traceparent=traceparent,
+        ),
+        headers=headers,
+    )
+
+
 class Outbox:
     """Adds events to the outbox inside the caller's transaction, as causes of one message."""
 

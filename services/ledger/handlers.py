@@ -19,7 +19,7 @@ import asyncpg
 from opentelemetry.trace import Span
 
 from contracts import Event
-from contracts.envelope import Envelope, wrap
+from contracts.envelope import Envelope, caused_by, wrap
 from services.ledger import db, domain
 from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchConsumer
@@ -85,6 +85,8 @@ def _answer_rows(
     envelope: Envelope, decision: domain.Decision, traceparent: str | None
 ) -> list[OutboxRow]:
     """The answer's outbox rows; their trace continues from the span that decided them."""
+    traceparent = traceparent or envelope.traceparent
+    shared = caused_by(envelope, producer=SERVICE_NAME, traceparent=traceparent)
     rows = []
     for event_id, answer in zip(decision.answer_ids(), decision.answers, strict=True):
         if isinstance(answer, domain.Payload):
@@ -92,9 +94,8 @@ def _answer_rows(
                 answer.event_class,
                 answer.payload,
                 partition_key=answer.partition_key(),
-                producer=SERVICE_NAME,
                 event_id=event_id,
-                causation=envelope,
+                shared=shared,
                 traceparent=traceparent,
             )
         else:

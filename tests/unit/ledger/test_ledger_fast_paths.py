@@ -32,7 +32,14 @@ from contracts import (
     TransferPosted,
     VirementRequested,
 )
-from contracts.envelope import encode, encode_payload, encode_wrapped, wrap
+from contracts.envelope import (
+    caused_by,
+    encode,
+    encode_caused,
+    encode_payload,
+    encode_wrapped,
+    wrap,
+)
 from contracts.ledger import FundingStream, PayerShare
 from contracts.values import TEXT_LENGTH_MAX, AttributionShare
 from services.ledger import domain
@@ -40,6 +47,7 @@ from services.runtime.outbox import answer_row, payload_answer_row, row_for
 
 PLACE = "GM"
 YEAR = "2026-27"
+SPAN = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRICKY_TEXT = 'naïve “quotes”, £ and a\ttab\nnewline \\ " \u0001 \u007f \u2028 😀'
 
 # Pinned from the ledger before the hot path was rewritten (the same requests and ids): a
@@ -306,17 +314,33 @@ def test_an_answer_given_as_its_payload_is_the_validated_event_byte_for_byte() -
                     occurred_at=occurred_at,
                 )
                 assert fast == encode(plain)
+                shared = caused_by(causation, producer="ledger", occurred_at=occurred_at)
+                caused = encode_caused(
+                    answer.event_class, answer.payload, event_id=str(answer_id), shared=shared
+                )
+                assert caused == encode(plain)
+                # A span of its own (the ledger's "decide") continues the trace instead.
+                shared = caused_by(
+                    causation, producer="ledger", traceparent=SPAN, occurred_at=occurred_at
+                )
+                caused = encode_caused(
+                    answer.event_class, answer.payload, event_id=str(answer_id), shared=shared
+                )
+                assert caused == encode(plain.model_copy(update={"traceparent": SPAN}))
             row = payload_answer_row(
                 answer.event_class,
                 answer.payload,
                 partition_key=answer.partition_key(),
-                producer="ledger",
                 event_id=answer_id,
-                causation=causation,
+                shared=caused_by(causation, producer="ledger"),
+                traceparent=causation.traceparent,
             )
             expected = row_for(
                 wrap(event, producer="ledger", event_id=answer_id, causation=causation), event
             )
+            written, wrapped = json.loads(row.value), json.loads(expected.value)
+            del written["occurred_at"], wrapped["occurred_at"]  # each says when it was made
+            assert written == wrapped
             assert (row.event_id, row.topic, row.partition_key, row.event_type) == (
                 expected.event_id,
                 expected.topic,

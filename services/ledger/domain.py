@@ -288,8 +288,9 @@ class Decision:
         """Deterministic ids of this decision's answers: a resend has the same ids."""
         count = len(self.answers)
         if len(self._answer_ids) != count:
+            namespace = self.request_event_id.bytes  # once, not once per answer
             self._answer_ids = [
-                name_based_id(self.request_event_id, f"answer/{index}") for index in range(count)
+                _name_based_id(namespace, b"answer/%d" % index) for index in range(count)
             ]
         return self._answer_ids
 
@@ -628,7 +629,11 @@ def name_based_id(namespace: UUID, name: str) -> UUID:
     """`uuid5(namespace, name)`, in a third of the time: the same SHA-1, with the version and
     variant bits set on the integer directly rather than through `UUID(bytes=, version=)`.
     tests/unit/ledger checks it against `uuid5`."""
-    digest = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
+    return _name_based_id(namespace.bytes, name.encode())
+
+
+def _name_based_id(namespace: bytes, name: bytes) -> UUID:
+    digest = hashlib.sha1(namespace + name, usedforsecurity=False).digest()
     value = int.from_bytes(digest[:16], "big") & ~_VERSION_AND_VARIANT_MASK
     return UUID(int=value | _VERSION_5_AND_VARIANT_BITS)
 

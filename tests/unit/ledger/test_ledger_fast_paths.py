@@ -526,3 +526,14 @@ def test_a_description_beyond_the_text_limit_is_still_refused_by_validation() ->
     )
     with pytest.raises(ValidationError, match="description"):
         domain.decide(book, uuid.UUID(int=2), too_long)
+
+
+@given(request_event_id=st.uuids(), count=st.integers(min_value=1, max_value=12))
+def test_answer_ids_are_the_uuid5_of_the_request_and_the_answers_place(
+    request_event_id: uuid.UUID, count: int
+) -> None:
+    decision = domain.Decision(request_event_id)
+    decision.answers = [domain.Payload(TransferPosted, {})] * count
+    assert decision.answer_ids() == [
+        uuid.uuid5(request_event_id, f"answer/{index}") for index in range(count)
+    ]

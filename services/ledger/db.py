@@ -265,10 +265,19 @@ async def save_books(
         )
     await _save_balances_and_chain_heads(connection, books)
     await _save_records(connection, books)
+    request_types = {
+        decision.request_event_id: request.event_type for decision, request in decisions
+    }
     answers = [
-        (event_id, book.place_id, request_type, record.body_hash, list(record.answer_event_ids))
+        (
+            event_id,
+            book.place_id,
+            request_types[event_id],
+            record.body_hash,
+            list(record.answer_event_ids),
+        )
         for book in books
-        for event_id, (record, request_type) in _new_answers(book, decisions).items()
+        for event_id, record in book.new_requests.items()
     ]
     if answers:
         await connection.copy_records_to_table(
@@ -290,13 +299,6 @@ async def save_books(
             ],
             columns=OUTBOX_COLUMNS,
         )
-
-
-def _new_answers(
-    book: domain.PlaceBook, decisions: Sequence[tuple[domain.Decision, Event]]
-) -> dict[UUID, tuple[domain.RequestRecord, str]]:
-    types = {decision.request_event_id: request.event_type for decision, request in decisions}
-    return {event_id: (record, types[event_id]) for event_id, record in book.new_requests.items()}
 
 
 async def _save_balances_and_chain_heads(

@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 import pydantic_core
@@ -56,7 +56,7 @@ from contracts.money import PENCE_MAX, format_pounds
 from contracts.risk_share import ApplyRiskShare, RiskShareApplied, RiskSharePartner, StreamMove
 from contracts.spend import RecoveredShare, SpendRecovered
 from contracts.trusted import trusted
-from contracts.values import TEXT_LENGTH_MAX, TransferLeg, next_financial_year
+from contracts.values import TEXT_LENGTH_MAX, next_financial_year
 from services.ledger.errors import LedgerRejection
 
 GENESIS_HASH = "0" * 64
@@ -239,24 +239,58 @@ class RequestRecord:
     answer_event_ids: tuple[UUID, ...]
 
 
+class Payload(NamedTuple):
+    """An answer given as its JSON-ready payload instead of as a model: how the answers nearly
+    every request gives (TransferPosted, ReservationMade, PaymentMade, SpendRecorded) are
+    built, since building thousands of models per batch only to dump them again was a large
+    part of `decide` (bench/NOTES.md, "Sixth pass"). `payload` is exactly what the event's
+    `model_dump(mode="json")` gives, field order included, from values `decide` has checked;
+    tests/unit/ledger compares it with the validated model's, byte for byte."""
+
+    event_class: type[Event]
+    payload: dict[str, Any]
+
+    @property
+    def event_type(self) -> str:
+        return self.event_class.event_type
+
+    def partition_key(self) -> str:
+        # Every class answered this way is keyed by its place (a unit test checks).
+        place_id: str = self.payload["place_id"]
+        return place_id
+
+    def event(self) -> Event:
+        """The answer as its event model, validated: for tests and readers off the hot path."""
+        return self.event_class.model_validate(self.payload)
+
+
 @dataclass
 class Decision:
     """The outcome of one request: transfers posted and events to answer with, in order."""
 
     request_event_id: UUID
     transfers: list[Transfer] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    # Each answer is an event model, or (on the hot path) its payload.
+    answers: list[Event | Payload] = field(default_factory=list)
     # Set when the request id was seen before: the ids of the original answer to resend.
     replay_of: RequestRecord | None = None
     conflict: bool = False
     _answer_ids: list[UUID] = field(default_factory=list, repr=False)
 
+    @property
+    def events(self) -> list[Event]:
+        """The answers as event models (payloads validated): not for the hot path."""
+        return [
+            answer.event() if isinstance(answer, Payload) else answer for answer in self.answers
+        ]
+
     def answer_ids(self) -> list[UUID]:
-        """Deterministic ids of this decision's events: a resend has the same ids."""
-        count = len(self.events)
+        """Deterministic ids of this decision's answers: a resend has the same ids."""
+        count = len(self.answers)
         if len(self._answer_ids) != count:
+            namespace = self.request_event_id.bytes  # once, not once per answer
             self._answer_ids = [
-                name_based_id(self.request_event_id, f"answer/{index}") for index in range(count)
+                _name_based_id(namespace, b"answer/%d" % index) for index in range(count)
             ]
         return self._answer_ids
 
@@ -370,6 +404,18 @@ def attribute(amount_pence: int, mix: Sequence[StreamShare]) -> list[StreamShare
     ]
 
 
+def attribution_payload(shares: Iterable[StreamShare]) -> list[dict[str, Any]]:
+    """`attribution_of` as its JSON payload, for answers built as payloads."""
+    return [
+        {
+            "department_code": share.department_code,
+            "funding_stream_code": share.funding_stream_code,
+            "amount_pence": share.amount_pence,
+        }
+        for share in shares
+    ]
+
+
 def attribution_of(shares: Iterable[StreamShare]) -> tuple[AttributionShare, ...]:
     # Not validated again: `attribute` gives positive shares of known streams that add up.
     return tuple(
@@ -471,6 +517,11 @@ def request_body_hash(event: Event) -> str:
     writes DEL, U+007F, raw where `json` escapes it), so the rare body with non-ASCII text or a
     DEL takes `json.dumps`. tests/unit/ledger checks both ways.
     """
+    flat = _flat_body(event)
+    if flat is not None:
+        canonical = pydantic_core.to_json(flat)
+        if canonical.isascii() and b"\x7f" not in canonical:
+            return hashlib.sha256(canonical).hexdigest()
     body = event.model_dump(mode="json")
     for name in _HASHED_ONLY_WHEN_SET:
         if body.get(name) == []:
@@ -479,6 +530,29 @@ def request_body_hash(event: Event) -> str:
     if not canonical.isascii() or b"\x7f" in canonical:
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(canonical).hexdigest()
+
+
+_PLAIN_JSON_TYPES = frozenset({str, int, bool, type(None)})
+_SORTED_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _flat_body(event: Event) -> dict[str, Any] | None:
+    """The body `request_body_hash` fingerprints, read straight from the model's fields in
+    sorted order, when each is a str, an int, a bool or None (or an empty list left out):
+    what dumping the model to JSON-ready values and sorting its keys give, without either
+    (the usual reservation and payment). None when a field holds anything else."""
+    names = _SORTED_FIELD_NAMES.get(type(event))
+    if names is None:
+        names = _SORTED_FIELD_NAMES[type(event)] = tuple(sorted(type(event).model_fields))
+    values = event.__dict__
+    body: dict[str, Any] = {}
+    for name in names:
+        value = values[name]
+        if type(value) in _PLAIN_JSON_TYPES:
+            body[name] = value
+        elif not (value == () and name in _HASHED_ONLY_WHEN_SET):
+            return None
+    return body
 
 
 def _keys_sorted(value: Any) -> Any:
@@ -534,7 +608,7 @@ def post(
         book.changed_balances.add(key)
     book.sequence, book.head_hash = sequence, transfer.chain_hash
     decision.transfers.append(transfer)
-    decision.events.append(transfer_posted(transfer))
+    decision.answers.append(transfer_posted(transfer))
     return transfer
 
 
@@ -555,7 +629,11 @@ def name_based_id(namespace: UUID, name: str) -> UUID:
     """`uuid5(namespace, name)`, in a third of the time: the same SHA-1, with the version and
     variant bits set on the integer directly rather than through `UUID(bytes=, version=)`.
     tests/unit/ledger checks it against `uuid5`."""
-    digest = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
+    return _name_based_id(namespace.bytes, name.encode())
+
+
+def _name_based_id(namespace: bytes, name: bytes) -> UUID:
+    digest = hashlib.sha1(namespace + name, usedforsecurity=False).digest()
     value = int.from_bytes(digest[:16], "big") & ~_VERSION_AND_VARIANT_MASK
     return UUID(int=value | _VERSION_5_AND_VARIANT_BITS)
 
@@ -570,26 +648,19 @@ def transfer_id_for(request_event_id: UUID, sequence: int) -> str:
     return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-{digest[20:32]}"
 
 
-def transfer_posted(transfer: Transfer) -> TransferPosted:
-    # Built without validating again what `post` has checked (balanced legs of positive
-    # amounts, a valid year, ids from validated requests); a profile showed validation as a
-    # tenth of `decide`. The one field `post` does not bound is the description it composes
-    # from the request's text: a too-long one is validated, and refused, as before.
-    if len(transfer.description) > TEXT_LENGTH_MAX:
-        TransferPosted.model_validate(_transfer_posted_fields(transfer, validated_legs=False))
-    return trusted(TransferPosted, _transfer_posted_fields(transfer, validated_legs=True))
-
-
-def _transfer_posted_fields(transfer: Transfer, *, validated_legs: bool) -> dict[str, Any]:
-    legs = [
-        {"account": leg.account, "direction": leg.direction, "amount_pence": leg.amount_pence}
-        for leg in transfer.legs
-    ]
-    return {
+def transfer_posted(transfer: Transfer) -> Payload:
+    """The TransferPosted answer, as its payload. Not validated again: `post` has checked the
+    legs (at least two, positive amounts, balanced), the year and the sequence; the ids come
+    from validated requests. The one field `post` does not bound is the description it
+    composes from the request's text: a too-long one is validated, and refused, as before."""
+    payload = {
         "place_id": transfer.place_id,
         "transfer_id": transfer.transfer_id,
         "financial_year": transfer.financial_year,
-        "legs": tuple(trusted(TransferLeg, leg) for leg in legs) if validated_legs else legs,
+        "legs": [
+            {"account": leg.account, "direction": leg.direction, "amount_pence": leg.amount_pence}
+            for leg in transfer.legs
+        ],
         "iati_transaction_type": transfer.iati_transaction_type,
         "department_code": transfer.department_code,
         "funding_stream_code": transfer.funding_stream_code,
@@ -601,6 +672,9 @@ def _transfer_posted_fields(transfer: Transfer, *, validated_legs: bool) -> dict
         "previous_hash": transfer.previous_hash,
         "chain_hash": transfer.chain_hash,
     }
+    if len(transfer.description) > TEXT_LENGTH_MAX:
+        TransferPosted.model_validate(payload)
+    return Payload(TransferPosted, payload)
 
 
 def _open_year(book: PlaceBook, financial_year: str) -> None:
@@ -615,18 +689,21 @@ def _open_year(book: PlaceBook, financial_year: str) -> None:
 def _moves(
     shares: Sequence[StreamShare], debit: str, credit: str, allocation_id: str = ""
 ) -> list[Leg]:
-    """Legs moving each share from one kind of stream account to another."""
-    accounts = {
-        "pot": lambda s: pot_account(s.department_code, s.funding_stream_code),
-        "commitment": lambda s: commitment_account(
-            allocation_id, s.department_code, s.funding_stream_code
-        ),
-    }
+    """Legs moving each share from one kind of stream account ("pot", "commitment") to the
+    other."""
     legs = []
     for share in shares:
-        legs.append(Leg(accounts[debit](share), "debit", share.amount_pence))
-        legs.append(Leg(accounts[credit](share), "credit", share.amount_pence))
+        legs.append(Leg(_stream_account(debit, share, allocation_id), "debit", share.amount_pence))
+        legs.append(
+            Leg(_stream_account(credit, share, allocation_id), "credit", share.amount_pence)
+        )
     return legs
+
+
+def _stream_account(kind: str, share: StreamShare, allocation_id: str) -> str:
+    if kind == "pot":
+        return pot_account(share.department_code, share.funding_stream_code)
+    return commitment_account(allocation_id, share.department_code, share.funding_stream_code)
 
 
 # --- The operations ---------------------------------------------------------------------------
@@ -660,7 +737,7 @@ def record_settlement(book: PlaceBook, decision: Decision, command: RecordSettle
         department,
         stream,
     )
-    decision.events.append(
+    decision.answers.append(
         SettlementRecorded(
             place_id=book.place_id,
             settlement_id=command.settlement_id,
@@ -720,7 +797,7 @@ def record_receipt(book: PlaceBook, decision: Decision, command: RecordReceipt) 
     )
     transfer = post(book, decision, command.financial_year, legs, IATI_INCOMING_FUNDS, tags)
     book.use_id(f"receipt:{command.receipt_id}")
-    decision.events.append(
+    decision.answers.append(
         ReceiptRecorded(
             place_id=book.place_id,
             receipt_id=command.receipt_id,
@@ -745,8 +822,11 @@ def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) 
     _open_year(book, year)
     whole_pot = book.shares(year, "pot:")
     unreserved_pence = sum(share.amount_pence for share in whole_pot)
-    pot_mix = eligible_mix(whole_pot, request)
-    eligible_pence = sum(share.amount_pence for share in pot_mix)
+    if request.eligible_streams or request.excluded_streams:
+        pot_mix = eligible_mix(whole_pot, request)
+        eligible_pence = sum(share.amount_pence for share in pot_mix)
+    else:  # no funding rules (most requests): every stream may fund it
+        pot_mix, eligible_pence = whole_pot, unreserved_pence
     if request.amount_pence > eligible_pence and eligible_pence < unreserved_pence:
         raise _short_of_eligible_streams(book, request, year, unreserved_pence, eligible_pence)
     if request.amount_pence > unreserved_pence:
@@ -768,15 +848,16 @@ def reserve(book: PlaceBook, decision: Decision, request: ReservationRequested) 
     if request.allocation_id not in book.reservations:
         book.reservations[request.allocation_id] = year
         book.new_reservations[request.allocation_id] = year
-    decision.events.append(
-        trusted(
+    # Not validated again: the attribution adds up to the validated request's amount.
+    decision.answers.append(
+        Payload(
             ReservationMade,
             {
                 "place_id": book.place_id,
                 "allocation_id": request.allocation_id,
                 "financial_year": year,
                 "amount_pence": request.amount_pence,
-                "attribution": attribution_of(shares),
+                "attribution": attribution_payload(shares),
                 "transfer_id": transfer.transfer_id,
             },
         )
@@ -861,7 +942,7 @@ def release(book: PlaceBook, decision: Decision, request: ReservationReleaseRequ
         allocation_id=request.allocation_id,
     )
     transfer = post(book, decision, year, legs, IATI_OUTGOING_COMMITMENT, tags)
-    decision.events.append(
+    decision.answers.append(
         ReservationReleased(
             place_id=book.place_id,
             allocation_id=request.allocation_id,
@@ -908,11 +989,11 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
         payment_kind=request.payment_kind,
     )
     book.changed_payments.add(request.payment_id)
-    attribution = attribution_of(shares)
+    attribution = attribution_payload(shares)
     # Not validated again: every field is the validated request's or checked above (the
     # attribution adds up to the amount; the request's payer shares were checked with it).
-    decision.events.append(
-        trusted(
+    decision.answers.append(
+        Payload(
             PaymentMade,
             {
                 "place_id": book.place_id,
@@ -925,12 +1006,15 @@ def pay(book: PlaceBook, decision: Decision, request: PaymentRequested) -> None:
                 "claim_batch_id": request.claim_batch_id,
                 "attribution": attribution,
                 "transfer_id": transfer.transfer_id,
-                "payer_shares": request.payer_shares,
+                "payer_shares": [
+                    {"payer_id": share.payer_id, "amount_pence": share.amount_pence}
+                    for share in request.payer_shares
+                ],
             },
         )
     )
-    decision.events.append(
-        trusted(
+    decision.answers.append(
+        Payload(
             SpendRecorded,
             {
                 "place_id": book.place_id,
@@ -991,7 +1075,7 @@ def recover(book: PlaceBook, decision: Decision, request: RecoveryRaised) -> Non
     payment.recovered_pence += request.amount_pence
     book.changed_payments.add(request.payment_id)
     book.use_id(f"recovery:{request.recovery_id}")
-    decision.events.append(
+    decision.answers.append(
         RecoveryRecorded(
             place_id=book.place_id,
             recovery_id=request.recovery_id,
@@ -1003,7 +1087,9 @@ def recover(book: PlaceBook, decision: Decision, request: RecoveryRaised) -> Non
             payer_shares=request.payer_shares,
         )
     )
-    decision.events.append(recovered_spend(book.place_id, request, payment, shares, year, transfer))
+    decision.answers.append(
+        recovered_spend(book.place_id, request, payment, shares, year, transfer)
+    )
 
 
 def recovered_spend(
@@ -1073,7 +1159,7 @@ def vire(book: PlaceBook, decision: Decision, request: VirementRequested) -> Non
     )
     transfer = post(book, decision, request.financial_year, legs, IATI_INCOMING_COMMITMENT, tags)
     book.use_id(f"virement:{request.virement_id}")
-    decision.events.append(
+    decision.answers.append(
         VirementRecorded(
             place_id=book.place_id,
             virement_id=request.virement_id,
@@ -1097,7 +1183,7 @@ def close_period(book: PlaceBook, decision: Decision, command: ClosePeriod) -> N
         )
     book.closed_years.add(command.financial_year)
     book.new_closed_years.add(command.financial_year)
-    decision.events.append(
+    decision.answers.append(
         PeriodClosed(place_id=book.place_id, financial_year=command.financial_year)
     )
 
@@ -1172,7 +1258,7 @@ def apply_risk_share(book: PlaceBook, decision: Decision, request: ApplyRiskShar
         )
         transfer_id = transfer.transfer_id
     book.use_id(f"risk_share:{request.financial_year}")
-    decision.events.append(
+    decision.answers.append(
         RiskShareApplied(
             place_id=book.place_id,
             risk_share_id=request.risk_share_id,
@@ -1348,7 +1434,7 @@ def _post_reservation_transfer(
     transfer = post(book, decision, year, legs, IATI_OUTGOING_COMMITMENT, tags)
     if target not in book.reservations:
         book.reservations[target] = book.new_reservations[target] = year
-    decision.events.append(
+    decision.answers.append(
         ReservationTransferred(
             place_id=book.place_id,
             reservation_transfer_id=request.reservation_transfer_id,
@@ -1391,7 +1477,7 @@ def decide(book: PlaceBook, request_event_id: UUID, request: Event) -> Decision:
             decision.replay_of = seen
         else:
             decision.conflict = True
-            decision.events.append(_conflict(book, request_event_id, request))
+            decision.answers.append(_conflict(book, request_event_id, request))
         return decision
     operation = OPERATIONS[type(request)]
     try:
@@ -1400,7 +1486,7 @@ def decide(book: PlaceBook, request_event_id: UUID, request: Event) -> Decision:
         # Operations check every rule before posting anything, so a rejection leaves the book
         # as it was (a multi-year settlement checks all its years first).
         assert not decision.transfers, "a rejection must come before any posting"
-        decision.events = [rejection_event(book.place_id, request_event_id, request, rejection)]
+        decision.answers = [rejection_event(book.place_id, request_event_id, request, rejection)]
     record = RequestRecord(body_hash, tuple(decision.answer_ids()))
     book.requests[request_event_id] = book.new_requests[request_event_id] = record
     return decision

@@ -8,20 +8,23 @@ refused with `CommandRefused` and kept in `conflicting_requests` for review.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC
 from uuid import UUID, uuid5
 
 import asyncpg
+from opentelemetry.trace import Span
 
 from contracts import Event
-from contracts.envelope import Envelope, wrap
+from contracts.envelope import Envelope, caused_by, wrap
 from services.ledger import db, domain
 from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchConsumer
 from services.runtime.consumer import Handler
-from services.runtime.outbox import OutboxRow, add_row, answer_row, row_for
+from services.runtime.outbox import OutboxRow, add_row, answer_row, payload_answer_row, row_for
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +42,7 @@ async def handle_batch(
     outbox_rows: list[OutboxRow] = []
     to_republish: list[UUID] = []
     for envelope, request in messages:
-        attributes = {
-            "singlepot.place_id": request.place_id,
-            "singlepot.request": request.event_type,
-        }
-        with telemetry.span(
-            "ledger decide", SERVICE_NAME, traceparent=envelope.traceparent, attributes=attributes
-        ) as current:
+        with _deciding(envelope, request) as current:
             decision = domain.decide(books[request.place_id], envelope.event_id, request)
             if current is not None:
                 current.set_attribute("singlepot.transfers", len(decision.transfers))
@@ -64,26 +61,53 @@ async def handle_batch(
     # Counted where the money moves, not where events are published: a republished outbox
     # would count again.
     for decision, request in decided:
-        for event in decision.events:
-            telemetry.count_money_moved(request.place_id, event.event_type)
+        for answer in decision.answers:
+            telemetry.count_money_moved(request.place_id, answer.event_type)
     if to_republish:
         await db.republish(connection, to_republish)
+
+
+_NO_SPAN: AbstractContextManager[None] = contextlib.nullcontext()
+
+
+def _deciding(envelope: Envelope, request: Event) -> AbstractContextManager[Span | None]:
+    """The span a request is decided in; none, and nothing built for it, when tracing is off
+    (a profile showed the span's machinery per request even then)."""
+    if not telemetry.tracing():
+        return _NO_SPAN
+    attributes = {"singlepot.place_id": request.place_id, "singlepot.request": request.event_type}
+    return telemetry.span(
+        "ledger decide", SERVICE_NAME, traceparent=envelope.traceparent, attributes=attributes
+    )
 
 
 def _answer_rows(
     envelope: Envelope, decision: domain.Decision, traceparent: str | None
 ) -> list[OutboxRow]:
     """The answer's outbox rows; their trace continues from the span that decided them."""
-    return [
-        answer_row(
-            event,
-            producer=SERVICE_NAME,
-            event_id=event_id,
-            causation=envelope,
-            traceparent=traceparent,
-        )
-        for event_id, event in zip(decision.answer_ids(), decision.events, strict=True)
-    ]
+    traceparent = traceparent or envelope.traceparent
+    shared = caused_by(envelope, producer=SERVICE_NAME, traceparent=traceparent)
+    rows = []
+    for event_id, answer in zip(decision.answer_ids(), decision.answers, strict=True):
+        if isinstance(answer, domain.Payload):
+            row = payload_answer_row(
+                answer.event_class,
+                answer.payload,
+                partition_key=answer.partition_key(),
+                event_id=event_id,
+                shared=shared,
+                traceparent=traceparent,
+            )
+        else:
+            row = answer_row(
+                answer,
+                producer=SERVICE_NAME,
+                event_id=event_id,
+                causation=envelope,
+                traceparent=traceparent,
+            )
+        rows.append(row)
+    return rows
 
 
 async def _refuse_conflict(

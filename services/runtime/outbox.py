@@ -25,7 +25,14 @@ from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import Span, SpanKind
 
 from contracts import Event
-from contracts.envelope import Envelope, encode, encode_payload, encode_wrapped, wrap
+from contracts.envelope import (
+    Envelope,
+    encode,
+    encode_caused,
+    encode_payload,
+    encode_wrapped,
+    wrap,
+)
 from services.runtime import telemetry
 from services.runtime.db import QUERIES
 
@@ -112,6 +119,34 @@ def answer_row(
             causation=causation,
             traceparent=traceparent,
         ),
+        headers=headers,
+    )
+
+
+def payload_answer_row(
+    event_class: type[Event],
+    payload: Mapping[str, Any],
+    *,
+    partition_key: str,
+    event_id: UUID,
+    shared: bytes,
+    traceparent: str | None,
+) -> OutboxRow:
+    """`answer_row` for an event given as its JSON-ready payload, one of several answers to
+    one message whose shared envelope fields are `shared` (`contracts.envelope.caused_by`,
+    made with the same `traceparent`): the same row, without a model built only to be dumped
+    again, nor the shared fields encoded again (the ledger's answers to every request)."""
+    assert event_class.topics == (event_class.topic,), "one topic, known from the class"
+    event_id_text = str(event_id)
+    headers = {EVENT_ID_HEADER: event_id_text, EVENT_TYPE_HEADER: event_class.event_type}
+    if traceparent:
+        headers[TRACEPARENT_HEADER] = traceparent
+    return OutboxRow(
+        event_id=event_id,
+        topic=event_class.topic,
+        partition_key=partition_key,
+        event_type=event_class.event_type,
+        value=encode_caused(event_class, payload, event_id=event_id_text, shared=shared),
         headers=headers,
     )
 

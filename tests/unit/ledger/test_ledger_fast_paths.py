@@ -9,6 +9,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
+import pydantic_core
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,21 +20,34 @@ from contracts import (
     ClosePeriod,
     Event,
     FinancialYearAmount,
+    PaymentMade,
     PaymentRequested,
     RecordReceipt,
     RecordSettlement,
     RecoveryRaised,
+    ReservationMade,
     ReservationReleaseRequested,
     ReservationRequested,
+    SpendRecorded,
+    TransferPosted,
     VirementRequested,
 )
-from contracts.envelope import encode, encode_wrapped, wrap
+from contracts.envelope import (
+    caused_by,
+    encode,
+    encode_caused,
+    encode_payload,
+    encode_wrapped,
+    wrap,
+)
+from contracts.ledger import FundingStream, PayerShare
 from contracts.values import TEXT_LENGTH_MAX, AttributionShare
 from services.ledger import domain
-from services.runtime.outbox import answer_row, row_for
+from services.runtime.outbox import answer_row, payload_answer_row, row_for
 
 PLACE = "GM"
 YEAR = "2026-27"
+SPAN = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRICKY_TEXT = 'naïve “quotes”, £ and a\ttab\nnewline \\ " \u0001 \u007f \u2028 😀'
 
 # Pinned from the ledger before the hot path was rewritten (the same requests and ids): a
@@ -228,7 +242,10 @@ def test_an_answer_row_carries_the_same_bytes_and_headers_as_wrapping_then_encod
         if number % 2:
             causation = causation.model_copy(update={"traceparent": traceparent})
         decision = domain.decide(book, event_id, request)
-        for answer_id, event in zip(decision.answer_ids(), decision.events, strict=True):
+        for answer_id, answer in zip(decision.answer_ids(), decision.answers, strict=True):
+            if isinstance(answer, domain.Payload):
+                continue  # compared in the test after this one
+            event = answer
             for occurred_at in moments:
                 plain = wrap(
                     event,
@@ -258,7 +275,154 @@ def test_an_answer_row_carries_the_same_bytes_and_headers_as_wrapping_then_encod
             )
             assert dict(row.headers) == dict(expected.headers)
             assert json.loads(row.value)["payload"] == json.loads(expected.value)["payload"]
-    assert compared > 40
+    assert compared > 15
+
+
+def test_an_answer_given_as_its_payload_is_the_validated_event_byte_for_byte() -> None:
+    book = domain.PlaceBook(PLACE)
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    moments = [
+        datetime(2026, 11, 23, 23, 4, 9, 123456, tzinfo=UTC),
+        datetime(2026, 6, 1, 8, 0, 0, 1, tzinfo=timezone(timedelta(hours=1))),
+    ]
+    compared: set[str] = set()
+    for number, (event_id, request) in enumerate(_every_kind_of_answer()):
+        causation = wrap(request, producer="test", event_id=event_id)
+        if number % 2:
+            causation = causation.model_copy(update={"traceparent": traceparent})
+        decision = domain.decide(book, event_id, request)
+        for answer_id, answer in zip(decision.answer_ids(), decision.answers, strict=True):
+            if not isinstance(answer, domain.Payload):
+                continue
+            event = answer.event_class.model_validate(answer.payload)  # passes its contract
+            assert pydantic_core.to_json(answer.payload) == event.model_dump_json().encode()
+            assert answer.partition_key() == event.partition_key()
+            for occurred_at in moments:
+                fast = encode_payload(
+                    answer.event_class,
+                    answer.payload,
+                    producer="ledger",
+                    event_id=answer_id,
+                    causation=causation,
+                    occurred_at=occurred_at,
+                )
+                plain = wrap(
+                    event,
+                    producer="ledger",
+                    event_id=answer_id,
+                    causation=causation,
+                    occurred_at=occurred_at,
+                )
+                assert fast == encode(plain)
+                shared = caused_by(causation, producer="ledger", occurred_at=occurred_at)
+                caused = encode_caused(
+                    answer.event_class, answer.payload, event_id=str(answer_id), shared=shared
+                )
+                assert caused == encode(plain)
+                # A span of its own (the ledger's "decide") continues the trace instead.
+                shared = caused_by(
+                    causation, producer="ledger", traceparent=SPAN, occurred_at=occurred_at
+                )
+                caused = encode_caused(
+                    answer.event_class, answer.payload, event_id=str(answer_id), shared=shared
+                )
+                assert caused == encode(plain.model_copy(update={"traceparent": SPAN}))
+            row = payload_answer_row(
+                answer.event_class,
+                answer.payload,
+                partition_key=answer.partition_key(),
+                event_id=answer_id,
+                shared=caused_by(causation, producer="ledger"),
+                traceparent=causation.traceparent,
+            )
+            expected = row_for(
+                wrap(event, producer="ledger", event_id=answer_id, causation=causation), event
+            )
+            written, wrapped = json.loads(row.value), json.loads(expected.value)
+            del written["occurred_at"], wrapped["occurred_at"]  # each says when it was made
+            assert written == wrapped
+            assert (row.event_id, row.topic, row.partition_key, row.event_type) == (
+                expected.event_id,
+                expected.topic,
+                expected.partition_key,
+                expected.event_type,
+            )
+            assert dict(row.headers) == dict(expected.headers)
+            assert json.loads(row.value)["payload"] == json.loads(expected.value)["payload"]
+            compared.add(answer.event_type)
+    assert compared == {"TransferPosted", "ReservationMade", "PaymentMade", "SpendRecorded"}
+
+
+@pytest.mark.parametrize(
+    "event_class", [TransferPosted, ReservationMade, PaymentMade, SpendRecorded]
+)
+def test_the_answers_given_as_payloads_are_keyed_by_place_on_their_one_topic(
+    event_class: type[Event],
+) -> None:
+    assert event_class.partition_key is Event.partition_key
+    assert event_class.published_on is Event.published_on
+    assert event_class.topics == (event_class.topic,)
+
+
+def test_a_payment_with_payer_shares_answers_with_them_in_its_payload() -> None:
+    book = domain.PlaceBook(PLACE)
+    for event_id, request in _every_kind_of_answer()[:3]:
+        domain.decide(book, event_id, request)
+    payment = PaymentRequested(
+        place_id=PLACE,
+        payment_id="PAY-SHARED",
+        allocation_id="A-1",
+        provider_id="P-1",
+        amount_pence=1_000,
+        payment_kind="outcome_payment",
+        contract_id="C-1",
+        claim_batch_id="B-1",
+        purpose="outcomes",
+        payer_shares=(
+            PayerShare(payer_id="DWP", amount_pence=600),
+            PayerShare(payer_id="DHSC", amount_pence=400),
+        ),
+    )
+    decision = domain.decide(book, uuid.UUID(int=99), payment)
+    [made] = [event for event in decision.events if isinstance(event, PaymentMade)]
+    assert made.payer_shares == payment.payer_shares
+    for answer in decision.answers:
+        assert isinstance(answer, domain.Payload)
+        event = answer.event()
+        assert pydantic_core.to_json(answer.payload) == event.model_dump_json().encode()
+
+
+def test_a_request_body_hash_of_every_kind_of_request_is_the_sorted_json_hash() -> None:
+    requests = [request for _, request in _every_kind_of_answer()]
+    requests += [
+        ReservationRequested(
+            place_id=PLACE,
+            allocation_id="A-RULES",
+            financial_year=YEAR,
+            amount_pence=1,
+            purpose="rules",
+            eligible_streams=(FundingStream(department_code="DWP", funding_stream_code="WORK"),),
+        ),
+        PaymentRequested(
+            place_id=PLACE,
+            payment_id="PAY-SHARED",
+            allocation_id="A-1",
+            provider_id="P-1",
+            amount_pence=1_000,
+            payment_kind="outcome_payment",
+            contract_id="C-1",
+            claim_batch_id="B-1",
+            purpose="outcomes",
+            payer_shares=(PayerShare(payer_id="DWP", amount_pence=1_000),),
+        ),
+    ]
+    for request in requests:
+        body = request.model_dump(mode="json")
+        for name in ("eligible_streams", "excluded_streams", "payer_shares"):
+            if body.get(name) == []:
+                del body[name]
+        plain = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        assert domain.request_body_hash(request) == hashlib.sha256(plain.encode()).hexdigest()
 
 
 @given(purpose=text, allocation_id=text, amount_pence=st.integers(min_value=1, max_value=PENCE_MAX))
@@ -362,3 +526,14 @@ def test_a_description_beyond_the_text_limit_is_still_refused_by_validation() ->
     )
     with pytest.raises(ValidationError, match="description"):
         domain.decide(book, uuid.UUID(int=2), too_long)
+
+
+@given(request_event_id=st.uuids(), count=st.integers(min_value=1, max_value=12))
+def test_answer_ids_are_the_uuid5_of_the_request_and_the_answers_place(
+    request_event_id: uuid.UUID, count: int
+) -> None:
+    decision = domain.Decision(request_event_id)
+    decision.answers = [domain.Payload(TransferPosted, {})] * count
+    assert decision.answer_ids() == [
+        uuid.uuid5(request_event_id, f"answer/{index}") for index in range(count)
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+import pydantic_core
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -67,6 +68,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.sent: list[tuple[uuid.UUID, Event]] = []
         self.counter = 0
         self.last_events: list[Event] = []
+        self.last_answers: list[Event | domain.Payload] = []
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -78,7 +80,8 @@ class LedgerMachine(RuleBasedStateMachine):
             # Invariant 5: nothing posts into a year that was closed before the request.
             assert transfer.financial_year not in closed_before
         self.transfers += decision.transfers
-        self.last_events = decision.events
+        self.last_events = decision.events  # payloads validated against their contracts
+        self.last_answers = decision.answers
         if not decision.conflict:
             self.sent.append((event_id, request))
         return decision
@@ -357,6 +360,10 @@ class LedgerMachine(RuleBasedStateMachine):
         for event in self.last_events:
             assert type(event).model_validate(event.model_dump()) == event
             assert event.model_dump_json() == type(event)(**dict(event)).model_dump_json()
+        # An answer given as its payload is what its validated event dumps, byte for byte.
+        for answer, event in zip(self.last_answers, self.last_events, strict=True):
+            if isinstance(answer, domain.Payload):
+                assert pydantic_core.to_json(answer.payload) == event.model_dump_json().encode()
 
     @invariant()
     def attributions_add_up_to_the_penny(self) -> None:

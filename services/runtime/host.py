@@ -110,11 +110,13 @@ class ServiceHost:
 
     async def start(self) -> None:
         """Connect to PostgreSQL and Kafka, then start relaying and consuming."""
+        began = time.monotonic()
         telemetry.configure(self.settings, service_name=f"singlepot-{self.name}")
         self.pool = await create_pool(
             self.settings.effective_database_url(), self.name, self.settings.database_pool_size_max
         )
         await self._check_migrated()
+        log.info("%s: database pool open after %.2f s", self.name, time.monotonic() - began)
         self._migrations = migrations_for(self.definition.migrations)
         self.producer = await _start_producer(self.settings, client_id=f"{self.name}-relay")
         self.relay = OutboxRelay(
@@ -143,6 +145,7 @@ class ServiceHost:
             await self._start_consuming()
         finally:
             await first_check
+        log.info("%s: started after %.2f s", self.name, time.monotonic() - began)
         self._tasks.append(
             asyncio.create_task(self.broker_watch.run(), name=f"{self.name}-broker-watch")
         )
@@ -192,23 +195,37 @@ class ServiceHost:
             self._joining = asyncio.create_task(self._join(), name=f"{self.name}-join")
 
     async def _join(self) -> None:
-        """Start the subscribers (join the groups: the separate groups first, each given its
-        starting positions), then tune the collector for the long run."""
+        """Start the subscribers, every group at once (a separate group first given its
+        starting positions), then tune the collector for the long run. At once, because each
+        join waits out its group's rebalance (half the session timeout on the local broker):
+        one after the other, the gateway's two groups took twice that (bench/NOTES.md,
+        "Start-up wall clock")."""
         assert self.broker is not None
-        for group, broker in zip(
-            self.definition.separate_groups, self.separate_brokers, strict=True
-        ):
-            await self._until_done(
-                functools.partial(
-                    hand_over_offsets, self.settings, self.name, group.name(self.name), group.topics
-                )
+        began = time.monotonic()
+        joins = [
+            self._join_separate_group(group, broker)
+            for group, broker in zip(
+                self.definition.separate_groups, self.separate_brokers, strict=True
             )
-            await self._until_done(broker.start, undo=broker.stop)
-        await self._until_done(self.broker.start, undo=self.broker.stop)
+        ]
+        joins.append(self._until_done(self.broker.start, undo=self.broker.stop))
+        await asyncio.gather(*joins)
+        log.info("%s: joined its consumer groups in %.2f s", self.name, time.monotonic() - began)
         if self.definition.batch_handler is not None:
             self._collector_thresholds = tune_collector(
                 collect_less_often=not self.definition.serves_latency_sensitive_requests
             )
+
+    async def _join_separate_group(self, group: SeparateGroup, broker: KafkaBroker) -> None:
+        """Give a separate group the positions the service's own group reached on its topics
+        (if it has none), then join it. The own group, joining meanwhile, no longer reads those
+        topics, so the positions handed over do not move under it."""
+        await self._until_done(
+            functools.partial(
+                hand_over_offsets, self.settings, self.name, group.name(self.name), group.topics
+            )
+        )
+        await self._until_done(broker.start, undo=broker.stop)
 
     async def _until_done(
         self,

@@ -132,10 +132,11 @@ class ServiceHost:
         self.broker_watch = BrokerWatch(self.settings, self.pool, self.relay, self.name)
         self.relay.verify_broker = self.broker_watch.verify_before_publishing
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
-        # The first check (so that /readyz knows the broker from the start) runs while the
-        # consumer connects and starts joining its group: on a warm `singlepot up` the fresh
-        # broker is empty, and the check spends about a second of fetches finding that out,
-        # which the join's own wait (about session_timeout_ms / 2) covers. Not when a subscribed
+        # The first check runs while the consumer connects and joins its group, and while the
+        # service starts serving HTTP: on a warm `singlepot up` the fresh broker is empty, and
+        # the check spends a second or more finding that out and asking for the replay, which
+        # the join's own wait (about session_timeout_ms / 2) covers. /readyz says "broker" only
+        # once a check has succeeded, so a start does not wait for it. Not when a subscribed
         # topic is missing: the check re-creates it first, as a consumer must never subscribe to
         # a missing topic.
         first_check = asyncio.create_task(self.broker_watch.check())
@@ -143,16 +144,23 @@ class ServiceHost:
             await first_check
         try:
             await self._start_consuming()
-        finally:
+        except BaseException:
             await first_check
+            raise
         log.info("%s: started after %.2f s", self.name, time.monotonic() - began)
         self._tasks.append(
-            asyncio.create_task(self.broker_watch.run(), name=f"{self.name}-broker-watch")
+            asyncio.create_task(self._watch_broker(first_check), name=f"{self.name}-broker-watch")
         )
         self._tasks.append(asyncio.create_task(self._prune_forever(), name=f"{self.name}-prune"))
         for background_task in self.definition.background_tasks:
             name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
             self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
+
+    async def _watch_broker(self, first_check: asyncio.Task[None]) -> None:
+        """The periodic checks, from when the first one is done (cancelling this cancels it)."""
+        assert self.broker_watch is not None
+        await first_check
+        await self.broker_watch.run()
 
     async def _start_consuming(self) -> None:
         """Subscribe to the definition's topics and start joining the consumer group (if it

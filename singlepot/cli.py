@@ -6,12 +6,11 @@ import asyncio
 import json
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 import typer
@@ -23,6 +22,7 @@ from contracts.money import format_pounds
 from services.runtime.errors import RuntimeFailure
 from services.runtime.settings import RuntimeSettings
 from singlepot import asyncapi, export_cli, insights_cli, ledger_cli, reconcile, serve, users_cli
+from singlepot.background import InBackground
 from singlepot.demo import load_demo
 from singlepot.local.errors import LocalStackError
 from singlepot.local.ports import accepts_connections
@@ -143,30 +143,6 @@ def start_services_and_demo(system: LocalSystem, demo_gateway: str | None) -> di
 def _load_demo_once_serving(system: LocalSystem, gateway: str) -> dict[str, Any]:
     system.wait_until_serving("gateway")
     return load_demo(gateway)
-
-
-class InBackground(Generic[T]):
-    """Runs `action` on a thread of its own from now; `result()` waits for it and returns what
-    it returned or raises what it raised. A daemon thread: a Ctrl-C or a failure elsewhere
-    stops `up` without waiting for it."""
-
-    def __init__(self, action: Callable[[], T]) -> None:
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(action,), daemon=True)
-        self._thread.start()
-
-    def _run(self, action: Callable[[], T]) -> None:
-        try:
-            self._value = action()
-        except BaseException as error:  # handed to whoever asks for the result
-            self._error = error
-
-    def result(self) -> T:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return cast(T, self._value)
 
 
 def _stop_requested(signal_number: int, frame: object) -> None:

@@ -860,6 +860,12 @@ _READY: dict[str, tuple[str, Callable[[httpx.Client], bool]]] = {
 }
 
 
+# How often the demo asks whether a step has taken effect: on a new data folder it waits so
+# for about fifteen effects in a row, each on the way to "singlepot is up", and a question is
+# one small read of the gateway's.
+EFFECT_POLL_INTERVAL_S = 0.05
+
+
 def _until(condition: Callable[[], bool], wait_s: float, what: str) -> None:
     deadline = time.monotonic() + wait_s
     while not condition():
@@ -868,7 +874,7 @@ def _until(condition: Callable[[], bool], wait_s: float, what: str) -> None:
                 f"The demo waited {wait_s:.0f} s for {what} to take effect; see the services' "
                 "logs in .data/logs/."
             )
-        time.sleep(0.1)
+        time.sleep(EFFECT_POLL_INTERVAL_S)
 
 
 # --- A second place, so places can be compared (issue 17) ------------------------------------

@@ -99,10 +99,11 @@ def up(
                     progress, "Starting PostgreSQL and the broker", system.start_infrastructure
                 )
                 step(progress, "Applying migrations and creating topics", system.prepare)
-                services = f"Starting the services ({', '.join(SERVICE_NAMES)})"
                 pot = step(
                     progress,
-                    services + (" and loading the demo place (GM)" if demo else ""),
+                    "Starting the services and loading the demo place (GM)"
+                    if demo
+                    else f"Starting the services ({', '.join(SERVICE_NAMES)})",
                     lambda: start_services_and_demo(system, gateway_url(config) if demo else None),
                 )
             console.print(f"Running: {where}.")

@@ -40,6 +40,7 @@ from services.gateway.identity.passwords import generate_password
 from services.gateway.insights import unit_costs
 from services.runtime.db import connect
 from services.runtime.settings import RuntimeSettings
+from singlepot.background import InBackground
 from singlepot.local.errors import LocalStackError
 
 PLACE_ID = "GM"
@@ -500,7 +501,8 @@ def _claim_steps() -> list[Step]:
 
 
 def demo_token(data_dir: Path | None = None) -> str:
-    """Make the demo user (if missing) and a new 30-day token for it; keep it in the data dir."""
+    """Make the demo user (if missing) and a new 30-day token for it; keep it in the data dir.
+    (Its web users are `demo_logins`.)"""
     settings = RuntimeSettings()
 
     async def issue() -> str:
@@ -517,7 +519,6 @@ def demo_token(data_dir: Path | None = None) -> str:
         return issued.token
 
     token = asyncio.run(issue())
-    demo_logins(data_dir or settings.data_dir)
     path = (data_dir or settings.data_dir) / "demo-token"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(token + "\n", encoding="utf-8")
@@ -605,6 +606,10 @@ def load_demo(
     the demo user's token under "demo_token"). The board members' tokens are made in the
     gateway's database at `database_url` (the configured one if None)."""
     made_here = token is None
+    # The web users' passwords are hashed (Argon2id, about 0.1 s of CPU each on a new data
+    # folder) while the steps go, which mostly wait for their effects; they are needed only
+    # for what is printed at the end.
+    logins = InBackground(lambda: demo_logins(RuntimeSettings().data_dir)) if made_here else None
     token = token or demo_token()
     tokens = {DEMO_USER: token, **board_actor_tokens(database_url)}
     headers = {"Authorization": f"Bearer {token}"}
@@ -649,7 +654,8 @@ def load_demo(
         for what, condition in _READY.values():
             _until(functools.partial(condition, client), wait_s, what)
         pot = dict(client.get(f"/api/v1/places/{PLACE_ID}/pot").json())
-    if made_here:
+    if logins is not None:
+        logins.result()
         print(
             f"Demo user '{DEMO_USER}' ({', '.join(DEMO_GRANTS)}); its token, valid 30 days, is "
             f"also in {RuntimeSettings().data_dir / 'demo-token'}:\n"
@@ -854,6 +860,12 @@ _READY: dict[str, tuple[str, Callable[[httpx.Client], bool]]] = {
 }
 
 
+# How often the demo asks whether a step has taken effect: on a new data folder it waits so
+# for about fifteen effects in a row, each on the way to "singlepot is up", and a question is
+# one small read of the gateway's.
+EFFECT_POLL_INTERVAL_S = 0.05
+
+
 def _until(condition: Callable[[], bool], wait_s: float, what: str) -> None:
     deadline = time.monotonic() + wait_s
     while not condition():
@@ -862,7 +874,7 @@ def _until(condition: Callable[[], bool], wait_s: float, what: str) -> None:
                 f"The demo waited {wait_s:.0f} s for {what} to take effect; see the services' "
                 "logs in .data/logs/."
             )
-        time.sleep(0.1)
+        time.sleep(EFFECT_POLL_INTERVAL_S)
 
 
 # --- A second place, so places can be compared (issue 17) ------------------------------------

@@ -20,7 +20,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from services.gateway.opendata import db as opendata_db
 from services.gateway.opendata import history, history_db, indigo, records, threesixtygiving
-from services.gateway.opendata.api import EPOCH
 from services.gateway.opendata.organisations import Organisation
 from services.gateway.opendata.publishing import (
     PlaceData,
@@ -218,6 +217,10 @@ def _done(out: Path | None, what: str) -> None:
 
 def _dated(data: PlaceData) -> datetime:
     """The data's latest change, as the HTTP files are dated."""
+    # Imported here: the HTTP module brings FastAPI and the service host, which every command
+    # would otherwise load, `singlepot up` on the way to its first service included.
+    from services.gateway.opendata.api import EPOCH
+
     return data.last_changed() or EPOCH
 
 

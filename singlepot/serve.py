@@ -48,6 +48,7 @@ def serve(
             definition = service_definition(service, role)
         except ValueError as error:
             raise LocalStackError(str(error)) from None
+        logging.getLogger(__name__).info("%s: code loaded, starting", service)
         host = config.gateway_host if service == "gateway" else config.service_host
         uvicorn.run(
             build_http_app(definition, config),

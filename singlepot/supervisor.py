@@ -45,6 +45,9 @@ SERVICE_PORT_SETTINGS = {
 
 
 STATE_FILE = "supervisor.json"
+# How often a starting service is asked whether it is ready: each wait here is on the way to
+# "singlepot is up", and a question costs the service a few small queries.
+READINESS_POLL_INTERVAL_S = 0.05
 # The ports further replicas listened on, kept across runs (unlike STATE_FILE) so that a
 # restarted `up` gives each replica its address back.
 REPLICA_PORTS_FILE = "replica-ports.json"
@@ -185,32 +188,51 @@ class LocalSystem:
     def start_all_services(self) -> None:
         """Start every service at once (each spends seconds joining its consumer group), then
         wait until all are ready."""
+        self.spawn_all_services()
+        self.wait_until_all_ready()
+
+    def spawn_all_services(self) -> None:
+        """Start every replica of every service, without waiting for any."""
         for name in SERVICE_NAMES:
             self.start_service(name)
+
+    def wait_until_all_ready(self) -> None:
+        """Wait until every process answers /readyz with 200 (see `wait_until_ready`)."""
         for name in list(self.processes):
             self.wait_until_ready(name)
         self.write_state()
 
     def wait_until_ready(self, name: str) -> None:
         """Poll the process's /readyz until it answers 200, or say why it did not."""
+        self._wait_for(name, "/readyz", "ready")
+
+    def wait_until_serving(self, name: str) -> None:
+        """Poll the process's /healthz until it answers 200: its start is done (database pool,
+        relay, broker connection) and it serves HTTP, though its consumer may still be joining
+        its groups (which /readyz waits for)."""
+        self._wait_for(name, "/healthz", "serving")
+
+    def _wait_for(self, name: str, path: str, state: str) -> None:
         process = self.processes[name]
-        url = f"http://127.0.0.1:{process.port}/readyz"
+        url = f"http://127.0.0.1:{process.port}{path}"
         deadline = time.monotonic() + self.settings.startup_timeout_s
-        while time.monotonic() < deadline:
-            assert process.popen is not None
-            if process.popen.poll() is not None:
-                raise LocalStackError(
-                    f"The {name} service exited with code {process.popen.returncode} while "
-                    f"starting; see {self._log_path(process)}."
-                )
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        # One client for the whole wait: a new one for each poll costs a TLS context of CPU.
+        with httpx.Client(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                assert process.popen is not None
+                if process.popen.poll() is not None:
+                    raise LocalStackError(
+                        f"The {name} service exited with code {process.popen.returncode} while "
+                        f"starting; see {self._log_path(process)}."
+                    )
+                try:
+                    if client.get(url).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(READINESS_POLL_INTERVAL_S)
         raise LocalStackError(
-            f"The {name} service was not ready after {self.settings.startup_timeout_s:.0f} s; "
+            f"The {name} service was not {state} after {self.settings.startup_timeout_s:.0f} s; "
             f"see {self._log_path(process)}."
         )
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contracts import topics
 from services.runtime.db import connect, ensure_database, migrate_schema, migrations_for
-from services.runtime.host import ServiceDefinition
 from services.runtime.settings import RuntimeSettings
 from singlepot.local.stack import create_topics
 from singlepot.roles import grant_service_roles
+
+if TYPE_CHECKING:
+    # Only named here: `up` imports this module to migrate and create topics before any service
+    # starts, and the host's imports (FastAPI, FastStream, OpenTelemetry) cost about a second of
+    # CPU there, on the way to the first service (bench/NOTES.md, "Start-up wall clock").
+    from services.runtime.host import ServiceDefinition
 
 SERVICE_NAMES = ("ledger", "allocations", "outcomes", "gateway")
 

@@ -110,11 +110,13 @@ class ServiceHost:
 
     async def start(self) -> None:
         """Connect to PostgreSQL and Kafka, then start relaying and consuming."""
+        began = time.monotonic()
         telemetry.configure(self.settings, service_name=f"singlepot-{self.name}")
         self.pool = await create_pool(
             self.settings.effective_database_url(), self.name, self.settings.database_pool_size_max
         )
         await self._check_migrated()
+        log.info("%s: database pool open after %.2f s", self.name, time.monotonic() - began)
         self._migrations = migrations_for(self.definition.migrations)
         self.producer = await _start_producer(self.settings, client_id=f"{self.name}-relay")
         self.relay = OutboxRelay(
@@ -130,10 +132,11 @@ class ServiceHost:
         self.broker_watch = BrokerWatch(self.settings, self.pool, self.relay, self.name)
         self.relay.verify_broker = self.broker_watch.verify_before_publishing
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
-        # The first check (so that /readyz knows the broker from the start) runs while the
-        # consumer connects and starts joining its group: on a warm `singlepot up` the fresh
-        # broker is empty, and the check spends about a second of fetches finding that out,
-        # which the join's own wait (about session_timeout_ms / 2) covers. Not when a subscribed
+        # The first check runs while the consumer connects and joins its group, and while the
+        # service starts serving HTTP: on a warm `singlepot up` the fresh broker is empty, and
+        # the check spends a second or more finding that out and asking for the replay, which
+        # the join's own wait (about session_timeout_ms / 2) covers. /readyz says "broker" only
+        # once a check has succeeded, so a start does not wait for it. Not when a subscribed
         # topic is missing: the check re-creates it first, as a consumer must never subscribe to
         # a missing topic.
         first_check = asyncio.create_task(self.broker_watch.check())
@@ -141,15 +144,23 @@ class ServiceHost:
             await first_check
         try:
             await self._start_consuming()
-        finally:
+        except BaseException:
             await first_check
+            raise
+        log.info("%s: started after %.2f s", self.name, time.monotonic() - began)
         self._tasks.append(
-            asyncio.create_task(self.broker_watch.run(), name=f"{self.name}-broker-watch")
+            asyncio.create_task(self._watch_broker(first_check), name=f"{self.name}-broker-watch")
         )
         self._tasks.append(asyncio.create_task(self._prune_forever(), name=f"{self.name}-prune"))
         for background_task in self.definition.background_tasks:
             name = f"{self.name}-{getattr(background_task, '__name__', 'background')}"
             self._tasks.append(asyncio.create_task(_as_none(background_task(self)), name=name))
+
+    async def _watch_broker(self, first_check: asyncio.Task[None]) -> None:
+        """The periodic checks, from when the first one is done (cancelling this cancels it)."""
+        assert self.broker_watch is not None
+        await first_check
+        await self.broker_watch.run()
 
     async def _start_consuming(self) -> None:
         """Subscribe to the definition's topics and start joining the consumer group (if it
@@ -192,23 +203,37 @@ class ServiceHost:
             self._joining = asyncio.create_task(self._join(), name=f"{self.name}-join")
 
     async def _join(self) -> None:
-        """Start the subscribers (join the groups: the separate groups first, each given its
-        starting positions), then tune the collector for the long run."""
+        """Start the subscribers, every group at once (a separate group first given its
+        starting positions), then tune the collector for the long run. At once, because each
+        join waits out its group's rebalance (half the session timeout on the local broker):
+        one after the other, the gateway's two groups took twice that (bench/NOTES.md,
+        "Start-up wall clock")."""
         assert self.broker is not None
-        for group, broker in zip(
-            self.definition.separate_groups, self.separate_brokers, strict=True
-        ):
-            await self._until_done(
-                functools.partial(
-                    hand_over_offsets, self.settings, self.name, group.name(self.name), group.topics
-                )
+        began = time.monotonic()
+        joins = [
+            self._join_separate_group(group, broker)
+            for group, broker in zip(
+                self.definition.separate_groups, self.separate_brokers, strict=True
             )
-            await self._until_done(broker.start, undo=broker.stop)
-        await self._until_done(self.broker.start, undo=self.broker.stop)
+        ]
+        joins.append(self._until_done(self.broker.start, undo=self.broker.stop))
+        await asyncio.gather(*joins)
+        log.info("%s: joined its consumer groups in %.2f s", self.name, time.monotonic() - began)
         if self.definition.batch_handler is not None:
             self._collector_thresholds = tune_collector(
                 collect_less_often=not self.definition.serves_latency_sensitive_requests
             )
+
+    async def _join_separate_group(self, group: SeparateGroup, broker: KafkaBroker) -> None:
+        """Give a separate group the positions the service's own group reached on its topics
+        (if it has none), then join it. The own group, joining meanwhile, no longer reads those
+        topics, so the positions handed over do not move under it."""
+        await self._until_done(
+            functools.partial(
+                hand_over_offsets, self.settings, self.name, group.name(self.name), group.topics
+            )
+        )
+        await self._until_done(broker.start, undo=broker.stop)
 
     async def _until_done(
         self,

@@ -4,6 +4,7 @@ published is replayed from its outbox with nobody typing `singlepot republish`."
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,6 +15,7 @@ import pytest
 
 from contracts import FinancialYearAmount, RecordSettlement, SettlementRecorded, topics
 from services.ledger.app import DEFINITION as LEDGER
+from services.runtime.broker_watch import BrokerWatch
 from services.runtime.outbox import Outbox, unpublished_count
 from singlepot.local.broker import LocalBroker
 from singlepot.local.ports import free_port
@@ -173,6 +175,34 @@ async def test_a_relay_taking_over_after_the_broker_came_back_empty_replays_befo
 
 async def _all_published(pool) -> bool:
     return await unpublished_count(pool) == 0
+
+
+async def test_a_start_does_not_wait_for_the_first_broker_check(
+    settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a warm `up` the first check finds the fresh broker empty and asks for a replay, which
+    takes a second or more: the service serves HTTP meanwhile (the relay checks the broker
+    itself before it publishes, and /readyz says "broker" once a check has succeeded)."""
+    released = asyncio.Event()
+    checked: list[bool] = []
+    check = BrokerWatch.check
+
+    async def held_check(watch: BrokerWatch) -> None:
+        await released.wait()
+        await check(watch)
+        checked.append(True)
+
+    monkeypatch.setattr(BrokerWatch, "check", held_check)
+    async with asyncio.timeout(60):  # a start that waited for the check would never return
+        async with running(LEDGER, settings) as host:
+            assert checked == []
+            released.set()
+
+            async def first_check_done() -> bool:
+                return checked == [True]
+
+            await eventually(first_check_done)
+            await eventually(lambda: _ready(host))
 
 
 async def _ready(host) -> bool:

@@ -283,8 +283,13 @@ class Dispatcher:
         self.client = client
         self.settings = settings
         self.claimant = claimant or default_claimant()
-        self.posting: set[asyncio.Task[None]] = set()
+        # Each POST in flight, with its subscription (whose share of the slots it holds).
+        self.posting: dict[asyncio.Task[None], uuid.UUID] = {}
         self.ended: list[db.DeliveryOutcome] = []
+        # Whether the last claim may have left due deliveries behind: it filled every slot it
+        # had, or a subscription at its share has since freed one.
+        self.more_may_be_due = True
+        self.last_claim_at = float("-inf")
         self._on_posted = on_posted
 
     @property
@@ -297,12 +302,32 @@ class Dispatcher:
         slots = self.free_slots
         if slots <= 0:
             return 0
+        self.last_claim_at = time.monotonic()
         async with self.pool.acquire() as connection:
             taken = await db.claim_due_deliveries(connection, self._claim(slots))
+        self.more_may_be_due = len(taken) == slots
         for delivery in taken:
             if delivery["fate"] == "claimed":
                 self._start(delivery)
         return len(taken)
+
+    def claim_wanted(self, poll_interval_s: float) -> bool:
+        """Whether a slot is free and due deliveries may be waiting for it: the last claim
+        left some behind, or the poll's time has come (retries fall due on their own time).
+        Another replica's POSTs may hold a subscription's share, which this one cannot see
+        end: its deliveries wait for the poll at most."""
+        if self.free_slots <= 0:
+            return False
+        polled_s = time.monotonic() - self.last_claim_at
+        return self.more_may_be_due or polled_s >= poll_interval_s
+
+    async def record_and_claim(self, claiming: bool) -> None:
+        """Record the outcomes that ended and, if `claiming`, claim for the free slots, at
+        the same time on two connections (they touch different rows)."""
+        steps = [self.record(), self.claim()] if claiming else [self.record()]
+        for result in await asyncio.gather(*steps, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
 
     def _claim(self, deliveries_max: int) -> db.DeliveryClaim:
         settings = self.settings
@@ -319,7 +344,7 @@ class Dispatcher:
 
     def _start(self, delivery: dict[str, Any]) -> None:
         task = asyncio.create_task(self._attempt(delivery), name="webhook delivery")
-        self.posting.add(task)
+        self.posting[task] = delivery["subscription_id"]
         task.add_done_callback(self._ended)
 
     async def _attempt(self, delivery: dict[str, Any]) -> None:
@@ -329,7 +354,10 @@ class Dispatcher:
         self.ended.append(outcome(self.settings, delivery, status_code, error, duration_ms))
 
     def _ended(self, task: asyncio.Task[None]) -> None:
-        self.posting.discard(task)
+        subscription_id = self.posting.pop(task)
+        held = sum(1 for other in self.posting.values() if other == subscription_id)
+        if held + 1 >= self.settings.webhook_subscription_concurrency_max:
+            self.more_may_be_due = True  # its share held deliveries back; a slot is free now
         if not task.cancelled() and task.exception() is not None:
             # A bug, not a receiver's failure (those are outcomes): the claim lapses and the
             # delivery is tried again.
@@ -359,16 +387,17 @@ class Dispatcher:
     async def until_all_posted(self) -> None:
         """Until every POST in flight has ended, recording each outcome as its POST ends."""
         while self.posting:
-            await asyncio.wait(set(self.posting), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(list(self.posting), return_when=asyncio.FIRST_COMPLETED)
             await self.record()
         await self.record()
 
     async def stop(self) -> None:
         """Abandon the POSTs in flight (their claims lapse, and another process takes their
         deliveries up then)."""
-        for task in self.posting:
+        posting = list(self.posting)
+        for task in posting:
             task.cancel()
-        await asyncio.gather(*self.posting, return_exceptions=True)
+        await asyncio.gather(*posting, return_exceptions=True)
 
 
 async def deliver_due(
@@ -424,19 +453,31 @@ class DeliveryWakeUp:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._queued = asyncio.Event()
+        self._look = False
         self._connection: PoolConnectionProxy | None = None
 
     def wake(self, *_signal: object) -> None:
         """Deliveries were queued (or the listening connection was lost): look now."""
+        self._look = True
         self._queued.set()
 
-    async def wait(self, timeout_s: float) -> None:
-        """Until deliveries are queued or `timeout_s` passes (retries fall due on their own
-        time, so the poll stays). A wake-up that came while the loop was busy returns at once."""
+    def nudge(self) -> None:
+        """A POST ended: its outcome is to be recorded now."""
+        self._queued.set()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Until deliveries are queued, a POST ends, or `timeout_s` passes (retries fall due on
+        their own time, so the poll stays). A wake-up that came while the loop was busy returns
+        at once. True when due deliveries are to be looked for (queued, or the poll's time)."""
         await self._listen()
-        with contextlib.suppress(TimeoutError):
+        timed_out = False
+        try:
             await asyncio.wait_for(self._queued.wait(), timeout_s)
+        except TimeoutError:
+            timed_out = True
         self._queued.clear()
+        look, self._look = self._look or timed_out, False
+        return look
 
     async def _listen(self) -> None:
         if self._connection is not None and db.connection_alive(self._connection):
@@ -475,13 +516,13 @@ async def deliver_continuously(
     """Post due deliveries for as long as it runs: after each POST that ends, its outcome is
     recorded and its slot takes up the next due delivery; with nothing due, it waits for a
     commit that queues deliveries, or the poll (retries fall due on their own time)."""
-    dispatcher = Dispatcher(pool, client, settings, claimant=claimant, on_posted=wake_up.wake)
+    dispatcher = Dispatcher(pool, client, settings, claimant=claimant, on_posted=wake_up.nudge)
+    poll_s = settings.webhook_poll_interval_s
+    look = True
     try:
         while True:
             try:
-                await dispatcher.record()
-                slots = dispatcher.free_slots
-                taken = await dispatcher.claim()
+                await dispatcher.record_and_claim(look or dispatcher.claim_wanted(poll_s))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -489,9 +530,9 @@ async def deliver_continuously(
                 # again, and outcomes not yet recorded are kept.
                 log.exception("webhook delivery failed; retrying")
                 await asyncio.sleep(RETRY_AFTER_FAILURE_S)
+                look = True
                 continue
-            if taken < slots or dispatcher.free_slots == 0:
-                await wake_up.wait(settings.webhook_poll_interval_s)
+            look = dispatcher.claim_wanted(poll_s) or await wake_up.wait(poll_s)
     finally:
         await dispatcher.stop()
 

@@ -169,8 +169,28 @@ class GatewaySettings(BaseSettings):
         description="Longest the delivery loop waits when nothing is due; a commit that queued "
         "deliveries wakes it at once (LISTEN/NOTIFY), so this bounds how late a retry starts.",
     )
-    webhook_batch_size_max: int = Field(
-        default=100, ge=1, description="Most webhook deliveries attempted at once."
+    # Once `webhook_batch_size_max`, when deliveries were posted in rounds; its variable is
+    # still read.
+    webhook_concurrency_max: int = Field(
+        default=100,
+        ge=1,
+        validation_alias=AliasChoices(
+            "SINGLEPOT_WEBHOOK_CONCURRENCY_MAX", "SINGLEPOT_WEBHOOK_BATCH_SIZE_MAX"
+        ),
+        description="Most webhook POSTs one delivery process has in flight at once; a slot that "
+        "frees up takes up the next due delivery.",
+    )
+    webhook_subscription_concurrency_max: int = Field(
+        default=10,
+        ge=1,
+        description="Most deliveries of one webhook subscription being posted at once, by every "
+        "delivery process together: a slow or dead receiver holds no more of the slots.",
+    )
+    webhook_claim_margin_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A delivery is claimed for `webhook_timeout_s` plus this before it is "
+        "posted; if the process posting it dies, it is due again when the claim lapses.",
     )
     # Where webhooks may go (services/gateway/delivery/webhook_urls.py): https to public
     # addresses only, so a department's token cannot make the gateway post into its own network.

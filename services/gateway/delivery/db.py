@@ -143,8 +143,37 @@ async def replay_since(
     return int(status.split()[-1])
 
 
-async def lock_due_deliveries(connection: asyncpg.Connection, limit: int) -> list[Row]:
-    return _rows(await connection.fetch(QUERIES.lock_due_deliveries, limit))
+@dataclass(frozen=True)
+class DeliveryClaim:
+    """One process taking up due deliveries to post (`claim_due_deliveries` in queries.sql):
+    how many, how many of one subscription may be in flight, and for how long the claim holds."""
+
+    claim_id: uuid.UUID
+    claimant: str
+    deliveries_max: int
+    subscription_in_flight_max: int
+    held_s: float
+    attempts_max: int
+    cancelled_reason: str
+    abandoned_reason: str
+
+
+async def claim_due_deliveries(connection: asyncpg.Connection, claim: DeliveryClaim) -> list[Row]:
+    """Claim due deliveries, committed before any is posted. Each row's `fate` says what became
+    of it: 'claimed' (post it), 'cancelled' (its subscription was stopped) or 'dead' (its last
+    attempt was abandoned by a process that died); `attempts` is the count before this one."""
+    rows = await connection.fetch(
+        QUERIES.claim_due_deliveries,
+        claim.deliveries_max,
+        claim.subscription_in_flight_max,
+        claim.claim_id,
+        claim.claimant,
+        claim.held_s,
+        claim.attempts_max,
+        claim.cancelled_reason,
+        claim.abandoned_reason,
+    )
+    return _rows(rows)
 
 
 @dataclass(frozen=True)
@@ -152,6 +181,7 @@ class DeliveryOutcome:
     """What one attempt at a delivery came to, and what the delivery becomes."""
 
     delivery_id: int
+    claim_id: uuid.UUID
     status: str
     retry_in_s: float
     error: str
@@ -162,9 +192,12 @@ class DeliveryOutcome:
 
 async def record_delivery_outcomes(
     connection: asyncpg.Connection, outcomes: list[DeliveryOutcome]
-) -> None:
+) -> int:
+    """Record the attempts whose claims are still held; return how many were (the others'
+    deliveries were taken up again after their claims lapsed)."""
     columns = list(zip(*[astuple(outcome) for outcome in outcomes], strict=True))
-    await connection.execute(QUERIES.record_delivery_outcomes, *[list(c) for c in columns])
+    status = await connection.execute(QUERIES.record_delivery_outcomes, *[list(c) for c in columns])
+    return int(status.split()[-1])
 
 
 async def deliveries_of(
@@ -172,12 +205,6 @@ async def deliveries_of(
 ) -> list[Row]:
     rows = await connection.fetch(QUERIES.deliveries_of, subscription_id, status, limit)
     return [{**dict(row), "attempt_log": json.loads(row["attempt_log"])} for row in rows]
-
-
-async def cancel_deliveries(
-    connection: asyncpg.Connection, delivery_ids: list[int], reason: str
-) -> None:
-    await connection.execute(QUERIES.cancel_deliveries, delivery_ids, reason)
 
 
 async def department_spend_rows(

@@ -1,4 +1,5 @@
-"""The delivery room's pure rules: webhook signatures and the back-off between attempts."""
+"""The delivery room's pure rules: webhook signatures, the back-off between attempts and how
+long a claim on a delivery holds."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def signature_is_valid(secret: str, timestamp: int, body: bytes, signature: str)
 def retry_delay_s(attempts_made: int, backoff_s: float, backoff_max_s: float) -> float:
     """Exponential back-off: backoff_s after the first failure, doubling, at most backoff_max_s."""
     return float(min(backoff_max_s, backoff_s * 2 ** max(attempts_made - 1, 0)))
+
+
+def claim_held_s(timeout_s: float, margin_s: float) -> float:
+    """How long a claimed delivery is left to the process posting it: the POST's whole time,
+    plus a margin for recording its outcome, so a live process never loses a claim it still
+    uses and a dead one's deliveries are due again soon after."""
+    return timeout_s + margin_s

@@ -64,9 +64,10 @@ FROM webhook_subscriptions WHERE department_code = $1 AND subscription_id = $2
   AND ($3::text[] IS NULL OR (place_ids IS NOT NULL AND place_ids <@ $3::text[]));
 
 -- name: deactivate_subscription
--- Stop a subscription (once: a second call changes nothing) and cancel its pending deliveries;
--- a delivery being posted right now is locked, so this waits for its outcome, then cancels it
--- only if it is still pending. Returns how many were cancelled.
+-- Stop a subscription (once: a second call changes nothing) and cancel its pending deliveries.
+-- One being posted right now is cancelled too and keeps its claim: its attempt is logged when
+-- the POST ends, and it is delivered after all if the receiver took it
+-- (record_delivery_outcomes). Returns how many were cancelled.
 WITH stopped AS (
     UPDATE webhook_subscriptions SET active = false, deactivated_at = now(), deactivated_by = $3
     WHERE department_code = $1 AND subscription_id = $2 AND active
@@ -79,6 +80,8 @@ WITH stopped AS (
 SELECT count(*)::int FROM cancelled;
 
 -- name: replay_since
+-- A delivery being posted right now (its claim held) is left to that attempt: made due at once,
+-- another process would post it at the same time.
 INSERT INTO webhook_deliveries (subscription_id, sequence, event_id, status)
 SELECT $1, f.sequence, f.event_id, 'pending' FROM department_spend f
 JOIN webhook_subscriptions s ON s.subscription_id = $1
@@ -86,33 +89,93 @@ WHERE f.department_code = $2 AND f.received_at >= $3
   AND (s.place_ids IS NULL OR f.place_id = ANY(s.place_ids))
 ON CONFLICT (subscription_id, event_id) DO UPDATE SET
     status = 'pending', attempts = 0, next_attempt_at = now(), last_error = '',
-    delivered_at = NULL;
+    delivered_at = NULL, claim_id = NULL
+WHERE webhook_deliveries.claim_id IS NULL OR webhook_deliveries.next_attempt_at <= now();
 
--- name: lock_due_deliveries
-SELECT d.delivery_id, d.subscription_id, d.sequence, d.event_id, d.attempts, s.url, s.secret,
-       s.active, f.department_code, f.place_id, f.record::text AS record, f.traceparent
-FROM webhook_deliveries d
+-- name: claim_due_deliveries
+-- Take up $1 due deliveries at most, oldest first, and at most $2 of one subscription being
+-- posted at once by every process together, so a slow or dead receiver holds no more than its
+-- share of the slots. A claim ($3, by $4) moves the delivery's next attempt $5 seconds on, past
+-- the POST's timeout, and commits before the POST: no other process takes it up meanwhile, and
+-- if this one dies the delivery falls due again by itself. The attempt is counted here, once
+-- per POST. A delivery found with a claim that lapsed (its process died mid-POST) gets that
+-- attempt's log row ($8), and is a dead letter instead if that was its last attempt ($6); one
+-- of a subscription already stopped is cancelled ($7), never posted. `attempts` comes back as
+-- the count before this claim.
+WITH due AS (
+    SELECT d.delivery_id, d.attempts, d.claim_id AS lapsed_claim_id, d.claimed_at,
+           d.next_attempt_at,
+           CASE WHEN NOT s.active THEN 'cancelled'
+                WHEN d.claim_id IS NOT NULL AND d.attempts >= $6 THEN 'dead'
+                ELSE 'claimed' END AS fate
+    FROM webhook_subscriptions s
+    CROSS JOIN LATERAL (
+        SELECT * FROM webhook_deliveries w
+        WHERE w.subscription_id = s.subscription_id AND w.status = 'pending'
+          AND w.next_attempt_at <= now()
+        ORDER BY w.next_attempt_at, w.delivery_id
+        LIMIT CASE WHEN s.active THEN greatest(0, least($1, $2 - (
+            SELECT count(*) FROM webhook_deliveries held
+            WHERE held.subscription_id = s.subscription_id AND held.status = 'pending'
+              AND held.claim_id IS NOT NULL AND held.next_attempt_at > now())))
+            ELSE $1 END
+        FOR UPDATE SKIP LOCKED
+    ) d
+    ORDER BY d.next_attempt_at, d.delivery_id
+    LIMIT $1
+), abandoned AS (
+    INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)
+    SELECT delivery_id, attempts, NULL, $8,
+           greatest(0, coalesce(extract(epoch FROM next_attempt_at - claimed_at) * 1000, 0))::int
+    FROM due WHERE lapsed_claim_id IS NOT NULL
+), taken AS (
+    UPDATE webhook_deliveries w SET
+        status = CASE due.fate WHEN 'claimed' THEN 'pending' ELSE due.fate END,
+        attempts = w.attempts + (due.fate = 'claimed')::int,
+        next_attempt_at = CASE WHEN due.fate = 'claimed'
+                               THEN now() + make_interval(secs => $5)
+                               ELSE w.next_attempt_at END,
+        last_error = CASE due.fate WHEN 'cancelled' THEN $7 WHEN 'dead' THEN $8
+                                   ELSE w.last_error END,
+        claim_id = CASE WHEN due.fate = 'claimed' THEN $3::uuid END,
+        claimed_by = CASE WHEN due.fate = 'claimed' THEN $4::text ELSE w.claimed_by END,
+        claimed_at = CASE WHEN due.fate = 'claimed' THEN now() ELSE w.claimed_at END
+    FROM due WHERE w.delivery_id = due.delivery_id
+    RETURNING w.delivery_id, w.subscription_id, w.sequence, w.event_id, w.claim_id,
+              due.attempts, due.fate
+)
+SELECT t.delivery_id, t.subscription_id, t.sequence, t.event_id, t.attempts, t.claim_id, t.fate,
+       s.url, s.secret, s.active, f.department_code, f.place_id, f.record::text AS record,
+       f.traceparent
+FROM taken t
 JOIN webhook_subscriptions s USING (subscription_id)
-JOIN department_spend f ON f.sequence = d.sequence
-WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-ORDER BY d.next_attempt_at, d.delivery_id
-LIMIT $1
-FOR UPDATE OF d SKIP LOCKED;
+JOIN department_spend f ON f.sequence = t.sequence
+ORDER BY t.delivery_id;
 
 -- name: record_delivery_outcomes
--- One statement for a whole batch of attempts: each delivery's new state, and its log row.
+-- The outcomes of the attempts that ended meanwhile, in one statement: each delivery's new state
+-- and its log row, only where the attempt's claim is still held. A process whose claim lapsed
+-- and was taken up by another changes nothing (that attempt was logged when it was taken up);
+-- a delivery stopped while it was posted stays cancelled unless the receiver took it.
 WITH outcome AS (
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::int[], $6::int[],
-                         $7::int[])
-        AS o(delivery_id, status, retry_in_s, error, attempt, status_code, duration_ms)
-), updated AS (
-    UPDATE webhook_deliveries d SET status = o.status, attempts = o.attempt,
-           next_attempt_at = now() + make_interval(secs => o.retry_in_s), last_error = o.error,
-           delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE NULL END
-    FROM outcome o WHERE d.delivery_id = o.delivery_id
+    SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::text[],
+                         $6::int[], $7::int[], $8::int[])
+        AS o(delivery_id, claim_id, status, retry_in_s, error, attempt, status_code, duration_ms)
+), recorded AS (
+    UPDATE webhook_deliveries d SET
+        status = CASE WHEN d.status = 'pending' OR o.status = 'delivered' THEN o.status
+                      ELSE d.status END,
+        next_attempt_at = now() + make_interval(secs => o.retry_in_s),
+        last_error = CASE WHEN d.status = 'pending' OR o.status = 'delivered' THEN o.error
+                          ELSE d.last_error END,
+        delivered_at = CASE WHEN o.status = 'delivered' THEN now() END,
+        claim_id = NULL
+    FROM outcome o WHERE d.delivery_id = o.delivery_id AND d.claim_id = o.claim_id
+    RETURNING d.delivery_id
 )
 INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)
-SELECT delivery_id, attempt, status_code, error, duration_ms FROM outcome;
+SELECT o.delivery_id, o.attempt, o.status_code, o.error, o.duration_ms
+FROM outcome o JOIN recorded USING (delivery_id);
 
 -- name: deliveries_of
 SELECT d.delivery_id, d.sequence, d.event_id, d.status, d.attempts, d.last_error,
@@ -126,12 +189,6 @@ SELECT d.delivery_id, d.sequence, d.event_id, d.status, d.attempts, d.last_error
 FROM webhook_deliveries d
 WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2)
 ORDER BY d.delivery_id LIMIT $3;
-
--- name: cancel_deliveries
--- Deliveries found due for a subscription already stopped (queued by a spend that committed as
--- it was being deactivated): cancelled, never posted.
-UPDATE webhook_deliveries SET status = 'cancelled', last_error = $2
-WHERE delivery_id = ANY($1::bigint[]) AND status = 'pending';
 
 -- name: department_spend_rows
 SELECT f.sequence, f.event_id, f.spend_id, f.amount_pence AS department_amount_pence,

@@ -6,8 +6,12 @@ Every connection goes through `GuardedNetworkBackend`, which resolves the host a
 each address against the URL rule (`webhook_urls`), so a delivery never reaches the gateway's
 own network; redirects are not followed and only the start of an answer is read.
 
-Rows stay locked (`FOR UPDATE SKIP LOCKED`) while they are posted, so several gateway replicas
-never post the same delivery at once; the outcome commits with the attempt's log row.
+Deliveries are posted without rounds (`Dispatcher`): up to `webhook_concurrency_max` POSTs are
+in flight, each outcome is recorded as soon as its POST ends, and a freed slot takes up the next
+due delivery, so one slow receiver delays nobody else's. Each delivery is claimed in a commit
+before its POST (`claim_due_deliveries`): no other replica posts it meanwhile, at most
+`webhook_subscription_concurrency_max` of one subscription are in flight, and a process that
+dies mid-POST leaves its claims to lapse, after which another takes them up.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import ssl
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -44,6 +50,10 @@ ATTEMPT_HEADER = "Singlepot-Delivery-Attempt"
 SUBSCRIPTION_HEADER = "Singlepot-Subscription-Id"
 ERROR_LENGTH_MAX = 500
 CANCELLED_REASON = "cancelled: the subscription was deactivated"
+ABANDONED_REASON = (
+    "no outcome recorded: the gateway process posting it stopped (or lost its database) "
+    "before its claim lapsed"
+)
 # How long the delivery loop waits after a round failed (the database away) before the next.
 RETRY_AFTER_FAILURE_S = 0.5
 # Longest the loop waits for a connection to listen on; without one it polls.
@@ -138,7 +148,7 @@ def guarded_client(settings: GatewaySettings, resolve: Resolver | None = None) -
     """The HTTP client the delivery loop posts with: connections only to allowed addresses
     (`GuardedNetworkBackend`), no redirects followed, no proxy taken from the environment (the
     address checked must be the address reached)."""
-    limits = httpx.Limits(max_connections=settings.webhook_batch_size_max)
+    limits = httpx.Limits(max_connections=settings.webhook_concurrency_max)
     transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
     # httpx has no public way to give its transport a network backend; httpcore's pool has. So
     # the transport's pool is swapped for one built the same way (httpx's defaults: certifi's
@@ -249,29 +259,159 @@ async def _read_some(response: httpx.Response, bytes_max: int) -> None:
             return
 
 
+def default_claimant() -> str:
+    """Who holds a claim, for an operator reading `webhook_deliveries.claimed_by`: the host,
+    the process and the loop (one process may run several, as tests do)."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    """Keeps up to `webhook_concurrency_max` webhook POSTs in flight: claims due deliveries for
+    the free slots, posts each in a task of its own, and gathers each outcome as its POST ends,
+    for `record` to store. Nothing waits for the slowest receiver of a batch."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        client: httpx.AsyncClient,
+        settings: GatewaySettings,
+        *,
+        claimant: str | None = None,
+        on_posted: Callable[[], None] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.client = client
+        self.settings = settings
+        self.claimant = claimant or default_claimant()
+        # Each POST in flight, with its subscription (whose share of the slots it holds).
+        self.posting: dict[asyncio.Task[None], uuid.UUID] = {}
+        self.ended: list[db.DeliveryOutcome] = []
+        # Whether the last claim may have left due deliveries behind: it filled every slot it
+        # had, or a subscription at its share has since freed one.
+        self.more_may_be_due = True
+        self.last_claim_at = float("-inf")
+        self._on_posted = on_posted
+
+    @property
+    def free_slots(self) -> int:
+        return self.settings.webhook_concurrency_max - len(self.posting)
+
+    async def claim(self) -> int:
+        """Claim due deliveries for the free slots (committed before any POST) and start posting
+        them; return how many were taken up, cancelled and dead-lettered ones included."""
+        slots = self.free_slots
+        if slots <= 0:
+            return 0
+        self.last_claim_at = time.monotonic()
+        async with self.pool.acquire() as connection:
+            taken = await db.claim_due_deliveries(connection, self._claim(slots))
+        self.more_may_be_due = len(taken) == slots
+        for delivery in taken:
+            if delivery["fate"] == "claimed":
+                self._start(delivery)
+        return len(taken)
+
+    def claim_wanted(self, poll_interval_s: float) -> bool:
+        """Whether a slot is free and due deliveries may be waiting for it: the last claim
+        left some behind, or the poll's time has come (retries fall due on their own time).
+        Another replica's POSTs may hold a subscription's share, which this one cannot see
+        end: its deliveries wait for the poll at most."""
+        if self.free_slots <= 0:
+            return False
+        polled_s = time.monotonic() - self.last_claim_at
+        return self.more_may_be_due or polled_s >= poll_interval_s
+
+    async def record_and_claim(self, claiming: bool) -> None:
+        """Record the outcomes that ended and, if `claiming`, claim for the free slots, at
+        the same time on two connections (they touch different rows)."""
+        steps = [self.record(), self.claim()] if claiming else [self.record()]
+        for result in await asyncio.gather(*steps, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
+
+    def _claim(self, deliveries_max: int) -> db.DeliveryClaim:
+        settings = self.settings
+        return db.DeliveryClaim(
+            claim_id=uuid.uuid4(),
+            claimant=self.claimant,
+            deliveries_max=deliveries_max,
+            subscription_in_flight_max=settings.webhook_subscription_concurrency_max,
+            held_s=domain.claim_held_s(settings.webhook_timeout_s, settings.webhook_claim_margin_s),
+            attempts_max=settings.webhook_attempts_max,
+            cancelled_reason=CANCELLED_REASON,
+            abandoned_reason=ABANDONED_REASON,
+        )
+
+    def _start(self, delivery: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._attempt(delivery), name="webhook delivery")
+        self.posting[task] = delivery["subscription_id"]
+        task.add_done_callback(self._ended)
+
+    async def _attempt(self, delivery: dict[str, Any]) -> None:
+        started = time.monotonic()
+        status_code, error = await _post(self.client, delivery, self.settings)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        self.ended.append(outcome(self.settings, delivery, status_code, error, duration_ms))
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        subscription_id = self.posting.pop(task)
+        held = sum(1 for other in self.posting.values() if other == subscription_id)
+        if held + 1 >= self.settings.webhook_subscription_concurrency_max:
+            self.more_may_be_due = True  # its share held deliveries back; a slot is free now
+        if not task.cancelled() and task.exception() is not None:
+            # A bug, not a receiver's failure (those are outcomes): the claim lapses and the
+            # delivery is tried again.
+            log.error("a webhook delivery failed unexpectedly", exc_info=task.exception())
+        if self._on_posted is not None:
+            self._on_posted()
+
+    async def record(self) -> int:
+        """Store the outcomes of the POSTs that ended since the last call, in one statement;
+        if the database is away they are kept for the next call (their claims still hold)."""
+        outcomes, self.ended = self.ended, []
+        if not outcomes:
+            return 0
+        try:
+            async with self.pool.acquire() as connection:
+                recorded = await db.record_delivery_outcomes(connection, outcomes)
+        except BaseException:
+            self.ended[:0] = outcomes
+            raise
+        if recorded < len(outcomes):
+            log.warning(
+                "%d webhook outcomes came after their claims lapsed; not recorded",
+                len(outcomes) - recorded,
+            )
+        return recorded
+
+    async def until_all_posted(self) -> None:
+        """Until every POST in flight has ended, recording each outcome as its POST ends."""
+        while self.posting:
+            await asyncio.wait(list(self.posting), return_when=asyncio.FIRST_COMPLETED)
+            await self.record()
+        await self.record()
+
+    async def stop(self) -> None:
+        """Abandon the POSTs in flight (their claims lapse, and another process takes their
+        deliveries up then)."""
+        posting = list(self.posting)
+        for task in posting:
+            task.cancel()
+        await asyncio.gather(*posting, return_exceptions=True)
+
+
 async def deliver_due(
     pool: asyncpg.Pool, client: httpx.AsyncClient, settings: GatewaySettings
 ) -> int:
-    """Attempt every due delivery (up to the batch size) once; return how many were tried."""
-    async with pool.acquire() as connection, connection.transaction():
-        locked = await db.lock_due_deliveries(connection, settings.webhook_batch_size_max)
-        if not locked:
-            return 0
-        stopped = [delivery["delivery_id"] for delivery in locked if not delivery["active"]]
-        if stopped:
-            await db.cancel_deliveries(connection, stopped, CANCELLED_REASON)
-        due = [delivery for delivery in locked if delivery["active"]]
-        if not due:
-            return len(locked)
-        started = time.monotonic()
-        posted = await asyncio.gather(*[_post(client, delivery, settings) for delivery in due])
-        duration_ms = int((time.monotonic() - started) * 1000)
-        outcomes = [
-            outcome(settings, delivery, status_code, error, duration_ms)
-            for delivery, (status_code, error) in zip(due, posted, strict=True)
-        ]
-        await db.record_delivery_outcomes(connection, outcomes)
-    return len(locked)
+    """One pass: claim the due deliveries (up to `webhook_concurrency_max`), post them, record
+    each outcome as its POST ends; return how many were taken up."""
+    dispatcher = Dispatcher(pool, client, settings)
+    try:
+        taken = await dispatcher.claim()
+        await dispatcher.until_all_posted()
+    finally:
+        await dispatcher.stop()
+    return taken
 
 
 def outcome(
@@ -293,7 +433,14 @@ def outcome(
             attempt, settings.webhook_retry_backoff_s, settings.webhook_retry_backoff_max_s
         )
     return db.DeliveryOutcome(
-        delivery["delivery_id"], status, retry_in_s, error, attempt, status_code, duration_ms
+        delivery["delivery_id"],
+        delivery["claim_id"],
+        status,
+        retry_in_s,
+        error,
+        attempt,
+        status_code,
+        duration_ms,
     )
 
 
@@ -306,19 +453,31 @@ class DeliveryWakeUp:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._queued = asyncio.Event()
+        self._look = False
         self._connection: PoolConnectionProxy | None = None
 
     def wake(self, *_signal: object) -> None:
         """Deliveries were queued (or the listening connection was lost): look now."""
+        self._look = True
         self._queued.set()
 
-    async def wait(self, timeout_s: float) -> None:
-        """Until deliveries are queued or `timeout_s` passes (retries fall due on their own
-        time, so the poll stays). A wake-up that came while the loop was busy returns at once."""
+    def nudge(self) -> None:
+        """A POST ended: its outcome is to be recorded now."""
+        self._queued.set()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Until deliveries are queued, a POST ends, or `timeout_s` passes (retries fall due on
+        their own time, so the poll stays). A wake-up that came while the loop was busy returns
+        at once. True when due deliveries are to be looked for (queued, or the poll's time)."""
         await self._listen()
-        with contextlib.suppress(TimeoutError):
+        timed_out = False
+        try:
             await asyncio.wait_for(self._queued.wait(), timeout_s)
+        except TimeoutError:
+            timed_out = True
         self._queued.clear()
+        look, self._look = self._look or timed_out, False
+        return look
 
     async def _listen(self) -> None:
         if self._connection is not None and db.connection_alive(self._connection):
@@ -347,6 +506,37 @@ class DeliveryWakeUp:
                 await self.pool.release(connection, timeout=5)
 
 
+async def deliver_continuously(
+    pool: asyncpg.Pool,
+    client: httpx.AsyncClient,
+    settings: GatewaySettings,
+    wake_up: DeliveryWakeUp,
+    claimant: str | None = None,
+) -> None:
+    """Post due deliveries for as long as it runs: after each POST that ends, its outcome is
+    recorded and its slot takes up the next due delivery; with nothing due, it waits for a
+    commit that queues deliveries, or the poll (retries fall due on their own time)."""
+    dispatcher = Dispatcher(pool, client, settings, claimant=claimant, on_posted=wake_up.nudge)
+    poll_s = settings.webhook_poll_interval_s
+    look = True
+    try:
+        while True:
+            try:
+                await dispatcher.record_and_claim(look or dispatcher.claim_wanted(poll_s))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database is away; due deliveries stay due, claimed ones lapse and are due
+                # again, and outcomes not yet recorded are kept.
+                log.exception("webhook delivery failed; retrying")
+                await asyncio.sleep(RETRY_AFTER_FAILURE_S)
+                look = True
+                continue
+            look = dispatcher.claim_wanted(poll_s) or await wake_up.wait(poll_s)
+    finally:
+        await dispatcher.stop()
+
+
 def delivery_loop(settings: GatewaySettings) -> Callable[[ServiceHost], Awaitable[None]]:
     """The background task that delivers webhooks for as long as the gateway runs."""
 
@@ -355,18 +545,7 @@ def delivery_loop(settings: GatewaySettings) -> Callable[[ServiceHost], Awaitabl
         wake_up = DeliveryWakeUp(host.pool)
         try:
             async with guarded_client(settings) as client:
-                while True:
-                    try:
-                        tried = await deliver_due(host.pool, client, settings)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        # The database is away; due deliveries stay due and are tried again.
-                        log.exception("webhook delivery failed; retrying")
-                        tried = 0
-                        await asyncio.sleep(RETRY_AFTER_FAILURE_S)
-                    if tried < settings.webhook_batch_size_max:
-                        await wake_up.wait(settings.webhook_poll_interval_s)
+                await deliver_continuously(host.pool, client, settings, wake_up)
         finally:
             await wake_up.close()
 

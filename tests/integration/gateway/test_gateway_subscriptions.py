@@ -64,9 +64,15 @@ async def test_a_webhook_gets_every_spend_event_once_in_effect_with_valid_signat
         mixed = [spend(n, ("DWP", 1_000 + n), ("DHSC", 500)) for n in range(1, 6)]
         await publish(settings, *mixed, spend(99, ("DHSC", 700)))
         await eventually(lambda: _at_least(receiver, 5), timeout_s=30)
-        log = await client.get(
-            f"{DWP}/webhooks/{subscription['subscription_id']}/deliveries", headers=bearer(token)
-        )
+        deliveries_url = f"{DWP}/webhooks/{subscription['subscription_id']}/deliveries"
+
+        async def all_recorded() -> httpx.Response | None:
+            # The receiver has the last copy a moment before the gateway records its outcome.
+            response = await client.get(deliveries_url, headers=bearer(token))
+            statuses = {d["status"] for d in response.json()["deliveries"]}
+            return response if statuses == {"delivered"} else None
+
+        log = await eventually(all_recorded)
 
     expected_ids = set(receiver.accepted)
     assert len(expected_ids) == 5

@@ -268,8 +268,9 @@ async def run(
     )
     # The collector as the running service has it (services/runtime/host.py, once started):
     # what it holds frozen, young objects collected every 50,000 allocations. Left at
-    # Python's defaults, the collector was a third of the service's time in this benchmark
-    # and not in the service (bench/NOTES.md, "Evidence ingest, third pass").
+    # Python's defaults, the collector took about a fifth of the service's CPU time in this
+    # benchmark, which the service does not spend (bench/NOTES.md, "Evidence ingest, third
+    # pass").
     thresholds = tune_collector(collect_less_often=not definition.serves_latency_sensitive_requests)
     try:
         setup: list[Event] = [contract("C-EARLIER", "P-EARLIER"), contract("C-BIG", "P-BIG")]

@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Final, Literal, Protocol
+from functools import cached_property
+from typing import Any, Final, Literal, NamedTuple, Protocol
 
 from contracts.base import Event
 from contracts.decisions import Decision
@@ -179,8 +180,12 @@ class EarlierClaim:
         return self.status == FAILED_VERIFICATION
 
 
-@dataclass(frozen=True, slots=True)
-class PricedClaim:
+# A chunk makes one of these two per claim: they are named tuples, immutable like a frozen
+# dataclass but built in a third of the time (a frozen dataclass sets each field through
+# object.__setattr__, which was a fifth of assessing a 2,000-claim chunk).
+
+
+class PricedClaim(NamedTuple):
     """An accepted claim: its metric version, claim period and what it is paid."""
 
     claim: ClaimLike
@@ -191,8 +196,7 @@ class PricedClaim:
     resubmits: EarlierClaim | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RejectedClaim:
+class RejectedClaim(NamedTuple):
     """A claim that will not be paid, why, and the rule it broke (one of CLAIM_RULES)."""
 
     claim: ClaimLike
@@ -223,6 +227,12 @@ class Assessment:
         return sum(priced.price_pence for priced in self.accepted)
 
     def committed_by_metric(self) -> dict[str, int]:
+        """What the accepted claims add to each metric's commitments."""
+        return dict(self._committed_by_metric)
+
+    @cached_property
+    def _committed_by_metric(self) -> dict[str, int]:
+        # Summed once per chunk of up to 2,000 claims: the store and the handler both ask.
         totals: dict[str, int] = {}
         for priced in self.accepted:
             metric_id = priced.claim.metric_id
@@ -281,6 +291,12 @@ class _Headroom:
             allowed_pence = min(allowed_pence, payer_left)
         return allowed_pence, None
 
+    def exceeds(self, amount_pence: int) -> bool:
+        """Whether every cap still allows more than `amount_pence`: then no claim of a chunk
+        that can take at most that much is capped, or paid less than its price."""
+        limits = [self.contract_pence, *self.metric_pence.values(), *self.payer_pence.values()]
+        return all(limit is None or limit > amount_pence for limit in limits)
+
     def take(self, metric: Metric, amount_pence: int) -> None:
         self.contract_pence -= amount_pence
         if self.metric_pence.get(metric.metric_id) is not None:
@@ -327,42 +343,90 @@ def assess(
     claims are paid that price until a cap (of the contract, the metric or its payer) is
     reached: the claim that crosses it is paid only what is left (payment = price x outcomes,
     capped), and every later claim the cap stops is rejected naming the cap.
+
+    A file's chunk is 2,000 claims, so the work per claim is kept small: a claim's checks and
+    price depend only on its metric and dates, which few claims differ in, so they are worked
+    out once per combination (`_ClaimTerms`); the caps are followed claim by claim only when
+    the chunk could reach one; and a claim accepted earlier in the chunk is remembered by its
+    row, named only if a later claim repeats it.
     """
     accepted: list[PricedClaim] = []
     rejected: list[RejectedClaim] = []
-    seen: dict[ParticipantMetric, EarlierClaim] = {}
+    accepted_rows: dict[ParticipantMetric, int | None] = {}
+    terms_by_key: dict[tuple[str, date, date | None], _ClaimTerms] = {}
     headroom = _Headroom(contract)
+    caps_may_bind = not headroom.exceeds(len(claims) * _price_max(contract))
     for claim in claims:
+        terms_key = (claim.metric_id, claim.achieved_on, claim.referral_date)
+        terms = terms_by_key.get(terms_key)
+        if terms is None:
+            terms = terms_by_key[terms_key] = _claim_terms(contract, claim, received_on)
+        if terms.problem is not None:
+            rejected.append(RejectedClaim(claim, terms.problem, terms.rule))
+            continue
         key = (claim.participant_hash, claim.metric_id)
-        reason = claim_problem(contract, claim, received_on)
-        rule = CLAIM_VALID if claim.metric_id in contract.metrics else METRIC_PRICED
-        before = seen.get(key) or earlier.get(key)
-        if reason is None:
+        if key in accepted_rows:
+            before: EarlierClaim | None = EarlierClaim(
+                contract.contract_id, batch_id, accepted_rows[key]
+            )
+        else:
+            before = earlier.get(key)
+        if before is not None:
             reason = _duplicate_problem(contract, claim, before)
-            rule = PAID_ONCE
-        if reason is not None:
-            rejected.append(RejectedClaim(claim, reason, rule))
-            continue
-        metric = contract.metrics[claim.metric_id]
-        version = metric.version_on(claim.achieved_on)
-        assert version is not None, "claim_problem rejects a claim with no version in force"
-        amount_pence, cap_reason = headroom.allowed(metric, version.price_pence)
-        if cap_reason is not None:
-            rejected.append(RejectedClaim(claim, cap_reason, WITHIN_CAP))
-            continue
-        headroom.take(metric, amount_pence)
-        seen[key] = EarlierClaim(contract.contract_id, batch_id, claim.row_number)
-        period = contract.claim_period_on(claim.achieved_on)
+            if reason is not None:
+                rejected.append(RejectedClaim(claim, reason, PAID_ONCE))
+                continue
+        metric, version = terms.metric, terms.version
+        assert metric is not None and version is not None, "a claim with no problem is priced"
+        amount_pence = version.price_pence
+        if caps_may_bind:
+            amount_pence, cap_reason = headroom.allowed(metric, version.price_pence)
+            if cap_reason is not None:
+                rejected.append(RejectedClaim(claim, cap_reason, WITHIN_CAP))
+                continue
+            headroom.take(metric, amount_pence)
+        accepted_rows[key] = claim.row_number
         accepted.append(
             PricedClaim(
-                claim,
-                amount_pence,
-                version.version,
-                period.claim_period_id if period else None,
-                resubmits=before,
+                claim, amount_pence, version.version, terms.claim_period_id, resubmits=before
             )
         )
     return Assessment(tuple(accepted), tuple(rejected))
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimTerms:
+    """What a claim's metric and dates decide, the same for every claim sharing them: the
+    first automatic check it fails (with its rule), or the metric version and claim period
+    it is priced by."""
+
+    problem: str | None
+    rule: str = CLAIM_VALID
+    metric: Metric | None = None
+    version: MetricVersion | None = None
+    claim_period_id: str | None = None
+
+
+def _claim_terms(contract: Contract, claim: ClaimLike, received_on: date) -> _ClaimTerms:
+    problem = claim_problem(contract, claim, received_on)
+    metric = contract.metrics.get(claim.metric_id)
+    if problem is not None or metric is None:
+        return _ClaimTerms(problem, CLAIM_VALID if metric is not None else METRIC_PRICED)
+    period = contract.claim_period_on(claim.achieved_on)
+    return _ClaimTerms(
+        None,
+        metric=metric,
+        version=metric.version_on(claim.achieved_on),
+        claim_period_id=period.claim_period_id if period else None,
+    )
+
+
+def _price_max(contract: Contract) -> int:
+    """The most any one outcome of the contract is priced at, in any version."""
+    return max(
+        (version.price_pence for m in contract.metrics.values() for version in m.versions),
+        default=0,
+    )
 
 
 def claim_problem(contract: Contract, claim: ClaimLike, received_on: date) -> str | None:

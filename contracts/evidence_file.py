@@ -79,6 +79,10 @@ class FileReport:
         return len({error.row_number for error in self.errors})
 
 
+# A JSON file may hold a lone surrogate ("\ud800"): text UTF-8 cannot encode, refused per row.
+LONE_SURROGATE_RULE = "must be Unicode text (it holds a lone surrogate, which UTF-8 cannot encode)"
+
+
 class EvidenceFileError(ValueError):
     """The file as a whole cannot be read (wrong format, forbidden column, broken JSON); `rule`
     names the rule it breaks for the problem document."""
@@ -463,8 +467,8 @@ def _good_claim(
         _looks_like_a_date(achieved_text) and _looks_like_a_date(referral_text)
     ):
         return None
-    # Hashed before the other fields are read, as the validated path did (a reference UTF-8
-    # cannot encode raises here, as it did).
+    if not _is_unicode_text(reference):
+        return None  # `_field` names the rule it breaks
     hashed = participant_hash(reference, pseudonym_key)
     try:
         metric_id = record["metric_id"].strip()
@@ -528,6 +532,8 @@ def _field(name: str, raw: Any) -> tuple[Any, str | None]:
     if not isinstance(raw, str):
         return None, "must be text"
     value = raw.strip()
+    if not _is_unicode_text(value):
+        return None, LONE_SURROGATE_RULE
     if name in ("achieved_on", "referral_date"):
         try:
             if _looks_like_a_date(value):

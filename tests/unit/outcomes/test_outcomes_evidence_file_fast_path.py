@@ -16,7 +16,13 @@ from pydantic import ValidationError
 
 import contracts.evidence_file as evidence_file
 from contracts.envelope import encode, wrap
-from contracts.evidence_file import FileReport, file_commands, parse_rows, participant_hash
+from contracts.evidence_file import (
+    FileReport,
+    RowError,
+    file_commands,
+    parse_rows,
+    participant_hash,
+)
 from contracts.outcomes import EvidenceClaim
 
 KEY = b"test-key"
@@ -174,10 +180,15 @@ def test_a_fast_path_claim_is_one_validation_accepts_unchanged() -> None:
         assert validated.model_fields_set == claim.model_fields_set
 
 
-def test_a_reference_utf8_cannot_encode_still_fails_as_it_did() -> None:
+def test_a_reference_utf8_cannot_encode_is_a_row_error_naming_the_field() -> None:
+    # It used to raise UnicodeEncodeError out of the parser (the upload failed as a whole).
     record = GOOD | {"participant_reference": f"NI{SURROGATE}"}
-    with pytest.raises(UnicodeEncodeError):
-        list(parse_rows(jsonl_file([record]), "jsonl", KEY))
+    rows = list(parse_rows(jsonl_file([record, GOOD]), "jsonl", KEY))
+    errors = [row for row in rows if isinstance(row, RowError)]
+    assert [(error.field, error.rule) for error in errors] == [
+        ("participant_reference", evidence_file.LONE_SURROGATE_RULE)
+    ]
+    assert sum(isinstance(row, EvidenceClaim) for row in rows) == 1
 
 
 def test_the_hash_is_the_keyed_sha256_hmac_hex() -> None:

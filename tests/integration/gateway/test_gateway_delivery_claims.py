@@ -200,6 +200,33 @@ async def test_a_slow_receiver_holds_only_its_share_while_a_fast_ones_deliveries
     assert all(len(row["attempt_log"]) == 1 for row in slow_rows + fast_rows)
 
 
+async def test_a_capped_subscription_takes_up_its_next_delivery_as_a_post_ends_not_at_the_poll(
+    database_url,
+) -> None:
+    # One subscription, two of its deliveries in flight at most, twenty due, and a poll far
+    # longer than the wait: every slot must be taken up again as its POST ends. A claim that
+    # ran beside the outcome's recording counted the ended POST as still held and took
+    # nothing, so the deliveries went two per poll (found in the end-to-end benchmark).
+    settings = gateway_settings(
+        webhook_concurrency_max=8,
+        webhook_subscription_concurrency_max=2,
+        webhook_poll_interval_s=120.0,
+    )
+    receiver = HeldReceiver()
+    pool = await gateway_pool(database_url, "delivery")
+    try:
+        async with receiver.running():
+            subscription_id = await subscribe(pool, receiver.url)
+            await queue_spend(pool, range(1, 21))
+            async with delivery_loop_running(pool, settings, "loop"):
+                await eventually(lambda: all_delivered(pool, subscription_id, 20), timeout_s=60)
+    finally:
+        await pool.close()
+
+    assert len(receiver.answered) == 20
+    assert receiver.most_held <= 2
+
+
 async def test_two_delivery_loops_on_one_database_never_post_a_delivery_twice(
     database_url,
 ) -> None:
@@ -284,6 +311,9 @@ async def test_a_loop_whose_database_connections_are_killed_mid_post_records_eac
     settings = gateway_settings(webhook_timeout_s=30.0)
     receiver = HeldReceiver(hold_s=30.0)
     pool = await gateway_pool(database_url, "delivery-killed")
+    # The test reads through a pool of its own: the killed pool's idle connections are the
+    # loop's to recover (asyncpg may hand one out that has not yet noticed it was killed).
+    observer = await gateway_pool(database_url, "observer")
     admin = await asyncpg.connect(database_url)
     try:
         async with receiver.running():
@@ -296,10 +326,11 @@ async def test_a_loop_whose_database_connections_are_killed_mid_post_records_eac
                     "WHERE application_name = 'delivery-killed'"
                 )
                 receiver.release()
-                await eventually(lambda: all_delivered(pool, subscription_id, 3))
-            rows = await deliveries(pool, subscription_id)
+                await eventually(lambda: all_delivered(observer, subscription_id, 3))
+            rows = await deliveries(observer, subscription_id)
     finally:
         await admin.close()
+        await observer.close()
         await pool.close()
 
     assert killed >= 1

@@ -323,17 +323,18 @@ class Dispatcher:
         return self.more_may_be_due or polled_s >= poll_interval_s
 
     async def record_and_claim(self, claiming: bool) -> None:
-        """Record the outcomes that ended, then, if `claiming`, claim for the free slots. In
-        that order: a claim counts a subscription's deliveries still being posted, and one
-        whose outcome is not yet recorded still counts. Claiming at the same time as recording
-        (as first written) found a capped subscription's share still full after every POST,
-        so its deliveries waited for the poll: 40 a second in the end-to-end benchmark. A POST
-        that ends during either step marks more as due (`_ended`), and the next turn claims."""
+        """Record the outcomes that ended, then claim for the free slots if `claiming` or if
+        any outcome was recorded (its slot, and its subscription's share, are free now).
+
+        In that order, and after every recording: a claim counts a subscription's deliveries
+        still being posted, and one whose outcome is not yet recorded still counts. Measured
+        in the end-to-end benchmark, a claim made beside the recording, or only when a full
+        share's first POST ended, found the share still full, and the rest of its deliveries
+        waited for the poll: 40 a second for one department."""
         if claiming:
-            # From here on, only what happens during this record and claim can leave more due.
-            self.more_may_be_due = False
-        await self.record()
-        if claiming:
+            self.more_may_be_due = False  # the claim below says again whether more may be due
+        recorded = await self.record()
+        if claiming or recorded:
             await self.claim()
 
     def _claim(self, deliveries_max: int) -> db.DeliveryClaim:

@@ -180,8 +180,11 @@ class GatewaySettings(BaseSettings):
         description="Most webhook POSTs one delivery process has in flight at once; a slot that "
         "frees up takes up the next due delivery.",
     )
+    # Half the slots by default: one department's spends at 200/s need tens in flight (at 10,
+    # the end-to-end benchmark's deliveries fell behind: bench/NOTES.md), and a dead endpoint
+    # still leaves the other half to everyone else.
     webhook_subscription_concurrency_max: int = Field(
-        default=10,
+        default=50,
         ge=1,
         description="Most deliveries of one webhook subscription being posted at once, by every "
         "delivery process together: a slow or dead receiver holds no more of the slots.",

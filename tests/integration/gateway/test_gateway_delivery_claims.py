@@ -16,14 +16,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-import uvicorn
 
 from contracts.envelope import wrap
 from services.gateway import app as handlers
 from services.gateway.delivery import db, webhooks
 from services.gateway.settings import GatewaySettings
 from singlepot.local.ports import free_port
-from tests.integration.gateway.gateway_support import gateway_settings
+from tests.integration.gateway.gateway_support import gateway_settings, serving
 from tests.integration.gateway.test_gateway_subscriptions_safety import spend
 from tests.support.kafka import eventually
 
@@ -90,22 +89,11 @@ class HeldReceiver:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[HeldReceiver]:
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        try:
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.02)
-            yield self
-        finally:
-            self.release()
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 10)
+        async with serving(self, self.port):
+            try:
+                yield self
+            finally:
+                self.release()  # answer what is held, so the server can stop
 
 
 async def gateway_pool(database_url: str, name: str) -> asyncpg.Pool:

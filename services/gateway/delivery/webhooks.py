@@ -283,11 +283,12 @@ class Dispatcher:
         self.client = client
         self.settings = settings
         self.claimant = claimant or default_claimant()
-        # Each POST in flight, with its subscription (whose share of the slots it holds).
-        self.posting: dict[asyncio.Task[None], uuid.UUID] = {}
+        # Each POST in flight.
+        self.posting: set[asyncio.Task[None]] = set()
         self.ended: list[db.DeliveryOutcome] = []
         # Whether the last claim may have left due deliveries behind: it filled every slot it
-        # had, or a subscription at its share has since freed one.
+        # had. (A POST that ends frees its slot and its subscription's share: the loop records
+        # its outcome and claims then, `record_and_claim`.)
         self.more_may_be_due = True
         self.last_claim_at = float("-inf")
         self._on_posted = on_posted
@@ -305,8 +306,7 @@ class Dispatcher:
         self.last_claim_at = time.monotonic()
         async with self.pool.acquire() as connection:
             taken = await db.claim_due_deliveries(connection, self._claim(slots))
-        # Or-ed: a POST of a capped subscription that ended meanwhile (`_ended`) said so too.
-        self.more_may_be_due = self.more_may_be_due or len(taken) == slots
+        self.more_may_be_due = len(taken) == slots
         for delivery in taken:
             if delivery["fate"] == "claimed":
                 self._start(delivery)
@@ -331,8 +331,6 @@ class Dispatcher:
         in the end-to-end benchmark, a claim made beside the recording, or only when a full
         share's first POST ended, found the share still full, and the rest of its deliveries
         waited for the poll: 40 a second for one department."""
-        if claiming:
-            self.more_may_be_due = False  # the claim below says again whether more may be due
         recorded = await self.record()
         if claiming or recorded:
             await self.claim()
@@ -352,7 +350,7 @@ class Dispatcher:
 
     def _start(self, delivery: dict[str, Any]) -> None:
         task = asyncio.create_task(self._attempt(delivery), name="webhook delivery")
-        self.posting[task] = delivery["subscription_id"]
+        self.posting.add(task)
         task.add_done_callback(self._ended)
 
     async def _attempt(self, delivery: dict[str, Any]) -> None:
@@ -362,10 +360,8 @@ class Dispatcher:
         self.ended.append(outcome(self.settings, delivery, status_code, error, duration_ms))
 
     def _ended(self, task: asyncio.Task[None]) -> None:
-        subscription_id = self.posting.pop(task)
-        held = sum(1 for other in self.posting.values() if other == subscription_id)
-        if held + 1 >= self.settings.webhook_subscription_concurrency_max:
-            self.more_may_be_due = True  # its share held deliveries back; a slot is free now
+        # Its outcome is in `ended`; the loop, nudged, records it and then claims for the slot.
+        self.posting.discard(task)
         if not task.cancelled() and task.exception() is not None:
             # A bug, not a receiver's failure (those are outcomes): the claim lapses and the
             # delivery is tried again.

@@ -4,9 +4,9 @@ and which addresses a delivery may connect to, with a fake resolver standing in 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Sequence
 
-import httpcore
 import pytest
 from pydantic import ValidationError
 
@@ -18,7 +18,7 @@ from services.gateway.delivery.webhook_urls import (
     internal_kind,
     normal_host,
 )
-from services.gateway.delivery.webhooks import GuardedNetworkBackend, url_policy
+from services.gateway.delivery.webhooks import GuardedResolver, WebhookConnectRefused, url_policy
 from services.gateway.settings import GatewaySettings
 
 STRICT = WebhookUrlPolicy.of()
@@ -193,9 +193,15 @@ def test_a_port_setting_that_is_not_a_port_fails_naming_it() -> None:
 
 
 async def test_a_delivery_connects_only_to_the_addresses_it_checked() -> None:
-    backend = GuardedNetworkBackend(STRICT, FakeDns({"hooks.dwp.example": [PUBLIC_V4]}))
+    resolver = GuardedResolver(STRICT, FakeDns({"hooks.dwp.example": [PUBLIC_V4, PUBLIC_V6]}))
 
-    assert await backend.allowed_addresses("hooks.dwp.example", 443) == [PUBLIC_V4]
+    found = await resolver.resolve("hooks.dwp.example", 443)
+
+    # What aiohttp connects to: the checked addresses, the name kept for TLS's SNI.
+    assert [(r["hostname"], r["host"], r["port"], r["family"]) for r in found] == [
+        ("hooks.dwp.example", PUBLIC_V4, 443, socket.AF_INET),
+        ("hooks.dwp.example", PUBLIC_V6, 443, socket.AF_INET6),
+    ]
 
 
 async def test_a_name_rebound_to_a_private_address_after_registration_is_refused_at_delivery() -> (
@@ -203,38 +209,40 @@ async def test_a_name_rebound_to_a_private_address_after_registration_is_refused
 ):
     dns = FakeDns({"hooks.dwp.example": [PUBLIC_V4]})
     await check_url_resolved("https://hooks.dwp.example/hook", STRICT, dns)
-    backend = GuardedNetworkBackend(STRICT, dns)
+    resolver = GuardedResolver(STRICT, dns)
     dns.table["hooks.dwp.example"] = ["169.254.169.254"]
 
-    with pytest.raises(httpcore.ConnectError, match="link-local"):
-        await backend.allowed_addresses("hooks.dwp.example", 443)
+    with pytest.raises(WebhookConnectRefused, match="link-local"):
+        await resolver.resolve("hooks.dwp.example", 443)
     assert dns.asked == ["hooks.dwp.example", "hooks.dwp.example"]
 
 
-async def test_a_delivery_to_a_name_that_no_longer_resolves_fails_to_connect() -> None:
-    backend = GuardedNetworkBackend(STRICT, FakeDns({}))
+async def test_a_name_with_one_internal_address_among_public_ones_is_refused() -> None:
+    resolver = GuardedResolver(STRICT, FakeDns({"hooks.dwp.example": [PUBLIC_V4, "10.0.0.7"]}))
 
-    with pytest.raises(httpcore.ConnectError, match="could not resolve gone.example"):
-        await backend.allowed_addresses("gone.example", 443)
+    with pytest.raises(WebhookConnectRefused, match="private"):
+        await resolver.resolve("hooks.dwp.example", 443)
+
+
+async def test_a_delivery_to_a_name_that_no_longer_resolves_fails_to_connect() -> None:
+    resolver = GuardedResolver(STRICT, FakeDns({}))
+
+    with pytest.raises(WebhookConnectRefused, match="could not resolve gone.example"):
+        await resolver.resolve("gone.example", 443)
 
 
 async def test_a_delivery_to_an_internal_address_literal_is_refused_without_a_lookup() -> None:
     dns = FakeDns({})
-    backend = GuardedNetworkBackend(STRICT, dns)
+    resolver = GuardedResolver(STRICT, dns)
 
-    with pytest.raises(httpcore.ConnectError, match="loopback"):
-        await backend.allowed_addresses("127.0.0.1", 8080)
+    with pytest.raises(WebhookConnectRefused, match="loopback"):
+        await resolver.allowed_addresses("127.0.0.1", 8080)
     assert dns.asked == []
 
 
-async def test_a_delivery_to_an_allowed_host_connects_to_it_as_named() -> None:
-    backend = GuardedNetworkBackend(WebhookUrlPolicy.of(["localhost"]), FakeDns({}))
+async def test_a_delivery_to_an_allowed_host_connects_wherever_it_resolves() -> None:
+    resolver = GuardedResolver(
+        WebhookUrlPolicy.of(["localhost"]), FakeDns({"localhost": ["127.0.0.1", "::1"]})
+    )
 
-    assert await backend.allowed_addresses("localhost", 8080) == ["localhost"]
-
-
-async def test_a_delivery_never_opens_a_unix_socket() -> None:
-    backend = GuardedNetworkBackend(STRICT, FakeDns({}))
-
-    with pytest.raises(httpcore.ConnectError, match="Unix socket"):
-        await backend.connect_unix_socket("/var/run/postgresql/.s.PGSQL.5432")
+    assert await resolver.allowed_addresses("localhost", 8080) == ["127.0.0.1", "::1"]

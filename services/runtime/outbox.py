@@ -151,6 +151,16 @@ def payload_answer_row(
     )
 
 
+def first_row(event: Event, *, producer: str, event_id: UUID) -> OutboxRow:
+    """The outbox row of an event that starts a chain (a command accepted over HTTP), caused by
+    the span running now, for a caller that writes it in a statement of its own (the gateway's
+    command log claims the Idempotency-Key and queues the command in one)."""
+    envelope = wrap(
+        event, producer=producer, event_id=event_id, traceparent=telemetry.current_traceparent()
+    )
+    return row_for(envelope, event)
+
+
 class Outbox:
     """Adds events to the outbox inside the caller's transaction, as causes of one message."""
 

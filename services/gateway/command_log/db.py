@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from services.runtime.outbox import OutboxRow
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
@@ -55,6 +56,42 @@ async def claim_command(
         json.dumps(response_body),
     )
     return accepted_at is not None
+
+
+async def claim_command_queueing(
+    connection: asyncpg.Connection,
+    row: OutboxRow,
+    *,
+    principal_id: str,
+    idempotency_key: str,
+    token_id: uuid.UUID | None,
+    place_id: str,
+    method_path: str,
+    request_hash: str,
+    response_status: int,
+    response_body: Row,
+) -> bool:
+    """`claim_command` with the command's outbox row written in the same statement (so with no
+    transaction around it); False, and nothing written, when this principal already used the
+    key."""
+    claimed: int = await connection.fetchval(
+        QUERIES.claim_command_queueing,
+        principal_id,
+        idempotency_key,
+        token_id,
+        row.event_id,
+        row.event_type,
+        place_id,
+        method_path,
+        request_hash,
+        response_status,
+        json.dumps(response_body),
+        row.topic,
+        row.partition_key,
+        row.value,
+        json.dumps(dict(row.headers)),
+    )
+    return claimed == 1
 
 
 async def command_by_key(

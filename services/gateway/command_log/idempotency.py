@@ -17,6 +17,7 @@ from services.gateway.command_log import db
 from services.gateway.domain import Principal
 from services.gateway.identity.auth import Gateway
 from services.gateway.problems import ProblemError
+from services.runtime.outbox import OutboxRow
 
 JsonObject = dict[str, Any]
 REPLAY_HEADER = "Idempotency-Replayed"
@@ -91,6 +92,42 @@ async def idempotent(
         except _Raced:
             continue
     raise ProblemError(409, "idempotency-conflict", f"Idempotency-Key {key!r} is in use; retry")
+
+
+async def queue_once(
+    gateway: Gateway,
+    principal: Principal,
+    *,
+    key: str,
+    method_path: str,
+    body: JsonObject,
+    place_id: str,
+    row: OutboxRow,
+    response: tuple[int, JsonObject],
+) -> JSONResponse:
+    """`idempotent` for a command whose only effect is its outbox row and whose response is
+    known beforehand (every command the services decide): the key is claimed and the row
+    written in one statement, one round trip where a transaction took four; the same key again
+    replays the response, or is a 409 when the request differs."""
+    fingerprint = domain.request_fingerprint(method_path, body)
+    status, response_body = response
+    async with gateway.pool.acquire() as connection:
+        if await db.claim_command_queueing(
+            connection,
+            row,
+            principal_id=principal.principal_id,
+            idempotency_key=key,
+            token_id=principal.token_id,
+            place_id=place_id,
+            method_path=method_path,
+            request_hash=fingerprint,
+            response_status=status,
+            response_body=response_body,
+        ):
+            return JSONResponse(response_body, status_code=status)
+        existing = await db.command_by_key(connection, principal.principal_id, key)
+    assert existing is not None, "a key that could not be claimed is already stored"
+    return _replay(existing, fingerprint, key, method_path)
 
 
 def _replay(existing: JsonObject, fingerprint: str, key: str, method_path: str) -> JSONResponse:

@@ -9,6 +9,24 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
 ON CONFLICT DO NOTHING
 RETURNING accepted_at;
 
+-- name: claim_command_queueing
+-- claim_command and the command's outbox row in one statement: one round trip with no
+-- transaction around it, where claim, insert, BEGIN and COMMIT took four. The row is written only
+-- when the key is claimed (the outbox's columns are the runtime's insert_outbox). Returns 1 when
+-- claimed, 0 when this principal already used the key (nothing written).
+WITH claimed AS (
+    INSERT INTO command_log (principal_id, idempotency_key, token_id, event_id, event_type,
+                             place_id, method_path, request_hash, response_status, response_body)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+), queued AS (
+    INSERT INTO outbox (event_id, topic, partition_key, event_type, value, headers)
+    SELECT claimed.event_id, $11, $12, $5, $13, $14::jsonb FROM claimed
+    ON CONFLICT (event_id) DO NOTHING
+)
+SELECT count(*)::int FROM claimed;
+
 -- name: command_by_key
 SELECT event_type, method_path, request_hash, response_status, response_body::text AS response_body,
        accepted_at

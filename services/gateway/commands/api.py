@@ -9,15 +9,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from contracts import Event
 from services.gateway import domain, intake, problems
+from services.gateway.command_log import idempotency
 from services.gateway.command_log import status as command_status
-from services.gateway.command_log.idempotency import idempotent
 from services.gateway.command_table import COMMAND_ROUTES, CommandRoute, Subject
 from services.gateway.commands import references
 from services.gateway.domain import Principal
@@ -29,7 +28,7 @@ from services.gateway.identity.auth import (
     require_some_subject,
 )
 from services.gateway.projections import db
-from services.runtime.outbox import Outbox
+from services.runtime.outbox import first_row
 
 JsonObject = dict[str, Any]
 
@@ -131,21 +130,15 @@ async def accept(
         "command_id": str(event_id),
     }
 
-    async def write(connection: asyncpg.Connection) -> tuple[int, JsonObject]:
-        await Outbox(connection, producer="gateway").add(command, event_id=event_id)
-        return 202, accepted
-
-    response = await idempotent(
+    response = await idempotency.queue_once(
         gateway,
         principal,
         key=idempotency_key,
         method_path=f"POST {request.url.path}",
         body=body,
         place_id=command.place_id,
-        event_type=command.event_type,
-        event_id=event_id,
-        action=write,
-        known_response=(202, accepted),
+        row=first_row(command, producer="gateway", event_id=event_id),
+        response=(202, accepted),
     )
     if response.status_code == 202:
         response.headers["Location"] = command_status.location(event_id)

@@ -31,7 +31,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 
 from services.runtime.batch_consumer import BatchConsumer, BatchHandler, _tune_collector
 from services.runtime.consumer import EventConsumer
@@ -82,11 +82,12 @@ def batch_broker(
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-        decoder=_no_body,
+        decoder=whole_message,
     )
 
     @subscriber
-    async def on_batch(body: Any, message: KafkaMessage) -> None:
+    async def on_batch(fetched: Any) -> None:
+        message: KafkaMessage = fetched  # the decoder's output, not validated (`Any`)
         records = message.raw_message
         assert isinstance(records, tuple), "a batch subscriber gets a tuple of records"
         assert isinstance(message.consumer, AIOKafkaConsumer)
@@ -113,9 +114,12 @@ def _by_partition(
     return dict(fetched)
 
 
-async def _no_body(message: Any) -> None:
-    """The handler reads the raw records; FastStream need not decode anything."""
-    return None
+async def whole_message(message: KafkaMessage) -> KafkaMessage:
+    """The handler's one argument: FastStream's message itself (its records, its consumer), as
+    the decoder gives it. A parameter annotated to take it from FastStream's context instead
+    (`faststream.kafka.annotations.KafkaMessage`) is solved by fast_depends on a worker thread,
+    a thread hop for every message (bench/NOTES.md)."""
+    return message
 
 
 def tune_collector(collect_less_often: bool) -> tuple[int, int, int]:

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 
 from services.runtime import telemetry
 from services.runtime.batch_consumer import BatchHandler
@@ -40,7 +40,12 @@ from services.runtime.db import (
     migrations_for,
 )
 from services.runtime.errors import ConfigurationError
-from services.runtime.faststream_batches import batch_broker, restore_collector, tune_collector
+from services.runtime.faststream_batches import (
+    batch_broker,
+    restore_collector,
+    tune_collector,
+    whole_message,
+)
 from services.runtime.outbox import OutboxRelay, prune
 from services.runtime.settings import RuntimeSettings
 
@@ -453,11 +458,13 @@ def _subscribed_broker(
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-        decoder=_keep_raw_bytes,
+        decoder=whole_message,
     )
 
     @subscriber
-    async def on_message(body: bytes, message: KafkaMessage) -> None:
+    async def on_message(received: Any) -> None:
+        message: KafkaMessage = received  # the decoder's output, not validated (`Any`)
+        body = bytes(message.body)
         record = message.raw_message
         assert isinstance(record, ConsumerRecord), "a single-message subscriber gets one record"
         await consumer.handle(
@@ -482,11 +489,6 @@ def _subscribed_broker(
             )
 
     return broker
-
-
-async def _keep_raw_bytes(message: Any) -> bytes:
-    """The envelope is decoded by `contracts`, so FastStream must hand over the raw bytes."""
-    return bytes(message.body)
 
 
 def _is_probe(scope: Any) -> bool:

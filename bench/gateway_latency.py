@@ -453,7 +453,6 @@ async def run_end_to_end(seconds: float) -> list[dict[str, Any]]:
             "SINGLEPOT_LEDGER_HEALTH_PORT": str(ports["ledger"]),
             "SINGLEPOT_ALLOCATIONS_HEALTH_PORT": str(ports["allocations"]),
             "SINGLEPOT_OUTCOMES_HEALTH_PORT": str(ports["outcomes"]),
-            "SINGLEPOT_CONSUMER_FETCH_MAX_WAIT_MS": "10",
             "SINGLEPOT_OUTCOMES_VERIFICATION_SAMPLE_SHARE": "0",
             "SINGLEPOT_GATEWAY_RATE_LIMIT_PER_S": "100000",
             "SINGLEPOT_GATEWAY_RATE_LIMIT_BURST_MAX": "100000",

@@ -11,7 +11,8 @@ in flight, each outcome is recorded as soon as its POST ends, and a freed slot t
 due delivery, so one slow receiver delays nobody else's. Each delivery is claimed in a commit
 before its POST (`claim_due_deliveries`): no other replica posts it meanwhile, at most
 `webhook_subscription_concurrency_max` of one subscription are in flight, and a process that
-dies mid-POST leaves its claims to lapse, after which another takes them up.
+dies mid-POST leaves its claims to lapse, after which another takes them up (one that stops
+hands them back at once, `Dispatcher.stop`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ ABANDONED_REASON = (
     "no outcome recorded: the gateway process posting it stopped (or lost its database) "
     "before its claim lapsed"
 )
+INTERRUPTED_REASON = (
+    "interrupted: the gateway process posting it stopped mid-POST and handed it back, due again "
+    "at once (the receiver may have it already: the event id says)"
+)
+# How long a stopping loop tries to record the outcomes it has and hand back its POSTs before it
+# leaves their claims to lapse.
+HAND_BACK_TIMEOUT_S = 2.0
 # How long the delivery loop waits after a round failed (the database away) before the next.
 RETRY_AFTER_FAILURE_S = 0.5
 # Longest the loop waits for a connection to listen on; without one it polls.
@@ -306,8 +314,8 @@ class Dispatcher:
         self.client = client
         self.settings = settings
         self.claimant = claimant or default_claimant()
-        # Each POST in flight.
-        self.posting: set[asyncio.Task[None]] = set()
+        # Each POST in flight: its delivery, and when it started (monotonic).
+        self.posting: dict[asyncio.Task[None], tuple[dict[str, Any], float]] = {}
         self.ended: list[db.DeliveryOutcome] = []
         # Whether the last claim may have left due deliveries behind: it filled every slot it
         # had. (A POST that ends frees its slot and its subscription's share: the loop records
@@ -373,7 +381,7 @@ class Dispatcher:
 
     def _start(self, delivery: dict[str, Any]) -> None:
         task = asyncio.create_task(self._attempt(delivery), name="webhook delivery")
-        self.posting.add(task)
+        self.posting[task] = (delivery, time.monotonic())
         task.add_done_callback(self._ended)
 
     async def _attempt(self, delivery: dict[str, Any]) -> None:
@@ -384,7 +392,7 @@ class Dispatcher:
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         # Its outcome is in `ended`; the loop, nudged, records it and then claims for the slot.
-        self.posting.discard(task)
+        self.posting.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             # A bug, not a receiver's failure (those are outcomes): the claim lapses and the
             # delivery is tried again.
@@ -419,12 +427,26 @@ class Dispatcher:
         await self.record()
 
     async def stop(self) -> None:
-        """Abandon the POSTs in flight (their claims lapse, and another process takes their
-        deliveries up then)."""
-        posting = list(self.posting)
+        """Stop posting: the POSTs in flight are cancelled and handed back, each logged as an
+        interrupted attempt and due again at once, and the outcomes that ended are recorded, so
+        a rolling restart delays no delivery by a claim's lapse. If the database does not
+        answer within `HAND_BACK_TIMEOUT_S` the claims lapse instead, as a killed process's
+        do, and another process takes their deliveries up then."""
+        posting = dict(self.posting)
         for task in posting:
             task.cancel()
         await asyncio.gather(*posting, return_exceptions=True)
+        now = time.monotonic()
+        self.ended.extend(
+            interrupted(self.settings, delivery, int((now - started) * 1000))
+            for task, (delivery, started) in posting.items()
+            if task.cancelled()
+        )
+        try:
+            async with asyncio.timeout(HAND_BACK_TIMEOUT_S):
+                await self.record()
+        except Exception as error:  # the database is away: the claims lapse
+            log.warning("webhook deliveries not handed back on stop: %r", error)
 
 
 async def deliver_due(pool: asyncpg.Pool, client: WebhookClient, settings: GatewaySettings) -> int:
@@ -465,6 +487,26 @@ def outcome(
         error,
         attempt,
         status_code,
+        duration_ms,
+    )
+
+
+def interrupted(
+    settings: GatewaySettings, delivery: dict[str, Any], duration_ms: int
+) -> db.DeliveryOutcome:
+    """An attempt cut short by its own process stopping: due again at once (no back-off: the
+    receiver did nothing wrong), or a dead letter if it was the last attempt, as an abandoned
+    last attempt is."""
+    attempt = delivery["attempts"] + 1
+    status = "dead" if attempt >= settings.webhook_attempts_max else "pending"
+    return db.DeliveryOutcome(
+        delivery["delivery_id"],
+        delivery["claim_id"],
+        status,
+        0.0,
+        INTERRUPTED_REASON,
+        attempt,
+        None,
         duration_ms,
     )
 

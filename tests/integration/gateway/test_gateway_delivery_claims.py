@@ -253,10 +253,11 @@ async def _listening(pool: asyncpg.Pool, loops: int) -> bool:
     return bool(await pool.fetchval(LISTENING_CONNECTIONS) >= loops)
 
 
-async def test_the_deliveries_of_a_loop_stopped_mid_post_are_delivered_by_another_later(
+async def test_a_loop_stopped_mid_post_hands_its_deliveries_back_for_another_at_once(
     database_url,
 ) -> None:
-    # A receiver that answers after 3 s; the first loop stops while it holds every POST.
+    # A receiver that answers after 3 s; the first loop stops while it holds every POST. Its
+    # claims would hold for 5.5 s; stopping hands them back instead.
     settings = gateway_settings(webhook_timeout_s=5.0, webhook_claim_margin_s=0.5)
     receiver = HeldReceiver(hold_s=3.0)
     pool_a = await gateway_pool(database_url, "delivery-a")
@@ -267,6 +268,9 @@ async def test_the_deliveries_of_a_loop_stopped_mid_post_are_delivered_by_anothe
             await queue_spend(pool_a, range(1, 4))
             async with delivery_loop_running(pool_a, settings, "loop-a"):
                 await eventually(lambda: _posts_at_least(receiver, 3))
+            handed_back = await pool_b.fetch(
+                "SELECT claim_id, next_attempt_at <= now() AS due FROM webhook_deliveries"
+            )
             await eventually(lambda: _abandoned_at_least(receiver, 3))
             async with delivery_loop_running(pool_b, settings, "loop-b"):
                 await eventually(lambda: all_delivered(pool_b, subscription_id, 3))
@@ -275,14 +279,15 @@ async def test_the_deliveries_of_a_loop_stopped_mid_post_are_delivered_by_anothe
         await pool_a.close()
         await pool_b.close()
 
+    assert [(row["claim_id"], row["due"]) for row in handed_back] == [(None, True)] * 3
     assert receiver.most_held_of_one_event == 1
     assert sorted(attempt for _, attempt in receiver.posts) == ["1", "1", "1", "2", "2", "2"]
     assert len(receiver.answered) == 3
     for row in rows:
         assert row["attempts"] == 2
-        lost, delivered = row["attempt_log"]
-        assert (lost["attempt"], lost["status_code"]) == (1, None)
-        assert lost["error"] == webhooks.ABANDONED_REASON
+        interrupted, delivered = row["attempt_log"]
+        assert (interrupted["attempt"], interrupted["status_code"]) == (1, None)
+        assert interrupted["error"] == webhooks.INTERRUPTED_REASON
         assert (delivered["attempt"], delivered["status_code"], delivered["error"]) == (2, 200, "")
 
 

@@ -39,6 +39,7 @@ from yarl import URL
 
 from services.gateway.delivery import db, domain, webhook_urls
 from services.gateway.delivery.webhook_urls import Resolver, WebhookUrlPolicy, WebhookUrlRefused
+from services.gateway.errors import GatewayError
 from services.gateway.settings import GatewaySettings
 from services.runtime import telemetry
 from services.runtime.host import ServiceHost
@@ -93,9 +94,9 @@ def system_resolver(timeout_s: float) -> Resolver:
     return resolve
 
 
-class WebhookConnectRefused(OSError):
+class WebhookConnectRefused(GatewayError, OSError):
     """A webhook's connection refused by the URL rule, or its host not resolved: no connection
-    was opened."""
+    was opened. An OSError too, as aiohttp expects of a resolver's failure."""
 
 
 class GuardedResolver(AbstractResolver):

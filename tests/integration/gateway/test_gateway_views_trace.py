@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 
 import asyncpg
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -75,8 +74,9 @@ async def test_a_delivery_after_a_restart_continues_the_stored_trace(
         # What a restart does to the process's memory of traces.
         telemetry._remembered.clear()
         assert telemetry.remembered_trace(envelope.event_id) is None
-        async with receiver.running(), httpx.AsyncClient(timeout=5) as client:
-            tried = await webhooks.deliver_due(pool, client, gateway_settings())
+        settings = gateway_settings()
+        async with receiver.running(), webhooks.guarded_client(settings) as client:
+            tried = await webhooks.deliver_due(pool, client, settings)
     finally:
         await pool.close()
 

@@ -1,11 +1,15 @@
 """Benchmark: the gateway projector's OCDS release work as one contract's payments grow.
 
     python -m bench.ocds_releases [--batches 200 1000 3000] [--fetch-events 100]
+                                  [--events-per-s 800] [--release-interval-s 5]
 
 A projector-only run: the gateway's batch handler (`services.gateway.app.handle_batch`, on its
 default settings) fed a funded outcomes contract and then evidence batches of that one contract,
 each submitted, verified, paid and remitted (four events), in fetches of `--fetch-events`
-events, one transaction per fetch, on a fresh database per count. After the last fetch the
+events, one transaction per fetch, on a fresh database per count; `--events-per-s` paces the
+fetches as a consumer keeping up with that rate would see them (the end-to-end run's 200
+evidence commands a second are about 800 of these events a second), and
+`--release-interval-s` overrides the release interval setting. After the last fetch the
 projector's periodic task keeps whatever change is still waiting for its release (where the
 code has one), so every run ends with the latest release showing every payment.
 
@@ -44,7 +48,9 @@ from contracts import (
 )
 from contracts.envelope import Envelope, wrap
 from contracts.outcomes import ClaimPeriod, MetricPrice, RemittanceAdvised, RemittanceLine
-from services.gateway.app import handle_batch
+from services.gateway import app
+from services.gateway.settings import GatewaySettings
+from services.runtime.batch_consumer import BatchHandler
 from singlepot.local.ports import free_port
 from singlepot.local.postgres import EmbeddedPostgres
 from singlepot.system import migrate_all
@@ -186,7 +192,21 @@ async def keep_waiting_releases(connection: asyncpg.Connection) -> None:
     await pending_releases.keep_all_waiting(connection)
 
 
-async def run(server_url: str, batches: int, fetch_events: int) -> dict[str, float]:
+def batch_handler(release_interval_s: float | None) -> BatchHandler:
+    """The projector's batch handler, with the release interval given (where the code has one)."""
+    if release_interval_s is None or not hasattr(app, "projector_batch_handler"):
+        return app.handle_batch
+    settings = GatewaySettings.model_construct(opendata_release_interval_s=release_interval_s)
+    return app.projector_batch_handler(settings)
+
+
+async def run(
+    server_url: str,
+    batches: int,
+    fetch_events: int,
+    events_per_s: float | None = None,
+    release_interval_s: float | None = None,
+) -> dict[str, float]:
     url = server_url.rsplit("/", 1)[0] + f"/ocds_{uuid.uuid4().hex[:8]}"
     await migrate_all(url, create_database=True)
     events = contract_setup() + [e for n in range(batches) for e in evidence_batch(n)]
@@ -196,8 +216,13 @@ async def run(server_url: str, batches: int, fetch_events: int) -> dict[str, flo
     try:
         backend = await connection.fetchval("SELECT pg_backend_pid()")
         cpu_before, backend_before = time.process_time(), backend_cpu_s(backend)
+        handle_batch = batch_handler(release_interval_s)
         wall_ms = []
-        for fetch in fetches:
+        started = time.perf_counter()
+        for number, fetch in enumerate(fetches):
+            if events_per_s:  # the fetch arrives when its events would have
+                due_s = number * fetch_events / events_per_s
+                await asyncio.sleep(max(0.0, started + due_s - time.perf_counter()))
             began = time.perf_counter()
             async with connection.transaction():
                 await handle_batch(connection, fetch)
@@ -228,14 +253,21 @@ async def run(server_url: str, batches: int, fetch_events: int) -> dict[str, flo
     }
 
 
-async def benchmark(counts: Sequence[int], fetch_events: int) -> None:
+async def benchmark(
+    counts: Sequence[int],
+    fetch_events: int,
+    events_per_s: float | None,
+    release_interval_s: float | None,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="singlepot-ocds-releases-") as folder:
         server = EmbeddedPostgres(Path(folder), free_port(), throwaway=True)
         server.start()
         try:
             for batches in counts:
                 load = os.getloadavg()[0]
-                found = await run(server.url, batches, fetch_events)
+                found = await run(
+                    server.url, batches, fetch_events, events_per_s, release_interval_s
+                )
                 print(
                     f"{batches:>5} batches ({found['events']:,.0f} events, "
                     f"{found['fetches']:.0f} fetches): "
@@ -256,8 +288,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[200, 1000, 3000])
     parser.add_argument("--fetch-events", type=int, default=100)
+    parser.add_argument("--events-per-s", type=float, default=None)
+    parser.add_argument("--release-interval-s", type=float, default=None)
     arguments = parser.parse_args(argv)
-    asyncio.run(benchmark(arguments.batches, arguments.fetch_events))
+    asyncio.run(
+        benchmark(
+            arguments.batches,
+            arguments.fetch_events,
+            arguments.events_per_s,
+            arguments.release_interval_s,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -275,7 +275,7 @@ class GatewaySettings(BaseSettings):
         "marked as demonstration data (a local run); otherwise its open data is refused (409).",
     )
     opendata_release_interval_s: float = Field(
-        default=5.0,
+        default=30.0,
         ge=0,
         description="The projector keeps an outcomes contract's OCDS release at most once per "
         "this many seconds (each holds every payment so far); the last change is always kept, "

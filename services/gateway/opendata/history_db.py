@@ -13,6 +13,7 @@ publishes them (`catch_up`). Each is dated and caused by the change's event, as 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ import asyncpg
 from services.gateway.opendata import db, history
 from services.gateway.opendata.db import QUERIES, ROWS_MAX
 from services.gateway.opendata.history import KeptRelease
-from services.gateway.opendata.publishing import PlaceData
+from services.gateway.opendata.publishing import Allocation, JsonObject, PlaceData
 
 
 async def keep_releases(
@@ -44,8 +45,9 @@ async def keep_releases(
             QUERIES.release_caused_by, data.place_id, allocation_id, caused_by
         ):
             continue  # a replayed event: its release is kept already
-        content = history.current_content(data, allocation)
-        digest = history.digest(content)
+        # Rendering and digesting a whole process is CPU work that grows with its payments:
+        # in a thread, so the event loop (HTTP, the spend consumer) is not held meanwhile.
+        content, digest = await asyncio.to_thread(_content_and_digest, data, allocation)
         latest = await _latest(connection, data.place_id, allocation_id, None)
         in_force = latest
         if latest is not None and latest.released_at > moment:
@@ -55,9 +57,10 @@ async def keep_releases(
         sequence = await connection.fetchval(
             QUERIES.next_release_sequence, data.place_id, allocation_id
         )
-        previous = latest.kept if latest else None
-        released_at = max(moment, previous.released_at) if previous else moment
-        release = history.next_release(previous, content, sequence, released_at)
+        released_at = max(moment, latest.released_at) if latest else moment
+        release_text = await asyncio.to_thread(
+            _release_text, latest, content, sequence, released_at
+        )
         await connection.execute(
             QUERIES.store_release,
             data.place_id,
@@ -65,11 +68,24 @@ async def keep_releases(
             sequence,
             released_at,
             digest,
-            json.dumps(release, ensure_ascii=False),
+            release_text,
             caused_by,
         )
         kept += 1
     return kept
+
+
+def _content_and_digest(data: PlaceData, allocation: Allocation) -> tuple[JsonObject, str]:
+    content = history.current_content(data, allocation)
+    return content, history.digest(content)
+
+
+def _release_text(
+    latest: _Latest | None, content: JsonObject, sequence: int, released_at: datetime
+) -> str:
+    """The release to keep after `latest`, as the JSON text stored."""
+    release = history.next_release(latest.kept if latest else None, content, sequence, released_at)
+    return json.dumps(release, ensure_ascii=False)
 
 
 async def keep_process_release(

@@ -145,12 +145,15 @@ async def keep_waiting(
     connection: asyncpg.Connection, change: WaitingRelease, next_due_at: datetime | None
 ) -> int:
     """Keep a waiting change's release, dated and caused by its event, and mark it no longer
-    waiting; the process's next release is due at `next_due_at` (None: as it was)."""
+    waiting; if a release was kept, the process's next one is due at `next_due_at` (None: as
+    it was). A change that kept none (the award not yet funded, content unchanged) leaves the
+    process due, so that its first release is kept as soon as there is one."""
     kept = await keep_process_release(
         connection, change.place_id, change.allocation_id, change.moment, change.caused_by
     )
+    next_due = next_due_at if kept else None
     await connection.execute(
-        QUERIES.release_no_longer_waiting, change.place_id, change.allocation_id, next_due_at
+        QUERIES.release_no_longer_waiting, change.place_id, change.allocation_id, next_due
     )
     return kept
 

@@ -1,8 +1,9 @@
 """OCDS releases at a flat cost per fetch: in the projector's batch path a process's release is
 kept at most once per interval; the change a fetch left waiting is kept later, by the
 projector's periodic task or by a request for the place's releases, dated and caused by its
-event, and the release then shows every payment. Two tasks never keep the same waiting release
-twice, and a fetch's release work reads the same rows however many payments the place holds."""
+event, and the release then shows every payment. A process's first release is kept at once. Two
+tasks never keep the same waiting release twice, and a fetch's release work reads the same rows
+however many payments the place holds."""
 
 from __future__ import annotations
 
@@ -212,6 +213,25 @@ async def test_a_request_for_the_releases_keeps_the_waiting_one_dated_by_its_eve
     transactions = published[-1]["contracts"][0]["implementation"]["transactions"]
     assert len(transactions) == PAID
     assert again.headers["etag"] == first.headers["etag"]  # nothing more kept
+
+
+async def test_a_process_keeps_its_first_release_in_the_fetch_that_funds_it(database_url) -> None:
+    handle = projector_batch_handler(throttled())
+    connection = await connect(database_url)
+    try:
+        # Proposed and approved in one fetch: nothing to release yet (not funded).
+        await in_fetches(connection, handle, messages(CONTRACT_SETUP[:2]), 100)
+        before_funding = await releases(connection)
+        # Reserved and funded in the next, well within the interval.
+        funding = messages(CONTRACT_SETUP[2:4])
+        await in_fetches(connection, handle, funding, 100)
+        kept = await releases(connection)
+    finally:
+        await connection.close()
+
+    assert before_funding == []
+    [first] = kept  # the award, at once: a change that kept nothing does not start the interval
+    assert first["caused_by"] == funding[-1][0].event_id
 
 
 async def test_two_projectors_never_keep_the_same_waiting_release_twice(database_url) -> None:

@@ -6,6 +6,7 @@ scaled on its own: the API by CPU, the projector and delivery by the work waitin
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from services.gateway.citizens import handlers as citizens_handlers
 from services.gateway.command_log import status as command_status
 from services.gateway.delivery.webhooks import delivery_loop
 from services.gateway.monitoring import handlers as monitoring_handlers
-from services.gateway.opendata import history_handlers
+from services.gateway.opendata import history_handlers, pending_releases
 from services.gateway.projections import handlers as projection_handlers
 from services.gateway.refused_work import handlers as refused_work
 from services.gateway.returns import handlers as returns_handlers
 from services.gateway.settings import GatewaySettings
+from services.runtime.batch_consumer import BatchHandler
 from services.runtime.consumer_groups import SeparateGroup
 from services.runtime.host import ServiceDefinition
 
@@ -50,11 +52,20 @@ HANDLERS = history_handlers.alongside(
         citizens_handlers.HANDLERS,
     )
 )
-# In a batch, open data keeps each changed process's OCDS release once, after the batch, and
-# the batch's command progress is recorded in one statement.
-handle_batch = history_handlers.releases_once_per_batch(
-    command_status.progress_once_per_batch(projection_handlers.batch_handler(HANDLERS))
-)
+
+
+def projector_batch_handler(settings: GatewaySettings) -> BatchHandler:
+    """The projector's batch handler: in a batch, open data keeps each changed process's OCDS
+    release at most once per `opendata_release_interval_s`, after the batch, and the batch's
+    command progress is recorded in one statement."""
+    return history_handlers.releases_once_per_batch(
+        command_status.progress_once_per_batch(projection_handlers.batch_handler(HANDLERS)),
+        timedelta(seconds=settings.opendata_release_interval_s),
+    )
+
+
+# On the settings' defaults (`model_construct` reads no environment).
+handle_batch = projector_batch_handler(GatewaySettings.model_construct())
 
 SUBSCRIPTIONS = (
     topics.LEDGER_RESULTS,
@@ -82,12 +93,15 @@ def definition(settings: GatewaySettings | None = None, role: Role = Role.ALL) -
         migrations=Path(__file__).parent / "migrations",
         subscriptions=SUBSCRIPTIONS if projects else (),
         handlers=HANDLERS if projects else {},
-        batch_handler=handle_batch if projects else None,
+        batch_handler=projector_batch_handler(gateway_settings) if projects else None,
         separate_groups=(SPEND_GROUP,) if projects else (),
         extend_http=functools.partial(extend_http, settings=gateway_settings)
         if serves_http
         else None,
-        background_tasks=(delivery_loop(gateway_settings),) if delivers else (),
+        background_tasks=(
+            *((delivery_loop(gateway_settings),) if delivers else ()),
+            *((pending_releases.waiting_releases_loop(gateway_settings),) if projects else ()),
+        ),
         serves_latency_sensitive_requests=serves_http,
     )
 

@@ -274,6 +274,13 @@ class GatewaySettings(BaseSettings):
         description="Publish a place that registered no prefixes under placeholder identifiers "
         "marked as demonstration data (a local run); otherwise its open data is refused (409).",
     )
+    opendata_release_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="The projector keeps an outcomes contract's OCDS release at most once per "
+        "this many seconds (each holds every payment so far); the last change is always kept, "
+        "dated by its event. 0: once per fetch.",
+    )
 
     @field_validator("webhook_allowed_ports")
     @classmethod

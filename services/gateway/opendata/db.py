@@ -176,6 +176,41 @@ async def read_place_data(
     )
 
 
+async def read_process_data(
+    connection: asyncpg.Connection, place_id: str, allocation_id: str, rows_max: int = ROWS_MAX
+) -> PlaceData:
+    """One contracting process's rows (its allocation, reservation, contracts and their
+    evidence, payments, recoveries and investors) and the place's organisations register, in
+    the caller's transaction: what `ocds.release` reads for it, without the rest of the place."""
+    register = await organisations(connection, place_id, rows_max)
+    allocation = await connection.fetchrow(QUERIES.allocation_of_process, place_id, allocation_id)
+    reservation = await connection.fetchrow(QUERIES.reservation_of_process, place_id, allocation_id)
+    contracts = await connection.fetch(
+        QUERIES.contracts_of_process, place_id, allocation_id, rows_max
+    )
+    contract_ids = [row["contract_id"] for row in contracts]
+    of_contracts = (place_id, contract_ids, rows_max)
+    paid = await connection.fetch(QUERIES.paid_claim_periods_of_contracts, *of_contracts)
+    paid_periods = _paid_periods(paid)
+    evidence = await connection.fetch(QUERIES.evidence_batches_of_contracts, *of_contracts)
+    payments = await connection.fetch(
+        QUERIES.payments_of_process, place_id, allocation_id, rows_max
+    )
+    recoveries = await connection.fetch(QUERIES.recoveries_of_contracts, *of_contracts)
+    investor_flows = await connection.fetch(QUERIES.investor_flows_of_contracts, *of_contracts)
+    return PlaceData(
+        place_id=place_id,
+        organisations=register,
+        allocations=(Allocation(**dict(allocation)),) if allocation else (),
+        reservations={allocation_id: _reservation(reservation)} if reservation else {},
+        contracts=tuple(_contract(row, paid_periods) for row in contracts),
+        evidence=tuple(EvidenceBatch(**dict(row)) for row in evidence),
+        payments=tuple(Payment(**dict(row)) for row in payments),
+        recoveries=tuple(Recovery(**dict(row)) for row in recoveries),
+        investor_flows=tuple(InvestorFlow(**dict(row)) for row in investor_flows),
+    )
+
+
 def _reservation(row: asyncpg.Record) -> Reservation:
     shares = tuple(
         StreamShare(s["department_code"], s["funding_stream_code"], s["amount_pence"])

@@ -88,7 +88,12 @@ def next_release(
 ) -> JsonObject:
     """The release to keep after `previous` (None: the process's first): the content with its
     id, date and tags, and the contract's amendments so far (one more if this is one)."""
-    release = copy.deepcopy(content)
+    # Shallow copies of what this changes (the top level and the contract that takes the
+    # amendments): a whole process's content is thousands of transactions deep, and the caller's
+    # content is left as it was.
+    release = dict(content)
+    if "contracts" in release:
+        release["contracts"] = [dict(contract) for contract in release["contracts"]]
     release_id = f"{release['ocid']}-{sequence:04d}"
     tags = change_tags(previous.release if previous else None, content)
     amendments = _amendments(previous.release) if previous else []
@@ -198,10 +203,12 @@ def _without_stamps(value: Any) -> Any:
 
 
 def _without_amendments(content: JsonObject) -> JsonObject:
-    bare = copy.deepcopy(content)
-    for contract in bare.get("contracts", []):
-        contract.pop("amendments", None)
-    return bare
+    """The content without its contracts' amendments (shallow: `_without_stamps` copies)."""
+    contracts = [
+        {k: v for k, v in contract.items() if k != "amendments"}
+        for contract in content.get("contracts", [])
+    ]
+    return {**content, "contracts": contracts} if "contracts" in content else content
 
 
 def _amendment(

@@ -4,19 +4,25 @@ OCDS says about an outcomes contract (award, contract, milestones, payments, rec
 investors, termination). The release is dated by the event (`occurred_at`), so a rebuild's
 replay finds the releases it already kept.
 
-In the projector's batch path (`releases_once_per_batch`) a release is kept once per process per
-fetch rather than once per event: a release holds the whole process (every payment so far), so
-one per event made the projector's work grow with the square of a contract's payments and, at
-200 evidence batches a second, left it minutes behind (bench/NOTES.md). The release then shows
-the process after the fetch's last event of it, dated and caused by that event; a fetch of one
-event, and the one-message path, keep one per event as before."""
+A release holds the whole process (every payment so far), so keeping one costs as much as the
+process is long; kept once per event, or even once per fetch, the projector's work grew with
+the square of a contract's payments (bench/NOTES.md). In the projector's batch path
+(`releases_once_per_batch`) a fetch therefore marks each process it changed as waiting for its
+release, with the fetch's last event of it, and keeps the release only when it is due: a
+process's first, or one whose last release was kept `interval` ago (the setting
+`SINGLEPOT_OPENDATA_RELEASE_INTERVAL_S`). A change no later fetch releases is kept by the
+projector's periodic task (`pending_releases.py`) once due, or by a request for the place's
+releases at once, so the latest release shows every change. Each release is dated and caused by
+the last event it shows, and reads only its own process's rows. The one-message path keeps one
+per event as before.
+"""
 
 from __future__ import annotations
 
 import contextvars
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -47,6 +53,7 @@ from contracts.outcomes import (
     VerificationRuleApplied,
 )
 from services.gateway.opendata import db, history_db
+from services.gateway.opendata.history_db import WaitingRelease
 from services.gateway.opendata.publishing import InvestorFlow
 from services.runtime.batch_consumer import BatchHandler
 from services.runtime.consumer import Handler, HandlerContext
@@ -118,8 +125,9 @@ async def _keep(
     allocation_id = await _allocation_of(connection, named)
     if allocation_id is None:
         return  # grants are 360Giving's: no OCDS release
-    data = await db.read_place_data(connection, named.place_id)
-    await history_db.keep_releases(connection, data, [allocation_id], moment, caused_by)
+    await history_db.keep_process_release(
+        connection, named.place_id, allocation_id, moment, caused_by
+    )
 
 
 async def _allocation_of(connection: asyncpg.Connection, named: _ProcessNamed) -> str | None:
@@ -146,21 +154,28 @@ class _DeferredReleases:
         self.last.pop(named.key, None)  # re-inserted: the order of last changes is kept
         self.last[named.key] = (named, moment, event_id)
 
-    async def keep(self, connection: asyncpg.Connection) -> None:
-        """One release per changed process, the place's data read once per place."""
+    async def keep(self, connection: asyncpg.Connection, interval: timedelta) -> None:
+        """Mark each changed outcomes contract's process as waiting for its release, and keep
+        the releases that are due (the next one of each due `interval` later)."""
+        changes = await self._changed_processes(connection)
+        if not changes:
+            return
+        now = datetime.now(UTC)
+        for change in await history_db.mark_waiting(connection, changes, now):
+            await history_db.keep_waiting(connection, change, now + interval)
+
+    async def _changed_processes(self, connection: asyncpg.Connection) -> list[WaitingRelease]:
+        """Each changed outcomes contract's process, with the fetch's last event of it."""
         by_allocation: dict[tuple[str, str], tuple[datetime, UUID]] = {}
         for named, moment, event_id in self.last.values():
             allocation_id = await _allocation_of(connection, named)
             if allocation_id is not None:
                 by_allocation.pop((named.place_id, allocation_id), None)
                 by_allocation[(named.place_id, allocation_id)] = (moment, event_id)
-        places: dict[str, list[tuple[str, datetime, UUID]]] = {}
-        for (place_id, allocation_id), (moment, event_id) in by_allocation.items():
-            places.setdefault(place_id, []).append((allocation_id, moment, event_id))
-        for place_id, changed in places.items():
-            data = await db.read_place_data(connection, place_id)
-            for allocation_id, moment, event_id in changed:
-                await history_db.keep_releases(connection, data, [allocation_id], moment, event_id)
+        return [
+            WaitingRelease(place_id, allocation_id, moment, event_id)
+            for (place_id, allocation_id), (moment, event_id) in by_allocation.items()
+        ]
 
 
 _DEFERRED: contextvars.ContextVar[_DeferredReleases | None] = contextvars.ContextVar(
@@ -168,9 +183,10 @@ _DEFERRED: contextvars.ContextVar[_DeferredReleases | None] = contextvars.Contex
 )
 
 
-def releases_once_per_batch(handler: BatchHandler) -> BatchHandler:
-    """The projector's batch handler, keeping each changed process's release once, after the
-    batch's handlers, in the batch's transaction (see the module's docstring)."""
+def releases_once_per_batch(handler: BatchHandler, interval: timedelta) -> BatchHandler:
+    """The projector's batch handler, marking each changed process as waiting for its release
+    and keeping those due (at most one per process per `interval`), after the batch's
+    handlers, in the batch's transaction (see the module's docstring)."""
 
     async def handle(
         connection: asyncpg.Connection, messages: Sequence[tuple[Envelope, Event]]
@@ -181,7 +197,7 @@ def releases_once_per_batch(handler: BatchHandler) -> BatchHandler:
             await handler(connection, messages)
         finally:
             _DEFERRED.reset(token)
-        await deferred.keep(connection)
+        await deferred.keep(connection, interval)
 
     return handle
 

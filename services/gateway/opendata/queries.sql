@@ -124,6 +124,89 @@ SELECT EXISTS (SELECT 1 FROM allocations
                WHERE place_id = $1 AND allocation_id = $2
                  AND allocation_type = 'outcomes_contract');
 
+-- ---- OCDS releases at most once per interval per process (history_handlers.py) --------------
+
+-- name: mark_releases_pending
+-- Each changed process's latest change, waiting for its release ($5: now; a process new here is
+-- due at once); returns whether each one's release is due. Marked in key order, so two fetches
+-- marking the same processes lock their rows in the same order.
+INSERT INTO ocds_release_marks (place_id, allocation_id, pending_event_id, pending_moment, due_at)
+SELECT place_id, allocation_id, event_id, moment, $5
+FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[])
+     AS change(place_id, allocation_id, event_id, moment)
+ORDER BY place_id, allocation_id
+ON CONFLICT (place_id, allocation_id) DO UPDATE
+SET pending_event_id = EXCLUDED.pending_event_id, pending_moment = EXCLUDED.pending_moment
+RETURNING place_id, allocation_id, due_at <= $5 AS due;
+
+-- name: release_no_longer_waiting
+-- The process's waiting change is released; its next release is due at $3 (NULL: unchanged).
+UPDATE ocds_release_marks
+SET pending_event_id = NULL, pending_moment = NULL, due_at = coalesce($3, due_at)
+WHERE place_id = $1 AND allocation_id = $2;
+
+-- name: claim_due_release
+-- One process whose waiting release is due ($1: now), locked until the transaction ends; one
+-- that another projector, or a fetch marking it, holds is skipped.
+SELECT place_id, allocation_id, pending_event_id, pending_moment FROM ocds_release_marks
+WHERE pending_event_id IS NOT NULL AND due_at <= $1
+ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED;
+
+-- name: waiting_releases_of_place
+-- Every process of the place whose change waits for its release, locked (a request publishing
+-- the place's releases keeps them first, waiting for a fetch that holds one).
+SELECT place_id, allocation_id, pending_event_id, pending_moment FROM ocds_release_marks
+WHERE place_id = $1 AND pending_event_id IS NOT NULL
+ORDER BY allocation_id FOR UPDATE;
+
+-- ---- One contracting process's rows, for its release (db.read_process_data) -------------------
+
+-- name: allocation_of_process
+SELECT allocation_id, allocation_type, recipient_id, purpose, mission_id, start_date, end_date,
+       value_pence, financial_year, status, funded_pence, updated_at, decided_at
+FROM allocations WHERE place_id = $1 AND allocation_id = $2;
+
+-- name: reservation_of_process
+SELECT allocation_id, financial_year, amount_pence, released_pence, attribution::text AS attribution
+FROM reservations WHERE place_id = $1 AND allocation_id = $2;
+
+-- name: contracts_of_process
+SELECT contract_id, allocation_id, provider_id, prices::text AS prices, cap_pence, registered_at,
+       terms::text AS terms
+FROM contracts WHERE place_id = $1 AND allocation_id = $2 ORDER BY contract_id LIMIT $3;
+
+-- name: paid_claim_periods_of_contracts
+SELECT DISTINCT r.contract_id, line ->> 'claim_period_id' AS claim_period_id
+FROM remittances r, jsonb_array_elements(r.lines) AS line
+WHERE r.place_id = $1 AND r.contract_id = ANY($2::text[])
+  AND line ->> 'claim_period_id' IS NOT NULL
+ORDER BY r.contract_id, claim_period_id LIMIT $3;
+
+-- name: evidence_batches_of_contracts
+SELECT contract_id, batch_id, status, claim_count, accepted_count, verified_count, amount_pence,
+       updated_at
+FROM evidence_batches WHERE place_id = $1 AND contract_id = ANY($2::text[])
+ORDER BY contract_id, batch_id LIMIT $3;
+
+-- name: payments_of_process
+SELECT payment_id, allocation_id, provider_id, contract_id, claim_batch_id, amount_pence,
+       payment_kind, status, recovered_pence, recorded_at, paid_at
+FROM payments WHERE place_id = $1 AND allocation_id = $2
+ORDER BY recorded_at, payment_id LIMIT $3;
+
+-- name: recoveries_of_contracts
+SELECT clawback_id, contract_id, payment_id, metric_id, claim_period_id,
+       recovered_pence AS amount_pence, coalesce(settled_at, raised_at) AS settled_at
+FROM clawbacks
+WHERE place_id = $1 AND contract_id = ANY($2::text[]) AND status = 'recovered'
+  AND recovered_pence > 0
+ORDER BY settled_at NULLS FIRST, contract_id, clawback_id LIMIT $3;
+
+-- name: investor_flows_of_contracts
+SELECT flow_id, contract_id, investor_id, flow_kind, amount_pence, occurred_on
+FROM investor_flows WHERE place_id = $1 AND contract_id = ANY($2::text[])
+ORDER BY contract_id, occurred_on, flow_id LIMIT $3;
+
 -- ---- Investor flows (social impact bonds) ------------------------------------------------------
 
 -- name: record_investor_flow

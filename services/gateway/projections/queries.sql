@@ -167,11 +167,12 @@ RETURNING event_id;
 
 -- name: truncate_read_models
 -- The department feed and webhook deliveries are kept: their numbers are public (SSE event ids)
--- and a rebuild must not deliver spend to receivers again.
+-- and a rebuild must not deliver spend to receivers again. Open data's marks of OCDS releases
+-- waiting to be kept go (the replay marks its changes anew); the releases kept stay.
 TRUNCATE pot_streams, spend_records, allocations, reservations, contracts, evidence_batches,
          payments, closed_periods, boards, decision_rules, interests, votes, board_decisions,
          sign_offs, command_refusals, earmarks, missions, claims, remittances, clawbacks,
-         contract_funnel, contract_segment_funnel, evidence_claim_results;
+         contract_funnel, contract_segment_funnel, evidence_claim_results, ocds_release_marks;
 
 -- name: forget_inbox
 DELETE FROM inbox WHERE consumer = $1;

@@ -14,7 +14,8 @@ event ids) and departments must not be sent their spend, or a recovery, again; a
 finds its (event id, department) row and adds nothing.
 The organisations register is kept too: finance staff write it through the API, not a topic.
 So are the kept OCDS releases (`ocds_releases`): their ids are published, and the replay finds
-each release it would keep already kept (opendata/history.py).
+each release it would keep already kept (opendata/history.py); the marks of releases still
+waiting to be kept (`ocds_release_marks`) are emptied, and the replay marks its changes anew.
 """
 
 from __future__ import annotations

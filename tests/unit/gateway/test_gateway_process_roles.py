@@ -1,6 +1,7 @@
 """What each gateway process role runs: the API role serves HTTP and consumes nothing, the
-projector consumes the topics into the read models and serves no API, delivery only posts
-webhooks; `all` (what `singlepot up` runs) does the three."""
+projector consumes the topics into the read models (and keeps the OCDS releases its fetches
+left waiting) and serves no API, delivery only posts webhooks; `all` (what `singlepot up`
+runs) does the three."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from singlepot.system import service_definition
 def parts(role: Role) -> dict[str, bool]:
     made = definition(GatewaySettings(), role)
     assert made.name == "gateway"  # one schema and one consumer group, whatever the role
+    tasks = [getattr(task, "__name__", "") for task in made.background_tasks]
     return {
+        # The projector also keeps the OCDS releases its fetches left waiting.
         "consumes": made.subscriptions == SUBSCRIPTIONS
         and bool(made.handlers)
         and made.batch_handler is not None
-        and made.separate_groups == (SPEND_GROUP,),
+        and made.separate_groups == (SPEND_GROUP,)
+        and "keep_waiting_releases" in tasks,
         "serves the API": made.extend_http is not None,
-        "delivers": len(made.background_tasks) == 1,
+        "delivers": "deliver_webhooks" in tasks,
     }
 
 

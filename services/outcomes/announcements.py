@@ -212,7 +212,8 @@ def evidence_sampled(
     part_size: int,
 ) -> list[EvidenceSampled]:
     """The drawn sample in parts; `draw` holds sample_seed, sample_share, sample_size and
-    accepted_count, the same in every part."""
+    accepted_count, the same in every part. The handler publishes the same parts one at a
+    time as `evidence_sampled_part` payloads; this, the models, is what tests hold those to."""
     return [
         EvidenceSampled(
             place_id=contract.place_id,
@@ -232,6 +233,38 @@ def evidence_sampled(
         )
         for part_index, start in enumerate(range(0, len(drawn), part_size))
     ]
+
+
+def evidence_sampled_part(
+    contract: domain.Contract,
+    batch_id: str,
+    draw: Mapping[str, Any],
+    part_index: int,
+    drawn_part: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """One part of `evidence_sampled` as its JSON-ready payload, for `Outbox.add_payload`: the
+    same bytes (tests/unit/outcomes compares them), with no model per sampled claim and
+    nothing kept once queued, so the handler can announce a large sample a part at a time
+    (a million-row file samples 48,867 claims)."""
+    return {
+        "place_id": contract.place_id,
+        "contract_id": contract.contract_id,
+        "batch_id": batch_id,
+        "sample_seed": draw["sample_seed"],
+        "sample_share": draw["sample_share"],
+        "sample_size": draw["sample_size"],
+        "accepted_count": draw["accepted_count"],
+        "part_index": part_index,
+        "claims": [
+            {
+                "participant_hash": row["participant_hash"],
+                "metric_id": row["metric_id"],
+                "evidence_reference": row["evidence_reference"],
+                "row_number": row["row_number"],
+            }
+            for row in drawn_part
+        ],
+    }
 
 
 def verification_results(

@@ -8,7 +8,7 @@ verification sample is drawn by one ordered UPDATE.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -465,11 +465,25 @@ async def draw_sample(
     seed: str,
     share: float,
     size: int,
-) -> list[asyncpg.Record]:
-    """Mark and return the sample: the first `size` claims ordered by md5(seed:pair)."""
+    part_size: int,
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """Mark the sample (the first `size` claims ordered by md5(seed:pair)) and yield it in
+    parts of `part_size` claims, in the order of their rows.
+
+    The parts come through a cursor, one fetch each, so that a large sample is never held
+    whole: the caller queues each part before the next is read (a million-row file samples
+    48,867 claims; held whole with every part's event, they were the service's peak memory,
+    bench/NOTES.md). The statement marks the whole sample at the first fetch (PostgreSQL
+    keeps a data-modifying statement's rows for its cursor), so the caller reads every part
+    inside its transaction."""
     await connection.execute(QUERIES.set_batch_sample, contract_id, batch_id, seed, share, size)
-    rows = await connection.fetch(QUERIES.draw_sample, contract_id, batch_id, seed, size)
-    return sorted(rows, key=lambda row: (row["row_number"] or 0, row["participant_hash"]))
+    cursor = await connection.cursor(QUERIES.draw_sample, contract_id, batch_id, seed, size)
+    while True:
+        part = await cursor.fetch(part_size)
+        if part:
+            yield part
+        if len(part) < part_size:
+            return
 
 
 async def unsampled(

@@ -36,6 +36,7 @@ from contracts.outcomes import (
     EngagementsRecorded,
     EvidenceHeld,
     EvidenceRejected,
+    EvidenceSampled,
     OutcomePaymentRejected,
     RecordEngagements,
     RecordInvestorFlow,
@@ -253,24 +254,32 @@ async def _draw_sample(
     size: int,
 ) -> None:
     """Draw and announce the sample. The seed is the completing message's id: unknown to the
-    provider in advance, recorded with the batch, and the same on a retry of the message."""
+    provider in advance, recorded with the batch, and the same on a retry of the message.
+    Each part is queued before the next is read, so a large sample is never held whole."""
     seed = context.envelope.event_id.hex
     share = settings.verification_sample_share
-    drawn = await db.draw_sample(
-        context.connection, contract.contract_id, batch_id, seed, share, size
-    )
     draw = {
         "sample_seed": seed,
         "sample_share": share,
         "sample_size": size,
         "accepted_count": accepted_count,
     }
-    await _publish_events(
-        context,
-        announcements.evidence_sampled(
-            contract, batch_id, draw, drawn, settings.event_sampled_claims_max
-        ),
+    parts = db.draw_sample(
+        context.connection,
+        contract.contract_id,
+        batch_id,
+        seed,
+        share,
+        size,
+        settings.event_sampled_claims_max,
     )
+    part_index = 0
+    async for drawn_part in parts:
+        payload = announcements.evidence_sampled_part(
+            contract, batch_id, draw, part_index, drawn_part
+        )
+        await context.outbox.add_payload(EvidenceSampled, payload, contract.contract_id)
+        part_index += 1
 
 
 async def record_verification_decision(

@@ -178,18 +178,24 @@ GROUP BY reason ORDER BY count(*) DESC, reason LIMIT $3;
 
 -- The draw an auditor can repeat: order the batch's claims by md5(seed:participant:metric).
 -- name: draw_sample
+-- Read through a cursor a part at a time; ordered as the sample is announced: by row (a claim
+-- sent without one first), then by participant and metric in code-point order ("C").
 WITH drawn AS (
     SELECT place_id, participant_hash, metric_id
     FROM claims
     WHERE contract_id = $1 AND batch_id = $2 AND status = 'pending'
     ORDER BY md5($3 || ':' || participant_hash || ':' || metric_id)
     LIMIT $4
+), marked AS (
+    UPDATE claims AS c SET sampled = true
+    FROM drawn AS d
+    WHERE c.place_id = d.place_id AND c.participant_hash = d.participant_hash
+      AND c.metric_id = d.metric_id
+    RETURNING c.participant_hash, c.metric_id, c.evidence_reference, c.row_number
 )
-UPDATE claims AS c SET sampled = true
-FROM drawn AS d
-WHERE c.place_id = d.place_id AND c.participant_hash = d.participant_hash
-  AND c.metric_id = d.metric_id
-RETURNING c.participant_hash, c.metric_id, c.evidence_reference, c.row_number;
+SELECT participant_hash, metric_id, evidence_reference, row_number
+FROM marked
+ORDER BY coalesce(row_number, 0), participant_hash COLLATE "C", metric_id COLLATE "C";
 
 -- name: sampled_keys
 SELECT c.participant_hash, c.metric_id

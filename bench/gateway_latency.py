@@ -562,7 +562,8 @@ async def run_end_to_end(seconds: float) -> list[dict[str, Any]]:
         measures = end_to_end_measures(
             offered, accepted_at, spend_seen, received, refused, waited_until, wait_limit_s
         )
-        return [*measures, cpu_measure(cpu_spent, len(accepted_at), window_s)]
+        delivered = int(measures[0].get("delivered", 0))
+        return [*measures, cpu_measure(cpu_spent, len(accepted_at), window_s, delivered)]
     finally:
         for process in processes:
             process.terminate()
@@ -577,13 +578,18 @@ def _postmaster_pid(postgres: EmbeddedPostgres) -> int:
     return int((postgres.cluster_dir / "postmaster.pid").read_text().split()[0])
 
 
-def cpu_measure(spent: dict[str, float], commands: int, window_s: float = 0.0) -> dict[str, Any]:
+def cpu_measure(
+    spent: dict[str, float], commands: int, window_s: float = 0.0, delivered: int | None = None
+) -> dict[str, Any]:
     """CPU milliseconds per accepted command by process, over the load and the wait for its
     deliveries (`window_s`; idle polling included, so a longer backlog costs more per command):
-    steadier than the wall clock on a shared machine."""
+    steadier than the wall clock on a shared machine. A run that ended with commands still
+    undelivered (`delivered` < `commands`) did not do all its work: its figure compares with
+    no other."""
     return {
         "measure": CPU_MEASURE,
         "commands": commands,
+        "delivered": commands if delivered is None else delivered,
         "window_s": round(window_s, 1),
         "cpu_s": round(sum(spent.values()), 1),
         "ms_per_command": process_cpu.per_command_ms(spent, commands),
@@ -741,10 +747,13 @@ def cpu_figures(measure: dict[str, Any], benchmark: str) -> list[Figure]:
         return []
     total = shares.pop("total")
     detail = ", ".join(f"{name} {ms:.1f}" for name, ms in shares.items() if ms >= 0.05)
+    commands, delivered = measure["commands"], measure.get("delivered", measure["commands"])
     detail += (
         f" ms; {measure['cpu_s']:,.0f} CPU-s over {measure.get('window_s', 0):,.0f} s, from the"
-        f" first POST until {measure['commands']:,} accepted commands were delivered"
+        f" first POST until {delivered:,} of {commands:,} accepted commands were delivered"
     )
+    if delivered < commands:
+        detail += " (the run ended with work undone: this figure compares with no other)"
     return [Figure(benchmark, measure["measure"], total, "ms", detail=detail)]
 
 

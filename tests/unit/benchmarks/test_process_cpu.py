@@ -66,3 +66,14 @@ def test_the_cpu_measure_becomes_one_figure_with_the_processes_in_its_detail() -
     [figure] = as_figures(measure, "end to end")
     assert figure.value == 9.0 and figure.unit == "ms"
     assert "gateway 6.0, outcomes 3.0 ms" in figure.detail
+
+
+def test_a_run_that_left_commands_undelivered_says_so_in_its_cpu_figure() -> None:
+    finished = cpu_measure({"gateway": 6.0}, commands=1000, delivered=1000)
+    unfinished = cpu_measure({"gateway": 6.0}, commands=1000, delivered=700)
+    [whole] = as_figures(finished, "end to end")
+    [partial] = as_figures(unfinished, "end to end")
+    assert "until 1,000 of 1,000 accepted commands were delivered" in whole.detail
+    assert "work undone" not in whole.detail
+    assert "until 700 of 1,000 accepted commands were delivered" in partial.detail
+    assert "work undone" in partial.detail

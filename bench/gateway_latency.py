@@ -36,7 +36,7 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench import e2e_place
+from bench import e2e_place, process_cpu
 from bench.report import Figure, Target, publish
 from contracts import AttributionShare, FinancialYearAmount, SpendRecorded, topics
 from contracts.envelope import encode, wrap
@@ -60,6 +60,7 @@ READ_RATE_PER_S = 500
 # The warm-up's settlements are numbered from here, apart from the measured ones.
 WARM_UP_NUMBER_FIRST = 1_000_000
 END_TO_END_MEASURE = "evidence POST 202 -> DWP webhook has the spend"
+CPU_MEASURE = "CPU per evidence command, every process"
 # After the run, how long the end-to-end benchmark waits for the spends still on their way (at
 # least this, or five times the run: a loaded machine delivers a backlog slowly), and how long it
 # waits with nothing new paid or delivered before calling the rest refused.
@@ -539,17 +540,29 @@ async def run_end_to_end(seconds: float) -> list[dict[str, Any]]:
                     spend_seen.setdefault(found.group(1), time.time())
 
         watching = asyncio.create_task(watch())
+        services = zip(SERVICES, processes[: len(SERVICES)], strict=True)
+        roots = {name: process.pid for name, process in services}
+        roots |= {"broker": broker.pid or -1, "webhook receiver": receiver.pid}
+        print(f"process ids: {json.dumps(roots)}", file=sys.stderr, flush=True)
+        meter = process_cpu.CpuMeter(roots, _postmaster_pid(postgres), postgres.port)
+        meter_connection = await asyncpg.connect(database_url)
+        cpu_at_start, window_started = await meter.snapshot(meter_connection), time.monotonic()
         offered = await open_loop(COMMAND_RATE_PER_S, seconds, submit)
         wait_limit_s = max(DELIVERY_WAIT_MIN_S, 5 * seconds)
         waited_until = await _wait_for_deliveries(accepted_at, spend_seen, log_path, wait_limit_s)
+        cpu_spent = process_cpu.cpu_between(cpu_at_start, await meter.snapshot(meter_connection))
+        window_s = time.monotonic() - window_started
+        await meter_connection.close()
         raw.close()
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)
         await watcher.stop()
         received = arrivals(log_path, by_batch=True)
-        return end_to_end_measures(
+        measures = end_to_end_measures(
             offered, accepted_at, spend_seen, received, refused, waited_until, wait_limit_s
         )
+        delivered = int(measures[0].get("delivered", 0))
+        return [*measures, cpu_measure(cpu_spent, len(accepted_at), window_s, delivered)]
     finally:
         for process in processes:
             process.terminate()
@@ -557,6 +570,29 @@ async def run_end_to_end(seconds: float) -> list[dict[str, Any]]:
             await asyncio.to_thread(process.wait, 30)
         broker.stop()
         postgres.stop()
+
+
+def _postmaster_pid(postgres: EmbeddedPostgres) -> int:
+    """The server's process id, from the first line of its `postmaster.pid`."""
+    return int((postgres.cluster_dir / "postmaster.pid").read_text().split()[0])
+
+
+def cpu_measure(
+    spent: dict[str, float], commands: int, window_s: float = 0.0, delivered: int | None = None
+) -> dict[str, Any]:
+    """CPU milliseconds per accepted command by process, over the load and the wait for its
+    deliveries (`window_s`; idle polling included, so a longer backlog costs more per command):
+    steadier than the wall clock on a shared machine. A run that ended with commands still
+    undelivered (`delivered` < `commands`) did not do all its work: its figure compares with
+    no other."""
+    return {
+        "measure": CPU_MEASURE,
+        "commands": commands,
+        "delivered": commands if delivered is None else delivered,
+        "window_s": round(window_s, 1),
+        "cpu_s": round(sum(spent.values()), 1),
+        "ms_per_command": process_cpu.per_command_ms(spent, commands),
+    }
 
 
 async def _wait_for_deliveries(
@@ -682,6 +718,8 @@ P99_TARGETS_MS = {
 
 def as_figures(measure: dict[str, Any], benchmark: str = BENCHMARK) -> list[Figure]:
     """A measure's p50 and p99 as figures, the p99 judged against its target where it has one."""
+    if measure["measure"] == CPU_MEASURE:
+        return cpu_figures(measure, benchmark)
     if measure["p50_ms"] is None:
         return []
     name = measure["measure"].strip().replace("->", "→")
@@ -699,6 +737,23 @@ def as_figures(measure: dict[str, Any], benchmark: str = BENCHMARK) -> list[Figu
             detail=detail,
         ),
     ]
+
+
+def cpu_figures(measure: dict[str, Any], benchmark: str) -> list[Figure]:
+    """The total CPU per command as a figure, by process in its detail."""
+    shares = dict(measure["ms_per_command"])
+    if "total" not in shares:
+        return []
+    total = shares.pop("total")
+    detail = ", ".join(f"{name} {ms:.1f}" for name, ms in shares.items() if ms >= 0.05)
+    commands, delivered = measure["commands"], measure.get("delivered", measure["commands"])
+    detail += (
+        f" ms; {measure['cpu_s']:,.0f} CPU-s over {measure.get('window_s', 0):,.0f} s, from the"
+        f" first POST until {delivered:,} of {commands:,} accepted commands were delivered"
+    )
+    if delivered < commands:
+        detail += " (the run ended with work undone: this figure compares with no other)"
+    return [Figure(benchmark, measure["measure"], total, "ms", detail=detail)]
 
 
 def end_to_end_detail(measure: dict[str, Any]) -> str:

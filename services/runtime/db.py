@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -117,14 +118,66 @@ async def migration_problems(
     return problems
 
 
+class PooledConnection(asyncpg.Connection):
+    """A connection of a service's pool (`create_pool`) that knows whether the code using it
+    left state on it beyond a transaction, so that the pool resets it when it comes back only
+    then (`reset_on_release`)."""
+
+    __slots__ = ("_holds_session_state",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._holds_session_state = False
+
+    def note_session_state(self) -> None:
+        """Reset this connection in full when it next goes back to its pool."""
+        self._holds_session_state = True
+
+    def take_session_state_note(self) -> bool:
+        """Whether session state was noted since the last release; the note is cleared."""
+        held, self._holds_session_state = self._holds_session_state, False
+        return held
+
+
+def holds_session_state(connection: asyncpg.Connection) -> None:
+    """Note that a pooled connection holds, or is about to hold, state beyond its transaction
+    (a session-level advisory lock, a LISTEN, a session SET): when it goes back to its pool it
+    is reset in full, with asyncpg's reset query (`pg_advisory_unlock_all()`, `CLOSE ALL`,
+    `UNLISTEN *`, `RESET ALL`). Call it before the statement that takes the state, so that a
+    failure half-way is reset too. A connection of no service pool (opened with `connect` and
+    closed after use) has nothing to note."""
+    # A pool hands out a proxy, which passes attributes it does not know to the connection.
+    note = getattr(connection, "note_session_state", None)
+    if note is not None:
+        note()
+
+
+async def reset_on_release(connection: PooledConnection) -> None:
+    """The pool's reset of a released connection. asyncpg has already rolled back a transaction
+    left open and dropped the connection's notification and log callbacks; the reset query, one
+    more round trip on every release, goes only to a connection that noted session state
+    (`holds_session_state`). Everything else the services run on pooled connections ends with
+    its transaction (`SET LOCAL`, `set_config(..., true)`, `pg_advisory_xact_lock`), which
+    tests/unit/test_session_state_is_declared.py keeps so. Prepared statements and temporary
+    tables are not the reset query's either way (it has no DEALLOCATE nor DISCARD)."""
+    if not connection.take_session_state_note():
+        return
+    reset_query = connection.get_reset_query()
+    if reset_query:
+        await connection.execute(reset_query)
+
+
 async def create_pool(database_url: str, schema: str, size_max: int) -> asyncpg.Pool:
-    """A pool whose connections see only `schema` (and pg_catalog): no service reads another's."""
+    """A pool whose connections see only `schema` (and pg_catalog): no service reads another's.
+    A released connection is reset only if it holds session state (`reset_on_release`)."""
     try:
         pool = await asyncpg.create_pool(
             database_url,
             min_size=1,
             max_size=size_max,
             server_settings={"search_path": schema},
+            connection_class=PooledConnection,
+            reset=reset_on_release,
         )
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         raise ConfigurationError(

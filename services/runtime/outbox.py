@@ -34,7 +34,7 @@ from contracts.envelope import (
     wrap,
 )
 from services.runtime import telemetry
-from services.runtime.db import QUERIES
+from services.runtime.db import QUERIES, holds_session_state
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +336,10 @@ class OutboxRelay:
             return True
         await self.step_down()
         connection = await self.pool.acquire()
+        # A session-level lock, and later a LISTEN: the pool must reset this connection in full
+        # when it comes back (a standby's too, should its try have taken the lock after all),
+        # which is what gives the lock back when the relay steps down.
+        holds_session_state(connection)
         try:
             locked = await connection.fetchval(QUERIES.try_relay_lock)
         except BaseException:
@@ -350,7 +354,8 @@ class OutboxRelay:
         return True
 
     async def step_down(self) -> None:
-        """Give the lock back (the pool's reset unlocks it; a dropped connection lost it)."""
+        """Give the lock back (the pool's reset unlocks it, `holds_session_state`; a dropped
+        connection lost it)."""
         connection, self._leader_connection = self._leader_connection, None
         if connection is not None:
             await self._stop_listening(connection)

@@ -24,10 +24,10 @@ from services.gateway.identity.auth import (
     CALLER,
     Gateway,
     GuardedRoute,
+    contract_provider_of,
     require,
     require_some_subject,
 )
-from services.gateway.projections import db
 from services.runtime.outbox import first_row
 
 JsonObject = dict[str, Any]
@@ -45,11 +45,6 @@ class Accepted(BaseModel):
     command_id: str | None = None
 
 
-async def _contract_provider(gateway: Gateway, path: dict[str, str]) -> str | None:
-    async with gateway.pool.acquire() as connection:
-        return await db.contract_provider(connection, path["place_id"], path["contract_id"])
-
-
 def command_endpoint(gateway: Gateway, route: CommandRoute) -> Callable[..., Any]:
     """The endpoint of one command route; its signature is built from the route's path ids."""
 
@@ -61,7 +56,7 @@ def command_endpoint(gateway: Gateway, route: CommandRoute) -> Callable[..., Any
         place_id = path["place_id"]
         subject: str | None = None
         if route.subject is Subject.CONTRACT_PROVIDER:
-            subject = await _contract_provider(gateway, path)
+            subject = await contract_provider_of(gateway, request, place_id, path["contract_id"])
             what = f"contract {path['contract_id']}"
             require(principal, route.permission, place_id, subject, what=what)
         else:

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from services.runtime.db import holds_session_state
 from services.runtime.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).parent / "queries.sql")
@@ -284,7 +285,10 @@ async def listen_for_queued_deliveries(
     connection: asyncpg.Connection, callback: Callable[..., None]
 ) -> None:
     """Call `callback` whenever a commit queued webhook deliveries in the connection's schema,
-    and when the connection is lost (nothing would be heard on it any more)."""
+    and when the connection is lost (nothing would be heard on it any more). The LISTEN is
+    session state: the pool resets the connection in full when it comes back, should the
+    UNLISTEN before then have failed."""
+    holds_session_state(connection)
     schema = await connection.fetchval("SELECT current_schema()")
     await connection.add_listener(DELIVERIES_QUEUED_CHANNEL_PREFIX + schema, callback)
     connection.add_termination_listener(callback)

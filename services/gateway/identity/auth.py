@@ -210,8 +210,7 @@ async def door_target(gateway: Gateway, door: Door, request: Request) -> Target:
     if scope is Scope.CONTRACT_PROVIDER and place_id is not None and "contract_id" in path:
         if "\x00" in place_id + path["contract_id"]:
             return Target(place_id, None)  # PostgreSQL text cannot hold NUL: no such contract
-        async with gateway.pool.acquire() as connection:
-            provider = await gateway.contract_provider(connection, place_id, path["contract_id"])
+        provider = await contract_provider_of(gateway, request, place_id, path["contract_id"])
         return Target(place_id, provider)
     subject_by_scope = {
         Scope.PATH_PROVIDER: path.get("provider_id"),
@@ -220,6 +219,21 @@ async def door_target(gateway: Gateway, door: Door, request: Request) -> Target:
         Scope.QUERY_DEPARTMENT: request.query_params.get("department_code"),
     }
     return Target(place_id, subject_by_scope.get(scope))
+
+
+async def contract_provider_of(
+    gateway: Gateway, request: Request, place_id: str, contract_id: str
+) -> str | None:
+    """The contract's provider (None for no such contract), read once per request: the door
+    and then the endpoint both ask, and each asking cost a connection from the pool and a
+    round trip on every evidence POST (bench/NOTES.md, issue 24)."""
+    known = getattr(request.state, "contract_provider", None)
+    if known is not None and known[0] == (place_id, contract_id):
+        return known[1]  # type: ignore[no-any-return]
+    async with gateway.pool.acquire() as connection:
+        provider = await gateway.contract_provider(connection, place_id, contract_id)
+    request.state.contract_provider = ((place_id, contract_id), provider)
+    return provider
 
 
 async def check_door(gateway: Gateway, door: Door, principal: Principal, request: Request) -> None:

@@ -29,6 +29,8 @@ BEARER = Depends(bearer)
 
 # The most tokens the rate limiter remembers; the least recently seen are forgotten first.
 RATE_LIMITER_TOKENS_MAX = 100_000
+# Contracts whose providers one process keeps (the oldest found is forgotten first).
+CONTRACT_PROVIDERS_MAX = 100_000
 
 
 @dataclass
@@ -72,11 +74,18 @@ class Gateway:
     contract_provider: ContractProvider
     # Recently seen tokens (by hash): when looked up, the principal, and when the token expires.
     principals: dict[bytes, tuple[float, Principal, datetime]] = field(default_factory=dict)
+    # Contracts' providers found so far, by (place, contract): see `contract_provider_of`.
+    providers: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def remember(self, hashed: bytes, entry: tuple[float, Principal, datetime]) -> None:
         if len(self.principals) >= RATE_LIMITER_TOKENS_MAX:
             self.principals.pop(next(iter(self.principals)))
         self.principals[hashed] = entry
+
+    def remember_provider(self, contract: tuple[str, str], provider_id: str) -> None:
+        if len(self.providers) >= CONTRACT_PROVIDERS_MAX:
+            self.providers.pop(next(iter(self.providers)))
+        self.providers[contract] = provider_id
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -224,15 +233,24 @@ async def door_target(gateway: Gateway, door: Door, request: Request) -> Target:
 async def contract_provider_of(
     gateway: Gateway, request: Request, place_id: str, contract_id: str
 ) -> str | None:
-    """The contract's provider (None for no such contract), read once per request: the door
-    and then the endpoint both ask, and each asking cost a connection from the pool and a
-    round trip on every evidence POST (bench/NOTES.md, issue 24)."""
+    """The contract's provider (None for no such contract), for the door (is the caller this
+    contract's provider?) and the endpoint (does the body name it?). A contract's provider is
+    set when it is registered and never changes (the read model inserts it once and never
+    updates it; a rebuild replays the same registration), so one found is kept for the process
+    and an evidence POST then reads nothing; a contract not found is read at most once per
+    request. Each read cost a pooled connection and a round trip (bench/NOTES.md, issue 24)."""
+    contract = (place_id, contract_id)
+    remembered = gateway.providers.get(contract)
+    if remembered is not None:
+        return remembered
     known = getattr(request.state, "contract_provider", None)
-    if known is not None and known[0] == (place_id, contract_id):
+    if known is not None and known[0] == contract:
         return known[1]  # type: ignore[no-any-return]
     async with gateway.pool.acquire() as connection:
         provider = await gateway.contract_provider(connection, place_id, contract_id)
-    request.state.contract_provider = ((place_id, contract_id), provider)
+    request.state.contract_provider = (contract, provider)
+    if provider is not None:
+        gateway.remember_provider(contract, provider)
     return provider
 
 

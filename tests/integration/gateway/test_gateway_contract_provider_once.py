@@ -19,12 +19,12 @@ from tests.integration.gateway.gateway_support import (
     gateway_app,
     token_for,
 )
-from tests.integration.gateway.test_gateway_roles import CONTRACT_A, contract
+from tests.integration.gateway.test_gateway_roles import CONTRACT_A, GM, contract
 
 pytestmark = pytest.mark.integration
 
 
-async def test_an_evidence_post_reads_the_contracts_provider_once_and_decides_as_before(
+async def test_the_gateway_reads_a_contracts_provider_once_and_decides_as_before(
     settings, database_url
 ) -> None:
     await feed_projector(database_url, [wrap(contract("C-A", "PROV-A"), producer="test")])
@@ -55,8 +55,19 @@ async def test_an_evidence_post_reads_the_contracts_provider_once_and_decides_as
             kept_out = await client.post(
                 f"{CONTRACT_A}/evidence", json=evidence_body("PROV-B"), headers=other
             )
+            assert lookups == [("GM", "C-A")]
+            unknown = [
+                await client.post(
+                    f"{GM}/outcomes-contracts/C-NONE/evidence",
+                    json=evidence_body("PROV-A"),
+                    headers={**own, "Idempotency-Key": key},
+                )
+                for key in ("k-4", "k-5")
+            ]
     assert accepted.status_code == 202
     assert wrong_name.status_code == 422
     assert wrong_name.json()["errors"][0]["field"] == "provider_id"
     assert kept_out.status_code == 403
-    assert lookups == [("GM", "C-A")] * 3  # once per request
+    # Not found is not remembered: a contract registered later is found at once.
+    assert [response.status_code for response in unknown] == [403, 403]
+    assert lookups == [("GM", "C-A")] + [("GM", "C-NONE")] * 2

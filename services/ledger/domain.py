@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -324,8 +325,12 @@ class PlaceBook:
     # not among these is new, and the database layer inserts it instead of upserting it.
     stored_balances: set[tuple[str, str]] = field(default_factory=set, repr=False)
     stored_payments: set[str] = field(default_factory=set, repr=False)
-    # (year, group) -> accounts, where a group is "pot:" or "commitment:{allocation}:".
-    _groups: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
+    # (year, group) -> (department, stream, account) of the group's stream accounts, kept in
+    # (department, stream) order, where a group is "pot:", "commitment:{allocation}:",
+    # "settlement:" or "received:": `shares` reads them without parsing or sorting.
+    _groups: dict[tuple[str, str], list[tuple[str, str, str]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def balance(self, financial_year: str, account: str) -> int:
         return self.balances.get((financial_year, account), 0)
@@ -334,26 +339,48 @@ class PlaceBook:
         """Set a balance, keeping the index that `shares` reads."""
         key = (financial_year, account)
         if key not in self.balances:
-            self._groups.setdefault((financial_year, _group_of(account)), []).append(account)
+            self._index(financial_year, account)
         self.balances[key] = balance_pence
+
+    def _index(self, financial_year: str, account: str) -> None:
+        department_code, funding_stream_code = stream_of(account)
+        if department_code is not None and funding_stream_code is not None:
+            group = self._groups.setdefault((financial_year, _group_of(account)), [])
+            insort(group, (department_code, funding_stream_code, account))
+
+    def apply(self, financial_year: str, legs: Sequence[Leg], signed: Sequence[int]) -> None:
+        """Add a posted transfer's legs (`signed`: each one's effect) to their balances."""
+        balances, changed = self.balances, self.changed_balances
+        for leg, signed_pence in zip(legs, signed, strict=True):
+            key = (financial_year, leg.account)
+            before = balances.get(key)
+            if before is None:
+                self._index(financial_year, leg.account)
+                before = 0
+            after = balances[key] = before + signed_pence
+            assert after >= 0 or not must_not_go_negative(leg.account), (
+                f"{leg.account} would go negative; rules are checked before posting"
+            )
+            changed.add(key)
 
     def shares(self, financial_year: str, prefix: str) -> list[StreamShare]:
         """The positive balances of a group of stream accounts (`"pot:"` or
         `"commitment:{allocation}:"`), as stream shares in (department, stream) order so that
         attribution is deterministic."""
+        balances = self.balances
         found = []
-        for account in self._groups.get((financial_year, prefix), ()):
-            balance = self.balances[(financial_year, account)]
+        for department_code, funding_stream_code, account in self._groups.get(
+            (financial_year, prefix), ()
+        ):
+            balance = balances[(financial_year, account)]
             if balance > 0:
-                department_code, funding_stream_code = stream_of(account)
-                assert department_code is not None and funding_stream_code is not None
                 found.append(StreamShare(department_code, funding_stream_code, balance))
-        return sorted(found, key=lambda share: (share.department_code, share.funding_stream_code))
+        return found
 
     def group_balance(self, financial_year: str, prefix: str) -> int:
         """The sum of a group's balances (`"settlement:"`, `"received:"`) in one year."""
-        accounts = self._groups.get((financial_year, prefix), ())
-        return sum(self.balances[(financial_year, account)] for account in accounts)
+        entries = self._groups.get((financial_year, prefix), ())
+        return sum(self.balances[(financial_year, account)] for _, _, account in entries)
 
     def settled_pence(self, financial_year: str, stream: tuple[str, str] | None = None) -> int:
         """Money settled into the pot for a year: of one (department, stream), or of all.
@@ -388,15 +415,20 @@ def attribute(amount_pence: int, mix: Sequence[StreamShare]) -> list[StreamShare
     basis = sum(share.amount_pence for share in mix)
     if amount_pence == 0 or basis <= 0:
         return []
-    floors = [(amount_pence * share.amount_pence) // basis for share in mix]
-    remainders = [(amount_pence * share.amount_pence) % basis for share in mix]
+    floors = []
+    remainders = []
+    for share in mix:
+        floor, remainder = divmod(amount_pence * share.amount_pence, basis)
+        floors.append(floor)
+        remainders.append(remainder)
     left_over = amount_pence - sum(floors)
-    order = sorted(
-        range(len(mix)),
-        key=lambda i: (-remainders[i], mix[i].department_code, mix[i].funding_stream_code),
-    )
-    for index in order[:left_over]:
-        floors[index] += 1
+    if left_over:
+        order = sorted(
+            range(len(mix)),
+            key=lambda i: (-remainders[i], mix[i].department_code, mix[i].funding_stream_code),
+        )
+        for index in order[:left_over]:
+            floors[index] += 1
     return [
         StreamShare(share.department_code, share.funding_stream_code, amount)
         for share, amount in zip(mix, floors, strict=True)
@@ -577,9 +609,12 @@ def post(
 ) -> Transfer:
     """Link one balanced transfer into the book's chain and apply its legs to the balances."""
     assert len(legs) >= 2, "a transfer has at least two legs"
-    assert sum(leg.signed_pence for leg in legs) == 0, f"unbalanced transfer: {legs}"
+    # Each leg's effect on its credit-positive balance, worked out once for the checks and
+    # the posting.
+    signed = [leg.amount_pence if leg.direction == "credit" else -leg.amount_pence for leg in legs]
+    assert sum(signed) == 0, f"unbalanced transfer: {legs}"
     assert financial_year not in book.closed_years, "closed years are checked before posting"
-    _within_limit(book, financial_year, legs)
+    _within_limit(book, financial_year, legs, signed)
     sequence = book.sequence + 1
     fields: dict[str, Any] = {
         "place_id": book.place_id,
@@ -599,25 +634,22 @@ def post(
     }
     # Hashed before the transfer is built, so that it is built once (no `replace`).
     transfer = Transfer(**fields, chain_hash=transfer_hash(fields))
-    for leg in legs:
-        key = (financial_year, leg.account)
-        book.set_balance(financial_year, leg.account, book.balance(*key) + leg.signed_pence)
-        assert not must_not_go_negative(leg.account) or book.balances[key] >= 0, (
-            f"{leg.account} would go negative; rules are checked before posting"
-        )
-        book.changed_balances.add(key)
+    book.apply(financial_year, legs, signed)
     book.sequence, book.head_hash = sequence, transfer.chain_hash
     decision.transfers.append(transfer)
     decision.answers.append(transfer_posted(transfer))
     return transfer
 
 
-def _within_limit(book: PlaceBook, financial_year: str, legs: Sequence[Leg]) -> None:
+def _within_limit(
+    book: PlaceBook, financial_year: str, legs: Sequence[Leg], signed: Sequence[int]
+) -> None:
     """Refuse a transfer that would take any balance beyond the money limit, so every
     balance stays exact in the database's 64-bit integers and in JSON. Only the first
     transfer of a request can meet this: a settlement checks all its years beforehand."""
-    for leg in legs:
-        after_pence = book.balance(financial_year, leg.account) + leg.signed_pence
+    balances = book.balances
+    for leg, signed_pence in zip(legs, signed, strict=True):
+        after_pence = balances.get((financial_year, leg.account), 0) + signed_pence
         if abs(after_pence) > PENCE_MAX:
             raise LedgerRejection(
                 f"{leg.account} in {financial_year} would hold {after_pence} pence, beyond the "
@@ -1334,9 +1366,7 @@ def _risk_share_weights(
 def _departments_settled(book: PlaceBook, year: str) -> set[str]:
     found = set()
     for prefix in ("settlement:", "received:"):
-        for account in book._groups.get((year, prefix), ()):
-            department, _ = stream_of(account)
-            assert department is not None
+        for department, _, _ in book._groups.get((year, prefix), ()):
             found.add(department)
     return found
 
@@ -1345,9 +1375,8 @@ def _settled_mix(book: PlaceBook, year: str, department: str) -> list[StreamShar
     """What the department settled into the year, per stream, in stream order."""
     per_stream: dict[str, int] = {}
     for prefix in ("settlement:", "received:"):
-        for account in book._groups.get((year, prefix), ()):
-            code, stream = stream_of(account)
-            if code == department and stream is not None:
+        for code, stream, account in book._groups.get((year, prefix), ()):
+            if code == department:
                 per_stream[stream] = per_stream.get(stream, 0) - book.balances[(year, account)]
     return [StreamShare(department, stream, pence) for stream, pence in sorted(per_stream.items())]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC
@@ -59,10 +60,14 @@ async def handle_batch(
     }
     await db.save_books(connection, books.values(), decided, outbox_rows, effective_dates)
     # Counted where the money moves, not where events are published: a republished outbox
-    # would count again.
-    for decision, request in decided:
-        for answer in decision.answers:
-            telemetry.count_money_moved(request.place_id, answer.event_type)
+    # would count again. Once per place and kind of answer, not once per answer.
+    moved = Counter(
+        (request.place_id, answer.event_type)
+        for decision, request in decided
+        for answer in decision.answers
+    )
+    for (place_id, event_type), count in moved.items():
+        telemetry.count_money_moved(place_id, event_type, count)
     if to_republish:
         await db.republish(connection, to_republish)
 

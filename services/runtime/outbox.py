@@ -25,14 +25,7 @@ from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import Span, SpanKind
 
 from contracts import Event
-from contracts.envelope import (
-    Envelope,
-    encode,
-    encode_caused,
-    encode_payload,
-    encode_wrapped,
-    wrap,
-)
+from contracts.envelope import Envelope, encode, encode_caused, encode_payload, wrap
 from services.runtime import telemetry
 from services.runtime.db import QUERIES
 
@@ -112,7 +105,8 @@ def answer_row(
         topic=event.published_on(),
         partition_key=event.partition_key(),
         event_type=event.event_type,
-        value=encode_wrapped(
+        value=encode_payload(
+            type(event),
             event,
             producer=producer,
             event_id=event_id,

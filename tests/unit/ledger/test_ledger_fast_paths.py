@@ -37,7 +37,6 @@ from contracts.envelope import (
     encode,
     encode_caused,
     encode_payload,
-    encode_wrapped,
     wrap,
 )
 from contracts.ledger import FundingStream, PayerShare
@@ -254,7 +253,8 @@ def test_an_answer_row_carries_the_same_bytes_and_headers_as_wrapping_then_encod
                     causation=causation,
                     occurred_at=occurred_at,
                 )
-                fast = encode_wrapped(
+                fast = encode_payload(
+                    type(event),
                     event,
                     producer="ledger",
                     event_id=answer_id,

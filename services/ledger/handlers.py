@@ -93,7 +93,8 @@ def _answer_rows(
     traceparent = traceparent or envelope.traceparent
     shared = caused_by(envelope, producer=SERVICE_NAME, traceparent=traceparent)
     rows = []
-    for event_id, answer in zip(decision.answer_ids(), decision.answers, strict=True):
+    ids = zip(decision.answer_ids(), decision.answer_id_texts(), strict=True)
+    for (event_id, event_id_text), answer in zip(ids, decision.answers, strict=True):
         if isinstance(answer, domain.Payload):
             row = payload_answer_row(
                 answer.event_class,
@@ -102,6 +103,7 @@ def _answer_rows(
                 event_id=event_id,
                 shared=shared,
                 traceparent=traceparent,
+                event_id_text=event_id_text,
             )
         else:
             row = answer_row(

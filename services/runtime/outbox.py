@@ -125,13 +125,15 @@ def payload_answer_row(
     event_id: UUID,
     shared: bytes,
     traceparent: str | None,
+    event_id_text: str | None = None,
 ) -> OutboxRow:
     """`answer_row` for an event given as its JSON-ready payload, one of several answers to
     one message whose shared envelope fields are `shared` (`contracts.envelope.caused_by`,
     made with the same `traceparent`): the same row, without a model built only to be dumped
-    again, nor the shared fields encoded again (the ledger's answers to every request)."""
+    again, nor the shared fields encoded again (the ledger's answers to every request).
+    `event_id_text` is `str(event_id)`, when the caller has it already."""
     assert event_class.topics == (event_class.topic,), "one topic, known from the class"
-    event_id_text = str(event_id)
+    event_id_text = event_id_text or str(event_id)
     headers = {EVENT_ID_HEADER: event_id_text, EVENT_TYPE_HEADER: event_class.event_type}
     if traceparent:
         headers[TRACEPARENT_HEADER] = traceparent

@@ -293,7 +293,7 @@ async def save_books(
                     row.partition_key,
                     row.event_type,
                     row.value,
-                    pydantic_core.to_json(row.headers).decode(),
+                    row.headers_json or pydantic_core.to_json(row.headers).decode(),
                 )
                 for row in outbox_rows
             ],

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
@@ -56,6 +57,9 @@ class OutboxRow:
     event_type: str
     value: bytes
     headers: Mapping[str, str]
+    # The headers as JSON text, when whoever made the row wrote it already (the ledger's
+    # answers); otherwise the database layer writes it from `headers`.
+    headers_json: str | None = field(default=None, compare=False, repr=False)
 
 
 async def add_row(connection: asyncpg.Connection, row: OutboxRow) -> None:
@@ -93,6 +97,7 @@ def answer_row(
     event_id: UUID,
     causation: Envelope,
     traceparent: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> OutboxRow:
     """`row_for(wrap(event, ...), event)` without building the envelope: the same row, for a
     service that answers many messages per batch (the ledger)."""
@@ -112,6 +117,7 @@ def answer_row(
             event_id=event_id,
             causation=causation,
             traceparent=traceparent,
+            occurred_at=occurred_at,
         ),
         headers=headers,
     )
@@ -135,8 +141,11 @@ def payload_answer_row(
     assert event_class.topics == (event_class.topic,), "one topic, known from the class"
     event_id_text = event_id_text or str(event_id)
     headers = {EVENT_ID_HEADER: event_id_text, EVENT_TYPE_HEADER: event_class.event_type}
+    headers_json = None
     if traceparent:
         headers[TRACEPARENT_HEADER] = traceparent
+    else:  # the usual case, tracing off: a UUID's text and a class name need no escaping
+        headers_json = _ANSWER_HEADERS_JSON % (event_id_text, event_class.event_type)
     return OutboxRow(
         event_id=event_id,
         topic=event_class.topic,
@@ -144,7 +153,12 @@ def payload_answer_row(
         event_type=event_class.event_type,
         value=encode_caused(event_class, payload, event_id=event_id_text, shared=shared),
         headers=headers,
+        headers_json=headers_json,
     )
+
+
+# EVENT_ID_HEADER and EVENT_TYPE_HEADER, as JSON around their values.
+_ANSWER_HEADERS_JSON = '{"event_id":"%s","event_type":"%s"}'
 
 
 class Outbox:

@@ -348,6 +348,10 @@ def test_an_answer_given_as_its_payload_is_the_validated_event_byte_for_byte() -
                 expected.event_type,
             )
             assert dict(row.headers) == dict(expected.headers)
+            # Written with the row when there is no trace to carry, by the database layer else.
+            assert (row.headers_json is None) == bool(causation.traceparent)
+            if row.headers_json is not None:
+                assert json.loads(row.headers_json) == dict(row.headers)
             assert json.loads(row.value)["payload"] == json.loads(expected.value)["payload"]
             compared.add(answer.event_type)
     assert compared == {"TransferPosted", "ReservationMade", "PaymentMade", "SpendRecorded"}

@@ -78,6 +78,17 @@ def caused_by(
     else:
         causation_id, correlation_id = causation.event_id, causation.correlation_id
         traceparent = traceparent or causation.traceparent
+    if occurred_at is None:  # an instant of its own: written with the rest, in one call
+        shared = pydantic_core.to_json(
+            {
+                "occurred_at": datetime.now(UTC),
+                "producer": producer,
+                "causation_id": causation_id,
+                "correlation_id": correlation_id,
+                "traceparent": traceparent,
+            }
+        )
+        return shared[1:-1]
     shared = pydantic_core.to_json(
         {
             "producer": producer,
@@ -86,7 +97,7 @@ def caused_by(
             "traceparent": traceparent,
         }
     )
-    return b'"occurred_at":%s,%s' % (_instant_json(occurred_at or datetime.now(UTC)), shared[1:-1])
+    return b'"occurred_at":%s,%s' % (_instant_json(occurred_at), shared[1:-1])
 
 
 _last_instant: tuple[datetime | None, bytes] = (None, b"")
@@ -149,7 +160,9 @@ def encode_payload(
         occurred_at=occurred_at,
         event_id=event_id,
     )
-    return encode_caused(event_class, payload, event_id=str(event_id), shared=shared)
+    # pydantic-core writes a UUID's text in a fraction of the time `str()` takes.
+    event_id_text = pydantic_core.to_json(event_id)[1:-1].decode()
+    return encode_caused(event_class, payload, event_id=event_id_text, shared=shared)
 
 
 def unwrap(envelope: Envelope) -> Event:

@@ -59,101 +59,80 @@ def wrap(
     )
 
 
-def encode_wrapped(
-    event: Event,
-    *,
-    producer: str,
-    event_id: UUID,
-    causation: Envelope,
-    traceparent: str | None = None,
-    occurred_at: datetime | None = None,
-) -> bytes:
-    """`encode(wrap(event, ...))` in one pass, for a service's hot path: the same bytes.
-
-    The envelope's fields are laid out in `Envelope`'s order and pydantic-core serialises the
-    event straight into `payload`, instead of dumping it to a dict, validating an `Envelope`
-    around that dict and serialising it again. Every part is already valid: the event is a
-    validated model and `causation` a decoded envelope. tests/unit/ledger checks the bytes
-    against `encode(wrap(...))`.
-    """
-    return pydantic_core.to_json(
-        {
-            "event_id": event_id,
-            "event_type": event.event_type,
-            "schema_version": event.schema_version,
-            "occurred_at": occurred_at or datetime.now(UTC),
-            "producer": producer,
-            "causation_id": causation.event_id,
-            "correlation_id": causation.correlation_id,
-            "traceparent": traceparent or causation.traceparent,
-            "payload": event,
-        }
-    )
-
-
-def encode_payload(
-    event_class: type[Event],
-    payload: Mapping[str, Any],
-    *,
-    producer: str,
-    event_id: UUID,
-    causation: Envelope | None = None,
-    traceparent: str | None = None,
-    occurred_at: datetime | None = None,
-) -> bytes:
-    """`encode(wrap(event, ...))` for an event given as its payload, not as a model: the same
-    bytes, for a hot path that would otherwise build thousands of nested models only to dump
-    them again (outcomes' per-claim results of a chunk).
-
-    `payload` must be what `event.model_dump(mode="json")` gives, field order included, with
-    values pydantic-core serialises the same way (a `date` may stay a `date`); the caller
-    builds it from values already validated, and a test compares the bytes with the model's.
-    """
-    return pydantic_core.to_json(
-        {
-            "event_id": event_id,
-            "event_type": event_class.event_type,
-            "schema_version": event_class.schema_version,
-            "occurred_at": occurred_at or datetime.now(UTC),
-            "producer": producer,
-            "causation_id": causation.event_id if causation else None,
-            "correlation_id": causation.correlation_id if causation else event_id,
-            "traceparent": traceparent or (causation.traceparent if causation else None),
-            "payload": payload,
-        }
-    )
-
-
 def caused_by(
-    causation: Envelope,
+    causation: Envelope | None,
     *,
     producer: str,
     traceparent: str | None = None,
     occurred_at: datetime | None = None,
+    event_id: UUID | None = None,
 ) -> bytes:
-    """The envelope fields every event caused by one message shares (`occurred_at` to
-    `traceparent`, in `Envelope`'s order), encoded once, for `encode_caused`."""
+    """The envelope fields from `occurred_at` to `traceparent` (in `Envelope`'s order), encoded
+    for `encode_caused`: what every event caused by one message shares, so a service answering
+    with several events encodes them once per message (the ledger). As in `wrap`, the trace
+    continues from `traceparent` or else the cause's; an event with no cause starts its own
+    correlation, so then its `event_id` is needed."""
+    if causation is None:
+        assert event_id is not None, "an event with no cause is its own correlation"
+        causation_id, correlation_id = None, event_id
+    else:
+        causation_id, correlation_id = causation.event_id, causation.correlation_id
+        traceparent = traceparent or causation.traceparent
+    if occurred_at is None:  # an instant of its own: written with the rest, in one call
+        shared = pydantic_core.to_json(
+            {
+                "occurred_at": datetime.now(UTC),
+                "producer": producer,
+                "causation_id": causation_id,
+                "correlation_id": correlation_id,
+                "traceparent": traceparent,
+            }
+        )
+        return shared[1:-1]
     shared = pydantic_core.to_json(
         {
-            "occurred_at": occurred_at or datetime.now(UTC),
             "producer": producer,
-            "causation_id": causation.event_id,
-            "correlation_id": causation.correlation_id,
-            "traceparent": traceparent or causation.traceparent,
+            "causation_id": causation_id,
+            "correlation_id": correlation_id,
+            "traceparent": traceparent,
         }
     )
-    return shared[1:-1]
+    return b'"occurred_at":%s,%s' % (_instant_json(occurred_at), shared[1:-1])
+
+
+_last_instant: tuple[datetime | None, bytes] = (None, b"")
+
+
+def _instant_json(instant: datetime) -> bytes:
+    """`pydantic_core.to_json(instant)`, kept for the instant given last: a service answering
+    a batch gives every answer the batch's instant, and writing a datetime cost pydantic-core
+    more than the rest of the shared fields together (bench/NOTES.md, "Seventh pass")."""
+    global _last_instant
+    last, encoded = _last_instant
+    if instant is not last:  # the same object: datetimes are immutable
+        encoded = pydantic_core.to_json(instant)
+        _last_instant = (instant, encoded)
+    return encoded
 
 
 def encode_caused(
-    event_class: type[Event], payload: Mapping[str, Any], *, event_id: str, shared: bytes
+    event_class: type[Event],
+    payload: Event | Mapping[str, Any],
+    *,
+    event_id: str,
+    shared: bytes,
 ) -> bytes:
-    """`encode_payload` for one of several events caused by one message, given their shared
-    fields (`caused_by`): the same bytes, with the shared part encoded once per message
-    rather than once per event (the ledger answers each request with two or three). The
-    envelope is laid out around the parts pydantic-core encodes; what is written as it is,
-    the event id (a UUID's text) and the type (a class name), needs no JSON escaping.
-    tests/unit/ledger checks the bytes against `encode(wrap(...))`."""
+    """`encode(wrap(event, ...))` in one pass, for a hot path: the same bytes. The one fast
+    encoder of an envelope; `encode_payload` is it for a single event.
+
+    `payload` is the validated event itself, or what its `model_dump(mode="json")` gives
+    (field order included; a `date` may stay a `date`), built from values the caller has
+    checked, so that no model is built only to be dumped again (the ledger's answers,
+    outcomes' per-claim results). `shared` is the envelope's fields from `caused_by`. The
+    envelope is laid out around the parts pydantic-core encodes; what is written as it is, the
+    event id (a UUID's text) and the type (a class name), needs no JSON escaping. Tests
+    compare the bytes with `encode(wrap(...))` for every kind of ledger answer
+    (tests/unit/ledger) and of envelope (tests/unit/contracts)."""
     return b'{"event_id":"%s","event_type":"%s","schema_version":%d,%s,"payload":%s}' % (
         event_id.encode(),
         event_class.event_type.encode(),
@@ -161,6 +140,29 @@ def encode_caused(
         shared,
         pydantic_core.to_json(payload),
     )
+
+
+def encode_payload(
+    event_class: type[Event],
+    payload: Event | Mapping[str, Any],
+    *,
+    producer: str,
+    event_id: UUID,
+    causation: Envelope | None = None,
+    traceparent: str | None = None,
+    occurred_at: datetime | None = None,
+) -> bytes:
+    """`encode_caused` for one event, its envelope's fields given as `wrap` takes them."""
+    shared = caused_by(
+        causation,
+        producer=producer,
+        traceparent=traceparent,
+        occurred_at=occurred_at,
+        event_id=event_id,
+    )
+    # pydantic-core writes a UUID's text in a fraction of the time `str()` takes.
+    event_id_text = pydantic_core.to_json(event_id)[1:-1].decode()
+    return encode_caused(event_class, payload, event_id=event_id_text, shared=shared)
 
 
 def unwrap(envelope: Envelope) -> Event:

@@ -293,7 +293,7 @@ async def save_books(
                     row.partition_key,
                     row.event_type,
                     row.value,
-                    pydantic_core.to_json(row.headers).decode(),
+                    row.headers_json or pydantic_core.to_json(row.headers).decode(),
                 )
                 for row in outbox_rows
             ],
@@ -312,20 +312,15 @@ async def _save_balances_and_chain_heads(
     new_rows: list[tuple[object, ...]] = []
     rows: list[tuple[object, ...]] = []
     for book in books:
-        for year, account in sorted(book.changed_balances):
-            department_code, funding_stream_code = domain.stream_of(account)
-            allocation_id = account.split(":")[1] if account.startswith("commitment:") else None
-            stored = (year, account) in book.stored_balances
-            (rows if stored else new_rows).append(
+        for key in sorted(book.changed_balances):
+            year, account = key
+            (rows if key in book.stored_balances else new_rows).append(
                 (
                     book.place_id,
                     year,
                     account,
-                    department_code,
-                    funding_stream_code,
-                    allocation_id,
-                    domain.must_not_go_negative(account),
-                    book.balances[(year, account)],
+                    *domain.account_columns(account),
+                    book.balances[key],
                 )
             )
     if new_rows:
@@ -375,7 +370,12 @@ async def _save_records(connection: asyncpg.Connection, books: Sequence[domain.P
 def _payment_record(
     place_id: str, payment_id: str, payment: domain.PaymentRecord
 ) -> tuple[object, ...]:
-    attribution = pydantic_core.to_json([share.__dict__ for share in payment.attribution]).decode()
+    attribution = pydantic_core.to_json(
+        [
+            {"department_code": department, "funding_stream_code": stream, "amount_pence": pence}
+            for department, stream, pence in payment.attribution
+        ]
+    ).decode()
     return (
         place_id,
         payment_id,
@@ -392,7 +392,12 @@ def _payment_record(
 
 def _transfer_record(transfer: domain.Transfer) -> tuple[object, ...]:
     # jsonb: the text's layout does not matter, and pydantic-core writes it fastest.
-    legs = pydantic_core.to_json([leg.__dict__ for leg in transfer.legs]).decode()
+    legs = pydantic_core.to_json(
+        [
+            {"account": account, "direction": direction, "amount_pence": amount_pence}
+            for account, direction, amount_pence in transfer.legs
+        ]
+    ).decode()
     return (
         transfer.place_id,
         transfer.sequence,

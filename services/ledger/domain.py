@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 import pydantic_core
 
@@ -63,8 +64,6 @@ GENESIS_HASH = "0" * 64
 TRANSFER_NAMESPACE = UUID("5b0f2a4e-7d1c-4c55-9a57-1e0f3d6c2b81")
 _TRANSFER_NAMESPACE_BYTES = TRANSFER_NAMESPACE.bytes
 _VARIANT_NIBBLE = "89ab89ab89ab89ab"  # RFC 4122 variant bits "10xx", indexed by the old nibble
-_VERSION_AND_VARIANT_MASK = (0xF000 << 64) | (0xC000 << 48)
-_VERSION_5_AND_VARIANT_BITS = (5 << 76) | (0x8000 << 48)
 
 # IATI transaction types (DOMAIN.md §3). A release is a negative outgoing commitment, a
 # recovery is money coming back in, a virement re-commits money to another stream.
@@ -152,6 +151,21 @@ def _group_of(account: str) -> str:
     return account[: account.index(":") + 1]
 
 
+def account_columns(account: str) -> tuple[str | None, str | None, str | None, bool]:
+    """What the balances table keeps beside an account's name, read in one pass: its
+    department and stream (`stream_of`), its allocation for a commitment, and whether it
+    must never go negative (`must_not_go_negative`)."""
+    parts = account.split(":")
+    kind = parts[0]
+    if kind == "commitment":
+        return parts[-2], parts[-1], parts[1], True
+    if kind == "pot":
+        return parts[-2], parts[-1], None, True
+    if kind in ("settlement", "received"):
+        return parts[-2], parts[-1], None, False
+    return None, None, None, False
+
+
 def must_not_go_negative(account: str) -> bool:
     """The pot and every commitment can never be overdrawn (ARCHITECTURE.md §4, invariant 2)."""
     return account.startswith(("pot:", "commitment:"))
@@ -160,8 +174,12 @@ def must_not_go_negative(account: str) -> bool:
 # --- Values -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Leg:
+# The small values a request makes by the dozen (legs, stream shares, tags, answer records)
+# are named tuples: immutable like frozen dataclasses, and built in a third of the time
+# (bench/NOTES.md, "Seventh pass").
+
+
+class Leg(NamedTuple):
     """One side of a transfer."""
 
     account: str
@@ -174,8 +192,7 @@ class Leg:
         return self.amount_pence if self.direction == "credit" else -self.amount_pence
 
 
-@dataclass(frozen=True)
-class StreamShare:
+class StreamShare(NamedTuple):
     """How much of an amount came from one department's funding stream."""
 
     department_code: str
@@ -203,9 +220,23 @@ class Transfer:
     previous_hash: str
     chain_hash: str
 
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> Transfer:
+        """The transfer holding `fields`, every field in order, without the frozen
+        dataclass's `__init__`, which sets them one by one (a profile showed it); the same
+        object. A test compares it with `Transfer(**fields)`."""
+        assert list(fields) == _TRANSFER_FIELDS, f"a transfer's fields in order: {list(fields)}"
+        transfer = _new_object(cls)
+        _set_attribute(transfer, "__dict__", fields)
+        return transfer
 
-@dataclass(frozen=True)
-class Tags:
+
+_TRANSFER_FIELDS = [name for name in Transfer.__dataclass_fields__]
+_new_object = object.__new__
+_set_attribute = object.__setattr__  # values here are immutable
+
+
+class Tags(NamedTuple):
     """What a transfer is about, besides its legs."""
 
     description: str
@@ -231,8 +262,7 @@ class PaymentRecord:
     payment_kind: str | None = None
 
 
-@dataclass(frozen=True)
-class RequestRecord:
+class RequestRecord(NamedTuple):
     """What the ledger answered to one request id, to answer a repeat the same way."""
 
     body_hash: str
@@ -276,6 +306,7 @@ class Decision:
     replay_of: RequestRecord | None = None
     conflict: bool = False
     _answer_ids: list[UUID] = field(default_factory=list, repr=False)
+    _answer_id_texts: list[str] = field(default_factory=list, repr=False)
 
     @property
     def events(self) -> list[Event]:
@@ -289,10 +320,15 @@ class Decision:
         count = len(self.answers)
         if len(self._answer_ids) != count:
             namespace = self.request_event_id.bytes  # once, not once per answer
-            self._answer_ids = [
-                _name_based_id(namespace, b"answer/%d" % index) for index in range(count)
-            ]
+            named = [_name_based_id(namespace, b"answer/%d" % index) for index in range(count)]
+            self._answer_ids = [uuid for uuid, _ in named]
+            self._answer_id_texts = [text for _, text in named]
         return self._answer_ids
+
+    def answer_id_texts(self) -> list[str]:
+        """`str()` of each of `answer_ids()`, made with them rather than from them."""
+        self.answer_ids()
+        return self._answer_id_texts
 
 
 @dataclass
@@ -324,8 +360,12 @@ class PlaceBook:
     # not among these is new, and the database layer inserts it instead of upserting it.
     stored_balances: set[tuple[str, str]] = field(default_factory=set, repr=False)
     stored_payments: set[str] = field(default_factory=set, repr=False)
-    # (year, group) -> accounts, where a group is "pot:" or "commitment:{allocation}:".
-    _groups: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
+    # (year, group) -> (department, stream, account) of the group's stream accounts, kept in
+    # (department, stream) order, where a group is "pot:", "commitment:{allocation}:",
+    # "settlement:" or "received:": `shares` reads them without parsing or sorting.
+    _groups: dict[tuple[str, str], list[tuple[str, str, str]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def balance(self, financial_year: str, account: str) -> int:
         return self.balances.get((financial_year, account), 0)
@@ -334,26 +374,48 @@ class PlaceBook:
         """Set a balance, keeping the index that `shares` reads."""
         key = (financial_year, account)
         if key not in self.balances:
-            self._groups.setdefault((financial_year, _group_of(account)), []).append(account)
+            self._index(financial_year, account)
         self.balances[key] = balance_pence
+
+    def _index(self, financial_year: str, account: str) -> None:
+        department_code, funding_stream_code = stream_of(account)
+        if department_code is not None and funding_stream_code is not None:
+            group = self._groups.setdefault((financial_year, _group_of(account)), [])
+            insort(group, (department_code, funding_stream_code, account))
+
+    def apply(self, financial_year: str, legs: Sequence[Leg], signed: Sequence[int]) -> None:
+        """Add a posted transfer's legs (`signed`: each one's effect) to their balances."""
+        balances, changed = self.balances, self.changed_balances
+        for leg, signed_pence in zip(legs, signed, strict=True):
+            key = (financial_year, leg.account)
+            before = balances.get(key)
+            if before is None:
+                self._index(financial_year, leg.account)
+                before = 0
+            after = balances[key] = before + signed_pence
+            assert after >= 0 or not must_not_go_negative(leg.account), (
+                f"{leg.account} would go negative; rules are checked before posting"
+            )
+            changed.add(key)
 
     def shares(self, financial_year: str, prefix: str) -> list[StreamShare]:
         """The positive balances of a group of stream accounts (`"pot:"` or
         `"commitment:{allocation}:"`), as stream shares in (department, stream) order so that
         attribution is deterministic."""
+        balances = self.balances
         found = []
-        for account in self._groups.get((financial_year, prefix), ()):
-            balance = self.balances[(financial_year, account)]
+        for department_code, funding_stream_code, account in self._groups.get(
+            (financial_year, prefix), ()
+        ):
+            balance = balances[(financial_year, account)]
             if balance > 0:
-                department_code, funding_stream_code = stream_of(account)
-                assert department_code is not None and funding_stream_code is not None
                 found.append(StreamShare(department_code, funding_stream_code, balance))
-        return sorted(found, key=lambda share: (share.department_code, share.funding_stream_code))
+        return found
 
     def group_balance(self, financial_year: str, prefix: str) -> int:
         """The sum of a group's balances (`"settlement:"`, `"received:"`) in one year."""
-        accounts = self._groups.get((financial_year, prefix), ())
-        return sum(self.balances[(financial_year, account)] for account in accounts)
+        entries = self._groups.get((financial_year, prefix), ())
+        return sum(self.balances[(financial_year, account)] for _, _, account in entries)
 
     def settled_pence(self, financial_year: str, stream: tuple[str, str] | None = None) -> int:
         """Money settled into the pot for a year: of one (department, stream), or of all.
@@ -388,15 +450,20 @@ def attribute(amount_pence: int, mix: Sequence[StreamShare]) -> list[StreamShare
     basis = sum(share.amount_pence for share in mix)
     if amount_pence == 0 or basis <= 0:
         return []
-    floors = [(amount_pence * share.amount_pence) // basis for share in mix]
-    remainders = [(amount_pence * share.amount_pence) % basis for share in mix]
+    floors = []
+    remainders = []
+    for share in mix:
+        floor, remainder = divmod(amount_pence * share.amount_pence, basis)
+        floors.append(floor)
+        remainders.append(remainder)
     left_over = amount_pence - sum(floors)
-    order = sorted(
-        range(len(mix)),
-        key=lambda i: (-remainders[i], mix[i].department_code, mix[i].funding_stream_code),
-    )
-    for index in order[:left_over]:
-        floors[index] += 1
+    if left_over:
+        order = sorted(
+            range(len(mix)),
+            key=lambda i: (-remainders[i], mix[i].department_code, mix[i].funding_stream_code),
+        )
+        for index in order[:left_over]:
+            floors[index] += 1
     return [
         StreamShare(share.department_code, share.funding_stream_code, amount)
         for share, amount in zip(mix, floors, strict=True)
@@ -577,9 +644,12 @@ def post(
 ) -> Transfer:
     """Link one balanced transfer into the book's chain and apply its legs to the balances."""
     assert len(legs) >= 2, "a transfer has at least two legs"
-    assert sum(leg.signed_pence for leg in legs) == 0, f"unbalanced transfer: {legs}"
+    # Each leg's effect on its credit-positive balance, worked out once for the checks and
+    # the posting.
+    signed = [leg.amount_pence if leg.direction == "credit" else -leg.amount_pence for leg in legs]
+    assert sum(signed) == 0, f"unbalanced transfer: {legs}"
     assert financial_year not in book.closed_years, "closed years are checked before posting"
-    _within_limit(book, financial_year, legs)
+    _within_limit(book, financial_year, legs, signed)
     sequence = book.sequence + 1
     fields: dict[str, Any] = {
         "place_id": book.place_id,
@@ -598,26 +668,24 @@ def post(
         "previous_hash": book.head_hash,
     }
     # Hashed before the transfer is built, so that it is built once (no `replace`).
-    transfer = Transfer(**fields, chain_hash=transfer_hash(fields))
-    for leg in legs:
-        key = (financial_year, leg.account)
-        book.set_balance(financial_year, leg.account, book.balance(*key) + leg.signed_pence)
-        assert not must_not_go_negative(leg.account) or book.balances[key] >= 0, (
-            f"{leg.account} would go negative; rules are checked before posting"
-        )
-        book.changed_balances.add(key)
+    fields["chain_hash"] = transfer_hash(fields)
+    transfer = Transfer.of(fields)
+    book.apply(financial_year, legs, signed)
     book.sequence, book.head_hash = sequence, transfer.chain_hash
     decision.transfers.append(transfer)
     decision.answers.append(transfer_posted(transfer))
     return transfer
 
 
-def _within_limit(book: PlaceBook, financial_year: str, legs: Sequence[Leg]) -> None:
+def _within_limit(
+    book: PlaceBook, financial_year: str, legs: Sequence[Leg], signed: Sequence[int]
+) -> None:
     """Refuse a transfer that would take any balance beyond the money limit, so every
     balance stays exact in the database's 64-bit integers and in JSON. Only the first
     transfer of a request can meet this: a settlement checks all its years beforehand."""
-    for leg in legs:
-        after_pence = book.balance(financial_year, leg.account) + leg.signed_pence
+    balances = book.balances
+    for leg, signed_pence in zip(legs, signed, strict=True):
+        after_pence = balances.get((financial_year, leg.account), 0) + signed_pence
         if abs(after_pence) > PENCE_MAX:
             raise LedgerRejection(
                 f"{leg.account} in {financial_year} would hold {after_pence} pence, beyond the "
@@ -626,16 +694,31 @@ def _within_limit(book: PlaceBook, financial_year: str, legs: Sequence[Leg]) -> 
 
 
 def name_based_id(namespace: UUID, name: str) -> UUID:
-    """`uuid5(namespace, name)`, in a third of the time: the same SHA-1, with the version and
-    variant bits set on the integer directly rather than through `UUID(bytes=, version=)`.
+    """`uuid5(namespace, name)`, in a fraction of the time: the same SHA-1 and version and
+    variant bits, set on the hex digest rather than through `UUID(bytes=, version=)`.
     tests/unit/ledger checks it against `uuid5`."""
-    return _name_based_id(namespace.bytes, name.encode())
+    return _name_based_id(namespace.bytes, name.encode())[0]
 
 
-def _name_based_id(namespace: bytes, name: bytes) -> UUID:
-    digest = hashlib.sha1(namespace + name, usedforsecurity=False).digest()
-    value = int.from_bytes(digest[:16], "big") & ~_VERSION_AND_VARIANT_MASK
-    return UUID(int=value | _VERSION_5_AND_VARIANT_BITS)
+def _name_based_id(namespace: bytes, name: bytes) -> tuple[UUID, str]:
+    """The version 5 UUID of `name` in `namespace` (bytes), and its text."""
+    digest = hashlib.sha1(namespace + name, usedforsecurity=False).hexdigest()
+    variant = _VARIANT_NIBBLE[int(digest[16], 16)]
+    hex_digits = f"{digest[:12]}5{digest[13:16]}{variant}{digest[17:32]}"
+    text = (
+        f"{hex_digits[:8]}-{hex_digits[8:12]}-{hex_digits[12:16]}-"
+        f"{hex_digits[16:20]}-{hex_digits[20:]}"
+    )
+    return _uuid_of(int(hex_digits, 16)), text
+
+
+def _uuid_of(value: int) -> UUID:
+    """`UUID(int=value)` for a value known to fit in 128 bits, without `UUID.__init__`'s
+    argument checks (a profile showed them): the same two slots set, the same object."""
+    uuid = _new_object(UUID)
+    _set_attribute(uuid, "int", value)
+    _set_attribute(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
 
 
 def transfer_id_for(request_event_id: UUID, sequence: int) -> str:
@@ -1334,9 +1417,7 @@ def _risk_share_weights(
 def _departments_settled(book: PlaceBook, year: str) -> set[str]:
     found = set()
     for prefix in ("settlement:", "received:"):
-        for account in book._groups.get((year, prefix), ()):
-            department, _ = stream_of(account)
-            assert department is not None
+        for department, _, _ in book._groups.get((year, prefix), ()):
             found.add(department)
     return found
 
@@ -1345,9 +1426,8 @@ def _settled_mix(book: PlaceBook, year: str, department: str) -> list[StreamShar
     """What the department settled into the year, per stream, in stream order."""
     per_stream: dict[str, int] = {}
     for prefix in ("settlement:", "received:"):
-        for account in book._groups.get((year, prefix), ()):
-            code, stream = stream_of(account)
-            if code == department and stream is not None:
+        for code, stream, account in book._groups.get((year, prefix), ()):
+            if code == department:
                 per_stream[stream] = per_stream.get(stream, 0) - book.balances[(year, account)]
     return [StreamShare(department, stream, pence) for stream, pence in sorted(per_stream.items())]
 

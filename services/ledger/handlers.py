@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC
+from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
 import asyncpg
@@ -41,6 +42,8 @@ async def handle_batch(
     decided: list[tuple[domain.Decision, Event]] = []
     outbox_rows: list[OutboxRow] = []
     to_republish: list[UUID] = []
+    # When the batch's answers were made: one instant for all of them, encoded once.
+    answered_at = datetime.now(UTC)
     for envelope, request in messages:
         with _deciding(envelope, request) as current:
             decision = domain.decide(books[request.place_id], envelope.event_id, request)
@@ -52,17 +55,22 @@ async def handle_batch(
                 await _refuse_conflict(connection, envelope, request, decision)
             else:
                 decided.append((decision, request))
-                outbox_rows += _answer_rows(envelope, decision, telemetry.current_traceparent())
+                traceparent = telemetry.current_traceparent()
+                outbox_rows += _answer_rows(envelope, decision, traceparent, answered_at)
     # A transfer's effective date is the day its request says the money event happened.
     effective_dates = {
         envelope.event_id: envelope.occurred_at.astimezone(UTC).date() for envelope, _ in messages
     }
     await db.save_books(connection, books.values(), decided, outbox_rows, effective_dates)
     # Counted where the money moves, not where events are published: a republished outbox
-    # would count again.
-    for decision, request in decided:
-        for answer in decision.answers:
-            telemetry.count_money_moved(request.place_id, answer.event_type)
+    # would count again. Once per place and kind of answer, not once per answer.
+    moved = Counter(
+        (request.place_id, answer.event_type)
+        for decision, request in decided
+        for answer in decision.answers
+    )
+    for (place_id, event_type), count in moved.items():
+        telemetry.count_money_moved(place_id, event_type, count)
     if to_republish:
         await db.republish(connection, to_republish)
 
@@ -82,13 +90,19 @@ def _deciding(envelope: Envelope, request: Event) -> AbstractContextManager[Span
 
 
 def _answer_rows(
-    envelope: Envelope, decision: domain.Decision, traceparent: str | None
+    envelope: Envelope,
+    decision: domain.Decision,
+    traceparent: str | None,
+    answered_at: datetime,
 ) -> list[OutboxRow]:
     """The answer's outbox rows; their trace continues from the span that decided them."""
     traceparent = traceparent or envelope.traceparent
-    shared = caused_by(envelope, producer=SERVICE_NAME, traceparent=traceparent)
+    shared = caused_by(
+        envelope, producer=SERVICE_NAME, traceparent=traceparent, occurred_at=answered_at
+    )
     rows = []
-    for event_id, answer in zip(decision.answer_ids(), decision.answers, strict=True):
+    ids = zip(decision.answer_ids(), decision.answer_id_texts(), strict=True)
+    for (event_id, event_id_text), answer in zip(ids, decision.answers, strict=True):
         if isinstance(answer, domain.Payload):
             row = payload_answer_row(
                 answer.event_class,
@@ -97,6 +111,7 @@ def _answer_rows(
                 event_id=event_id,
                 shared=shared,
                 traceparent=traceparent,
+                event_id_text=event_id_text,
             )
         else:
             row = answer_row(
@@ -105,6 +120,7 @@ def _answer_rows(
                 event_id=event_id,
                 causation=envelope,
                 traceparent=traceparent,
+                occurred_at=answered_at,
             )
         rows.append(row)
     return rows

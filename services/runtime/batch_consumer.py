@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -53,6 +53,11 @@ COLLECTOR_THRESHOLDS = (50_000, 20, 20)
 # shared machine: a process that answers HTTP reads on the same event loop (the gateway's API)
 # keeps Python's own thresholds, whose young collections mostly take under a millisecond
 # (bench/NOTES.md, "GET pot p99").
+# And the same service does not collect at all while a fetch is handled (`collector_paused`):
+# a batch's objects (records, envelopes, events, decisions, rows: a few hundred per message)
+# all live until the batch ends, when reference counting frees them; a collection during the
+# batch walked all of them, about 4 ms per 50,000, and freed nothing. In the ledger that was
+# about a sixth of the CPU of a request (bench/NOTES.md, "Seventh pass").
 
 BatchHandler = Callable[[asyncpg.Connection, Sequence[tuple[Envelope, Event]]], Awaitable[None]]
 
@@ -115,6 +120,10 @@ class BatchConsumer:
         fetch is `batch_size_max` records either way. Topics stay apart so that a handler with
         a set-wise path for one topic (the gateway's spend events) keeps it.
         """
+        with collector_paused(self.collect_less_often):
+            await self._process_fetch(fetched)
+
+    async def _process_fetch(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         by_topic: dict[str, list[TopicPartition]] = {}
         for partition in fetched:
             by_topic.setdefault(partition.topic, []).append(partition)
@@ -215,6 +224,21 @@ class BatchConsumer:
             if span is not None:
                 spans.append(span)
         return spans
+
+
+@contextlib.contextmanager
+def collector_paused(pause: bool = True) -> Iterator[None]:
+    """No cyclic collection inside the block (see `COLLECTOR_THRESHOLDS`): the first one after
+    it, once the batch's objects are freed, finds only what outlived it. A block that makes
+    cyclic garbage leaves it to that collection; what one batch makes is bounded."""
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _tune_collector(collect_less_often: bool) -> None:

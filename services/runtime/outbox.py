@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
@@ -25,14 +26,7 @@ from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import Span, SpanKind
 
 from contracts import Event
-from contracts.envelope import (
-    Envelope,
-    encode,
-    encode_caused,
-    encode_payload,
-    encode_wrapped,
-    wrap,
-)
+from contracts.envelope import Envelope, encode, encode_caused, encode_payload, wrap
 from services.runtime import telemetry
 from services.runtime.db import QUERIES, holds_session_state
 
@@ -63,6 +57,9 @@ class OutboxRow:
     event_type: str
     value: bytes
     headers: Mapping[str, str]
+    # The headers as JSON text, when whoever made the row wrote it already (the ledger's
+    # answers); otherwise the database layer writes it from `headers`.
+    headers_json: str | None = field(default=None, compare=False, repr=False)
 
 
 async def add_row(connection: asyncpg.Connection, row: OutboxRow) -> None:
@@ -100,6 +97,7 @@ def answer_row(
     event_id: UUID,
     causation: Envelope,
     traceparent: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> OutboxRow:
     """`row_for(wrap(event, ...), event)` without building the envelope: the same row, for a
     service that answers many messages per batch (the ledger)."""
@@ -112,12 +110,14 @@ def answer_row(
         topic=event.published_on(),
         partition_key=event.partition_key(),
         event_type=event.event_type,
-        value=encode_wrapped(
+        value=encode_payload(
+            type(event),
             event,
             producer=producer,
             event_id=event_id,
             causation=causation,
             traceparent=traceparent,
+            occurred_at=occurred_at,
         ),
         headers=headers,
     )
@@ -131,16 +131,21 @@ def payload_answer_row(
     event_id: UUID,
     shared: bytes,
     traceparent: str | None,
+    event_id_text: str | None = None,
 ) -> OutboxRow:
     """`answer_row` for an event given as its JSON-ready payload, one of several answers to
     one message whose shared envelope fields are `shared` (`contracts.envelope.caused_by`,
     made with the same `traceparent`): the same row, without a model built only to be dumped
-    again, nor the shared fields encoded again (the ledger's answers to every request)."""
+    again, nor the shared fields encoded again (the ledger's answers to every request).
+    `event_id_text` is `str(event_id)`, when the caller has it already."""
     assert event_class.topics == (event_class.topic,), "one topic, known from the class"
-    event_id_text = str(event_id)
+    event_id_text = event_id_text or str(event_id)
     headers = {EVENT_ID_HEADER: event_id_text, EVENT_TYPE_HEADER: event_class.event_type}
+    headers_json = None
     if traceparent:
         headers[TRACEPARENT_HEADER] = traceparent
+    else:  # the usual case, tracing off: a UUID's text and a class name need no escaping
+        headers_json = _ANSWER_HEADERS_JSON % (event_id_text, event_class.event_type)
     return OutboxRow(
         event_id=event_id,
         topic=event_class.topic,
@@ -148,6 +153,7 @@ def payload_answer_row(
         event_type=event_class.event_type,
         value=encode_caused(event_class, payload, event_id=event_id_text, shared=shared),
         headers=headers,
+        headers_json=headers_json,
     )
 
 
@@ -159,6 +165,9 @@ def first_row(event: Event, *, producer: str, event_id: UUID) -> OutboxRow:
         event, producer=producer, event_id=event_id, traceparent=telemetry.current_traceparent()
     )
     return row_for(envelope, event)
+
+# EVENT_ID_HEADER and EVENT_TYPE_HEADER, as JSON around their values.
+_ANSWER_HEADERS_JSON = '{"event_id":"%s","event_type":"%s"}'
 
 
 class Outbox:

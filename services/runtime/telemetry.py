@@ -320,13 +320,13 @@ def instruments() -> Metrics:
     return _metrics
 
 
-def count_money_moved(place_id: str, event_type: str) -> None:
-    """Count a reservation or payment the ledger posted, by place."""
+def count_money_moved(place_id: str, event_type: str, count: int = 1) -> None:
+    """Count reservations or payments the ledger posted, by place."""
     counter = {"ReservationMade": _metrics.reservations, "PaymentMade": _metrics.payments}.get(
         event_type
     )
     if counter is not None:
-        counter.add(1, {PLACE_ATTRIBUTE: place_id})
+        counter.add(count, {PLACE_ATTRIBUTE: place_id})
 
 
 # --- Logs -------------------------------------------------------------------------------------

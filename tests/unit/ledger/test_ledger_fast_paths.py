@@ -37,7 +37,6 @@ from contracts.envelope import (
     encode,
     encode_caused,
     encode_payload,
-    encode_wrapped,
     wrap,
 )
 from contracts.ledger import FundingStream, PayerShare
@@ -254,7 +253,8 @@ def test_an_answer_row_carries_the_same_bytes_and_headers_as_wrapping_then_encod
                     causation=causation,
                     occurred_at=occurred_at,
                 )
-                fast = encode_wrapped(
+                fast = encode_payload(
+                    type(event),
                     event,
                     producer="ledger",
                     event_id=answer_id,
@@ -348,6 +348,10 @@ def test_an_answer_given_as_its_payload_is_the_validated_event_byte_for_byte() -
                 expected.event_type,
             )
             assert dict(row.headers) == dict(expected.headers)
+            # Written with the row when there is no trace to carry, by the database layer else.
+            assert (row.headers_json is None) == bool(causation.traceparent)
+            if row.headers_json is not None:
+                assert json.loads(row.headers_json) == dict(row.headers)
             assert json.loads(row.value)["payload"] == json.loads(expected.value)["payload"]
             compared.add(answer.event_type)
     assert compared == {"TransferPosted", "ReservationMade", "PaymentMade", "SpendRecorded"}
@@ -537,3 +541,60 @@ def test_answer_ids_are_the_uuid5_of_the_request_and_the_answers_place(
     assert decision.answer_ids() == [
         uuid.uuid5(request_event_id, f"answer/{index}") for index in range(count)
     ]
+
+
+@given(request_event_id=st.uuids(), count=st.integers(min_value=1, max_value=12))
+def test_answer_id_texts_are_the_answer_ids_written_out(
+    request_event_id: uuid.UUID, count: int
+) -> None:
+    decision = domain.Decision(request_event_id)
+    decision.answers = [domain.Payload(TransferPosted, {})] * count
+    expected = [uuid.uuid5(request_event_id, f"answer/{index}") for index in range(count)]
+    assert decision.answer_id_texts() == [str(answer_id) for answer_id in expected]
+    for made, plain in zip(decision.answer_ids(), expected, strict=True):
+        assert (made.int, made.version, made.variant, made.is_safe) == (
+            plain.int,
+            plain.version,
+            plain.variant,
+            plain.is_safe,
+        )
+        assert hash(made) == hash(plain) and made == plain
+
+
+@pytest.mark.parametrize(
+    "account",
+    [
+        domain.pot_account("DWP", "WORK"),
+        domain.settlement_account("DWP", "WORK"),
+        domain.received_account("DHSC", "HEALTH"),
+        domain.commitment_account("A-1", "DFE", "SCHOOLS"),
+        domain.provider_account("P-1"),
+        domain.payer_account("DWP"),
+        domain.PAYERS_FUNDED,
+    ],
+)
+def test_an_accounts_columns_are_what_its_separate_readings_give(account: str) -> None:
+    allocation_id = account.split(":")[1] if account.startswith("commitment:") else None
+    assert domain.account_columns(account) == (
+        *domain.stream_of(account),
+        allocation_id,
+        domain.must_not_go_negative(account),
+    )
+
+
+def test_a_transfer_made_from_its_fields_is_the_one_its_constructor_makes() -> None:
+    book = domain.PlaceBook(PLACE)
+    decisions = [
+        domain.decide(book, event_id, request) for event_id, request in _every_kind_of_answer()
+    ]
+    transfers = [transfer for decision in decisions for transfer in decision.transfers]
+    assert len(transfers) > 5
+    for transfer in transfers:
+        plain = domain.Transfer(**vars(transfer))
+        assert transfer == plain
+        assert list(vars(transfer)) == list(vars(plain))
+        assert domain.transfer_hash(vars(transfer)) == transfer.chain_hash
+        with pytest.raises(AttributeError):
+            transfer.sequence = 0  # type: ignore[misc]
+    with pytest.raises(AssertionError, match="in order"):
+        domain.Transfer.of({"sequence": 1, "place_id": PLACE})

@@ -166,6 +166,7 @@ def first_row(event: Event, *, producer: str, event_id: UUID) -> OutboxRow:
     )
     return row_for(envelope, event)
 
+
 # EVENT_ID_HEADER and EVENT_TYPE_HEADER, as JSON around their values.
 _ANSWER_HEADERS_JSON = '{"event_id":"%s","event_type":"%s"}'
 

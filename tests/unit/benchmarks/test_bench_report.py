@@ -110,6 +110,8 @@ def test_figures_are_formatted_as_a_person_reads_them() -> None:
 def test_every_benchmark_module_in_bench_is_run_by_make_bench() -> None:
     bench = Path(__file__).resolve().parents[3] / "bench"
     helpers = {"__init__", "report", "run_all", "machine", "e2e_place", "process_cpu"}
-    modules = {path.stem for path in bench.glob("*.py")} - helpers
+    # Probes of one part, run by hand for bench/NOTES.md: they print and publish no figure.
+    probes = {"ledger_pure_path", "ocds_releases"}
+    modules = {path.stem for path in bench.glob("*.py")} - helpers - probes
     run = {benchmark.module[0].removeprefix("bench.") for benchmark in BENCHMARKS}
     assert modules == run

@@ -1,6 +1,7 @@
 """The outcomes service: consumes contracts, evidence, allocation news and ledger results; requests
 payments and recoveries. It consumes in batches: each fetch (every partition of a topic) is handled
-in one transaction (`services.runtime.batched_handlers`), one message after another."""
+in one transaction (`services.runtime.batched_handlers`), one message after another, with each
+changed contract's funnel and monitors run once at the end (`handlers.MonitorsOnce`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import asyncpg
 
 from contracts import Event, topics
 from contracts.envelope import Envelope
-from services.outcomes.handlers import HANDLERS
+from services.outcomes.handlers import HANDLERS, monitors_once_per_fetch
 from services.outcomes.settings import OutcomesSettings
 from services.runtime.batched_handlers import handle_in_one_transaction
 from services.runtime.host import ServiceDefinition
@@ -29,7 +30,10 @@ def definition(settings: OutcomesSettings | None = None) -> ServiceDefinition:
     async def handle_batch(
         connection: asyncpg.Connection, messages: Sequence[tuple[Envelope, Event]]
     ) -> None:
-        await handle_in_one_transaction(SERVICE_NAME, handlers, connection, messages)
+        with monitors_once_per_fetch() as monitors:
+            await handle_in_one_transaction(
+                SERVICE_NAME, handlers, connection, messages, finish=monitors.run
+            )
 
     return ServiceDefinition(
         name=SERVICE_NAME,

@@ -13,9 +13,12 @@ message types to handlers, and `app.definition` binds them to the settings.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.allocations import AllocationApproved, AllocationFunded
@@ -476,7 +479,7 @@ async def record_payment(
         )
     )
     # Participants of this batch are now paid: the funnel's last step moved.
-    await _publish_funnel(context, result.place_id, contract_id)
+    await _funnel_moved(context, result.place_id, contract_id)
 
 
 async def record_payment_rejection(
@@ -662,7 +665,88 @@ async def record_engagements(
     await _run_monitors(settings, context, decision.state)
 
 
+@dataclass
+class _ContractMoved:
+    """What a contract's monitors need once a fetch's handlers are done: the last handler's
+    context (its outbox carries that message as the cause), and, if a handler ran the
+    monitors, the settings and the contract as that handler stored it (else only the funnel
+    moved: a payment recorded)."""
+
+    context: HandlerContext
+    place_id: str
+    settings: OutcomesSettings | None = None
+    contract: domain.Contract | None = None
+
+
+@dataclass
+class MonitorsOnce:
+    """The batch path's funnel and monitors, run once per contract per fetch after its handlers
+    rather than after every message: the funnel aggregates every claim of the contract, so one
+    per message made a fetch cost the square of a contract's claims (bench/NOTES.md, issue 24).
+    The one-message path runs them after every message, as before."""
+
+    moved: dict[str, _ContractMoved] = field(default_factory=dict)
+
+    def funnel_moved(self, context: HandlerContext, place_id: str, contract_id: str) -> None:
+        moved = self.moved.pop(contract_id, None) or _ContractMoved(context, place_id)
+        moved.context = context
+        self.moved[contract_id] = moved  # re-inserted: in the order of last change
+
+    def monitors_due(
+        self, settings: OutcomesSettings, context: HandlerContext, contract: domain.Contract
+    ) -> None:
+        self.moved.pop(contract.contract_id, None)
+        self.moved[contract.contract_id] = _ContractMoved(
+            context, contract.place_id, settings, contract
+        )
+
+    async def run(self) -> None:
+        moved, self.moved = self.moved, {}
+        for contract_id, change in moved.items():
+            if change.settings is not None and change.contract is not None:
+                await _run_monitors_now(change.settings, change.context, change.contract)
+            else:
+                await _publish_funnel(change.context, change.place_id, contract_id)
+
+
+_MONITORS_ONCE: contextvars.ContextVar[MonitorsOnce | None] = contextvars.ContextVar(
+    "outcomes_monitors_once", default=None
+)
+
+
+@contextlib.contextmanager
+def monitors_once_per_fetch() -> Iterator[MonitorsOnce]:
+    """Inside the block, handlers note the contracts whose funnel and monitors are due; the
+    caller runs them once (`MonitorsOnce.run`) before the fetch's outbox rows are written."""
+    monitors = MonitorsOnce()
+    token = _MONITORS_ONCE.set(monitors)
+    try:
+        yield monitors
+    finally:
+        _MONITORS_ONCE.reset(token)
+
+
+async def _funnel_moved(context: HandlerContext, place_id: str, contract_id: str) -> None:
+    """Publish the contract's funnel now, or once the fetch's handlers are done."""
+    once = _MONITORS_ONCE.get()
+    if once is not None:
+        once.funnel_moved(context, place_id, contract_id)
+        return
+    await _publish_funnel(context, place_id, contract_id)
+
+
 async def _run_monitors(
+    settings: OutcomesSettings, context: HandlerContext, contract: domain.Contract
+) -> None:
+    """Run the monitors now, or once the fetch's handlers are done (`MonitorsOnce`)."""
+    once = _MONITORS_ONCE.get()
+    if once is not None:
+        once.monitors_due(settings, context, contract)
+        return
+    await _run_monitors_now(settings, context, contract)
+
+
+async def _run_monitors_now(
     settings: OutcomesSettings, context: HandlerContext, contract: domain.Contract
 ) -> None:
     """Raise each new flag once: creaming, parking, caps, outcomes clustered at deadlines.

@@ -18,7 +18,7 @@ message at fault while the rest flow on.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -66,9 +66,12 @@ async def handle_in_one_transaction(
     handlers: Mapping[type[Event], Handler],
     connection: asyncpg.Connection,
     messages: Sequence[tuple[Envelope, Event]],
+    finish: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Handle `messages` in order inside the caller's transaction; returns how many were new.
-    Messages of types without a handler are skipped, as `EventConsumer` skips them."""
+    Messages of types without a handler are skipped, as `EventConsumer` skips them. `finish`
+    runs after the handlers and before the outbox rows are written: a service's work done once
+    per fetch rather than once per message (outcomes' funnel and monitors)."""
     wanted = [(envelope, event) for envelope, event in messages if type(event) in handlers]
     fresh = await claim_inbox(connection, consumer, [envelope for envelope, _ in wanted])
     rows: list[OutboxRow] = []
@@ -89,6 +92,8 @@ async def handle_in_one_transaction(
         ):
             await handler(HandlerContext(connection, outbox, envelope), event)
         handled += 1
+    if finish is not None:
+        await finish()
     await write_outbox_rows(connection, rows)
     return handled
 

@@ -11,12 +11,14 @@ from typing import Any
 
 import fast_depends.utils
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from contracts import SettlementRecorded, topics
 from contracts.envelope import encode, wrap
 from services.ledger.app import DEFINITION as LEDGER
 from services.runtime.consumer import EventConsumer
 from services.runtime.faststream_batches import batch_broker
+from services.runtime.settings import RuntimeSettings
 from tests.integration.runtime.test_delivery import settlement, started_producer
 from tests.support.kafka import TopicReader, eventually, running
 
@@ -37,6 +39,23 @@ def thread_hops(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
     return hops
 
 
+async def three_settlements_answered(
+    settings: RuntimeSettings, producer: AIOKafkaProducer, reader: TopicReader
+) -> None:
+    """Send three settlements to the ledger and wait until each is answered."""
+    for number in (1, 2, 3):
+        await producer.send_and_wait(
+            settings.topic(topics.LEDGER_REQUESTS),
+            encode(wrap(settlement(number), producer="test")),
+            key=b"GM",
+        )
+
+    async def answered() -> bool:
+        return len(reader.events(SettlementRecorded)) == 3
+
+    await eventually(answered)
+
+
 async def test_the_single_message_subscriber_hands_each_message_over_on_the_loop(
     settings, thread_hops
 ) -> None:
@@ -47,17 +66,7 @@ async def test_the_single_message_subscriber_hands_each_message_over_on_the_loop
             TopicReader(settings, topics.LEDGER_RESULTS) as reader,
             running(one_at_a_time, settings),
         ):
-            for number in (1, 2, 3):
-                await producer.send_and_wait(
-                    settings.topic(topics.LEDGER_REQUESTS),
-                    encode(wrap(settlement(number), producer="test")),
-                    key=b"GM",
-                )
-
-            async def answered() -> bool:
-                return len(reader.events(SettlementRecorded)) == 3
-
-            await eventually(answered)
+            await three_settlements_answered(settings, producer, reader)
     finally:
         await producer.stop()
 
@@ -87,17 +96,7 @@ async def test_the_batch_subscriber_hands_each_fetch_over_on_the_loop(
             )
             await broker.start()
             try:
-                for number in (1, 2, 3):
-                    await producer.send_and_wait(
-                        settings.topic(topics.LEDGER_REQUESTS),
-                        encode(wrap(settlement(number), producer="test")),
-                        key=b"GM",
-                    )
-
-                async def answered() -> bool:
-                    return len(reader.events(SettlementRecorded)) == 3
-
-                await eventually(answered)
+                await three_settlements_answered(settings, producer, reader)
             finally:
                 await broker.stop()
     finally:

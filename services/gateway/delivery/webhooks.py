@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -35,7 +36,6 @@ import certifi
 from aiohttp.abc import AbstractResolver, ResolveResult
 from asyncpg.pool import PoolConnectionProxy
 from opentelemetry.trace import SpanKind
-from yarl import URL
 
 from services.gateway.delivery import db, domain, webhook_urls
 from services.gateway.delivery.webhook_urls import Resolver, WebhookUrlPolicy, WebhookUrlRefused
@@ -184,7 +184,7 @@ class WebhookClient:
         """POST `body` to `url` and read at most `bytes_max` of the answer. Raises
         WebhookConnectRefused (nothing was sent) or aiohttp's ClientError."""
         assert self._session is not None, "use the client in `async with`"
-        host = URL(url).raw_host or ""
+        host = urlsplit(url).hostname or ""
         if webhook_urls.parse_addresses([webhook_urls.normal_host(host)]):
             await self.guard.allowed_addresses(host, 0)  # a literal: no resolver is asked
         async with self._session.post(
